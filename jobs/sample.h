@@ -1,0 +1,42 @@
+// Rendering one dataset sample, end to end and in-process: scene generation from the
+// sample's seed, Embree path tracing with label layers, and encoding to the bytes that
+// go to storage. This is the whole of what a worker does per sample; `synthfarm render
+// --local` and the benchmarks call it directly. It knows nothing of Redis, ZeroMQ or HTTP.
+//
+// Determinism contract: for a given (spec, index) the returned bytes are identical
+// whatever the thread count, the process, or the order samples are rendered in.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "jobs/spec.h"
+
+namespace synthfarm::jobs {
+
+// The objects of one sample, in the storage layout of docs/architecture.md.
+struct SampleObjects {
+  std::string exr;   // samples/{index:08d}.exr: multi-layer OpenEXR
+  std::string png;   // samples/{index:08d}.png: sRGB preview (empty if not asked for)
+  std::string json;  // samples/{index:08d}.json: camera, instances, boxes
+};
+
+// "samples/00000042.exr" for (42, "exr").
+std::string sample_key(uint64_t index, std::string_view extension);
+
+// Thread-safe: one per process, shared by all render threads. Holds the Embree device.
+class SampleRenderer {
+ public:
+  // threads: render threads used inside one sample (tiles); 0 = all cores.
+  static tl::expected<std::unique_ptr<SampleRenderer>, std::string> create(int threads);
+  virtual ~SampleRenderer() = default;
+
+  // Renders sample `index` of `spec`. An error string names what went wrong.
+  virtual tl::expected<SampleObjects, std::string> render(const JobSpec& spec,
+                                                          uint64_t index) const = 0;
+};
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,144 @@
+// The dataset specification: what a user asks for, validated and with every default
+// filled in (the canonical JobSpec). Parsing is strict: unknown fields, wrong types and
+// out-of-range values are errors that name the field path and the line.
+// docs/spec.md documents every field; keep the two in step.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "jobs/rng.h"
+
+namespace synthfarm::jobs {
+
+// A number drawn per sample. In YAML: a constant (`60`), or one of
+// `{uniform: [a, b]}`, `{uniform_int: [a, b]}` (both ends included),
+// `{normal: {mean: m, std: s, clip: [lo, hi]}}` (clip optional),
+// `{choice: [v1, v2, ...], weights: [w1, w2, ...]}` (weights optional).
+struct Distribution {
+  enum class Kind { kConstant, kUniform, kUniformInt, kNormal, kChoice };
+  Kind kind = Kind::kConstant;
+  double a = 0;  // constant value; uniform low; normal mean
+  double b = 0;  // uniform high; normal std
+  double clip_lo = -1e300, clip_hi = 1e300;  // normal only
+  std::vector<double> values;   // choice only
+  std::vector<double> weights;  // choice only; empty = equal weights
+
+  static Distribution constant(double v) { return {Kind::kConstant, v, 0, -1e300, 1e300, {}, {}}; }
+  static Distribution uniform(double lo, double hi) { return {Kind::kUniform, lo, hi, -1e300, 1e300, {}, {}}; }
+  static Distribution uniform_int(double lo, double hi) { return {Kind::kUniformInt, lo, hi, -1e300, 1e300, {}, {}}; }
+  static Distribution normal(double mean, double std, double lo, double hi) {
+    return {Kind::kNormal, mean, std, lo, hi, {}, {}};
+  }
+
+  // One draw. Deterministic for a given generator state.
+  double sample(Pcg32& rng) const;
+  // The smallest and largest value a draw can take (used by validation).
+  double min_value() const;
+  double max_value() const;
+  friend bool operator==(const Distribution&, const Distribution&) = default;
+};
+
+// A string drawn per sample: `room` or `{choice: [room, outdoor], weights: [3, 1]}`.
+struct Choice {
+  std::vector<std::string> values;
+  std::vector<double> weights;  // empty = equal weights
+  const std::string& sample(Pcg32& rng) const;
+  friend bool operator==(const Choice&, const Choice&) = default;
+};
+
+// Image layers a job can ask for; names as in the spec and the EXR channel prefixes.
+enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic };
+std::string_view layer_name(Layer layer);
+std::optional<Layer> layer_from_name(std::string_view name);
+
+struct OutputSpec {
+  // Where the dataset goes: file:///abs/path or s3://bucket/prefix. Empty in a parsed
+  // spec means "the coordinator's default"; the coordinator fills it in at submission.
+  std::string storage;
+  std::vector<Layer> layers = {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kInstance};
+  std::vector<std::string> labels = {"sample_json"};
+  bool preview_png = true;
+  friend bool operator==(const OutputSpec&, const OutputSpec&) = default;
+};
+
+struct CameraSpec {
+  int width = 640;   // pixels, 1..16384
+  int height = 480;  // pixels, 1..16384
+  Distribution fov_deg = Distribution::uniform(45, 70);     // horizontal, 10..150
+  Distribution height_m = Distribution::uniform(1.2, 2.0);  // eye height above the floor, 0.1..20
+  Distribution distance_m = Distribution::uniform(3.0, 6.0);  // to the group of humans, 0.5..100
+  std::string keep_in_frame = "humans";  // "humans" (aim at the people) or "none"
+  friend bool operator==(const CameraSpec&, const CameraSpec&) = default;
+};
+
+struct RenderSpec {
+  int spp = 16;         // samples per pixel, 1..65536
+  int max_bounces = 2;  // indirect bounces after the first hit, 0..64
+  friend bool operator==(const RenderSpec&, const RenderSpec&) = default;
+};
+
+struct SceneSpec {
+  Choice kind = {{"room", "outdoor", "studio"}, {0.6, 0.3, 0.1}};
+  Distribution props = Distribution::uniform_int(2, 8);  // count, 0..64
+  friend bool operator==(const SceneSpec&, const SceneSpec&) = default;
+};
+
+struct LightingSpec {
+  Distribution sun_elevation_deg = Distribution::uniform(15, 75);  // 0..90
+  Distribution sun_azimuth_deg = Distribution::uniform(0, 360);    // 0..360
+  Distribution sun_intensity = Distribution::constant(3.0);        // radiance scale, 0..1000
+  Distribution sky_intensity = Distribution::constant(1.0);        // 0..1000
+  friend bool operator==(const LightingSpec&, const LightingSpec&) = default;
+};
+
+struct HumansSpec {
+  Distribution count = Distribution::uniform_int(1, 4);                  // 0..16
+  Distribution height_m = Distribution::normal(1.70, 0.10, 1.45, 2.05);  // 0.5..2.5
+  Distribution bmi = Distribution::uniform(18, 35);                      // 12..60
+  Distribution skin_tone = Distribution::uniform_int(1, 10);             // 1..10
+  Choice motion = {{"static"}, {}};  // poses: "static", "walk", "wave"
+  friend bool operator==(const HumansSpec&, const HumansSpec&) = default;
+};
+
+struct JobSpec {
+  std::string name;            // required; [a-z0-9][a-z0-9._-]{0,63}
+  int64_t samples = 0;         // required; 1..100000000
+  int64_t shard_size = 50;     // 1..100000
+  uint64_t seed = 0;
+  int priority = 0;            // -1000..1000, higher first
+  int max_attempts = 3;        // 1..100
+  OutputSpec output;
+  CameraSpec camera;
+  RenderSpec render;
+  SceneSpec scene;
+  LightingSpec lighting;
+  HumansSpec humans;
+  friend bool operator==(const JobSpec&, const JobSpec&) = default;
+};
+
+// Where in the user's text a problem is, and what it is.
+struct SpecError {
+  std::string source;  // file name or "request body"
+  std::string path;    // field path, e.g. "camera.resolution[0]"; empty for syntax errors
+  int line = 0;        // 1-based; 0 when unknown
+  int column = 0;      // 1-based; 0 when unknown
+  std::string message;
+  // "spec.yaml:12:3: camera.resolution[0]: must be between 1 and 16384, got 0"
+  std::string to_string() const;
+};
+
+// Parses YAML (or JSON, which is YAML) into a validated JobSpec. Returns every problem
+// found, not just the first, in document order.
+tl::expected<JobSpec, std::vector<SpecError>> parse_spec(std::string_view text,
+                                                         std::string_view source = "spec");
+
+// The canonical spec as JSON (every field, defaults filled in), for the API and manifests.
+std::string spec_to_json(const JobSpec& spec);
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every Debian package synthfarm needs to build, test and run, skipping the
+# ones already present. Safe to run again; needs root (or sudo) only when something is missing.
+#
+#   ops/setup.sh            build + runtime + test packages
+#   ops/setup.sh --runtime  only what the quickstart needs (no browser)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  capnproto libcapnp-dev            # wire schemas
+  libzmq3-dev cppzmq-dev            # telemetry transport
+  libhiredis-dev redis-server       # queue (server used by quickstart and tests)
+  libembree-dev libtbb-dev          # ray tracing, task scheduling
+  libopenexr-dev libpng-dev zlib1g-dev
+  libfmt-dev libspdlog-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
+  libgtest-dev libgmock-dev libexpected-dev
+)
+test_pkgs=(
+  chromium                          # dashboard browser tests (headless)
+  python3
+)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--runtime" ]] || want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#want[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
