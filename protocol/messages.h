@@ -1,0 +1,61 @@
+// Plain C++ forms of the wire messages in synthfarm.capnp and their codecs.
+// Cap'n Proto types stay inside protocol/: callers see only these structs and bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <tl/expected.hpp>
+
+#include "jobs/spec.h"
+
+namespace synthfarm::protocol {
+
+struct ShardRef {
+  std::string job_id;
+  uint64_t shard = 0;
+  uint64_t token = 0;  // fencing token of the lease
+  uint64_t first_sample = 0;
+  uint64_t sample_count = 0;
+  friend bool operator==(const ShardRef&, const ShardRef&) = default;
+};
+
+enum class WorkerState { kIdle, kRendering, kStopping };
+std::string_view worker_state_name(WorkerState state);
+
+struct Heartbeat {
+  std::string worker_id;
+  std::string host;
+  uint32_t pid = 0;
+  WorkerState state = WorkerState::kIdle;
+  ShardRef shard;
+  uint64_t samples_done = 0;
+  double samples_per_sec = 0;
+  int64_t sent_ms = 0;
+  uint32_t threads = 0;
+  friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
+};
+
+struct SampleProgress {
+  std::string worker_id;
+  ShardRef shard;
+  uint64_t sample = 0;
+  double render_ms = 0;
+  uint64_t bytes = 0;
+  bool shard_complete = false;
+  int64_t sent_ms = 0;
+  friend bool operator==(const SampleProgress&, const SampleProgress&) = default;
+};
+
+using Telemetry = std::variant<Heartbeat, SampleProgress>;
+
+// Flat (unpacked) Cap'n Proto message bytes.
+std::string encode_job_spec(const jobs::JobSpec& spec);
+tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes);
+
+std::string encode_telemetry(const Telemetry& message);
+tl::expected<Telemetry, std::string> decode_telemetry(std::string_view bytes);
+
+}  // namespace synthfarm::protocol

@@ -1,0 +1,89 @@
+#include "protocol/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace synthfarm::protocol {
+namespace {
+
+jobs::JobSpec full_spec() {
+  jobs::JobSpec spec;
+  spec.name = "people-indoor";
+  spec.samples = 1234;
+  spec.shard_size = 7;
+  spec.seed = 0xfedcba9876543210ull;
+  spec.priority = -3;
+  spec.max_attempts = 5;
+  spec.output.storage = "file:///data/out/people";
+  spec.output.layers = {jobs::Layer::kRgb, jobs::Layer::kSemantic};
+  spec.output.preview_png = false;
+  spec.camera.width = 321;
+  spec.camera.height = 123;
+  spec.camera.fov_deg = jobs::Distribution::normal(60, 5, 40, 80);
+  spec.camera.keep_in_frame = "none";
+  spec.render.spp = 3;
+  spec.render.max_bounces = 7;
+  spec.scene.kind = {{"studio", "room"}, {2.0, 1.0}};
+  jobs::Distribution props;
+  props.kind = jobs::Distribution::Kind::kChoice;
+  props.values = {1, 2, 5};
+  props.weights = {0.5, 0.25, 0.25};
+  spec.scene.props = props;
+  spec.lighting.sky_intensity = jobs::Distribution::uniform(0.5, 2);
+  spec.humans.count = jobs::Distribution::constant(2);
+  spec.humans.motion = {{"walk", "wave"}, {}};
+  return spec;
+}
+
+TEST(JobSpecWire, RoundTripKeepsEveryField) {
+  auto spec = full_spec();
+  auto decoded = decode_job_spec(encode_job_spec(spec));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(*decoded, spec);
+}
+
+TEST(JobSpecWire, DefaultsRoundTrip) {
+  jobs::JobSpec spec;
+  spec.name = "x";
+  spec.samples = 1;
+  auto decoded = decode_job_spec(encode_job_spec(spec));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(*decoded, spec);
+}
+
+TEST(JobSpecWire, GarbageIsAnErrorNotACrash) {
+  auto decoded = decode_job_spec(std::string("\x05\x00\x00\x00garbage-bytes", 17));
+  EXPECT_FALSE(decoded);
+}
+
+TEST(TelemetryWire, HeartbeatRoundTrip) {
+  Heartbeat hb;
+  hb.worker_id = "host-1-2";
+  hb.host = "host";
+  hb.pid = 4242;
+  hb.state = WorkerState::kRendering;
+  hb.shard = {"job-abc", 3, 99, 150, 50};
+  hb.samples_done = 17;
+  hb.samples_per_sec = 2.5;
+  hb.sent_ms = 1700000000123;
+  hb.threads = 2;
+  auto decoded = decode_telemetry(encode_telemetry(hb));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(std::get<Heartbeat>(*decoded), hb);
+}
+
+TEST(TelemetryWire, SampleProgressRoundTrip) {
+  SampleProgress sp;
+  sp.worker_id = "w";
+  sp.shard = {"job", 1, 2, 3, 4};
+  sp.sample = 3;
+  sp.render_ms = 12.5;
+  sp.bytes = 1 << 20;
+  sp.shard_complete = true;
+  sp.sent_ms = 5;
+  auto decoded = decode_telemetry(encode_telemetry(sp));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(std::get<SampleProgress>(*decoded), sp);
+}
+
+}  // namespace
+}  // namespace synthfarm::protocol

@@ -1,0 +1,216 @@
+// Queue scripts against a real redis-server started on a free port.
+#include "protocol/queue.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "protocol/telemetry.h"
+#include "tests/fixtures.h"
+
+namespace synthfarm::protocol {
+namespace {
+
+class QueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = testing::RedisServer::start();
+    auto endpoint = RedisEndpoint::parse(server_->url());
+    ASSERT_TRUE(endpoint);
+    redis_ = RedisClient::create(*endpoint);
+    queue_ = std::make_unique<Queue>(*redis_);
+  }
+
+  jobs::JobSpec spec(int64_t samples, int64_t shard_size) {
+    jobs::JobSpec s;
+    s.name = "q";
+    s.samples = samples;
+    s.shard_size = shard_size;
+    s.output.storage = "file:///tmp/q";
+    return s;
+  }
+
+  std::string shard_state(const std::string& job, uint64_t shard) {
+    auto r = redis_->command({"HGET", queue_->keys().shard(job, shard), "state"});
+    return r ? r->str : "?";
+  }
+
+  std::unique_ptr<testing::RedisServer> server_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<Queue> queue_;
+};
+
+TEST_F(QueueTest, ClaimsShardsInOrderWithIncreasingTokens) {
+  ASSERT_TRUE(queue_->submit("job-a", spec(10, 4), 1000));
+  EXPECT_EQ(*queue_->pending_shards(), 3);
+  uint64_t last_token = 0;
+  for (uint64_t n = 0; n < 3; ++n) {
+    auto lease = queue_->claim("w1", 30000);
+    ASSERT_TRUE(lease);
+    ASSERT_TRUE(lease->has_value());
+    EXPECT_EQ((*lease)->shard.job_id, "job-a");
+    EXPECT_EQ((*lease)->shard.shard, n);
+    EXPECT_GT((*lease)->shard.token, last_token);
+    last_token = (*lease)->shard.token;
+  }
+  auto none = queue_->claim("w1", 30000);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(queue_->job("job-a")->value().state, "running");
+}
+
+TEST_F(QueueTest, DuplicateJobIdIsRefused) {
+  ASSERT_TRUE(queue_->submit("job-a", spec(1, 1), 1));
+  auto again = queue_->submit("job-a", spec(1, 1), 2);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("exists"), std::string::npos);
+}
+
+TEST_F(QueueTest, CompletionNeedsTheCurrentToken) {
+  ASSERT_TRUE(queue_->submit("job-b", spec(3, 2), 1));
+  auto l0 = queue_->claim("w1", 30000)->value();
+  auto l1 = queue_->claim("w2", 30000)->value();
+  ShardRef stale = l0.shard;
+  stale.token += 1000;
+  EXPECT_FALSE(*queue_->complete(stale));
+  EXPECT_EQ(shard_state("job-b", 0), "leased");
+
+  l0.shard.sample_count = 2;
+  l1.shard.sample_count = 1;
+  EXPECT_TRUE(*queue_->complete(l0.shard));
+  EXPECT_FALSE(*queue_->complete(l0.shard)) << "a second completion is not accepted";
+  EXPECT_EQ(queue_->job("job-b")->value().state, "running");
+  EXPECT_TRUE(*queue_->complete(l1.shard));
+  auto job = queue_->job("job-b")->value();
+  EXPECT_EQ(job.state, "finalizing");
+  EXPECT_EQ(job.shards_done, 2);
+  EXPECT_EQ(job.samples_done, 3);
+  EXPECT_EQ(*queue_->finalizable(), std::vector<std::string>{"job-b"});
+  ASSERT_TRUE(queue_->mark_done("job-b"));
+  EXPECT_EQ(queue_->job("job-b")->value().state, "done");
+  EXPECT_TRUE(queue_->finalizable()->empty());
+}
+
+TEST_F(QueueTest, ExpiredLeaseIsReapedAndTheOldHolderFenced) {
+  ASSERT_TRUE(queue_->submit("job-c", spec(2, 2), 1));
+  auto first = queue_->claim("slow", 50)->value();
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  EXPECT_EQ(*queue_->reap_expired(), 1);
+  EXPECT_EQ(shard_state("job-c", 0), "pending");
+  auto second = queue_->claim("fast", 30000)->value();
+  EXPECT_EQ(second.shard.shard, 0u);
+  EXPECT_GT(second.shard.token, first.shard.token);
+  EXPECT_FALSE(queue_->extend(first.shard, 30000)->has_value()) << "old holder cannot renew";
+  EXPECT_FALSE(*queue_->complete(first.shard)) << "old holder cannot complete";
+  EXPECT_TRUE(queue_->extend(second.shard, 30000)->has_value());
+  second.shard.sample_count = 2;
+  EXPECT_TRUE(*queue_->complete(second.shard));
+}
+
+TEST_F(QueueTest, ExtendMovesTheDeadlineFromRedisTime) {
+  ASSERT_TRUE(queue_->submit("job-d", spec(1, 1), 1));
+  auto lease = queue_->claim("w", 100)->value();
+  auto extended = queue_->extend(lease.shard, 60000);
+  ASSERT_TRUE(extended && extended->has_value());
+  EXPECT_GE(**extended, lease.deadline_ms + 59000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_EQ(*queue_->reap_expired(), 0) << "an extended lease is not reaped";
+}
+
+TEST_F(QueueTest, ReleaseReturnsTheShardToTheHeadWithoutCountingAnAttempt) {
+  ASSERT_TRUE(queue_->submit("job-e", spec(4, 1), 1));
+  auto lease = queue_->claim("w", 30000)->value();
+  EXPECT_TRUE(*queue_->release(lease.shard));
+  EXPECT_FALSE(*queue_->release(lease.shard));
+  auto again = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(again.shard.shard, 0u) << "released shard is handed out next";
+  auto attempts = redis_->command({"HGET", queue_->keys().shard("job-e", 0), "attempts"});
+  EXPECT_EQ(attempts->as_int(), 1);
+}
+
+TEST_F(QueueTest, FailingShardIsRetriedThenDeadLettered) {
+  auto s = spec(2, 1);
+  s.max_attempts = 2;
+  ASSERT_TRUE(queue_->submit("job-f", s, 1));
+  auto a1 = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(*queue_->fail(a1.shard, "boom"), FailOutcome::kRetry);
+  EXPECT_EQ(*queue_->fail(a1.shard, "boom"), FailOutcome::kStale);
+  // Shard 1 is now ahead of the retried shard 0.
+  auto b = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(b.shard.shard, 1u);
+  auto a2 = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(a2.shard.shard, 0u);
+  EXPECT_EQ(*queue_->fail(a2.shard, "boom again"), FailOutcome::kDead);
+  auto job = queue_->job("job-f")->value();
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_EQ(job.shards_dead, 1);
+  EXPECT_NE(job.error.find("boom again"), std::string::npos);
+  auto dead = redis_->command({"LRANGE", queue_->keys().dead(), "0", "-1"});
+  ASSERT_EQ(dead->elements.size(), 1u);
+  EXPECT_EQ(dead->elements[0].str, "job-f/0");
+}
+
+TEST_F(QueueTest, ScriptsSurviveAScriptCacheFlush) {
+  ASSERT_TRUE(queue_->submit("job-g", spec(2, 1), 1));
+  ASSERT_TRUE(queue_->claim("w", 30000)->has_value());
+  ASSERT_TRUE(redis_->command({"SCRIPT", "FLUSH"}));
+  auto lease = queue_->claim("w", 30000);
+  ASSERT_TRUE(lease) << lease.error().message;
+  EXPECT_TRUE(lease->has_value());
+}
+
+TEST(RedisClient, UnreachableServerIsAConnectionErrorNamingTheAddress) {
+  int port = testing::free_tcp_port();
+  auto redis = RedisClient::create({"127.0.0.1", port, 0}, std::chrono::milliseconds(500));
+  auto reply = redis->command({"PING"});
+  ASSERT_FALSE(reply);
+  EXPECT_TRUE(reply.error().connection);
+  EXPECT_NE(reply.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+}
+
+TEST(RedisClient, ReconnectsAfterTheServerComesBack) {
+  auto server = testing::RedisServer::start();
+  auto redis = RedisClient::create(RedisEndpoint::parse(server->url()).value());
+  ASSERT_TRUE(redis->command({"SET", "k", "v"}));
+  int port = server->port();
+  server.reset();
+  EXPECT_FALSE(redis->command({"GET", "k"}));
+  // A new server on the same port: the same client reconnects by itself.
+  auto again = testing::RedisServer::start({}, port);
+  auto pong = redis->command({"PING"});
+  ASSERT_TRUE(pong) << pong.error().message;
+  EXPECT_EQ(pong->str, "PONG");
+}
+
+TEST(RedisEndpoint, ParsesForms) {
+  auto e = RedisEndpoint::parse("redis://10.0.0.5:6380/2");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "10.0.0.5");
+  EXPECT_EQ(e->port, 6380);
+  EXPECT_EQ(e->db, 2);
+  EXPECT_FALSE(RedisEndpoint::parse("redis://h:99999"));
+  EXPECT_FALSE(RedisEndpoint::parse("redis://h:12/x"));
+}
+
+TEST(Telemetry, MessagesCrossRealZeroMqSockets) {
+  int port = testing::free_tcp_port();
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  auto receiver = TelemetryReceiver::bind(endpoint);
+  ASSERT_TRUE(receiver) << receiver.error();
+  auto sender = TelemetrySender::connect(endpoint);
+  ASSERT_TRUE(sender) << sender.error();
+  Heartbeat hb;
+  hb.worker_id = "w-1";
+  hb.samples_done = 9;
+  std::optional<Telemetry> got;
+  for (int i = 0; i < 50 && !got; ++i) {
+    (*sender)->send(hb);
+    got = (*receiver)->receive(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::get<Heartbeat>(*got).worker_id, "w-1");
+  EXPECT_EQ(std::get<Heartbeat>(*got).samples_done, 9u);
+}
+
+}  // namespace
+}  // namespace synthfarm::protocol

@@ -1,0 +1,163 @@
+#include "tests/fixtures.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace synthfarm::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") + "/synthfarm-test-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + templ);
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int free_tcp_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+bool wait_for_tcp(int port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
+                                                  const std::filesystem::path& log_path,
+                                                  const std::map<std::string, std::string>& env) {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, log_path));
+}
+
+ChildProcess::~ChildProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+}
+
+bool ChildProcess::running() {
+  if (status_) return false;
+  int st = 0;
+  pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return false;
+}
+
+void ChildProcess::signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return status_;
+}
+
+std::string ChildProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::unique_ptr<RedisServer> RedisServer::start(const std::vector<std::string>& extra_args, int port) {
+  std::unique_ptr<RedisServer> server(new RedisServer());
+  for (int tries = 0; tries < 5; ++tries) {
+    server->port_ = port != 0 ? port : free_tcp_port();
+    std::vector<std::string> argv = {"redis-server", "--port", std::to_string(server->port_),
+                                     "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                     "--dir", server->dir_.path().string(), "--daemonize", "no"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    server->process_ = ChildProcess::spawn(argv, server->dir_.path() / "redis.log");
+    if (wait_for_tcp(server->port_, std::chrono::seconds(10))) return server;
+    server->process_.reset();
+  }
+  throw std::runtime_error("redis-server did not start (is it installed? ops/setup.sh installs it)");
+}
+
+RedisServer::~RedisServer() {
+  if (process_) {
+    process_->signal(SIGTERM);
+    process_->wait(std::chrono::seconds(5));
+  }
+}
+
+std::string binary(const std::string& name) { return std::string(SYNTHFARM_BIN_DIR) + "/" + name; }
+std::string source_path(const std::string& relative) {
+  return std::string(SYNTHFARM_SOURCE_DIR) + "/" + relative;
+}
+
+std::pair<int, std::string> run_command(const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds timeout) {
+  TempDir dir;
+  auto log = dir.path() / "out.log";
+  auto child = ChildProcess::spawn(argv, log);
+  auto status = child->wait(timeout);
+  if (!status) {
+    child->signal(SIGKILL);
+    status = child->wait(std::chrono::seconds(5));
+    return {124, child->log() + "\n[timed out]"};
+  }
+  return {*status, child->log()};
+}
+
+}  // namespace synthfarm::testing

@@ -1,0 +1,84 @@
+// Test fixtures that start real things: processes, redis-server, temp directories.
+// Every fixture owns what it starts and stops it in its destructor, so a failing test
+// never leaves a server running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synthfarm::testing {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_tcp_port();
+// Polls until something accepts TCP connections on 127.0.0.1:port.
+bool wait_for_tcp(int port, std::chrono::milliseconds timeout);
+
+// A child process; stdout and stderr go to `log_path`. Killed (SIGKILL) on destruction
+// if still running.
+class ChildProcess {
+ public:
+  static std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                             const std::filesystem::path& log_path,
+                                             const std::map<std::string, std::string>& env = {});
+  ~ChildProcess();
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int sig);
+  // Exit status (or 128 + signal) once it ends; nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  std::string log() const;
+
+ private:
+  ChildProcess(pid_t pid, std::filesystem::path log) : pid_(pid), log_path_(std::move(log)) {}
+  pid_t pid_;
+  std::filesystem::path log_path_;
+  std::optional<int> status_;
+};
+
+// redis-server on a free loopback port, data in its own temp dir.
+class RedisServer {
+ public:
+  // port 0 picks a free one; a given port is used as is (to restart "the same" server).
+  static std::unique_ptr<RedisServer> start(const std::vector<std::string>& extra_args = {},
+                                            int port = 0);
+  ~RedisServer();
+  int port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  RedisServer() = default;
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// Path of a project executable in the build tree (e.g. "synthfarm-worker").
+std::string binary(const std::string& name);
+// Path of a file in the source tree (e.g. "web").
+std::string source_path(const std::string& relative);
+
+// Runs a command, returns (exit code, combined output).
+std::pair<int, std::string> run_command(const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+}  // namespace synthfarm::testing
