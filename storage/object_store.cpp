@@ -1,0 +1,154 @@
+// Free functions of object_store.h: key validation, URI parsing and dispatch, SHA-256.
+#include "storage/object_store.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <cctype>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+#include "storage/file_store.h"
+
+namespace synthfarm::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr std::string_view kFileScheme = "file://";
+
+Result<void> key_error(std::string_view key, std::string_view rule) {
+  return tl::unexpected(
+      Error{Error::Code::kInvalidKey, fmt::format("invalid object key {:?}: {}", key, rule)});
+}
+
+Error uri_error(std::string_view uri, std::string_view why) {
+  return Error{Error::Code::kInvalidUri, fmt::format("invalid storage URI {:?}: {}", uri, why)};
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The scheme of "scheme://rest", or empty when `uri` has none.
+std::string_view scheme_of(std::string_view uri) {
+  const size_t sep = uri.find("://");
+  if (sep == std::string_view::npos || sep == 0) return {};
+  const std::string_view scheme = uri.substr(0, sep);
+  if (!std::isalpha(static_cast<unsigned char>(scheme[0]))) return {};
+  for (char c : scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return {};
+    }
+  }
+  return scheme;
+}
+
+// The absolute, lexically normalised directory named by a file:// URI, without a trailing
+// slash. "file://rel/dir" is relative to the current directory (there is no host part).
+Result<fs::path> file_uri_path(std::string_view uri) {
+  const std::string_view rest = uri.substr(kFileScheme.size());
+  if (rest.empty()) return tl::unexpected(uri_error(uri, "file URI has no path"));
+  for (char c : rest) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return tl::unexpected(uri_error(uri, "control character in path"));
+    }
+  }
+  std::error_code ec;
+  fs::path path = fs::absolute(fs::path(rest), ec);
+  if (ec) return tl::unexpected(uri_error(uri, ec.message()));
+  std::string normal = path.lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return fs::path(normal);
+}
+
+}  // namespace
+
+Result<void> validate_key(std::string_view key) {
+  if (key.empty()) return key_error(key, "key is empty");
+  if (key.size() > kMaxKeyBytes) {
+    return key_error(key, fmt::format("key is longer than {} bytes", kMaxKeyBytes));
+  }
+  if (key.front() == '/') return key_error(key, "key starts with '/'");
+  for (size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c == '\\') return key_error(key, "key contains a backslash");
+    if (c == 0) return key_error(key, "key contains NUL");
+    if (c < 0x20 || c == 0x7f) return key_error(key, "key contains a control character");
+    if (c == '%' && i + 2 < key.size()) {
+      const int hi = hex_value(key[i + 1]);
+      const int lo = hex_value(key[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        const char decoded = static_cast<char>(hi * 16 + lo);
+        if (decoded == '.' || decoded == '/' || decoded == '\\') {
+          return key_error(key, "key contains a percent-encoded '.', '/' or '\\'");
+        }
+      }
+    }
+  }
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = key.find('/', start);
+    if (end == std::string_view::npos) end = key.size();
+    const std::string_view segment = key.substr(start, end - start);
+    if (segment.empty()) return key_error(key, "key has an empty segment");
+    if (segment == "." || segment == "..") {
+      return key_error(key, "key has a '.' or '..' segment");
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+Result<std::string> canonical_uri(std::string_view uri) {
+  if (uri.empty()) return tl::unexpected(uri_error(uri, "URI is empty"));
+  const std::string_view scheme = scheme_of(uri);
+  if (scheme.empty()) {
+    return tl::unexpected(uri_error(uri, "missing scheme (expected e.g. file:///abs/dir)"));
+  }
+  if (scheme != "file") return std::string(uri);
+  auto path = file_uri_path(uri);
+  if (!path) return tl::unexpected(path.error());
+  return std::string(kFileScheme) + path->string();
+}
+
+Result<std::unique_ptr<ObjectStore>> open_store(std::string_view uri) {
+  auto canonical = canonical_uri(uri);
+  if (!canonical) return tl::unexpected(canonical.error());
+  const std::string_view scheme = scheme_of(uri);
+  if (scheme == "s3") {
+    return tl::unexpected(uri_error(uri, "s3:// storage is not available in this build"));
+  }
+  if (scheme != "file") {
+    return tl::unexpected(
+        uri_error(uri, fmt::format("unsupported scheme {:?} (supported: file://)", scheme)));
+  }
+  auto store = FileStore::open(fs::path(canonical->substr(kFileScheme.size())));
+  if (!store) return tl::unexpected(store.error());
+  return std::unique_ptr<ObjectStore>(std::move(*store));
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+}  // namespace synthfarm::storage
