@@ -154,13 +154,16 @@ const state = {
   hasData: false,
   selected: null,        // selected job id
   justSubmitted: null,   // id of the job submitted from this page, highlighted when it appears
+  redisDown: false,      // the coordinator reported it cannot reach Redis
   filter: 'all',
 };
 
 const serverNow = () => Date.now() + state.serverOffset;
 
-function applyData({ jobs, workers, totals, time_ms: timeMs }) {
+function applyData({ jobs, workers, totals, time_ms: timeMs, redis }) {
   const now = Date.now();
+  // Snapshots say whether the coordinator reaches Redis (the job store); polls don't.
+  if (typeof redis === 'string') state.redisDown = redis === 'down';
   if (typeof timeMs === 'number' && Number.isFinite(timeMs) && timeMs > 0) {
     state.serverOffset = timeMs - now;
   }
@@ -218,7 +221,9 @@ function renderTotals() {
   if (!state.hasData) return;
   const t = state.totals || {};
   setText(totalEls.rate, fmtRate(num(t.samples_per_sec)));
-  setText(totalEls.pending, fmtInt(t.shards_pending));
+  // The coordinator reports -1 when it cannot count the queue.
+  setText(totalEls.pending, num(t.shards_pending) >= 0 ? fmtInt(t.shards_pending) : '–');
+  $('redis-warn').hidden = !state.redisDown;
   const alive = typeof t.workers_alive === 'number' ? t.workers_alive : state.workers.filter((w) => w.alive).length;
   setText(totalEls.workers, fmtInt(alive));
   setText(totalEls.workersOf, state.workers.length ? `of ${state.workers.length}` : '');
@@ -367,6 +372,9 @@ function renderJobs() {
   const visible = state.jobs.filter((j) => jobMatchesFilter(j, state.filter)).length;
   if (!state.hasData) {
     setText(jobsEmpty, 'Loading jobs…');
+    jobsEmpty.hidden = false;
+  } else if (state.jobs.length === 0 && state.redisDown) {
+    setText(jobsEmpty, 'Job list unavailable: the coordinator cannot reach Redis.');
     jobsEmpty.hidden = false;
   } else if (state.jobs.length === 0) {
     setText(jobsEmpty, 'No jobs yet. Submit a spec with the form to start one.');
@@ -1238,15 +1246,16 @@ function renderSubmitErrors(status, data, rawText) {
   for (const e of errs) {
     const line = num(e && e.line);
     const column = num(e && e.column);
-    const loc = line ? `line ${line}${column ? `:${column}` : ''}` : 'line ?';
-    const locBtn = h('button', {
-      type: 'button', class: 'err-loc', title: line ? 'Show in the editor' : 'No position given',
-      disabled: !line,
-    }, loc);
-    if (line) locBtn.addEventListener('click', () => focusSpecAt(line, column));
+    // line 0 means "no position" (e.g. a semantic problem with output.storage).
+    let locBtn = null;
+    if (line) {
+      locBtn = h('button', { type: 'button', class: 'err-loc', title: 'Show in the editor' },
+        `line ${line}${column ? `:${column}` : ''}`);
+      locBtn.addEventListener('click', () => focusSpecAt(line, column));
+    }
     const path = e && e.path ? String(e.path) : '';
-    list.append(h('li', { testid: 'submit-error' },
-      locBtn, ' ',
+    list.append(h('li', { testid: 'submit-error', class: locBtn ? null : 'no-loc' },
+      locBtn, locBtn ? ' ' : null,
       h('span', { class: 'err-text' },
         path ? h('span', { class: 'err-path' }, path) : null,
         path ? ': ' : null,
