@@ -1,0 +1,459 @@
+#include "coordinator/coordinator.h"
+
+// Each SSE subscriber holds a server thread while connected.
+#define CPPHTTPLIB_THREAD_POOL_COUNT 32
+#include <httplib.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "coordinator/farm_view.h"
+#include "coordinator/finalizer.h"
+#include "coordinator/redis_pool.h"
+#include "jobs/sample.h"
+#include "jobs/sharding.h"
+#include "jobs/spec.h"
+#include "protocol/queue.h"
+#include "protocol/telemetry.h"
+#include "storage/object_store.h"
+
+namespace synthfarm::coordinator {
+namespace {
+
+using nlohmann::json;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string new_job_id(const std::string& name) {
+  // Ids only need to be unique, not reproducible: a job's content is fixed by its seed.
+  static std::mutex mutex;
+  static std::mt19937_64 rng(std::random_device{}());
+  std::lock_guard lock(mutex);
+  return fmt::format("{}-{:06x}", name, rng() & 0xffffff);
+}
+
+json job_json(const protocol::JobRecord& r, const JobLive& live) {
+  int64_t done = r.state == "done" ? r.samples : std::min(r.samples, r.samples_done + live.inflight_samples);
+  double rate = live.samples_per_sec;
+  bool active = r.state == "running" || r.state == "queued";
+  double eta = active && rate > 0 ? static_cast<double>(r.samples - done) / rate : 0.0;
+  return {{"id", r.id},
+          {"name", r.name},
+          {"state", r.state},
+          {"priority", r.priority},
+          {"samples", r.samples},
+          {"samples_done", done},
+          {"shard_size", r.shard_size},
+          {"shards_total", r.shards_total},
+          {"shards_done", r.shards_done},
+          {"shards_failed", r.shards_dead},
+          {"created_ms", r.created_ms},
+          {"started_ms", r.started_ms},
+          {"finished_ms", r.finished_ms},
+          {"storage", r.storage},
+          {"samples_per_sec", active ? rate : 0.0},
+          {"eta_s", eta},
+          {"error", r.error}};
+}
+
+json worker_json(const WorkerView& w, int64_t now_ms) {
+  const auto& hb = w.heartbeat;
+  bool rendering = hb.state == protocol::WorkerState::kRendering;
+  return {{"id", hb.worker_id},
+          {"host", hb.host},
+          {"pid", hb.pid},
+          {"state", w.alive ? std::string(protocol::worker_state_name(hb.state)) : "lost"},
+          {"job", rendering ? hb.shard.job_id : ""},
+          {"shard", rendering ? json(hb.shard.shard) : json(nullptr)},
+          {"threads", hb.threads},
+          {"samples_done", hb.samples_done},
+          {"samples_per_sec", hb.samples_per_sec},
+          {"last_heartbeat_ms", w.last_seen_ms},
+          {"age_ms", now_ms - w.last_seen_ms},
+          {"alive", w.alive}};
+}
+
+void reply_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump() + "\n", "application/json");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& message) {
+  reply_json(res, status, {{"error", message}});
+}
+
+class CoordinatorImpl final : public Coordinator {
+ public:
+  explicit CoordinatorImpl(CoordinatorOptions options)
+      : options_(std::move(options)), redis_(options_.redis), keys_{options_.key_prefix} {}
+
+  tl::expected<void, std::string> start() {
+    auto receiver = protocol::TelemetryReceiver::bind(options_.telemetry_endpoint);
+    if (!receiver) return tl::unexpected(receiver.error());
+    receiver_ = std::move(*receiver);
+    auto root = storage::canonical_uri(options_.storage_root);
+    if (!root) return tl::unexpected("storage root: " + root.error().message);
+    storage_root_ = *root;
+    routes();
+    if (!server_.bind_to_port(options_.http_host.c_str(), options_.http_port)) {
+      return tl::unexpected(fmt::format("cannot listen on http://{}:{} (port in use?)", options_.http_host,
+                                        options_.http_port));
+    }
+    return {};
+  }
+
+  void run() override {
+    std::thread telemetry([this] { telemetry_loop(); });
+    std::thread housekeeping([this] { housekeeping_loop(); });
+    spdlog::info("coordinator: http://{}:{}  telemetry {}  redis {}  storage {}", options_.http_host,
+                 options_.http_port, options_.telemetry_endpoint, options_.redis.to_string(), storage_root_);
+    server_.listen_after_bind();
+    stopping_ = true;
+    telemetry.join();
+    housekeeping.join();
+    spdlog::info("coordinator: stopped");
+  }
+
+  void stop() override {
+    stopping_ = true;
+    server_.stop();
+  }
+
+ private:
+  // ---- HTTP -------------------------------------------------------------------------
+  void routes() {
+    server_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      if (req.path.rfind("/api/events", 0) != 0) spdlog::debug("http {} {} -> {}", req.method, req.path, res.status);
+    });
+    server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("http {} {}: {}", req.method, req.path, what);
+      reply_error(res, 500, "internal error: " + what);
+    });
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+    server_.Post("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) { submit(req, res); });
+    server_.Get("/api/jobs", [this](const httplib::Request&, httplib::Response& res) { list_jobs(res); });
+    server_.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      get_job(req.matches[1], res);
+    });
+    server_.Get(R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|json|exr))",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  get_sample(req.matches[1], std::stoull(req.matches[2]), req.matches[3], res);
+                });
+    server_.Get("/api/workers", [this](const httplib::Request&, httplib::Response& res) {
+      reply_json(res, 200, {{"workers", workers_json()}});
+    });
+    server_.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) { events(res); });
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
+    if (!options_.web_dir.empty() && !server_.set_mount_point("/", options_.web_dir)) {
+      spdlog::warn("dashboard assets not found in {}; the API still works", options_.web_dir);
+    }
+  }
+
+  void submit(const httplib::Request& req, httplib::Response& res) {
+    auto parsed = jobs::parse_spec(req.body, "request body");
+    if (!parsed) {
+      json errors = json::array();
+      for (const auto& e : parsed.error()) {
+        errors.push_back({{"path", e.path}, {"line", e.line}, {"column", e.column}, {"message", e.message}});
+      }
+      std::string summary = parsed.error().size() == 1 ? parsed.error()[0].to_string()
+                                                       : fmt::format("spec: {} problems; first: {}", parsed.error().size(),
+                                                                     parsed.error()[0].to_string());
+      return reply_json(res, 400, {{"error", summary}, {"errors", errors}});
+    }
+    jobs::JobSpec spec = std::move(*parsed);
+    std::string id = new_job_id(spec.name);
+    std::string storage_uri = spec.output.storage.empty() ? storage_root_ + "/" + id : spec.output.storage;
+    auto canonical = storage::canonical_uri(storage_uri);
+    if (!canonical) {
+      return reply_json(res, 400, {{"error", "output.storage: " + canonical.error().message},
+                                   {"errors", json::array({{{"path", "output.storage"}, {"line", 0}, {"column", 0},
+                                                            {"message", canonical.error().message}}})}});
+    }
+    auto store = storage::open_store(*canonical);
+    if (!store) {
+      return reply_json(res, 400, {{"error", "output.storage: " + store.error().message},
+                                   {"errors", json::array({{{"path", "output.storage"}, {"line", 0}, {"column", 0},
+                                                            {"message", store.error().message}}})}});
+    }
+    spec.output.storage = *canonical;
+    auto redis = redis_.acquire();
+    protocol::Queue queue(*redis, keys_);
+    auto queued = queue.submit(id, spec, wall_ms());
+    if (!queued) {
+      spdlog::error("submit {}: {}", id, queued.error().message);
+      return reply_error(res, 503, "job not queued: " + queued.error().message);
+    }
+    uint64_t shards = jobs::shard_count(spec.samples, spec.shard_size);
+    spdlog::info("job {} queued: {} samples in {} shards -> {}", id, spec.samples, shards, spec.output.storage);
+    reply_json(res, 201, {{"id", id}, {"shards", shards}, {"storage", spec.output.storage}});
+  }
+
+  tl::expected<json, std::string> jobs_json() {
+    auto redis = redis_.acquire();
+    protocol::Queue queue(*redis, keys_);
+    auto records = queue.jobs();
+    if (!records) return tl::unexpected(records.error().message);
+    int64_t now = wall_ms();
+    json out = json::array();
+    for (const auto& r : *records) out.push_back(job_json(r, view_.job(r.id, now)));
+    return out;
+  }
+
+  json workers_json() {
+    int64_t now = wall_ms();
+    json out = json::array();
+    for (const auto& w : view_.workers(now)) out.push_back(worker_json(w, now));
+    return out;
+  }
+
+  void list_jobs(httplib::Response& res) {
+    auto jobs = jobs_json();
+    if (!jobs) return reply_error(res, 503, jobs.error());
+    reply_json(res, 200, {{"jobs", *jobs}});
+  }
+
+  void get_job(const std::string& id, httplib::Response& res) {
+    auto redis = redis_.acquire();
+    protocol::Queue queue(*redis, keys_);
+    auto record = queue.job(id);
+    if (!record) return reply_error(res, 503, record.error().message);
+    if (!record->has_value()) return reply_error(res, 404, "no job " + id);
+    auto live = view_.job(id, wall_ms());
+    json body = job_json(**record, live);
+    auto spec = redis->command({"HGET", keys_.job(id), "spec_json"});
+    if (spec && !spec->str.empty()) body["spec"] = json::parse(spec->str, nullptr, false);
+    body["recent_samples"] = live.recent_samples;
+    reply_json(res, 200, body);
+  }
+
+  void get_sample(const std::string& id, uint64_t index, const std::string& ext, httplib::Response& res) {
+    std::string storage_uri;
+    {
+      auto redis = redis_.acquire();
+      auto reply = redis->command({"HGET", keys_.job(id), "storage"});
+      if (!reply) return reply_error(res, 503, reply.error().message);
+      if (reply->is_nil()) return reply_error(res, 404, "no job " + id);
+      storage_uri = reply->str;
+    }
+    auto store = open_cached(storage_uri);
+    if (!store) return reply_error(res, 502, store.error());
+    auto bytes = (*store)->get(jobs::sample_key(index, ext));
+    if (!bytes) {
+      int status = bytes.error().code == storage::Error::Code::kNotFound ? 404 : 502;
+      return reply_error(res, status, bytes.error().message);
+    }
+    const char* type = ext == "png" ? "image/png" : ext == "json" ? "application/json" : "image/x-exr";
+    res.set_header("Cache-Control", "max-age=3600, immutable");
+    res.set_content(std::move(*bytes), type);
+  }
+
+  tl::expected<storage::ObjectStore*, std::string> open_cached(const std::string& uri) {
+    std::lock_guard lock(stores_mutex_);
+    auto it = stores_.find(uri);
+    if (it != stores_.end()) return it->second.get();
+    auto store = storage::open_store(uri);
+    if (!store) return tl::unexpected(store.error().message);
+    auto* raw = store->get();
+    stores_[uri] = std::move(*store);
+    return raw;
+  }
+
+  json snapshot() {
+    int64_t now = wall_ms();
+    auto jobs = jobs_json();
+    json workers = workers_json();
+    int64_t alive = 0;
+    for (const auto& w : workers) alive += w["alive"].get<bool>() ? 1 : 0;
+    int64_t pending = -1;
+    {
+      auto redis = redis_.acquire();
+      protocol::Queue queue(*redis, keys_);
+      if (auto p = queue.pending_shards()) pending = *p;
+    }
+    return {{"time_ms", now},
+            {"redis", jobs ? "up" : "down"},
+            {"jobs", jobs ? *jobs : json::array()},
+            {"workers", workers},
+            {"totals",
+             {{"samples_per_sec", view_.total_samples_per_sec(now)}, {"shards_pending", pending}, {"workers_alive", alive}}}};
+  }
+
+  void events(httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider("text/event-stream", [this](size_t, httplib::DataSink& sink) {
+      std::string frame = "event: snapshot\ndata: " + snapshot().dump() + "\n\n";
+      if (!sink.write(frame.data(), frame.size())) return false;
+      for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (stopping_) {
+        sink.done();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  void metrics(httplib::Response& res) {
+    int64_t now = wall_ms();
+    std::string out;
+    auto gauge = [&](const char* name, const char* help, const char* type) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    auto redis = redis_.acquire();
+    protocol::Queue queue(*redis, keys_);
+    auto records = queue.jobs(100000);
+    gauge("synthfarm_redis_up", "1 when the coordinator can reach Redis.", "gauge");
+    out += fmt::format("synthfarm_redis_up {}\n", records ? 1 : 0);
+    if (records) {
+      std::map<std::string, int> by_state = {{"queued", 0}, {"running", 0}, {"finalizing", 0}, {"done", 0}, {"failed", 0}};
+      for (const auto& r : *records) by_state[r.state]++;
+      gauge("synthfarm_jobs", "Jobs by state.", "gauge");
+      for (const auto& [state, n] : by_state) out += fmt::format("synthfarm_jobs{{state=\"{}\"}} {}\n", state, n);
+    }
+    if (auto p = queue.pending_shards()) {
+      gauge("synthfarm_shards_pending", "Shards waiting in the queue (the autoscaling signal).", "gauge");
+      out += fmt::format("synthfarm_shards_pending {}\n", *p);
+    }
+    if (auto l = queue.leased_shards()) {
+      gauge("synthfarm_shards_leased", "Shards held by workers.", "gauge");
+      out += fmt::format("synthfarm_shards_leased {}\n", *l);
+    }
+    if (auto s = queue.samples_rendered()) {
+      gauge("synthfarm_samples_completed_total", "Samples in shards whose completion Redis accepted.", "counter");
+      out += fmt::format("synthfarm_samples_completed_total {}\n", *s);
+    }
+    auto workers = view_.workers(now);
+    gauge("synthfarm_workers_alive", "Workers heard from in the last 5 s.", "gauge");
+    out += fmt::format("synthfarm_workers_alive {}\n", std::count_if(workers.begin(), workers.end(), [](auto& w) { return w.alive; }));
+    gauge("synthfarm_samples_per_second", "Farm throughput over the last 10 s.", "gauge");
+    out += fmt::format("synthfarm_samples_per_second {:.3f}\n", view_.total_samples_per_sec(now));
+    gauge("synthfarm_telemetry_messages_total", "Telemetry messages received.", "counter");
+    out += fmt::format("synthfarm_telemetry_messages_total {}\n", telemetry_messages_.load());
+    gauge("synthfarm_telemetry_malformed_total", "Telemetry messages that did not decode.", "counter");
+    out += fmt::format("synthfarm_telemetry_malformed_total {}\n", telemetry_malformed_.load());
+    gauge("synthfarm_jobs_finalized_total", "Jobs this coordinator finalized since it started.", "counter");
+    out += fmt::format("synthfarm_jobs_finalized_total {}\n", jobs_finalized_.load());
+    gauge("synthfarm_leases_reaped_total", "Expired leases this coordinator put back in the queue.", "counter");
+    out += fmt::format("synthfarm_leases_reaped_total {}\n", leases_reaped_.load());
+    res.set_content(out, "text/plain; version=0.0.4");
+  }
+
+  // ---- background loops -------------------------------------------------------------
+  void telemetry_loop() {
+    while (!stopping_) {
+      auto message = receiver_->receive(std::chrono::milliseconds(200));
+      telemetry_malformed_ = receiver_->malformed();
+      if (!message) continue;
+      ++telemetry_messages_;
+      view_.on_telemetry(*message, wall_ms());
+    }
+  }
+
+  void housekeeping_loop() {
+    auto redis = protocol::RedisClient::create(options_.redis, std::chrono::seconds(2));
+    protocol::Queue queue(*redis, keys_);
+    int failures = 0;
+    bool was_down = false;
+    while (!stopping_) {
+      auto ok = housekeeping_pass(queue);
+      if (!ok) {
+        auto delay = protocol::backoff_delay(failures++, std::chrono::seconds(5));
+        if (!was_down || failures % 10 == 0) {
+          spdlog::warn("{}; retrying in {:.1f} s", ok.error().message, delay.count() / 1000.0);
+        }
+        was_down = true;
+        protocol::sleep_unless_stopped(delay, stopping_);
+        continue;
+      }
+      if (was_down) spdlog::info("redis at {} is reachable again", options_.redis.to_string());
+      was_down = false;
+      failures = 0;
+      protocol::sleep_unless_stopped(std::chrono::milliseconds(options_.housekeeping_ms), stopping_);
+    }
+  }
+
+  protocol::RedisResult<void> housekeeping_pass(protocol::Queue& queue) {
+    auto reaped = queue.reap_expired();
+    if (!reaped) return tl::unexpected(reaped.error());
+    if (*reaped > 0) {
+      leases_reaped_ += *reaped;
+      spdlog::warn("reaper: {} expired lease(s) put back at the head of the queue", *reaped);
+    }
+    auto ready = queue.finalizable();
+    if (!ready) return tl::unexpected(ready.error());
+    for (const auto& id : *ready) {
+      auto r = finalize(queue, id);
+      if (!r) return r;
+    }
+    return {};
+  }
+
+  protocol::RedisResult<void> finalize(protocol::Queue& queue, const std::string& id) {
+    auto record = queue.job(id);
+    if (!record) return tl::unexpected(record.error());
+    if (!record->has_value() || (*record)->state != "finalizing") return queue.mark_done(id);
+    auto spec = queue.job_spec_bytes(id);
+    if (!spec) return tl::unexpected(spec.error());
+    auto spec_json = jobs::spec_to_json(protocol::decode_job_spec(spec->value_or("")).value_or(jobs::JobSpec{}));
+    auto store = open_cached((*record)->storage);
+    tl::expected<ManifestSummary, std::string> written = store ? write_dataset_manifest(**store, **record, spec_json, wall_ms())
+                                                                 : tl::unexpected(store.error());
+    if (!written) {
+      int& tries = finalize_failures_[id];
+      spdlog::error("finalize {} (attempt {}): {}", id, ++tries, written.error());
+      if (tries >= 5) return queue.mark_failed(id, "finalize: " + written.error());
+      return {};
+    }
+    auto done = queue.mark_done(id);
+    if (!done) return done;
+    ++jobs_finalized_;
+    view_.forget_job(id);
+    spdlog::info("job {} done: {} samples, {} objects, {:.1f} MB in {}", id, written->samples, written->objects,
+                 written->bytes / 1e6, (*record)->storage);
+    return {};
+  }
+
+  CoordinatorOptions options_;
+  RedisPool redis_;
+  protocol::keys::Keys keys_;
+  std::string storage_root_;
+  httplib::Server server_;
+  std::unique_ptr<protocol::TelemetryReceiver> receiver_;  // owned by the telemetry thread
+  FarmView view_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> telemetry_messages_{0}, telemetry_malformed_{0}, jobs_finalized_{0}, leases_reaped_{0};
+  std::mutex stores_mutex_;
+  std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
+  std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
+};
+
+}  // namespace
+
+tl::expected<std::unique_ptr<Coordinator>, std::string> Coordinator::create(CoordinatorOptions options) {
+  auto c = std::make_unique<CoordinatorImpl>(std::move(options));
+  auto started = c->start();
+  if (!started) return tl::unexpected(started.error());
+  return c;
+}
+
+}  // namespace synthfarm::coordinator

@@ -1,0 +1,77 @@
+// synthfarm-coordinator: see coordinator.h.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "coordinator/coordinator.h"
+
+int main(int argc, char** argv) {
+  using namespace synthfarm;
+  CLI::App app{"synthfarm coordinator: job API, queue housekeeping, dataset finalizer, dashboard"};
+  coordinator::CoordinatorOptions options;
+  std::string redis = "redis://127.0.0.1:6379";
+  std::string listen = "127.0.0.1:8080";
+  std::string log_level = "info";
+  options.web_dir = SYNTHFARM_WEB_DIR;
+  app.add_option("--redis", redis, "Redis address")->envname("SYNTHFARM_REDIS")->capture_default_str();
+  app.add_option("--listen", listen, "HTTP address host:port")->envname("SYNTHFARM_LISTEN")->capture_default_str();
+  app.add_option("--telemetry", options.telemetry_endpoint, "ZeroMQ endpoint workers send telemetry to")
+      ->envname("SYNTHFARM_TELEMETRY")
+      ->capture_default_str();
+  app.add_option("--storage-root", options.storage_root, "where jobs without output.storage write")
+      ->envname("SYNTHFARM_STORAGE_ROOT")
+      ->capture_default_str();
+  app.add_option("--web", options.web_dir, "dashboard assets directory")->capture_default_str();
+  app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  auto endpoint = protocol::RedisEndpoint::parse(redis);
+  if (!endpoint) {
+    spdlog::error("--redis: {}", endpoint.error());
+    return 2;
+  }
+  options.redis = *endpoint;
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    spdlog::error("--listen: expected host:port, got '{}'", listen);
+    return 2;
+  }
+  options.http_host = listen.substr(0, colon);
+  try {
+    options.http_port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    spdlog::error("--listen: '{}' has no port number", listen);
+    return 2;
+  }
+
+  // Signals are taken by one thread with sigwait, so no handler runs inside a lock.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto coordinator = coordinator::Coordinator::create(options);
+  if (!coordinator) {
+    spdlog::error("coordinator: {}", coordinator.error());
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("coordinator: signal {}, stopping", sig);
+    (*coordinator)->stop();
+  });
+  (*coordinator)->run();
+  // run() may also end on its own (listen failure): wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}

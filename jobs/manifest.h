@@ -1,0 +1,37 @@
+// Shard manifests: the commit marker a worker writes after every object of a shard is
+// stored. It lists each object with its size and sha256; readers trust manifests only.
+// The bytes depend only on the shard's contents (no worker id, token or time), so a
+// shard rendered twice writes the same manifest.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace synthfarm::jobs {
+
+struct ManifestEntry {
+  std::string key;
+  uint64_t size = 0;
+  std::string sha256;  // lower-case hex
+  friend bool operator==(const ManifestEntry&, const ManifestEntry&) = default;
+};
+
+struct ShardManifest {
+  std::string job_id;
+  uint64_t shard = 0;
+  uint64_t first_sample = 0;
+  uint64_t sample_count = 0;
+  std::vector<ManifestEntry> objects;
+  friend bool operator==(const ShardManifest&, const ShardManifest&) = default;
+};
+
+// "shards/000042.manifest.json"
+std::string shard_manifest_key(uint64_t shard);
+std::string shard_manifest_to_json(const ShardManifest& manifest);
+tl::expected<ShardManifest, std::string> parse_shard_manifest(std::string_view bytes);
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,215 @@
+// End to end: real redis-server, coordinator and workers as separate processes talking
+// over real sockets; datasets checked on disk.
+#include <OpenEXR/ImfChannelList.h>
+#include <OpenEXR/ImfHeader.h>
+#include <OpenEXR/ImfInputFile.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "storage/object_store.h"
+#include "tests/farm.h"
+
+namespace synthfarm::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string tiny_spec(const std::string& name, int samples, int shard_size, int spp = 2) {
+  return "name: " + name + "\nsamples: " + std::to_string(samples) + "\nshard_size: " + std::to_string(shard_size) +
+         "\nseed: 7\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: " + std::to_string(spp) +
+         "\n  max_bounces: 1\n";
+}
+
+std::set<std::string> exr_channels(const std::filesystem::path& path) {
+  Imf::InputFile file(path.c_str());
+  std::set<std::string> names;
+  for (auto it = file.header().channels().begin(); it != file.header().channels().end(); ++it) {
+    names.insert(it.name());
+  }
+  return names;
+}
+
+TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
+  Farm farm({.workers = 2, .threads = 1});
+  std::string id = farm.submit(tiny_spec("e2e", 40, 6));
+  ASSERT_FALSE(id.empty());
+  json job = farm.wait(id);
+  ASSERT_EQ(job["state"], "done") << job.dump() << farm.logs();
+  EXPECT_EQ(job["samples_done"], 40);
+  EXPECT_EQ(job["shards_total"], 7) << "40 samples in shards of 6: the last is short";
+
+  auto root = farm.out_root() / id;
+  auto manifest = json::parse(slurp(root / "manifest.json"));
+  EXPECT_EQ(manifest["counts"]["samples"], 40);
+  std::set<std::string> keys;
+  for (const auto& o : manifest["objects"]) {
+    std::string key = o["key"];
+    EXPECT_TRUE(keys.insert(key).second) << "listed twice: " << key;
+    std::string bytes = slurp(root / key);
+    EXPECT_EQ(bytes.size(), o["size"].get<uint64_t>()) << key;
+    EXPECT_EQ(storage::sha256_hex(bytes), o["sha256"].get<std::string>()) << key;
+  }
+  for (int i = 0; i < 40; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "samples/%08d", i);
+    for (const char* ext : {".exr", ".png", ".json"}) {
+      EXPECT_TRUE(keys.count(std::string(name) + ext)) << name << ext << " missing from the manifest";
+    }
+    auto channels = exr_channels(root / (std::string(name) + ".exr"));
+    std::set<std::string> expected = {"R", "G", "B", "depth.Z", "normal.X", "normal.Y", "normal.Z", "instance.id"};
+    EXPECT_EQ(channels, expected) << name;
+  }
+  EXPECT_EQ(keys.size(), 40u * 3u);
+
+  // The API and metrics agree with what happened.
+  auto [ws, workers] = farm.get("/api/workers");
+  EXPECT_EQ(ws, 200);
+  EXPECT_EQ(workers["workers"].size(), 2u) << workers.dump();
+  auto [ms, metrics] = farm.get_raw("/metrics");
+  EXPECT_EQ(ms, 200);
+  EXPECT_NE(metrics.find("synthfarm_jobs{state=\"done\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("synthfarm_samples_completed_total 40"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("synthfarm_shards_pending 0"), std::string::npos) << metrics;
+  auto [ps, png] = farm.get_raw("/api/jobs/" + id + "/samples/3.png");
+  EXPECT_EQ(ps, 200);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+
+}
+
+TEST(EndToEnd, FarmAndLocalRenderAreByteIdenticalAtAnyThreadCount) {
+  Farm farm({.workers = 1, .threads = 2});
+  std::string spec = tiny_spec("det", 6, 4, 3);
+  auto spec_path = farm.dir() / "spec.yaml";
+  std::ofstream(spec_path) << spec;
+  std::string id = farm.submit(spec);
+  ASSERT_EQ(farm.wait(id)["state"], "done") << farm.logs();
+  for (int threads : {1, 2}) {
+    auto local = farm.dir() / ("local-" + std::to_string(threads));
+    auto [code, output] = run_command({binary("synthfarm"), "render", "--local", spec_path.string(), "--out",
+                                       local.string(), "--samples", "2:6", "--threads", std::to_string(threads)});
+    ASSERT_EQ(code, 0) << output;
+    for (int i = 2; i < 6; ++i) {
+      for (const char* ext : {"exr", "png", "json"}) {
+        char key[40];
+        std::snprintf(key, sizeof key, "samples/%08d.%s", i, ext);
+        std::string farm_bytes = slurp(farm.out_root() / id / key);
+        ASSERT_FALSE(farm_bytes.empty()) << key;
+        EXPECT_EQ(farm_bytes, slurp(local / key)) << key << " differs with " << threads << " thread(s)";
+      }
+    }
+  }
+}
+
+TEST(EndToEnd, BadSpecsAreRejectedWithFieldAndLineAndNothingIsQueued) {
+  Farm farm({.workers = 0});
+  auto [status, body] = farm.post("/api/jobs", "name: bad\nsamples: 10\ncamera:\n  resolution: [0, 480]\n");
+  EXPECT_EQ(status, 400);
+  ASSERT_TRUE(body.contains("errors")) << body.dump();
+  EXPECT_EQ(body["errors"][0]["path"], "camera.resolution[0]");
+  EXPECT_EQ(body["errors"][0]["line"], 4);
+  auto [s2, b2] = farm.post("/api/jobs", "name: bad\nsamples: [oops\n");
+  EXPECT_EQ(s2, 400) << b2.dump();
+  auto [s3, b3] = farm.post("/api/jobs", R"({"name": "bad", "samples": 5, "outptu": {}})", "application/json");
+  EXPECT_EQ(s3, 400);
+  EXPECT_EQ(b3["errors"][0]["path"], "outptu");
+  auto [ls, list] = farm.get("/api/jobs");
+  EXPECT_EQ(ls, 200);
+  EXPECT_TRUE(list["jobs"].empty()) << "nothing was queued: " << list.dump();
+
+  // The CLI says the same, with the file name, and exits 2.
+  auto spec_path = farm.dir() / "bad.yaml";
+  std::ofstream(spec_path) << "name: bad\nsamples: 0\n";
+  auto [code, output] = run_command({binary("synthfarm"), "--url", farm.url(), "submit", spec_path.string()});
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_NE(output.find("bad.yaml:2"), std::string::npos) << output;
+  EXPECT_NE(output.find("samples"), std::string::npos) << output;
+}
+
+TEST(EndToEnd, CliSubmitsAndWaitsWithAProgressBar) {
+  Farm farm({.workers = 2, .threads = 1});
+  auto spec_path = farm.dir() / "job.yaml";
+  std::ofstream(spec_path) << tiny_spec("cli", 8, 2);
+  auto [code, output] = run_command({binary("synthfarm"), "--url", farm.url(), "submit", spec_path.string()});
+  ASSERT_EQ(code, 0) << output;
+  std::string id = output.substr(0, output.find('\n'));
+  auto [wcode, progress] = run_command({binary("synthfarm"), "--url", farm.url(), "wait", id, "--timeout", "240"});
+  EXPECT_EQ(wcode, 0) << progress << farm.logs();
+  EXPECT_NE(progress.find("8/8 samples"), std::string::npos) << progress;
+  EXPECT_NE(progress.find("samples/s"), std::string::npos) << progress;
+  auto [scode, status] = run_command({binary("synthfarm"), "--url", farm.url(), "status"});
+  EXPECT_EQ(scode, 0);
+  EXPECT_NE(status.find(id), std::string::npos) << status;
+}
+
+TEST(EndToEnd, SigtermFinishesTheSampleReturnsTheShardAndExitsZero) {
+  Farm farm({.workers = 1, .threads = 1});
+  // Slow enough samples that the worker is mid-shard when the signal comes.
+  std::string id = farm.submit("name: slow\nsamples: 6\nshard_size: 6\ncamera:\n  resolution: [160, 120]\n"
+                               "render:\n  spp: 64\n");
+  auto& worker = *farm.workers()[0];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && worker.log().find("shard " + id) == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  worker.signal(SIGTERM);
+  auto status = worker.wait(std::chrono::seconds(60));
+  ASSERT_TRUE(status.has_value()) << "worker did not stop\n" << worker.log();
+  EXPECT_EQ(*status, 0) << worker.log();
+  EXPECT_NE(worker.log().find("returned to the queue"), std::string::npos) << worker.log();
+  // The shard is back in the queue, and another worker finishes the job.
+  auto [s, job] = farm.get("/api/jobs/" + id);
+  EXPECT_EQ(job["shards_done"], 0);
+  auto other = farm.start_worker();
+  EXPECT_EQ(farm.wait(id)["state"], "done") << other->log();
+}
+
+TEST(EndToEnd, ProcessesWaitForAnUnreachableRedisAndCarryOn) {
+  int redis_port = free_tcp_port();
+  TempDir dir;
+  std::string redis_url = "redis://127.0.0.1:" + std::to_string(redis_port);
+  int http_port = free_tcp_port();
+  std::string telemetry = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  auto coordinator = ChildProcess::spawn({binary("synthfarm-coordinator"), "--redis", redis_url, "--listen",
+                                          "127.0.0.1:" + std::to_string(http_port), "--telemetry", telemetry,
+                                          "--storage-root", "file://" + (dir.path() / "out").string()},
+                                         dir.path() / "coordinator.log");
+  auto worker = ChildProcess::spawn({binary("synthfarm-worker"), "--redis", redis_url, "--coordinator", telemetry,
+                                     "--threads", "1"},
+                                    dir.path() / "worker.log");
+  ASSERT_TRUE(wait_for_tcp(http_port, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_TRUE(coordinator->running()) << coordinator->log();
+  EXPECT_TRUE(worker->running()) << worker->log();
+  EXPECT_NE(worker->log().find("unreachable"), std::string::npos) << worker->log();
+  EXPECT_NE(coordinator->log().find("127.0.0.1:" + std::to_string(redis_port)), std::string::npos);
+  // Redis comes up on that port: the same processes go on and finish a job.
+  auto redis = RedisServer::start({}, redis_port);
+  auto spec_path = dir.path() / "job.yaml";
+  std::ofstream(spec_path) << tiny_spec("late", 2, 1);
+  std::string url = "http://127.0.0.1:" + std::to_string(http_port);
+  std::pair<int, std::string> submitted;
+  for (int i = 0; i < 50; ++i) {
+    submitted = run_command({binary("synthfarm"), "--url", url, "submit", spec_path.string()});
+    if (submitted.first == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(submitted.first, 0) << submitted.second;
+  std::string id = submitted.second.substr(0, submitted.second.find('\n'));
+  auto [code, out] = run_command({binary("synthfarm"), "--url", url, "wait", id, "--timeout", "120"});
+  EXPECT_EQ(code, 0) << out << worker->log();
+}
+
+}  // namespace
+}  // namespace synthfarm::testing

@@ -1,0 +1,100 @@
+#include "tests/farm.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <thread>
+
+namespace synthfarm::testing {
+
+Farm::Farm(FarmOptions options) : options_(options) {
+  if (options_.start_redis) redis_ = RedisServer::start();
+  http_port_ = free_tcp_port();
+  telemetry_port_ = free_tcp_port();
+  std::filesystem::create_directories(out_root());
+  coordinator_ = ChildProcess::spawn(
+      {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
+       "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(), "--storage-root",
+       "file://" + out_root().string(), "--web", source_path("web")},
+      dir() / "coordinator.log");
+  if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
+    throw std::runtime_error("coordinator did not start:\n" + coordinator_->log());
+  }
+  for (int i = 0; i < options_.workers; ++i) workers_.push_back(start_worker());
+}
+
+Farm::~Farm() {
+  for (auto& w : workers_) w->signal(SIGTERM);
+  for (auto& w : workers_) w->wait(std::chrono::seconds(20));
+  workers_.clear();
+  if (coordinator_) {
+    coordinator_->signal(SIGTERM);
+    coordinator_->wait(std::chrono::seconds(10));
+  }
+}
+
+std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>& extra_args) {
+  int n = ++worker_seq_;
+  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url(), "--coordinator", telemetry(),
+                                   "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
+                                   "--lease-ms", std::to_string(options_.lease_ms)};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"));
+}
+
+std::pair<int, nlohmann::json> Farm::get(const std::string& path) const {
+  auto [status, body] = get_raw(path);
+  return {status, nlohmann::json::parse(body, nullptr, false)};
+}
+
+std::pair<int, std::string> Farm::get_raw(const std::string& path) const {
+  httplib::Client client(url());
+  client.set_read_timeout(30);
+  auto res = client.Get(path);
+  if (!res) return {0, ""};
+  return {res->status, res->body};
+}
+
+std::pair<int, nlohmann::json> Farm::post(const std::string& path, const std::string& body,
+                                          const std::string& content_type) const {
+  httplib::Client client(url());
+  client.set_read_timeout(60);
+  auto res = client.Post(path, body, content_type);
+  if (!res) return {0, nullptr};
+  return {res->status, nlohmann::json::parse(res->body, nullptr, false)};
+}
+
+std::string Farm::submit(const std::string& yaml) {
+  auto [status, body] = post("/api/jobs", yaml);
+  EXPECT_EQ(status, 201) << body.dump() << "\n" << logs();
+  if (status != 201) return "";
+  return body["id"].get<std::string>();
+}
+
+nlohmann::json Farm::wait(const std::string& job_id, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  nlohmann::json job;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto [status, body] = get("/api/jobs/" + job_id);
+    if (status == 200) {
+      job = body;
+      std::string state = job["state"];
+      if (state == "done" || state == "failed") return job;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ADD_FAILURE() << "job " << job_id << " did not end in " << timeout.count() << " s; last: " << job.dump() << "\n"
+                << logs();
+  return job;
+}
+
+std::string Farm::logs() const {
+  std::string out = "---- coordinator ----\n" + coordinator_->log();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    out += "---- worker " + std::to_string(i + 1) + " ----\n" + workers_[i]->log();
+  }
+  return out.size() > 20000 ? out.substr(out.size() - 20000) : out;
+}
+
+}  // namespace synthfarm::testing

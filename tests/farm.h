@@ -1,0 +1,63 @@
+// A whole farm on loopback for end-to-end tests: redis-server, one coordinator and N
+// workers as separate processes on free ports, with an HTTP client for the API.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures.h"
+
+namespace synthfarm::testing {
+
+struct FarmOptions {
+  int workers = 2;
+  int threads = 1;           // render threads per worker
+  int64_t lease_ms = 30000;
+  bool start_redis = true;
+};
+
+class Farm {
+ public:
+  explicit Farm(FarmOptions options = {});
+  ~Farm();
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  std::string redis_url() const { return redis_ ? redis_->url() : ""; }
+  std::string telemetry() const { return "tcp://127.0.0.1:" + std::to_string(telemetry_port_); }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path out_root() const { return dir_.path() / "out"; }
+
+  std::unique_ptr<ChildProcess> start_worker(const std::vector<std::string>& extra_args = {});
+  std::vector<std::unique_ptr<ChildProcess>>& workers() { return workers_; }
+  ChildProcess& coordinator() { return *coordinator_; }
+
+  // HTTP helpers: status code and parsed body (null when not JSON).
+  std::pair<int, nlohmann::json> get(const std::string& path) const;
+  std::pair<int, nlohmann::json> post(const std::string& path, const std::string& body,
+                                      const std::string& content_type = "application/yaml") const;
+  std::pair<int, std::string> get_raw(const std::string& path) const;
+
+  // Submits and returns the id (fails the test on a non-201).
+  std::string submit(const std::string& yaml);
+  // Polls until the job is done or failed; returns the final job JSON.
+  nlohmann::json wait(const std::string& job_id, std::chrono::seconds timeout = std::chrono::seconds(300));
+
+  // Logs of every process, for failure messages.
+  std::string logs() const;
+
+ private:
+  FarmOptions options_;
+  TempDir dir_;
+  std::unique_ptr<RedisServer> redis_;
+  int http_port_ = 0;
+  int telemetry_port_ = 0;
+  int worker_seq_ = 0;
+  std::unique_ptr<ChildProcess> coordinator_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+};
+
+}  // namespace synthfarm::testing

@@ -1,0 +1,334 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "jobs/manifest.h"
+#include "jobs/sample.h"
+#include "jobs/sharding.h"
+#include "protocol/queue.h"
+#include "protocol/telemetry.h"
+#include "storage/object_store.h"
+
+namespace synthfarm::worker {
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+class WorkerImpl final : public Worker {
+ public:
+  WorkerImpl(WorkerOptions options, std::unique_ptr<jobs::SampleRenderer> renderer,
+             std::unique_ptr<protocol::TelemetrySender> telemetry)
+      : options_(std::move(options)),
+        renderer_(std::move(renderer)),
+        telemetry_(std::move(telemetry)),
+        redis_(protocol::RedisClient::create(options_.redis)),
+        queue_(*redis_, protocol::keys::Keys{options_.key_prefix}),
+        host_(host_name()) {
+    if (options_.worker_id.empty()) options_.worker_id = fmt::format("{}-{}", host_, getpid());
+  }
+
+  int run() override {
+    spdlog::info("worker {}: redis {}, telemetry {}, {} render thread(s), lease {} ms", options_.worker_id,
+                 options_.redis.to_string(), options_.telemetry_endpoint,
+                 options_.threads > 0 ? std::to_string(options_.threads) : "all", options_.lease_ms);
+    std::thread heartbeat([this] { heartbeat_loop(); });
+    int64_t idle_ms = options_.idle_poll_ms;
+    int64_t shards = 0;
+    while (!stopping_) {
+      auto lease = protocol::retry_with_backoff<std::optional<protocol::Lease>>(
+          [&] { return queue_.claim(options_.worker_id, options_.lease_ms); }, stopping_, log_retry());
+      if (!lease) {
+        if (!stopping_) spdlog::error("claim: {}", lease.error().message);
+        protocol::sleep_unless_stopped(std::chrono::seconds(1), stopping_);
+        continue;
+      }
+      if (!lease->has_value()) {
+        protocol::sleep_unless_stopped(std::chrono::milliseconds(idle_ms), stopping_);
+        idle_ms = std::min<int64_t>(idle_ms * 2, 2000);
+        continue;
+      }
+      idle_ms = options_.idle_poll_ms;
+      render_shard(std::move(**lease));
+      if (options_.max_shards > 0 && ++shards >= options_.max_shards) break;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      state_ = protocol::WorkerState::kStopping;
+      quit_heartbeat_ = true;
+    }
+    wake_.notify_all();
+    heartbeat.join();
+    spdlog::info("worker {}: stopped after {} samples", options_.worker_id, samples_done_.load());
+    return 0;
+  }
+
+  void stop() override {
+    stopping_ = true;
+    wake_.notify_all();
+  }
+
+ private:
+  std::function<void(const protocol::RedisError&, std::chrono::milliseconds)> log_retry() {
+    return [](const protocol::RedisError& e, std::chrono::milliseconds delay) {
+      spdlog::warn("{}; retrying in {:.1f} s", e.message, delay.count() / 1000.0);
+    };
+  }
+
+  tl::expected<const jobs::JobSpec*, std::string> job_spec(const std::string& job_id) {
+    auto it = specs_.find(job_id);
+    if (it != specs_.end()) return &it->second;
+    auto bytes = protocol::retry_with_backoff<std::optional<std::string>>(
+        [&] { return queue_.job_spec_bytes(job_id); }, stopping_, log_retry());
+    if (!bytes) return tl::unexpected(bytes.error().message);
+    if (!bytes->has_value()) return tl::unexpected("job " + job_id + " has no spec in redis");
+    auto spec = protocol::decode_job_spec(**bytes);
+    if (!spec) return tl::unexpected(spec.error());
+    if (specs_.size() > 64) specs_.clear();
+    return &(specs_[job_id] = std::move(*spec));
+  }
+
+  tl::expected<storage::ObjectStore*, std::string> store_for(const std::string& uri) {
+    auto it = stores_.find(uri);
+    if (it != stores_.end()) return it->second.get();
+    auto store = storage::open_store(uri);
+    if (!store) return tl::unexpected(store.error().message);
+    return (stores_[uri] = std::move(*store)).get();
+  }
+
+  void render_shard(protocol::Lease lease) {
+    auto& shard = lease.shard;
+    auto spec = job_spec(shard.job_id);
+    if (!spec) return fail(shard, spec.error());
+    auto range = jobs::shard_range((*spec)->samples, (*spec)->shard_size, shard.shard);
+    shard.first_sample = range.begin;
+    shard.sample_count = range.size();
+    auto store = store_for((*spec)->output.storage);
+    if (!store) return fail(shard, store.error());
+    set_current(shard);
+    spdlog::info("shard {}/{} (samples {}..{}) token {}", shard.job_id, shard.shard, range.begin, range.end - 1,
+                 shard.token);
+
+    jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
+    for (uint64_t index = range.begin; index < range.end; ++index) {
+      if (stopping_) return give_back(shard, "stop requested");
+      if (lease_lost_) return abandon(shard);
+      auto t0 = std::chrono::steady_clock::now();
+      tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
+      try {
+        objects = renderer_->render(**spec, index);
+      } catch (const std::exception& e) {
+        objects = tl::unexpected(std::string(e.what()));
+      }
+      if (!objects) return fail(shard, fmt::format("sample {}: {}", index, objects.error()));
+      uint64_t bytes = 0;
+      for (auto [ext, data] : {std::pair<const char*, const std::string*>{"exr", &objects->exr},
+                               {"png", &objects->png},
+                               {"json", &objects->json}}) {
+        if (data->empty()) continue;
+        auto key = jobs::sample_key(index, ext);
+        auto put = (*store)->put(key, *data);
+        if (!put) return fail(shard, fmt::format("sample {}: storing {}: {}", index, key, put.error().message));
+        manifest.objects.push_back({key, data->size(), storage::sha256_hex(*data)});
+        bytes += data->size();
+      }
+      double render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      sample_finished(shard, index, render_ms, bytes);
+    }
+    if (lease_lost_) return abandon(shard);
+    auto put = (*store)->put(jobs::shard_manifest_key(shard.shard), jobs::shard_manifest_to_json(manifest));
+    if (!put) return fail(shard, "storing the shard manifest: " + put.error().message);
+    auto accepted = protocol::retry_with_backoff<bool>([&] { return queue_.complete(shard); }, stopping_, log_retry());
+    clear_current();
+    if (!accepted) {
+      spdlog::error("shard {}/{}: completion not recorded: {}", shard.job_id, shard.shard, accepted.error().message);
+      return;
+    }
+    if (!*accepted) {
+      spdlog::warn("shard {}/{}: completion rejected: the lease (token {}) was taken over; outputs are "
+                   "identical, nothing lost",
+                   shard.job_id, shard.shard, shard.token);
+      return;
+    }
+    protocol::SampleProgress done;
+    done.worker_id = options_.worker_id;
+    done.shard = shard;
+    done.shard_complete = true;
+    done.sent_ms = wall_ms();
+    post(done);
+  }
+
+  void fail(const protocol::ShardRef& shard, const std::string& error) {
+    clear_current();
+    spdlog::error("shard {}/{} failed: {}", shard.job_id, shard.shard, error);
+    auto outcome = protocol::retry_with_backoff<protocol::FailOutcome>([&] { return queue_.fail(shard, error); },
+                                                                      stopping_, log_retry());
+    if (outcome && *outcome == protocol::FailOutcome::kDead) {
+      spdlog::error("shard {}/{} dead-lettered after its last attempt", shard.job_id, shard.shard);
+    }
+  }
+
+  void give_back(const protocol::ShardRef& shard, const char* why) {
+    clear_current();
+    std::atomic<bool> never{false};  // finish the release even while stopping
+    auto released = protocol::retry_with_backoff<bool>([&] { return queue_.release(shard); }, never, log_retry(),
+                                                       std::chrono::seconds(1));
+    spdlog::info("shard {}/{} returned to the queue ({}){}", shard.job_id, shard.shard, why,
+                 released && *released ? "" : ": lease had already moved on");
+  }
+
+  void abandon(const protocol::ShardRef& shard) {
+    clear_current();
+    spdlog::warn("shard {}/{}: lease lost (token {} is stale); dropping it", shard.job_id, shard.shard, shard.token);
+  }
+
+  // ---- shared with the heartbeat thread ----------------------------------------------
+  void set_current(const protocol::ShardRef& shard) {
+    std::lock_guard lock(mutex_);
+    current_ = shard;
+    lease_lost_ = false;
+    state_ = protocol::WorkerState::kRendering;
+    next_extend_ms_ = wall_ms() + options_.lease_ms / 3;
+  }
+
+  void clear_current() {
+    std::lock_guard lock(mutex_);
+    current_.reset();
+    state_ = stopping_ ? protocol::WorkerState::kStopping : protocol::WorkerState::kIdle;
+  }
+
+  void sample_finished(const protocol::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes) {
+    ++samples_done_;
+    protocol::SampleProgress p;
+    p.worker_id = options_.worker_id;
+    p.shard = shard;
+    p.sample = index;
+    p.render_ms = render_ms;
+    p.bytes = bytes;
+    p.sent_ms = wall_ms();
+    {
+      std::lock_guard lock(mutex_);
+      finished_ms_.push_back(p.sent_ms);
+    }
+    post(p);
+  }
+
+  void post(protocol::Telemetry message) {
+    {
+      std::lock_guard lock(mutex_);
+      outbox_.push_back(std::move(message));
+      if (outbox_.size() > 10000) outbox_.pop_front();
+    }
+    wake_.notify_all();
+  }
+
+  // Owns the telemetry socket and its own Redis connection for lease renewal.
+  void heartbeat_loop() {
+    auto redis = protocol::RedisClient::create(options_.redis, std::chrono::seconds(2));
+    protocol::Queue queue(*redis, protocol::keys::Keys{options_.key_prefix});
+    int64_t next_beat = 0;
+    for (;;) {
+      std::deque<protocol::Telemetry> outgoing;
+      std::optional<protocol::ShardRef> shard;
+      protocol::Heartbeat hb;
+      bool quit = false, extend = false;
+      int64_t now = wall_ms();
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_beat - now)),
+                       [&] { return !outbox_.empty() || quit_heartbeat_; });
+        now = wall_ms();
+        outgoing.swap(outbox_);
+        quit = quit_heartbeat_;
+        shard = current_;
+        if (shard && now >= next_extend_ms_) {
+          extend = true;
+          next_extend_ms_ = now + options_.lease_ms / 3;
+        }
+        while (!finished_ms_.empty() && finished_ms_.front() < now - 10000) finished_ms_.pop_front();
+        hb.samples_per_sec = finished_ms_.empty() ? 0.0 : finished_ms_.size() / 10.0;
+        if (!finished_ms_.empty() && now - finished_ms_.front() < 10000) {
+          double span = std::max<double>(1000.0, static_cast<double>(now - finished_ms_.front()));
+          hb.samples_per_sec = static_cast<double>(finished_ms_.size()) * 1000.0 / span;
+        }
+        hb.state = state_;
+      }
+      for (const auto& m : outgoing) telemetry_->send(m);
+      if (extend) {
+        // Lock never held across this I/O.
+        auto renewed = queue.extend(*shard, options_.lease_ms);
+        if (!renewed) {
+          spdlog::warn("lease renewal for {}/{}: {}", shard->job_id, shard->shard, renewed.error().message);
+        } else if (!renewed->has_value()) {
+          lease_lost_ = true;
+          spdlog::warn("lease on {}/{} lost: another worker holds it now", shard->job_id, shard->shard);
+        }
+      }
+      if (now >= next_beat || quit) {
+        hb.worker_id = options_.worker_id;
+        hb.host = host_;
+        hb.pid = static_cast<uint32_t>(getpid());
+        if (shard) hb.shard = *shard;
+        hb.samples_done = samples_done_;
+        hb.sent_ms = now;
+        hb.threads = static_cast<uint32_t>(options_.threads > 0 ? options_.threads : std::thread::hardware_concurrency());
+        telemetry_->send(hb);
+        next_beat = now + options_.heartbeat_ms;
+      }
+      if (quit) return;
+    }
+  }
+
+  WorkerOptions options_;
+  std::unique_ptr<jobs::SampleRenderer> renderer_;
+  std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only
+  std::unique_ptr<protocol::RedisClient> redis_;          // claim-loop thread only
+  protocol::Queue queue_;                                 // claim-loop thread only
+  std::string host_;
+  std::map<std::string, jobs::JobSpec> specs_;                         // claim-loop thread only
+  std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // claim-loop thread only
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> lease_lost_{false};
+  std::atomic<uint64_t> samples_done_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::optional<protocol::ShardRef> current_;          // GUARDED_BY(mutex_)
+  protocol::WorkerState state_ = protocol::WorkerState::kIdle;  // GUARDED_BY(mutex_)
+  int64_t next_extend_ms_ = 0;                         // GUARDED_BY(mutex_)
+  std::deque<int64_t> finished_ms_;                    // GUARDED_BY(mutex_)
+  std::deque<protocol::Telemetry> outbox_;             // GUARDED_BY(mutex_)
+  bool quit_heartbeat_ = false;                        // GUARDED_BY(mutex_)
+};
+
+}  // namespace
+
+tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions options) {
+  auto renderer = jobs::SampleRenderer::create(options.threads);
+  if (!renderer) return tl::unexpected("renderer: " + renderer.error());
+  auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint);
+  if (!telemetry) return tl::unexpected(telemetry.error());
+  return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(*telemetry));
+}
+
+}  // namespace synthfarm::worker

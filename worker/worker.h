@@ -1,0 +1,43 @@
+// synthfarm-worker: claims shards from the Redis queue and renders them.
+//
+// For each shard: render every sample (jobs::SampleRenderer, N threads inside a
+// sample), store each sample's objects as soon as it is rendered, then store the shard
+// manifest (the commit marker), and only then complete the shard in Redis with the
+// lease's fencing token. A heartbeat thread renews the lease every lease/3 and sends
+// telemetry; render threads never touch the lease. On stop() the worker finishes the
+// sample in hand, gives the shard back to the queue and returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "protocol/redis.h"
+
+namespace synthfarm::worker {
+
+struct WorkerOptions {
+  protocol::RedisEndpoint redis;
+  std::string telemetry_endpoint = "tcp://127.0.0.1:5555";
+  std::string worker_id;  // default: <host>-<pid>
+  std::string key_prefix = "sf";
+  int threads = 0;                 // render threads; 0 = all cores
+  int64_t lease_ms = 30000;
+  int64_t heartbeat_ms = 1000;
+  int64_t idle_poll_ms = 250;      // first wait when the queue is empty; grows to 2 s
+  int64_t max_shards = 0;          // stop after this many shards (0: never); for benchmarks
+};
+
+class Worker {
+ public:
+  static tl::expected<std::unique_ptr<Worker>, std::string> create(WorkerOptions options);
+  virtual ~Worker() = default;
+  // Runs until stop(); returns the process exit code.
+  virtual int run() = 0;
+  // Thread-safe, returns at once.
+  virtual void stop() = 0;
+};
+
+}  // namespace synthfarm::worker

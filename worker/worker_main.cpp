@@ -1,0 +1,61 @@
+// synthfarm-worker: see worker.h.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  using namespace synthfarm;
+  CLI::App app{"synthfarm worker: claims shards from Redis and renders them"};
+  worker::WorkerOptions options;
+  std::string redis = "redis://127.0.0.1:6379";
+  std::string log_level = "info";
+  app.add_option("--redis", redis, "Redis address")->envname("SYNTHFARM_REDIS")->capture_default_str();
+  app.add_option("--coordinator", options.telemetry_endpoint, "coordinator telemetry endpoint (ZeroMQ)")
+      ->envname("SYNTHFARM_TELEMETRY")
+      ->capture_default_str();
+  app.add_option("--threads", options.threads, "render threads; 0 = all cores")
+      ->envname("SYNTHFARM_THREADS")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  app.add_option("--id", options.worker_id, "worker id (default host-pid)")->envname("SYNTHFARM_WORKER_ID");
+  app.add_option("--lease-ms", options.lease_ms, "shard lease length")->check(CLI::Range(100, 3600000))->capture_default_str();
+  app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
+  app.add_option("--max-shards", options.max_shards, "exit after this many shards (0: never)")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [worker] %v");
+  auto endpoint = protocol::RedisEndpoint::parse(redis);
+  if (!endpoint) {
+    spdlog::error("--redis: {}", endpoint.error());
+    return 2;
+  }
+  options.redis = *endpoint;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto worker = worker::Worker::create(options);
+  if (!worker) {
+    spdlog::error("worker: {}", worker.error());
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: finishing the current sample, then returning the shard", sig);
+    (*worker)->stop();
+  });
+  waiter.detach();  // the process ends with main; a waiter still in sigwait is harmless
+  return (*worker)->run();
+}
