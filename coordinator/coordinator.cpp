@@ -46,9 +46,14 @@ std::string new_job_id(const std::string& name) {
 
 json job_json(const protocol::JobRecord& r, const JobLive& live) {
   int64_t done = r.state == "done" ? r.samples : std::min(r.samples, r.samples_done + live.inflight_samples);
+  bool active = r.state == "running" || r.state == "queued" || r.state == "finalizing";
   double rate = live.samples_per_sec;
-  bool active = r.state == "running" || r.state == "queued";
-  double eta = active && rate > 0 ? static_cast<double>(r.samples - done) / rate : 0.0;
+  if (!active && r.finished_ms > r.started_ms && r.started_ms > 0) {
+    // An ended job reports its average over the whole run.
+    rate = static_cast<double>(r.samples_done) * 1000.0 / static_cast<double>(r.finished_ms - r.started_ms);
+  }
+  // -1: unknown (no throughput measured yet).
+  double eta = !active ? 0.0 : rate > 0 ? static_cast<double>(r.samples - done) / rate : -1.0;
   return {{"id", r.id},
           {"name", r.name},
           {"state", r.state},
@@ -63,7 +68,7 @@ json job_json(const protocol::JobRecord& r, const JobLive& live) {
           {"started_ms", r.started_ms},
           {"finished_ms", r.finished_ms},
           {"storage", r.storage},
-          {"samples_per_sec", active ? rate : 0.0},
+          {"samples_per_sec", rate},
           {"eta_s", eta},
           {"error", r.error}};
 }

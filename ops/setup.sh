@@ -18,7 +18,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libexpected-dev
 )
 test_pkgs=(
-  chromium                          # dashboard browser tests (headless)
+  chromium chromium-driver          # dashboard browser tests (headless, WebDriver)
   python3
 )
 

@@ -1,0 +1,145 @@
+// The dashboard in a real headless Chromium, driven over WebDriver (chromedriver) with
+// plain HTTP: the page is opened once and never reloaded; jobs are submitted through its
+// form and must show up, progress and finish live.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/farm.h"
+
+namespace synthfarm::testing {
+namespace {
+
+using nlohmann::json;
+
+class WebDriver {
+ public:
+  WebDriver(const std::filesystem::path& dir) : port_(free_tcp_port()), profile_(dir / "chromium-profile") {
+    driver_ = ChildProcess::spawn({"chromedriver", "--port=" + std::to_string(port_)}, dir / "chromedriver.log");
+    if (!wait_for_tcp(port_, std::chrono::seconds(20))) throw std::runtime_error("chromedriver did not start");
+    json caps = {{"capabilities",
+                  {{"alwaysMatch",
+                    {{"browserName", "chrome"},
+                     {"goog:chromeOptions",
+                      {{"binary", "/usr/bin/chromium"},
+                       {"args",
+                        {"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1400,900",
+                         "--user-data-dir=" + profile_.string()}}}}}}}}};
+    auto session = call("POST", "/session", caps);
+    session_ = session["value"]["sessionId"].get<std::string>();
+  }
+  ~WebDriver() {
+    if (!session_.empty()) call("DELETE", "/session/" + session_, nullptr);
+    driver_->signal(SIGTERM);
+    driver_->wait(std::chrono::seconds(5));
+  }
+
+  void open(const std::string& url) { call("POST", path("/url"), {{"url", url}}); }
+  json run(const std::string& script) {
+    return call("POST", path("/execute/sync"), {{"script", script}, {"args", json::array()}})["value"];
+  }
+  // Polls `script` until it returns `expected`; returns the last value.
+  json wait_for(const std::string& script, const json& expected, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    json value;
+    while (std::chrono::steady_clock::now() < deadline) {
+      value = run(script);
+      if (value == expected) return value;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return value;
+  }
+  void screenshot(const std::filesystem::path& file) {
+    std::string b64 = call("GET", path("/screenshot"), nullptr)["value"];
+    std::string png(b64.size() * 3 / 4 + 3, '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(png.data()),
+                            reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+    png.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    std::ofstream(file, std::ios::binary) << png;
+  }
+
+ private:
+  std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }
+  json call(const std::string& method, const std::string& p, const json& body) {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(60);
+    httplib::Result res = method == "GET"      ? client.Get(p)
+                          : method == "DELETE" ? client.Delete(p)
+                                               : client.Post(p, body.dump(), "application/json");
+    if (!res) throw std::runtime_error("webdriver " + method + " " + p + ": " + httplib::to_string(res.error()));
+    auto reply = json::parse(res->body, nullptr, false);
+    if (res->status != 200) throw std::runtime_error("webdriver " + p + ": " + res->body.substr(0, 500));
+    return reply;
+  }
+
+  int port_;
+  std::filesystem::path profile_;
+  std::unique_ptr<ChildProcess> driver_;
+  std::string session_;
+};
+
+std::string text_of(const std::string& selector) {
+  return "const e = document.querySelector('" + selector + "'); return e ? e.textContent.trim() : null;";
+}
+
+TEST(Dashboard, SubmitsAJobAndFollowsItLiveWithoutReloading) {
+  Farm farm({.workers = 1, .threads = 1});
+  WebDriver browser(farm.dir());
+  browser.open(farm.url() + "/");
+  EXPECT_EQ(browser.wait_for(text_of("[data-testid=conn-status]"), "live", std::chrono::seconds(20)), "live");
+  EXPECT_EQ(browser.wait_for("return !!document.querySelector('[data-worker-id=\"w1\"]');", true,
+                             std::chrono::seconds(20)),
+            true)
+      << "the worker shows up from its heartbeats";
+  // Mark the page: if anything reloads it, the mark is gone.
+  browser.run("window.__sameDocument = 42; return null;");
+
+  // A bad spec: the form lists the problem with its field path and line.
+  browser.run(R"(const t = document.querySelector('[data-testid=submit-spec]');
+                 t.value = 'name: web\nsamples: 0\n'; t.dispatchEvent(new Event('input'));
+                 document.querySelector('[data-testid=submit-button]').click(); return null;)");
+  auto error = browser.wait_for(
+      "const e = document.querySelector('[data-testid=submit-result]'); "
+      "return e && e.textContent.includes('samples') && e.textContent.includes('2');",
+      true, std::chrono::seconds(20));
+  EXPECT_EQ(error, true) << browser.run(text_of("[data-testid=submit-result]")).dump();
+
+  // A good one: the new job appears, progresses and finishes, live.
+  browser.run(R"(const t = document.querySelector('[data-testid=submit-spec]');
+                 t.value = 'name: web\nsamples: 6\nshard_size: 2\ncamera:\n  resolution: [96, 72]\nrender:\n  spp: 4\n';
+                 t.dispatchEvent(new Event('input'));
+                 document.querySelector('[data-testid=submit-button]').click(); return null;)");
+  auto id = browser.wait_for(
+      "const e = document.querySelector('[data-testid=submit-job-id]'); return e ? e.textContent.trim() : null;",
+      nullptr, std::chrono::seconds(0));
+  for (int i = 0; i < 100 && (id.is_null() || id == ""); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    id = browser.run(
+        "const e = document.querySelector('[data-testid=submit-job-id]'); return e ? e.textContent.trim() : null;");
+  }
+  ASSERT_TRUE(id.is_string()) << browser.run(text_of("[data-testid=submit-result]")).dump();
+  std::string job = id;
+  std::string row = "[data-job-id=\"" + job + "\"]";
+  EXPECT_EQ(browser.wait_for(text_of(row + " [data-testid=job-state]"), "done", std::chrono::seconds(120)), "done")
+      << farm.logs();
+  EXPECT_EQ(browser.run(text_of(row + " [data-testid=job-progress]")), "6/6");
+  EXPECT_EQ(browser.run("return window.__sameDocument;"), 42) << "the page was reloaded";
+
+  // The job's detail panel shows its previews, served from storage through the API.
+  browser.run("document.querySelector('" + row + "').click(); return null;");
+  auto loaded = browser.wait_for(
+      "return [...document.querySelectorAll('[data-testid=sample-preview] img')]"
+      ".some(i => i.complete && i.naturalWidth === 96);",
+      true, std::chrono::seconds(20));
+  EXPECT_EQ(loaded, true) << "no sample preview loaded";
+  browser.screenshot(std::filesystem::path(SYNTHFARM_BINARY_DIR) / "dashboard.png");
+}
+
+}  // namespace
+}  // namespace synthfarm::testing
