@@ -1,0 +1,57 @@
+# Shell functions that start a farm on loopback: redis-server, one coordinator and N
+# workers, each on a free port, logs under $FARM_RUN. Sourced by ops/quickstart.sh and
+# the benchmarks. Call farm_start, then use $FARM_URL; farm_stop ends what was started.
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p=$1
+  while port_busy "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+FARM_PIDS=()
+
+# farm_start RUN_DIR STORAGE_ROOT WORKERS THREADS
+farm_start() {
+  FARM_RUN=$1
+  local storage_root=$2 workers=$3 threads=$4
+  mkdir -p "$FARM_RUN/redis"
+  local redis_port http_port telemetry_port
+  redis_port=$(free_port "${SYNTHFARM_REDIS_PORT:-6390}")
+  http_port=$(free_port "${SYNTHFARM_HTTP_PORT:-8080}")
+  telemetry_port=$(free_port "${SYNTHFARM_TELEMETRY_PORT:-5555}")
+  FARM_REDIS=redis://127.0.0.1:$redis_port
+  FARM_TELEMETRY=tcp://127.0.0.1:$telemetry_port
+  FARM_URL=http://127.0.0.1:$http_port
+
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$FARM_RUN/redis" --appendonly yes \
+    --appendfsync everysec --maxmemory-policy noeviction --save "" --daemonize no \
+    >"$FARM_RUN/redis.log" 2>&1 &
+  FARM_PIDS+=($!)
+  for _ in $(seq 100); do
+    port_busy "$redis_port" && break
+    sleep 0.1
+  done
+  build/bin/synthfarm-coordinator --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
+    --telemetry "$FARM_TELEMETRY" --storage-root "$storage_root" >"$FARM_RUN/coordinator.log" 2>&1 &
+  FARM_PIDS+=($!)
+  local i
+  for i in $(seq "$workers"); do
+    build/bin/synthfarm-worker --redis "$FARM_REDIS" --coordinator "$FARM_TELEMETRY" \
+      --threads "$threads" --id "w$i" >"$FARM_RUN/worker-$i.log" 2>&1 &
+    FARM_PIDS+=($!)
+  done
+  for _ in $(seq 100); do
+    port_busy "$http_port" && return 0
+    sleep 0.1
+  done
+  echo "farm: the coordinator did not start; see $FARM_RUN/coordinator.log" >&2
+  return 1
+}
+
+farm_stop() {
+  local pid
+  for pid in "${FARM_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${FARM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  FARM_PIDS=()
+}
