@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (Debian packages), builds, and runs the
-# whole suite: every ctest label (unit, e2e, browser). Extra arguments go to ctest, e.g.
+# whole suite: every ctest label (unit, e2e, browser), then the unit tests of the core
+# libraries again under AddressSanitizer + UBSan. Extra arguments go to the main ctest
+# run and skip the sanitizer pass, e.g.
 #   ops/test.sh -L unit          only the unit tests
 #   ops/test.sh -R EndToEnd      tests whose name matches
 set -euo pipefail
@@ -9,6 +11,13 @@ cd "$(dirname "$0")/.."
 ops/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$(nproc)"
-# Unit tests run in parallel; e2e and browser tests are marked RUN_SERIAL (each starts
-# a whole farm and wants the cores to itself).
+# Unit tests run in parallel; e2e and browser tests are RUN_SERIAL (each starts a whole
+# farm and wants the cores to itself).
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 "$@"
+
+if (($# == 0)); then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$(nproc)" --target jobs_test storage_test protocol_test coordinator_test
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --timeout 900 -L unit
+fi
