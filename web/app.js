@@ -482,8 +482,9 @@ function updateWorkerRow(row, w) {
     setData(refs.jobBtn, 'job', w.job);
     setText(refs.shard, typeof w.shard === 'number' && w.shard >= 0 ? ` / ${w.shard}` : '');
   }
-  setText(refs.done, hasJob ? fmtInt(w.samples_done) : '–');
-  refs.done.classList.toggle('faint', !hasJob);
+  // samples_done counts every sample the worker rendered since it started.
+  setText(refs.done, fmtInt(num(w.samples_done)));
+  refs.done.classList.toggle('faint', !num(w.samples_done));
   const rendering = st === 'rendering' && alive;
   setText(refs.rate, rendering ? fmtRate(num(w.samples_per_sec)) : '–');
   refs.rate.classList.toggle('faint', !rendering);
