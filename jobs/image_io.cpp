@@ -1,0 +1,185 @@
+// OpenEXR and PNG encoders to memory. See image_io.h for the channel layout.
+#include "jobs/image_io.h"
+
+#include <Imath/half.h>
+#include <OpenEXR/ImfChannelList.h>
+#include <OpenEXR/ImfCompression.h>
+#include <OpenEXR/ImfFrameBuffer.h>
+#include <OpenEXR/ImfHeader.h>
+#include <OpenEXR/ImfIO.h>
+#include <OpenEXR/ImfOutputFile.h>
+#include <png.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace synthfarm::jobs {
+
+namespace {
+
+// zlib level for EXR ZIP blocks: 4 is OpenEXR 3's default, a good speed/size balance for
+// noisy float data.
+constexpr int kZipLevel = 4;
+
+// An Imf::OStream that writes into a std::string. OpenEXR seeks back to fill in the line
+// offset table when the file is closed, so writes may land anywhere.
+class StringOStream final : public Imf::OStream {
+ public:
+  explicit StringOStream(std::string& out) : Imf::OStream("memory"), out_(out) {}
+
+  void write(const char c[], int n) override {
+    size_t end = pos_ + static_cast<size_t>(n);
+    if (end > out_.size()) out_.resize(end);
+    std::memcpy(out_.data() + pos_, c, static_cast<size_t>(n));
+    pos_ = end;
+  }
+  uint64_t tellp() override { return pos_; }
+  void seekp(uint64_t pos) override { pos_ = static_cast<size_t>(pos); }
+
+ private:
+  std::string& out_;
+  size_t pos_ = 0;
+};
+
+// x^(1/5) for x in [0, 1] by Newton's method from above: only + - * / (portable bits).
+double fifth_root(double x) {
+  if (x <= 0) return 0;
+  double y = 1.0;
+  for (int i = 0; i < 200; ++i) {
+    double y2 = y * y;
+    double next = (4.0 * y + x / (y2 * y2)) / 5.0;
+    if (!(next < y)) break;
+    y = next;
+  }
+  return y;
+}
+
+// The sRGB decoding function, c in [0, 1] -> linear.
+double srgb_to_linear(double c) {
+  if (c <= 0.04045) return c / 12.92;
+  double x = (c + 0.055) / 1.055;
+  double x2 = x * x;
+  return x2 * fifth_root(x2);  // x^2.4
+}
+
+// Linear values at which the 8-bit sRGB code steps up: code k covers
+// [threshold[k - 1], threshold[k]), so encoding rounds to the nearest code.
+const std::array<double, 255>& srgb_thresholds() {
+  static const std::array<double, 255> thresholds = [] {
+    std::array<double, 255> t{};
+    for (int k = 0; k < 255; ++k) t[k] = srgb_to_linear((k + 0.5) / 255.0);
+    return t;
+  }();
+  return thresholds;
+}
+
+uint8_t encode_srgb8(double linear) {
+  const auto& t = srgb_thresholds();
+  return static_cast<uint8_t>(std::upper_bound(t.begin(), t.end(), linear) - t.begin());
+}
+
+// Extended Reinhard with white point 4: keeps shadows and mid-tones nearly linear and
+// rolls highlights off to 1 at four times the exposure-scaled reference white.
+double tone_map(double v) {
+  if (!(v > 0)) return 0;  // also maps NaN to 0
+  constexpr double kWhite2 = 16.0;
+  return std::min(1.0, v * (1.0 + v / kWhite2) / (1.0 + v));
+}
+
+}  // namespace
+
+std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers) {
+  Imf::Header header(frame.width, frame.height);
+  header.compression() = Imf::ZIP_COMPRESSION;
+  // Fixed, not the process-wide default: the level changes the bytes. Not stored in the file.
+  header.zipCompressionLevel() = kZipLevel;
+  Imf::FrameBuffer buffer;
+  const size_t row = static_cast<size_t>(frame.width);
+  auto add = [&](const char* name, Imf::PixelType type, const void* base, size_t pixel_stride) {
+    header.channels().insert(name, Imf::Channel(type));
+    buffer.insert(name, Imf::Slice(type, static_cast<char*>(const_cast<void*>(base)), pixel_stride,
+                                   pixel_stride * row));
+  };
+  // OpenEXR converts pixel types when reading but not when writing: HALF channels need
+  // half buffers (Imath rounds to nearest even, in software or F16C alike).
+  std::vector<Imath::half> normal_half, albedo_half;
+  auto to_half = [](const std::vector<float>& values, std::vector<Imath::half>& out) {
+    out.assign(values.begin(), values.end());
+    return out.data();
+  };
+  constexpr size_t kF = sizeof(float), kH = sizeof(Imath::half), kU = sizeof(uint32_t);
+  for (Layer layer : layers) {
+    switch (layer) {
+      case Layer::kRgb:
+        add("R", Imf::FLOAT, frame.rgb.data(), 3 * kF);
+        add("G", Imf::FLOAT, frame.rgb.data() + 1, 3 * kF);
+        add("B", Imf::FLOAT, frame.rgb.data() + 2, 3 * kF);
+        break;
+      case Layer::kDepth:
+        add("depth.Z", Imf::FLOAT, frame.depth.data(), kF);
+        break;
+      case Layer::kNormal: {
+        const Imath::half* n = to_half(frame.normal, normal_half);
+        add("normal.X", Imf::HALF, n, 3 * kH);
+        add("normal.Y", Imf::HALF, n + 1, 3 * kH);
+        add("normal.Z", Imf::HALF, n + 2, 3 * kH);
+        break;
+      }
+      case Layer::kAlbedo: {
+        const Imath::half* a = to_half(frame.albedo, albedo_half);
+        add("albedo.R", Imf::HALF, a, 3 * kH);
+        add("albedo.G", Imf::HALF, a + 1, 3 * kH);
+        add("albedo.B", Imf::HALF, a + 2, 3 * kH);
+        break;
+      }
+      case Layer::kInstance:
+        add("instance.id", Imf::UINT, frame.instance.data(), kU);
+        break;
+      case Layer::kSemantic:
+        add("semantic.id", Imf::UINT, frame.semantic.data(), kU);
+        break;
+    }
+  }
+  std::string out;
+  {
+    StringOStream stream(out);
+    // numThreads = 0: encode on this thread; OpenEXR's global pool is process state.
+    Imf::OutputFile file(stream, header, /*numThreads=*/0);
+    file.setFrameBuffer(buffer);
+    file.writePixels(frame.height);
+  }  // the destructor writes the line offset table
+  return out;
+}
+
+std::string encode_png(const Frame& frame, double exposure) {
+  const size_t pixels = static_cast<size_t>(frame.width) * frame.height;
+  std::vector<uint8_t> rgb8(3 * pixels);
+  for (size_t i = 0; i < 3 * pixels; ++i) rgb8[i] = encode_srgb8(tone_map(exposure * frame.rgb[i]));
+
+  png_image image;
+  std::memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(frame.width);
+  image.height = static_cast<png_uint_32>(frame.height);
+  image.format = PNG_FORMAT_RGB;
+  image.flags = PNG_IMAGE_FLAG_FAST;  // a preview: speed over size
+  png_alloc_size_t size = 0;
+  if (!png_image_write_to_memory(&image, nullptr, &size, 0, rgb8.data(), 0, nullptr)) {
+    std::string message = image.message;
+    png_image_free(&image);
+    throw std::runtime_error("png: " + message);
+  }
+  std::string out(size, '\0');
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, rgb8.data(), 0, nullptr)) {
+    std::string message = image.message;
+    png_image_free(&image);
+    throw std::runtime_error("png: " + message);
+  }
+  out.resize(size);
+  return out;
+}
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,30 @@
+// Encoders from a rendered Frame (render.h) to the bytes stored per sample (jobs-internal
+// header). Both encoders write to memory and are deterministic: the same frame always gives
+// the same bytes (no timestamps, fixed compression settings). OpenEXR and libpng stay
+// inside image_io.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "jobs/render.h"
+#include "jobs/spec.h"
+
+namespace synthfarm::jobs {
+
+// Single-part scanline OpenEXR, ZIP compression, with only the requested layers:
+//   kRgb      R, G, B                      FLOAT, linear scene-referred radiance
+//   kDepth    depth.Z                      FLOAT, camera z in metres, +inf = background
+//   kNormal   normal.X, normal.Y, normal.Z HALF, camera space (OpenCV)
+//   kAlbedo   albedo.R, albedo.G, albedo.B HALF, linear
+//   kInstance instance.id                  UINT
+//   kSemantic semantic.id                  UINT
+// Throws std::runtime_error if OpenEXR fails.
+std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers);
+
+// 8-bit sRGB PNG preview of frame.rgb: exposure, an extended-Reinhard shoulder (white
+// point 4), then the exact sRGB transfer function rounded to the nearest code.
+// Throws std::runtime_error if libpng fails.
+std::string encode_png(const Frame& frame, double exposure = 1.0);
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,180 @@
+// SampleRenderer: scene -> Embree render -> EXR / PNG / per-sample JSON.
+//
+// Per-sample JSON (keys sorted, compact; numbers in shortest round-trip form):
+//   index, seed (the sample's seed), job_seed, width, height,
+//   K [[fx,0,cx],[0,fy,cy],[0,0,1]] (pixels; pixel centres at integer + 0.5),
+//   world_to_camera 4x4 row-major (OpenCV camera; world +z up, metres),
+//   camera {fov_deg, height_m, distance_m, position [x,y,z]},
+//   render {spp, max_bounces}, layers [names],
+//   scene {kind, sky_intensity, sun {elevation_deg, azimuth_deg, intensity, direction}},
+//   instances [{id, semantic_id, class, name, bbox [x,y,w,h], visible_pixels,
+//               persons also: height_m, bmi, skin_tone, motion, yaw_deg, position,
+//               joints_3d_world, joints_3d_camera {joint: [x,y,z]},
+//               joints_2d {joint: [u,v] or null behind the camera}}].
+// bbox is tight around the instance's pixels in the instance layer (COCO: x, y of the
+// top-left pixel, width and height in pixels); [0,0,0,0] when not visible.
+#include "jobs/sample.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "jobs/image_io.h"
+#include "jobs/render.h"
+#include "jobs/rng.h"
+#include "jobs/scene.h"
+
+namespace synthfarm::jobs {
+
+namespace {
+
+using nlohmann::json;
+
+json vec_json(Vec3 v) { return json::array({v.x, v.y, v.z}); }
+
+struct InstanceStats {
+  int x0 = std::numeric_limits<int>::max(), y0 = std::numeric_limits<int>::max();
+  int x1 = -1, y1 = -1;
+  uint64_t pixels = 0;
+};
+
+std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
+                        const Frame& frame) {
+  const Camera& cam = scene.camera;
+  json j;
+  j["index"] = index;
+  j["seed"] = sample_seed(spec.seed, index);
+  j["job_seed"] = spec.seed;
+  j["width"] = cam.width;
+  j["height"] = cam.height;
+  j["K"] = json::array({json::array({cam.fx, 0.0, cam.cx}), json::array({0.0, cam.fy, cam.cy}),
+                        json::array({0.0, 0.0, 1.0})});
+  Vec3 t = cam.translation();
+  const Mat3& r = cam.rotation;
+  j["world_to_camera"] = json::array({json::array({r.m[0][0], r.m[0][1], r.m[0][2], t.x}),
+                                      json::array({r.m[1][0], r.m[1][1], r.m[1][2], t.y}),
+                                      json::array({r.m[2][0], r.m[2][1], r.m[2][2], t.z}),
+                                      json::array({0.0, 0.0, 0.0, 1.0})});
+  j["camera"] = {{"fov_deg", cam.fov_deg},
+                 {"height_m", cam.height_m},
+                 {"distance_m", cam.distance_m},
+                 {"position", vec_json(cam.position)}};
+  j["render"] = {{"spp", spec.render.spp}, {"max_bounces", spec.render.max_bounces}};
+  json layers = json::array();
+  for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));
+  j["layers"] = layers;
+  j["scene"] = {{"kind", scene.kind},
+                {"sky_intensity", scene.sky.intensity},
+                {"sun",
+                 {{"elevation_deg", scene.sun.elevation_deg},
+                  {"azimuth_deg", scene.sun.azimuth_deg},
+                  {"intensity", scene.sun.intensity},
+                  {"direction", vec_json(scene.sun.direction)}}}};
+
+  std::vector<InstanceStats> stats(scene.instances.size() + 1);
+  for (int y = 0; y < frame.height; ++y) {
+    for (int x = 0; x < frame.width; ++x) {
+      uint32_t id = frame.instance[static_cast<size_t>(y) * frame.width + x];
+      if (id == 0 || id >= stats.size()) continue;
+      InstanceStats& s = stats[id];
+      s.x0 = std::min(s.x0, x);
+      s.y0 = std::min(s.y0, y);
+      s.x1 = std::max(s.x1, x);
+      s.y1 = std::max(s.y1, y);
+      ++s.pixels;
+    }
+  }
+
+  json instances = json::array();
+  for (const Instance& instance : scene.instances) {
+    const InstanceStats& s = stats[instance.id];
+    json item;
+    item["id"] = instance.id;
+    item["semantic_id"] = static_cast<uint32_t>(instance.semantic);
+    item["class"] = std::string(semantic_class_name(instance.semantic));
+    item["name"] = instance.name;
+    item["visible_pixels"] = s.pixels;
+    item["bbox"] = s.pixels == 0 ? json::array({0, 0, 0, 0})
+                                 : json::array({s.x0, s.y0, s.x1 - s.x0 + 1, s.y1 - s.y0 + 1});
+    if (instance.human >= 0) {
+      const Human& human = scene.humans[static_cast<size_t>(instance.human)];
+      item["height_m"] = human.height_m;
+      item["bmi"] = human.bmi;
+      item["skin_tone"] = human.skin_tone;
+      item["motion"] = human.motion;
+      item["yaw_deg"] = human.yaw_deg;
+      item["position"] = vec_json(human.position);
+      json world = json::object(), camera = json::object(), image = json::object();
+      for (int k = 0; k < kJointCount; ++k) {
+        std::string name(kJointNames[k]);
+        Vec3 c = cam.to_camera(human.joints[k]);
+        world[name] = vec_json(human.joints[k]);
+        camera[name] = vec_json(c);
+        if (c.z > 1e-9) {
+          auto [u, v] = cam.project(c);
+          image[name] = json::array({u, v});
+        } else {
+          image[name] = nullptr;
+        }
+      }
+      item["joints_3d_world"] = world;
+      item["joints_3d_camera"] = camera;
+      item["joints_2d"] = image;
+    }
+    instances.push_back(item);
+  }
+  j["instances"] = instances;
+  return j.dump();
+}
+
+class EmbreeSampleRenderer final : public SampleRenderer {
+ public:
+  EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads)
+      : renderer_(std::move(renderer)), threads_(threads) {}
+
+  tl::expected<SampleObjects, std::string> render(const JobSpec& spec,
+                                                  uint64_t index) const override {
+    try {
+      Scene scene = build_scene(spec, index);
+      RenderSettings settings;
+      settings.spp = spec.render.spp;
+      settings.max_bounces = spec.render.max_bounces;
+      settings.seed = sample_seed(spec.seed, index);
+      settings.threads = threads_;
+      auto frame = renderer_->render(scene, settings);
+      if (!frame) return tl::unexpected(fmt::format("sample {}: {}", index, frame.error()));
+      SampleObjects objects;
+      objects.exr = encode_exr(*frame, spec.output.layers);
+      if (spec.output.preview_png) objects.png = encode_png(*frame);
+      objects.json = sample_json(spec, index, scene, *frame);
+      return objects;
+    } catch (const std::exception& e) {
+      return tl::unexpected(fmt::format("sample {}: {}", index, e.what()));
+    } catch (...) {
+      return tl::unexpected(fmt::format("sample {}: unknown exception", index));
+    }
+  }
+
+ private:
+  std::unique_ptr<Renderer> renderer_;
+  int threads_;
+};
+
+}  // namespace
+
+std::string sample_key(uint64_t index, std::string_view extension) {
+  return fmt::format("samples/{:08d}.{}", index, extension);
+}
+
+tl::expected<std::unique_ptr<SampleRenderer>, std::string> SampleRenderer::create(int threads) {
+  if (threads < 0)
+    return tl::unexpected(fmt::format("render threads must be >= 0, got {}", threads));
+  auto renderer = Renderer::create();
+  if (!renderer) return tl::unexpected(renderer.error());
+  return std::make_unique<EmbreeSampleRenderer>(std::move(*renderer), threads);
+}
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,890 @@
+// Procedural scenes: humans on a skeleton, props, a room / outdoor ground / studio cove,
+// sun, sky and a camera aimed at the people. See scene.h for the conventions.
+#include "jobs/scene.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include "jobs/rng.h"
+
+namespace synthfarm::jobs {
+
+// ---------------------------------------------------------------------------------------
+// Portable trigonometry (fdlibm __kernel_sin / __kernel_cos coefficients).
+
+namespace {
+
+constexpr double kS1 = -1.66666666666666324348e-01;
+constexpr double kS2 = 8.33333333332248946124e-03;
+constexpr double kS3 = -1.98412698298579493134e-04;
+constexpr double kS4 = 2.75573137070700676789e-06;
+constexpr double kS5 = -2.50507602534068634195e-08;
+constexpr double kS6 = 1.58969099521155010221e-10;
+constexpr double kC1 = 4.16666666666666019037e-02;
+constexpr double kC2 = -1.38888888888741095749e-03;
+constexpr double kC3 = 2.48015872894767294178e-05;
+constexpr double kC4 = -2.75573143513906633035e-07;
+constexpr double kC5 = 2.08757232129817482790e-09;
+constexpr double kC6 = -1.13596475577881948265e-11;
+constexpr double kTwoOverPi = 6.36619772367581382433e-01;
+constexpr double kPio2Hi = 1.57079632673412561417e+00;  // first 33 bits of pi/2
+constexpr double kPio2Lo = 6.07710050650619224932e-11;  // pi/2 - kPio2Hi
+
+double kernel_sin(double x) {
+  double z = x * x;
+  double v = z * x;
+  double r = kS2 + z * (kS3 + z * (kS4 + z * (kS5 + z * kS6)));
+  return x + v * (kS1 + z * r);
+}
+
+double kernel_cos(double x) {
+  double z = x * x;
+  double r = z * (kC1 + z * (kC2 + z * (kC3 + z * (kC4 + z * (kC5 + z * kC6)))));
+  double hz = 0.5 * z;
+  double w = 1.0 - hz;
+  return w + (((1.0 - w) - hz) + z * r);
+}
+
+// x = n * pi/2 + r with |r| <= ~pi/4; returns n mod 4.
+int reduce_quadrant(double x, double& r) {
+  double n = std::floor(x * kTwoOverPi + 0.5);
+  r = (x - n * kPio2Hi) - n * kPio2Lo;
+  return static_cast<int>(static_cast<int64_t>(n) & 3);
+}
+
+// sqrt(x^2 + y^2) from exactly rounded operations only (std::hypot comes from libm).
+double planar_length(double x, double y) { return std::sqrt(x * x + y * y); }
+
+}  // namespace
+
+double portable_sin(double x) {
+  double r = 0;
+  switch (reduce_quadrant(x, r)) {
+    case 0:
+      return kernel_sin(r);
+    case 1:
+      return kernel_cos(r);
+    case 2:
+      return -kernel_sin(r);
+    default:
+      return -kernel_cos(r);
+  }
+}
+
+double portable_cos(double x) {
+  double r = 0;
+  switch (reduce_quadrant(x, r)) {
+    case 0:
+      return kernel_cos(r);
+    case 1:
+      return -kernel_sin(r);
+    case 2:
+      return -kernel_cos(r);
+    default:
+      return kernel_sin(r);
+  }
+}
+
+Mat3 Mat3::rotation_x(double radians) {
+  double c = portable_cos(radians), s = portable_sin(radians);
+  return from_rows({1, 0, 0}, {0, c, -s}, {0, s, c});
+}
+Mat3 Mat3::rotation_y(double radians) {
+  double c = portable_cos(radians), s = portable_sin(radians);
+  return from_rows({c, 0, s}, {0, 1, 0}, {-s, 0, c});
+}
+Mat3 Mat3::rotation_z(double radians) {
+  double c = portable_cos(radians), s = portable_sin(radians);
+  return from_rows({c, -s, 0}, {s, c, 0}, {0, 0, 1});
+}
+
+std::string_view semantic_class_name(SemanticClass semantic) {
+  switch (semantic) {
+    case SemanticClass::kBackground:
+      return "background";
+    case SemanticClass::kPerson:
+      return "person";
+    case SemanticClass::kFloor:
+      return "floor";
+    case SemanticClass::kWall:
+      return "wall";
+    case SemanticClass::kProp:
+      return "prop";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------------------
+// Mesh construction.
+
+namespace {
+
+uint32_t push_vertex(Mesh& mesh, Vec3 p) {
+  auto index = static_cast<uint32_t>(mesh.positions.size() / 3);
+  mesh.positions.push_back(static_cast<float>(p.x));
+  mesh.positions.push_back(static_cast<float>(p.y));
+  mesh.positions.push_back(static_cast<float>(p.z));
+  return index;
+}
+
+void push_triangle(Mesh& mesh, uint32_t a, uint32_t b, uint32_t c) {
+  mesh.indices.push_back(a);
+  mesh.indices.push_back(b);
+  mesh.indices.push_back(c);
+}
+
+// Any unit vector perpendicular to unit `axis`.
+Vec3 any_perpendicular(Vec3 axis) {
+  Vec3 helper = std::abs(axis.z) < 0.9 ? Vec3{0, 0, 1} : Vec3{1, 0, 0};
+  return normalize(cross(helper, axis));
+}
+
+// A closed surface swept around the axis (ex, ey, ez): a bottom hemi-ellipsoid centred on
+// `a`, an optional elliptical cylinder from a to b, and a top hemi-ellipsoid centred on b.
+void add_swept(Mesh& mesh, Vec3 a, Vec3 b, Vec3 ex, Vec3 ey, Vec3 ez, double rx, double ry,
+               double rz, int slices, int cap_rings, bool cylinder) {
+  slices = std::max(slices, 3);
+  cap_rings = std::max(cap_rings, 1);
+  std::vector<double> cos_theta(slices), sin_theta(slices);
+  for (int s = 0; s < slices; ++s) {
+    double theta = 2.0 * kPi * s / slices;
+    cos_theta[s] = portable_cos(theta);
+    sin_theta[s] = portable_sin(theta);
+  }
+  struct Ring {
+    Vec3 centre;
+    double radial;
+  };
+  std::vector<Ring> rings;
+  double step = 0.5 * kPi / cap_rings;
+  for (int k = 1; k <= cap_rings; ++k) {
+    double phi = -0.5 * kPi + k * step;
+    rings.push_back({a + ez * (portable_sin(phi) * rz), portable_cos(phi)});
+  }
+  for (int k = cylinder ? 0 : 1; k < cap_rings; ++k) {
+    double phi = k * step;
+    rings.push_back({b + ez * (portable_sin(phi) * rz), portable_cos(phi)});
+  }
+  uint32_t bottom = push_vertex(mesh, a - ez * rz);
+  uint32_t first = static_cast<uint32_t>(mesh.positions.size() / 3);
+  for (const Ring& ring : rings) {
+    for (int s = 0; s < slices; ++s) {
+      Vec3 radial = ex * (rx * cos_theta[s]) + ey * (ry * sin_theta[s]);
+      push_vertex(mesh, ring.centre + radial * ring.radial);
+    }
+  }
+  uint32_t top = push_vertex(mesh, b + ez * rz);
+  auto at = [&](size_t ring, int s) {
+    return first + static_cast<uint32_t>(ring * slices + static_cast<size_t>(s % slices));
+  };
+  for (int s = 0; s < slices; ++s) push_triangle(mesh, bottom, at(0, s + 1), at(0, s));
+  for (size_t r = 0; r + 1 < rings.size(); ++r) {
+    for (int s = 0; s < slices; ++s) {
+      push_triangle(mesh, at(r, s), at(r, s + 1), at(r + 1, s + 1));
+      push_triangle(mesh, at(r, s), at(r + 1, s + 1), at(r + 1, s));
+    }
+  }
+  size_t last = rings.size() - 1;
+  for (int s = 0; s < slices; ++s) push_triangle(mesh, top, at(last, s), at(last, s + 1));
+}
+
+}  // namespace
+
+void add_quad(Mesh& mesh, Vec3 p0, Vec3 p1, Vec3 p2, Vec3 p3) {
+  uint32_t a = push_vertex(mesh, p0), b = push_vertex(mesh, p1);
+  uint32_t c = push_vertex(mesh, p2), d = push_vertex(mesh, p3);
+  push_triangle(mesh, a, b, c);
+  push_triangle(mesh, a, c, d);
+}
+
+void add_box(Mesh& mesh, Vec3 centre, const Mat3& frame, Vec3 half) {
+  auto corner = [&](double sx, double sy, double sz) {
+    return centre + frame * Vec3{sx * half.x, sy * half.y, sz * half.z};
+  };
+  // Each face counter-clockwise seen from outside.
+  add_quad(mesh, corner(-1, -1, -1), corner(-1, 1, -1), corner(1, 1, -1), corner(1, -1, -1));
+  add_quad(mesh, corner(-1, -1, 1), corner(1, -1, 1), corner(1, 1, 1), corner(-1, 1, 1));
+  add_quad(mesh, corner(-1, -1, -1), corner(1, -1, -1), corner(1, -1, 1), corner(-1, -1, 1));
+  add_quad(mesh, corner(-1, 1, -1), corner(-1, 1, 1), corner(1, 1, 1), corner(1, 1, -1));
+  add_quad(mesh, corner(-1, -1, -1), corner(-1, -1, 1), corner(-1, 1, 1), corner(-1, 1, -1));
+  add_quad(mesh, corner(1, -1, -1), corner(1, 1, -1), corner(1, 1, 1), corner(1, -1, 1));
+}
+
+void add_ellipsoid(Mesh& mesh, Vec3 centre, const Mat3& frame, Vec3 radii, int slices, int stacks) {
+  add_swept(mesh, centre, centre, frame.column(0), frame.column(1), frame.column(2), radii.x,
+            radii.y, radii.z, slices, std::max(stacks / 2, 1), /*cylinder=*/false);
+}
+
+void add_capsule(Mesh& mesh, Vec3 a, Vec3 b, Vec3 lateral, double radius_x, double radius_y,
+                 int slices, int cap_rings) {
+  Vec3 axis = b - a;
+  double len = length(axis);
+  Vec3 ez = len > 1e-9 ? axis * (1.0 / len) : Vec3{0, 0, 1};
+  Vec3 ex = lateral - ez * dot(lateral, ez);
+  ex = length(ex) > 1e-6 ? normalize(ex) : any_perpendicular(ez);
+  Vec3 ey = cross(ez, ex);
+  add_swept(mesh, a, b, ex, ey, ez, radius_x, radius_y, std::min(radius_x, radius_y), slices,
+            cap_rings, /*cylinder=*/len > 1e-9);
+}
+
+void add_cylinder(Mesh& mesh, Vec3 base, double radius, double height, int slices) {
+  slices = std::max(slices, 3);
+  uint32_t bottom = push_vertex(mesh, base);
+  uint32_t first = static_cast<uint32_t>(mesh.positions.size() / 3);
+  for (int level = 0; level < 2; ++level) {
+    for (int s = 0; s < slices; ++s) {
+      double theta = 2.0 * kPi * s / slices;
+      push_vertex(mesh, base + Vec3{radius * portable_cos(theta), radius * portable_sin(theta),
+                                    level * height});
+    }
+  }
+  uint32_t top = push_vertex(mesh, base + Vec3{0, 0, height});
+  auto at = [&](int level, int s) {
+    return first + static_cast<uint32_t>(level * slices + s % slices);
+  };
+  for (int s = 0; s < slices; ++s) {
+    push_triangle(mesh, bottom, at(0, s + 1), at(0, s));
+    push_triangle(mesh, at(0, s), at(0, s + 1), at(1, s + 1));
+    push_triangle(mesh, at(0, s), at(1, s + 1), at(1, s));
+    push_triangle(mesh, top, at(1, s), at(1, s + 1));
+  }
+}
+
+Camera look_at_camera(int width, int height, double fov_deg, Vec3 eye, Vec3 target) {
+  Camera camera;
+  camera.width = width;
+  camera.height = height;
+  camera.fov_deg = fov_deg;
+  double half = 0.5 * deg_to_rad(fov_deg);
+  camera.fx = 0.5 * width * portable_cos(half) / portable_sin(half);
+  camera.fy = camera.fx;
+  camera.cx = 0.5 * width;
+  camera.cy = 0.5 * height;
+  Vec3 forward = normalize(target - eye);
+  Vec3 right = normalize(cross(forward, Vec3{0, 0, 1}));
+  Vec3 down = cross(forward, right);
+  camera.rotation = Mat3::from_rows(right, down, forward);
+  camera.position = eye;
+  camera.height_m = eye.z;
+  camera.distance_m = planar_length(target.x - eye.x, target.y - eye.y);
+  return camera;
+}
+
+// ---------------------------------------------------------------------------------------
+// The scene generator.
+
+namespace {
+
+double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
+
+Rgb scaled(Rgb c, double s) {
+  auto f = [&](float v) { return static_cast<float>(std::clamp(v * s, 0.0, 0.95)); };
+  return {f(c.r), f(c.g), f(c.b)};
+}
+
+// A palette entry with a small brightness jitter.
+template <size_t N>
+Rgb pick(Pcg32& rng, const std::array<Rgb, N>& palette) {
+  Rgb c = palette[rng.next_below(static_cast<uint32_t>(N))];
+  return scaled(c, uniform(rng, 0.85, 1.15));
+}
+
+// HSV (display-referred) to linear RGB, with gamma 2 as a cheap, portable sRGB decode.
+Rgb hsv_to_linear(double h, double s, double v) {
+  double c = v * s;
+  double hp = h * 6.0;
+  double x = c * (1.0 - std::abs(std::fmod(hp, 2.0) - 1.0));
+  double r = 0, g = 0, b = 0;
+  switch (static_cast<int>(hp) % 6) {
+    case 0:
+      r = c, g = x;
+      break;
+    case 1:
+      r = x, g = c;
+      break;
+    case 2:
+      g = c, b = x;
+      break;
+    case 3:
+      g = x, b = c;
+      break;
+    case 4:
+      r = x, b = c;
+      break;
+    default:
+      r = c, b = x;
+      break;
+  }
+  double m = v - c;
+  auto lin = [&](double u) { return static_cast<float>((u + m) * (u + m)); };
+  return scaled({lin(r), lin(g), lin(b)}, 1.0);
+}
+
+// Monk Skin Tone scale swatches (sRGB #f6ede4 .. #292420) decoded to linear; the albedo
+// is 0.8 x the swatch, since the swatches are printed tones rather than skin reflectance.
+constexpr std::array<Rgb, 10> kMonkSkinTones = {{{0.9216f, 0.8469f, 0.7758f},
+                                                 {0.8963f, 0.7991f, 0.7084f},
+                                                 {0.9301f, 0.8228f, 0.6308f},
+                                                 {0.8228f, 0.7011f, 0.4910f},
+                                                 {0.6795f, 0.5089f, 0.3050f},
+                                                 {0.3515f, 0.2086f, 0.0931f},
+                                                 {0.2232f, 0.1070f, 0.0561f},
+                                                 {0.1170f, 0.0529f, 0.0343f},
+                                                 {0.0423f, 0.0307f, 0.0232f},
+                                                 {0.0222f, 0.0176f, 0.0144f}}};
+
+constexpr std::array<Rgb, 7> kTrousers = {{{0.05f, 0.08f, 0.16f},
+                                           {0.02f, 0.02f, 0.02f},
+                                           {0.15f, 0.15f, 0.15f},
+                                           {0.35f, 0.28f, 0.16f},
+                                           {0.15f, 0.08f, 0.04f},
+                                           {0.02f, 0.03f, 0.09f},
+                                           {0.60f, 0.60f, 0.58f}}};
+constexpr std::array<Rgb, 4> kShoes = {
+    {{0.02f, 0.02f, 0.02f}, {0.70f, 0.70f, 0.68f}, {0.12f, 0.06f, 0.03f}, {0.20f, 0.20f, 0.22f}}};
+constexpr std::array<Rgb, 6> kRoomFloors = {{{0.45f, 0.30f, 0.17f},
+                                             {0.20f, 0.11f, 0.06f},
+                                             {0.30f, 0.30f, 0.29f},
+                                             {0.55f, 0.50f, 0.42f},
+                                             {0.15f, 0.18f, 0.22f},
+                                             {0.70f, 0.70f, 0.68f}}};
+constexpr std::array<Rgb, 6> kRoomWalls = {{{0.75f, 0.74f, 0.70f},
+                                            {0.68f, 0.62f, 0.52f},
+                                            {0.55f, 0.60f, 0.62f},
+                                            {0.62f, 0.66f, 0.55f},
+                                            {0.80f, 0.80f, 0.80f},
+                                            {0.50f, 0.40f, 0.35f}}};
+constexpr std::array<Rgb, 6> kGrounds = {{{0.08f, 0.16f, 0.04f},
+                                          {0.08f, 0.08f, 0.08f},
+                                          {0.25f, 0.18f, 0.11f},
+                                          {0.55f, 0.47f, 0.33f},
+                                          {0.30f, 0.29f, 0.27f},
+                                          {0.35f, 0.33f, 0.30f}}};
+constexpr std::array<Rgb, 6> kStudio = {{{0.80f, 0.80f, 0.80f},
+                                         {0.35f, 0.35f, 0.35f},
+                                         {0.05f, 0.45f, 0.10f},
+                                         {0.04f, 0.10f, 0.45f},
+                                         {0.03f, 0.03f, 0.03f},
+                                         {0.60f, 0.52f, 0.40f}}};
+
+// Joint angles in degrees; index 0 = left, 1 = right.
+struct Pose {
+  double spine_flex = 0, spine_side = 0, spine_twist = 0, neck_flex = 0, neck_twist = 0;
+  std::array<double, 2> shoulder_flex{}, shoulder_abd{}, elbow_flex{}, elbow_side{};
+  std::array<double, 2> hip_flex{}, hip_abd{}, knee_flex{}, ankle_flex{};
+};
+
+Pose draw_pose(Pcg32& rng, const std::string& motion) {
+  Pose p;
+  p.spine_flex = uniform(rng, -3, 6);
+  p.spine_side = uniform(rng, -3, 3);
+  p.spine_twist = uniform(rng, -6, 6);
+  p.neck_flex = uniform(rng, -8, 12);
+  p.neck_twist = uniform(rng, -20, 20);
+  for (int side = 0; side < 2; ++side) {
+    p.shoulder_flex[side] = uniform(rng, -10, 15);
+    p.shoulder_abd[side] = uniform(rng, 4, 14);
+    p.elbow_flex[side] = uniform(rng, 5, 30);
+    p.hip_flex[side] = uniform(rng, -5, 8);
+    p.hip_abd[side] = uniform(rng, 0, 6);
+    p.knee_flex[side] = uniform(rng, 0, 8);
+  }
+  if (motion == "walk") {
+    double phase = 2.0 * kPi * rng.next_double();
+    double hip_amp = uniform(rng, 18, 28), arm_amp = uniform(rng, 12, 25);
+    double s = portable_sin(phase), c = portable_cos(phase);
+    p.spine_flex = uniform(rng, 2, 6);
+    p.hip_flex = {4 + hip_amp * s, 4 - hip_amp * s};
+    // The knee bends most mid-swing, when the hip flexes forward through neutral.
+    p.knee_flex = {8 + 45 * std::max(0.0, c), 8 + 45 * std::max(0.0, -c)};
+    p.shoulder_flex = {-arm_amp * s, arm_amp * s};
+    p.elbow_flex = {15 + 10 * std::max(0.0, -s), 15 + 10 * std::max(0.0, s)};
+    p.hip_abd = {uniform(rng, 0, 3), uniform(rng, 0, 3)};
+  } else if (motion == "wave") {
+    int side = static_cast<int>(rng.next_below(2));
+    p.shoulder_abd[side] = uniform(rng, 95, 130);
+    p.shoulder_flex[side] = uniform(rng, 0, 25);
+    p.elbow_side[side] = uniform(rng, 60, 100);
+    p.elbow_flex[side] = uniform(rng, 0, 20);
+  } else if (motion != "static") {
+    throw std::invalid_argument("unknown humans.motion '" + motion + "'");
+  }
+  for (int side = 0; side < 2; ++side) {
+    // Keep the feet roughly flat on the floor.
+    p.ankle_flex[side] = -0.8 * (p.hip_flex[side] - p.knee_flex[side]);
+  }
+  return p;
+}
+
+struct Skeleton {
+  std::array<Vec3, kJointCount> position;
+  std::array<Mat3, kJointCount> frame;
+};
+
+constexpr int idx(Joint j) { return static_cast<int>(j); }
+
+// Forward kinematics in the body frame (+x the person's left, +y forward, +z up), root
+// rotated by `yaw` about +z, pelvis above the origin. Limbs hang along -z of their joint's
+// frame; flexion rotates about the frame's x axis (forward for hips, shoulders and elbows),
+// abduction about its y axis (away from the body).
+Skeleton forward_kinematics(double h, double torso_rx, double width, const Pose& p, double yaw) {
+  Skeleton sk;
+  auto rx = [](double deg) { return Mat3::rotation_x(deg_to_rad(deg)); };
+  auto ry = [](double deg) { return Mat3::rotation_y(deg_to_rad(deg)); };
+  auto rz = [](double deg) { return Mat3::rotation_z(deg_to_rad(deg)); };
+  auto set = [&](Joint j, Vec3 pos, const Mat3& frame) {
+    sk.position[idx(j)] = pos;
+    sk.frame[idx(j)] = frame;
+  };
+  auto child = [&](Joint parent, Joint j, Vec3 offset, const Mat3& rotation) {
+    const Mat3& pf = sk.frame[idx(parent)];
+    set(j, sk.position[idx(parent)] + pf * offset, pf * rotation);
+  };
+  set(Joint::kPelvis, {0, 0, 0.56 * h}, Mat3::rotation_z(yaw));
+  child(Joint::kPelvis, Joint::kSpine, {0, 0, 0.12 * h},
+        rx(p.spine_flex) * ry(p.spine_side) * rz(p.spine_twist));
+  child(Joint::kSpine, Joint::kNeck, {0, 0, 0.16 * h}, rx(p.neck_flex) * rz(p.neck_twist));
+  child(Joint::kNeck, Joint::kHead, {0, 0, 0.09 * h}, Mat3{});
+  constexpr std::array<Joint, 2> kShoulder = {Joint::kLeftShoulder, Joint::kRightShoulder};
+  constexpr std::array<Joint, 2> kElbow = {Joint::kLeftElbow, Joint::kRightElbow};
+  constexpr std::array<Joint, 2> kWrist = {Joint::kLeftWrist, Joint::kRightWrist};
+  constexpr std::array<Joint, 2> kHip = {Joint::kLeftHip, Joint::kRightHip};
+  constexpr std::array<Joint, 2> kKnee = {Joint::kLeftKnee, Joint::kRightKnee};
+  constexpr std::array<Joint, 2> kAnkle = {Joint::kLeftAnkle, Joint::kRightAnkle};
+  for (int side = 0; side < 2; ++side) {
+    // Rotation about +y moves a hanging limb towards -x (the right), so the left side
+    // abducts with negative angles; its joints sit at +x.
+    double sign = side == 0 ? -1.0 : 1.0;
+    child(Joint::kSpine, kShoulder[side], {-sign * (torso_rx + 0.02 * h), 0, 0.135 * h},
+          rx(p.shoulder_flex[side]) * ry(sign * p.shoulder_abd[side]));
+    child(kShoulder[side], kElbow[side], {0, 0, -0.186 * h},
+          rx(p.elbow_flex[side]) * ry(sign * p.elbow_side[side]));
+    child(kElbow[side], kWrist[side], {0, 0, -0.146 * h}, Mat3{});
+    child(Joint::kPelvis, kHip[side], {-sign * 0.055 * h * width, 0, -0.03 * h},
+          rx(p.hip_flex[side]) * ry(sign * p.hip_abd[side]));
+    child(kHip[side], kKnee[side], {0, 0, -0.245 * h}, rx(-p.knee_flex[side]));
+    child(kKnee[side], kAnkle[side], {0, 0, -0.246 * h}, rx(p.ankle_flex[side]));
+  }
+  return sk;
+}
+
+// A human's meshes (skin, shirt, trousers, shoes) and joints, root at the origin.
+struct BuiltHuman {
+  Human info;
+  std::vector<Mesh> meshes;
+  double footprint = 0;  // radius around the root on the floor, metres
+};
+
+BuiltHuman build_human(const JobSpec& spec, uint64_t seed, int index, double facing_deg) {
+  Pcg32 rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(index));
+  BuiltHuman out;
+  Human& info = out.info;
+  info.height_m = std::clamp(spec.humans.height_m.sample(rng), 0.5, 2.5);
+  info.bmi = std::clamp(spec.humans.bmi.sample(rng), 12.0, 60.0);
+  info.skin_tone =
+      static_cast<int>(std::clamp(std::round(spec.humans.skin_tone.sample(rng)), 1.0, 10.0));
+  info.motion = spec.humans.motion.sample(rng);
+  info.yaw_deg = facing_deg + uniform(rng, -120, 120);
+  info.yaw_deg -= 360.0 * std::floor(info.yaw_deg / 360.0);
+
+  Rgb skin = scaled(kMonkSkinTones[info.skin_tone - 1], 0.8);
+  Rgb shirt = hsv_to_linear(rng.next_double(), uniform(rng, 0.15, 0.9), uniform(rng, 0.25, 0.95));
+  Rgb trousers = pick(rng, kTrousers);
+  Rgb shoes = pick(rng, kShoes);
+  Pose pose = draw_pose(rng, info.motion);
+
+  const double h = info.height_m;
+  // Girth grows with sqrt(BMI / 22): BMI is mass / height^2, and mass ~ girth^2 * height.
+  const double girth = std::clamp(std::sqrt(info.bmi / 22.0), 0.75, 1.65);
+  const double torso_rx = 0.085 * h * girth, torso_ry = 0.06 * h * girth;
+  Skeleton sk = forward_kinematics(h, torso_rx, girth, pose, deg_to_rad(info.yaw_deg));
+  auto pos = [&](Joint j) { return sk.position[idx(j)]; };
+  auto frame = [&](Joint j) -> const Mat3& { return sk.frame[idx(j)]; };
+  auto axis = [&](Joint j, int c) { return frame(j).column(c); };
+
+  out.meshes.resize(4);
+  Mesh& skin_mesh = out.meshes[0];
+  Mesh& shirt_mesh = out.meshes[1];
+  Mesh& trouser_mesh = out.meshes[2];
+  Mesh& shoe_mesh = out.meshes[3];
+  skin_mesh.albedo = skin;
+  shirt_mesh.albedo = shirt;
+  trouser_mesh.albedo = trousers;
+  shoe_mesh.albedo = shoes;
+  constexpr int kSlices = 12, kRings = 3;
+
+  // Torso and head.
+  Vec3 spine_up = axis(Joint::kSpine, 2);
+  add_capsule(shirt_mesh, pos(Joint::kSpine) - spine_up * (0.08 * h),
+              pos(Joint::kNeck) - spine_up * (0.05 * h), axis(Joint::kSpine, 0), torso_rx, torso_ry,
+              16, kRings);
+  add_ellipsoid(trouser_mesh, pos(Joint::kPelvis) - axis(Joint::kPelvis, 2) * (0.01 * h),
+                frame(Joint::kPelvis), {0.095 * h * girth, 0.065 * h * girth, 0.07 * h}, 16, 8);
+  Vec3 head_up = axis(Joint::kHead, 2);
+  add_capsule(skin_mesh, pos(Joint::kNeck) - spine_up * (0.02 * h),
+              pos(Joint::kHead) - head_up * (0.04 * h), axis(Joint::kNeck, 0),
+              0.028 * h * std::sqrt(girth), 0.028 * h * std::sqrt(girth), kSlices, 2);
+  add_ellipsoid(skin_mesh, pos(Joint::kHead) + head_up * (0.005 * h), frame(Joint::kHead),
+                {0.047 * h, 0.057 * h, 0.068 * h}, 16, 10);
+
+  constexpr std::array<std::array<Joint, 6>, 2> kLimbs = {
+      {{Joint::kLeftShoulder, Joint::kLeftElbow, Joint::kLeftWrist, Joint::kLeftHip,
+        Joint::kLeftKnee, Joint::kLeftAnkle},
+       {Joint::kRightShoulder, Joint::kRightElbow, Joint::kRightWrist, Joint::kRightHip,
+        Joint::kRightKnee, Joint::kRightAnkle}}};
+  for (const auto& limb : kLimbs) {
+    auto [shoulder, elbow, wrist, hip, knee, ankle] = limb;
+    add_capsule(shirt_mesh, pos(shoulder), pos(elbow), axis(shoulder, 0), 0.03 * h * girth,
+                0.03 * h * girth, kSlices, kRings);
+    add_capsule(skin_mesh, pos(elbow), pos(wrist), axis(elbow, 0), 0.022 * h * girth,
+                0.022 * h * girth, kSlices, kRings);
+    add_ellipsoid(skin_mesh, pos(wrist) - axis(elbow, 2) * (0.045 * h), frame(elbow),
+                  {0.015 * h, 0.028 * h, 0.05 * h}, 10, 6);
+    add_capsule(trouser_mesh, pos(hip), pos(knee), axis(hip, 0), 0.042 * h * girth,
+                0.042 * h * girth, kSlices, kRings);
+    add_capsule(trouser_mesh, pos(knee), pos(ankle), axis(knee, 0), 0.03 * h * girth,
+                0.03 * h * girth, kSlices, kRings);
+    add_box(shoe_mesh, pos(ankle) + frame(ankle) * Vec3{0, 0.045 * h, -0.02 * h}, frame(ankle),
+            {0.03 * h, 0.076 * h, 0.02 * h});
+  }
+
+  // Stand on the floor: shift so the lowest vertex touches z = 0.
+  double min_z = std::numeric_limits<double>::infinity();
+  for (const Mesh& m : out.meshes) {
+    for (size_t i = 2; i < m.positions.size(); i += 3)
+      min_z = std::min<double>(min_z, m.positions[i]);
+  }
+  for (Mesh& m : out.meshes) {
+    for (size_t i = 0; i < m.positions.size(); i += 3) {
+      m.positions[i + 2] = static_cast<float>(m.positions[i + 2] - min_z);
+      out.footprint = std::max(out.footprint, planar_length(m.positions[i], m.positions[i + 1]));
+    }
+  }
+  for (int j = 0; j < kJointCount; ++j) {
+    info.joints[j] = sk.position[j] - Vec3{0, 0, min_z};
+  }
+  return out;
+}
+
+void translate(Mesh& mesh, Vec3 offset) {
+  for (size_t i = 0; i < mesh.positions.size(); i += 3) {
+    mesh.positions[i] = static_cast<float>(mesh.positions[i] + offset.x);
+    mesh.positions[i + 1] = static_cast<float>(mesh.positions[i + 1] + offset.y);
+    mesh.positions[i + 2] = static_cast<float>(mesh.positions[i + 2] + offset.z);
+  }
+}
+
+// Distance from point p to the segment ab, in the floor plane.
+double distance_to_segment_2d(Vec3 p, Vec3 a, Vec3 b) {
+  double abx = b.x - a.x, aby = b.y - a.y;
+  double len2 = abx * abx + aby * aby;
+  double t = len2 > 0 ? std::clamp(((p.x - a.x) * abx + (p.y - a.y) * aby) / len2, 0.0, 1.0) : 0.0;
+  return planar_length(p.x - (a.x + t * abx), p.y - (a.y + t * aby));
+}
+
+struct Footprint {
+  Vec3 centre;  // z ignored
+  double radius;
+};
+
+bool overlaps(const std::vector<Footprint>& placed, Vec3 p, double radius, double gap) {
+  for (const Footprint& f : placed) {
+    if (planar_length(p.x - f.centre.x, p.y - f.centre.y) < f.radius + radius + gap) return true;
+  }
+  return false;
+}
+
+// Builds up one instance (several meshes) before ids are assigned.
+struct PendingInstance {
+  SemanticClass semantic;
+  std::string name;
+  std::vector<Mesh> meshes;
+  int human = -1;
+};
+
+int draw_count(const Distribution& d, Pcg32& rng, int max) {
+  return static_cast<int>(std::clamp(std::round(d.sample(rng)), 0.0, static_cast<double>(max)));
+}
+
+// How many humans have every vertex inside the image, in front of the camera.
+int humans_in_frame(const Camera& camera, const std::vector<BuiltHuman>& humans) {
+  int inside = 0;
+  for (const BuiltHuman& human : humans) {
+    bool ok = true;
+    for (const Mesh& mesh : human.meshes) {
+      for (size_t i = 0; ok && i < mesh.positions.size(); i += 3) {
+        Vec3 c =
+            camera.to_camera({mesh.positions[i], mesh.positions[i + 1], mesh.positions[i + 2]});
+        if (c.z < 0.05) {
+          ok = false;
+          break;
+        }
+        auto [u, v] = camera.project(c);
+        ok = u >= 0 && v >= 0 && u <= camera.width && v <= camera.height;
+      }
+    }
+    inside += ok ? 1 : 0;
+  }
+  return inside;
+}
+
+}  // namespace
+
+Scene build_scene(const JobSpec& spec, uint64_t index) {
+  const uint64_t seed = sample_seed(spec.seed, index);
+  Scene scene;
+
+  Pcg32 scene_rng = Pcg32::for_purpose(seed, "scene");
+  scene.kind = spec.scene.kind.sample(scene_rng);
+  if (scene.kind != "room" && scene.kind != "outdoor" && scene.kind != "studio") {
+    throw std::invalid_argument("unknown scene.kind '" + scene.kind + "'");
+  }
+
+  // The camera's bearing around the group comes first: people mostly face it.
+  Pcg32 camera_rng = Pcg32::for_purpose(seed, "camera", 0);
+  const double camera_azimuth = uniform(camera_rng, 0, 2 * kPi);
+  const double facing_deg = camera_azimuth * (180.0 / kPi) - 90.0;
+
+  // Humans, placed on the floor around the origin without overlapping.
+  Pcg32 count_rng = Pcg32::for_purpose(seed, "humans");
+  const int human_count = draw_count(spec.humans.count, count_rng, 16);
+  std::vector<BuiltHuman> humans;
+  std::vector<Footprint> footprints;
+  Pcg32 place_rng = Pcg32::for_purpose(seed, "placement");
+  double region = 0.5 + 0.7 * std::sqrt(static_cast<double>(human_count));
+  for (int i = 0; i < human_count; ++i) {
+    BuiltHuman human = build_human(spec, seed, i, facing_deg);
+    Vec3 p;
+    for (int attempt = 0;; ++attempt) {
+      if (attempt > 0 && attempt % 200 == 0) region *= 1.25;
+      p = {uniform(place_rng, -region, region), uniform(place_rng, -region, region), 0};
+      if (planar_length(p.x, p.y) > region) continue;
+      if (!overlaps(footprints, p, human.footprint, 0.05)) break;
+    }
+    for (Mesh& m : human.meshes) translate(m, p);
+    for (Vec3& j : human.info.joints) j = j + p;
+    human.info.position = p;
+    footprints.push_back({p, human.footprint});
+    humans.push_back(std::move(human));
+  }
+
+  // Camera: aim at the centre of the people's bounding box; retry draws until every
+  // person is fully in frame, keeping the best attempt.
+  Vec3 lo{-0.5, -0.5, 0}, hi{0.5, 0.5, 1.7};
+  if (!humans.empty()) {
+    double inf = std::numeric_limits<double>::infinity();
+    lo = {inf, inf, inf};
+    hi = -lo;
+    for (const BuiltHuman& human : humans) {
+      for (const Mesh& m : human.meshes) {
+        for (size_t i = 0; i < m.positions.size(); i += 3) {
+          lo = {std::min<double>(lo.x, m.positions[i]), std::min<double>(lo.y, m.positions[i + 1]),
+                std::min<double>(lo.z, m.positions[i + 2])};
+          hi = {std::max<double>(hi.x, m.positions[i]), std::max<double>(hi.y, m.positions[i + 1]),
+                std::max<double>(hi.z, m.positions[i + 2])};
+        }
+      }
+    }
+  }
+  const Vec3 group_centre = (lo + hi) * 0.5;
+  const bool aim_at_humans = spec.camera.keep_in_frame == "humans";
+  const int attempts = aim_at_humans && !humans.empty() ? 8 : 1;
+  int best_score = -2;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    Pcg32 rng = Pcg32::for_purpose(seed, "camera", static_cast<uint64_t>(attempt) + 1);
+    double fov = std::clamp(spec.camera.fov_deg.sample(rng), 1.0, 179.0);
+    double eye_height = std::max(0.05, spec.camera.height_m.sample(rng));
+    double distance = std::max(0.1, spec.camera.distance_m.sample(rng));
+    Vec3 target = group_centre;
+    if (!aim_at_humans) {
+      target = target + Vec3{uniform(rng, -1, 1), uniform(rng, -1, 1), uniform(rng, -0.5, 0.5)};
+    }
+    Vec3 eye = {target.x + distance * portable_cos(camera_azimuth),
+                target.y + distance * portable_sin(camera_azimuth), eye_height};
+    if (planar_length(eye.x - target.x, eye.y - target.y) < 1e-3) eye.x += 0.1;
+    Camera camera = look_at_camera(spec.camera.width, spec.camera.height, fov, eye, target);
+    camera.distance_m = distance;
+    int score = overlaps(footprints, eye, 0.2, 0.0) ? -1 : humans_in_frame(camera, humans);
+    if (score > best_score) {
+      best_score = score;
+      scene.camera = camera;
+    }
+    if (score == human_count) break;
+  }
+  const Camera& camera = scene.camera;
+
+  // Sun and sky.
+  Pcg32 light_rng = Pcg32::for_purpose(seed, "lighting");
+  scene.sun.elevation_deg =
+      std::clamp(spec.lighting.sun_elevation_deg.sample(light_rng), 0.0, 90.0);
+  scene.sun.azimuth_deg = spec.lighting.sun_azimuth_deg.sample(light_rng);
+  scene.sun.intensity = std::max(0.0, spec.lighting.sun_intensity.sample(light_rng));
+  scene.sky.intensity = std::max(0.0, spec.lighting.sky_intensity.sample(light_rng));
+  {
+    double el = deg_to_rad(scene.sun.elevation_deg), az = deg_to_rad(scene.sun.azimuth_deg);
+    scene.sun.direction = {portable_cos(el) * portable_sin(az), portable_cos(el) * portable_cos(az),
+                           portable_sin(el)};
+  }
+
+  // Structure: room, outdoor ground or studio cove. Props must stay inside `inside`.
+  Pcg32 structure_rng = Pcg32::for_purpose(seed, "structure");
+  std::vector<PendingInstance> structure;
+  auto add_part = [&](SemanticClass semantic, std::string name, Rgb albedo) -> Mesh& {
+    PendingInstance part{semantic, std::move(name), {}, -1};
+    part.meshes.emplace_back().albedo = albedo;
+    structure.push_back(std::move(part));
+    return structure.back().meshes.back();
+  };
+  const Vec3 centre = {group_centre.x, group_centre.y, 0};
+  std::function<bool(Vec3, double)> inside;
+  if (scene.kind == "room") {
+    // Axis-aligned, enclosing the people and the camera; no ceiling, so sun and sky enter.
+    double need_x = std::abs(camera.position.x - centre.x),
+           need_y = std::abs(camera.position.y - centre.y);
+    for (const Footprint& f : footprints) {
+      need_x = std::max(need_x, std::abs(f.centre.x - centre.x) + f.radius);
+      need_y = std::max(need_y, std::abs(f.centre.y - centre.y) + f.radius);
+    }
+    double ex = need_x + uniform(structure_rng, 0.8, 3.0);
+    double ey = need_y + uniform(structure_rng, 0.8, 3.0);
+    double wall_h = uniform(structure_rng, 2.5, 3.5);
+    Rgb floor_colour = pick(structure_rng, kRoomFloors);
+    Rgb wall_colour = pick(structure_rng, kRoomWalls);
+    int missing =
+        structure_rng.next_below(2) == 0 ? -1 : static_cast<int>(structure_rng.next_below(4));
+    double x0 = centre.x - ex, x1 = centre.x + ex, y0 = centre.y - ey, y1 = centre.y + ey;
+    add_quad(add_part(SemanticClass::kFloor, "floor", floor_colour), {x0, y0, 0}, {x1, y0, 0},
+             {x1, y1, 0}, {x0, y1, 0});
+    const std::array<std::pair<Vec3, Vec3>, 4> walls = {{{{x0, y1, 0}, {x1, y1, 0}},
+                                                         {{x1, y1, 0}, {x1, y0, 0}},
+                                                         {{x1, y0, 0}, {x0, y0, 0}},
+                                                         {{x0, y0, 0}, {x0, y1, 0}}}};
+    for (int w = 0; w < 4; ++w) {
+      if (w == missing) continue;
+      auto [a, b] = walls[w];
+      add_quad(add_part(SemanticClass::kWall, "wall", wall_colour), a, b, b + Vec3{0, 0, wall_h},
+               a + Vec3{0, 0, wall_h});
+    }
+    inside = [=](Vec3 p, double r) {
+      return std::abs(p.x - centre.x) < ex - r - 0.05 && std::abs(p.y - centre.y) < ey - r - 0.05;
+    };
+  } else if (scene.kind == "outdoor") {
+    constexpr double kHalf = 200.0;
+    Rgb ground = pick(structure_rng, kGrounds);
+    add_quad(add_part(SemanticClass::kFloor, "ground", ground), centre + Vec3{-kHalf, -kHalf, 0},
+             centre + Vec3{kHalf, -kHalf, 0}, centre + Vec3{kHalf, kHalf, 0},
+             centre + Vec3{-kHalf, kHalf, 0});
+    inside = [=](Vec3 p, double) { return planar_length(p.x - centre.x, p.y - centre.y) < 12.0; };
+  } else {  // studio
+    // A cove behind the people as seen from the camera: the floor curves up into a wall.
+    Vec3 back = normalize(Vec3{centre.x - camera.position.x, centre.y - camera.position.y, 0});
+    Vec3 side = {-back.y, back.x, 0};
+    double depth = 0;
+    for (const Footprint& f : footprints)
+      depth = std::max(depth, dot(f.centre - centre, back) + f.radius);
+    double wall_at = depth + uniform(structure_rng, 1.0, 2.5);
+    double radius = uniform(structure_rng, 0.5, 1.5);
+    Rgb colour = pick(structure_rng, kStudio);
+    constexpr double kHalfWidth = 15.0, kWallHeight = 6.0, kFront = 25.0;
+    auto at = [&](double along, double across, double z) {
+      return centre + back * along + side * across + Vec3{0, 0, z};
+    };
+    double curve_start = wall_at - radius;
+    add_quad(add_part(SemanticClass::kFloor, "floor", colour), at(-kFront, -kHalfWidth, 0),
+             at(curve_start, -kHalfWidth, 0), at(curve_start, kHalfWidth, 0),
+             at(-kFront, kHalfWidth, 0));
+    Mesh& cove = add_part(SemanticClass::kWall, "backdrop", colour);
+    constexpr int kCurveSteps = 8;
+    for (int k = 0; k < kCurveSteps; ++k) {
+      double a0 = 0.5 * kPi * k / kCurveSteps, a1 = 0.5 * kPi * (k + 1) / kCurveSteps;
+      double s0 = curve_start + radius * portable_sin(a0), z0 = radius - radius * portable_cos(a0);
+      double s1 = curve_start + radius * portable_sin(a1), z1 = radius - radius * portable_cos(a1);
+      add_quad(cove, at(s0, -kHalfWidth, z0), at(s1, -kHalfWidth, z1), at(s1, kHalfWidth, z1),
+               at(s0, kHalfWidth, z0));
+    }
+    add_quad(cove, at(wall_at, -kHalfWidth, radius), at(wall_at, -kHalfWidth, kWallHeight),
+             at(wall_at, kHalfWidth, kWallHeight), at(wall_at, kHalfWidth, radius));
+    inside = [=](Vec3 p, double r) {
+      double along = dot(p - centre, back), across = dot(p - centre, side);
+      return along < curve_start - r - 0.05 && along > -kFront + r && std::abs(across) < 6.0;
+    };
+  }
+
+  // Props: not on the people, the camera, or the lines of sight from the camera to them.
+  std::vector<PendingInstance> props;
+  Pcg32 prop_count_rng = Pcg32::for_purpose(seed, "props", 0);
+  const int prop_count = draw_count(spec.scene.props, prop_count_rng, 64);
+  std::vector<Footprint> occupied = footprints;
+  occupied.push_back({camera.position, 0.5});
+  for (int i = 0; i < prop_count; ++i) {
+    Pcg32 rng = Pcg32::for_purpose(seed, "props", static_cast<uint64_t>(i) + 1);
+    PendingInstance prop{SemanticClass::kProp, "", {}, -1};
+    Mesh& mesh = prop.meshes.emplace_back();
+    mesh.albedo = hsv_to_linear(rng.next_double(), uniform(rng, 0.1, 0.8), uniform(rng, 0.3, 0.95));
+    uint32_t type = rng.next_below(3);
+    double radius = 0;
+    Vec3 half;
+    double yaw = 0, height = 0;
+    if (type == 0) {
+      prop.name = "box";
+      half = {uniform(rng, 0.15, 0.5), uniform(rng, 0.15, 0.5), uniform(rng, 0.15, 0.6)};
+      yaw = uniform(rng, 0, 2 * kPi);
+      radius = planar_length(half.x, half.y);
+    } else if (type == 1) {
+      prop.name = "sphere";
+      radius = uniform(rng, 0.12, 0.45);
+    } else {
+      prop.name = "cylinder";
+      radius = uniform(rng, 0.1, 0.35);
+      height = uniform(rng, 0.3, 1.2);
+    }
+    bool placed = false;
+    Vec3 p;
+    double spread = scene.kind == "outdoor" ? 10.0 : 8.0;
+    for (int attempt = 0; attempt < 64 && !placed; ++attempt) {
+      p = centre + Vec3{uniform(rng, -spread, spread), uniform(rng, -spread, spread), 0};
+      if (!inside(p, radius) || overlaps(occupied, p, radius, 0.1)) continue;
+      placed = true;
+      for (const Footprint& f : footprints) {
+        if (distance_to_segment_2d(p, camera.position, f.centre) < radius + 0.3) placed = false;
+      }
+    }
+    if (!placed) continue;
+    occupied.push_back({p, radius});
+    if (type == 0) {
+      add_box(mesh, p + Vec3{0, 0, half.z}, Mat3::rotation_z(yaw), half);
+    } else if (type == 1) {
+      add_ellipsoid(mesh, p + Vec3{0, 0, radius}, Mat3{}, {radius, radius, radius}, 20, 12);
+    } else {
+      add_cylinder(mesh, p, radius, height, 20);
+    }
+    props.push_back(std::move(prop));
+  }
+
+  // Instance ids: humans 1..N, then props, then the structure.
+  uint32_t next_id = 1;
+  auto commit = [&](PendingInstance& pending) {
+    uint32_t id = next_id++;
+    for (Mesh& m : pending.meshes) {
+      m.instance_id = id;
+      m.semantic = pending.semantic;
+      scene.meshes.push_back(std::move(m));
+    }
+    scene.instances.push_back({id, pending.semantic, pending.name, pending.human});
+  };
+  for (BuiltHuman& human : humans) {
+    PendingInstance pending{SemanticClass::kPerson, "person", std::move(human.meshes),
+                            static_cast<int>(scene.humans.size())};
+    human.info.instance_id = next_id;
+    scene.humans.push_back(std::move(human.info));
+    commit(pending);
+  }
+  for (PendingInstance& prop : props) commit(prop);
+  for (PendingInstance& part : structure) commit(part);
+  return scene;
+}
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,236 @@
+// Procedural scene generation for one dataset sample (jobs-internal header).
+//
+// build_scene() turns (JobSpec, sample index) into plain data: triangle meshes with a
+// diffuse colour, an instance id and a semantic class each; articulated humans with their
+// skeleton joints; a sun, a sky and an OpenCV pinhole camera. Every random draw comes from
+// Pcg32::for_purpose(sample_seed(spec.seed, index), purpose, sub), and every
+// transcendental function goes through the portable_* functions below, so the scene is
+// bit-identical on any x86-64 machine. This header must not know about Embree or any
+// image format: the renderer (render.h) and the encoders (image_io.h) consume it.
+//
+// Conventions
+//   World: right-handed, metres, +z up, the floor/ground is the plane z = 0.
+//   Camera: OpenCV (x right, y down, z forward). Pixel (u, v) coordinates are
+//     continuous with (0, 0) at the top-left corner of the top-left pixel, so the centre
+//     of pixel (i, j) is (i + 0.5, j + 0.5). K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]].
+//   Instance ids: 0 = background (sky), humans 1..N, then props, then room parts
+//     (floor/ground, walls, backdrop).
+//   Semantic classes: see SemanticClass.
+//   Skin tone: 1..10 on the Monk Skin Tone scale, 1 = lightest, 10 = darkest.
+//   Sun: `direction` points from the scene towards the sun; elevation above the horizon,
+//     azimuth clockwise from +y (north) towards +x (east), both in degrees.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobs/spec.h"
+
+namespace synthfarm::jobs {
+
+// sin and cos from + - * only (fdlibm kernels, Cody-Waite reduction), so results do not
+// depend on which libm code path (FMA or not) a machine selects. Accurate to ~1 ulp for
+// |x| < 1e5, which is all the scene and the renderer need.
+double portable_sin(double x);
+double portable_cos(double x);
+constexpr double kPi = 3.14159265358979323846;
+constexpr double deg_to_rad(double deg) { return deg * (kPi / 180.0); }
+
+struct Vec3 {
+  double x = 0, y = 0, z = 0;
+  friend Vec3 operator+(Vec3 a, Vec3 b) { return {a.x + b.x, a.y + b.y, a.z + b.z}; }
+  friend Vec3 operator-(Vec3 a, Vec3 b) { return {a.x - b.x, a.y - b.y, a.z - b.z}; }
+  friend Vec3 operator-(Vec3 a) { return {-a.x, -a.y, -a.z}; }
+  friend Vec3 operator*(Vec3 a, double s) { return {a.x * s, a.y * s, a.z * s}; }
+  friend Vec3 operator*(double s, Vec3 a) { return {a.x * s, a.y * s, a.z * s}; }
+  friend bool operator==(const Vec3&, const Vec3&) = default;
+};
+inline double dot(Vec3 a, Vec3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
+inline Vec3 cross(Vec3 a, Vec3 b) {
+  return {a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x};
+}
+inline double length(Vec3 a) { return std::sqrt(dot(a, a)); }
+inline Vec3 normalize(Vec3 a) { return a * (1.0 / length(a)); }
+
+// Row-major 3x3 matrix.
+struct Mat3 {
+  std::array<std::array<double, 3>, 3> m = {{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+
+  static Mat3 from_rows(Vec3 r0, Vec3 r1, Vec3 r2) {
+    return {{{{r0.x, r0.y, r0.z}, {r1.x, r1.y, r1.z}, {r2.x, r2.y, r2.z}}}};
+  }
+  static Mat3 from_columns(Vec3 c0, Vec3 c1, Vec3 c2) { return from_rows(c0, c1, c2).transposed(); }
+  // Right-handed rotations by `radians` about the x, y and z axes.
+  static Mat3 rotation_x(double radians);
+  static Mat3 rotation_y(double radians);
+  static Mat3 rotation_z(double radians);
+
+  Vec3 row(int i) const { return {m[i][0], m[i][1], m[i][2]}; }
+  Vec3 column(int j) const { return {m[0][j], m[1][j], m[2][j]}; }
+  Mat3 transposed() const { return from_rows(column(0), column(1), column(2)); }
+  friend Vec3 operator*(const Mat3& a, Vec3 v) {
+    return {dot(a.row(0), v), dot(a.row(1), v), dot(a.row(2), v)};
+  }
+  friend Mat3 operator*(const Mat3& a, const Mat3& b) {
+    return from_columns(a * b.column(0), a * b.column(1), a * b.column(2));
+  }
+};
+
+// Linear (scene-referred) RGB.
+struct Rgb {
+  float r = 0, g = 0, b = 0;
+  friend bool operator==(const Rgb&, const Rgb&) = default;
+};
+
+// Semantic class ids written to the `semantic.id` layer and the per-sample JSON.
+enum class SemanticClass : uint32_t {
+  kBackground = 0,  // sky, nothing hit
+  kPerson = 1,
+  kFloor = 2,  // room floor, outdoor ground, studio floor
+  kWall = 3,   // room walls, studio backdrop
+  kProp = 4,   // boxes, spheres, cylinders
+};
+// "background", "person", "floor", "wall", "prop".
+std::string_view semantic_class_name(SemanticClass semantic);
+
+// One diffuse triangle mesh. An instance (a human, a prop) may own several meshes.
+struct Mesh {
+  std::vector<float> positions;   // x, y, z per vertex, world metres
+  std::vector<uint32_t> indices;  // three per triangle
+  Rgb albedo;                     // Lambertian base colour, linear, in [0, 1)
+  uint32_t instance_id = 0;
+  SemanticClass semantic = SemanticClass::kBackground;
+
+  size_t triangle_count() const { return indices.size() / 3; }
+  Vec3 vertex(uint32_t i) const {
+    return {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]};
+  }
+};
+
+// Geometry helpers (also used by tests to build analytic scenes). Each appends triangles.
+// A planar quad p0 p1 p2 p3 (in order around its boundary).
+void add_quad(Mesh& mesh, Vec3 p0, Vec3 p1, Vec3 p2, Vec3 p3);
+// A box with the given centre, orientation (columns = box axes) and half extents.
+void add_box(Mesh& mesh, Vec3 centre, const Mat3& frame, Vec3 half_extents);
+// An ellipsoid with semi-axes radii.x/y/z along the columns of `frame`.
+void add_ellipsoid(Mesh& mesh, Vec3 centre, const Mat3& frame, Vec3 radii, int slices, int stacks);
+// A capsule from a to b with an elliptical cross-section: radius_x along `lateral`
+// (projected perpendicular to the axis), radius_y along the third axis.
+void add_capsule(Mesh& mesh, Vec3 a, Vec3 b, Vec3 lateral, double radius_x, double radius_y,
+                 int slices, int cap_rings);
+// A closed upright cylinder standing on `base` (its bottom centre).
+void add_cylinder(Mesh& mesh, Vec3 base, double radius, double height, int slices);
+
+// The skeleton of every human, in this order (names as in the JSON).
+enum class Joint : int {
+  kPelvis,
+  kSpine,
+  kNeck,
+  kHead,
+  kLeftShoulder,
+  kRightShoulder,
+  kLeftElbow,
+  kRightElbow,
+  kLeftWrist,
+  kRightWrist,
+  kLeftHip,
+  kRightHip,
+  kLeftKnee,
+  kRightKnee,
+  kLeftAnkle,
+  kRightAnkle,
+};
+constexpr int kJointCount = 16;
+constexpr std::array<std::string_view, kJointCount> kJointNames = {
+    "pelvis",     "spine",       "neck",       "head",        "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",      "right_hip",
+    "left_knee",  "right_knee",  "left_ankle", "right_ankle"};
+
+struct Human {
+  uint32_t instance_id = 0;
+  double height_m = 0;  // standing height the body was built for
+  double bmi = 0;
+  int skin_tone = 0;   // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
+  std::string motion;  // "static", "walk", "wave"
+  double yaw_deg = 0;  // facing direction: 0 = +y, counter-clockwise seen from above
+  Vec3 position;       // root on the floor (pelvis projected to z = 0), world
+  std::array<Vec3, kJointCount> joints;  // world metres
+};
+
+// What an instance is, for the labels.
+struct Instance {
+  uint32_t id = 0;
+  SemanticClass semantic = SemanticClass::kBackground;
+  std::string name;  // "person", "box", "sphere", "cylinder", "floor", "ground", "wall", "backdrop"
+  int human = -1;    // index into Scene::humans for persons, else -1
+};
+
+struct Camera {
+  int width = 0, height = 0;              // pixels
+  double fov_deg = 0;                     // horizontal
+  double height_m = 0;                    // eye height above the floor
+  double distance_m = 0;                  // horizontal distance to the point it was aimed at
+  double fx = 0, fy = 0, cx = 0, cy = 0;  // intrinsics, pixels
+  Mat3 rotation;  // world_to_camera rotation; rows are the camera x, y, z axes in world
+  Vec3 position;  // centre of projection, world
+
+  // world_to_camera translation: -rotation * position.
+  Vec3 translation() const { return -(rotation * position); }
+  Vec3 to_camera(Vec3 world) const { return rotation * (world - position); }
+  // Pixel coordinates of a camera-space point with z > 0.
+  std::array<double, 2> project(Vec3 camera_point) const {
+    return {fx * camera_point.x / camera_point.z + cx, fy * camera_point.y / camera_point.z + cy};
+  }
+};
+
+// A pinhole camera at `eye` looking at `target`, world +z up (the view must not be vertical).
+Camera look_at_camera(int width, int height, double fov_deg, Vec3 eye, Vec3 target);
+
+struct Sun {
+  Vec3 direction = {0, 0, 1};  // unit, towards the sun
+  double elevation_deg = 90, azimuth_deg = 0;
+  // A white Lambertian surface facing the sun, unshadowed, has radiance `intensity` from
+  // the sun alone (irradiance pi * intensity).
+  double intensity = 0;
+};
+
+// A simple analytic gradient sky: horizon colour blending to the zenith colour with
+// sqrt(elevation sine); a flat ground colour below the horizon; all times `intensity`.
+struct Sky {
+  Rgb zenith = {0.30f, 0.48f, 0.90f};
+  Rgb horizon = {0.85f, 0.90f, 1.00f};
+  Rgb ground = {0.35f, 0.33f, 0.30f};
+  double intensity = 1;
+
+  // Radiance seen along unit direction `d` (world).
+  Rgb radiance(Vec3 d) const {
+    if (d.z < 0) {
+      return {static_cast<float>(ground.r * intensity), static_cast<float>(ground.g * intensity),
+              static_cast<float>(ground.b * intensity)};
+    }
+    double t = std::sqrt(d.z);
+    auto mix = [&](float h, float z) { return static_cast<float>((h + (z - h) * t) * intensity); };
+    return {mix(horizon.r, zenith.r), mix(horizon.g, zenith.g), mix(horizon.b, zenith.b)};
+  }
+  static Sky uniform(double radiance) { return {{1, 1, 1}, {1, 1, 1}, {1, 1, 1}, radiance}; }
+};
+
+struct Scene {
+  std::string kind;  // "room", "outdoor", "studio" (or anything, for hand-built scenes)
+  Camera camera;
+  Sun sun;
+  Sky sky;
+  std::vector<Mesh> meshes;
+  std::vector<Instance> instances;  // sorted by id, ids 1..instances.size()
+  std::vector<Human> humans;        // in instance id order
+};
+
+// The scene of sample `index` of `spec`. Deterministic: same inputs, same bits.
+// Throws std::invalid_argument for values a validated spec cannot hold (unknown kind).
+Scene build_scene(const JobSpec& spec, uint64_t index);
+
+}  // namespace synthfarm::jobs

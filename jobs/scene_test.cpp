@@ -1,0 +1,266 @@
+// Tests of the procedural scene generator.
+#include "jobs/scene.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace synthfarm::jobs {
+namespace {
+
+JobSpec base_spec() {
+  JobSpec spec;
+  spec.name = "scene-test";
+  spec.samples = 1000;
+  spec.seed = 42;
+  spec.camera.width = 64;
+  spec.camera.height = 48;
+  return spec;
+}
+
+// Axis-aligned bounds of every mesh of one instance.
+struct Bounds {
+  Vec3 lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
+};
+Bounds instance_bounds(const Scene& scene, uint32_t id) {
+  Bounds b;
+  for (const Mesh& m : scene.meshes) {
+    if (m.instance_id != id) continue;
+    for (size_t i = 0; i < m.positions.size(); i += 3) {
+      b.lo = {std::min<double>(b.lo.x, m.positions[i]),
+              std::min<double>(b.lo.y, m.positions[i + 1]),
+              std::min<double>(b.lo.z, m.positions[i + 2])};
+      b.hi = {std::max<double>(b.hi.x, m.positions[i]),
+              std::max<double>(b.hi.y, m.positions[i + 1]),
+              std::max<double>(b.hi.z, m.positions[i + 2])};
+    }
+  }
+  return b;
+}
+
+TEST(PortableMathTest, MatchesLibmClosely) {
+  for (double x = -100.0; x <= 100.0; x += 0.0137) {
+    EXPECT_NEAR(portable_sin(x), std::sin(x), 1e-15) << x;
+    EXPECT_NEAR(portable_cos(x), std::cos(x), 1e-15) << x;
+  }
+  EXPECT_EQ(portable_sin(0.0), 0.0);
+  EXPECT_EQ(portable_cos(0.0), 1.0);
+}
+
+TEST(SceneTest, SameInputsGiveTheSameBits) {
+  JobSpec spec = base_spec();
+  for (uint64_t index = 0; index < 5; ++index) {
+    Scene a = build_scene(spec, index), b = build_scene(spec, index);
+    ASSERT_EQ(a.meshes.size(), b.meshes.size());
+    for (size_t i = 0; i < a.meshes.size(); ++i) {
+      EXPECT_EQ(a.meshes[i].positions, b.meshes[i].positions);
+      EXPECT_EQ(a.meshes[i].indices, b.meshes[i].indices);
+      EXPECT_EQ(a.meshes[i].albedo, b.meshes[i].albedo);
+    }
+    EXPECT_EQ(a.camera.position, b.camera.position);
+    EXPECT_EQ(a.sun.direction, b.sun.direction);
+  }
+  Scene other = build_scene(spec, 5);
+  EXPECT_NE(other.camera.position, build_scene(spec, 6).camera.position);
+}
+
+TEST(SceneTest, InstanceIdsPutHumansFirst) {
+  JobSpec spec = base_spec();
+  spec.scene.props = Distribution::constant(5);
+  for (const char* kind : {"room", "outdoor", "studio"}) {
+    spec.scene.kind = {{kind}, {}};
+    for (uint64_t index = 0; index < 8; ++index) {
+      Scene scene = build_scene(spec, index);
+      ASSERT_FALSE(scene.instances.empty());
+      for (size_t i = 0; i < scene.instances.size(); ++i) {
+        const Instance& inst = scene.instances[i];
+        EXPECT_EQ(inst.id, i + 1);
+        bool is_human = i < scene.humans.size();
+        EXPECT_EQ(inst.semantic == SemanticClass::kPerson, is_human);
+        if (is_human) {
+          EXPECT_EQ(inst.human, static_cast<int>(i));
+          EXPECT_EQ(scene.humans[i].instance_id, inst.id);
+        }
+      }
+      // Props before structure.
+      bool seen_structure = false;
+      for (const Instance& inst : scene.instances) {
+        if (inst.semantic == SemanticClass::kFloor || inst.semantic == SemanticClass::kWall)
+          seen_structure = true;
+        if (inst.semantic == SemanticClass::kProp) {
+          EXPECT_FALSE(seen_structure);
+        }
+      }
+      for (const Mesh& mesh : scene.meshes) {
+        ASSERT_GE(mesh.instance_id, 1u);
+        ASSERT_LE(mesh.instance_id, scene.instances.size());
+        EXPECT_EQ(mesh.semantic, scene.instances[mesh.instance_id - 1].semantic);
+        EXPECT_EQ(mesh.indices.size() % 3, 0u);
+        for (uint32_t v : mesh.indices) ASSERT_LT(v, mesh.positions.size() / 3);
+        EXPECT_LT(std::max({mesh.albedo.r, mesh.albedo.g, mesh.albedo.b}), 1.0f);
+      }
+    }
+  }
+}
+
+TEST(SceneTest, HumansStandOnTheFloorWithoutOverlapping) {
+  JobSpec spec = base_spec();
+  spec.humans.count = Distribution::constant(6);
+  spec.humans.motion = {{"static", "walk", "wave"}, {}};
+  for (uint64_t index = 0; index < 6; ++index) {
+    Scene scene = build_scene(spec, index);
+    ASSERT_EQ(scene.humans.size(), 6u);
+    for (size_t i = 0; i < scene.humans.size(); ++i) {
+      Bounds b = instance_bounds(scene, scene.humans[i].instance_id);
+      EXPECT_NEAR(b.lo.z, 0.0, 1e-6);
+      double h = scene.humans[i].height_m;
+      EXPECT_GT(b.hi.z, 0.9 * h);
+      EXPECT_LT(b.hi.z, 1.35 * h);  // a waving hand may rise above the head
+      for (size_t k = 0; k < i; ++k) {
+        Vec3 d = scene.humans[i].position - scene.humans[k].position;
+        EXPECT_GT(std::hypot(d.x, d.y), 0.3);
+      }
+    }
+  }
+}
+
+TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
+  JobSpec spec = base_spec();
+  spec.humans.count = Distribution::constant(1);
+  spec.humans.height_m = Distribution::constant(1.8);
+  spec.humans.motion = {{"static"}, {}};
+  spec.humans.bmi = Distribution::constant(18);
+  Scene thin = build_scene(spec, 3);
+  spec.humans.bmi = Distribution::constant(35);
+  Scene heavy = build_scene(spec, 3);
+  Bounds bt = instance_bounds(thin, 1), bh = instance_bounds(heavy, 1);
+  EXPECT_NEAR(bt.hi.z, 1.8, 0.06);
+  EXPECT_NEAR(thin.humans[0].height_m, 1.8, 1e-12);
+  // Same pose and yaw, wider body: the horizontal extent grows.
+  double wt = std::hypot(bt.hi.x - bt.lo.x, bt.hi.y - bt.lo.y);
+  double wh = std::hypot(bh.hi.x - bh.lo.x, bh.hi.y - bh.lo.y);
+  EXPECT_GT(wh, wt * 1.05);
+
+  // Skin tone 1 is the lightest, 10 the darkest (the first mesh of a human is its skin).
+  // The Monk swatches 1-3 differ in hue more than in lightness, so allow a little slack.
+  std::vector<double> luminance;
+  for (int tone = 1; tone <= 10; ++tone) {
+    spec.humans.skin_tone = Distribution::constant(tone);
+    Scene scene = build_scene(spec, 3);
+    EXPECT_EQ(scene.humans[0].skin_tone, tone);
+    const Rgb& c = scene.meshes[0].albedo;
+    luminance.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
+    if (tone > 1) {
+      EXPECT_LT(luminance[tone - 1], luminance[tone - 2] * 1.05) << tone;
+    }
+  }
+  EXPECT_GT(luminance[0], 1.5 * luminance[4]);
+  EXPECT_GT(luminance[4], 10 * luminance[9]);
+}
+
+TEST(SceneTest, MotionsPoseTheSkeleton) {
+  JobSpec spec = base_spec();
+  spec.humans.count = Distribution::constant(1);
+  auto z = [](const Human& h, Joint j) { return h.joints[static_cast<int>(j)].z; };
+  spec.humans.motion = {{"wave"}, {}};
+  for (uint64_t index = 0; index < 10; ++index) {
+    Scene scene = build_scene(spec, index);
+    const Human& h = scene.humans[0];
+    EXPECT_GT(std::max(z(h, Joint::kLeftWrist), z(h, Joint::kRightWrist)), z(h, Joint::kNeck))
+        << index;
+  }
+  spec.humans.motion = {{"static"}, {}};
+  for (uint64_t index = 0; index < 10; ++index) {
+    Scene scene = build_scene(spec, index);
+    const Human& h = scene.humans[0];
+    EXPECT_LT(std::max(z(h, Joint::kLeftWrist), z(h, Joint::kRightWrist)), z(h, Joint::kPelvis));
+    EXPECT_GT(z(h, Joint::kHead), z(h, Joint::kNeck));
+    EXPECT_GT(z(h, Joint::kNeck), z(h, Joint::kSpine));
+    EXPECT_GT(z(h, Joint::kLeftKnee), z(h, Joint::kLeftAnkle));
+  }
+  spec.humans.motion = {{"walk"}, {}};
+  double widest_stride = 0;
+  for (uint64_t index = 0; index < 10; ++index) {
+    Scene scene = build_scene(spec, index);
+    const Human& h = scene.humans[0];
+    Vec3 d = h.joints[static_cast<int>(Joint::kLeftAnkle)] -
+             h.joints[static_cast<int>(Joint::kRightAnkle)];
+    widest_stride = std::max(widest_stride, std::hypot(d.x, d.y));
+  }
+  EXPECT_GT(widest_stride, 0.35);
+}
+
+TEST(SceneTest, CameraKeepsHumansInFrame) {
+  JobSpec spec = base_spec();
+  spec.humans.count = Distribution::uniform_int(1, 3);
+  int all_inside = 0;
+  constexpr int kScenes = 20;
+  for (uint64_t index = 0; index < kScenes; ++index) {
+    Scene scene = build_scene(spec, index);
+    const Camera& cam = scene.camera;
+    EXPECT_EQ(cam.width, 64);
+    EXPECT_NEAR(cam.fx, 0.5 * 64 / std::tan(0.5 * deg_to_rad(cam.fov_deg)), 1e-9);
+    EXPECT_NEAR(cam.position.z, cam.height_m, 1e-12);
+    bool inside = true;
+    for (const Human& h : scene.humans) {
+      for (const Vec3& j : h.joints) {
+        Vec3 c = cam.to_camera(j);
+        auto [u, v] = cam.project(c);
+        inside = inside && c.z > 0 && u >= 0 && u <= 64 && v >= 0 && v <= 48;
+      }
+    }
+    all_inside += inside ? 1 : 0;
+  }
+  EXPECT_GE(all_inside, kScenes * 9 / 10);
+}
+
+TEST(SceneTest, HumanCountIsClamped) {
+  JobSpec spec = base_spec();
+  spec.humans.count = Distribution::constant(40);
+  spec.scene.props = Distribution::constant(0);
+  EXPECT_EQ(build_scene(spec, 0).humans.size(), 16u);
+  spec.humans.count = Distribution::constant(0);
+  Scene empty = build_scene(spec, 0);
+  EXPECT_TRUE(empty.humans.empty());
+  EXPECT_FALSE(empty.instances.empty());  // the room is still there
+}
+
+TEST(SceneTest, SunDirectionFollowsElevationAndAzimuth) {
+  JobSpec spec = base_spec();
+  spec.lighting.sun_elevation_deg = Distribution::constant(0);
+  spec.lighting.sun_azimuth_deg = Distribution::constant(90);  // east = +x
+  Vec3 d = build_scene(spec, 0).sun.direction;
+  EXPECT_NEAR(d.x, 1, 1e-12);
+  EXPECT_NEAR(d.y, 0, 1e-12);
+  EXPECT_NEAR(d.z, 0, 1e-12);
+  spec.lighting.sun_elevation_deg = Distribution::constant(90);
+  EXPECT_NEAR(build_scene(spec, 0).sun.direction.z, 1, 1e-12);
+}
+
+TEST(SceneTest, RoomEnclosesCameraAndPeople) {
+  JobSpec spec = base_spec();
+  spec.scene.kind = {{"room"}, {}};
+  for (uint64_t index = 0; index < 10; ++index) {
+    Scene scene = build_scene(spec, index);
+    const Instance* floor = nullptr;
+    for (const Instance& inst : scene.instances) {
+      if (inst.name == "floor") floor = &inst;
+    }
+    ASSERT_NE(floor, nullptr);
+    Bounds b = instance_bounds(scene, floor->id);
+    EXPECT_GT(scene.camera.position.x, b.lo.x);
+    EXPECT_LT(scene.camera.position.x, b.hi.x);
+    EXPECT_GT(scene.camera.position.y, b.lo.y);
+    EXPECT_LT(scene.camera.position.y, b.hi.y);
+    for (const Human& h : scene.humans) {
+      EXPECT_GT(h.position.x, b.lo.x);
+      EXPECT_LT(h.position.x, b.hi.x);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace synthfarm::jobs
