@@ -280,6 +280,18 @@ namespace {
 
 double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
 
+// Every spec field draws from its own stream, named after the field, so turning one field
+// from a constant into a distribution never shifts the values of the others.
+double draw_field(const Distribution& d, uint64_t seed, std::string_view field, uint64_t sub = 0) {
+  Pcg32 rng = Pcg32::for_purpose(seed, field, sub);
+  return d.sample(rng);
+}
+const std::string& draw_field(const Choice& c, uint64_t seed, std::string_view field,
+                              uint64_t sub = 0) {
+  Pcg32 rng = Pcg32::for_purpose(seed, field, sub);
+  return c.sample(rng);
+}
+
 Rgb scaled(Rgb c, double s) {
   auto f = [&](float v) { return static_cast<float>(std::clamp(v * s, 0.0, 0.95)); };
   return {f(c.r), f(c.g), f(c.b)};
@@ -482,11 +494,12 @@ BuiltHuman build_human(const JobSpec& spec, uint64_t seed, int index, double fac
   Pcg32 rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(index));
   BuiltHuman out;
   Human& info = out.info;
-  info.height_m = std::clamp(spec.humans.height_m.sample(rng), 0.5, 2.5);
-  info.bmi = std::clamp(spec.humans.bmi.sample(rng), 12.0, 60.0);
-  info.skin_tone =
-      static_cast<int>(std::clamp(std::round(spec.humans.skin_tone.sample(rng)), 1.0, 10.0));
-  info.motion = spec.humans.motion.sample(rng);
+  const auto who = static_cast<uint64_t>(index);
+  info.height_m = std::clamp(draw_field(spec.humans.height_m, seed, "humans.height_m", who), 0.5, 2.5);
+  info.bmi = std::clamp(draw_field(spec.humans.bmi, seed, "humans.bmi", who), 12.0, 60.0);
+  info.skin_tone = static_cast<int>(
+      std::clamp(std::round(draw_field(spec.humans.skin_tone, seed, "humans.skin_tone", who)), 1.0, 10.0));
+  info.motion = draw_field(spec.humans.motion, seed, "humans.motion", who);
   info.yaw_deg = facing_deg + uniform(rng, -120, 120);
   info.yaw_deg -= 360.0 * std::floor(info.yaw_deg / 360.0);
 
@@ -637,8 +650,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
   const uint64_t seed = sample_seed(spec.seed, index);
   Scene scene;
 
-  Pcg32 scene_rng = Pcg32::for_purpose(seed, "scene");
-  scene.kind = spec.scene.kind.sample(scene_rng);
+  scene.kind = draw_field(spec.scene.kind, seed, "scene.kind");
   if (scene.kind != "room" && scene.kind != "outdoor" && scene.kind != "studio") {
     throw std::invalid_argument("unknown scene.kind '" + scene.kind + "'");
   }
@@ -695,9 +707,10 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
   int best_score = -2;
   for (int attempt = 0; attempt < attempts; ++attempt) {
     Pcg32 rng = Pcg32::for_purpose(seed, "camera", static_cast<uint64_t>(attempt) + 1);
-    double fov = std::clamp(spec.camera.fov_deg.sample(rng), 1.0, 179.0);
-    double eye_height = std::max(0.05, spec.camera.height_m.sample(rng));
-    double distance = std::max(0.1, spec.camera.distance_m.sample(rng));
+    const auto try_n = static_cast<uint64_t>(attempt);
+    double fov = std::clamp(draw_field(spec.camera.fov_deg, seed, "camera.fov_deg", try_n), 1.0, 179.0);
+    double eye_height = std::max(0.05, draw_field(spec.camera.height_m, seed, "camera.height_m", try_n));
+    double distance = std::max(0.1, draw_field(spec.camera.distance_m, seed, "camera.distance_m", try_n));
     Vec3 target = group_centre;
     if (!aim_at_humans) {
       target = target + Vec3{uniform(rng, -1, 1), uniform(rng, -1, 1), uniform(rng, -0.5, 0.5)};
@@ -717,12 +730,12 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
   const Camera& camera = scene.camera;
 
   // Sun and sky.
-  Pcg32 light_rng = Pcg32::for_purpose(seed, "lighting");
+  const LightingSpec& light = spec.lighting;
   scene.sun.elevation_deg =
-      std::clamp(spec.lighting.sun_elevation_deg.sample(light_rng), 0.0, 90.0);
-  scene.sun.azimuth_deg = spec.lighting.sun_azimuth_deg.sample(light_rng);
-  scene.sun.intensity = std::max(0.0, spec.lighting.sun_intensity.sample(light_rng));
-  scene.sky.intensity = std::max(0.0, spec.lighting.sky_intensity.sample(light_rng));
+      std::clamp(draw_field(light.sun_elevation_deg, seed, "lighting.sun_elevation_deg"), 0.0, 90.0);
+  scene.sun.azimuth_deg = draw_field(light.sun_azimuth_deg, seed, "lighting.sun_azimuth_deg");
+  scene.sun.intensity = std::max(0.0, draw_field(light.sun_intensity, seed, "lighting.sun_intensity"));
+  scene.sky.intensity = std::max(0.0, draw_field(light.sky_intensity, seed, "lighting.sky_intensity"));
   {
     double el = deg_to_rad(scene.sun.elevation_deg), az = deg_to_rad(scene.sun.azimuth_deg);
     scene.sun.direction = {portable_cos(el) * portable_sin(az), portable_cos(el) * portable_cos(az),

@@ -264,3 +264,34 @@ TEST(SceneTest, RoomEnclosesCameraAndPeople) {
 
 }  // namespace
 }  // namespace synthfarm::jobs
+
+namespace synthfarm::jobs {
+namespace {
+
+TEST(SceneTest, EachFieldDrawsFromItsOwnStream) {
+  // Making BMI and the sun's elevation random must not change anyone's height, skin tone
+  // or motion, nor the sky: every field has a stream of its own.
+  JobSpec fixed = base_spec();
+  fixed.humans.count = Distribution::constant(3);
+  fixed.humans.bmi = Distribution::constant(22);
+  fixed.lighting.sun_elevation_deg = Distribution::constant(40);
+  fixed.humans.motion = {{"static", "walk", "wave"}, {}};
+  JobSpec random = fixed;
+  random.humans.bmi = Distribution::uniform(18, 35);
+  random.lighting.sun_elevation_deg = Distribution::uniform(10, 80);
+  for (uint64_t index = 0; index < 8; ++index) {
+    Scene a = build_scene(fixed, index);
+    Scene b = build_scene(random, index);
+    ASSERT_EQ(a.humans.size(), b.humans.size());
+    for (size_t h = 0; h < a.humans.size(); ++h) {
+      EXPECT_EQ(a.humans[h].height_m, b.humans[h].height_m) << "sample " << index << " person " << h;
+      EXPECT_EQ(a.humans[h].skin_tone, b.humans[h].skin_tone);
+      EXPECT_EQ(a.humans[h].motion, b.humans[h].motion);
+    }
+    EXPECT_EQ(a.sky.intensity, b.sky.intensity);
+    EXPECT_EQ(a.sun.azimuth_deg, b.sun.azimuth_deg);
+  }
+}
+
+}  // namespace
+}  // namespace synthfarm::jobs

@@ -74,9 +74,18 @@ TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
   EXPECT_EQ(keys.size(), 40u * 3u);
 
   // The API and metrics agree with what happened.
-  auto [ws, workers] = farm.get("/api/workers");
-  EXPECT_EQ(ws, 200);
-  EXPECT_EQ(workers["workers"].size(), 2u) << workers.dump();
+  // Both workers are known from their heartbeats (one a second; the first may be sent
+  // before the ZeroMQ connection is up, and is then dropped by design).
+  json workers;
+  for (int i = 0; i < 50; ++i) {
+    auto [ws, body] = farm.get("/api/workers");
+    EXPECT_EQ(ws, 200);
+    workers = body;
+    if (workers["workers"].size() == 2u) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(workers["workers"].size(), 2u) << workers.dump();
+  for (const auto& w : workers["workers"]) EXPECT_TRUE(w["alive"].get<bool>()) << w.dump();
   auto [ms, metrics] = farm.get_raw("/metrics");
   EXPECT_EQ(ms, 200);
   EXPECT_NE(metrics.find("synthfarm_jobs{state=\"done\"} 1"), std::string::npos) << metrics;
