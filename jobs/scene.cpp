@@ -495,10 +495,11 @@ BuiltHuman build_human(const JobSpec& spec, uint64_t seed, int index, double fac
   BuiltHuman out;
   Human& info = out.info;
   const auto who = static_cast<uint64_t>(index);
-  info.height_m = std::clamp(draw_field(spec.humans.height_m, seed, "humans.height_m", who), 0.5, 2.5);
+  info.height_m =
+      std::clamp(draw_field(spec.humans.height_m, seed, "humans.height_m", who), 0.5, 2.5);
   info.bmi = std::clamp(draw_field(spec.humans.bmi, seed, "humans.bmi", who), 12.0, 60.0);
-  info.skin_tone = static_cast<int>(
-      std::clamp(std::round(draw_field(spec.humans.skin_tone, seed, "humans.skin_tone", who)), 1.0, 10.0));
+  info.skin_tone = static_cast<int>(std::clamp(
+      std::round(draw_field(spec.humans.skin_tone, seed, "humans.skin_tone", who)), 1.0, 10.0));
   info.motion = draw_field(spec.humans.motion, seed, "humans.motion", who);
   info.yaw_deg = facing_deg + uniform(rng, -120, 120);
   info.yaw_deg -= 360.0 * std::floor(info.yaw_deg / 360.0);
@@ -708,9 +709,12 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
   for (int attempt = 0; attempt < attempts; ++attempt) {
     Pcg32 rng = Pcg32::for_purpose(seed, "camera", static_cast<uint64_t>(attempt) + 1);
     const auto try_n = static_cast<uint64_t>(attempt);
-    double fov = std::clamp(draw_field(spec.camera.fov_deg, seed, "camera.fov_deg", try_n), 1.0, 179.0);
-    double eye_height = std::max(0.05, draw_field(spec.camera.height_m, seed, "camera.height_m", try_n));
-    double distance = std::max(0.1, draw_field(spec.camera.distance_m, seed, "camera.distance_m", try_n));
+    double fov =
+        std::clamp(draw_field(spec.camera.fov_deg, seed, "camera.fov_deg", try_n), 1.0, 179.0);
+    double eye_height =
+        std::max(0.05, draw_field(spec.camera.height_m, seed, "camera.height_m", try_n));
+    double distance =
+        std::max(0.1, draw_field(spec.camera.distance_m, seed, "camera.distance_m", try_n));
     Vec3 target = group_centre;
     if (!aim_at_humans) {
       target = target + Vec3{uniform(rng, -1, 1), uniform(rng, -1, 1), uniform(rng, -0.5, 0.5)};
@@ -731,11 +735,13 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
 
   // Sun and sky.
   const LightingSpec& light = spec.lighting;
-  scene.sun.elevation_deg =
-      std::clamp(draw_field(light.sun_elevation_deg, seed, "lighting.sun_elevation_deg"), 0.0, 90.0);
+  scene.sun.elevation_deg = std::clamp(
+      draw_field(light.sun_elevation_deg, seed, "lighting.sun_elevation_deg"), 0.0, 90.0);
   scene.sun.azimuth_deg = draw_field(light.sun_azimuth_deg, seed, "lighting.sun_azimuth_deg");
-  scene.sun.intensity = std::max(0.0, draw_field(light.sun_intensity, seed, "lighting.sun_intensity"));
-  scene.sky.intensity = std::max(0.0, draw_field(light.sky_intensity, seed, "lighting.sky_intensity"));
+  scene.sun.intensity =
+      std::max(0.0, draw_field(light.sun_intensity, seed, "lighting.sun_intensity"));
+  scene.sky.intensity =
+      std::max(0.0, draw_field(light.sky_intensity, seed, "lighting.sky_intensity"));
   {
     double el = deg_to_rad(scene.sun.elevation_deg), az = deg_to_rad(scene.sun.azimuth_deg);
     scene.sun.direction = {portable_cos(el) * portable_sin(az), portable_cos(el) * portable_cos(az),

@@ -284,7 +284,8 @@ TEST(SceneTest, EachFieldDrawsFromItsOwnStream) {
     Scene b = build_scene(random, index);
     ASSERT_EQ(a.humans.size(), b.humans.size());
     for (size_t h = 0; h < a.humans.size(); ++h) {
-      EXPECT_EQ(a.humans[h].height_m, b.humans[h].height_m) << "sample " << index << " person " << h;
+      EXPECT_EQ(a.humans[h].height_m, b.humans[h].height_m)
+          << "sample " << index << " person " << h;
       EXPECT_EQ(a.humans[h].skin_tone, b.humans[h].skin_tone);
       EXPECT_EQ(a.humans[h].motion, b.humans[h].motion);
     }
