@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -83,6 +84,23 @@ void print_spec_errors(const std::vector<jobs::SpecError>& errors) {
   for (const auto& e : errors) fmt::print(stderr, "error: {}\n", e.to_string());
 }
 
+// Reads and validates a spec file; on failure prints every problem (file:line:column:
+// field: message) and returns nullopt. `text` receives the file's bytes.
+std::optional<jobs::JobSpec> load_spec(const std::string& path, std::string& text) {
+  bool ok = false;
+  text = read_file(path, ok);
+  if (!ok) {
+    fmt::print(stderr, "error: cannot read {}\n", path);
+    return std::nullopt;
+  }
+  auto spec = jobs::parse_spec(text, path);
+  if (!spec) {
+    print_spec_errors(spec.error());
+    return std::nullopt;
+  }
+  return std::move(*spec);
+}
+
 httplib::Client client_for(const std::string& url) {
   httplib::Client client(url);
   client.set_connection_timeout(5);
@@ -95,33 +113,17 @@ std::string transport_error(const std::string& url, httplib::Error err) {
 }
 
 int cmd_validate(const std::string& path) {
-  bool ok = false;
-  auto text = read_file(path, ok);
-  if (!ok) {
-    fmt::print(stderr, "error: cannot read {}\n", path);
-    return kExitBadInput;
-  }
-  auto spec = jobs::parse_spec(text, path);
-  if (!spec) {
-    print_spec_errors(spec.error());
-    return kExitBadInput;
-  }
+  std::string text;
+  auto spec = load_spec(path, text);
+  if (!spec) return kExitBadInput;
   fmt::print("{}: ok ({} samples)\n", path, spec->samples);
   return 0;
 }
 
 int cmd_submit(const std::string& url, const std::string& path) {
-  bool ok = false;
-  auto text = read_file(path, ok);
-  if (!ok) {
-    fmt::print(stderr, "error: cannot read {}\n", path);
-    return kExitBadInput;
-  }
   // Validate here first so errors name the user's file; the server validates again.
-  if (auto spec = jobs::parse_spec(text, path); !spec) {
-    print_spec_errors(spec.error());
-    return kExitBadInput;
-  }
+  std::string text;
+  if (!load_spec(path, text)) return kExitBadInput;
   auto client = client_for(url);
   auto res = client.Post("/api/jobs", text, "application/yaml");
   if (!res) {
@@ -229,17 +231,9 @@ int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
 }
 
 int cmd_render_local(const std::string& path, const std::string& out, const std::string& range, int threads) {
-  bool ok = false;
-  auto text = read_file(path, ok);
-  if (!ok) {
-    fmt::print(stderr, "error: cannot read {}\n", path);
-    return kExitBadInput;
-  }
-  auto spec = jobs::parse_spec(text, path);
-  if (!spec) {
-    print_spec_errors(spec.error());
-    return kExitBadInput;
-  }
+  std::string text;
+  auto spec = load_spec(path, text);
+  if (!spec) return kExitBadInput;
   uint64_t begin = 0, end = static_cast<uint64_t>(spec->samples);
   if (!range.empty()) {
     unsigned long long a = 0, b = 0;
