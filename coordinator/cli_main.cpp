@@ -3,6 +3,7 @@
 //   synthfarm status [JOB]       jobs table, or one job
 //   synthfarm wait JOB           progress bar until the job ends (exit 0 done, 1 failed)
 //   synthfarm validate SPEC      check a spec without submitting it
+//   synthfarm pause|resume|cancel|retry|delete JOB    job control
 //   synthfarm render --local SPEC --out DIR [--samples A:B] [--threads N]
 //                                render in-process, no Redis: the same bytes the farm writes
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input.
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -190,6 +192,28 @@ int cmd_status(const std::string& url, const std::string& job) {
   return 0;
 }
 
+// pause | resume | cancel | retry | delete
+int cmd_control(const std::string& url, const std::string& action, const std::string& job) {
+  auto client = client_for(url);
+  auto res = action == "delete" ? client.Delete("/api/jobs/" + job)
+                                : client.Post("/api/jobs/" + job + "/" + action, "", "application/json");
+  if (!res) {
+    fmt::print(stderr, "error: {}\n", transport_error(url, res.error()));
+    return kExitFailure;
+  }
+  auto body = json::parse(res->body, nullptr, false);
+  if (res->status != 200) {
+    fmt::print(stderr, "error: {}\n", body.is_discarded() ? res->body : body.value("error", res->body));
+    return res->status == 404 || res->status == 409 ? kExitBadInput : kExitFailure;
+  }
+  if (action == "retry") {
+    fmt::print("{}: {} dead shard(s) queued again; job is {}\n", job, body.value("count", 0), body.value("state", ""));
+  } else {
+    fmt::print("{}: {}\n", job, body.value("state", ""));
+  }
+  return 0;
+}
+
 int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
   ProgressBar bar(job);
   auto start = std::chrono::steady_clock::now();
@@ -316,6 +340,16 @@ int main(int argc, char** argv) {
   auto* wait = app.add_subcommand("wait", "show progress until the job ends; exit 0 when done, 1 when failed");
   wait->add_option("job", job, "job id")->required();
   wait->add_option("--timeout", timeout_s, "give up after this many seconds (0: never)");
+  std::map<std::string, CLI::App*> controls;
+  for (auto [name, help] : {std::pair<const char*, const char*>{"pause", "stop handing out the job's shards"},
+                            {"resume", "hand out a paused job's shards again"},
+                            {"cancel", "end the job; workers drop its shards within about a second"},
+                            {"retry", "queue the job's dead-lettered shards again"},
+                            {"delete", "remove the job and its queue entries (its files stay)"}}) {
+    auto* cmd = app.add_subcommand(name, help);
+    cmd->add_option("job", job, "job id")->required();
+    controls[name] = cmd;
+  }
   auto* validate = app.add_subcommand("validate", "check a spec without submitting it");
   validate->add_option("spec", spec_path, "dataset spec")->required();
   auto* render = app.add_subcommand("render", "render samples in this process, without Redis");
@@ -335,6 +369,9 @@ int main(int argc, char** argv) {
   if (*status) return cmd_status(url, job);
   if (*wait) return cmd_wait(url, job, timeout_s);
   if (*validate) return cmd_validate(spec_path);
+  for (const auto& [name, cmd] : controls) {
+    if (*cmd) return cmd_control(url, name, job);
+  }
   if (*render) return cmd_render_local(spec_path, out, range, threads);
   return kExitBadInput;
 }

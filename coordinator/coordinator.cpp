@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "coordinator/farm_view.h"
@@ -99,12 +100,38 @@ void reply_error(httplib::Response& res, int status, const std::string& message)
   reply_json(res, status, {{"error", message}});
 }
 
+// Redis must never evict queue keys: an evicted lease or job hash loses work silently.
+// Returns a message when the server's policy would drop keys; nullopt when it is safe or
+// cannot be read (managed Redis services may disable CONFIG).
+protocol::RedisResult<std::optional<std::string>> eviction_problem(protocol::RedisClient& redis) {
+  auto reply = redis.command({"CONFIG", "GET", "maxmemory-policy"});
+  if (!reply) {
+    if (reply.error().connection) return tl::unexpected(reply.error());
+    spdlog::warn("cannot read redis maxmemory-policy ({}); make sure it is noeviction", reply.error().message);
+    return std::optional<std::string>();
+  }
+  if (reply->elements.size() == 2 && reply->elements[1].str != "noeviction") {
+    return std::optional<std::string>(fmt::format(
+        "redis at {} has maxmemory-policy {}: it may evict queue keys and lose jobs. Set "
+        "maxmemory-policy noeviction (ops/redis.conf has the settings synthfarm needs)",
+        redis.endpoint().to_string(), reply->elements[1].str));
+  }
+  return std::optional<std::string>();
+}
+
 class CoordinatorImpl final : public Coordinator {
  public:
   explicit CoordinatorImpl(CoordinatorOptions options)
       : options_(std::move(options)), redis_(options_.redis), keys_{options_.key_prefix} {}
 
   tl::expected<void, std::string> start() {
+    {
+      auto redis = protocol::RedisClient::create(options_.redis, std::chrono::seconds(2));
+      auto problem = eviction_problem(*redis);
+      if (problem && problem->has_value()) return tl::unexpected(**problem);
+      if (!problem) spdlog::warn("{}; starting anyway and retrying", problem.error().message);
+      redis_checked_ = problem.has_value();
+    }
     auto receiver = protocol::TelemetryReceiver::bind(options_.telemetry_endpoint);
     if (!receiver) return tl::unexpected(receiver.error());
     receiver_ = std::move(*receiver);
@@ -163,6 +190,13 @@ class CoordinatorImpl final : public Coordinator {
                 [this](const httplib::Request& req, httplib::Response& res) {
                   get_sample(req.matches[1], std::stoull(req.matches[2]), req.matches[3], res);
                 });
+    server_.Post(R"(/api/jobs/([^/]+)/(pause|resume|cancel|retry))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   control(req.matches[1], req.matches[2], res);
+                 });
+    server_.Delete(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      control(req.matches[1], "delete", res);
+    });
     server_.Get("/api/workers", [this](const httplib::Request&, httplib::Response& res) {
       reply_json(res, 200, {{"workers", workers_json()}});
     });
@@ -213,6 +247,26 @@ class CoordinatorImpl final : public Coordinator {
     reply_json(res, 201, {{"id", id}, {"shards", shards}, {"storage", spec.output.storage}});
   }
 
+  void control(const std::string& id, const std::string& action, httplib::Response& res) {
+    static const std::map<std::string, protocol::JobAction> kActions = {
+        {"pause", protocol::JobAction::kPause},   {"resume", protocol::JobAction::kResume},
+        {"cancel", protocol::JobAction::kCancel}, {"retry", protocol::JobAction::kRetryDead},
+        {"delete", protocol::JobAction::kDelete}};
+    auto redis = redis_.acquire();
+    protocol::Queue queue(*redis, keys_);
+    auto outcome = queue.control(kActions.at(action), id);
+    if (!outcome) return reply_error(res, 503, outcome.error().message);
+    if (!outcome->found) return reply_error(res, 404, "no job " + id);
+    auto record = queue.job(id);
+    std::string state = record && record->has_value() ? (*record)->state : "deleted";
+    if (!outcome->changed && action != "retry") {
+      return reply_error(res, 409, fmt::format("cannot {} job {}: it is {}", action, id, state));
+    }
+    if (action == "cancel" || action == "delete") view_.forget_job(id);
+    spdlog::info("job {}: {} -> {}", id, action, state);
+    reply_json(res, 200, {{"id", id}, {"action", action}, {"state", state}, {"count", outcome->count}});
+  }
+
   tl::expected<json, std::string> jobs_json() {
     auto redis = redis_.acquire();
     protocol::Queue queue(*redis, keys_);
@@ -248,6 +302,13 @@ class CoordinatorImpl final : public Coordinator {
     auto spec = redis->command({"HGET", keys_.job(id), "spec_json"});
     if (spec && !spec->str.empty()) body["spec"] = json::parse(spec->str, nullptr, false);
     body["recent_samples"] = live.recent_samples;
+    body["renders"] = (*record)->renders;
+    json dead = json::array();
+    if (auto shards = queue.dead_shards(id)) {
+      for (const auto& d : *shards) dead.push_back({{"shard", d.shard}, {"attempts", d.attempts}, {"error", d.last_error}});
+    }
+    body["dead_shards"] = dead;
+    body["blocklisted_workers"] = queue.blocklist(id).value_or(std::vector<std::string>{});
     reply_json(res, 200, body);
   }
 
@@ -380,7 +441,7 @@ class CoordinatorImpl final : public Coordinator {
     int failures = 0;
     bool was_down = false;
     while (!stopping_) {
-      auto ok = housekeeping_pass(queue);
+      auto ok = housekeeping_pass(queue, *redis);
       if (!ok) {
         auto delay = protocol::backoff_delay(failures++, std::chrono::seconds(5));
         if (!was_down || failures % 10 == 0) {
@@ -397,12 +458,24 @@ class CoordinatorImpl final : public Coordinator {
     }
   }
 
-  protocol::RedisResult<void> housekeeping_pass(protocol::Queue& queue) {
+  protocol::RedisResult<void> housekeeping_pass(protocol::Queue& queue, protocol::RedisClient& redis) {
+    if (!redis_checked_) {
+      // Redis was unreachable at start: check its eviction policy once it answers.
+      auto problem = eviction_problem(redis);
+      if (!problem) return tl::unexpected(problem.error());
+      if (problem->has_value()) {
+        spdlog::critical("{}; stopping", **problem);
+        stop();
+        return {};
+      }
+      redis_checked_ = true;
+    }
     auto reaped = queue.reap_expired();
     if (!reaped) return tl::unexpected(reaped.error());
-    if (*reaped > 0) {
-      leases_reaped_ += *reaped;
-      spdlog::warn("reaper: {} expired lease(s) put back at the head of the queue", *reaped);
+    if (reaped->requeued + reaped->dead > 0) {
+      leases_reaped_ += reaped->requeued + reaped->dead;
+      spdlog::warn("reaper: {} expired lease(s) put back at the head of the queue, {} dead-lettered",
+                   reaped->requeued, reaped->dead);
     }
     auto ready = queue.finalizable();
     if (!ready) return tl::unexpected(ready.error());
@@ -420,9 +493,13 @@ class CoordinatorImpl final : public Coordinator {
     auto spec = queue.job_spec_bytes(id);
     if (!spec) return tl::unexpected(spec.error());
     auto spec_json = jobs::spec_to_json(protocol::decode_job_spec(spec->value_or("")).value_or(jobs::JobSpec{}));
+    auto dead = queue.dead_shards(id);
+    if (!dead) return tl::unexpected(dead.error());
+    std::set<uint64_t> dead_set;
+    for (const auto& d : *dead) dead_set.insert(d.shard);
     auto store = open_cached((*record)->storage);
-    tl::expected<ManifestSummary, std::string> written = store ? write_dataset_manifest(**store, **record, spec_json, wall_ms())
-                                                                 : tl::unexpected(store.error());
+    tl::expected<ManifestSummary, std::string> written =
+        store ? write_dataset_manifest(**store, **record, spec_json, dead_set, wall_ms()) : tl::unexpected(store.error());
     if (!written) {
       int& tries = finalize_failures_[id];
       spdlog::error("finalize {} (attempt {}): {}", id, ++tries, written.error());
@@ -433,8 +510,9 @@ class CoordinatorImpl final : public Coordinator {
     if (!done) return done;
     ++jobs_finalized_;
     view_.forget_job(id);
-    spdlog::info("job {} done: {} samples, {} objects, {:.1f} MB in {}", id, written->samples, written->objects,
-                 written->bytes / 1e6, (*record)->storage);
+    spdlog::info("job {} {}: {} samples, {} objects, {:.1f} MB in {}{}", id, dead_set.empty() ? "done" : "failed",
+                 written->samples, written->objects, written->bytes / 1e6, (*record)->storage,
+                 dead_set.empty() ? "" : fmt::format(" ({} shard(s) dead-lettered)", dead_set.size()));
     return {};
   }
 
@@ -450,6 +528,7 @@ class CoordinatorImpl final : public Coordinator {
   std::mutex stores_mutex_;
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
+  bool redis_checked_ = false;                                           // start(), then housekeeping thread
 };
 
 }  // namespace

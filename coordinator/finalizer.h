@@ -3,6 +3,7 @@
 // prefix. Idempotent: running it twice writes the same manifest.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include <tl/expected.hpp>
@@ -18,10 +19,12 @@ struct ManifestSummary {
   uint64_t bytes = 0;
 };
 
-// `spec_json` is the canonical spec; `job` the Redis record.
+// `spec_json` is the canonical spec; `job` the Redis record; `dead_shards` the shards that
+// were dead-lettered: they are listed as missing instead of read.
 tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::ObjectStore& store,
                                                                   const protocol::JobRecord& job,
                                                                   const std::string& spec_json,
+                                                                  const std::set<uint64_t>& dead_shards,
                                                                   int64_t now_ms);
 
 }  // namespace synthfarm::coordinator

@@ -23,7 +23,8 @@ struct Keys {
   std::string shard(std::string_view id, uint64_t n) const {             // HASH
     return job(id) + ":shard:" + std::to_string(n);
   }
-  std::string pending() const { return prefix + ":queue:pending"; }      // LIST of members
+  std::string pending() const { return prefix + ":queue:pending"; }      // ZSET member -> priority/FIFO score
+  std::string delayed() const { return prefix + ":queue:delayed"; }      // ZSET member -> retry time ms
   std::string leases() const { return prefix + ":queue:leases"; }        // ZSET member -> deadline_ms
   std::string dead() const { return prefix + ":queue:dead"; }            // LIST of members
   std::string finalize() const { return prefix + ":queue:finalize"; }    // LIST of job ids

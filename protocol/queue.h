@@ -23,7 +23,9 @@
 
 namespace synthfarm::protocol {
 
-// Job states: queued -> running -> finalizing -> done, or -> failed.
+// Job states: queued -> running -> finalizing -> done, or failed (a shard dead-lettered:
+// the other shards still finish and the dataset lists what was completed); paused;
+// cancelled.
 struct JobRecord {
   std::string id;
   std::string name;
@@ -35,6 +37,7 @@ struct JobRecord {
   int64_t shards_done = 0;
   int64_t shards_dead = 0;
   int64_t samples_done = 0;  // samples of completed shards
+  int64_t renders = 0;       // sample renders, repeats included
   int64_t created_ms = 0;
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
@@ -49,6 +52,25 @@ struct Lease {
 };
 
 enum class FailOutcome { kRetry, kDead, kStale };
+
+struct ReapResult {
+  int64_t requeued = 0;  // back at the head of the queue
+  int64_t dead = 0;      // out of attempts: dead-lettered
+};
+
+enum class JobAction { kPause, kResume, kCancel, kRetryDead, kDelete };
+
+struct ControlOutcome {
+  bool found = false;    // the job exists
+  bool changed = false;  // false: the action does not apply in the job's state
+  int64_t count = 0;     // kRetryDead: shards put back
+};
+
+struct DeadShard {
+  uint64_t shard = 0;
+  int64_t attempts = 0;
+  std::string last_error;
+};
 
 class Queue {
  public:
@@ -68,9 +90,22 @@ class Queue {
   RedisResult<bool> complete(const ShardRef& shard);
   // Gives the shard back without counting an attempt (graceful stop). false if stale.
   RedisResult<bool> release(const ShardRef& shard);
-  RedisResult<FailOutcome> fail(const ShardRef& shard, const std::string& error);
-  // Puts shards whose leases expired back at the head of the queue; returns how many.
-  RedisResult<int64_t> reap_expired(int limit = 1000);
+  // Counts an attempt; retried after a backoff (base * 2^(attempt-1), at most 60 s) until
+  // the job's max_attempts, then dead-lettered. A worker failing 3 shards of one job is
+  // blocklisted for that job.
+  RedisResult<FailOutcome> fail(const ShardRef& shard, const std::string& error, const std::string& worker_id);
+  // Puts shards whose leases expired back at the head of the queue, or dead-letters those
+  // out of attempts.
+  RedisResult<ReapResult> reap_expired(int limit = 1000);
+
+  // Pause (claims skip the job; shards in flight finish), resume, cancel (workers drop
+  // the job's shards at their next lease renewal), retry dead shards, delete.
+  RedisResult<ControlOutcome> control(JobAction action, const std::string& job_id);
+  // One more sample render of the job (repeats included), for the `renders` counter.
+  RedisResult<void> count_render(const std::string& job_id);
+  RedisResult<std::vector<DeadShard>> dead_shards(const std::string& job_id);
+  RedisResult<std::vector<std::string>> blocklist(const std::string& job_id);
+  void set_retry_backoff_ms(int64_t ms) { retry_backoff_ms_ = ms; }
 
   RedisResult<std::optional<std::string>> job_spec_bytes(const std::string& job_id);
   RedisResult<std::optional<JobRecord>> job(const std::string& job_id);
@@ -89,6 +124,7 @@ class Queue {
  private:
   RedisClient& redis_;
   keys::Keys keys_;
+  int64_t retry_backoff_ms_ = 1000;
 };
 
 JobRecord job_record_from_hash(const std::string& id, const std::map<std::string, std::string>& fields);

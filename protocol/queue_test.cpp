@@ -95,7 +95,7 @@ TEST_F(QueueTest, ExpiredLeaseIsReapedAndTheOldHolderFenced) {
   ASSERT_TRUE(queue_->submit("job-c", spec(2, 2), 1));
   auto first = queue_->claim("slow", 50)->value();
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
-  EXPECT_EQ(*queue_->reap_expired(), 1);
+  EXPECT_EQ(queue_->reap_expired()->requeued, 1);
   EXPECT_EQ(shard_state("job-c", 0), "pending");
   auto second = queue_->claim("fast", 30000)->value();
   EXPECT_EQ(second.shard.shard, 0u);
@@ -114,7 +114,7 @@ TEST_F(QueueTest, ExtendMovesTheDeadlineFromRedisTime) {
   ASSERT_TRUE(extended && extended->has_value());
   EXPECT_GE(**extended, lease.deadline_ms + 59000);
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  EXPECT_EQ(*queue_->reap_expired(), 0) << "an extended lease is not reaped";
+  EXPECT_EQ(queue_->reap_expired()->requeued, 0) << "an extended lease is not reaped";
 }
 
 TEST_F(QueueTest, ReleaseReturnsTheShardToTheHeadWithoutCountingAnAttempt) {
@@ -128,26 +128,150 @@ TEST_F(QueueTest, ReleaseReturnsTheShardToTheHeadWithoutCountingAnAttempt) {
   EXPECT_EQ(attempts->as_int(), 1);
 }
 
-TEST_F(QueueTest, FailingShardIsRetriedThenDeadLettered) {
+TEST_F(QueueTest, FailingShardIsRetriedThenDeadLetteredWhileTheRestFinishes) {
   auto s = spec(2, 1);
   s.max_attempts = 2;
+  queue_->set_retry_backoff_ms(0);
   ASSERT_TRUE(queue_->submit("job-f", s, 1));
   auto a1 = queue_->claim("w", 30000)->value();
-  EXPECT_EQ(*queue_->fail(a1.shard, "boom"), FailOutcome::kRetry);
-  EXPECT_EQ(*queue_->fail(a1.shard, "boom"), FailOutcome::kStale);
-  // Shard 1 is now ahead of the retried shard 0.
+  EXPECT_EQ(*queue_->fail(a1.shard, "boom", "w"), FailOutcome::kRetry);
+  EXPECT_EQ(*queue_->fail(a1.shard, "boom", "w"), FailOutcome::kStale);
+  // The retried shard 0 rejoins the tail: shard 1 comes first.
   auto b = queue_->claim("w", 30000)->value();
   EXPECT_EQ(b.shard.shard, 1u);
   auto a2 = queue_->claim("w", 30000)->value();
   EXPECT_EQ(a2.shard.shard, 0u);
-  EXPECT_EQ(*queue_->fail(a2.shard, "boom again"), FailOutcome::kDead);
+  EXPECT_EQ(*queue_->fail(a2.shard, "boom again", "w"), FailOutcome::kDead);
   auto job = queue_->job("job-f")->value();
-  EXPECT_EQ(job.state, "failed");
+  EXPECT_EQ(job.state, "running") << "the other shard is still being rendered";
   EXPECT_EQ(job.shards_dead, 1);
-  EXPECT_NE(job.error.find("boom again"), std::string::npos);
+  EXPECT_NE(job.error.find("shard 0"), std::string::npos) << job.error;
+  EXPECT_NE(job.error.find("boom again"), std::string::npos) << job.error;
   auto dead = redis_->command({"LRANGE", queue_->keys().dead(), "0", "-1"});
   ASSERT_EQ(dead->elements.size(), 1u);
   EXPECT_EQ(dead->elements[0].str, "job-f/0");
+  b.shard.sample_count = 1;
+  EXPECT_TRUE(*queue_->complete(b.shard));
+  EXPECT_EQ(queue_->job("job-f")->value().state, "finalizing") << "every shard has ended";
+  ASSERT_TRUE(queue_->mark_done("job-f"));
+  EXPECT_EQ(queue_->job("job-f")->value().state, "failed");
+  auto dead_shards = queue_->dead_shards("job-f");
+  ASSERT_EQ(dead_shards->size(), 1u);
+  EXPECT_EQ((*dead_shards)[0].attempts, 2);
+
+  // Retrying the dead shard puts it back with fresh attempts.
+  auto retried = queue_->control(JobAction::kRetryDead, "job-f");
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->count, 1);
+  job = queue_->job("job-f")->value();
+  EXPECT_EQ(job.state, "running");
+  EXPECT_EQ(job.shards_dead, 0);
+  auto again = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(again.shard.shard, 0u);
+  again.shard.sample_count = 1;
+  EXPECT_TRUE(*queue_->complete(again.shard));
+  ASSERT_TRUE(queue_->mark_done("job-f"));
+  EXPECT_EQ(queue_->job("job-f")->value().state, "done");
+}
+
+TEST_F(QueueTest, RetriesWaitForTheirBackoff) {
+  queue_->set_retry_backoff_ms(300);
+  ASSERT_TRUE(queue_->submit("job-r", spec(1, 1), 1));
+  auto a = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(*queue_->fail(a.shard, "x", "w"), FailOutcome::kRetry);
+  EXPECT_FALSE(queue_->claim("w", 30000)->has_value()) << "not before the backoff";
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_TRUE(queue_->claim("w", 30000)->has_value());
+}
+
+TEST_F(QueueTest, HigherPriorityFirstThenFifo) {
+  auto low = spec(2, 1);
+  auto high = spec(2, 1);
+  high.priority = 5;
+  ASSERT_TRUE(queue_->submit("low", low, 1));
+  ASSERT_TRUE(queue_->submit("high", high, 2));
+  auto later = spec(1, 1);
+  later.priority = 5;
+  ASSERT_TRUE(queue_->submit("high-later", later, 3));
+  std::vector<std::string> order;
+  for (int i = 0; i < 5; ++i) {
+    auto l = queue_->claim("w", 30000)->value();
+    order.push_back(keys::shard_member(l.shard.job_id, l.shard.shard));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"high/0", "high/1", "high-later/0", "low/0", "low/1"}));
+}
+
+TEST_F(QueueTest, PauseParksShardsAndResumeBringsThemBack) {
+  ASSERT_TRUE(queue_->submit("job-p", spec(3, 1), 1));
+  auto first = queue_->claim("w", 30000)->value();
+  ASSERT_TRUE(queue_->control(JobAction::kPause, "job-p")->changed);
+  EXPECT_FALSE(queue_->claim("w", 30000)->has_value()) << "a paused job hands out nothing";
+  EXPECT_TRUE(queue_->extend(first.shard, 30000)->has_value()) << "work in flight goes on";
+  first.shard.sample_count = 1;
+  EXPECT_TRUE(*queue_->complete(first.shard));
+  ASSERT_TRUE(queue_->control(JobAction::kResume, "job-p")->changed);
+  EXPECT_EQ(queue_->job("job-p")->value().state, "running");
+  EXPECT_EQ(queue_->claim("w", 30000)->value().shard.shard, 1u);
+  EXPECT_EQ(queue_->claim("w", 30000)->value().shard.shard, 2u);
+  EXPECT_FALSE(queue_->control(JobAction::kResume, "job-p")->changed);
+  EXPECT_FALSE(queue_->control(JobAction::kPause, "nope")->found);
+}
+
+TEST_F(QueueTest, CancelFencesWorkersAndDropsQueuedShards) {
+  ASSERT_TRUE(queue_->submit("job-x", spec(3, 1), 1));
+  auto held = queue_->claim("w", 30000)->value();
+  ASSERT_TRUE(queue_->control(JobAction::kCancel, "job-x")->changed);
+  EXPECT_FALSE(queue_->extend(held.shard, 30000)->has_value()) << "the holder learns at its next renewal";
+  held.shard.sample_count = 1;
+  EXPECT_FALSE(*queue_->complete(held.shard));
+  EXPECT_FALSE(queue_->claim("w", 30000)->has_value());
+  EXPECT_EQ(*queue_->pending_shards(), 0);
+  EXPECT_EQ(queue_->job("job-x")->value().state, "cancelled");
+}
+
+TEST_F(QueueTest, DeleteRemovesTheJobAndItsEntries) {
+  ASSERT_TRUE(queue_->submit("job-d", spec(3, 1), 1));
+  auto held = queue_->claim("w", 30000)->value();
+  ASSERT_TRUE(queue_->control(JobAction::kDelete, "job-d")->changed);
+  EXPECT_FALSE(queue_->job("job-d")->has_value());
+  EXPECT_EQ(*queue_->leased_shards(), 0);
+  EXPECT_FALSE(queue_->claim("w", 30000)->has_value());
+  EXPECT_EQ(*queue_->pending_shards(), 0);
+  auto keys = redis_->command({"KEYS", "sf:job:job-d*"});
+  EXPECT_TRUE(keys->elements.empty());
+  EXPECT_FALSE(*queue_->complete(held.shard));
+}
+
+TEST_F(QueueTest, AWorkerThatFailsThreeShardsIsBlocklistedForTheJob) {
+  auto s = spec(5, 1);
+  s.max_attempts = 10;
+  queue_->set_retry_backoff_ms(0);
+  ASSERT_TRUE(queue_->submit("job-b", s, 1));
+  for (int i = 0; i < 3; ++i) {
+    auto l = queue_->claim("bad", 30000)->value();
+    EXPECT_EQ(*queue_->fail(l.shard, "gpu on fire", "bad"), FailOutcome::kRetry);
+  }
+  EXPECT_EQ(*queue_->blocklist("job-b"), std::vector<std::string>{"bad"});
+  EXPECT_FALSE(queue_->claim("bad", 30000)->has_value()) << "blocklisted for this job";
+  EXPECT_EQ(*queue_->pending_shards(), 5) << "and the shards stay queued for others";
+  EXPECT_TRUE(queue_->claim("good", 30000)->has_value());
+}
+
+TEST_F(QueueTest, AShardWhoseLeaseKeepsExpiringIsDeadLettered) {
+  auto s = spec(1, 1);
+  s.max_attempts = 2;
+  ASSERT_TRUE(queue_->submit("job-k", s, 1));
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    ASSERT_TRUE(queue_->claim("dies", 20)->has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    auto reaped = queue_->reap_expired();
+    EXPECT_EQ(reaped->requeued, attempt < 2 ? 1 : 0);
+    EXPECT_EQ(reaped->dead, attempt < 2 ? 0 : 1);
+  }
+  auto job = queue_->job("job-k")->value();
+  EXPECT_EQ(job.state, "finalizing");
+  EXPECT_EQ(job.shards_dead, 1);
+  EXPECT_NE(job.error.find("lease expired"), std::string::npos) << job.error;
 }
 
 TEST_F(QueueTest, ScriptsSurviveAScriptCacheFlush) {

@@ -222,3 +222,101 @@ TEST(EndToEnd, ProcessesWaitForAnUnreachableRedisAndCarryOn) {
 
 }  // namespace
 }  // namespace synthfarm::testing
+
+namespace synthfarm::testing {
+namespace {
+
+TEST(EndToEnd, CoordinatorRefusesARedisThatMayEvictKeys) {
+  auto redis = RedisServer::start({"--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"});
+  TempDir dir;
+  auto coordinator = ChildProcess::spawn(
+      {binary("synthfarm-coordinator"), "--redis", redis->url(), "--listen",
+       "127.0.0.1:" + std::to_string(free_tcp_port()), "--telemetry",
+       "tcp://127.0.0.1:" + std::to_string(free_tcp_port()), "--storage-root", "file://" + dir.path().string()},
+      dir.path() / "coordinator.log");
+  auto status = coordinator->wait(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value()) << "it must refuse to start\n" << coordinator->log();
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(coordinator->log().find("maxmemory-policy allkeys-lru"), std::string::npos) << coordinator->log();
+  EXPECT_NE(coordinator->log().find("noeviction"), std::string::npos) << coordinator->log();
+}
+
+TEST(EndToEnd, PauseResumeCancelRetryAndDeleteFromTheCli) {
+  Farm farm({.workers = 1, .threads = 1});
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {binary("synthfarm"), "--url", farm.url()});
+    return run_command(args);
+  };
+  auto spec_path = farm.dir() / "job.yaml";
+  std::ofstream(spec_path) << "name: ctl\nsamples: 40\nshard_size: 1\ncamera:\n  resolution: [160, 120]\n"
+                              "render:\n  spp: 16\n";
+  auto [code, out] = cli({"submit", spec_path.string()});
+  ASSERT_EQ(code, 0) << out;
+  std::string id = out.substr(0, out.find('\n'));
+  auto job = [&] { return farm.get("/api/jobs/" + id).second; };
+  auto worker_state = [&] {
+    auto workers = farm.get("/api/workers").second["workers"];
+    return workers.empty() ? std::string() : workers[0]["state"].get<std::string>();
+  };
+  auto wait_until = [&](auto pred, int seconds) {
+    for (int i = 0; i < seconds * 20 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return pred();
+  };
+  ASSERT_TRUE(wait_until([&] { return job()["shards_done"].get<int>() >= 1; }, 60)) << farm.logs();
+
+  // Pause: the shard in flight finishes, then nothing more is handed out.
+  auto [pcode, pout] = cli({"pause", id});
+  ASSERT_EQ(pcode, 0) << pout;
+  EXPECT_NE(pout.find("paused"), std::string::npos);
+  // A heartbeat may still say "idle" from between two shards: let the shard in flight end.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(wait_until([&] { return worker_state() == "idle"; }, 10)) << farm.logs();
+  int done_while_paused = job()["shards_done"];
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(job()["shards_done"], done_while_paused) << "a paused job hands out no shards";
+  EXPECT_EQ(cli({"pause", id}).first, 2) << "pausing twice is refused";
+
+  // Resume: work goes on.
+  ASSERT_EQ(cli({"resume", id}).first, 0);
+  ASSERT_TRUE(wait_until([&] { return job()["shards_done"].get<int>() > done_while_paused; }, 30)) << farm.logs();
+
+  // Cancel: the worker drops the job within about a second (its next lease renewal).
+  ASSERT_TRUE(wait_until([&] { return worker_state() == "rendering"; }, 10));
+  auto cancelled_at = std::chrono::steady_clock::now();
+  auto [ccode, cout_] = cli({"cancel", id});
+  ASSERT_EQ(ccode, 0) << cout_;
+  ASSERT_TRUE(wait_until([&] { return worker_state() == "idle"; }, 10)) << farm.logs();
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - cancelled_at).count();
+  EXPECT_LT(took, 2.5) << "the worker kept the cancelled job's shard for " << took << " s";
+  EXPECT_EQ(job()["state"], "cancelled");
+  EXPECT_EQ(cli({"resume", id}).first, 2) << "a cancelled job cannot be resumed";
+
+  // Delete: the job and its queue entries are gone.
+  ASSERT_EQ(cli({"delete", id}).first, 0);
+  EXPECT_EQ(farm.get("/api/jobs/" + id).first, 404);
+  auto [mcode, metrics] = farm.get_raw("/metrics");
+  EXPECT_NE(metrics.find("synthfarm_shards_pending 0"), std::string::npos) << metrics;
+}
+
+TEST(EndToEnd, ACrashingSampleIsRetriedThenDeadLetteredAndTheRestIsDelivered) {
+  Farm farm({.workers = 1, .threads = 1, .worker_env = {{"SYNTHFARM_TEST_FAULT", "throw-on-sample=3"}}});
+  std::string id = farm.submit("name: poison\nsamples: 8\nshard_size: 2\nmax_attempts: 2\n"
+                               "camera:\n  resolution: [32, 24]\nrender:\n  spp: 1\n");
+  json job = farm.wait(id, std::chrono::seconds(120));
+  EXPECT_EQ(job["state"], "failed") << job.dump();
+  EXPECT_EQ(job["shards_done"], 3);
+  EXPECT_EQ(job["shards_failed"], 1);
+  EXPECT_NE(job["error"].get<std::string>().find("shard 1"), std::string::npos) << job.dump();
+  ASSERT_EQ(job["dead_shards"].size(), 1u) << job.dump();
+  EXPECT_EQ(job["dead_shards"][0]["attempts"], 2);
+  EXPECT_NE(job["dead_shards"][0]["error"].get<std::string>().find("sample 3"), std::string::npos);
+  // The dataset of the completed shards is written and says what is missing.
+  auto manifest = json::parse(slurp(farm.out_root() / id / "manifest.json"));
+  EXPECT_EQ(manifest["complete"], false);
+  EXPECT_EQ(manifest["counts"]["samples"], 6);
+  ASSERT_EQ(manifest["missing"].size(), 1u);
+  EXPECT_EQ(manifest["missing"][0]["shard"], 1);
+}
+
+}  // namespace
+}  // namespace synthfarm::testing

@@ -4,24 +4,51 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <fstream>
 #include <thread>
 
 namespace synthfarm::testing {
 
 Farm::Farm(FarmOptions options) : options_(options) {
-  if (options_.start_redis) redis_ = RedisServer::start();
+  if (options_.start_redis) redis_ = RedisServer::start(options_.redis_args, 0, dir() / "redis");
   http_port_ = free_tcp_port();
   telemetry_port_ = free_tcp_port();
   std::filesystem::create_directories(out_root());
-  coordinator_ = ChildProcess::spawn(
+  coordinator_ = spawn_coordinator();
+  for (int i = 0; i < options_.workers; ++i) workers_.push_back(start_worker());
+}
+
+std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
+  auto coordinator = ChildProcess::spawn(
       {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
        "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(), "--storage-root",
        "file://" + out_root().string(), "--web", source_path("web")},
       dir() / "coordinator.log");
   if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
-    throw std::runtime_error("coordinator did not start:\n" + coordinator_->log());
+    throw std::runtime_error("coordinator did not start:\n" + coordinator->log());
   }
-  for (int i = 0; i < options_.workers; ++i) workers_.push_back(start_worker());
+  return coordinator;
+}
+
+void Farm::kill_worker(size_t i) {
+  workers_.at(i)->signal(SIGKILL);
+  workers_[i]->wait(std::chrono::seconds(10));
+  retired_workers_.push_back(std::move(workers_[i]));
+  workers_[i] = start_worker();
+}
+
+void Farm::restart_coordinator() {
+  coordinator_->signal(SIGKILL);
+  coordinator_->wait(std::chrono::seconds(10));
+  std::ofstream(dir() / "coordinator.log", std::ios::app) << "==== coordinator killed (SIGKILL), restarting ====\n";
+  coordinator_ = spawn_coordinator();
+}
+
+void Farm::restart_redis() {
+  int port = redis_->port();
+  redis_->kill();
+  redis_.reset();
+  redis_ = RedisServer::start(options_.redis_args, port, dir() / "redis");
 }
 
 Farm::~Farm() {
@@ -40,7 +67,7 @@ std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>&
                                    "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
                                    "--lease-ms", std::to_string(options_.lease_ms)};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"));
+  return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"), options_.worker_env);
 }
 
 std::pair<int, nlohmann::json> Farm::get(const std::string& path) const {
@@ -95,6 +122,22 @@ std::string Farm::logs() const {
     out += "---- worker " + std::to_string(i + 1) + " ----\n" + workers_[i]->log();
   }
   return out.size() > 20000 ? out.substr(out.size() - 20000) : out;
+}
+
+std::string Farm::all_logs(size_t tail) const {
+  auto cut = [tail](std::string text) {
+    return text.size() > tail ? "[...]" + text.substr(text.size() - tail) : text;
+  };
+  std::string out = "---- coordinator (every life) ----\n" + cut(coordinator_->log());
+  for (const auto& w : retired_workers_) {
+    out += "---- killed worker pid " + std::to_string(w->pid()) + " ----\n" + cut(w->log());
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    out += "---- worker slot " + std::to_string(i) + " pid " + std::to_string(workers_[i]->pid()) + " ----\n" +
+           cut(workers_[i]->log());
+  }
+  if (redis_) out += "---- redis-server ----\n" + cut(redis_->log());
+  return out;
 }
 
 }  // namespace synthfarm::testing

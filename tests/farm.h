@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@ struct FarmOptions {
   int threads = 1;           // render threads per worker
   int64_t lease_ms = 30000;
   bool start_redis = true;
+  std::vector<std::string> redis_args = {};       // extra redis-server arguments, e.g. AOF on
+  std::map<std::string, std::string> worker_env = {};  // environment of every worker started
 };
 
 class Farm {
@@ -48,6 +51,19 @@ class Farm {
 
   // Logs of every process, for failure messages.
   std::string logs() const;
+  // Logs of every process ever started (killed workers and coordinators too, and
+  // redis-server), the last `tail` bytes of each.
+  std::string all_logs(size_t tail = 3000) const;
+
+  // ---- chaos: crash and restart processes ----------------------------------------
+  // SIGKILLs worker `i` and starts a fresh one (new id and log) in its place.
+  void kill_worker(size_t i);
+  // SIGKILLs the coordinator and starts a new one on the same ports, log appended.
+  void restart_coordinator();
+  // SIGKILLs redis-server and starts it again on the same port with the same data dir
+  // and arguments (with AOF on, it reloads what was fsynced).
+  void restart_redis();
+  RedisServer* redis() { return redis_.get(); }
 
  private:
   FarmOptions options_;
@@ -58,6 +74,8 @@ class Farm {
   int worker_seq_ = 0;
   std::unique_ptr<ChildProcess> coordinator_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
+  std::vector<std::unique_ptr<ChildProcess>> retired_workers_;  // killed; kept for their logs
+  std::unique_ptr<ChildProcess> spawn_coordinator();
 };
 
 }  // namespace synthfarm::testing

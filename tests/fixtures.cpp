@@ -119,19 +119,28 @@ std::string ChildProcess::log() const {
   return ss.str();
 }
 
-std::unique_ptr<RedisServer> RedisServer::start(const std::vector<std::string>& extra_args, int port) {
+std::unique_ptr<RedisServer> RedisServer::start(const std::vector<std::string>& extra_args, int port,
+                                                const std::filesystem::path& data_dir) {
   std::unique_ptr<RedisServer> server(new RedisServer());
+  server->data_dir_ = data_dir.empty() ? server->dir_.path() : data_dir;
+  std::filesystem::create_directories(server->data_dir_);
   for (int tries = 0; tries < 5; ++tries) {
     server->port_ = port != 0 ? port : free_tcp_port();
     std::vector<std::string> argv = {"redis-server", "--port", std::to_string(server->port_),
                                      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                     "--dir", server->dir_.path().string(), "--daemonize", "no"};
+                                     "--dir", server->data_dir_.string(), "--daemonize", "no"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    server->process_ = ChildProcess::spawn(argv, server->dir_.path() / "redis.log");
+    server->process_ = ChildProcess::spawn(argv, server->data_dir_ / "redis.log");
     if (wait_for_tcp(server->port_, std::chrono::seconds(10))) return server;
     server->process_.reset();
   }
   throw std::runtime_error("redis-server did not start (is it installed? ops/setup.sh installs it)");
+}
+
+void RedisServer::kill() {
+  if (!process_) return;
+  process_->signal(SIGKILL);
+  process_->wait(std::chrono::seconds(10));
 }
 
 RedisServer::~RedisServer() {

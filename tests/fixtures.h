@@ -59,15 +59,22 @@ class ChildProcess {
 class RedisServer {
  public:
   // port 0 picks a free one; a given port is used as is (to restart "the same" server).
+  // `data_dir` (optional) holds its files (AOF, log) instead of its own temp dir, so a
+  // server restarted with the same dir and port loads what the last one persisted.
   static std::unique_ptr<RedisServer> start(const std::vector<std::string>& extra_args = {},
-                                            int port = 0);
+                                            int port = 0,
+                                            const std::filesystem::path& data_dir = {});
   ~RedisServer();
   int port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  // SIGKILL, as a crash: nothing is flushed beyond what its fsync policy already wrote.
+  void kill();
+  std::string log() const { return process_ ? process_->log() : ""; }
 
  private:
   RedisServer() = default;
   TempDir dir_;
+  std::filesystem::path data_dir_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };

@@ -136,6 +136,9 @@ class WorkerImpl final : public Worker {
       auto t0 = std::chrono::steady_clock::now();
       tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
       try {
+        if (options_.fault_throw_on_sample && *options_.fault_throw_on_sample == index) {
+          throw std::runtime_error(fmt::format("test fault: the renderer crashes on sample {}", index));
+        }
         objects = renderer_->render(**spec, index);
       } catch (const std::exception& e) {
         objects = tl::unexpected(std::string(e.what()));
@@ -152,6 +155,7 @@ class WorkerImpl final : public Worker {
         manifest.objects.push_back({key, data->size(), storage::sha256_hex(*data)});
         bytes += data->size();
       }
+      (void)queue_.count_render(shard.job_id);  // a statistic: a lost increment loses nothing
       double render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       sample_finished(shard, index, render_ms, bytes);
     }
@@ -165,8 +169,8 @@ class WorkerImpl final : public Worker {
       return;
     }
     if (!*accepted) {
-      spdlog::warn("shard {}/{}: completion rejected: the lease (token {}) was taken over; outputs are "
-                   "identical, nothing lost",
+      spdlog::warn("shard {}/{}: completion rejected: the lease (token {}) is not current any more (taken "
+                   "over, or the job was cancelled); outputs are identical, nothing lost",
                    shard.job_id, shard.shard, shard.token);
       return;
     }
@@ -181,7 +185,7 @@ class WorkerImpl final : public Worker {
   void fail(const protocol::ShardRef& shard, const std::string& error) {
     clear_current();
     spdlog::error("shard {}/{} failed: {}", shard.job_id, shard.shard, error);
-    auto outcome = protocol::retry_with_backoff<protocol::FailOutcome>([&] { return queue_.fail(shard, error); },
+    auto outcome = protocol::retry_with_backoff<protocol::FailOutcome>([&] { return queue_.fail(shard, error, options_.worker_id); },
                                                                       stopping_, log_retry());
     if (outcome && *outcome == protocol::FailOutcome::kDead) {
       spdlog::error("shard {}/{} dead-lettered after its last attempt", shard.job_id, shard.shard);
@@ -202,13 +206,17 @@ class WorkerImpl final : public Worker {
     spdlog::warn("shard {}/{}: lease lost (token {} is stale); dropping it", shard.job_id, shard.shard, shard.token);
   }
 
+  // Leases are renewed every lease/3, and at least every heartbeat: a renewal is also how
+  // a worker learns that the job was cancelled (the renewal is refused).
+  int64_t renew_interval_ms() const { return std::min(options_.lease_ms / 3, options_.heartbeat_ms); }
+
   // ---- shared with the heartbeat thread ----------------------------------------------
   void set_current(const protocol::ShardRef& shard) {
     std::lock_guard lock(mutex_);
     current_ = shard;
     lease_lost_ = false;
     state_ = protocol::WorkerState::kRendering;
-    next_extend_ms_ = wall_ms() + options_.lease_ms / 3;
+    next_extend_ms_ = wall_ms() + renew_interval_ms();
   }
 
   void clear_current() {
@@ -263,7 +271,7 @@ class WorkerImpl final : public Worker {
         shard = current_;
         if (shard && now >= next_extend_ms_) {
           extend = true;
-          next_extend_ms_ = now + options_.lease_ms / 3;
+          next_extend_ms_ = now + renew_interval_ms();
         }
         while (!finished_ms_.empty() && finished_ms_.front() < now - 10000) finished_ms_.pop_front();
         hb.samples_per_sec = finished_ms_.empty() ? 0.0 : finished_ms_.size() / 10.0;
@@ -281,7 +289,8 @@ class WorkerImpl final : public Worker {
           spdlog::warn("lease renewal for {}/{}: {}", shard->job_id, shard->shard, renewed.error().message);
         } else if (!renewed->has_value()) {
           lease_lost_ = true;
-          spdlog::warn("lease on {}/{} lost: another worker holds it now", shard->job_id, shard->shard);
+          spdlog::warn("lease on {}/{} lost: another worker holds it, or the job was cancelled", shard->job_id,
+                       shard->shard);
         }
       }
       if (now >= next_beat || quit) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <tl/expected.hpp>
@@ -28,6 +29,9 @@ struct WorkerOptions {
   int64_t heartbeat_ms = 1000;
   int64_t idle_poll_ms = 250;      // first wait when the queue is empty; grows to 2 s
   int64_t max_shards = 0;          // stop after this many shards (0: never); for benchmarks
+  // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
+  // any job throws, as a crashing renderer would.
+  std::optional<uint64_t> fault_throw_on_sample;
 };
 
 class Worker {

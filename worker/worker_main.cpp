@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "worker/worker.h"
@@ -37,6 +39,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.redis = *endpoint;
+  if (const char* fault = std::getenv("SYNTHFARM_TEST_FAULT")) {
+    unsigned long long n = 0;
+    if (std::sscanf(fault, "throw-on-sample=%llu", &n) != 1) {
+      spdlog::error("SYNTHFARM_TEST_FAULT: expected throw-on-sample=N, got '{}'", fault);
+      return 2;
+    }
+    options.fault_throw_on_sample = n;
+    spdlog::warn("test fault switch on: sample {} of every job throws", n);
+  }
 
   sigset_t signals;
   sigemptyset(&signals);

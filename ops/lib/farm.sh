@@ -24,8 +24,7 @@ farm_start() {
   FARM_TELEMETRY=tcp://127.0.0.1:$telemetry_port
   FARM_URL=http://127.0.0.1:$http_port
 
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$FARM_RUN/redis" --appendonly yes \
-    --appendfsync everysec --maxmemory-policy noeviction --save "" --daemonize no \
+  redis-server ops/redis.conf --port "$redis_port" --dir "$FARM_RUN/redis" --daemonize no \
     >"$FARM_RUN/redis.log" 2>&1 &
   FARM_PIDS+=($!)
   for _ in $(seq 100); do
