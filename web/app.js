@@ -25,6 +25,15 @@ camera:
 
 const ACTIVE_STATES = new Set(['queued', 'running', 'finalizing']);
 
+// Which job-control buttons each job state offers (retry also needs dead shards).
+const ACTION_STATES = {
+  pause: new Set(['queued', 'running']),
+  resume: new Set(['paused']),
+  cancel: new Set(['queued', 'running', 'paused']),
+  retry: new Set(['failed', 'running']),
+  delete: new Set(['done', 'failed', 'cancelled']),
+};
+
 // ---------------------------------------------------------------------------------------
 // Small DOM helpers
 
@@ -322,7 +331,7 @@ function updateJobRow(row, job) {
 
 function jobMatchesFilter(job, filter) {
   switch (filter) {
-    case 'active': return ACTIVE_STATES.has(job.state);
+    case 'active': return ACTIVE_STATES.has(job.state) || job.state === 'paused';
     case 'done': return job.state === 'done';
     case 'failed': return job.state === 'failed';
     default: return true;
@@ -362,7 +371,7 @@ function renderJobs() {
 
   const counts = { all: state.jobs.length, active: 0, done: 0, failed: 0 };
   for (const j of state.jobs) {
-    if (ACTIVE_STATES.has(j.state)) counts.active++;
+    if (ACTIVE_STATES.has(j.state) || j.state === 'paused') counts.active++;
     else if (j.state === 'done') counts.done++;
     else if (j.state === 'failed') counts.failed++;
   }
@@ -547,6 +556,15 @@ const D = {
   state: $('detail-state'),
   error: $('detail-error'),
   shards: $('kv-shards'),
+  renders: $('kv-renders'),
+  actionError: $('job-action-error'),
+  actionButtons: [...document.querySelectorAll('#job-actions [data-action]')],
+  deadSection: $('dead-section'),
+  deadList: $('dead-shards'),
+  deadCount: $('dead-count'),
+  blockSection: $('blocklist-section'),
+  blockList: $('blocklist'),
+  blockCount: $('blocklist-count'),
   rate: $('kv-rate'),
   eta: $('kv-eta'),
   priority: $('kv-priority'),
@@ -581,6 +599,10 @@ const detail = {
   notFound: false,   // the last fetch said 404
   pendingForce: false,
   specText: null,    // spec JSON currently shown
+  deadKey: '',       // dead-shard list currently shown
+  blockKey: '',      // blocklist currently shown
+  actionBusy: false, // a job-control request is in flight
+  actionError: '',   // error text of the last failed job-control request (this job)
   thumbs: new Map(), // sample index → { a, img, missing, failed }
 };
 
@@ -626,7 +648,12 @@ function resetDetail(id) {
   detail.pendingForce = false;
   detail.lastFetch = 0;
   detail.specText = null;
+  detail.deadKey = '';
+  detail.blockKey = '';
+  detail.actionError = '';
   detail.thumbs.clear();
+  D.deadList.replaceChildren();
+  D.blockList.replaceChildren();
   D.previews.replaceChildren();
   D.spec.replaceChildren();
 }
@@ -719,6 +746,8 @@ function renderDetail() {
   const shardBits = [`${num(job.shards_done)} / ${num(job.shards_total)} done`];
   if (num(job.shards_failed)) shardBits.push(`${num(job.shards_failed)} failed`);
   setText(D.shards, shardBits.join(' · '));
+  const renders = detail.data && typeof detail.data.renders === 'number' ? detail.data.renders : job.renders;
+  setText(D.renders, typeof renders === 'number' ? fmtInt(renders) : '–');
   const running = st === 'running' || st === 'finalizing';
   setText(D.rate, running ? `${fmtRate(num(job.samples_per_sec))} samples/s` : '–');
   setText(D.eta, running && num(job.eta_s) > 0 ? fmtDuration(job.eta_s) : '–');
@@ -730,8 +759,124 @@ function renderDetail() {
   setText(D.storage, job.storage || '–');
   setAttr(D.storage, 'title', job.storage || null);
 
+  const dead = detail.data && Array.isArray(detail.data.dead_shards) ? detail.data.dead_shards : [];
+  renderActions(st, known, dead.length > 0);
+  renderDeadShards(dead);
+  renderBlocklist(detail.data && Array.isArray(detail.data.blocklisted_workers) ? detail.data.blocklisted_workers : []);
+
   renderPreviews(id, detail.data && Array.isArray(detail.data.recent_samples) ? detail.data.recent_samples : null);
   renderSpec(detail.data ? detail.data.spec : undefined);
+}
+
+// ---------------------------------------------------------------------------------------
+// Job control: pause / resume / cancel / retry dead shards / delete
+
+function renderActions(st, known, hasDead) {
+  for (const b of D.actionButtons) {
+    const action = b.dataset.action;
+    let show = known && ACTION_STATES[action].has(st);
+    if (action === 'retry') show = show && hasDead;
+    b.hidden = !show;
+    b.disabled = detail.actionBusy;
+    setAttr(b, 'aria-busy', detail.actionBusy && b.dataset.busy === '1' ? 'true' : null);
+  }
+  D.actionError.hidden = !detail.actionError;
+  setText(D.actionError, detail.actionError);
+}
+
+const CONFIRM_TEXT = {
+  cancel: (id) => `Cancel job ${id}?\n\nShards not rendered yet are dropped. This cannot be undone.`,
+  delete: (id) => `Delete job ${id}?\n\nIts record disappears from the coordinator; rendered data stays in storage.`,
+};
+
+async function runAction(action, button) {
+  const id = state.selected;
+  if (!id || detail.actionBusy) return;
+  if (CONFIRM_TEXT[action] && !window.confirm(CONFIRM_TEXT[action](id))) return;
+  detail.actionBusy = true;
+  detail.actionError = '';
+  button.dataset.busy = '1';
+  renderDetail();
+  let ok = false;
+  let result = null;
+  try {
+    const path = `${API}/jobs/${encodeURIComponent(id)}`;
+    const res = action === 'delete'
+      ? await fetch(path, { method: 'DELETE', headers: { Accept: 'application/json' } })
+      : await fetch(`${path}/${action}`, { method: 'POST', headers: { Accept: 'application/json' } });
+    const text = await res.text();
+    try { result = text ? JSON.parse(text) : null; } catch { result = null; }
+    ok = res.ok;
+    if (!ok && detail.id === id) {
+      const msg = result && typeof result.error === 'string' && result.error ? result.error : (text || '').trim().slice(0, 300);
+      detail.actionError = msg ? `${msg} (HTTP ${res.status})` : `Could not ${action} the job (HTTP ${res.status}).`;
+    }
+  } catch {
+    if (detail.id === id) detail.actionError = `Could not ${action} the job: the coordinator is unreachable.`;
+  } finally {
+    detail.actionBusy = false;
+    delete button.dataset.busy;
+  }
+  if (ok && action === 'delete') {
+    // Gone: drop it from the list right away; the next snapshot agrees.
+    state.jobs = state.jobs.filter((j) => j.id !== id);
+    state.jobsById.delete(id);
+    if (state.selected === id) clearSelection();
+    render();
+    refreshNow();
+    return;
+  }
+  if (ok && result && typeof result.state === 'string') {
+    // Show the new state at once instead of waiting for the next snapshot.
+    const listed = state.jobsById.get(id);
+    if (listed) listed.state = result.state;
+    if (detail.id === id && detail.data) detail.data.state = result.state;
+    render();
+  }
+  renderDetail();
+  if (ok) {
+    refreshNow();
+    if (detail.id === id) {
+      detail.lastFetch = 0;  // an action is worth an immediate detail refresh
+      refreshDetail(true);
+    }
+  }
+}
+
+for (const b of D.actionButtons) b.addEventListener('click', () => runAction(b.dataset.action, b));
+
+function renderDeadShards(dead) {
+  const items = dead.filter((d) => d && typeof d === 'object');
+  const key = JSON.stringify(items.map((d) => [d.shard, d.attempts, d.error]));
+  D.deadSection.hidden = items.length === 0;
+  if (key === detail.deadKey) return;
+  detail.deadKey = key;
+  setText(D.deadCount, items.length ? `${items.length}` : '');
+  D.deadList.replaceChildren(...items.map((d) => {
+    const shard = Number.isFinite(Number(d.shard)) ? Number(d.shard) : String(d.shard ?? '?');
+    const attempts = num(d.attempts);
+    const li = h('li', { class: 'dead-item', testid: 'dead-shard' },
+      h('div', { class: 'dead-head' },
+        h('span', { class: 'dead-shard', text: `shard ${shard}` }),
+        h('span', { class: 'dead-attempts', text: `${attempts} attempt${attempts === 1 ? '' : 's'}` })),
+      h('div', { class: 'dead-error', text: d.error ? String(d.error) : '(no error recorded)' }));
+    li.dataset.shard = String(shard);
+    return li;
+  }));
+}
+
+function renderBlocklist(workers) {
+  const ids = workers.filter((w) => w != null && w !== '').map(String);
+  const key = JSON.stringify(ids);
+  D.blockSection.hidden = ids.length === 0;
+  if (key === detail.blockKey) return;
+  detail.blockKey = key;
+  setText(D.blockCount, ids.length ? `${ids.length}` : '');
+  D.blockList.replaceChildren(...ids.map((w) => {
+    const li = h('li', { class: 'block-item', text: w, title: 'This worker failed this job\'s shards too often and gets none of them any more' });
+    li.dataset.worker = w;
+    return li;
+  }));
 }
 
 function sampleUrl(id, index) {
