@@ -1,0 +1,293 @@
+// heartbeat_load: simulated workers heartbeating a real coordinator, while measuring the
+// coordinator's CPU time from /proc/PID/stat (utime + stime).
+//
+// Each simulated worker is its own protocol::TelemetrySender (the class the worker uses:
+// its own ZeroMQ context and its own TCP connection to the coordinator's PULL socket),
+// sending one protocol::Heartbeat per period with a random phase. All senders are owned
+// by one thread, which is allowed: each sender has one owner thread. --workers 0 measures
+// the idle coordinator over the same window.
+//
+// Run by bench/heartbeat_load.sh, which starts redis-server and the coordinator. Prints
+// human-readable lines, and one machine-readable line last:
+//   RESULT workers=N seconds=S sent=X dropped=Y received=Z cpu_pct=P listed=L alive=A
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/messages.h"
+#include "protocol/telemetry.h"
+
+namespace {
+
+using namespace synthfarm;
+using Clock = std::chrono::steady_clock;
+
+// utime + stime from a /proc/.../stat file, in seconds; nullopt if it is gone. `comm`
+// receives field 2 (the thread or process name).
+std::optional<double> stat_cpu_seconds(const std::string& path, std::string* comm = nullptr) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  // Field 2 (comm) is in parentheses and may hold spaces: parse after the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  if (comm) {
+    auto open = line.find('(');
+    *comm = open == std::string::npos ? "?" : line.substr(open + 1, close - open - 1);
+  }
+  std::istringstream rest(line.substr(close + 2));
+  std::vector<std::string> fields;
+  std::string f;
+  while (rest >> f) fields.push_back(f);
+  // rest starts at field 3 (state); utime is field 14, stime field 15.
+  if (fields.size() < 13) return std::nullopt;
+  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::optional<double> process_cpu_seconds(int pid) { return stat_cpu_seconds(fmt::format("/proc/{}/stat", pid)); }
+
+// CPU seconds per thread of a process, keyed by "name/tid".
+std::map<std::string, double> thread_cpu_seconds(int pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    std::string comm;
+    auto cpu = stat_cpu_seconds((entry.path() / "stat").string(), &comm);
+    if (cpu) out[comm + "/" + entry.path().filename().string()] = *cpu;
+  }
+  return out;
+}
+
+double own_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct HttpBase {
+  std::string host;
+  int port = 0;
+};
+
+std::optional<HttpBase> parse_http(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return std::nullopt;
+  auto hostport = url.substr(scheme.size());
+  auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return HttpBase{hostport.substr(0, colon), std::stoi(hostport.substr(colon + 1))};
+}
+
+// synthfarm_telemetry_messages_total from /metrics; nullopt if unavailable.
+std::optional<int64_t> telemetry_messages(const HttpBase& api) {
+  httplib::Client client(api.host, api.port);
+  client.set_read_timeout(10, 0);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return std::nullopt;
+  std::istringstream in(res->body);
+  std::string line;
+  const std::string name = "synthfarm_telemetry_messages_total ";
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) == 0) return std::stoll(line.substr(name.size()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"simulated workers heartbeating a synthfarm coordinator; measures its CPU"};
+  std::string telemetry = "tcp://127.0.0.1:5555";
+  std::string api_url;
+  std::string id_prefix = "bench-w";
+  int workers = 500;
+  double seconds = 30;
+  double hz = 1;
+  int pid = 0;
+  unsigned seed = 1;
+  app.add_option("--telemetry", telemetry, "coordinator's telemetry endpoint")->capture_default_str();
+  app.add_option("--api", api_url, "coordinator's http://host:port, for /api/workers and /metrics");
+  app.add_option("--pid", pid, "coordinator process id (CPU from /proc/PID/stat)")->required();
+  app.add_option("--workers", workers, "simulated workers (one TelemetrySender each); 0: idle baseline")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
+  app.add_option("--seconds", seconds, "measured window")->capture_default_str();
+  app.add_option("--hz", hz, "heartbeats per second per worker")->capture_default_str();
+  app.add_option("--id-prefix", id_prefix, "worker ids are <prefix>NNN")->capture_default_str();
+  app.add_option("--seed", seed, "phase jitter seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::optional<HttpBase> api;
+  if (!api_url.empty()) {
+    api = parse_http(api_url);
+    if (!api) {
+      fmt::print(stderr, "--api: expected http://host:port, got '{}'\n", api_url);
+      return 2;
+    }
+  }
+  if (!process_cpu_seconds(pid)) {
+    fmt::print(stderr, "no process {} (cannot read /proc/{}/stat)\n", pid, pid);
+    return 2;
+  }
+
+  // One sender per worker: a ZeroMQ context (I/O thread) and a TCP connection each.
+  std::vector<std::unique_ptr<protocol::TelemetrySender>> senders;
+  senders.reserve(workers);
+  auto t_connect = Clock::now();
+  for (int i = 0; i < workers; ++i) {
+    auto s = protocol::TelemetrySender::connect(telemetry);
+    if (!s) {
+      fmt::print(stderr, "sender {}: {}\n", i, s.error());
+      return 1;
+    }
+    senders.push_back(std::move(*s));
+  }
+  // Connections are made in the background (and with ZMQ_IMMEDIATE a send before the
+  // handshake is dropped): let them settle before the window starts.
+  if (workers > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double connect_s = std::chrono::duration<double>(Clock::now() - t_connect).count();
+  if (workers > 0) fmt::print("{} senders created and connected in {:.2f} s\n", workers, connect_s);
+
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / hz));
+  const auto window = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> phase(0, period.count() - 1);
+
+  std::vector<protocol::Heartbeat> beats(workers);
+  const std::string host = []() {
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    return std::string(buf);
+  }();
+  for (int i = 0; i < workers; ++i) {
+    auto& hb = beats[i];
+    hb.worker_id = fmt::format("{}{:03d}", id_prefix, i);
+    hb.host = host;
+    hb.pid = static_cast<uint32_t>(getpid());
+    hb.threads = 1;
+    // Half of them look busy, so the messages carry a shard like a rendering worker's.
+    if (i % 2 == 0) {
+      hb.state = protocol::WorkerState::kRendering;
+      hb.shard = {"bench-job", static_cast<uint64_t>(i), 1, static_cast<uint64_t>(i) * 50, 50};
+      hb.samples_per_sec = 0.5;
+    }
+  }
+
+  std::optional<int64_t> received_before;
+  if (api) received_before = telemetry_messages(*api);
+
+  using Due = std::pair<Clock::time_point, int>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due;
+  const auto start = Clock::now();
+  const auto end = start + window;
+  for (int i = 0; i < workers; ++i) due.push({start + Clock::duration(phase(rng)), i});
+
+  const auto threads0 = thread_cpu_seconds(pid);
+  const double cpu0 = *process_cpu_seconds(pid);
+  const double own0 = own_cpu_seconds();
+  int64_t sent = 0, dropped = 0;
+  Clock::duration max_late{0};
+  while (!due.empty() && due.top().first < end) {
+    auto [when, i] = due.top();
+    due.pop();
+    std::this_thread::sleep_until(when);
+    max_late = std::max(max_late, Clock::now() - when);
+    auto& hb = beats[i];
+    hb.sent_ms = wall_ms();
+    if (hb.state == protocol::WorkerState::kRendering) hb.samples_done += 1;
+    if (senders[i]->send(hb)) {
+      ++sent;
+    } else {
+      ++dropped;
+    }
+    due.push({when + period, i});
+  }
+  std::this_thread::sleep_until(end);
+  const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  auto cpu1 = process_cpu_seconds(pid);
+  const auto threads1 = thread_cpu_seconds(pid);
+  const double own1 = own_cpu_seconds();
+  if (!cpu1) {
+    fmt::print(stderr, "coordinator {} went away during the run\n", pid);
+    return 1;
+  }
+  const double cpu_pct = (*cpu1 - cpu0) / wall_s * 100.0;
+  const double own_pct = (own1 - own0) / wall_s * 100.0;
+
+  // What the coordinator saw: messages received, and workers listed (alive = heard from
+  // in the last 5 s; the last heartbeats are at most one period old).
+  std::optional<int64_t> received;
+  int64_t listed = -1, alive = -1;
+  if (api) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the last messages drain
+    auto after = telemetry_messages(*api);
+    if (after && received_before) received = *after - *received_before;
+    httplib::Client client(api->host, api->port);
+    client.set_read_timeout(10, 0);
+    auto res = client.Get("/api/workers");
+    if (res && res->status == 200) {
+      auto body = nlohmann::json::parse(res->body, nullptr, false);
+      if (!body.is_discarded() && body.contains("workers")) {
+        listed = alive = 0;
+        for (const auto& w : body["workers"]) {
+          if (w.value("id", "").rfind(id_prefix, 0) != 0) continue;
+          ++listed;
+          if (w.value("alive", false)) ++alive;
+        }
+      }
+    } else {
+      fmt::print(stderr, "GET /api/workers failed\n");
+    }
+  }
+
+  if (workers > 0) {
+    fmt::print("{} workers x {:.1f} Hz for {:.1f} s: {} heartbeats sent ({:.1f}/s), {} dropped, max send lateness "
+               "{:.1f} ms\n",
+               workers, hz, wall_s, sent, static_cast<double>(sent) / wall_s, dropped,
+               std::chrono::duration<double, std::milli>(max_late).count());
+  }
+  fmt::print("coordinator pid {}: {:.3f} s CPU over {:.1f} s wall = {:.2f}% of one core\n", pid, *cpu1 - cpu0,
+             wall_s, cpu_pct);
+  // Where it went, by thread (ZeroMQ names its I/O thread ZMQbg/IO/0; the others carry
+  // the process name). Threads under 0.01 s are left out.
+  for (const auto& [name, t1] : threads1) {
+    auto it = threads0.find(name);
+    double d = t1 - (it == threads0.end() ? 0.0 : it->second);
+    if (d >= 0.01) fmt::print("  thread {}: {:.2f} s = {:.2f}% of one core\n", name, d, d / wall_s * 100.0);
+  }
+  if (workers > 0) fmt::print("load generator itself: {:.2f}% of one core\n", own_pct);
+  if (received) fmt::print("coordinator telemetry messages received in the window: {}\n", *received);
+  if (listed >= 0) fmt::print("GET /api/workers: {} workers with ids {}*, {} alive\n", listed, id_prefix, alive);
+  fmt::print("RESULT workers={} seconds={:.3f} sent={} dropped={} received={} cpu_s={:.3f} cpu_pct={:.3f} "
+             "own_cpu_pct={:.3f} listed={} alive={}\n",
+             workers, wall_s, sent, dropped, received ? *received : -1, *cpu1 - cpu0, cpu_pct, own_pct,
+             listed, alive);
+  return 0;
+}
