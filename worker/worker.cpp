@@ -144,6 +144,9 @@ class WorkerImpl final : public Worker {
         objects = tl::unexpected(std::string(e.what()));
       }
       if (!objects) return fail(shard, fmt::format("sample {}: {}", index, objects.error()));
+      // A worker that lost its lease while rendering stores nothing more: the new holder
+      // writes the same bytes anyway.
+      if (lease_lost_) return abandon(shard);
       uint64_t bytes = 0;
       for (auto [ext, data] : {std::pair<const char*, const std::string*>{"exr", &objects->exr},
                                {"png", &objects->png},
@@ -155,7 +158,9 @@ class WorkerImpl final : public Worker {
         manifest.objects.push_back({key, data->size(), storage::sha256_hex(*data)});
         bytes += data->size();
       }
-      (void)queue_.count_render(shard.job_id);  // a statistic: a lost increment loses nothing
+      // Counts stored sample renders, repeats included (a statistic: a lost increment, or a
+      // render that failed before it was stored, is not counted).
+      (void)queue_.count_render(shard.job_id);
       double render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       sample_finished(shard, index, render_ms, bytes);
     }
