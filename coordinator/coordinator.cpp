@@ -305,7 +305,7 @@ class CoordinatorImpl final : public Coordinator {
     body["renders"] = (*record)->renders;
     json dead = json::array();
     if (auto shards = queue.dead_shards(id)) {
-      for (const auto& d : *shards) dead.push_back({{"shard", d.shard}, {"attempts", d.attempts}, {"error", d.last_error}});
+      for (const auto& d : *shards) dead.push_back({{"shard", d.shard}, {"attempts", d.attempts}, {"error", d.last_error}, {"log_tail", d.log_tail}});
     }
     body["dead_shards"] = dead;
     body["blocklisted_workers"] = queue.blocklist(id).value_or(std::vector<std::string>{});

@@ -182,7 +182,7 @@ enqueue(job, member, true)
 return 1
 )lua";
 
-// ARGV: prefix, job, shard, token, error, worker, backoff base ms.
+// ARGV: prefix, job, shard, token, error, worker, backoff base ms, tail of the worker's log.
 // Returns 'retry', 'dead' or 'stale'.
 const std::string kFail = kPrelude + R"lua(
 local job, shard, worker = ARGV[2], ARGV[3], ARGV[6]
@@ -192,6 +192,7 @@ local v = redis.call('HMGET', skey, 'state', 'token', 'attempts')
 if v[1] ~= 'leased' or v[2] ~= ARGV[4] then return 'stale' end
 local member = job .. '/' .. shard
 redis.call('ZREM', p .. ':queue:leases', member)
+redis.call('HSET', skey, 'log_tail', ARGV[8] or '')
 -- A worker that fails three shards of a job takes no more of that job.
 if redis.call('HINCRBY', jkey .. ':failures', worker, 1) >= 3 then
   redis.call('SADD', jkey .. ':blocklist', worker)
@@ -395,9 +396,9 @@ RedisResult<bool> Queue::release(const ShardRef& shard) {
 }
 
 RedisResult<FailOutcome> Queue::fail(const ShardRef& shard, const std::string& error,
-                                     const std::string& worker_id) {
+                                     const std::string& worker_id, const std::string& log_tail) {
   auto reply = redis_.eval(kFail, {}, {keys_.prefix, shard.job_id, str(shard.shard), str(shard.token), error,
-                                       worker_id, str(retry_backoff_ms_)});
+                                       worker_id, str(retry_backoff_ms_), log_tail});
   if (!reply) return tl::unexpected(reply.error());
   if (reply->str == "dead") return FailOutcome::kDead;
   if (reply->str == "retry") return FailOutcome::kRetry;
@@ -444,10 +445,10 @@ RedisResult<std::vector<DeadShard>> Queue::dead_shards(const std::string& job_id
   for (const auto& m : members->elements) {
     if (m.str.rfind(prefix, 0) != 0) continue;
     uint64_t shard = std::stoull(m.str.substr(prefix.size()));
-    auto fields = redis_.command({"HMGET", keys_.shard(job_id, shard), "attempts", "last_error"});
+    auto fields = redis_.command({"HMGET", keys_.shard(job_id, shard), "attempts", "last_error", "log_tail"});
     if (!fields) return tl::unexpected(fields.error());
-    out.push_back({shard, fields->elements.size() == 2 ? fields->elements[0].as_int() : 0,
-                   fields->elements.size() == 2 ? fields->elements[1].str : ""});
+    if (fields->elements.size() != 3) continue;
+    out.push_back({shard, fields->elements[0].as_int(), fields->elements[1].str, fields->elements[2].str});
   }
   std::sort(out.begin(), out.end(), [](const DeadShard& a, const DeadShard& b) { return a.shard < b.shard; });
   return out;

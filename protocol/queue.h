@@ -70,6 +70,7 @@ struct DeadShard {
   uint64_t shard = 0;
   int64_t attempts = 0;
   std::string last_error;
+  std::string log_tail;  // the failing worker's last log lines
 };
 
 class Queue {
@@ -93,7 +94,9 @@ class Queue {
   // Counts an attempt; retried after a backoff (base * 2^(attempt-1), at most 60 s) until
   // the job's max_attempts, then dead-lettered. A worker failing 3 shards of one job is
   // blocklisted for that job.
-  RedisResult<FailOutcome> fail(const ShardRef& shard, const std::string& error, const std::string& worker_id);
+  // `log_tail`: the worker's last log lines, kept with the shard for the dead letter.
+  RedisResult<FailOutcome> fail(const ShardRef& shard, const std::string& error, const std::string& worker_id,
+                                const std::string& log_tail = "");
   // Puts shards whose leases expired back at the head of the queue, or dead-letters those
   // out of attempts.
   RedisResult<ReapResult> reap_expired(int limit = 1000);

@@ -310,6 +310,9 @@ TEST(EndToEnd, ACrashingSampleIsRetriedThenDeadLetteredAndTheRestIsDelivered) {
   ASSERT_EQ(job["dead_shards"].size(), 1u) << job.dump();
   EXPECT_EQ(job["dead_shards"][0]["attempts"], 2);
   EXPECT_NE(job["dead_shards"][0]["error"].get<std::string>().find("sample 3"), std::string::npos);
+  // The dead letter keeps the tail of the failing worker's log.
+  EXPECT_NE(job["dead_shards"][0]["log_tail"].get<std::string>().find("test fault"), std::string::npos)
+      << job["dead_shards"][0].dump();
   // The dataset of the completed shards is written and says what is missing.
   auto manifest = json::parse(slurp(farm.out_root() / id / "manifest.json"));
   EXPECT_EQ(manifest["complete"], false);

@@ -190,7 +190,8 @@ class WorkerImpl final : public Worker {
   void fail(const protocol::ShardRef& shard, const std::string& error) {
     clear_current();
     spdlog::error("shard {}/{} failed: {}", shard.job_id, shard.shard, error);
-    auto outcome = protocol::retry_with_backoff<protocol::FailOutcome>([&] { return queue_.fail(shard, error, options_.worker_id); },
+    std::string tail = options_.log_tail ? options_.log_tail() : std::string();
+    auto outcome = protocol::retry_with_backoff<protocol::FailOutcome>([&] { return queue_.fail(shard, error, options_.worker_id, tail); },
                                                                       stopping_, log_retry());
     if (outcome && *outcome == protocol::FailOutcome::kDead) {
       spdlog::error("shard {}/{} dead-lettered after its last attempt", shard.job_id, shard.shard);

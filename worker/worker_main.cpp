@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -31,6 +32,14 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  // The last 30 log lines go with a failed shard into its dead letter.
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(30);
+  spdlog::default_logger()->sinks().push_back(ring);
+  options.log_tail = [ring] {
+    std::string tail;
+    for (const auto& line : ring->last_formatted()) tail += line;
+    return tail;
+  };
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [worker] %v");
   auto endpoint = protocol::RedisEndpoint::parse(redis);
