@@ -299,8 +299,8 @@ class CoordinatorImpl final : public Coordinator {
     if (!record->has_value()) return reply_error(res, 404, "no job " + id);
     auto live = view_.job(id, wall_ms());
     json body = job_json(**record, live);
-    auto spec = redis->command({"HGET", keys_.job(id), "spec_json"});
-    if (spec && !spec->str.empty()) body["spec"] = json::parse(spec->str, nullptr, false);
+    auto spec = queue.job_spec_json(id);
+    if (spec && spec->has_value()) body["spec"] = json::parse(**spec, nullptr, false);
     body["recent_samples"] = live.recent_samples;
     body["renders"] = (*record)->renders;
     json dead = json::array();
@@ -490,9 +490,10 @@ class CoordinatorImpl final : public Coordinator {
     auto record = queue.job(id);
     if (!record) return tl::unexpected(record.error());
     if (!record->has_value() || (*record)->state != "finalizing") return queue.mark_done(id);
-    auto spec = queue.job_spec_bytes(id);
+    // The JSON stored at submission: no decode and re-encode, and no silent default spec.
+    auto spec = queue.job_spec_json(id);
     if (!spec) return tl::unexpected(spec.error());
-    auto spec_json = jobs::spec_to_json(protocol::decode_job_spec(spec->value_or("")).value_or(jobs::JobSpec{}));
+    std::string spec_json = spec->value_or("{}");
     auto dead = queue.dead_shards(id);
     if (!dead) return tl::unexpected(dead.error());
     std::set<uint64_t> dead_set;

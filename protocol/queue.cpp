@@ -470,6 +470,13 @@ RedisResult<std::optional<std::string>> Queue::job_spec_bytes(const std::string&
   return std::optional<std::string>(std::move(reply->str));
 }
 
+RedisResult<std::optional<std::string>> Queue::job_spec_json(const std::string& job_id) {
+  auto reply = redis_.command({"HGET", keys_.job(job_id), "spec_json"});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->is_nil()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(reply->str));
+}
+
 JobRecord job_record_from_hash(const std::string& id, const std::map<std::string, std::string>& f) {
   auto text = [&](const char* k) {
     auto it = f.find(k);

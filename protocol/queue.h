@@ -111,6 +111,8 @@ class Queue {
   void set_retry_backoff_ms(int64_t ms) { retry_backoff_ms_ = ms; }
 
   RedisResult<std::optional<std::string>> job_spec_bytes(const std::string& job_id);
+  // The canonical spec as JSON, as stored at submission (for the API and manifests).
+  RedisResult<std::optional<std::string>> job_spec_json(const std::string& job_id);
   RedisResult<std::optional<JobRecord>> job(const std::string& job_id);
   // Newest first.
   RedisResult<std::vector<JobRecord>> jobs(int limit = 200);
