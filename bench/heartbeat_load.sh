@@ -43,6 +43,7 @@ trap 'exit 130' INT TERM
 redis_port=$(free_port "${SYNTHFARM_REDIS_PORT:-6590}")
 http_port=$(free_port "${SYNTHFARM_HTTP_PORT:-8590}")
 tele_port=$(free_port "${SYNTHFARM_TELEMETRY_PORT:-5590}")
+control_port=$(free_port $((tele_port + 1)))
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no \
   >"$work/redis.log" 2>&1 &
 pids+=($!)
@@ -52,7 +53,7 @@ for _ in $(seq 100); do
 done
 mkdir -p "$work/out"
 "$build/bin/synthfarm-coordinator" --redis "redis://127.0.0.1:$redis_port" --listen "127.0.0.1:$http_port" \
-  --telemetry "tcp://127.0.0.1:$tele_port" --storage-root "file://$work/out" >"$work/coordinator.log" 2>&1 &
+  --telemetry "tcp://127.0.0.1:$tele_port" --control "tcp://127.0.0.1:$control_port" --storage-root "file://$work/out" >"$work/coordinator.log" 2>&1 &
 coord=$!
 pids+=("$coord")
 for _ in $(seq 100); do

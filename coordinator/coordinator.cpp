@@ -23,6 +23,7 @@
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
 #include "protocol/queue.h"
+#include "protocol/control.h"
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
 
@@ -135,6 +136,9 @@ class CoordinatorImpl final : public Coordinator {
     auto receiver = protocol::TelemetryReceiver::bind(options_.telemetry_endpoint);
     if (!receiver) return tl::unexpected(receiver.error());
     receiver_ = std::move(*receiver);
+    auto publisher = protocol::ControlPublisher::bind(options_.control_endpoint);
+    if (!publisher) return tl::unexpected(publisher.error());
+    control_ = std::move(*publisher);
     auto root = storage::canonical_uri(options_.storage_root);
     if (!root) return tl::unexpected("storage root: " + root.error().message);
     storage_root_ = *root;
@@ -149,8 +153,9 @@ class CoordinatorImpl final : public Coordinator {
   void run() override {
     std::thread telemetry([this] { telemetry_loop(); });
     std::thread housekeeping([this] { housekeeping_loop(); });
-    spdlog::info("coordinator: http://{}:{}  telemetry {}  redis {}  storage {}", options_.http_host,
-                 options_.http_port, options_.telemetry_endpoint, options_.redis.to_string(), storage_root_);
+    spdlog::info("coordinator: http://{}:{}  telemetry {}  control {}  redis {}  storage {}", options_.http_host,
+                 options_.http_port, options_.telemetry_endpoint, options_.control_endpoint,
+                 options_.redis.to_string(), storage_root_);
     server_.listen_after_bind();
     stopping_ = true;
     telemetry.join();
@@ -262,7 +267,14 @@ class CoordinatorImpl final : public Coordinator {
     if (!outcome->changed && action != "retry") {
       return reply_error(res, 409, fmt::format("cannot {} job {}: it is {}", action, id, state));
     }
-    if (action == "cancel" || action == "delete") view_.forget_job(id);
+    if (action == "cancel" || action == "delete") {
+      // Redis already refuses the job's leases; this tells the workers now, not at their
+      // next renewal.
+      control_->publish({id, action == "delete" ? protocol::JobControl::Action::kDelete
+                                                : protocol::JobControl::Action::kCancel,
+                         wall_ms()});
+      view_.forget_job(id);
+    }
     spdlog::info("job {}: {} -> {}", id, action, state);
     reply_json(res, 200, {{"id", id}, {"action", action}, {"state", state}, {"count", outcome->count}});
   }
@@ -391,7 +403,7 @@ class CoordinatorImpl final : public Coordinator {
     gauge("synthfarm_redis_up", "1 when the coordinator can reach Redis.", "gauge");
     out += fmt::format("synthfarm_redis_up {}\n", records ? 1 : 0);
     if (records) {
-      std::map<std::string, int> by_state = {{"queued", 0}, {"running", 0}, {"finalizing", 0}, {"done", 0}, {"failed", 0}};
+      std::map<std::string, int> by_state = {{"queued", 0}, {"running", 0}, {"finalizing", 0}, {"done", 0}, {"partial", 0}, {"failed", 0}};
       for (const auto& r : *records) by_state[r.state]++;
       gauge("synthfarm_jobs", "Jobs by state.", "gauge");
       for (const auto& [state, n] : by_state) out += fmt::format("synthfarm_jobs{{state=\"{}\"}} {}\n", state, n);
@@ -511,7 +523,7 @@ class CoordinatorImpl final : public Coordinator {
     if (!done) return done;
     ++jobs_finalized_;
     view_.forget_job(id);
-    spdlog::info("job {} {}: {} samples, {} objects, {:.1f} MB in {}{}", id, dead_set.empty() ? "done" : "failed",
+    spdlog::info("job {} {}: {} samples, {} objects, {:.1f} MB in {}{}", id, dead_set.empty() ? "done" : "ended",
                  written->samples, written->objects, written->bytes / 1e6, (*record)->storage,
                  dead_set.empty() ? "" : fmt::format(" ({} shard(s) dead-lettered)", dead_set.size()));
     return {};
@@ -523,6 +535,7 @@ class CoordinatorImpl final : public Coordinator {
   std::string storage_root_;
   httplib::Server server_;
   std::unique_ptr<protocol::TelemetryReceiver> receiver_;  // owned by the telemetry thread
+  std::unique_ptr<protocol::ControlPublisher> control_;    // thread-safe
   FarmView view_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> telemetry_messages_{0}, telemetry_malformed_{0}, jobs_finalized_{0}, leases_reaped_{0};

@@ -18,6 +18,7 @@ struct CoordinatorOptions {
   std::string http_host = "127.0.0.1";
   int http_port = 8080;
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";  // ZeroMQ PULL, workers connect
+  std::string control_endpoint = "tcp://127.0.0.1:5556";    // ZeroMQ PUB of cancels, workers subscribe
   std::string storage_root = "file://./out";  // jobs without output.storage go to <root>/<job id>
   std::string web_dir;                        // dashboard assets
   protocol::RedisEndpoint redis;

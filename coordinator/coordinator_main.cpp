@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   app.add_option("--telemetry", options.telemetry_endpoint, "ZeroMQ endpoint workers send telemetry to")
       ->envname("SYNTHFARM_TELEMETRY")
       ->capture_default_str();
+  app.add_option("--control", options.control_endpoint, "ZeroMQ endpoint workers hear cancellations on")
+      ->envname("SYNTHFARM_CONTROL")
+      ->capture_default_str();
   app.add_option("--storage-root", options.storage_root, "where jobs without output.storage write")
       ->envname("SYNTHFARM_STORAGE_ROOT")
       ->capture_default_str();

@@ -370,11 +370,14 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     tbb::parallel_for(
         tbb::blocked_range<int>(0, tiles_x * tiles_y, 1),
         [&](const tbb::blocked_range<int>& range) {
-          for (int tile = range.begin(); tile < range.end(); ++tile)
+          for (int tile = range.begin(); tile < range.end(); ++tile) {
+            if (settings.cancel != nullptr && settings.cancel->load(std::memory_order_relaxed)) return;
             render_tile(tracer, tile, tiles_x, frame);
+          }
         },
         tbb::simple_partitioner());
   });
+  if (settings.cancel != nullptr && settings.cancel->load()) return tl::unexpected(std::string(kCancelled));
   return frame;
 }
 

@@ -22,8 +22,10 @@
 // same for any thread count.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <string>
 #include <tl/expected.hpp>
 #include <vector>
@@ -37,7 +39,13 @@ struct RenderSettings {
   int max_bounces = 2;  // indirect bounces after the first hit, >= 0
   uint64_t seed = 0;    // the sample's seed (sample_seed(job seed, index))
   int threads = 0;      // render threads for this frame; 0 = all cores
+  // When set and it becomes true, render() stops between tiles and returns the error
+  // kCancelled (a worker dropping a cancelled job's shard mid-sample).
+  const std::atomic<bool>* cancel = nullptr;
 };
+
+// The error render() returns when RenderSettings::cancel was raised.
+inline constexpr std::string_view kCancelled = "cancelled";
 
 // Row-major pixel layers, (0, 0) = top-left; every vector holds width * height pixels
 // (times 3 for the colour and vector layers, interleaved).

@@ -464,3 +464,29 @@ TEST(ImageIoTest, PngEncodesSrgbCodes) {
 
 }  // namespace
 }  // namespace synthfarm::jobs
+
+namespace synthfarm::jobs {
+namespace {
+
+// A raised cancel flag stops a render between tiles with kCancelled; a lowered one
+// changes nothing.
+TEST(RendererTest, ACancelFlagStopsTheRender) {
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer.has_value());
+  Scene scene = plane_scene(0.5, 1.0, 0.0, 45.0);
+  std::atomic<bool> cancel{true};
+  RenderSettings settings{4, 1, 5, 1};
+  settings.cancel = &cancel;
+  auto stopped = (*renderer)->render(scene, settings);
+  ASSERT_FALSE(stopped.has_value());
+  EXPECT_EQ(stopped.error(), kCancelled);
+  cancel = false;
+  auto frame = (*renderer)->render(scene, settings);
+  ASSERT_TRUE(frame.has_value()) << frame.error();
+  auto plain = (*renderer)->render(scene, RenderSettings{4, 1, 5, 1});
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(frame->rgb, plain->rgb);
+}
+
+}  // namespace
+}  // namespace synthfarm::jobs

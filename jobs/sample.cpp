@@ -135,8 +135,8 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads)
       : renderer_(std::move(renderer)), threads_(threads) {}
 
-  tl::expected<SampleObjects, std::string> render(const JobSpec& spec,
-                                                  uint64_t index) const override {
+  tl::expected<SampleObjects, std::string> render(const JobSpec& spec, uint64_t index,
+                                                  const std::atomic<bool>* cancel) const override {
     try {
       Scene scene = build_scene(spec, index);
       RenderSettings settings;
@@ -144,6 +144,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
       settings.max_bounces = spec.render.max_bounces;
       settings.seed = sample_seed(spec.seed, index);
       settings.threads = threads_;
+      settings.cancel = cancel;
       auto frame = renderer_->render(scene, settings);
       if (!frame) return tl::unexpected(fmt::format("sample {}: {}", index, frame.error()));
       SampleObjects objects;

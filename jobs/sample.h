@@ -7,6 +7,7 @@
 // whatever the thread count, the process, or the order samples are rendered in.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,9 +35,10 @@ class SampleRenderer {
   static tl::expected<std::unique_ptr<SampleRenderer>, std::string> create(int threads);
   virtual ~SampleRenderer() = default;
 
-  // Renders sample `index` of `spec`. An error string names what went wrong.
-  virtual tl::expected<SampleObjects, std::string> render(const JobSpec& spec,
-                                                          uint64_t index) const = 0;
+  // Renders sample `index` of `spec`. An error string names what went wrong. When
+  // `cancel` is given and becomes true, rendering stops early with an error.
+  virtual tl::expected<SampleObjects, std::string> render(
+      const JobSpec& spec, uint64_t index, const std::atomic<bool>* cancel = nullptr) const = 0;
 };
 
 }  // namespace synthfarm::jobs

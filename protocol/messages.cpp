@@ -100,6 +100,7 @@ std::string encode_job_spec(const jobs::JobSpec& spec) {
   out.setSeed(spec.seed);
   out.setPriority(spec.priority);
   out.setMaxAttempts(spec.max_attempts);
+  out.setOnDeadShards(spec.on_dead_shards);
 
   auto output = out.initOutput();
   output.setStorage(spec.output.storage);
@@ -155,6 +156,7 @@ tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes)
     spec.seed = in.getSeed();
     spec.priority = in.getPriority();
     spec.max_attempts = in.getMaxAttempts();
+    if (in.hasOnDeadShards()) spec.on_dead_shards = in.getOnDeadShards().cStr();
 
     auto output = in.getOutput();
     spec.output.storage = output.getStorage().cStr();
@@ -265,6 +267,40 @@ tl::expected<Telemetry, std::string> decode_telemetry(std::string_view bytes) {
     return tl::unexpected(std::string("telemetry message of an unknown kind"));
   } catch (const kj::Exception& e) {
     return tl::unexpected("malformed telemetry message: " + std::string(e.getDescription().cStr()));
+  }
+}
+
+std::string encode_job_control(const JobControl& message) {
+  capnp::MallocMessageBuilder builder;
+  auto out = builder.initRoot<wire::JobControl>();
+  out.setJobId(message.job_id);
+  out.setAction(message.action == JobControl::Action::kDelete ? wire::JobControl::Action::DELETE
+                                                               : wire::JobControl::Action::CANCEL);
+  out.setSentMs(message.sent_ms);
+  return to_bytes(builder);
+}
+
+tl::expected<JobControl, std::string> decode_job_control(std::string_view bytes) {
+  try {
+    auto words = aligned_words(bytes);
+    capnp::FlatArrayMessageReader message(words);
+    auto in = message.getRoot<wire::JobControl>();
+    JobControl out;
+    out.job_id = in.getJobId().cStr();
+    switch (in.getAction()) {
+      case wire::JobControl::Action::CANCEL:
+        out.action = JobControl::Action::kCancel;
+        break;
+      case wire::JobControl::Action::DELETE:
+        out.action = JobControl::Action::kDelete;
+        break;
+      default:
+        return tl::unexpected(std::string("control message with an unknown action"));
+    }
+    out.sent_ms = in.getSentMs();
+    return out;
+  } catch (const kj::Exception& e) {
+    return tl::unexpected("malformed control message: " + std::string(e.getDescription().cStr()));
   }
 }
 

@@ -51,11 +51,23 @@ struct SampleProgress {
 
 using Telemetry = std::variant<Heartbeat, SampleProgress>;
 
+// Coordinator -> workers, on the control socket.
+struct JobControl {
+  enum class Action { kCancel, kDelete };
+  std::string job_id;
+  Action action = Action::kCancel;
+  int64_t sent_ms = 0;
+  friend bool operator==(const JobControl&, const JobControl&) = default;
+};
+
 // Flat (unpacked) Cap'n Proto message bytes.
 std::string encode_job_spec(const jobs::JobSpec& spec);
 tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes);
 
 std::string encode_telemetry(const Telemetry& message);
 tl::expected<Telemetry, std::string> decode_telemetry(std::string_view bytes);
+
+std::string encode_job_control(const JobControl& message);
+tl::expected<JobControl, std::string> decode_job_control(std::string_view bytes);
 
 }  // namespace synthfarm::protocol

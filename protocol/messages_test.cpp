@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include "protocol/control.h"
+#include "tests/fixtures.h"
+
 namespace synthfarm::protocol {
 namespace {
 
@@ -13,6 +18,7 @@ jobs::JobSpec full_spec() {
   spec.seed = 0xfedcba9876543210ull;
   spec.priority = -3;
   spec.max_attempts = 5;
+  spec.on_dead_shards = "partial";
   spec.output.storage = "file:///data/out/people";
   spec.output.layers = {jobs::Layer::kRgb, jobs::Layer::kSemantic};
   spec.output.preview_png = false;
@@ -83,6 +89,38 @@ TEST(TelemetryWire, SampleProgressRoundTrip) {
   auto decoded = decode_telemetry(encode_telemetry(sp));
   ASSERT_TRUE(decoded) << decoded.error();
   EXPECT_EQ(std::get<SampleProgress>(*decoded), sp);
+}
+
+TEST(ControlWire, JobControlRoundTrip) {
+  for (auto action : {JobControl::Action::kCancel, JobControl::Action::kDelete}) {
+    JobControl message{"people-1a2b3c", action, 1234567};
+    auto decoded = decode_job_control(encode_job_control(message));
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(*decoded, message);
+  }
+  EXPECT_FALSE(decode_job_control("not a message"));
+}
+
+// Real sockets: a publisher on a free port and two subscribers, one of them connected to
+// a second, absent coordinator as well (it must still receive).
+TEST(ControlSockets, EverySubscriberHearsACancel) {
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port());
+  std::string absent = "tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port());
+  auto publisher = ControlPublisher::bind(endpoint);
+  ASSERT_TRUE(publisher) << publisher.error();
+  auto a = ControlSubscriber::connect({endpoint});
+  auto b = ControlSubscriber::connect({absent, endpoint});
+  ASSERT_TRUE(a && b);
+  // PUB/SUB drops messages sent before a subscription is joined: publish until heard.
+  std::optional<JobControl> heard_a, heard_b;
+  for (int i = 0; i < 100 && !(heard_a && heard_b); ++i) {
+    (*publisher)->publish({"job-1", JobControl::Action::kCancel, i});
+    if (!heard_a) heard_a = (*a)->receive(std::chrono::milliseconds(20));
+    if (!heard_b) heard_b = (*b)->receive(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(heard_a && heard_b);
+  EXPECT_EQ(heard_a->job_id, "job-1");
+  EXPECT_EQ(heard_b->action, JobControl::Action::kCancel);
 }
 
 }  // namespace

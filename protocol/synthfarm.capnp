@@ -47,6 +47,7 @@ struct JobSpec {
   scene @9 :Scene;
   lighting @10 :Lighting;
   humans @11 :Humans;
+  onDeadShards @12 :Text;      # "fail" or "partial"
 
   struct Output {
     storage @0 :Text;
@@ -127,4 +128,17 @@ struct Telemetry {
     heartbeat @0 :Heartbeat;
     sampleProgress @1 :SampleProgress;
   }
+}
+
+# What travels on the control socket (coordinator PUB -> worker SUB): a job's state
+# changed in a way that concerns shards already handed out. Redis stays the truth: a
+# worker that misses this learns the same from its next lease renewal.
+struct JobControl {
+  jobId @0 :Text;
+  action @1 :Action;
+  enum Action {
+    cancel @0;   # drop the job's shard now, mid-sample; store nothing more
+    delete @1;   # as cancel; the job's records are gone
+  }
+  sentMs @2 :Int64;
 }

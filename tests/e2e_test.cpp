@@ -190,11 +190,13 @@ TEST(EndToEnd, ProcessesWaitForAnUnreachableRedisAndCarryOn) {
   std::string redis_url = "redis://127.0.0.1:" + std::to_string(redis_port);
   int http_port = free_tcp_port();
   std::string telemetry = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  std::string control = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
   auto coordinator = ChildProcess::spawn({binary("synthfarm-coordinator"), "--redis", redis_url, "--listen",
                                           "127.0.0.1:" + std::to_string(http_port), "--telemetry", telemetry,
+                                          "--control", control,
                                           "--storage-root", "file://" + (dir.path() / "out").string()},
                                          dir.path() / "coordinator.log");
-  auto worker = ChildProcess::spawn({binary("synthfarm-worker"), "--redis", redis_url, "--coordinator", telemetry,
+  auto worker = ChildProcess::spawn({binary("synthfarm-worker"), "--redis", redis_url, "--coordinator", telemetry, "--control", control,
                                      "--threads", "1"},
                                     dir.path() / "worker.log");
   ASSERT_TRUE(wait_for_tcp(http_port, std::chrono::seconds(20)));
@@ -240,6 +242,49 @@ TEST(EndToEnd, CoordinatorRefusesARedisThatMayEvictKeys) {
   EXPECT_NE(coordinator->log().find("maxmemory-policy allkeys-lru"), std::string::npos) << coordinator->log();
   EXPECT_NE(coordinator->log().find("noeviction"), std::string::npos) << coordinator->log();
 }
+
+// Cancelling a job whose sample takes seconds to render: the coordinator's control
+// message (ZeroMQ) stops the render mid-sample and the worker is idle within 2 s. With the
+// control socket unreachable, the refused lease renewal (Redis) does the same.
+void cancel_drops_the_shard_mid_sample(bool worker_control) {
+  Farm farm({.workers = 1, .threads = 1, .worker_control = worker_control});
+  std::string id = farm.submit("name: slow\nsamples: 3\nshard_size: 3\ncamera:\n  resolution: [640, 480]\n"
+                               "render:\n  spp: 2048\n");
+  auto worker_state = [&] {
+    auto workers = farm.get("/api/workers").second["workers"];
+    return workers.empty() ? std::string() : workers[0]["state"].get<std::string>();
+  };
+  auto wait_until = [&](auto pred, double seconds) {
+    for (int i = 0; i < seconds * 50 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return pred();
+  };
+  ASSERT_TRUE(wait_until([&] { return worker_state() == "rendering"; }, 30)) << farm.logs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // well into the first sample
+  auto cancelled_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(farm.post("/api/jobs/" + id + "/cancel", "").first, 200);
+  ASSERT_TRUE(wait_until([&] { return worker_state() == "idle"; }, 10)) << farm.logs();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - cancelled_at).count();
+  std::printf("cancel -> worker idle in %.2f s\n", took);
+  EXPECT_LT(took, 2.0) << "the worker kept the cancelled job's shard for " << took << " s\n" << farm.logs();
+  const std::string log = farm.workers()[0]->log();
+  if (worker_control) {
+    EXPECT_NE(log.find("cancelled (control message)"), std::string::npos) << log;
+    EXPECT_NE(log.find("job cancelled; shard dropped"), std::string::npos) << log;
+  } else {
+    EXPECT_NE(log.find("lost: another worker holds it, or the job was cancelled"), std::string::npos) << log;
+    EXPECT_NE(log.find("dropping it"), std::string::npos) << log;
+  }
+  // The sample in progress was interrupted: nothing of the job was stored.
+  int stored = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
+    stored += entry.path().extension() == ".exr" ? 1 : 0;
+  }
+  EXPECT_EQ(stored, 0) << farm.logs();
+}
+
+TEST(EndToEnd, CancelReachesTheWorkerOverZeroMqMidSample) { cancel_drops_the_shard_mid_sample(true); }
+
+TEST(EndToEnd, CancelFallsBackToTheRefusedLeaseRenewal) { cancel_drops_the_shard_mid_sample(false); }
 
 TEST(EndToEnd, PauseResumeCancelRetryAndDeleteFromTheCli) {
   Farm farm({.workers = 1, .threads = 1});

@@ -13,6 +13,7 @@ Farm::Farm(FarmOptions options) : options_(options) {
   if (options_.start_redis) redis_ = RedisServer::start(options_.redis_args, 0, dir() / "redis");
   http_port_ = free_tcp_port();
   telemetry_port_ = free_tcp_port();
+  control_port_ = free_tcp_port();
   std::filesystem::create_directories(out_root());
   coordinator_ = spawn_coordinator();
   for (int i = 0; i < options_.workers; ++i) workers_.push_back(start_worker());
@@ -21,7 +22,7 @@ Farm::Farm(FarmOptions options) : options_(options) {
 std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
   auto coordinator = ChildProcess::spawn(
       {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
-       "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(), "--storage-root",
+       "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(), "--control", control(), "--storage-root",
        "file://" + out_root().string(), "--web", source_path("web")},
       dir() / "coordinator.log");
   if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
@@ -64,6 +65,7 @@ Farm::~Farm() {
 std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>& extra_args) {
   int n = ++worker_seq_;
   std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url(), "--coordinator", telemetry(),
+                                   "--control", options_.worker_control ? control() : "tcp://127.0.0.1:1",
                                    "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
                                    "--lease-ms", std::to_string(options_.lease_ms)};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
@@ -107,7 +109,7 @@ nlohmann::json Farm::wait(const std::string& job_id, std::chrono::seconds timeou
     if (status == 200) {
       job = body;
       std::string state = job["state"];
-      if (state == "done" || state == "failed") return job;
+      if (state == "done" || state == "failed" || state == "partial") return job;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

@@ -21,6 +21,7 @@ struct FarmOptions {
   bool start_redis = true;
   std::vector<std::string> redis_args = {};       // extra redis-server arguments, e.g. AOF on
   std::map<std::string, std::string> worker_env = {};  // environment of every worker started
+  bool worker_control = true;  // false: workers do not hear the coordinator's control socket
 };
 
 class Farm {
@@ -31,6 +32,7 @@ class Farm {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
   std::string redis_url() const { return redis_ ? redis_->url() : ""; }
   std::string telemetry() const { return "tcp://127.0.0.1:" + std::to_string(telemetry_port_); }
+  std::string control() const { return "tcp://127.0.0.1:" + std::to_string(control_port_); }
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path out_root() const { return dir_.path() / "out"; }
 
@@ -71,6 +73,7 @@ class Farm {
   std::unique_ptr<RedisServer> redis_;
   int http_port_ = 0;
   int telemetry_port_ = 0;
+  int control_port_ = 0;
   int worker_seq_ = 0;
   std::unique_ptr<ChildProcess> coordinator_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;

@@ -16,6 +16,7 @@
 #include "jobs/manifest.h"
 #include "jobs/sample.h"
 #include "jobs/sharding.h"
+#include "protocol/control.h"
 #include "protocol/queue.h"
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
@@ -38,10 +39,12 @@ std::string host_name() {
 class WorkerImpl final : public Worker {
  public:
   WorkerImpl(WorkerOptions options, std::unique_ptr<jobs::SampleRenderer> renderer,
-             std::unique_ptr<protocol::TelemetrySender> telemetry)
+             std::unique_ptr<protocol::TelemetrySender> telemetry,
+             std::unique_ptr<protocol::ControlSubscriber> control)
       : options_(std::move(options)),
         renderer_(std::move(renderer)),
         telemetry_(std::move(telemetry)),
+        control_(std::move(control)),
         redis_(protocol::RedisClient::create(options_.redis)),
         queue_(*redis_, protocol::keys::Keys{options_.key_prefix}),
         host_(host_name()) {
@@ -53,6 +56,7 @@ class WorkerImpl final : public Worker {
                  options_.redis.to_string(), options_.telemetry_endpoint,
                  options_.threads > 0 ? std::to_string(options_.threads) : "all", options_.lease_ms);
     std::thread heartbeat([this] { heartbeat_loop(); });
+    std::thread control([this] { control_loop(); });
     int64_t idle_ms = options_.idle_poll_ms;
     int64_t shards = 0;
     while (!stopping_) {
@@ -79,6 +83,7 @@ class WorkerImpl final : public Worker {
     }
     wake_.notify_all();
     heartbeat.join();
+    control.join();
     spdlog::info("worker {}: stopped after {} samples", options_.worker_id, samples_done_.load());
     return 0;
   }
@@ -132,21 +137,21 @@ class WorkerImpl final : public Worker {
     jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
     for (uint64_t index = range.begin; index < range.end; ++index) {
       if (stopping_) return give_back(shard, "stop requested");
-      if (lease_lost_) return abandon(shard);
+      if (lease_lost_ || dropped_) return abandon(shard);
       auto t0 = std::chrono::steady_clock::now();
       tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
       try {
         if (options_.fault_throw_on_sample && *options_.fault_throw_on_sample == index) {
           throw std::runtime_error(fmt::format("test fault: the renderer crashes on sample {}", index));
         }
-        objects = renderer_->render(**spec, index);
+        objects = renderer_->render(**spec, index, &interrupt_);
       } catch (const std::exception& e) {
         objects = tl::unexpected(std::string(e.what()));
       }
+      // A worker that lost its lease (or whose job was cancelled) while rendering stores
+      // nothing more: the new holder writes the same bytes anyway.
+      if (lease_lost_ || dropped_) return abandon(shard);
       if (!objects) return fail(shard, fmt::format("sample {}: {}", index, objects.error()));
-      // A worker that lost its lease while rendering stores nothing more: the new holder
-      // writes the same bytes anyway.
-      if (lease_lost_) return abandon(shard);
       uint64_t bytes = 0;
       for (auto [ext, data] : {std::pair<const char*, const std::string*>{"exr", &objects->exr},
                                {"png", &objects->png},
@@ -164,7 +169,7 @@ class WorkerImpl final : public Worker {
       double render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       sample_finished(shard, index, render_ms, bytes);
     }
-    if (lease_lost_) return abandon(shard);
+    if (lease_lost_ || dropped_) return abandon(shard);
     auto put = (*store)->put(jobs::shard_manifest_key(shard.shard), jobs::shard_manifest_to_json(manifest));
     if (!put) return fail(shard, "storing the shard manifest: " + put.error().message);
     auto accepted = protocol::retry_with_backoff<bool>([&] { return queue_.complete(shard); }, stopping_, log_retry());
@@ -209,7 +214,12 @@ class WorkerImpl final : public Worker {
 
   void abandon(const protocol::ShardRef& shard) {
     clear_current();
-    spdlog::warn("shard {}/{}: lease lost (token {} is stale); dropping it", shard.job_id, shard.shard, shard.token);
+    if (dropped_) {
+      spdlog::info("shard {}/{}: job cancelled; shard dropped", shard.job_id, shard.shard);
+    } else {
+      spdlog::warn("shard {}/{}: lease lost (token {} is stale); dropping it", shard.job_id, shard.shard,
+                   shard.token);
+    }
   }
 
   // Leases are renewed every lease/3, and at least every heartbeat: a renewal is also how
@@ -221,6 +231,8 @@ class WorkerImpl final : public Worker {
     std::lock_guard lock(mutex_);
     current_ = shard;
     lease_lost_ = false;
+    dropped_ = false;
+    interrupt_ = false;
     state_ = protocol::WorkerState::kRendering;
     next_extend_ms_ = wall_ms() + renew_interval_ms();
   }
@@ -294,7 +306,14 @@ class WorkerImpl final : public Worker {
         if (!renewed) {
           spdlog::warn("lease renewal for {}/{}: {}", shard->job_id, shard->shard, renewed.error().message);
         } else if (!renewed->has_value()) {
-          lease_lost_ = true;
+          {
+            // Only if the worker still holds that shard (it may have moved on meanwhile).
+            std::lock_guard lock(mutex_);
+            if (current_ && *current_ == *shard) {
+              lease_lost_ = true;
+              interrupt_ = true;
+            }
+          }
           spdlog::warn("lease on {}/{} lost: another worker holds it, or the job was cancelled", shard->job_id,
                        shard->shard);
         }
@@ -314,9 +333,31 @@ class WorkerImpl final : public Worker {
     }
   }
 
+  // Owns the control socket: a cancel or delete for the job in hand stops the render
+  // between tiles and drops the shard.
+  void control_loop() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (quit_heartbeat_) return;
+      }
+      auto message = control_->receive(std::chrono::milliseconds(200));
+      if (!message) continue;
+      std::lock_guard lock(mutex_);
+      if (current_ && current_->job_id == message->job_id) {
+        spdlog::info("job {} {} (control message): dropping shard {} now", message->job_id,
+                     message->action == protocol::JobControl::Action::kDelete ? "deleted" : "cancelled",
+                     current_->shard);
+        dropped_ = true;
+        interrupt_ = true;
+      }
+    }
+  }
+
   WorkerOptions options_;
   std::unique_ptr<jobs::SampleRenderer> renderer_;
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only
+  std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
   std::unique_ptr<protocol::RedisClient> redis_;          // claim-loop thread only
   protocol::Queue queue_;                                 // claim-loop thread only
   std::string host_;
@@ -325,6 +366,8 @@ class WorkerImpl final : public Worker {
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> lease_lost_{false};
+  std::atomic<bool> dropped_{false};    // the job in hand was cancelled or deleted
+  std::atomic<bool> interrupt_{false};  // stop the render in progress (either of the above)
   std::atomic<uint64_t> samples_done_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -343,7 +386,10 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
   auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint);
   if (!telemetry) return tl::unexpected(telemetry.error());
-  return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(*telemetry));
+  auto control = protocol::ControlSubscriber::connect(options.control_endpoints);
+  if (!control) return tl::unexpected(control.error());
+  return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(*telemetry),
+                                      std::move(*control));
 }
 
 }  // namespace synthfarm::worker

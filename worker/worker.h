@@ -4,8 +4,10 @@
 // sample), store each sample's objects as soon as it is rendered, then store the shard
 // manifest (the commit marker), and only then complete the shard in Redis with the
 // lease's fencing token. A heartbeat thread renews the lease every lease/3 and sends
-// telemetry; render threads never touch the lease. On stop() the worker finishes the
-// sample in hand, gives the shard back to the queue and returns.
+// telemetry; render threads never touch the lease. A control thread listens for the
+// coordinators' cancel messages (ZeroMQ SUB): a cancelled job's shard is dropped at once,
+// mid-sample; a refused lease renewal does the same when a message was missed. On stop()
+// the worker finishes the sample in hand, gives the shard back to the queue and returns.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -23,6 +26,8 @@ namespace synthfarm::worker {
 struct WorkerOptions {
   protocol::RedisEndpoint redis;
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";
+  // Control endpoints (one per coordinator): cancel / delete messages arrive here.
+  std::vector<std::string> control_endpoints = {"tcp://127.0.0.1:5556"};
   std::string worker_id;  // default: <host>-<pid>
   std::string key_prefix = "sf";
   int threads = 0;                 // render threads; 0 = all cores

@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   app.add_option("--coordinator", options.telemetry_endpoint, "coordinator telemetry endpoint (ZeroMQ)")
       ->envname("SYNTHFARM_TELEMETRY")
       ->capture_default_str();
+  app.add_option("--control", options.control_endpoints,
+                 "coordinator control endpoints (ZeroMQ), one per coordinator; comma-separated")
+      ->envname("SYNTHFARM_CONTROL")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--threads", options.threads, "render threads; 0 = all cores")
       ->envname("SYNTHFARM_THREADS")
       ->check(CLI::Range(0, 1024))

@@ -16,12 +16,14 @@ farm_start() {
   FARM_RUN=$1
   local storage_root=$2 workers=$3 threads=$4
   mkdir -p "$FARM_RUN/redis"
-  local redis_port http_port telemetry_port
+  local redis_port http_port telemetry_port control_port
   redis_port=$(free_port "${SYNTHFARM_REDIS_PORT:-6390}")
   http_port=$(free_port "${SYNTHFARM_HTTP_PORT:-8080}")
   telemetry_port=$(free_port "${SYNTHFARM_TELEMETRY_PORT:-5555}")
+  control_port=$(free_port "${SYNTHFARM_CONTROL_PORT:-$((telemetry_port + 1))}")
   FARM_REDIS=redis://127.0.0.1:$redis_port
   FARM_TELEMETRY=tcp://127.0.0.1:$telemetry_port
+  FARM_CONTROL=tcp://127.0.0.1:$control_port
   FARM_URL=http://127.0.0.1:$http_port
 
   redis-server ops/redis.conf --port "$redis_port" --dir "$FARM_RUN/redis" --daemonize no \
@@ -32,12 +34,12 @@ farm_start() {
     sleep 0.1
   done
   build/bin/synthfarm-coordinator --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
-    --telemetry "$FARM_TELEMETRY" --storage-root "$storage_root" >"$FARM_RUN/coordinator.log" 2>&1 &
+    --telemetry "$FARM_TELEMETRY" --control "$FARM_CONTROL" --storage-root "$storage_root" >"$FARM_RUN/coordinator.log" 2>&1 &
   FARM_PIDS+=($!)
   local i
   for i in $(seq "$workers"); do
     build/bin/synthfarm-worker --redis "$FARM_REDIS" --coordinator "$FARM_TELEMETRY" \
-      --threads "$threads" --id "w$i" >"$FARM_RUN/worker-$i.log" 2>&1 &
+      --control "$FARM_CONTROL" --threads "$threads" --id "w$i" >"$FARM_RUN/worker-$i.log" 2>&1 &
     FARM_PIDS+=($!)
   done
   for _ in $(seq 100); do
