@@ -32,6 +32,7 @@ using nlohmann::json;
 using namespace synthfarm;
 
 constexpr int kExitFailure = 1;
+constexpr int kExitPartial = 3;  // `wait`: the job ended partial (on_dead_shards: partial)
 constexpr int kExitBadInput = 2;
 
 std::string read_file(const std::string& path, bool& ok) {
@@ -232,7 +233,7 @@ int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
       unreachable = 0;
       const auto& j = *body;
       std::string state = j["state"];
-      bool ended = state == "done" || state == "failed";
+      bool ended = state == "done" || state == "failed" || state == "partial";
       bar.update(j["samples_done"].get<int64_t>(), j["samples"].get<int64_t>(), j["samples_per_sec"].get<double>(),
                  j["eta_s"].get<double>(), state, ended);
       if (ended) {
@@ -240,6 +241,10 @@ int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
         if (state == "failed") {
           fmt::print(stderr, "job {} failed: {}\n", job, j.value("error", ""));
           return kExitFailure;
+        }
+        if (state == "partial") {
+          fmt::print(stderr, "job {} partially done ({}): {}\n", job, j.value("error", ""), j.value("storage", ""));
+          return kExitPartial;
         }
         fmt::print(stderr, "job {} done: {}\n", job, j.value("storage", ""));
         return 0;

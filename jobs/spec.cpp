@@ -973,8 +973,8 @@ bool valid_name(std::string_view name) {
 
 JobSpec Parser::parse_document(const Field& top) {
   JobSpec spec;
-  static constexpr std::array<std::string_view, 12> kKeys = {
-      "name",   "samples", "shard_size", "seed",  "priority", "max_attempts",
+  static constexpr std::array<std::string_view, 13> kKeys = {
+      "name",   "samples", "shard_size", "seed",  "priority", "max_attempts", "on_dead_shards",
       "output", "camera",  "render",     "scene", "lighting", "humans"};
   static constexpr std::array<std::string_view, 2> kFuture = {"sensor", "clip"};
   if (!top.node.IsMap()) {
@@ -1009,6 +1009,13 @@ JobSpec Parser::parse_document(const Field& top) {
       if (auto v = integer(value, -1000, 1000)) spec.priority = static_cast<int>(*v);
     } else if (key == "max_attempts") {
       if (auto v = integer(value, 1, 100)) spec.max_attempts = static_cast<int>(*v);
+    } else if (key == "on_dead_shards") {
+      auto v = string(value, "a string");
+      if (v && *v != "fail" && *v != "partial") {
+        fail(value, "must be 'fail' or 'partial', got " + describe(value.node));
+      } else if (v) {
+        spec.on_dead_shards = *v;
+      }
     } else if (key == "output") {
       output(value, spec.output);
     } else if (key == "camera") {
@@ -1209,6 +1216,7 @@ std::string spec_to_json(const JobSpec& spec) {
   j["seed"] = spec.seed;
   j["priority"] = spec.priority;
   j["max_attempts"] = spec.max_attempts;
+  j["on_dead_shards"] = spec.on_dead_shards;
 
   Json layers = Json::array();
   for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));

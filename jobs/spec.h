@@ -113,6 +113,9 @@ struct JobSpec {
   uint64_t seed = 0;
   int priority = 0;            // -1000..1000, higher first
   int max_attempts = 3;        // 1..100
+  // What a job with dead-lettered shards ends as: "fail" (state failed) or "partial"
+  // (state partial: the dataset of the completed shards is the expected outcome).
+  std::string on_dead_shards = "fail";
   OutputSpec output;
   CameraSpec camera;
   RenderSpec render;

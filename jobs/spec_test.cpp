@@ -91,6 +91,8 @@ const BadSpec kBadSpecs[] = {
      "'auto' is not supported in this version"},
     {"SeedNegative", "name: x\nsamples: 10\nseed: -1\n", "seed", 3, 7,
      "must be an integer between 0 and 18446744073709551615, got -1"},
+    {"OnDeadShardsUnknown", "name: x\nsamples: 10\non_dead_shards: ignore\n", "on_dead_shards", 3, 17,
+     "must be 'fail' or 'partial', got 'ignore'"},
     {"PriorityTooHigh", "name: x\nsamples: 10\npriority: 1001\n", "priority", 3, 11,
      "between -1000 and 1000, got 1001"},
     {"ResolutionZero", "name: x\nsamples: 10\ncamera:\n  resolution: [0, 480]\n",
@@ -334,6 +336,7 @@ shard_size: 50
 seed: 1234
 priority: 5
 max_attempts: 4
+on_dead_shards: partial
 output:
   storage: s3://datasets/people-indoor-v1
   layers: [rgb, depth, normal, albedo, instance, semantic]
@@ -370,6 +373,7 @@ TEST(ParseSpec, FullSpec) {
   EXPECT_EQ(spec.seed, 1234u);
   EXPECT_EQ(spec.priority, 5);
   EXPECT_EQ(spec.max_attempts, 4);
+  EXPECT_EQ(spec.on_dead_shards, "partial");
   EXPECT_EQ(spec.output.storage, "s3://datasets/people-indoor-v1");
   EXPECT_EQ(spec.output.layers,
             (std::vector<Layer>{Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kAlbedo,

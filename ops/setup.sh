@@ -15,6 +15,7 @@ build_pkgs=(
   libopenexr-dev libpng-dev zlib1g-dev
   libfmt-dev libspdlog-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
+  libtinygltf-dev                   # glTF characters and scene export
   libgtest-dev libgmock-dev libexpected-dev
 )
 test_pkgs=(

@@ -242,9 +242,10 @@ return {requeued, dead}
 // ARGV: prefix, job. After manifest.json is written. Idempotent.
 const std::string kMarkDone = kPrelude + R"lua(
 local jkey = job_key(ARGV[2])
-local v = redis.call('HMGET', jkey, 'state', 'shards_dead')
+local v = redis.call('HMGET', jkey, 'state', 'shards_dead', 'on_dead_shards')
 if v[1] == 'finalizing' then
-  local ended = (tonumber(v[2]) or 0) > 0 and 'failed' or 'done'
+  local ended = 'done'
+  if (tonumber(v[2]) or 0) > 0 then ended = v[3] == 'partial' and 'partial' or 'failed' end
   redis.call('HSET', jkey, 'state', ended, 'finished_ms', s(now_ms()))
 end
 redis.call('LREM', p .. ':queue:finalize', 0, ARGV[2])
@@ -353,7 +354,7 @@ RedisResult<void> Queue::submit(const std::string& job_id, const jobs::JobSpec& 
       "name", spec.name, "state", "queued", "priority", str(spec.priority), "samples", str(spec.samples),
       "shard_size", str(spec.shard_size), "shards_total", str(shards), "shards_done", "0", "shards_dead", "0",
       "samples_done", "0", "renders", "0", "created_ms", str(now_ms), "started_ms", "0", "finished_ms", "0",
-      "max_attempts", str(spec.max_attempts), "storage", spec.output.storage, "error", "",
+      "max_attempts", str(spec.max_attempts), "on_dead_shards", spec.on_dead_shards, "storage", spec.output.storage, "error", "",
       "spec_json", jobs::spec_to_json(spec),
       encode_job_spec(spec)};
   auto reply = redis_.eval(kSubmit, {}, args);

@@ -174,6 +174,26 @@ TEST_F(QueueTest, FailingShardIsRetriedThenDeadLetteredWhileTheRestFinishes) {
   EXPECT_EQ(queue_->job("job-f")->value().state, "done");
 }
 
+// With on_dead_shards: partial, a job whose shard died ends "partial", not "failed", and
+// its dead shard can still be retried.
+TEST_F(QueueTest, ADeadShardEndsAPartialJobAsPartial) {
+  auto s = spec(2, 1);
+  s.max_attempts = 1;
+  s.on_dead_shards = "partial";
+  ASSERT_TRUE(queue_->submit("job-p", s, 1));
+  auto a = queue_->claim("w", 30000)->value();
+  EXPECT_EQ(*queue_->fail(a.shard, "boom", "w"), FailOutcome::kDead);
+  auto b = queue_->claim("w", 30000)->value();
+  b.shard.sample_count = 1;
+  EXPECT_TRUE(*queue_->complete(b.shard));
+  ASSERT_TRUE(queue_->mark_done("job-p"));
+  auto job = queue_->job("job-p")->value();
+  EXPECT_EQ(job.state, "partial");
+  EXPECT_NE(job.error.find("shard " + std::to_string(a.shard.shard) + " dead-lettered"), std::string::npos) << job.error;
+  EXPECT_EQ(queue_->control(JobAction::kRetryDead, "job-p")->count, 1);
+  EXPECT_EQ(queue_->job("job-p")->value().state, "running");
+}
+
 TEST_F(QueueTest, RetriesWaitForTheirBackoff) {
   queue_->set_retry_backoff_ms(300);
   ASSERT_TRUE(queue_->submit("job-r", spec(1, 1), 1));

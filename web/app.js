@@ -30,8 +30,8 @@ const ACTION_STATES = {
   pause: new Set(['queued', 'running']),
   resume: new Set(['paused']),
   cancel: new Set(['queued', 'running', 'paused']),
-  retry: new Set(['failed', 'running']),
-  delete: new Set(['done', 'failed', 'cancelled']),
+  retry: new Set(['failed', 'partial', 'running']),
+  delete: new Set(['done', 'failed', 'partial', 'cancelled']),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ function jobMatchesFilter(job, filter) {
   switch (filter) {
     case 'active': return ACTIVE_STATES.has(job.state) || job.state === 'paused';
     case 'done': return job.state === 'done';
-    case 'failed': return job.state === 'failed';
+    case 'failed': return job.state === 'failed' || job.state === 'partial';
     default: return true;
   }
 }
@@ -373,7 +373,7 @@ function renderJobs() {
   for (const j of state.jobs) {
     if (ACTIVE_STATES.has(j.state) || j.state === 'paused') counts.active++;
     else if (j.state === 'done') counts.done++;
-    else if (j.state === 'failed') counts.failed++;
+    else if (j.state === 'failed' || j.state === 'partial') counts.failed++;
   }
   for (const [k, n] of Object.entries(filterCounts)) setText(n, counts[k] ?? 0);
   setText($('jobs-count'), state.hasData ? `${state.jobs.length}` : '');
@@ -892,7 +892,7 @@ function loadThumbImage(t) {
   });
   img.addEventListener('error', () => {
     const job = state.jobsById.get(detail.id) || detail.data || {};
-    setText(t.missing, job.state === 'done' || job.state === 'failed' ? 'no preview' : 'not ready');
+    setText(t.missing, ['done', 'failed', 'partial'].includes(job.state) ? 'no preview' : 'not ready');
     t.failed = true;
     t.a.classList.add('is-missing');
     img.hidden = true;
