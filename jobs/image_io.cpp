@@ -141,6 +141,13 @@ std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers) {
       case Layer::kSemantic:
         add("semantic.id", Imf::UINT, frame.semantic.data(), kU);
         break;
+      case Layer::kPart:
+        add("part.id", Imf::UINT, frame.part.data(), kU);
+        break;
+      case Layer::kUv:
+        add("uv.U", Imf::FLOAT, frame.uv.data(), 2 * kF);
+        add("uv.V", Imf::FLOAT, frame.uv.data() + 1, 2 * kF);
+        break;
     }
   }
   std::string out;

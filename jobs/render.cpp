@@ -94,6 +94,29 @@ struct Hit {
   Vec3 point;   // on the triangle, world
   Vec3 normal;  // unit geometric normal facing the incoming ray, world
   const Mesh* mesh = nullptr;
+  size_t triangle = 0;
+  double u = 0, v = 0;  // barycentrics of vertices 1 and 2
+
+  // The surface colour at the hit: per-vertex colours interpolated, else the mesh albedo.
+  Rgb albedo() const {
+    if (mesh->colors.empty()) return mesh->albedo;
+    const uint32_t* tri = &mesh->indices[3 * triangle];
+    const float* c0 = &mesh->colors[3 * static_cast<size_t>(tri[0])];
+    const float* c1 = &mesh->colors[3 * static_cast<size_t>(tri[1])];
+    const float* c2 = &mesh->colors[3 * static_cast<size_t>(tri[2])];
+    const double w0 = 1.0 - u - v;
+    auto mix = [&](int c) { return static_cast<float>(w0 * c0[c] + u * c1[c] + v * c2[c]); };
+    return {mix(0), mix(1), mix(2)};
+  }
+  uint32_t part() const { return mesh->parts.empty() ? 0 : mesh->parts[triangle]; }
+  // Interpolated (u, v) of the part's surface coordinates.
+  std::array<float, 2> part_uv() const {
+    if (mesh->uvs.empty()) return {0, 0};
+    const float* c = &mesh->uvs[6 * triangle];
+    const double w0 = 1.0 - u - v;
+    return {static_cast<float>(w0 * c[0] + u * c[2] + v * c[4]),
+            static_cast<float>(w0 * c[1] + u * c[3] + v * c[5])};
+  }
 };
 
 // Everything one frame's render threads share, read-only once built.
@@ -144,6 +167,9 @@ class FrameTracer {
     hit.point = v0 + e1 * u + e2 * v;
     hit.normal = n;
     hit.mesh = &mesh;
+    hit.triangle = rh.hit.primID;
+    hit.u = u;
+    hit.v = v;
     return hit;
   }
 
@@ -170,7 +196,7 @@ class FrameTracer {
         break;
       }
       if (depth > settings_.max_bounces) break;
-      const Rgb& albedo = hit.mesh->albedo;
+      const Rgb albedo = hit.albedo();
       Vec3 start = offset_origin(hit.point, hit.normal);
       double cos_sun = dot(hit.normal, sun.direction);
       if (sun.intensity > 0 && cos_sun > 0 && !occluded(start, sun.direction)) {
@@ -241,6 +267,35 @@ class FrameTracer {
 
 constexpr int kTile = 16;
 
+// COCO keypoints of every human with visibility by ray casting (see render.h).
+void label_keypoints(const FrameTracer& tracer, Frame& frame) {
+  const Scene& scene = tracer.scene();
+  const Camera& cam = scene.camera;
+  frame.keypoints.resize(scene.humans.size());
+  for (size_t h = 0; h < scene.humans.size(); ++h) {
+    const Human& human = scene.humans[h];
+    for (int k = 0; k < kKeypointCount; ++k) {
+      Frame::Keypoint& out = frame.keypoints[h][k];
+      const Vec3 p = human.keypoints[k];
+      const Vec3 c = cam.to_camera(p);
+      if (!(c.z > 1e-6)) continue;
+      auto [x, y] = cam.project(c);
+      if (!(x >= 0 && y >= 0 && x < cam.width && y < cam.height)) continue;
+      out.x = x;
+      out.y = y;
+      const Vec3 towards = p - cam.position;
+      const double distance = length(towards);
+      Hit hit = tracer.trace(cam.position, towards);
+      // The first surface along the ray must be this person's, no nearer than the
+      // keypoint's depth under the skin (plus a millimetre of slack for the tessellation).
+      const double tolerance = human.keypoint_radius[k] + 0.001;
+      bool visible = !hit.valid || (hit.mesh->instance_id == human.instance_id &&
+                                    length(hit.point - cam.position) >= distance - tolerance);
+      out.v = visible ? 2 : 1;
+    }
+  }
+}
+
 void render_tile(const FrameTracer& tracer, int tile, int tiles_x, Frame& frame) {
   const Scene& scene = tracer.scene();
   const Camera& cam = scene.camera;
@@ -264,11 +319,18 @@ void render_tile(const FrameTracer& tracer, int tile, int tiles_x, Frame& frame)
         frame.normal[3 * pixel] = static_cast<float>(n.x);
         frame.normal[3 * pixel + 1] = static_cast<float>(n.y);
         frame.normal[3 * pixel + 2] = static_cast<float>(n.z);
-        frame.albedo[3 * pixel] = hit.mesh->albedo.r;
-        frame.albedo[3 * pixel + 1] = hit.mesh->albedo.g;
-        frame.albedo[3 * pixel + 2] = hit.mesh->albedo.b;
+        const Rgb albedo = hit.albedo();
+        frame.albedo[3 * pixel] = albedo.r;
+        frame.albedo[3 * pixel + 1] = albedo.g;
+        frame.albedo[3 * pixel + 2] = albedo.b;
         frame.instance[pixel] = hit.mesh->instance_id;
         frame.semantic[pixel] = static_cast<uint32_t>(hit.mesh->semantic);
+        frame.part[pixel] = hit.part();
+        if (frame.part[pixel] != 0) {
+          auto uv = hit.part_uv();
+          frame.uv[2 * pixel] = uv[0];
+          frame.uv[2 * pixel + 1] = uv[1];
+        }
       }
 
       // Colour: spp jittered paths from this pixel's own random stream.
@@ -361,6 +423,8 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
   frame.albedo.assign(3 * pixels, 0.0f);
   frame.instance.assign(pixels, 0);
   frame.semantic.assign(pixels, 0);
+  frame.part.assign(pixels, 0);
+  frame.uv.assign(2 * pixels, 0.0f);
 
   FrameTracer tracer(rtc_scene.get(), scene, settings);
   const int tiles_x = (cam.width + kTile - 1) / kTile;
@@ -378,6 +442,7 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
         tbb::simple_partitioner());
   });
   if (settings.cancel != nullptr && settings.cancel->load()) return tl::unexpected(std::string(kCancelled));
+  label_keypoints(tracer, frame);
   return frame;
 }
 

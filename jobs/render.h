@@ -14,6 +14,17 @@
 //   albedo:   linear base colour of the first hit; (0, 0, 0) for background.
 //   instance: Mesh::instance_id of the first hit; 0 for background.
 //   semantic: SemanticClass of the first hit; 0 for background.
+//   part:     DensePose body part (1..24) of the first hit (Mesh::parts); 0 elsewhere.
+//   uv:       the part's surface coordinates (u, v) at the first hit, interpolated from
+//             Mesh::uvs; (0, 0) where part is 0. With part: DensePose-style IUV.
+//
+// Keypoints (Frame::keypoints, one entry per Scene::humans, COCO-17 order): [x, y, v]
+// with x, y the projection in pixels. v = 0 when the point is behind the camera or
+// outside the image (x = y = 0 then, as COCO writes it); otherwise a ray from the camera
+// towards the keypoint is traced: v = 2 when its first hit is the person's own surface
+// within the keypoint's radius (Human::keypoint_radius: how deep under the skin the point
+// lies), v = 1 when something else (another object, or another part of the same body)
+// is hit first.
 //
 // Determinism: every pixel owns a Pcg32 stream keyed by (sample seed, pixel index), tiles
 // write disjoint pixels, the BVH is built on one thread, hits tied at equal distance
@@ -22,6 +33,7 @@
 // same for any thread count.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -57,6 +69,14 @@ struct Frame {
   std::vector<float> albedo;       // linear
   std::vector<uint32_t> instance;  // instance id
   std::vector<uint32_t> semantic;  // SemanticClass
+  std::vector<uint32_t> part;      // DensePose part, 0 = none
+  std::vector<float> uv;           // (u, v) per pixel, interleaved
+  // Per human (Scene::humans order), COCO-17 keypoints.
+  struct Keypoint {
+    double x = 0, y = 0;  // pixels
+    int v = 0;            // 0 outside the image, 1 occluded, 2 visible
+  };
+  std::vector<std::array<Keypoint, kKeypointCount>> keypoints;
 };
 
 // Thread-safe: render() may be called from several threads at once. Owns the Embree device.

@@ -488,5 +488,104 @@ TEST(RendererTest, ACancelFlagStopsTheRender) {
   EXPECT_EQ(frame->rgb, plain->rgb);
 }
 
+// Keypoint visibility by ray casting, on an analytic scene: a "person" sphere of radius
+// 0.3 m with keypoints at its centre (radius 0.3: under the skin), on its front surface
+// (radius 0) and on its back surface (radius 0); a wall is then put in front of it.
+TEST(RendererTest, KeypointVisibilityComesFromRayCasting) {
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer.has_value());
+  Scene scene;
+  scene.kind = "analytic";
+  scene.camera = look_at_camera(64, 48, 60, {0, -4, 1}, {0, 0, 1});
+  Mesh body;
+  body.instance_id = 1;
+  body.semantic = SemanticClass::kPerson;
+  body.albedo = {0.5f, 0.5f, 0.5f};
+  add_ellipsoid(body, {0, 0, 1}, Mat3{}, {0.3, 0.3, 0.3}, 48, 24);
+  scene.meshes.push_back(body);
+  scene.instances.push_back({1, SemanticClass::kPerson, "person", 0});
+  Human human;
+  human.instance_id = 1;
+  human.keypoints.fill({0, 0, 1});
+  human.keypoint_radius.fill(0.3);
+  human.keypoints[1] = {0, -0.3, 1};  // front surface (a vertex), facing the camera
+  human.keypoint_radius[1] = 0;
+  human.keypoints[2] = {0, 0.3, 1};  // back surface: the body hides it
+  human.keypoint_radius[2] = 0;
+  human.keypoints[3] = {50, 0, 1};  // far outside the image
+  scene.humans.push_back(human);
+
+  auto frame = (*renderer)->render(scene, RenderSettings{1, 0, 1, 1});
+  ASSERT_TRUE(frame.has_value()) << frame.error();
+  ASSERT_EQ(frame->keypoints.size(), 1u);
+  const auto& k = frame->keypoints[0];
+  EXPECT_EQ(k[0].v, 2) << "the centre lies under the visible front surface";
+  EXPECT_NEAR(k[0].x, 32.0, 1e-9);
+  EXPECT_NEAR(k[0].y, 24.0, 1e-9);
+  EXPECT_EQ(k[1].v, 2);
+  EXPECT_EQ(k[2].v, 1) << "self-occluded by the front of the body";
+  EXPECT_EQ(k[3].v, 0);
+  EXPECT_EQ(k[3].x, 0.0);
+  // The keypoint's pixel belongs to the person's mask.
+  EXPECT_EQ(frame->instance[24 * 64 + 32], 1u);
+
+  // A wall between the camera and the body: every keypoint in the image is occluded.
+  Mesh wall;
+  wall.instance_id = 2;
+  wall.semantic = SemanticClass::kWall;
+  add_quad(wall, {-1, -1, 0}, {1, -1, 0}, {1, -1, 2}, {-1, -1, 2});
+  scene.meshes.push_back(wall);
+  scene.instances.push_back({2, SemanticClass::kWall, "wall", -1});
+  frame = (*renderer)->render(scene, RenderSettings{1, 0, 1, 1});
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->keypoints[0][0].v, 1);
+  EXPECT_EQ(frame->keypoints[0][1].v, 1);
+  EXPECT_EQ(frame->keypoints[0][2].v, 1);
+  EXPECT_EQ(frame->keypoints[0][3].v, 0);
+}
+
+// Per-vertex colours, parts and uvs reach the albedo, part and uv layers.
+TEST(RendererTest, PerVertexColourPartAndUvLayers) {
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer.has_value());
+  Scene scene;
+  scene.kind = "analytic";
+  scene.camera = look_at_camera(32, 32, 30, {0, -3, 0}, {0, 0, 0});
+  Mesh quad;
+  quad.instance_id = 1;
+  quad.semantic = SemanticClass::kPerson;
+  add_quad(quad, {-1, 0, -1}, {1, 0, -1}, {1, 0, 1}, {-1, 0, 1});
+  // Red on the left edge (x = -1), blue on the right (x = +1).
+  quad.colors = {1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0};
+  quad.parts.assign(quad.triangle_count(), 7);
+  // u = (x + 1) / 2, v = (z + 1) / 2 at each corner of each triangle.
+  for (size_t t = 0; t < quad.triangle_count(); ++t) {
+    for (int c = 0; c < 3; ++c) {
+      Vec3 p = quad.vertex(quad.indices[3 * t + c]);
+      quad.uvs.push_back(static_cast<float>((p.x + 1) / 2));
+      quad.uvs.push_back(static_cast<float>((p.z + 1) / 2));
+    }
+  }
+  scene.meshes.push_back(quad);
+  scene.instances.push_back({1, SemanticClass::kPerson, "person", -1});
+  auto frame = (*renderer)->render(scene, RenderSettings{1, 0, 1, 1});
+  ASSERT_TRUE(frame.has_value());
+  const Camera& cam = scene.camera;
+  for (int y = 0; y < 32; ++y) {
+    for (int x = 0; x < 32; ++x) {
+      size_t p = static_cast<size_t>(y) * 32 + x;
+      ASSERT_EQ(frame->part[p], 7u);
+      // The pixel centre's ray meets the plane y = 0 at world x, z.
+      Vec3 d = cam.rotation.transposed() * Vec3{(x + 0.5 - cam.cx) / cam.fx, (y + 0.5 - cam.cy) / cam.fy, 1};
+      double t = 3.0 / d.y;
+      double wx = d.x * t, wz = d.z * t;
+      EXPECT_NEAR(frame->uv[2 * p], (wx + 1) / 2, 1e-5);
+      EXPECT_NEAR(frame->uv[2 * p + 1], (wz + 1) / 2, 1e-5);
+      EXPECT_NEAR(frame->albedo[3 * p], 1 - (wx + 1) / 2, 1e-5);
+      EXPECT_NEAR(frame->albedo[3 * p + 2], (wx + 1) / 2, 1e-5);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace synthfarm::jobs

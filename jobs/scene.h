@@ -110,8 +110,20 @@ constexpr std::array<std::string_view, kJointCount> kJointNames = {
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",      "right_hip",
     "left_knee",  "right_knee",  "left_ankle", "right_ankle"};
 
+// COCO-17 keypoints, in COCO order.
+constexpr int kKeypointCount = 17;
+constexpr std::array<std::string_view, kKeypointCount> kKeypointNames = {
+    "nose",          "left_eye",       "right_eye",  "left_ear",    "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+    "right_wrist",   "left_hip",       "right_hip",  "left_knee",   "right_knee",
+    "left_ankle",    "right_ankle"};
+
 struct Human {
   uint32_t instance_id = 0;
+  // COCO keypoints, world metres, and how far under the body's surface each lies (0 for
+  // points on the skin such as the eyes; about the limb radius for joint centres).
+  std::array<Vec3, kKeypointCount> keypoints;
+  std::array<double, kKeypointCount> keypoint_radius{};
   double height_m = 0;  // standing height the body was built for
   double bmi = 0;
   int skin_tone = 0;   // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale

@@ -53,7 +53,7 @@ struct Choice {
 };
 
 // Image layers a job can ask for; names as in the spec and the EXR channel prefixes.
-enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic };
+enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic, kPart, kUv };
 std::string_view layer_name(Layer layer);
 std::optional<Layer> layer_from_name(std::string_view name);
 

@@ -92,7 +92,7 @@ const BadSpec kBadSpecs[] = {
     {"SeedNegative", "name: x\nsamples: 10\nseed: -1\n", "seed", 3, 7,
      "must be an integer between 0 and 18446744073709551615, got -1"},
     {"OnDeadShardsUnknown", "name: x\nsamples: 10\non_dead_shards: ignore\n", "on_dead_shards", 3, 17,
-     "must be 'fail' or 'partial', got 'ignore'"},
+     "must be 'fail' or 'partial', got \"ignore\""},
     {"PriorityTooHigh", "name: x\nsamples: 10\npriority: 1001\n", "priority", 3, 11,
      "between -1000 and 1000, got 1001"},
     {"ResolutionZero", "name: x\nsamples: 10\ncamera:\n  resolution: [0, 480]\n",
@@ -111,8 +111,8 @@ const BadSpec kBadSpecs[] = {
      "output.layers[2]", 4, 24, "unknown layer 'colour'; expected one of: rgb, depth, normal"},
     {"MisspelledLayer", "name: x\nsamples: 10\noutput:\n  layers: [rgb, depht]\n",
      "output.layers[1]", 4, 17, "did you mean 'depth'?"},
-    {"FutureLayerUv", "name: x\nsamples: 10\noutput:\n  layers: [rgb, uv]\n", "output.layers[1]", 4,
-     17, "layer 'uv' is not supported in this version"},
+    {"FutureLayerMotion", "name: x\nsamples: 10\noutput:\n  layers: [rgb, motion]\n", "output.layers[1]", 4,
+     17, "layer 'motion' is not supported in this version"},
     {"DuplicateLayer", "name: x\nsamples: 10\noutput:\n  layers: [rgb, depth, depth]\n",
      "output.layers[2]", 4, 24, "duplicate layer 'depth' (already at output.layers[1])"},
     {"EmptyLayers", "name: x\nsamples: 10\noutput:\n  layers: []\n", "output.layers", 4, 11,
@@ -242,7 +242,7 @@ TEST(SpecErrors, ManyErrorsAreAllReportedInDocumentOrder) {
       "  resoluton: [640, 480]\n"               // 4
       "  fov_deg: {uniform: [70, 40]}\n"        // 5
       "output:\n"                               // 6
-      "  layers: [rgb, uv, rgb]\n"              // 7
+      "  layers: [rgb, motion, rgb]\n"          // 7
       "humans:\n"                               // 8
       "  skin_tone: 11\n"                       // 9
       "  count: 1.5\n"                          // 10
@@ -450,7 +450,7 @@ TEST(ParseSpec, DesignExampleFailsOnlyOnFutureFeatures) {
   auto result = parse_spec(R"(name: people-indoor-v1
 samples: 10000
 output:
-  layers: [rgb, depth, part]
+  layers: [rgb, depth, part, uv, motion]
   labels: [coco, sample_json]
 lighting:
   environment: {choice: [s3://assets/hdri/park.exr, sky]}
@@ -466,7 +466,7 @@ clip: {frames: 1}
     paths.push_back(e.path);
     EXPECT_NE(e.message.find("not supported in this version"), std::string::npos) << e.to_string();
   }
-  EXPECT_EQ(paths, (std::vector<std::string>{"output.layers[2]", "output.labels[0]",
+  EXPECT_EQ(paths, (std::vector<std::string>{"output.layers[4]", "output.labels[0]",
                                              "lighting.environment", "humans.characters", "sensor",
                                              "clip"}));
 }
@@ -532,11 +532,11 @@ TEST(SpecJson, UsesTheYamlShapes) {
 
 TEST(Layers, NamesRoundTrip) {
   for (Layer layer : {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kAlbedo, Layer::kInstance,
-                      Layer::kSemantic}) {
+                      Layer::kSemantic, Layer::kPart, Layer::kUv}) {
     EXPECT_EQ(layer_from_name(layer_name(layer)), layer);
   }
   EXPECT_EQ(layer_name(Layer::kRgb), "rgb");
-  EXPECT_EQ(layer_from_name("uv"), std::nullopt);
+  EXPECT_EQ(layer_from_name("motion"), std::nullopt);
   EXPECT_EQ(layer_from_name("RGB"), std::nullopt);
 }
 
