@@ -35,10 +35,12 @@ const std::array<JointLimit, kJointCount>& joint_limits() {
       set(right, {lo.x, -hi.y, -hi.z}, {hi.x, -lo.y, -lo.z});
     };
     set(Joint::kPelvis, {-90, -60, -180}, {90, 60, 180});
-    set(Joint::kSpine1, {-25, -20, -20}, {45, 20, 20});
-    set(Joint::kSpine2, {-15, -15, -20}, {30, 15, 20});
-    set(Joint::kSpine3, {-10, -10, -15}, {20, 10, 15});
-    set(Joint::kNeck, {-35, -25, -45}, {40, 25, 45});
+    // Upward bones (spine, neck, head) lean forward with negative x: Rx(+a) tips +z
+    // towards -y (backwards).
+    set(Joint::kSpine1, {-45, -20, -20}, {25, 20, 20});
+    set(Joint::kSpine2, {-30, -15, -20}, {15, 15, 20});
+    set(Joint::kSpine3, {-20, -10, -15}, {10, 10, 15});
+    set(Joint::kNeck, {-40, -25, -45}, {35, 25, 45});
     set(Joint::kHead, {-25, -20, -35}, {25, 20, 35});
     // Hip: flexion 120 forward, 25 back; abduction 45 out, 20 across; twist 40.
     mirror(Joint::kLeftHip, Joint::kRightHip, {-25, -45, -40}, {120, 20, 40});

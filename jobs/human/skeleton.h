@@ -3,15 +3,18 @@
 //
 // Conventions
 //   Body frame: metres, +x the person's left, +y forward (where the face points), +z up;
-//     the soles of the feet rest on z = 0 and the pelvis is above the origin.
+//     the soles of the feet rest on z = 0 and the pelvis is above the origin. This frame
+//     is left-handed (left x forward = up): the scene places a body in the right-handed
+//     world with the mirror x -> -x before its yaw (and reverses triangle winding), so
+//     that left_* joints land on the person's left.
 //   Rest pose: standing straight, feet hip-width apart, arms in an "A" 45 degrees below
 //     horizontal, palms down. Every local rotation is the identity in the rest pose.
 //   Local rotation of joint j: expressed in the body frame's axes at rest (not in a bone
 //     frame). Euler angles are degrees, applied x first, then y, then z:
 //       R = Rz(z) * Ry(y) * Rx(x).
 //     Rotation about x is flexion/extension (the sagittal plane; positive swings a hanging
-//     limb forward), about y is abduction/side bend (the frontal plane), about z is twist
-//     about the vertical.
+//     limb forward and tips an upward bone, spine or neck, backwards), about y is
+//     abduction/side bend (the frontal plane), about z is twist about the vertical.
 //   Forward kinematics: G[root] = L[root], p[root] = rest[root] + root_translation;
 //     G[j] = G[parent] * L[j], p[j] = p[parent] + G[parent] * (rest[j] - rest[parent]).
 //   Skinning transform of joint j: x -> G[j] * (x - rest[j]) + p[j].
