@@ -42,8 +42,8 @@ constexpr std::array<std::string_view, 1> kFutureLayers = {"motion"};
 constexpr std::array<std::string_view, 1> kLabelNames = {"sample_json"};
 constexpr std::array<std::string_view, 1> kFutureLabels = {"coco"};
 constexpr std::array<std::string_view, 3> kSceneKinds = {"room", "outdoor", "studio"};
-constexpr std::array<std::string_view, 3> kMotions = {"static", "walk", "wave"};
-constexpr std::array<std::string_view, 3> kFutureMotions = {"run", "idle", "sit"};
+constexpr std::array<std::string_view, 6> kMotions = {"static", "walk", "run", "idle", "wave", "sit"};
+constexpr std::array<std::string_view, 0> kFutureMotions = {};
 constexpr std::array<std::string_view, 2> kKeepInFrame = {"humans", "none"};
 
 std::string join(std::span<const std::string_view> words) {
@@ -946,8 +946,9 @@ void Parser::lighting(const Field& field, LightingSpec& out) {
 }
 
 void Parser::humans(const Field& field, HumansSpec& out) {
-  static constexpr std::array<std::string_view, 5> kKeys = {"count", "height_m", "bmi", "skin_tone",
-                                                            "motion"};
+  static constexpr std::array<std::string_view, 14> kKeys = {
+      "count",     "height_m",   "bmi",        "skin_tone", "sex",    "age",          "shoulder_width",
+      "hip_width", "leg_length", "arm_length", "head_size", "motion", "motion_speed", "motion_phase"};
   static constexpr std::array<std::string_view, 1> kFuture = {"characters"};
   mapping(field, kKeys, kFuture, [&](std::string_view key, const Field& value) {
     if (key == "count") {
@@ -958,6 +959,24 @@ void Parser::humans(const Field& field, HumansSpec& out) {
       set(out.bmi, value, {12, 60});
     } else if (key == "skin_tone") {
       set(out.skin_tone, value, {1, 10, true});
+    } else if (key == "sex") {
+      set(out.sex, value, {0, 1});
+    } else if (key == "age") {
+      set(out.age, value, {4, 90});
+    } else if (key == "shoulder_width") {
+      set(out.shoulder_width, value, {0.85, 1.15});
+    } else if (key == "hip_width") {
+      set(out.hip_width, value, {0.85, 1.15});
+    } else if (key == "leg_length") {
+      set(out.leg_length, value, {0.85, 1.15});
+    } else if (key == "arm_length") {
+      set(out.arm_length, value, {0.85, 1.15});
+    } else if (key == "head_size") {
+      set(out.head_size, value, {0.85, 1.15});
+    } else if (key == "motion_speed") {
+      set(out.motion_speed, value, {0.25, 3});
+    } else if (key == "motion_phase") {
+      set(out.motion_phase, value, {0, 1000});
     } else {
       set(out.motion, choice(value, "motion", kMotions, kFutureMotions));
     }
@@ -1259,7 +1278,16 @@ std::string spec_to_json(const JobSpec& spec) {
   j["humans"]["height_m"] = distribution_json(humans.height_m);
   j["humans"]["bmi"] = distribution_json(humans.bmi);
   j["humans"]["skin_tone"] = distribution_json(humans.skin_tone);
+  j["humans"]["sex"] = distribution_json(humans.sex);
+  j["humans"]["age"] = distribution_json(humans.age);
+  j["humans"]["shoulder_width"] = distribution_json(humans.shoulder_width);
+  j["humans"]["hip_width"] = distribution_json(humans.hip_width);
+  j["humans"]["leg_length"] = distribution_json(humans.leg_length);
+  j["humans"]["arm_length"] = distribution_json(humans.arm_length);
+  j["humans"]["head_size"] = distribution_json(humans.head_size);
   j["humans"]["motion"] = choice_json(humans.motion);
+  j["humans"]["motion_speed"] = distribution_json(humans.motion_speed);
+  j["humans"]["motion_phase"] = distribution_json(humans.motion_phase);
   // Every string in a parsed spec is valid UTF-8; replace rather than throw for one built
   // in code.
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -99,10 +99,22 @@ struct LightingSpec {
 
 struct HumansSpec {
   Distribution count = Distribution::uniform_int(1, 4);                  // 0..16
+  // Adult standing height; a child (age < 18) is scaled down by a growth curve.
   Distribution height_m = Distribution::normal(1.70, 0.10, 1.45, 2.05);  // 0.5..2.5
   Distribution bmi = Distribution::uniform(18, 35);                      // 12..60
   Distribution skin_tone = Distribution::uniform_int(1, 10);             // 1..10
-  Choice motion = {{"static"}, {}};  // poses: "static", "walk", "wave"
+  Distribution sex = Distribution::uniform(0, 1);                        // 0 female .. 1 male
+  Distribution age = Distribution::uniform(18, 70);                      // years, 4..90
+  // Proportion ratios around a typical body (1), each 0.85..1.15.
+  Distribution shoulder_width = Distribution::normal(1, 0.04, 0.85, 1.15);
+  Distribution hip_width = Distribution::normal(1, 0.04, 0.85, 1.15);
+  Distribution leg_length = Distribution::normal(1, 0.03, 0.85, 1.15);
+  Distribution arm_length = Distribution::normal(1, 0.03, 0.85, 1.15);
+  Distribution head_size = Distribution::normal(1, 0.03, 0.85, 1.15);
+  // "static", "walk", "run", "idle", "wave", "sit"
+  Choice motion = {{"static", "walk", "idle", "wave"}, {0.4, 0.3, 0.15, 0.15}};
+  Distribution motion_speed = Distribution::uniform(0.8, 1.2);  // pace multiplier, 0.25..3
+  Distribution motion_phase = Distribution::uniform(0, 1);      // cycles, 0..1000
   friend bool operator==(const HumansSpec&, const HumansSpec&) = default;
 };
 

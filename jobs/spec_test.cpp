@@ -181,8 +181,8 @@ const BadSpec kBadSpecs[] = {
      "unknown scene kind 'forest'; expected one of: room, outdoor, studio"},
     {"UnknownSceneKindInChoice", "name: x\nsamples: 10\nscene:\n  kind: {choice: [room, rom]}\n",
      "scene.kind.choice[1]", 4, 25, "unknown scene kind 'rom'; did you mean 'room'?"},
-    {"FutureMotion", "name: x\nsamples: 10\nhumans:\n  motion: run\n", "humans.motion", 4, 11,
-     "motion 'run' is not supported in this version; expected one of: static, walk, wave"},
+    {"UnknownMotion", "name: x\nsamples: 10\nhumans:\n  motion: dance\n", "humans.motion", 4, 11,
+     "unknown motion 'dance'; expected one of: static, walk, run, idle, wave, sit"},
     {"UnknownKeepInFrame", "name: x\nsamples: 10\ncamera:\n  keep_in_frame: everyone\n",
      "camera.keep_in_frame", 4, 18, "unknown keep_in_frame mode 'everyone'"},
     {"SkinToneEleven", "name: x\nsamples: 10\nhumans:\n  skin_tone: 11\n", "humans.skin_tone", 4,
@@ -326,7 +326,7 @@ TEST(ParseSpec, MinimalSpecGetsEveryDefault) {
   EXPECT_EQ(spec.max_attempts, 3);
   EXPECT_EQ(spec.output.storage, "");
   EXPECT_EQ(spec.camera.width, 640);
-  EXPECT_EQ(spec.humans.motion.values, std::vector<std::string>{"static"});
+  EXPECT_EQ(spec.humans.motion.values, (std::vector<std::string>{"static", "walk", "idle", "wave"}));
 }
 
 constexpr const char* kFullSpec = R"(# A spec using every field.
@@ -525,7 +525,12 @@ TEST(SpecJson, UsesTheYamlShapes) {
             std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("sun_intensity":3)"), std::string::npos) << json;
-  EXPECT_NE(json.find(R"("motion":"static")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("motion":{"choice":["static","walk","idle","wave"],"weights":[0.4,0.3,0.15,0.15]})"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(parse_ok("name: x\nsamples: 3\nhumans: {motion: sit}\n").humans.motion, (Choice{{"sit"}, {}}));
+  EXPECT_NE(spec_to_json(parse_ok("name: x\nsamples: 3\nhumans: {motion: run}\n")).find(R"("motion":"run")"),
+            std::string::npos);
   EXPECT_NE(json.find(R"("preview":true)"), std::string::npos) << json;
   EXPECT_EQ(json.rfind(R"({"name":"x","samples":3,"shard_size":50,"seed":0,)", 0), 0u) << json;
 }

@@ -141,6 +141,15 @@ std::string encode_job_spec(const jobs::JobSpec& spec) {
   put_distribution(humans.initBmi(), spec.humans.bmi);
   put_distribution(humans.initSkinTone(), spec.humans.skin_tone);
   put_choice(humans.initMotion(), spec.humans.motion);
+  put_distribution(humans.initSex(), spec.humans.sex);
+  put_distribution(humans.initAge(), spec.humans.age);
+  put_distribution(humans.initShoulderWidth(), spec.humans.shoulder_width);
+  put_distribution(humans.initHipWidth(), spec.humans.hip_width);
+  put_distribution(humans.initLegLength(), spec.humans.leg_length);
+  put_distribution(humans.initArmLength(), spec.humans.arm_length);
+  put_distribution(humans.initHeadSize(), spec.humans.head_size);
+  put_distribution(humans.initMotionSpeed(), spec.humans.motion_speed);
+  put_distribution(humans.initMotionPhase(), spec.humans.motion_phase);
   return to_bytes(message);
 }
 
@@ -197,6 +206,15 @@ tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes)
     spec.humans.bmi = get_distribution(humans.getBmi());
     spec.humans.skin_tone = get_distribution(humans.getSkinTone());
     spec.humans.motion = get_choice(humans.getMotion());
+    spec.humans.sex = get_distribution(humans.getSex());
+    spec.humans.age = get_distribution(humans.getAge());
+    spec.humans.shoulder_width = get_distribution(humans.getShoulderWidth());
+    spec.humans.hip_width = get_distribution(humans.getHipWidth());
+    spec.humans.leg_length = get_distribution(humans.getLegLength());
+    spec.humans.arm_length = get_distribution(humans.getArmLength());
+    spec.humans.head_size = get_distribution(humans.getHeadSize());
+    spec.humans.motion_speed = get_distribution(humans.getMotionSpeed());
+    spec.humans.motion_phase = get_distribution(humans.getMotionPhase());
     return spec;
   } catch (const kj::Exception& e) {
     return tl::unexpected("malformed job spec message: " + std::string(e.getDescription().cStr()));

@@ -83,6 +83,15 @@ struct JobSpec {
     bmi @2 :Distribution;
     skinTone @3 :Distribution;
     motion @4 :Choice;
+    sex @5 :Distribution;
+    age @6 :Distribution;
+    shoulderWidth @7 :Distribution;
+    hipWidth @8 :Distribution;
+    legLength @9 :Distribution;
+    armLength @10 :Distribution;
+    headSize @11 :Distribution;
+    motionSpeed @12 :Distribution;
+    motionPhase @13 :Distribution;
   }
 }
 
