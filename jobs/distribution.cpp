@@ -109,4 +109,14 @@ const std::string& Choice::sample(Pcg32& rng) const {
   return values[pick_index(weights, values.size(), rng.next_double())];
 }
 
+double draw_field(const Distribution& d, uint64_t sample_seed, std::string_view field, uint64_t sub) {
+  Pcg32 rng = Pcg32::for_purpose(sample_seed, field, sub);
+  return d.sample(rng);
+}
+
+const std::string& draw_field(const Choice& c, uint64_t sample_seed, std::string_view field, uint64_t sub) {
+  Pcg32 rng = Pcg32::for_purpose(sample_seed, field, sub);
+  return c.sample(rng);
+}
+
 }  // namespace synthfarm::jobs

@@ -372,7 +372,7 @@ tl::expected<std::string, std::string> export_glb(const Scene& scene) {
     extras["semantic_id"] = tg::Value(static_cast<int>(instance.semantic));
     if (instance.human >= 0 && static_cast<size_t>(instance.human) < scene.humans.size()) {
       const Human& human = scene.humans[static_cast<size_t>(instance.human)];
-      extras["height_m"] = tg::Value(human.height_m);
+      extras["height_m"] = tg::Value(human.shape.height_m);
       extras["motion"] = tg::Value(human.motion);
     }
     auto it = meshes_of_id.find(instance.id);

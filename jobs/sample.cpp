@@ -8,11 +8,19 @@
 //   render {spp, max_bounces}, layers [names],
 //   scene {kind, sky_intensity, sun {elevation_deg, azimuth_deg, intensity, direction}},
 //   instances [{id, semantic_id, class, name, bbox [x,y,w,h], visible_pixels,
-//               persons also: height_m, bmi, skin_tone, motion, yaw_deg, position,
-//               joints_3d_world, joints_3d_camera {joint: [x,y,z]},
-//               joints_2d {joint: [u,v] or null behind the camera}}].
+//               persons also:
+//                 keypoints [x1,y1,v1, ..., x17,y17,v17] (COCO-17 order; v 0 outside the
+//                   image, 1 occluded, 2 visible, by ray casting), num_keypoints (v > 0),
+//                 keypoints_3d_camera [[x,y,z] x 17],
+//                 shape {height_m, bmi, sex, age, shoulder_width, hip_width, leg_length,
+//                   arm_length, head_size}, skin_tone, outfit,
+//                 motion, motion_speed, motion_phase,
+//                 pose {joint: [x,y,z]} (local Euler angles in degrees, human/skeleton.h),
+//                 yaw_deg, position, joints_3d_world, joints_3d_camera {joint: [x,y,z]},
+//                 joints_2d {joint: [u,v] or null behind the camera}}].
 // bbox is tight around the instance's pixels in the instance layer (COCO: x, y of the
-// top-left pixel, width and height in pixels); [0,0,0,0] when not visible.
+// top-left pixel, width and height in pixels); [0,0,0,0] when not visible. The person's
+// mask is its id in the instance layer.
 #include "jobs/sample.h"
 
 #include <fmt/format.h>
@@ -100,16 +108,38 @@ std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
     item["bbox"] = s.pixels == 0 ? json::array({0, 0, 0, 0})
                                  : json::array({s.x0, s.y0, s.x1 - s.x0 + 1, s.y1 - s.y0 + 1});
     if (instance.human >= 0) {
-      const Human& human = scene.humans[static_cast<size_t>(instance.human)];
-      item["height_m"] = human.height_m;
-      item["bmi"] = human.bmi;
+      const auto h = static_cast<size_t>(instance.human);
+      const Human& human = scene.humans[h];
+      json keypoints = json::array(), keypoints_3d = json::array();
+      int labelled = 0;
+      for (int k = 0; k < kKeypointCount; ++k) {
+        const Frame::Keypoint& kp = frame.keypoints[h][k];
+        keypoints.push_back(kp.x);
+        keypoints.push_back(kp.y);
+        keypoints.push_back(kp.v);
+        labelled += kp.v > 0 ? 1 : 0;
+        keypoints_3d.push_back(vec_json(cam.to_camera(human.keypoints[k])));
+      }
+      item["keypoints"] = keypoints;
+      item["num_keypoints"] = labelled;
+      item["keypoints_3d_camera"] = keypoints_3d;
+      const human::Shape& s = human.shape;
+      item["shape"] = {{"height_m", s.height_m},     {"bmi", s.bmi},
+                       {"sex", s.sex},               {"age", s.age},
+                       {"shoulder_width", s.shoulder_width}, {"hip_width", s.hip_width},
+                       {"leg_length", s.leg_length}, {"arm_length", s.arm_length},
+                       {"head_size", s.head_size}};
       item["skin_tone"] = human.skin_tone;
+      item["outfit"] = human.outfit;
       item["motion"] = human.motion;
+      item["motion_speed"] = human.motion_speed;
+      item["motion_phase"] = human.motion_phase;
       item["yaw_deg"] = human.yaw_deg;
       item["position"] = vec_json(human.position);
-      json world = json::object(), camera = json::object(), image = json::object();
-      for (int k = 0; k < kJointCount; ++k) {
-        std::string name(kJointNames[k]);
+      json pose = json::object(), world = json::object(), camera = json::object(), image = json::object();
+      for (int k = 0; k < human::kJointCount; ++k) {
+        std::string name(human::kJointNames[k]);
+        pose[name] = vec_json(human.pose_euler_deg[k]);
         Vec3 c = cam.to_camera(human.joints[k]);
         world[name] = vec_json(human.joints[k]);
         camera[name] = vec_json(c);
@@ -120,6 +150,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
           image[name] = nullptr;
         }
       }
+      item["pose"] = pose;
       item["joints_3d_world"] = world;
       item["joints_3d_camera"] = camera;
       item["joints_2d"] = image;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "jobs/people.h"
 #include "jobs/rng.h"
 
 namespace synthfarm::jobs {
@@ -198,17 +199,6 @@ namespace {
 
 double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
 
-// Every spec field draws from its own stream, named after the field, so turning one field
-// from a constant into a distribution never shifts the values of the others.
-double draw_field(const Distribution& d, uint64_t seed, std::string_view field, uint64_t sub = 0) {
-  Pcg32 rng = Pcg32::for_purpose(seed, field, sub);
-  return d.sample(rng);
-}
-const std::string& draw_field(const Choice& c, uint64_t seed, std::string_view field,
-                              uint64_t sub = 0) {
-  Pcg32 rng = Pcg32::for_purpose(seed, field, sub);
-  return c.sample(rng);
-}
 
 Rgb scaled(Rgb c, double s) {
   auto f = [&](float v) { return static_cast<float>(std::clamp(v * s, 0.0, 0.95)); };
@@ -253,28 +243,6 @@ Rgb hsv_to_linear(double h, double s, double v) {
   return scaled({lin(r), lin(g), lin(b)}, 1.0);
 }
 
-// Monk Skin Tone scale swatches (sRGB #f6ede4 .. #292420) decoded to linear; the albedo
-// is 0.8 x the swatch, since the swatches are printed tones rather than skin reflectance.
-constexpr std::array<Rgb, 10> kMonkSkinTones = {{{0.9216f, 0.8469f, 0.7758f},
-                                                 {0.8963f, 0.7991f, 0.7084f},
-                                                 {0.9301f, 0.8228f, 0.6308f},
-                                                 {0.8228f, 0.7011f, 0.4910f},
-                                                 {0.6795f, 0.5089f, 0.3050f},
-                                                 {0.3515f, 0.2086f, 0.0931f},
-                                                 {0.2232f, 0.1070f, 0.0561f},
-                                                 {0.1170f, 0.0529f, 0.0343f},
-                                                 {0.0423f, 0.0307f, 0.0232f},
-                                                 {0.0222f, 0.0176f, 0.0144f}}};
-
-constexpr std::array<Rgb, 7> kTrousers = {{{0.05f, 0.08f, 0.16f},
-                                           {0.02f, 0.02f, 0.02f},
-                                           {0.15f, 0.15f, 0.15f},
-                                           {0.35f, 0.28f, 0.16f},
-                                           {0.15f, 0.08f, 0.04f},
-                                           {0.02f, 0.03f, 0.09f},
-                                           {0.60f, 0.60f, 0.58f}}};
-constexpr std::array<Rgb, 4> kShoes = {
-    {{0.02f, 0.02f, 0.02f}, {0.70f, 0.70f, 0.68f}, {0.12f, 0.06f, 0.03f}, {0.20f, 0.20f, 0.22f}}};
 constexpr std::array<Rgb, 6> kRoomFloors = {{{0.45f, 0.30f, 0.17f},
                                              {0.20f, 0.11f, 0.06f},
                                              {0.30f, 0.30f, 0.29f},
@@ -299,207 +267,6 @@ constexpr std::array<Rgb, 6> kStudio = {{{0.80f, 0.80f, 0.80f},
                                          {0.04f, 0.10f, 0.45f},
                                          {0.03f, 0.03f, 0.03f},
                                          {0.60f, 0.52f, 0.40f}}};
-
-// Joint angles in degrees; index 0 = left, 1 = right.
-struct Pose {
-  double spine_flex = 0, spine_side = 0, spine_twist = 0, neck_flex = 0, neck_twist = 0;
-  std::array<double, 2> shoulder_flex{}, shoulder_abd{}, elbow_flex{}, elbow_side{};
-  std::array<double, 2> hip_flex{}, hip_abd{}, knee_flex{}, ankle_flex{};
-};
-
-Pose draw_pose(Pcg32& rng, const std::string& motion) {
-  Pose p;
-  p.spine_flex = uniform(rng, -3, 6);
-  p.spine_side = uniform(rng, -3, 3);
-  p.spine_twist = uniform(rng, -6, 6);
-  p.neck_flex = uniform(rng, -8, 12);
-  p.neck_twist = uniform(rng, -20, 20);
-  for (int side = 0; side < 2; ++side) {
-    p.shoulder_flex[side] = uniform(rng, -10, 15);
-    p.shoulder_abd[side] = uniform(rng, 4, 14);
-    p.elbow_flex[side] = uniform(rng, 5, 30);
-    p.hip_flex[side] = uniform(rng, -5, 8);
-    p.hip_abd[side] = uniform(rng, 0, 6);
-    p.knee_flex[side] = uniform(rng, 0, 8);
-  }
-  if (motion == "walk") {
-    double phase = 2.0 * kPi * rng.next_double();
-    double hip_amp = uniform(rng, 18, 28), arm_amp = uniform(rng, 12, 25);
-    double s = portable_sin(phase), c = portable_cos(phase);
-    p.spine_flex = uniform(rng, 2, 6);
-    p.hip_flex = {4 + hip_amp * s, 4 - hip_amp * s};
-    // The knee bends most mid-swing, when the hip flexes forward through neutral.
-    p.knee_flex = {8 + 45 * std::max(0.0, c), 8 + 45 * std::max(0.0, -c)};
-    p.shoulder_flex = {-arm_amp * s, arm_amp * s};
-    p.elbow_flex = {15 + 10 * std::max(0.0, -s), 15 + 10 * std::max(0.0, s)};
-    p.hip_abd = {uniform(rng, 0, 3), uniform(rng, 0, 3)};
-  } else if (motion == "wave") {
-    int side = static_cast<int>(rng.next_below(2));
-    p.shoulder_abd[side] = uniform(rng, 95, 130);
-    p.shoulder_flex[side] = uniform(rng, 0, 25);
-    p.elbow_side[side] = uniform(rng, 60, 100);
-    p.elbow_flex[side] = uniform(rng, 0, 20);
-  } else if (motion != "static") {
-    throw std::invalid_argument("unknown humans.motion '" + motion + "'");
-  }
-  for (int side = 0; side < 2; ++side) {
-    // Keep the feet roughly flat on the floor.
-    p.ankle_flex[side] = -0.8 * (p.hip_flex[side] - p.knee_flex[side]);
-  }
-  return p;
-}
-
-struct Skeleton {
-  std::array<Vec3, kJointCount> position;
-  std::array<Mat3, kJointCount> frame;
-};
-
-constexpr int idx(Joint j) { return static_cast<int>(j); }
-
-// Forward kinematics in the body frame (+x the person's left, +y forward, +z up), root
-// rotated by `yaw` about +z, pelvis above the origin. Limbs hang along -z of their joint's
-// frame; flexion rotates about the frame's x axis (forward for hips, shoulders and elbows),
-// abduction about its y axis (away from the body).
-Skeleton forward_kinematics(double h, double torso_rx, double width, const Pose& p, double yaw) {
-  Skeleton sk;
-  auto rx = [](double deg) { return Mat3::rotation_x(deg_to_rad(deg)); };
-  auto ry = [](double deg) { return Mat3::rotation_y(deg_to_rad(deg)); };
-  auto rz = [](double deg) { return Mat3::rotation_z(deg_to_rad(deg)); };
-  auto set = [&](Joint j, Vec3 pos, const Mat3& frame) {
-    sk.position[idx(j)] = pos;
-    sk.frame[idx(j)] = frame;
-  };
-  auto child = [&](Joint parent, Joint j, Vec3 offset, const Mat3& rotation) {
-    const Mat3& pf = sk.frame[idx(parent)];
-    set(j, sk.position[idx(parent)] + pf * offset, pf * rotation);
-  };
-  set(Joint::kPelvis, {0, 0, 0.56 * h}, Mat3::rotation_z(yaw));
-  child(Joint::kPelvis, Joint::kSpine, {0, 0, 0.12 * h},
-        rx(p.spine_flex) * ry(p.spine_side) * rz(p.spine_twist));
-  child(Joint::kSpine, Joint::kNeck, {0, 0, 0.16 * h}, rx(p.neck_flex) * rz(p.neck_twist));
-  child(Joint::kNeck, Joint::kHead, {0, 0, 0.09 * h}, Mat3{});
-  constexpr std::array<Joint, 2> kShoulder = {Joint::kLeftShoulder, Joint::kRightShoulder};
-  constexpr std::array<Joint, 2> kElbow = {Joint::kLeftElbow, Joint::kRightElbow};
-  constexpr std::array<Joint, 2> kWrist = {Joint::kLeftWrist, Joint::kRightWrist};
-  constexpr std::array<Joint, 2> kHip = {Joint::kLeftHip, Joint::kRightHip};
-  constexpr std::array<Joint, 2> kKnee = {Joint::kLeftKnee, Joint::kRightKnee};
-  constexpr std::array<Joint, 2> kAnkle = {Joint::kLeftAnkle, Joint::kRightAnkle};
-  for (int side = 0; side < 2; ++side) {
-    // Rotation about +y moves a hanging limb towards -x (the right), so the left side
-    // abducts with negative angles; its joints sit at +x.
-    double sign = side == 0 ? -1.0 : 1.0;
-    child(Joint::kSpine, kShoulder[side], {-sign * (torso_rx + 0.02 * h), 0, 0.135 * h},
-          rx(p.shoulder_flex[side]) * ry(sign * p.shoulder_abd[side]));
-    child(kShoulder[side], kElbow[side], {0, 0, -0.186 * h},
-          rx(p.elbow_flex[side]) * ry(sign * p.elbow_side[side]));
-    child(kElbow[side], kWrist[side], {0, 0, -0.146 * h}, Mat3{});
-    child(Joint::kPelvis, kHip[side], {-sign * 0.055 * h * width, 0, -0.03 * h},
-          rx(p.hip_flex[side]) * ry(sign * p.hip_abd[side]));
-    child(kHip[side], kKnee[side], {0, 0, -0.245 * h}, rx(-p.knee_flex[side]));
-    child(kKnee[side], kAnkle[side], {0, 0, -0.246 * h}, rx(p.ankle_flex[side]));
-  }
-  return sk;
-}
-
-// A human's meshes (skin, shirt, trousers, shoes) and joints, root at the origin.
-struct BuiltHuman {
-  Human info;
-  std::vector<Mesh> meshes;
-  double footprint = 0;  // radius around the root on the floor, metres
-};
-
-BuiltHuman build_human(const JobSpec& spec, uint64_t seed, int index, double facing_deg) {
-  Pcg32 rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(index));
-  BuiltHuman out;
-  Human& info = out.info;
-  const auto who = static_cast<uint64_t>(index);
-  info.height_m =
-      std::clamp(draw_field(spec.humans.height_m, seed, "humans.height_m", who), 0.5, 2.5);
-  info.bmi = std::clamp(draw_field(spec.humans.bmi, seed, "humans.bmi", who), 12.0, 60.0);
-  info.skin_tone = static_cast<int>(std::clamp(
-      std::round(draw_field(spec.humans.skin_tone, seed, "humans.skin_tone", who)), 1.0, 10.0));
-  info.motion = draw_field(spec.humans.motion, seed, "humans.motion", who);
-  info.yaw_deg = facing_deg + uniform(rng, -120, 120);
-  info.yaw_deg -= 360.0 * std::floor(info.yaw_deg / 360.0);
-
-  Rgb skin = scaled(kMonkSkinTones[info.skin_tone - 1], 0.8);
-  Rgb shirt = hsv_to_linear(rng.next_double(), uniform(rng, 0.15, 0.9), uniform(rng, 0.25, 0.95));
-  Rgb trousers = pick(rng, kTrousers);
-  Rgb shoes = pick(rng, kShoes);
-  Pose pose = draw_pose(rng, info.motion);
-
-  const double h = info.height_m;
-  // Girth grows with sqrt(BMI / 22): BMI is mass / height^2, and mass ~ girth^2 * height.
-  const double girth = std::clamp(std::sqrt(info.bmi / 22.0), 0.75, 1.65);
-  const double torso_rx = 0.085 * h * girth, torso_ry = 0.06 * h * girth;
-  Skeleton sk = forward_kinematics(h, torso_rx, girth, pose, deg_to_rad(info.yaw_deg));
-  auto pos = [&](Joint j) { return sk.position[idx(j)]; };
-  auto frame = [&](Joint j) -> const Mat3& { return sk.frame[idx(j)]; };
-  auto axis = [&](Joint j, int c) { return frame(j).column(c); };
-
-  out.meshes.resize(4);
-  Mesh& skin_mesh = out.meshes[0];
-  Mesh& shirt_mesh = out.meshes[1];
-  Mesh& trouser_mesh = out.meshes[2];
-  Mesh& shoe_mesh = out.meshes[3];
-  skin_mesh.albedo = skin;
-  shirt_mesh.albedo = shirt;
-  trouser_mesh.albedo = trousers;
-  shoe_mesh.albedo = shoes;
-  constexpr int kSlices = 12, kRings = 3;
-
-  // Torso and head.
-  Vec3 spine_up = axis(Joint::kSpine, 2);
-  add_capsule(shirt_mesh, pos(Joint::kSpine) - spine_up * (0.08 * h),
-              pos(Joint::kNeck) - spine_up * (0.05 * h), axis(Joint::kSpine, 0), torso_rx, torso_ry,
-              16, kRings);
-  add_ellipsoid(trouser_mesh, pos(Joint::kPelvis) - axis(Joint::kPelvis, 2) * (0.01 * h),
-                frame(Joint::kPelvis), {0.095 * h * girth, 0.065 * h * girth, 0.07 * h}, 16, 8);
-  Vec3 head_up = axis(Joint::kHead, 2);
-  add_capsule(skin_mesh, pos(Joint::kNeck) - spine_up * (0.02 * h),
-              pos(Joint::kHead) - head_up * (0.04 * h), axis(Joint::kNeck, 0),
-              0.028 * h * std::sqrt(girth), 0.028 * h * std::sqrt(girth), kSlices, 2);
-  add_ellipsoid(skin_mesh, pos(Joint::kHead) + head_up * (0.005 * h), frame(Joint::kHead),
-                {0.047 * h, 0.057 * h, 0.068 * h}, 16, 10);
-
-  constexpr std::array<std::array<Joint, 6>, 2> kLimbs = {
-      {{Joint::kLeftShoulder, Joint::kLeftElbow, Joint::kLeftWrist, Joint::kLeftHip,
-        Joint::kLeftKnee, Joint::kLeftAnkle},
-       {Joint::kRightShoulder, Joint::kRightElbow, Joint::kRightWrist, Joint::kRightHip,
-        Joint::kRightKnee, Joint::kRightAnkle}}};
-  for (const auto& limb : kLimbs) {
-    auto [shoulder, elbow, wrist, hip, knee, ankle] = limb;
-    add_capsule(shirt_mesh, pos(shoulder), pos(elbow), axis(shoulder, 0), 0.03 * h * girth,
-                0.03 * h * girth, kSlices, kRings);
-    add_capsule(skin_mesh, pos(elbow), pos(wrist), axis(elbow, 0), 0.022 * h * girth,
-                0.022 * h * girth, kSlices, kRings);
-    add_ellipsoid(skin_mesh, pos(wrist) - axis(elbow, 2) * (0.045 * h), frame(elbow),
-                  {0.015 * h, 0.028 * h, 0.05 * h}, 10, 6);
-    add_capsule(trouser_mesh, pos(hip), pos(knee), axis(hip, 0), 0.042 * h * girth,
-                0.042 * h * girth, kSlices, kRings);
-    add_capsule(trouser_mesh, pos(knee), pos(ankle), axis(knee, 0), 0.03 * h * girth,
-                0.03 * h * girth, kSlices, kRings);
-    add_box(shoe_mesh, pos(ankle) + frame(ankle) * Vec3{0, 0.045 * h, -0.02 * h}, frame(ankle),
-            {0.03 * h, 0.076 * h, 0.02 * h});
-  }
-
-  // Stand on the floor: shift so the lowest vertex touches z = 0.
-  double min_z = std::numeric_limits<double>::infinity();
-  for (const Mesh& m : out.meshes) {
-    for (size_t i = 2; i < m.positions.size(); i += 3)
-      min_z = std::min<double>(min_z, m.positions[i]);
-  }
-  for (Mesh& m : out.meshes) {
-    for (size_t i = 0; i < m.positions.size(); i += 3) {
-      m.positions[i + 2] = static_cast<float>(m.positions[i + 2] - min_z);
-      out.footprint = std::max(out.footprint, planar_length(m.positions[i], m.positions[i + 1]));
-    }
-  }
-  for (int j = 0; j < kJointCount; ++j) {
-    info.joints[j] = sk.position[j] - Vec3{0, 0, min_z};
-  }
-  return out;
-}
 
 void translate(Mesh& mesh, Vec3 offset) {
   for (size_t i = 0; i < mesh.positions.size(); i += 3) {
@@ -542,9 +309,9 @@ int draw_count(const Distribution& d, Pcg32& rng, int max) {
 }
 
 // How many humans have every vertex inside the image, in front of the camera.
-int humans_in_frame(const Camera& camera, const std::vector<BuiltHuman>& humans) {
+int humans_in_frame(const Camera& camera, const std::vector<Person>& humans) {
   int inside = 0;
-  for (const BuiltHuman& human : humans) {
+  for (const Person& human : humans) {
     bool ok = true;
     for (const Mesh& mesh : human.meshes) {
       for (size_t i = 0; ok && i < mesh.positions.size(); i += 3) {
@@ -582,12 +349,14 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
   // Humans, placed on the floor around the origin without overlapping.
   Pcg32 count_rng = Pcg32::for_purpose(seed, "humans");
   const int human_count = draw_count(spec.humans.count, count_rng, 16);
-  std::vector<BuiltHuman> humans;
+  std::vector<Person> humans;
   std::vector<Footprint> footprints;
   Pcg32 place_rng = Pcg32::for_purpose(seed, "placement");
   double region = 0.5 + 0.7 * std::sqrt(static_cast<double>(human_count));
   for (int i = 0; i < human_count; ++i) {
-    BuiltHuman human = build_human(spec, seed, i, facing_deg);
+    // People mostly face the camera.
+    Pcg32 facing_rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(i));
+    Person human = build_person(spec, seed, i, facing_deg + uniform(facing_rng, -120, 120));
     Vec3 p;
     for (int attempt = 0;; ++attempt) {
       if (attempt > 0 && attempt % 200 == 0) region *= 1.25;
@@ -597,6 +366,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
     }
     for (Mesh& m : human.meshes) translate(m, p);
     for (Vec3& j : human.info.joints) j = j + p;
+    for (Vec3& k : human.info.keypoints) k = k + p;
     human.info.position = p;
     footprints.push_back({p, human.footprint});
     humans.push_back(std::move(human));
@@ -609,7 +379,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
     double inf = std::numeric_limits<double>::infinity();
     lo = {inf, inf, inf};
     hi = -lo;
-    for (const BuiltHuman& human : humans) {
+    for (const Person& human : humans) {
       for (const Mesh& m : human.meshes) {
         for (size_t i = 0; i < m.positions.size(); i += 3) {
           lo = {std::min<double>(lo.x, m.positions[i]), std::min<double>(lo.y, m.positions[i + 1]),
@@ -812,7 +582,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
     }
     scene.instances.push_back({id, pending.semantic, pending.name, pending.human});
   };
-  for (BuiltHuman& human : humans) {
+  for (Person& human : humans) {
     PendingInstance pending{SemanticClass::kPerson, "person", std::move(human.meshes),
                             static_cast<int>(scene.humans.size())};
     human.info.instance_id = next_id;

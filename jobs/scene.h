@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "jobs/human/body.h"
+#include "jobs/human/skeleton.h"
 #include "jobs/math.h"
 #include "jobs/spec.h"
 
@@ -85,31 +87,6 @@ void add_capsule(Mesh& mesh, Vec3 a, Vec3 b, Vec3 lateral, double radius_x, doub
 // A closed upright cylinder standing on `base` (its bottom centre).
 void add_cylinder(Mesh& mesh, Vec3 base, double radius, double height, int slices);
 
-// The skeleton of every human, in this order (names as in the JSON).
-enum class Joint : int {
-  kPelvis,
-  kSpine,
-  kNeck,
-  kHead,
-  kLeftShoulder,
-  kRightShoulder,
-  kLeftElbow,
-  kRightElbow,
-  kLeftWrist,
-  kRightWrist,
-  kLeftHip,
-  kRightHip,
-  kLeftKnee,
-  kRightKnee,
-  kLeftAnkle,
-  kRightAnkle,
-};
-constexpr int kJointCount = 16;
-constexpr std::array<std::string_view, kJointCount> kJointNames = {
-    "pelvis",     "spine",       "neck",       "head",        "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",      "right_hip",
-    "left_knee",  "right_knee",  "left_ankle", "right_ankle"};
-
 // COCO-17 keypoints, in COCO order.
 constexpr int kKeypointCount = 17;
 constexpr std::array<std::string_view, kKeypointCount> kKeypointNames = {
@@ -124,13 +101,16 @@ struct Human {
   // points on the skin such as the eyes; about the limb radius for joint centres).
   std::array<Vec3, kKeypointCount> keypoints;
   std::array<double, kKeypointCount> keypoint_radius{};
-  double height_m = 0;  // standing height the body was built for
-  double bmi = 0;
-  int skin_tone = 0;   // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
-  std::string motion;  // "static", "walk", "wave"
+  human::Shape shape;       // as built (clamped); shape.height_m is this person's height
+  int skin_tone = 0;        // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
+  std::string motion;       // "static", "walk", "run", "idle", "wave", "sit"
+  double motion_speed = 1;  // pace multiplier
+  double motion_phase = 0;  // cycles into the clip (sit: 0 standing .. 1 seated)
+  std::string outfit;       // e.g. "long-sleeve shirt (stripes), trousers, shoes, short hair"
   double yaw_deg = 0;  // facing direction: 0 = +y, counter-clockwise seen from above
   Vec3 position;       // root on the floor (pelvis projected to z = 0), world
-  std::array<Vec3, kJointCount> joints;  // world metres
+  std::array<Vec3, human::kJointCount> joints;           // world metres, skeleton.h order
+  std::array<Vec3, human::kJointCount> pose_euler_deg;  // local joint rotations (skeleton.h)
 };
 
 // What an instance is, for the labels.

@@ -109,14 +109,14 @@ TEST(SceneTest, InstanceIdsPutHumansFirst) {
 TEST(SceneTest, HumansStandOnTheFloorWithoutOverlapping) {
   JobSpec spec = base_spec();
   spec.humans.count = Distribution::constant(6);
-  spec.humans.motion = {{"static", "walk", "wave"}, {}};
+  spec.humans.motion = {{"static", "walk", "idle", "wave"}, {}};
   for (uint64_t index = 0; index < 6; ++index) {
     Scene scene = build_scene(spec, index);
     ASSERT_EQ(scene.humans.size(), 6u);
     for (size_t i = 0; i < scene.humans.size(); ++i) {
       Bounds b = instance_bounds(scene, scene.humans[i].instance_id);
       EXPECT_NEAR(b.lo.z, 0.0, 1e-6);
-      double h = scene.humans[i].height_m;
+      double h = scene.humans[i].shape.height_m;
       EXPECT_GT(b.hi.z, 0.9 * h);
       EXPECT_LT(b.hi.z, 1.35 * h);  // a waving hand may rise above the head
       for (size_t k = 0; k < i; ++k) {
@@ -138,20 +138,23 @@ TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
   Scene heavy = build_scene(spec, 3);
   Bounds bt = instance_bounds(thin, 1), bh = instance_bounds(heavy, 1);
   EXPECT_NEAR(bt.hi.z, 1.8, 0.06);
-  EXPECT_NEAR(thin.humans[0].height_m, 1.8, 1e-12);
+  EXPECT_NEAR(thin.humans[0].shape.height_m, 1.8, 1e-12);
   // Same pose and yaw, wider body: the horizontal extent grows.
   double wt = std::hypot(bt.hi.x - bt.lo.x, bt.hi.y - bt.lo.y);
   double wh = std::hypot(bh.hi.x - bh.lo.x, bh.hi.y - bh.lo.y);
   EXPECT_GT(wh, wt * 1.05);
 
-  // Skin tone 1 is the lightest, 10 the darkest (the first mesh of a human is its skin).
+  // Skin tone 1 is the lightest, 10 the darkest (the first mesh of a human is its body;
+  // its nose vertex is skin).
   // The Monk swatches 1-3 differ in hue more than in lightness, so allow a little slack.
   std::vector<double> luminance;
   for (int tone = 1; tone <= 10; ++tone) {
     spec.humans.skin_tone = Distribution::constant(tone);
     Scene scene = build_scene(spec, 3);
     EXPECT_EQ(scene.humans[0].skin_tone, tone);
-    const Rgb& c = scene.meshes[0].albedo;
+    const size_t nose = human::topology().face_keypoints[0];
+    const float* rgb = &scene.meshes[0].colors[3 * nose];
+    Rgb c{rgb[0], rgb[1], rgb[2]};
     luminance.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
     if (tone > 1) {
       EXPECT_LT(luminance[tone - 1], luminance[tone - 2] * 1.05) << tone;
@@ -164,7 +167,8 @@ TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
 TEST(SceneTest, MotionsPoseTheSkeleton) {
   JobSpec spec = base_spec();
   spec.humans.count = Distribution::constant(1);
-  auto z = [](const Human& h, Joint j) { return h.joints[static_cast<int>(j)].z; };
+  using human::Joint;
+  auto z = [](const Human& h, Joint j) { return h.joints[human::index(j)].z; };
   spec.humans.motion = {{"wave"}, {}};
   for (uint64_t index = 0; index < 10; ++index) {
     Scene scene = build_scene(spec, index);
@@ -176,9 +180,10 @@ TEST(SceneTest, MotionsPoseTheSkeleton) {
   for (uint64_t index = 0; index < 10; ++index) {
     Scene scene = build_scene(spec, index);
     const Human& h = scene.humans[0];
-    EXPECT_LT(std::max(z(h, Joint::kLeftWrist), z(h, Joint::kRightWrist)), z(h, Joint::kPelvis));
+    // Static poses may gesture with one arm, not wave with both.
+    EXPECT_LT(std::min(z(h, Joint::kLeftWrist), z(h, Joint::kRightWrist)), z(h, Joint::kNeck));
     EXPECT_GT(z(h, Joint::kHead), z(h, Joint::kNeck));
-    EXPECT_GT(z(h, Joint::kNeck), z(h, Joint::kSpine));
+    EXPECT_GT(z(h, Joint::kNeck), z(h, Joint::kSpine3));
     EXPECT_GT(z(h, Joint::kLeftKnee), z(h, Joint::kLeftAnkle));
   }
   spec.humans.motion = {{"walk"}, {}};
@@ -186,11 +191,32 @@ TEST(SceneTest, MotionsPoseTheSkeleton) {
   for (uint64_t index = 0; index < 10; ++index) {
     Scene scene = build_scene(spec, index);
     const Human& h = scene.humans[0];
-    Vec3 d = h.joints[static_cast<int>(Joint::kLeftAnkle)] -
-             h.joints[static_cast<int>(Joint::kRightAnkle)];
+    Vec3 d = h.joints[human::index(Joint::kLeftAnkle)] - h.joints[human::index(Joint::kRightAnkle)];
     widest_stride = std::max(widest_stride, std::hypot(d.x, d.y));
   }
   EXPECT_GT(widest_stride, 0.35);
+}
+
+// The body model's frame is left-handed; placed in the world, left_* joints must be on the
+// person's left: facing f (from the head towards the nose), left is f turned +90 degrees
+// counter-clockwise seen from above.
+TEST(SceneTest, LeftJointsAreOnThePersonsLeft) {
+  JobSpec spec = base_spec();
+  spec.humans.count = Distribution::constant(3);
+  spec.humans.motion = {{"static"}, {}};
+  using human::Joint;
+  for (uint64_t index = 0; index < 8; ++index) {
+    Scene scene = build_scene(spec, index);
+    for (const Human& h : scene.humans) {
+      Vec3 f = h.keypoints[0] - h.joints[human::index(Joint::kHead)];
+      Vec3 left{-f.y, f.x, 0};
+      for (auto [l, r] : {std::pair{Joint::kLeftHip, Joint::kRightHip},
+                          std::pair{Joint::kLeftShoulder, Joint::kRightShoulder}}) {
+        EXPECT_GT(dot(h.joints[human::index(l)] - h.joints[human::index(r)], left), 0) << index;
+      }
+      EXPECT_GT(dot(h.keypoints[1] - h.keypoints[2], left), 0) << "left eye on the left";
+    }
+  }
 }
 
 TEST(SceneTest, CameraKeepsHumansInFrame) {
@@ -284,7 +310,7 @@ TEST(SceneTest, EachFieldDrawsFromItsOwnStream) {
     Scene b = build_scene(random, index);
     ASSERT_EQ(a.humans.size(), b.humans.size());
     for (size_t h = 0; h < a.humans.size(); ++h) {
-      EXPECT_EQ(a.humans[h].height_m, b.humans[h].height_m)
+      EXPECT_EQ(a.humans[h].shape.height_m, b.humans[h].shape.height_m)
           << "sample " << index << " person " << h;
       EXPECT_EQ(a.humans[h].skin_tone, b.humans[h].skin_tone);
       EXPECT_EQ(a.humans[h].motion, b.humans[h].motion);

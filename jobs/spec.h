@@ -52,6 +52,13 @@ struct Choice {
   friend bool operator==(const Choice&, const Choice&) = default;
 };
 
+// One sample's draw of a spec field. Every field draws from its own stream, named after
+// the field (and `sub`: the person, the framing attempt), so turning one field from a
+// constant into a distribution never shifts the values of the others.
+double draw_field(const Distribution& d, uint64_t sample_seed, std::string_view field, uint64_t sub = 0);
+const std::string& draw_field(const Choice& c, uint64_t sample_seed, std::string_view field,
+                              uint64_t sub = 0);
+
 // Image layers a job can ask for; names as in the spec and the EXR channel prefixes.
 enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic, kPart, kUv };
 std::string_view layer_name(Layer layer);

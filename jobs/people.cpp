@@ -1,0 +1,178 @@
+#include "jobs/people.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "jobs/human/appearance.h"
+#include "jobs/human/body.h"
+#include "jobs/human/motion.h"
+#include "jobs/human/skeleton.h"
+#include "jobs/rng.h"
+
+namespace synthfarm::jobs {
+
+namespace {
+
+using human::Joint;
+
+// COCO body keypoints 5..16 and the skeleton joints they sit at.
+constexpr std::array<Joint, 12> kBodyKeypointJoints = {
+    Joint::kLeftShoulder, Joint::kRightShoulder, Joint::kLeftElbow, Joint::kRightElbow,
+    Joint::kLeftWrist,    Joint::kRightWrist,    Joint::kLeftHip,   Joint::kRightHip,
+    Joint::kLeftKnee,     Joint::kRightKnee,     Joint::kLeftAnkle, Joint::kRightAnkle};
+
+// Body frame (left-handed, see skeleton.h) to the world: mirror x, then turn by yaw.
+struct Placement {
+  Mat3 yaw;
+  Vec3 operator()(Vec3 p) const { return yaw * Vec3{-p.x, p.y, p.z}; }
+};
+
+void append(Mesh& mesh, const std::vector<Vec3>& vertices, const Placement& place) {
+  mesh.positions.reserve(mesh.positions.size() + 3 * vertices.size());
+  for (const Vec3& v : vertices) {
+    Vec3 w = place(v);
+    mesh.positions.push_back(static_cast<float>(w.x));
+    mesh.positions.push_back(static_cast<float>(w.y));
+    mesh.positions.push_back(static_cast<float>(w.z));
+  }
+}
+
+// Triangles with reversed winding: the mirror turns outward-facing triangles inward.
+void append_triangles(Mesh& mesh, const std::vector<std::array<uint32_t, 3>>& triangles) {
+  mesh.indices.reserve(mesh.indices.size() + 3 * triangles.size());
+  for (const auto& t : triangles) {
+    mesh.indices.push_back(t[0]);
+    mesh.indices.push_back(t[2]);
+    mesh.indices.push_back(t[1]);
+  }
+}
+
+}  // namespace
+
+double growth_fraction(double age) {
+  // Median standing height by age over the adult median (WHO / CDC growth charts, both
+  // sexes averaged), linear in between.
+  constexpr std::array<std::pair<double, double>, 9> kCurve = {
+      {{2, 0.51}, {4, 0.59}, {6, 0.67}, {8, 0.75}, {10, 0.81}, {12, 0.87}, {14, 0.94},
+       {16, 0.98}, {18, 1.0}}};
+  if (age <= kCurve.front().first) return kCurve.front().second;
+  for (size_t i = 1; i < kCurve.size(); ++i) {
+    if (age <= kCurve[i].first) {
+      auto [a0, f0] = kCurve[i - 1];
+      auto [a1, f1] = kCurve[i];
+      return f0 + (f1 - f0) * (age - a0) / (a1 - a0);
+    }
+  }
+  return 1.0;
+}
+
+Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg) {
+  const HumansSpec& hs = spec.humans;
+  const auto who = static_cast<uint64_t>(index);
+  auto draw = [&](const Distribution& d, std::string_view field) { return draw_field(d, seed, field, who); };
+
+  Person out;
+  Human& info = out.info;
+  human::Shape shape;
+  shape.age = draw(hs.age, "humans.age");
+  shape.height_m = draw(hs.height_m, "humans.height_m") * growth_fraction(shape.age);
+  shape.bmi = draw(hs.bmi, "humans.bmi");
+  shape.sex = draw(hs.sex, "humans.sex");
+  shape.shoulder_width = draw(hs.shoulder_width, "humans.shoulder_width");
+  shape.hip_width = draw(hs.hip_width, "humans.hip_width");
+  shape.leg_length = draw(hs.leg_length, "humans.leg_length");
+  shape.arm_length = draw(hs.arm_length, "humans.arm_length");
+  shape.head_size = draw(hs.head_size, "humans.head_size");
+  const human::RestBody body = human::build_rest_body(shape);
+  info.shape = body.shape;
+  info.skin_tone = static_cast<int>(std::clamp(std::round(draw(hs.skin_tone, "humans.skin_tone")), 1.0, 10.0));
+  info.motion = draw_field(hs.motion, seed, "humans.motion", who);
+  info.motion_speed = draw(hs.motion_speed, "humans.motion_speed");
+  info.motion_phase = draw(hs.motion_phase, "humans.motion_phase");
+  info.yaw_deg = yaw_deg - 360.0 * std::floor(yaw_deg / 360.0);
+
+  // Pose: a natural static pose, or the person's clip at its phase (in place).
+  auto clip = human::clip_from_name(info.motion);
+  if (!clip) throw std::invalid_argument("unknown humans.motion '" + info.motion + "'");
+  human::Pose pose;
+  if (*clip == human::Clip::kStatic) {
+    Pcg32 rng = Pcg32::for_purpose(seed, "human.pose", who);
+    pose = human::random_static_pose(rng, body.joints, body.radius);
+  } else {
+    Pcg32 rng = Pcg32::for_purpose(seed, "human.style", who);
+    human::MotionStyle style = human::draw_motion_style(rng);
+    human::ClipParams params;
+    params.speed = info.motion_speed;
+    params.phase = info.motion_phase;
+    params.in_place = true;
+    pose = human::clip_pose(*clip, params, body.joints, style);
+  }
+  for (int j = 0; j < human::kJointCount; ++j) info.pose_euler_deg[j] = human::matrix_to_euler(pose.local[j]);
+  const human::Posed posed = human::forward_kinematics(body.joints, pose);
+
+  // Appearance: skin, clothes and hair as per-vertex colours and extra skinned meshes.
+  Pcg32 look_rng = Pcg32::for_purpose(seed, "human.appearance", who);
+  const human::Appearance look = human::draw_appearance(look_rng, info.skin_tone);
+  const human::DressedBody dressed = human::dress(body, look);
+  info.outfit = human::describe(look);
+
+  const Placement place{Mat3::rotation_z(deg_to_rad(info.yaw_deg))};
+  const human::Topology& topo = human::topology();
+  std::vector<Vec3> vertices;
+  human::skin(body, posed, vertices);
+  // The motion model keeps its sole points on the floor; the mesh's true lowest point
+  // differs by a little (shoe shape, heel roundness). Snap the mesh onto the floor, keeping
+  // any height the motion asks for (the flight phase of a run).
+  double lowest = vertices.front().z;
+  for (const Vec3& v : vertices) lowest = std::min(lowest, v.z);
+  const double lift = human::sole_height(body.joints, pose) - lowest;
+  for (Vec3& v : vertices) v.z += lift;
+  human::Posed lifted = posed;
+  for (Vec3& p : lifted.position) p.z += lift;
+
+  Mesh& skin = out.meshes.emplace_back();
+  skin.albedo = dressed.body_colors.empty() ? Rgb{0.5f, 0.5f, 0.5f} : dressed.body_colors.front();
+  append(skin, vertices, place);
+  append_triangles(skin, topo.triangles);
+  skin.colors.reserve(3 * dressed.body_colors.size());
+  for (const Rgb& c : dressed.body_colors) skin.colors.insert(skin.colors.end(), {c.r, c.g, c.b});
+  skin.parts = topo.triangle_part;
+  skin.uvs.reserve(6 * topo.corner_uv.size());
+  for (const auto& c : topo.corner_uv) {  // corners 0, 2, 1, as the triangles were reversed
+    skin.uvs.insert(skin.uvs.end(), {c[0], c[1], c[4], c[5], c[2], c[3]});
+  }
+  for (const human::ExtraMesh& extra : dressed.extras) {
+    std::vector<Vec3> posed_extra;
+    human::pose_extra(extra, body, lifted, posed_extra);
+    Mesh& mesh = out.meshes.emplace_back();
+    mesh.albedo = extra.albedo;
+    append(mesh, posed_extra, place);
+    append_triangles(mesh, extra.triangles);
+    for (const Rgb& c : extra.colors) mesh.colors.insert(mesh.colors.end(), {c.r, c.g, c.b});
+  }
+
+  // Labels: joints, and COCO keypoints (face ones on the skin, body ones at joint centres).
+  for (int j = 0; j < human::kJointCount; ++j) info.joints[j] = place(lifted.position[j]);
+  for (int k = 0; k < 5; ++k) {
+    info.keypoints[k] = place(vertices[topo.face_keypoints[k]]);
+    info.keypoint_radius[k] = 0;
+  }
+  for (int k = 0; k < 12; ++k) {
+    const int j = human::index(kBodyKeypointJoints[k]);
+    info.keypoints[5 + k] = place(lifted.position[j]);
+    // The surface lies about one radius from the joint centre; 1.5 allows for the
+    // elliptical cross-sections (the hip joints sit deep in the pelvis).
+    info.keypoint_radius[5 + k] = 1.5 * body.radius[j];
+  }
+
+  for (const Mesh& m : out.meshes) {
+    for (size_t i = 0; i < m.positions.size(); i += 3) {
+      out.footprint = std::max(out.footprint, std::sqrt(double{m.positions[i]} * m.positions[i] +
+                                                        double{m.positions[i + 1]} * m.positions[i + 1]));
+    }
+  }
+  return out;
+}
+
+}  // namespace synthfarm::jobs

@@ -1,0 +1,32 @@
+// People in a scene (jobs-internal header): draws one person's shape, appearance and
+// motion from the spec and the sample's seed, builds the parametric body (human/body.h),
+// poses it (human/motion.h), dresses it (human/appearance.h) and places the result in the
+// right-handed world, facing `yaw_deg`, with the root at the origin. scene.cpp then moves
+// it to its place on the floor.
+//
+// The body model's frame is left-handed (skeleton.h); placing a body mirrors x and
+// reverses triangle winding so that left_* joints land on the person's left.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "jobs/scene.h"
+#include "jobs/spec.h"
+
+namespace synthfarm::jobs {
+
+struct Person {
+  Human info;               // instance_id not yet set; position = origin
+  std::vector<Mesh> meshes;  // body (per-vertex colours, parts, uvs), then hair, skirt
+  double footprint = 0;      // radius around the root on the floor, metres
+};
+
+// Person `index` of the sample with seed `seed`, facing `yaw_deg` (0 = +y, counter-
+// clockwise seen from above). Every field draws from its own named stream.
+Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg);
+
+// Standing height of a child of `age` years as a fraction of the adult height (1 from 18).
+double growth_fraction(double age);
+
+}  // namespace synthfarm::jobs
