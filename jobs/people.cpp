@@ -154,9 +154,17 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
 
   // Labels: joints, and COCO keypoints (face ones on the skin, body ones at joint centres).
   for (int j = 0; j < human::kJointCount; ++j) info.joints[j] = place(lifted.position[j]);
+  // Face keypoints: the template vertex (nose tip, eye, ear), taken 12 mm under the skin
+  // towards the head joint, so that a keypoint seen at the silhouette (a nose in profile)
+  // still projects onto the face rather than just beside it.
+  constexpr double kFaceDepth = 0.012;  // metres
+  const Vec3 head = lifted.position[human::index(Joint::kHead)];
   for (int k = 0; k < 5; ++k) {
-    info.keypoints[k] = place(vertices[topo.face_keypoints[k]]);
-    info.keypoint_radius[k] = 0;
+    const Vec3 skin_point = vertices[topo.face_keypoints[k]];
+    info.keypoints[k] = place(skin_point + normalize(head - skin_point) * kFaceDepth);
+    // Seen at a slant the ray crosses more than 12 mm of skin: allow 2.5 times as much
+    // (the head is 15 cm or more deep, so a face seen from behind stays occluded).
+    info.keypoint_radius[k] = 2.5 * kFaceDepth;
   }
   for (int k = 0; k < 12; ++k) {
     const int j = human::index(kBodyKeypointJoints[k]);
