@@ -4,9 +4,9 @@
 // skin; dressing (dress + posing the extra meshes) is timed on its own. Reports mean and
 // p95 milliseconds, the memory of the topology and of one body, and the process max RSS.
 //
-// With --sheet FILE it also writes a contact sheet: a PNG of 16 random dressed humans in
-// a mild static pose, front view, orthographic, flat-shaded by a small z-buffer rasteriser
-// (no renderer needed).
+// With --sheet FILE it also writes a contact sheet: a PNG of 16 random people (the
+// scene generator's people: shape, static pose, clothes and hair drawn from the spec's
+// defaults, ages 4 to 80), front view, each rendered by the project's path tracer.
 //
 // Prints human-readable lines, and one machine-readable line last:
 //   RESULT shapes=N mean_ms=M p95_ms=P dress_mean_ms=D topology_ms=T ratio_to_20ms=R
@@ -25,6 +25,9 @@
 #include "jobs/human/body.h"
 #include "jobs/human/motion.h"
 #include "jobs/image_io.h"
+#include "jobs/people.h"
+#include "jobs/render.h"
+#include "jobs/scene.h"
 #include "jobs/rng.h"
 
 namespace {
@@ -60,84 +63,68 @@ double percentile(std::vector<double> v, double p) {
 
 // ---- Contact sheet -------------------------------------------------------------------
 
-struct Canvas {
-  int width, height;
-  std::vector<float> rgb, depth;
-};
-
-// Orthographic front view (the viewer at +y looking at the person): image x = body x,
-// image up = body z. `origin` is where body (0, 0) lands, in pixels.
-void rasterise(Canvas& c, const std::vector<Vec3>& v, const std::vector<std::array<uint32_t, 3>>& tris,
-               const std::vector<Rgb>& colours, double px_per_m, double ox, double oy) {
-  const Vec3 light = normalize(Vec3{-0.3, 1.0, 0.6});
-  for (const auto& t : tris) {
-    double x[3], y[3], d[3];
-    for (int k = 0; k < 3; ++k) {
-      x[k] = ox + v[t[k]].x * px_per_m;
-      y[k] = oy - v[t[k]].z * px_per_m;
-      d[k] = -v[t[k]].y;  // distance from the viewer, up to a constant
-    }
-    const Vec3 n = cross(v[t[1]] - v[t[0]], v[t[2]] - v[t[0]]);
-    const double nl = length(n);
-    if (nl == 0) continue;
-    const double shade = 0.3 + 0.7 * std::max(0.0, dot(n, light) / nl);
-    const double area = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0]);
-    if (std::abs(area) < 1e-12) continue;
-    const int x0 = std::max(0, int(std::floor(std::min({x[0], x[1], x[2]}))));
-    const int x1 = std::min(c.width - 1, int(std::ceil(std::max({x[0], x[1], x[2]}))));
-    const int y0 = std::max(0, int(std::floor(std::min({y[0], y[1], y[2]}))));
-    const int y1 = std::min(c.height - 1, int(std::ceil(std::max({y[0], y[1], y[2]}))));
-    for (int py = y0; py <= y1; ++py) {
-      for (int px = x0; px <= x1; ++px) {
-        const double qx = px + 0.5, qy = py + 0.5;
-        const double w0 = ((x[1] - qx) * (y[2] - qy) - (x[2] - qx) * (y[1] - qy)) / area;
-        const double w1 = ((x[2] - qx) * (y[0] - qy) - (x[0] - qx) * (y[2] - qy)) / area;
-        const double w2 = 1 - w0 - w1;
-        if (w0 < 0 || w1 < 0 || w2 < 0) continue;
-        const double depth = w0 * d[0] + w1 * d[1] + w2 * d[2];
-        const size_t i = size_t(py) * c.width + px;
-        if (depth >= c.depth[i]) continue;
-        c.depth[i] = depth;
-        const Rgb &a = colours[t[0]], &b = colours[t[1]], &e = colours[t[2]];
-        c.rgb[3 * i] = float((w0 * a.r + w1 * b.r + w2 * e.r) * shade);
-        c.rgb[3 * i + 1] = float((w0 * a.g + w1 * b.g + w2 * e.g) * shade);
-        c.rgb[3 * i + 2] = float((w0 * a.b + w1 * b.b + w2 * e.b) * shade);
-      }
-    }
+// One studio cell per person, rendered by the project's path tracer: the person faces
+// the camera (+y) on a grey floor before a grey backdrop, lit by sun and sky.
+Frame render_cell(const Renderer& renderer, const JobSpec& spec, uint64_t person_seed, int width, int height) {
+  Scene scene;
+  scene.kind = "studio";
+  Person person = build_person(spec, person_seed, 0, 0.0);
+  scene.camera = look_at_camera(width, height, 13.0, {0, 6.2, 1.05}, {0, 0, 1.0});
+  scene.sun.direction = normalize(Vec3{-0.4, 0.8, 0.9});
+  scene.sun.intensity = 2.5;
+  scene.sky = Sky::uniform(0.8);
+  uint32_t id = 1;
+  for (Mesh& m : person.meshes) {
+    m.instance_id = id;
+    m.semantic = SemanticClass::kPerson;
+    scene.meshes.push_back(std::move(m));
   }
+  scene.instances.push_back({id, SemanticClass::kPerson, "person", 0});
+  person.info.instance_id = id;
+  scene.humans.push_back(person.info);
+  Mesh floor, backdrop;
+  floor.albedo = backdrop.albedo = {0.45f, 0.45f, 0.47f};
+  floor.instance_id = 2;
+  floor.semantic = SemanticClass::kFloor;
+  add_quad(floor, {-20, -3, 0}, {20, -3, 0}, {20, 20, 0}, {-20, 20, 0});
+  backdrop.instance_id = 3;
+  backdrop.semantic = SemanticClass::kWall;
+  add_quad(backdrop, {-20, -3, 0}, {-20, -3, 10}, {20, -3, 10}, {20, -3, 0});
+  scene.meshes.push_back(std::move(floor));
+  scene.meshes.push_back(std::move(backdrop));
+  scene.instances.push_back({2, SemanticClass::kFloor, "floor", -1});
+  scene.instances.push_back({3, SemanticClass::kWall, "backdrop", -1});
+  auto frame = renderer.render(scene, RenderSettings{64, 2, person_seed, 0});
+  if (!frame) throw std::runtime_error(frame.error());
+  const Human& h = scene.humans[0];
+  fmt::print("  sheet: {:.2f} m, bmi {:.1f}, sex {:.2f}, age {:.0f}, tone {}: {}\n", h.shape.height_m, h.shape.bmi,
+             h.shape.sex, h.shape.age, h.skin_tone, h.outfit);
+  return std::move(*frame);
 }
 
 void write_contact_sheet(const std::string& path, uint64_t seed) {
-  constexpr int kCols = 8, kRows = 2, kCellW = 280, kCellH = 480;
-  constexpr double kPxPerM = 200;
-  Canvas c{kCols * kCellW, kRows * kCellH, {}, {}};
-  c.rgb.assign(size_t(3) * c.width * c.height, 0.55f);
-  c.depth.assign(size_t(c.width) * c.height, 1e30f);
+  constexpr int kCols = 8, kRows = 2, kCellW = 200, kCellH = 360;
+  auto renderer = Renderer::create();
+  if (!renderer) throw std::runtime_error(renderer.error());
+  JobSpec spec;
+  spec.name = "contact-sheet";
+  spec.samples = 1;
+  spec.humans.age = Distribution::uniform(4, 80);  // about one in five a child
+  spec.humans.motion = {{"static"}, {}};
+  Frame sheet;
+  sheet.width = kCols * kCellW;
+  sheet.height = kRows * kCellH;
+  sheet.rgb.assign(size_t(3) * sheet.width * sheet.height, 0.0f);
   for (int i = 0; i < kCols * kRows; ++i) {
-    Pcg32 rng = Pcg32::for_purpose(seed, "contact_sheet", uint64_t(i));
-    const RestBody body = build_rest_body(random_shape(rng));
-    const Pose pose = random_static_pose(rng, body.joints, body.radius);
-    const Posed posed = forward_kinematics(body.joints, pose);
-    const Appearance look = draw_appearance(rng, 1 + int(rng.next_below(10)));
-    const DressedBody dressed = dress(body, look);
-    const double ox = (i % kCols + 0.5) * kCellW, oy = (i / kCols + 1) * kCellH - 20;
-    std::vector<Vec3> v;
-    skin(body, posed, v);
-    rasterise(c, v, topology().triangles, dressed.body_colors, kPxPerM, ox, oy);
-    for (const ExtraMesh& e : dressed.extras) {
-      pose_extra(e, body, posed, v);
-      rasterise(c, v, e.triangles, e.colors, kPxPerM, ox, oy);
+    Frame cell = render_cell(**renderer, spec, sample_seed(seed, uint64_t(i)), kCellW, kCellH);
+    const int ox = (i % kCols) * kCellW, oy = (i / kCols) * kCellH;
+    for (int y = 0; y < kCellH; ++y) {
+      std::copy_n(&cell.rgb[size_t(3) * y * kCellW], 3 * kCellW,
+                  &sheet.rgb[size_t(3) * ((oy + y) * sheet.width + ox)]);
     }
-    fmt::print("  sheet {:2d}: {:.2f} m, bmi {:.1f}, sex {:.2f}, age {:.0f}, tone {}: {}\n", i,
-               body.shape.height_m, body.shape.bmi, body.shape.sex, body.shape.age, look.skin_tone,
-               describe(look));
   }
-  Frame frame;
-  frame.width = c.width;
-  frame.height = c.height;
-  frame.rgb = std::move(c.rgb);
-  std::ofstream(path, std::ios::binary) << encode_png(frame, 1.6);
-  fmt::print("  contact sheet: {} ({}x{})\n", path, frame.width, frame.height);
+  std::ofstream(path, std::ios::binary) << encode_png(sheet);
+  fmt::print("  contact sheet: {} ({}x{}, path traced, 64 spp)\n", path, sheet.width, sheet.height);
 }
 
 }  // namespace
