@@ -38,6 +38,13 @@ using namespace synthfarm;
 
 constexpr int kExitFailure = 1;
 constexpr int kExitPartial = 3;  // `wait`: the job ended partial (on_dead_shards: partial)
+
+// Input files a spec points at (humans.bvh), read through storage.
+tl::expected<std::string, std::string> read_asset(const std::string& uri) {
+  auto bytes = storage::read_uri(uri);
+  if (!bytes) return tl::unexpected(bytes.error().message);
+  return std::move(*bytes);
+}
 constexpr int kExitBadInput = 2;
 
 std::string read_file(const std::string& path, bool& ok) {
@@ -292,7 +299,7 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
     return kExitFailure;
   }
   spec->output.storage = *canonical;
-  auto renderer = jobs::SampleRenderer::create(threads);
+  auto renderer = jobs::SampleRenderer::create(threads, read_asset);
   if (!renderer) {
     fmt::print(stderr, "error: renderer: {}\n", renderer.error());
     return kExitFailure;
@@ -338,9 +345,14 @@ int cmd_export_scene(const std::string& path, int64_t index, const std::string& 
     fmt::print(stderr, "error: --sample: expected 0 <= N < {}, got {}\n", spec->samples, index);
     return kExitBadInput;
   }
+  auto assets = jobs::load_scene_assets(*spec, read_asset);
+  if (!assets) {
+    fmt::print(stderr, "error: {}\n", assets.error());
+    return kExitFailure;
+  }
   jobs::Scene scene;
   try {
-    scene = jobs::build_scene(*spec, static_cast<uint64_t>(index));
+    scene = jobs::build_scene(*spec, static_cast<uint64_t>(index), &*assets);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: sample {}: {}\n", index, e.what());
     return kExitFailure;

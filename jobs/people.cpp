@@ -1,5 +1,7 @@
 #include "jobs/people.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -67,7 +69,7 @@ double growth_fraction(double age) {
   return 1.0;
 }
 
-Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg) {
+Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg, const SceneAssets* assets) {
   const HumansSpec& hs = spec.humans;
   const auto who = static_cast<uint64_t>(index);
   auto draw = [&](const Distribution& d, std::string_view field) { return draw_field(d, seed, field, who); };
@@ -92,11 +94,23 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   info.motion_phase = draw(hs.motion_phase, "humans.motion_phase");
   info.yaw_deg = yaw_deg - 360.0 * std::floor(yaw_deg / 360.0);
 
-  // Pose: a natural static pose, or the person's clip at its phase (in place).
+  // Pose: a natural static pose, the person's clip at its phase (in place), or a frame of
+  // a motion-capture clip (phase within the clip, in place).
   auto clip = human::clip_from_name(info.motion);
-  if (!clip) throw std::invalid_argument("unknown humans.motion '" + info.motion + "'");
+  if (!clip && info.motion != "bvh") throw std::invalid_argument("unknown humans.motion '" + info.motion + "'");
   human::Pose pose;
-  if (*clip == human::Clip::kStatic) {
+  if (!clip) {
+    if (assets == nullptr || assets->bvh.empty()) {
+      throw std::invalid_argument("motion 'bvh' needs the clips of humans.bvh, and none were loaded");
+    }
+    Pcg32 rng = Pcg32::for_purpose(seed, "humans.bvh", who);
+    const MocapClip& mocap = *assets->bvh[rng.next_below(static_cast<uint32_t>(assets->bvh.size()))];
+    const double cycle = info.motion_phase - std::floor(info.motion_phase);
+    const double frame = cycle * (mocap.motion.frame_count - 1);
+    pose = human::retarget_frame(mocap.motion, mocap.map, body.joints, frame);
+    pose.root_translation.x = pose.root_translation.y = 0;  // in place: scene.cpp places people
+    info.motion_clip = fmt::format("{}#{:.2f}", mocap.uri, frame);
+  } else if (*clip == human::Clip::kStatic) {
     Pcg32 rng = Pcg32::for_purpose(seed, "human.pose", who);
     pose = human::random_static_pose(rng, body.joints, body.radius);
   } else {

@@ -24,7 +24,10 @@ struct Person {
 
 // Person `index` of the sample with seed `seed`, facing `yaw_deg` (0 = +y, counter-
 // clockwise seen from above). Every field draws from its own named stream.
-Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg);
+// Motion "bvh" poses the person from one of `assets`' clips; it throws
+// std::invalid_argument when they are missing.
+Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg,
+                    const SceneAssets* assets = nullptr);
 
 // Standing height of a child of `age` years as a fraction of the adult height (1 from 18).
 double growth_fraction(double age);

@@ -28,6 +28,8 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "jobs/image_io.h"
@@ -134,6 +136,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
       item["motion"] = human.motion;
       item["motion_speed"] = human.motion_speed;
       item["motion_phase"] = human.motion_phase;
+      if (!human.motion_clip.empty()) item["motion_clip"] = human.motion_clip;
       item["yaw_deg"] = human.yaw_deg;
       item["position"] = vec_json(human.position);
       json pose = json::object(), world = json::object(), camera = json::object(), image = json::object();
@@ -161,15 +164,69 @@ std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
   return j.dump();
 }
 
+// The file name at the end of a URI, for error messages.
+std::string_view file_name_of(std::string_view uri) {
+  auto slash = uri.rfind('/');
+  return slash == std::string_view::npos ? uri : uri.substr(slash + 1);
+}
+
+bool needs_mocap(const JobSpec& spec) {
+  const auto& motions = spec.humans.motion.values;
+  return std::find(motions.begin(), motions.end(), "bvh") != motions.end();
+}
+
+// humans.bvh[i], read, parsed and mapped onto the skeleton.
+tl::expected<std::shared_ptr<const MocapClip>, std::string> load_mocap_clip(const HumansSpec& hs, size_t i,
+                                                                           const AssetReader& read_asset) {
+  const std::string& uri = hs.bvh[i];
+  const std::string field = fmt::format("humans.bvh[{}]", i);
+  if (!read_asset) return tl::unexpected(fmt::format("{}: {}: no file reader in this process", field, uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("{}: {}", field, bytes.error()));
+  auto motion = human::parse_bvh(*bytes, file_name_of(uri));
+  if (!motion) return tl::unexpected(fmt::format("{}: {}", field, motion.error().to_string()));
+  auto map = human::resolve_joint_map(*motion, hs.bvh_preset, hs.bvh_joint_map);
+  if (!map) return tl::unexpected(fmt::format("{}: {}", field, map.error().to_string()));
+  return std::make_shared<const MocapClip>(MocapClip{uri, std::move(*motion), std::move(*map)});
+}
+
 class EmbreeSampleRenderer final : public SampleRenderer {
  public:
-  EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads)
-      : renderer_(std::move(renderer)), threads_(threads) {}
+  EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads, AssetReader read_asset)
+      : renderer_(std::move(renderer)), threads_(threads), read_asset_(std::move(read_asset)) {}
+
+  // The spec's input files, parsed (cached per URI and joint map). Errors name the spec
+  // field, the file and what is wrong with it.
+  tl::expected<SceneAssets, std::string> load_assets(const JobSpec& spec) const {
+    SceneAssets assets;
+    const HumansSpec& hs = spec.humans;
+    if (!needs_mocap(spec)) return assets;
+    std::string map_key = hs.bvh_preset;
+    for (const auto& [ours, theirs] : hs.bvh_joint_map) map_key += "|" + ours + "=" + theirs;
+    for (size_t i = 0; i < hs.bvh.size(); ++i) {
+      const std::string& uri = hs.bvh[i];
+      const std::string key = uri + "\n" + map_key;
+      {
+        std::lock_guard lock(mutex_);
+        if (auto it = clips_.find(key); it != clips_.end()) {
+          assets.bvh.push_back(it->second);
+          continue;
+        }
+      }
+      auto clip = load_mocap_clip(hs, i, read_asset_);  // I/O without the lock
+      if (!clip) return tl::unexpected(clip.error());
+      std::lock_guard lock(mutex_);
+      assets.bvh.push_back(clips_.try_emplace(key, std::move(*clip)).first->second);
+    }
+    return assets;
+  }
 
   tl::expected<SampleObjects, std::string> render(const JobSpec& spec, uint64_t index,
                                                   const std::atomic<bool>* cancel) const override {
     try {
-      Scene scene = build_scene(spec, index);
+      auto assets = load_assets(spec);
+      if (!assets) return tl::unexpected(fmt::format("sample {}: {}", index, assets.error()));
+      Scene scene = build_scene(spec, index, &*assets);
       RenderSettings settings;
       settings.spp = spec.render.spp;
       settings.max_bounces = spec.render.max_bounces;
@@ -193,20 +250,35 @@ class EmbreeSampleRenderer final : public SampleRenderer {
  private:
   std::unique_ptr<Renderer> renderer_;
   int threads_;
+  AssetReader read_asset_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, std::shared_ptr<const MocapClip>> clips_;  // GUARDED_BY(mutex_)
 };
 
 }  // namespace
+
+tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset) {
+  SceneAssets assets;
+  if (!needs_mocap(spec)) return assets;
+  for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
+    auto clip = load_mocap_clip(spec.humans, i, read_asset);
+    if (!clip) return tl::unexpected(clip.error());
+    assets.bvh.push_back(std::move(*clip));
+  }
+  return assets;
+}
 
 std::string sample_key(uint64_t index, std::string_view extension) {
   return fmt::format("samples/{:08d}.{}", index, extension);
 }
 
-tl::expected<std::unique_ptr<SampleRenderer>, std::string> SampleRenderer::create(int threads) {
+tl::expected<std::unique_ptr<SampleRenderer>, std::string> SampleRenderer::create(int threads,
+                                                                                AssetReader read_asset) {
   if (threads < 0)
     return tl::unexpected(fmt::format("render threads must be >= 0, got {}", threads));
   auto renderer = Renderer::create();
   if (!renderer) return tl::unexpected(renderer.error());
-  return std::make_unique<EmbreeSampleRenderer>(std::move(*renderer), threads);
+  return std::make_unique<EmbreeSampleRenderer>(std::move(*renderer), threads, std::move(read_asset));
 }
 
 }  // namespace synthfarm::jobs

@@ -9,11 +9,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include <tl/expected.hpp>
 
+#include "jobs/scene.h"
 #include "jobs/spec.h"
 
 namespace synthfarm::jobs {
@@ -28,11 +30,22 @@ struct SampleObjects {
 // "samples/00000042.exr" for (42, "exr").
 std::string sample_key(uint64_t index, std::string_view extension);
 
-// Thread-safe: one per process, shared by all render threads. Holds the Embree device.
+// Reads an input file a spec points at (humans.bvh clips) by its URI. The worker and the
+// CLI read through storage/; an empty reader refuses every file.
+using AssetReader = std::function<tl::expected<std::string, std::string>(const std::string& uri)>;
+
+// The files `spec` points at (humans.bvh clips when a motion draws "bvh"), read and parsed.
+// Errors name the spec field, the file and what is wrong ("humans.bvh[0]: walk.bvh:57:
+// frame 3 has 62 values, expected 69").
+tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset);
+
+// Thread-safe: one per process, shared by all render threads. Holds the Embree device and
+// the parsed input files (each read and parsed once per process).
 class SampleRenderer {
  public:
   // threads: render threads used inside one sample (tiles); 0 = all cores.
-  static tl::expected<std::unique_ptr<SampleRenderer>, std::string> create(int threads);
+  static tl::expected<std::unique_ptr<SampleRenderer>, std::string> create(int threads,
+                                                                            AssetReader read_asset = {});
   virtual ~SampleRenderer() = default;
 
   // Renders sample `index` of `spec`. An error string names what went wrong. When

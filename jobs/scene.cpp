@@ -332,7 +332,7 @@ int humans_in_frame(const Camera& camera, const std::vector<Person>& humans) {
 
 }  // namespace
 
-Scene build_scene(const JobSpec& spec, uint64_t index) {
+Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets) {
   const uint64_t seed = sample_seed(spec.seed, index);
   Scene scene;
 
@@ -356,7 +356,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index) {
   for (int i = 0; i < human_count; ++i) {
     // People mostly face the camera.
     Pcg32 facing_rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(i));
-    Person human = build_person(spec, seed, i, facing_deg + uniform(facing_rng, -120, 120));
+    Person human = build_person(spec, seed, i, facing_deg + uniform(facing_rng, -120, 120), assets);
     Vec3 p;
     for (int attempt = 0;; ++attempt) {
       if (attempt > 0 && attempt % 200 == 0) region *= 1.25;

@@ -24,11 +24,13 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "jobs/human/body.h"
+#include "jobs/human/bvh.h"
 #include "jobs/human/skeleton.h"
 #include "jobs/math.h"
 #include "jobs/spec.h"
@@ -103,7 +105,8 @@ struct Human {
   std::array<double, kKeypointCount> keypoint_radius{};
   human::Shape shape;       // as built (clamped); shape.height_m is this person's height
   int skin_tone = 0;        // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
-  std::string motion;       // "static", "walk", "run", "idle", "wave", "sit"
+  std::string motion;       // "static", "walk", "run", "idle", "wave", "sit", "bvh"
+  std::string motion_clip;  // motion "bvh": the clip's URI and frame, "file:///m/walk.bvh#37.5"
   double motion_speed = 1;  // pace multiplier
   double motion_phase = 0;  // cycles into the clip (sit: 0 standing .. 1 seated)
   std::string outfit;       // e.g. "long-sleeve shirt (stripes), trousers, shoes, short hair"
@@ -181,8 +184,21 @@ struct Scene {
   std::vector<Human> humans;        // in instance id order
 };
 
+// A motion-capture clip of the spec (humans.bvh), parsed, with its joint map resolved.
+struct MocapClip {
+  std::string uri;
+  human::BvhMotion motion;
+  human::JointMap map;
+};
+
+// The files a spec points at, loaded once (sample.h does it) and shared read-only.
+struct SceneAssets {
+  std::vector<std::shared_ptr<const MocapClip>> bvh;  // spec.humans.bvh order
+};
+
 // The scene of sample `index` of `spec`. Deterministic: same inputs, same bits.
-// Throws std::invalid_argument for values a validated spec cannot hold (unknown kind).
-Scene build_scene(const JobSpec& spec, uint64_t index);
+// Throws std::invalid_argument for values a validated spec cannot hold (unknown kind), or
+// when the spec needs assets (motion "bvh") that `assets` does not hold.
+Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr);
 
 }  // namespace synthfarm::jobs

@@ -6,12 +6,15 @@
 // turned into SpecErrors.
 #include "jobs/spec.h"
 
+#include "jobs/human/skeleton.h"
+
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -42,7 +45,7 @@ constexpr std::array<std::string_view, 1> kFutureLayers = {"motion"};
 constexpr std::array<std::string_view, 1> kLabelNames = {"sample_json"};
 constexpr std::array<std::string_view, 1> kFutureLabels = {"coco"};
 constexpr std::array<std::string_view, 3> kSceneKinds = {"room", "outdoor", "studio"};
-constexpr std::array<std::string_view, 6> kMotions = {"static", "walk", "run", "idle", "wave", "sit"};
+constexpr std::array<std::string_view, 7> kMotions = {"static", "walk", "run", "idle", "wave", "sit", "bvh"};
 constexpr std::array<std::string_view, 0> kFutureMotions = {};
 constexpr std::array<std::string_view, 2> kKeepInFrame = {"humans", "none"};
 
@@ -381,6 +384,8 @@ class Parser {
   void scene(const Field& field, SceneSpec& out);
   void lighting(const Field& field, LightingSpec& out);
   void humans(const Field& field, HumansSpec& out);
+  void bvh_list(const Field& field, std::vector<std::string>& out);
+  void bvh_joint_map(const Field& field, HumansSpec& out);
 
   // Parses a distribution into `out` only when it is valid.
   void set(Distribution& out, const Field& field, const Range& range) {
@@ -946,9 +951,10 @@ void Parser::lighting(const Field& field, LightingSpec& out) {
 }
 
 void Parser::humans(const Field& field, HumansSpec& out) {
-  static constexpr std::array<std::string_view, 14> kKeys = {
-      "count",     "height_m",   "bmi",        "skin_tone", "sex",    "age",          "shoulder_width",
-      "hip_width", "leg_length", "arm_length", "head_size", "motion", "motion_speed", "motion_phase"};
+  static constexpr std::array<std::string_view, 16> kKeys = {
+      "count",      "height_m",   "bmi",          "skin_tone",    "sex", "age",
+      "shoulder_width", "hip_width", "leg_length", "arm_length",  "head_size", "motion",
+      "motion_speed", "motion_phase", "bvh",       "bvh_joint_map"};
   static constexpr std::array<std::string_view, 1> kFuture = {"characters"};
   mapping(field, kKeys, kFuture, [&](std::string_view key, const Field& value) {
     if (key == "count") {
@@ -977,10 +983,80 @@ void Parser::humans(const Field& field, HumansSpec& out) {
       set(out.motion_speed, value, {0.25, 3});
     } else if (key == "motion_phase") {
       set(out.motion_phase, value, {0, 1000});
+    } else if (key == "bvh") {
+      bvh_list(value, out.bvh);
+    } else if (key == "bvh_joint_map") {
+      bvh_joint_map(value, out);
     } else {
       set(out.motion, choice(value, "motion", kMotions, kFutureMotions));
     }
   });
+  const auto& motions = out.motion.values;
+  if (std::find(motions.begin(), motions.end(), "bvh") != motions.end() && out.bvh.empty()) {
+    fail(field, "motion 'bvh' needs humans.bvh: a list of .bvh file URIs");
+  }
+}
+
+void Parser::bvh_list(const Field& field, std::vector<std::string>& out) {
+  if (!field.node.IsSequence()) {
+    fail(field, "must be a list of file:// or s3:// URIs of .bvh files, got " + describe(field.node));
+    return;
+  }
+  for (size_t i = 0; i < field.node.size(); ++i) {
+    Field item{field.node[i], item_path(field.path, i), field.node[i].Mark()};
+    auto uri = string(item, "a file:// or s3:// URI");
+    if (!uri) continue;
+    const bool scheme = uri->starts_with("file://") || uri->starts_with("s3://");
+    std::string lower = *uri;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (!scheme || !is_clean_text(*uri)) {
+      fail(item, "must be a file:// or s3:// URI, got " + describe(item.node));
+    } else if (!lower.ends_with(".bvh")) {
+      fail(item, "must name a .bvh file, got " + describe(item.node));
+    } else {
+      out.push_back(*uri);
+    }
+  }
+}
+
+void Parser::bvh_joint_map(const Field& field, HumansSpec& out) {
+  static constexpr std::array<std::string_view, 4> kPresets = {"auto", "cmu", "mixamo", "none"};
+  if (field.node.IsScalar()) {
+    auto preset = string(field, "a preset or a mapping");
+    if (!preset) return;
+    if (std::find(kPresets.begin(), kPresets.end(), *preset) == kPresets.end()) {
+      fail(field, "must be one of " + join(kPresets) + " or a mapping of synthfarm joint to file joint, got " +
+                      describe(field.node));
+      return;
+    }
+    out.bvh_preset = *preset;
+    return;
+  }
+  if (!field.node.IsMap()) {
+    fail(field, "must be a preset (" + join(kPresets) + ") or a mapping of synthfarm joint to file joint, got " +
+                    describe(field.node));
+    return;
+  }
+  for (const auto& entry : field.node) {
+    const std::string ours = entry.first.as<std::string>();
+    Field value{entry.second, child_path(field.path, ours), entry.second.Mark()};
+    if (ours == "preset") {
+      auto preset = string(value, "a preset");
+      if (preset && std::find(kPresets.begin(), kPresets.end(), *preset) == kPresets.end()) {
+        fail(value, "must be one of " + join(kPresets) + ", got " + describe(value.node));
+      } else if (preset) {
+        out.bvh_preset = *preset;
+      }
+      continue;
+    }
+    if (!human::joint_from_name(ours)) {
+      Field key{entry.first, child_path(field.path, ours), entry.first.Mark()};
+      fail(key, "unknown synthfarm joint '" + ours + "'; joints are pelvis, left_hip, ..., right_hand (docs/spec.md)");
+      continue;
+    }
+    auto theirs = string(value, "the file's joint name");
+    if (theirs) out.bvh_joint_map[ours] = *theirs;
+  }
 }
 
 bool valid_name(std::string_view name) {
@@ -1288,6 +1364,11 @@ std::string spec_to_json(const JobSpec& spec) {
   j["humans"]["motion"] = choice_json(humans.motion);
   j["humans"]["motion_speed"] = distribution_json(humans.motion_speed);
   j["humans"]["motion_phase"] = distribution_json(humans.motion_phase);
+  j["humans"]["bvh"] = humans.bvh;
+  Json map = Json::object();
+  map["preset"] = humans.bvh_preset;
+  for (const auto& [ours, theirs] : humans.bvh_joint_map) map[ours] = theirs;
+  j["humans"]["bvh_joint_map"] = map;
   // Every string in a parsed spec is valid UTF-8; replace rather than throw for one built
   // in code.
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

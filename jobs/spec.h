@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -122,6 +123,12 @@ struct HumansSpec {
   Choice motion = {{"static", "walk", "idle", "wave"}, {0.4, 0.3, 0.15, 0.15}};
   Distribution motion_speed = Distribution::uniform(0.8, 1.2);  // pace multiplier, 0.25..3
   Distribution motion_phase = Distribution::uniform(0, 1);      // cycles, 0..1000
+  // Motion-capture clips for motion "bvh": file:// or s3:// URIs of .bvh files, and how
+  // their joints map to the skeleton: a preset ("auto", "cmu", "mixamo") plus overrides
+  // (synthfarm joint name -> the file's joint name).
+  std::vector<std::string> bvh;
+  std::string bvh_preset = "auto";
+  std::map<std::string, std::string> bvh_joint_map;
   friend bool operator==(const HumansSpec&, const HumansSpec&) = default;
 };
 

@@ -150,6 +150,12 @@ std::string encode_job_spec(const jobs::JobSpec& spec) {
   put_distribution(humans.initHeadSize(), spec.humans.head_size);
   put_distribution(humans.initMotionSpeed(), spec.humans.motion_speed);
   put_distribution(humans.initMotionPhase(), spec.humans.motion_phase);
+  auto bvh = humans.initBvh(static_cast<unsigned>(spec.humans.bvh.size()));
+  for (unsigned i = 0; i < spec.humans.bvh.size(); ++i) bvh.set(i, spec.humans.bvh[i]);
+  humans.setBvhPreset(spec.humans.bvh_preset);
+  auto map = humans.initBvhJointMap(static_cast<unsigned>(spec.humans.bvh_joint_map.size()));
+  unsigned entry = 0;
+  for (const auto& [ours, theirs] : spec.humans.bvh_joint_map) map.set(entry++, ours + "=" + theirs);
   return to_bytes(message);
 }
 
@@ -215,6 +221,13 @@ tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes)
     spec.humans.head_size = get_distribution(humans.getHeadSize());
     spec.humans.motion_speed = get_distribution(humans.getMotionSpeed());
     spec.humans.motion_phase = get_distribution(humans.getMotionPhase());
+    for (auto uri : humans.getBvh()) spec.humans.bvh.push_back(uri.cStr());
+    if (humans.hasBvhPreset()) spec.humans.bvh_preset = humans.getBvhPreset().cStr();
+    for (auto entry : humans.getBvhJointMap()) {
+      std::string text = entry.cStr();
+      auto eq = text.find('=');
+      if (eq != std::string::npos) spec.humans.bvh_joint_map[text.substr(0, eq)] = text.substr(eq + 1);
+    }
     return spec;
   } catch (const kj::Exception& e) {
     return tl::unexpected("malformed job spec message: " + std::string(e.getDescription().cStr()));

@@ -19,6 +19,9 @@ jobs::JobSpec full_spec() {
   spec.priority = -3;
   spec.max_attempts = 5;
   spec.on_dead_shards = "partial";
+  spec.humans.bvh = {"file:///assets/walk.bvh", "s3://mocap/run.bvh"};
+  spec.humans.bvh_preset = "cmu";
+  spec.humans.bvh_joint_map = {{"left_hip", "LThigh"}, {"head", "Head_1"}};
   spec.output.storage = "file:///data/out/people";
   spec.output.layers = {jobs::Layer::kRgb, jobs::Layer::kSemantic};
   spec.output.preview_png = false;

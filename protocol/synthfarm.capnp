@@ -92,6 +92,9 @@ struct JobSpec {
     headSize @11 :Distribution;
     motionSpeed @12 :Distribution;
     motionPhase @13 :Distribution;
+    bvh @14 :List(Text);           # URIs of .bvh clips
+    bvhPreset @15 :Text;           # "auto", "cmu", "mixamo", "none"
+    bvhJointMap @16 :List(Text);   # "synthfarm_joint=file_joint"
   }
 }
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -133,6 +134,26 @@ Result<std::unique_ptr<ObjectStore>> open_store(std::string_view uri) {
   auto store = FileStore::open(fs::path(canonical->substr(kFileScheme.size())));
   if (!store) return tl::unexpected(store.error());
   return std::unique_ptr<ObjectStore>(std::move(*store));
+}
+
+Result<std::string> read_uri(std::string_view uri) {
+  const std::string_view scheme = scheme_of(uri);
+  if (scheme == "s3") {
+    return tl::unexpected(uri_error(uri, "s3:// storage is not available in this build"));
+  }
+  auto canonical = canonical_uri(uri);
+  if (!canonical) return tl::unexpected(canonical.error());
+  const fs::path path(canonical->substr(kFileScheme.size()));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    const bool exists = fs::exists(path, ec);
+    return tl::unexpected(Error{exists ? Error::Code::kIo : Error::Code::kNotFound,
+                                fmt::format("{}: {}", uri, exists ? "cannot be read" : "no such file")});
+  }
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return tl::unexpected(Error{Error::Code::kIo, fmt::format("{}: read failed", uri)});
+  return bytes;
 }
 
 std::string sha256_hex(std::string_view bytes) {

@@ -55,6 +55,10 @@ Result<void> validate_key(std::string_view key);
 // made absolute against the current directory). Creates the directory if needed.
 Result<std::unique_ptr<ObjectStore>> open_store(std::string_view uri);
 
+// Reads one whole object named by its full URI ("file:///assets/walk.bvh"): the inputs a
+// spec points at. Creates nothing; a missing object is kNotFound.
+Result<std::string> read_uri(std::string_view uri);
+
 // Lower-case hex SHA-256 of `bytes` (manifests record it for every object).
 std::string sha256_hex(std::string_view bytes);
 

@@ -282,6 +282,30 @@ void cancel_drops_the_shard_mid_sample(bool worker_control) {
   EXPECT_EQ(stored, 0) << farm.logs();
 }
 
+// A spec pointing at a truncated BVH clip: the shard fails cleanly with a message naming
+// the file and the line, the job fails, nothing of it is stored, the worker lives on.
+TEST(EndToEnd, ABrokenMocapClipFailsTheShardCleanly) {
+  Farm farm({.workers = 1, .threads = 1});
+  const auto clip = farm.dir() / "walk.bvh";
+  std::ofstream(clip) << "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n"
+                         "  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+                         "  End Site\n  {\n    OFFSET 0 10 0\n  }\n}\nMOTION\nFrames: 3\nFrame Time: 0.04\n"
+                         "0 0 0 0 0 0\n0 0 0 0\n";
+  std::string id = farm.submit("name: mocap\nsamples: 4\nshard_size: 4\nmax_attempts: 1\ncamera:\n"
+                               "  resolution: [64, 48]\nrender: {spp: 1}\nhumans:\n  motion: bvh\n"
+                               "  bvh: [file://" + clip.string() + "]\n");
+  auto job = farm.wait(id, std::chrono::seconds(60));
+  EXPECT_EQ(job["state"], "failed") << job;
+  const std::string error = job["error"];
+  EXPECT_NE(error.find("humans.bvh[0]: walk.bvh:15: frame 1 has 4 values, expected 6"), std::string::npos) << error;
+  int stored = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
+    stored += entry.path().extension() == ".exr" || entry.path().extension() == ".json" ? 1 : 0;
+  }
+  EXPECT_EQ(stored, 1) << "only manifest.json, no sample";
+  EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
+}
+
 TEST(EndToEnd, CancelReachesTheWorkerOverZeroMqMidSample) { cancel_drops_the_shard_mid_sample(true); }
 
 TEST(EndToEnd, CancelFallsBackToTheRefusedLeaseRenewal) { cancel_drops_the_shard_mid_sample(false); }

@@ -146,12 +146,12 @@ class WorkerImpl final : public Worker {
         }
         objects = renderer_->render(**spec, index, &interrupt_);
       } catch (const std::exception& e) {
-        objects = tl::unexpected(std::string(e.what()));
+        objects = tl::unexpected(fmt::format("sample {}: {}", index, e.what()));
       }
       // A worker that lost its lease (or whose job was cancelled) while rendering stores
       // nothing more: the new holder writes the same bytes anyway.
       if (lease_lost_ || dropped_) return abandon(shard);
-      if (!objects) return fail(shard, fmt::format("sample {}: {}", index, objects.error()));
+      if (!objects) return fail(shard, objects.error());  // the renderer's errors name the sample
       uint64_t bytes = 0;
       for (auto [ext, data] : {std::pair<const char*, const std::string*>{"exr", &objects->exr},
                                {"png", &objects->png},
@@ -382,7 +382,13 @@ class WorkerImpl final : public Worker {
 }  // namespace
 
 tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions options) {
-  auto renderer = jobs::SampleRenderer::create(options.threads);
+  // Input files a spec points at (humans.bvh clips) are read through storage.
+  auto read_asset = [](const std::string& uri) -> tl::expected<std::string, std::string> {
+    auto bytes = storage::read_uri(uri);
+    if (!bytes) return tl::unexpected(bytes.error().message);
+    return std::move(*bytes);
+  };
+  auto renderer = jobs::SampleRenderer::create(options.threads, read_asset);
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
   auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint);
   if (!telemetry) return tl::unexpected(telemetry.error());
