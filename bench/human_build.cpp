@@ -40,7 +40,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
 
 // A plausible random person: mostly adults, some children.
 Shape random_shape(Pcg32& rng) {

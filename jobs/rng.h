@@ -96,4 +96,7 @@ class Pcg32 {
   uint64_t inc_;
 };
 
+// lo + (hi - lo) * one uniform draw in [0, 1).
+inline double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
+
 }  // namespace synthfarm::jobs

@@ -197,52 +197,6 @@ Camera look_at_camera(int width, int height, double fov_deg, Vec3 eye, Vec3 targ
 
 namespace {
 
-double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
-
-
-Rgb scaled(Rgb c, double s) {
-  auto f = [&](float v) { return static_cast<float>(std::clamp(v * s, 0.0, 0.95)); };
-  return {f(c.r), f(c.g), f(c.b)};
-}
-
-// A palette entry with a small brightness jitter.
-template <size_t N>
-Rgb pick(Pcg32& rng, const std::array<Rgb, N>& palette) {
-  Rgb c = palette[rng.next_below(static_cast<uint32_t>(N))];
-  return scaled(c, uniform(rng, 0.85, 1.15));
-}
-
-// HSV (display-referred) to linear RGB, with gamma 2 as a cheap, portable sRGB decode.
-Rgb hsv_to_linear(double h, double s, double v) {
-  double c = v * s;
-  double hp = h * 6.0;
-  double x = c * (1.0 - std::abs(std::fmod(hp, 2.0) - 1.0));
-  double r = 0, g = 0, b = 0;
-  switch (static_cast<int>(hp) % 6) {
-    case 0:
-      r = c, g = x;
-      break;
-    case 1:
-      r = x, g = c;
-      break;
-    case 2:
-      g = c, b = x;
-      break;
-    case 3:
-      g = x, b = c;
-      break;
-    case 4:
-      r = x, b = c;
-      break;
-    default:
-      r = c, b = x;
-      break;
-  }
-  double m = v - c;
-  auto lin = [&](double u) { return static_cast<float>((u + m) * (u + m)); };
-  return scaled({lin(r), lin(g), lin(b)}, 1.0);
-}
-
 constexpr std::array<Rgb, 6> kRoomFloors = {{{0.45f, 0.30f, 0.17f},
                                              {0.20f, 0.11f, 0.06f},
                                              {0.30f, 0.30f, 0.29f},

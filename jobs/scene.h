@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jobs/colour.h"
 #include "jobs/human/body.h"
 #include "jobs/human/bvh.h"
 #include "jobs/human/skeleton.h"
@@ -37,11 +38,6 @@
 
 namespace synthfarm::jobs {
 
-// Linear (scene-referred) RGB.
-struct Rgb {
-  float r = 0, g = 0, b = 0;
-  friend bool operator==(const Rgb&, const Rgb&) = default;
-};
 
 // Semantic class ids written to the `semantic.id` layer and the per-sample JSON.
 enum class SemanticClass : uint32_t {

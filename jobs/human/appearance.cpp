@@ -41,37 +41,6 @@ constexpr std::array<Rgb, 7> kHair = {{{0.010f, 0.008f, 0.007f},
                                        {0.600f, 0.500f, 0.330f},
                                        {0.400f, 0.400f, 0.390f}}};
 
-double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
-
-Rgb scaled(Rgb c, double s) {
-  auto f = [&](float v) { return static_cast<float>(std::clamp(v * s, 0.0, 0.95)); };
-  return {f(c.r), f(c.g), f(c.b)};
-}
-
-template <size_t N>
-Rgb pick(Pcg32& rng, const std::array<Rgb, N>& palette) {
-  Rgb c = palette[rng.next_below(static_cast<uint32_t>(N))];
-  return scaled(c, uniform(rng, 0.85, 1.15));
-}
-
-// HSV (display-referred, h in [0, 1)) to linear RGB with gamma 2.
-Rgb hsv_to_linear(double h, double s, double v) {
-  double hp = h * 6.0;
-  int sector = static_cast<int>(hp);
-  double frac = hp - sector;
-  double p = v * (1 - s), q = v * (1 - s * frac), t = v * (1 - s * (1 - frac));
-  double r, g, b;
-  switch (sector % 6) {
-    case 0: r = v, g = t, b = p; break;
-    case 1: r = q, g = v, b = p; break;
-    case 2: r = p, g = v, b = t; break;
-    case 3: r = p, g = q, b = v; break;
-    case 4: r = t, g = p, b = v; break;
-    default: r = v, g = p, b = q; break;
-  }
-  return scaled({float(r * r), float(g * g), float(b * b)}, 1.0);
-}
-
 Rgb random_colour(Pcg32& rng) {
   double h = rng.next_double(), s = uniform(rng, 0.1, 0.85), v = uniform(rng, 0.2, 0.95);
   return hsv_to_linear(h, s, v);

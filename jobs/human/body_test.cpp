@@ -12,7 +12,6 @@
 namespace synthfarm::jobs::human {
 namespace {
 
-double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
 
 // Shapes over the full valid ranges (including odd combinations such as a tall child).
 std::vector<Shape> random_shapes(int n) {

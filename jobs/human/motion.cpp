@@ -297,7 +297,6 @@ double body_height(const RestJoints& rest) { return rest[idx(Joint::kHead)].z / 
 
 // ---- Poses -----------------------------------------------------------------------------
 
-double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
 
 ArmPose relaxed_arm(const MotionStyle& style) {
   ArmPose a;
