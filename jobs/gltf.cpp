@@ -1302,16 +1302,16 @@ PosedCharacter GltfCharacter::pose(int animation, double time_s) const {
 // ---------------------------------------------------------------------------------------
 // Keypoints.
 
-tl::expected<std::array<int, kCocoKeypointCount>, std::string> coco_joint_map(
+tl::expected<std::array<int, kKeypointCount>, std::string> coco_joint_map(
     const GltfCharacter& character, const std::map<std::string, std::string>& coco_to_joint_name) {
-  std::array<int, kCocoKeypointCount> map;
+  std::array<int, kKeypointCount> map;
   map.fill(-1);
   for (const auto& [keypoint, joint_name] : coco_to_joint_name) {
-    auto k = std::find(kCocoKeypointNames.begin(), kCocoKeypointNames.end(), keypoint);
-    if (k == kCocoKeypointNames.end()) {
+    auto k = std::find(kKeypointNames.begin(), kKeypointNames.end(), keypoint);
+    if (k == kKeypointNames.end()) {
       return tl::unexpected(fmt::format("{}: '{}' is not a COCO keypoint (expected one of {})",
                                         character.file_name, keypoint,
-                                        fmt::join(kCocoKeypointNames, ", ")));
+                                        fmt::join(kKeypointNames, ", ")));
     }
     if (joint_name.empty()) continue;
     int found = -1;
@@ -1326,7 +1326,7 @@ tl::expected<std::array<int, kCocoKeypointCount>, std::string> coco_joint_map(
           fmt::format("{}: keypoint {}: no joint named '{}' (the skin has {} joints)",
                       character.file_name, keypoint, joint_name, character.joints.size()));
     }
-    map[static_cast<size_t>(k - kCocoKeypointNames.begin())] = found;
+    map[static_cast<size_t>(k - kKeypointNames.begin())] = found;
   }
   return map;
 }

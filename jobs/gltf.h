@@ -139,16 +139,10 @@ tl::expected<GltfCharacter, std::string> load_gltf_character(std::string_view by
 // ---------------------------------------------------------------------------------------
 // Keypoints.
 
-constexpr int kCocoKeypointCount = 17;
-constexpr std::array<std::string_view, kCocoKeypointCount> kCocoKeypointNames = {
-    "nose",           "left_eye",   "right_eye",   "left_ear",   "right_ear",   "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
-    "right_hip",      "left_knee",  "right_knee",  "left_ankle", "right_ankle"};
-
-// For each COCO keypoint (kCocoKeypointNames order) the index of the joint standing for it,
+// For each COCO keypoint (kKeypointNames order, scene.h) the index of the joint standing for it,
 // or -1 when `coco_to_joint_name` does not name one. Errors: an unknown keypoint name, or
 // a joint the character lacks ("bob.glb: keypoint left_wrist: no joint named 'LeftHand'").
-tl::expected<std::array<int, kCocoKeypointCount>, std::string> coco_joint_map(
+tl::expected<std::array<int, kKeypointCount>, std::string> coco_joint_map(
     const GltfCharacter& character, const std::map<std::string, std::string>& coco_to_joint_name);
 
 // The keypoint-to-joint names of a Mixamo rig whose joints are named `prefix` + bone

@@ -520,10 +520,10 @@ TEST(GltfCocoTest, MapsKeypointsToJoints) {
   GltfCharacter c = load_fixture();
   auto map = coco_joint_map(c, {{"left_hip", "lower"}, {"left_knee", "upper"}, {"nose", ""}});
   ASSERT_TRUE(map) << map.error();
-  for (int k = 0; k < kCocoKeypointCount; ++k) {
+  for (int k = 0; k < kKeypointCount; ++k) {
     int expected = k == 11 ? 0 : k == 13 ? 1 : -1;
     EXPECT_EQ((*map)[static_cast<size_t>(k)], expected)
-        << kCocoKeypointNames[static_cast<size_t>(k)];
+        << kKeypointNames[static_cast<size_t>(k)];
   }
 }
 
@@ -542,8 +542,8 @@ TEST(GltfCocoTest, ErrorsNameTheFileKeypointAndMissingJoint) {
 
 TEST(GltfCocoTest, MixamoMapCoversEveryKeypoint) {
   auto names = mixamo_coco_joint_names();
-  ASSERT_EQ(names.size(), static_cast<size_t>(kCocoKeypointCount));
-  for (std::string_view k : kCocoKeypointNames) EXPECT_TRUE(names.contains(std::string(k))) << k;
+  ASSERT_EQ(names.size(), static_cast<size_t>(kKeypointCount));
+  for (std::string_view k : kKeypointNames) EXPECT_TRUE(names.contains(std::string(k))) << k;
   EXPECT_EQ(names.at("left_shoulder"), "mixamorig:LeftArm");
   EXPECT_EQ(names.at("left_elbow"), "mixamorig:LeftForeArm");
   EXPECT_EQ(names.at("left_wrist"), "mixamorig:LeftHand");
