@@ -47,8 +47,12 @@ std::string new_job_id(const std::string& name) {
 }
 
 json job_json(const protocol::JobRecord& r, const JobLive& live) {
-  int64_t done = r.state == "done" ? r.samples : std::min(r.samples, r.samples_done + live.inflight_samples);
   bool active = r.state == "running" || r.state == "queued" || r.state == "finalizing";
+  // Samples of shards still in flight count only while the job runs: once it has ended,
+  // the samples of a shard that failed part-way were never delivered.
+  int64_t done = r.state == "done" ? r.samples
+                 : active          ? std::min(r.samples, r.samples_done + live.inflight_samples)
+                                   : r.samples_done;
   double rate = live.samples_per_sec;
   if (!active && r.finished_ms > r.started_ms && r.started_ms > 0) {
     // An ended job reports its average over the whole run.
