@@ -50,6 +50,76 @@ enum class SemanticClass : uint32_t {
 // "background", "person", "floor", "wall", "prop".
 std::string_view semantic_class_name(SemanticClass semantic);
 
+// An image texture, decoded to linear RGBA floats (sRGB-encoded images are linearised on
+// load when they hold colour). Row-major, the first row is the image's top row; texture
+// coordinate (0, 0) is the image's top-left corner, as in glTF. Sampled bilinearly, wrapping.
+struct Texture {
+  std::string name;  // file or URI and image index, for messages
+  int width = 0, height = 0;
+  std::vector<float> texels;  // 4 per texel
+};
+
+// A procedural pattern: a small node graph evaluated at the world-space hit point, so it
+// is resolution-independent. Parameters are drawn per sample by the scene generator.
+struct Pattern {
+  enum class Kind { kNoise, kFbm, kChecker, kBrick, kWood, kMarble };
+  Kind kind = Kind::kNoise;
+  Rgb a = {0.2f, 0.2f, 0.2f}, b = {0.8f, 0.8f, 0.8f};  // the two colours it blends
+  double scale = 1;          // features per metre
+  int octaves = 4;           // fBm octaves (noise, fbm, wood, marble)
+  double distortion = 0;     // fBm warp strength (wood, marble)
+  double mortar = 0.02;      // brick: mortar width relative to a brick height
+  uint64_t seed = 0;         // lattice seed of the noise
+};
+
+// glTF 2.0's metallic-roughness model (the renderer's principled BSDF): a Lambertian base
+// below a GGX specular layer (Schlick Fresnel, F0 = 0.08 * specular for dielectrics, the
+// base colour for metals), plus emission.
+struct Material {
+  std::string name;
+  Rgb base_color = {0.8f, 0.8f, 0.8f};  // linear
+  float metallic = 0;                   // 0..1
+  float roughness = 0.5f;               // perceptual roughness 0..1 (alpha = roughness^2)
+  float specular = 0.5f;                // 0..1; 0.5 = F0 0.04, glTF's dielectric default
+  Rgb emission = {0, 0, 0};             // emitted radiance, linear
+  // Scene::textures indices, -1 for none. base_color_texture multiplies base_color;
+  // metallic_roughness_texture is glTF's (G = roughness, B = metallic) and multiplies both;
+  // emission_texture multiplies emission.
+  int base_color_texture = -1;
+  int metallic_roughness_texture = -1;
+  int emission_texture = -1;
+  int pattern = -1;  // Scene::patterns index: replaces the base colour, -1 for none
+};
+
+// Lights beside the sun and the sky. Radiometric units: intensity in W/sr for point and spot
+// lights (a surface at distance r facing the light gets irradiance intensity / r^2), and
+// emitted radiance for area lights. Area lights emit from their front face only (the side
+// `normal` points to) and are invisible to camera rays only if `visible` is false.
+struct Light {
+  enum class Kind { kPoint, kSpot, kRect, kDisk };
+  Kind kind = Kind::kPoint;
+  Rgb color = {1, 1, 1};
+  double intensity = 0;  // point, spot: W/sr; rect, disk: radiance scale
+  Vec3 position;         // point, spot: the light; rect, disk: the centre
+  Vec3 direction = {0, 0, -1};  // spot: the cone axis; rect, disk: the emitting normal
+  double inner_cone_deg = 0, outer_cone_deg = 45;  // spot, half-angles (glTF)
+  Vec3 u_axis = {1, 0, 0};  // rect: half-extent vectors in the plane (edge centre offsets)
+  Vec3 v_axis = {0, 1, 0};
+  double radius = 0;        // disk
+  bool visible = true;      // area lights seen by camera rays
+};
+
+// An equirectangular environment (latitude-longitude) of linear RGB radiance. Column 0 is
+// azimuth -pi at the left edge, increasing towards +x; row 0 is the zenith (+z). Its
+// radiance replaces the sky's; the renderer importance-samples it by luminance.
+struct Environment {
+  std::string name;
+  int width = 0, height = 0;
+  std::vector<float> texels;  // 3 per texel
+  double intensity = 1;
+  double rotation_deg = 0;  // about +z, counter-clockwise seen from above
+};
+
 // One diffuse triangle mesh. An instance (a human, a prop) may own several meshes.
 struct Mesh {
   std::vector<float> positions;   // x, y, z per vertex, world metres
@@ -64,6 +134,11 @@ struct Mesh {
   // and the part's surface coordinates (u, v) at every triangle corner (6 per triangle).
   std::vector<uint8_t> parts;
   std::vector<float> uvs;
+  // Optional: Scene::materials index (-1: Lambertian `albedo`/`colors`), per-vertex texture
+  // coordinates (2 per vertex) and per-vertex shading normals (3 per vertex, world).
+  int material = -1;
+  std::vector<float> texcoords;
+  std::vector<float> normals;
 
   size_t triangle_count() const { return indices.size() / 3; }
   Vec3 vertex(uint32_t i) const {
@@ -128,6 +203,10 @@ struct Camera {
   double fx = 0, fy = 0, cx = 0, cy = 0;  // intrinsics, pixels
   Mat3 rotation;  // world_to_camera rotation; rows are the camera x, y, z axes in world
   Vec3 position;  // centre of projection, world
+  // Thin-lens depth of field: lens radius in metres (0 = pinhole) and the distance along the
+  // optical axis that is in focus. Labels always use the pinhole ray through the pixel centre.
+  double aperture_radius_m = 0;
+  double focus_distance_m = 1;
 
   // world_to_camera translation: -rotation * position.
   Vec3 translation() const { return -(rotation * position); }
@@ -176,6 +255,11 @@ struct Scene {
   Sun sun;
   Sky sky;
   std::vector<Mesh> meshes;
+  std::vector<Material> materials;  // Mesh::material indices
+  std::vector<Texture> textures;    // Material texture indices
+  std::vector<Pattern> patterns;    // Material::pattern indices
+  std::vector<Light> lights;
+  std::shared_ptr<const Environment> environment;  // replaces the sky when set
   std::vector<Instance> instances;  // sorted by id, ids 1..instances.size()
   std::vector<Human> humans;        // in instance id order
 };
