@@ -13,6 +13,17 @@ namespace synthfarm::jobs {
 // |x| < 1e5, which is all the scene and the renderer need.
 double portable_sin(double x);
 double portable_cos(double x);
+// The same for |x| <= pi/4 only, skipping the argument reduction (hot sampling code).
+double portable_sin_small(double x);
+double portable_cos_small(double x);
+// exp, log, atan2 and acos the same way (fdlibm's polynomials, exact reductions through
+// frexp/ldexp), for the renderer's sampling and sky model: ~1 ulp over their domains.
+// portable_exp(x) is 0 below -745 and +inf above 709.78; portable_log(x <= 0) is -inf for 0
+// and NaN below; portable_atan2(0, 0) = 0; portable_acos clamps its argument to [-1, 1].
+double portable_exp(double x);
+double portable_log(double x);
+double portable_atan2(double y, double x);
+double portable_acos(double x);
 constexpr double kPi = 3.14159265358979323846;
 constexpr double deg_to_rad(double deg) { return deg * (kPi / 180.0); }
 

@@ -228,16 +228,31 @@ struct Sun {
   double intensity = 0;
 };
 
-// A simple analytic gradient sky: horizon colour blending to the zenith colour with
-// sqrt(elevation sine); a flat ground colour below the horizon; all times `intensity`.
+// The sky seen by rays that leave the scene (when Scene::environment is not set).
+//   kGradient (default): horizon colour blending to the zenith colour with sqrt(elevation
+//     sine); a flat ground colour below the horizon; all times `intensity`.
+//   kUniform: `zenith` times `intensity` in every direction (a furnace).
+//   kPreetham: the Preetham, Shirley & Smits 1999 clear-sky model for the scene's sun
+//     direction and `turbidity` (2 = very clear .. 10 = hazy), normalised so the zenith has
+//     luminance `intensity`; `ground` times `intensity` below the horizon. The sun itself is
+//     Scene::sun (a delta light), not part of the sky. The renderer evaluates this model
+//     (sky.h) and importance-samples it; radiance() below cannot, as it needs the sun.
 struct Sky {
+  enum class Model { kGradient, kPreetham, kUniform };
   Rgb zenith = {0.30f, 0.48f, 0.90f};
   Rgb horizon = {0.85f, 0.90f, 1.00f};
   Rgb ground = {0.35f, 0.33f, 0.30f};
   double intensity = 1;
+  Model model = Model::kGradient;
+  double turbidity = 3;  // kPreetham only, 2 .. 10
 
-  // Radiance seen along unit direction `d` (world).
+  // Radiance seen along unit direction `d` (world) for kGradient and kUniform; a kPreetham
+  // sky answers as kGradient here (the renderer uses sky.h's SkyModel for it).
   Rgb radiance(Vec3 d) const {
+    if (model == Model::kUniform) {
+      return {static_cast<float>(zenith.r * intensity), static_cast<float>(zenith.g * intensity),
+              static_cast<float>(zenith.b * intensity)};
+    }
     if (d.z < 0) {
       return {static_cast<float>(ground.r * intensity), static_cast<float>(ground.g * intensity),
               static_cast<float>(ground.b * intensity)};
@@ -246,7 +261,9 @@ struct Sky {
     auto mix = [&](float h, float z) { return static_cast<float>((h + (z - h) * t) * intensity); };
     return {mix(horizon.r, zenith.r), mix(horizon.g, zenith.g), mix(horizon.b, zenith.b)};
   }
-  static Sky uniform(double radiance) { return {{1, 1, 1}, {1, 1, 1}, {1, 1, 1}, radiance}; }
+  static Sky uniform(double radiance) {
+    return {{1, 1, 1}, {1, 1, 1}, {1, 1, 1}, radiance, Model::kUniform, 3};
+  }
 };
 
 struct Scene {

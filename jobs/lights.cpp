@@ -1,0 +1,254 @@
+// Local lights and the background for next-event estimation (see lights.h).
+#include "jobs/lights.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace synthfarm::jobs {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kSkyTableWidth = 256, kSkyTableHeight = 128;
+
+double luminance(Rgb c) { return 0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b; }
+
+// glTF KHR_lights_punctual's smooth spot falloff.
+double spot_falloff(double cos_angle, double cos_inner, double cos_outer) {
+  double scale = 1.0 / std::max(1e-3, cos_inner - cos_outer);
+  double t = std::clamp((cos_angle - cos_outer) * scale, 0.0, 1.0);
+  return t * t;
+}
+
+}  // namespace
+
+LocalLights::LocalLights(const std::vector<Light>& lights) {
+  std::vector<double> power;
+  for (const Light& light : lights) {
+    Prepared p;
+    p.light = light;
+    p.emitted = Spectrum{light.color.r, light.color.g, light.color.b} * light.intensity;
+    double lum = std::max(0.0, luminance(light.color) * light.intensity);
+    double phi = 0;
+    switch (light.kind) {
+      case Light::Kind::kPoint:
+        phi = 4 * kPi * lum;
+        break;
+      case Light::Kind::kSpot: {
+        double inner = deg_to_rad(std::clamp(light.inner_cone_deg, 0.0, 90.0));
+        double outer = deg_to_rad(std::clamp(light.outer_cone_deg, 0.0, 90.0));
+        inner = std::min(inner, outer);
+        p.cos_inner = portable_cos(inner);
+        p.cos_outer = portable_cos(outer);
+        p.normal = length(light.direction) > 0 ? normalize(light.direction) : Vec3{0, 0, -1};
+        phi = 2 * kPi * (1 - portable_cos(0.5 * (inner + outer))) * lum;
+        break;
+      }
+      case Light::Kind::kRect: {
+        Vec3 n = cross(light.u_axis, light.v_axis);
+        double len = length(n);
+        p.area = 4 * len;
+        p.axis_u = light.u_axis;
+        p.axis_v = light.v_axis;
+        p.normal = len > 0 ? n * (1.0 / len) : Vec3{0, 0, -1};
+        if (dot(p.normal, light.direction) < 0) p.normal = -p.normal;
+        phi = kPi * p.area * lum;
+        break;
+      }
+      case Light::Kind::kDisk: {
+        p.normal = length(light.direction) > 0 ? normalize(light.direction) : Vec3{0, 0, -1};
+        ShadingFrame frame = ShadingFrame::from_normal(p.normal);
+        p.axis_u = frame.t;
+        p.axis_v = frame.b;
+        p.area = kPi * light.radius * light.radius;
+        phi = kPi * p.area * lum;
+        break;
+      }
+    }
+    if (!std::isfinite(phi)) phi = 0;
+    power.push_back(phi);
+    lights_.push_back(p);
+  }
+  selection_ = Distribution1D(std::move(power));
+}
+
+std::optional<LightSample> LocalLights::sample(Vec3 p, double u_select,
+                                               std::array<double, 2> u) const {
+  if (empty()) return std::nullopt;
+  double select = 1;
+  size_t i = 0;
+  if (lights_.size() > 1) i = selection_.sample_discrete(u_select, &select);
+  if (!(select > 0)) return std::nullopt;
+  const Prepared& l = lights_[i];
+  LightSample s;
+  switch (l.light.kind) {
+    case Light::Kind::kPoint:
+    case Light::Kind::kSpot: {
+      Vec3 to = l.light.position - p;
+      double d2 = dot(to, to);
+      if (!(d2 > 0)) return std::nullopt;
+      s.distance = std::sqrt(d2);
+      s.wi = to * (1.0 / s.distance);
+      double falloff = 1;
+      if (l.light.kind == Light::Kind::kSpot) {
+        falloff = spot_falloff(-dot(s.wi, l.normal), l.cos_inner, l.cos_outer);
+        if (falloff <= 0) return std::nullopt;
+      }
+      s.radiance = l.emitted * (falloff / d2);
+      s.pdf = select;
+      s.delta = true;
+      return s;
+    }
+    case Light::Kind::kRect:
+    case Light::Kind::kDisk: {
+      Vec3 q;
+      if (l.light.kind == Light::Kind::kRect) {
+        q = l.light.position + l.axis_u * (2 * u[0] - 1) + l.axis_v * (2 * u[1] - 1);
+      } else {
+        auto [dx, dy] = concentric_disk(u);
+        q = l.light.position + (l.axis_u * dx + l.axis_v * dy) * l.light.radius;
+      }
+      Vec3 to = q - p;
+      double d2 = dot(to, to);
+      if (!(d2 > 0) || !(l.area > 0)) return std::nullopt;
+      s.distance = std::sqrt(d2);
+      s.wi = to * (1.0 / s.distance);
+      double cos_light = -dot(s.wi, l.normal);
+      if (cos_light <= 0) return std::nullopt;
+      s.radiance = l.emitted;
+      s.pdf = select * d2 / (l.area * cos_light);
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
+double LocalLights::pdf(size_t light, Vec3 /*p*/, Vec3 wi, double t) const {
+  const Prepared& l = lights_[light];
+  if (l.light.kind != Light::Kind::kRect && l.light.kind != Light::Kind::kDisk) return 0;
+  double cos_light = -dot(wi, l.normal);
+  if (cos_light <= 0 || !(l.area > 0)) return 0;
+  return selection_.cell_probability(light) * t * t / (l.area * cos_light);
+}
+
+std::optional<AreaLightHit> LocalLights::intersect(Vec3 o, Vec3 d, double t_max,
+                                                   bool camera_ray) const {
+  std::optional<AreaLightHit> best;
+  for (size_t i = 0; i < lights_.size(); ++i) {
+    const Prepared& l = lights_[i];
+    if (l.light.kind != Light::Kind::kRect && l.light.kind != Light::Kind::kDisk) continue;
+    if (camera_ray && !l.light.visible) continue;
+    double denom = dot(d, l.normal);
+    if (denom >= 0) continue;  // the back face, or parallel
+    double t = dot(l.light.position - o, l.normal) / denom;
+    if (!(t > 1e-9) || !(t < t_max) || (best && t >= best->t)) continue;
+    Vec3 off = o + d * t - l.light.position;
+    if (l.light.kind == Light::Kind::kRect) {
+      double a = dot(off, l.axis_u) / dot(l.axis_u, l.axis_u);
+      double b = dot(off, l.axis_v) / dot(l.axis_v, l.axis_v);
+      if (std::abs(a) > 1 || std::abs(b) > 1) continue;
+    } else if (dot(off, off) > l.light.radius * l.light.radius) {
+      continue;
+    }
+    best = AreaLightHit{i, t, l.emitted};
+  }
+  return best;
+}
+
+Background::Background(const Scene& scene)
+    : environment_(scene.environment), sky_(scene.sky, scene.sun) {
+  std::vector<double> func;
+  int width = 0, height = 0;
+  if (environment_) {
+    const Environment& env = *environment_;
+    rotation_rad_ = deg_to_rad(env.rotation_deg);
+    width = env.width;
+    height = env.height;
+    if (width <= 0 || height <= 0 || env.texels.size() < static_cast<size_t>(3) * width * height) {
+      width = height = 0;
+    } else {
+      func.resize(static_cast<size_t>(width) * height);
+      for (int row = 0; row < height; ++row) {
+        double sin_theta = portable_sin(kPi * (row + 0.5) / height);
+        for (int col = 0; col < width; ++col) {
+          const float* t = &env.texels[3 * (static_cast<size_t>(row) * width + col)];
+          func[static_cast<size_t>(row) * width + col] = luminance({t[0], t[1], t[2]}) * sin_theta;
+        }
+      }
+    }
+  } else if (sky_.model() == Sky::Model::kPreetham) {
+    width = kSkyTableWidth;
+    height = kSkyTableHeight;
+    func.resize(static_cast<size_t>(width) * height);
+    double total = 0;
+    for (int row = 0; row < height; ++row) {
+      double sin_theta = portable_sin(kPi * (row + 0.5) / height);
+      for (int col = 0; col < width; ++col) {
+        double value =
+            radiance(uv_to_direction({(col + 0.5) / width, (row + 0.5) / height})).luminance();
+        func[static_cast<size_t>(row) * width + col] = value * sin_theta;
+        total += value * sin_theta;
+      }
+    }
+    // The analytic sky varies inside a table cell: a floor keeps every cell samplable.
+    double floor = 1e-3 * total / static_cast<double>(func.size());
+    for (double& f : func) f += floor;
+  }
+  if (width > 0 && height > 0) distribution_ = Distribution2D(func, width, height);
+}
+
+std::array<double, 2> Background::direction_to_uv(Vec3 d) const {
+  if (!std::isfinite(d.x) || !std::isfinite(d.y) || !std::isfinite(d.z)) return {0, 0};
+  double phi = portable_atan2(d.y, d.x) - rotation_rad_;
+  double u = (phi + kPi) / (2 * kPi);
+  u -= std::floor(u);
+  double v = portable_acos(d.z) / kPi;
+  return {u, std::clamp(v, 0.0, 1.0)};
+}
+
+Vec3 Background::uv_to_direction(std::array<double, 2> uv) const {
+  double phi = 2 * kPi * uv[0] - kPi + rotation_rad_;
+  double theta = kPi * uv[1];
+  double s = portable_sin(theta);
+  return {s * portable_cos(phi), s * portable_sin(phi), portable_cos(theta)};
+}
+
+Spectrum Background::radiance(Vec3 d) const {
+  if (!environment_) return sky_.radiance(d);
+  const Environment& env = *environment_;
+  if (env.width <= 0 || env.height <= 0 ||
+      env.texels.size() < static_cast<size_t>(3) * env.width * env.height) {
+    return {};
+  }
+  auto [u, v] = direction_to_uv(d);
+  int col = std::clamp(static_cast<int>(u * env.width), 0, env.width - 1);
+  int row = std::clamp(static_cast<int>(v * env.height), 0, env.height - 1);
+  const float* t = &env.texels[3 * (static_cast<size_t>(row) * env.width + col)];
+  return Spectrum{t[0], t[1], t[2]} * env.intensity;
+}
+
+std::optional<LightSample> Background::sample(std::array<double, 2> u) const {
+  if (!importance_sampled()) return std::nullopt;
+  double pdf_uv = 0;
+  auto uv = distribution_.sample(u, &pdf_uv);
+  if (!(pdf_uv > 0)) return std::nullopt;
+  double sin_theta = portable_sin(kPi * uv[1]);
+  if (!(sin_theta > 0)) return std::nullopt;
+  LightSample s;
+  s.wi = uv_to_direction(uv);
+  s.distance = kInf;
+  s.pdf = pdf_uv / (2 * kPi * kPi * sin_theta);
+  s.radiance = radiance(s.wi);
+  return s;
+}
+
+double Background::pdf(Vec3 d) const {
+  if (!importance_sampled()) return 0;
+  auto [u, v] = direction_to_uv(d);
+  double sin_theta = std::sqrt(std::max(0.0, 1.0 - d.z * d.z));
+  if (!(sin_theta > 0)) return 0;
+  return distribution_.pdf(u, v) / (2 * kPi * kPi * sin_theta);
+}
+
+}  // namespace synthfarm::jobs
