@@ -313,11 +313,8 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
       fmt::print(stderr, "error: sample {}: {}\n", i, objects.error());
       return kExitFailure;
     }
-    for (auto [ext, bytes] : {std::pair<const char*, const std::string*>{"exr", &objects->exr},
-                              {"png", &objects->png},
-                              {"json", &objects->json}}) {
-      if (bytes->empty()) continue;
-      auto put = (*store)->put(jobs::sample_key(i, ext), *bytes);
+    for (const auto& [key, bytes] : objects->keyed(i)) {
+      auto put = (*store)->put(key, *bytes);
       if (!put) {
         bar.finish();
         fmt::print(stderr, "error: sample {}: {}\n", i, put.error().message);

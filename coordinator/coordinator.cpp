@@ -340,6 +340,9 @@ class CoordinatorImpl final : public Coordinator {
     auto store = open_cached(storage_uri);
     if (!store) return reply_error(res, 502, store.error());
     auto bytes = (*store)->get(jobs::sample_key(index, ext));
+    if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
+      bytes = (*store)->get(jobs::frame_key(index, 0, ext));  // a clip: its first frame
+    }
     if (!bytes) {
       int status = bytes.error().code == storage::Error::Code::kNotFound ? 404 : 502;
       return reply_error(res, status, bytes.error().message);

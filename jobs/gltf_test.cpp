@@ -15,12 +15,17 @@
 #include <string>
 #include <vector>
 
+#include "jobs/gltf_testing.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
 namespace {
 
 namespace tg = tinygltf;
+using gltf_testing::ModelBuilder;
+using gltf_testing::parse_glb;
+using gltf_testing::to_glb;
+using gltf_testing::to_gltf_json;
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
@@ -35,31 +40,6 @@ JobSpec small_spec() {
   spec.scene.props = Distribution::constant(3);
   spec.humans.motion = {{"static", "walk", "wave"}, {}};
   return spec;
-}
-
-tg::Model parse_glb(const std::string& bytes) {
-  tg::TinyGLTF loader;
-  tg::Model model;
-  std::string err, warn;
-  bool ok = loader.LoadBinaryFromMemory(&model, &err, &warn,
-                                        reinterpret_cast<const unsigned char*>(bytes.data()),
-                                        static_cast<unsigned int>(bytes.size()), "");
-  EXPECT_TRUE(ok) << err;
-  return model;
-}
-
-std::string to_glb(const tg::Model& model) {
-  std::ostringstream out;
-  tg::TinyGLTF writer;
-  EXPECT_TRUE(writer.WriteGltfSceneToStream(&model, out, false, true));
-  return out.str();
-}
-
-std::string to_gltf_json(const tg::Model& model) {
-  std::ostringstream out;
-  tg::TinyGLTF writer;
-  EXPECT_TRUE(writer.WriteGltfSceneToStream(&model, out, true, false));
-  return out.str();
 }
 
 // Float data of a tightly packed accessor.
@@ -252,49 +232,6 @@ Vec3 ring_vertex(int ring, int k) {
   double a = k * kPi / 2;
   return {kRadius * std::cos(a), 0.5 * ring, kRadius * std::sin(a)};
 }
-
-class ModelBuilder {
- public:
-  explicit ModelBuilder(tg::Model& model) : model_(model) {
-    if (model_.buffers.empty()) model_.buffers.emplace_back();
-  }
-  template <typename T>
-  int accessor(const std::vector<T>& data, int component_type, int type, int target = 0) {
-    auto& bin = model_.buffers[0].data;
-    while (bin.size() % 4 != 0) bin.push_back(0);
-    tg::BufferView view;
-    view.buffer = 0;
-    view.byteOffset = bin.size();
-    view.byteLength = data.size() * sizeof(T);
-    view.target = target;
-    bin.resize(bin.size() + view.byteLength);
-    std::memcpy(bin.data() + view.byteOffset, data.data(), view.byteLength);
-    model_.bufferViews.push_back(view);
-    tg::Accessor a;
-    a.bufferView = static_cast<int>(model_.bufferViews.size() - 1);
-    a.componentType = component_type;
-    a.type = type;
-    a.count =
-        data.size() / static_cast<size_t>(tg::GetNumComponentsInType(static_cast<uint32_t>(type)));
-    if (type == TINYGLTF_TYPE_VEC3 && component_type == TINYGLTF_COMPONENT_TYPE_FLOAT) {
-      a.minValues = {1e9, 1e9, 1e9};
-      a.maxValues = {-1e9, -1e9, -1e9};
-      for (size_t i = 0; i < data.size(); ++i) {
-        a.minValues[i % 3] = std::min<double>(a.minValues[i % 3], static_cast<double>(data[i]));
-        a.maxValues[i % 3] = std::max<double>(a.maxValues[i % 3], static_cast<double>(data[i]));
-      }
-    }
-    if (type == TINYGLTF_TYPE_SCALAR && component_type == TINYGLTF_COMPONENT_TYPE_FLOAT) {
-      a.minValues = {static_cast<double>(*std::min_element(data.begin(), data.end()))};
-      a.maxValues = {static_cast<double>(*std::max_element(data.begin(), data.end()))};
-    }
-    model_.accessors.push_back(a);
-    return static_cast<int>(model_.accessors.size() - 1);
-  }
-
- private:
-  tg::Model& model_;
-};
 
 // Which accessor holds what in the fixture.
 struct Fixture {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "jobs/characters.h"
+#include "jobs/gltf.h"
 #include "jobs/human/appearance.h"
 #include "jobs/human/body.h"
 #include "jobs/human/motion.h"
@@ -69,10 +71,50 @@ double growth_fraction(double age) {
   return 1.0;
 }
 
-Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg, const SceneAssets* assets) {
+namespace {
+
+// A glTF character (humans.characters) in place of the parametric body: which file, which
+// animation and where in it all draw from the person's own streams.
+Person build_character(const JobSpec& spec, uint64_t seed, uint64_t who, double yaw_deg,
+                       const SceneAssets* assets, double time_s) {
+  if (assets == nullptr || assets->characters.empty()) {
+    throw std::invalid_argument("body 'character' needs the files of humans.characters, and none were loaded");
+  }
+  Pcg32 rng = Pcg32::for_purpose(seed, "humans.characters", who);
+  const CharacterAsset& asset =
+      *assets->characters[rng.next_below(static_cast<uint32_t>(assets->characters.size()))];
+  const GltfCharacter& character = *asset.character;
+  const double phase = draw_field(spec.humans.motion_phase, seed, "humans.motion_phase", who);
+  int animation = GltfCharacter::kBindPose;
+  double start_s = 0;
+  if (!character.animations.empty()) {
+    animation = static_cast<int>(rng.next_below(static_cast<uint32_t>(character.animations.size())));
+    start_s = (phase - std::floor(phase)) * character.duration_s(animation);
+  }
+  // Animations loop, like the procedural clips: a clip longer than the animation plays it
+  // again from its start.
+  double at_s = start_s + time_s;
+  if (animation >= 0 && time_s > 0) {
+    const double duration = character.duration_s(animation);
+    if (duration > 0) at_s -= duration * std::floor(at_s / duration);
+  }
+  Person out = character_person(asset, animation, at_s, start_s, yaw_deg);
+  out.info.motion = animation >= 0 ? "animation" : "bind_pose";
+  out.info.motion_phase = phase;
+  out.info.motion_speed = 1;
+  return out;
+}
+
+}  // namespace
+
+Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg, const SceneAssets* assets,
+                    double time_s) {
   const HumansSpec& hs = spec.humans;
   const auto who = static_cast<uint64_t>(index);
   auto draw = [&](const Distribution& d, std::string_view field) { return draw_field(d, seed, field, who); };
+  if (draw_field(hs.body, seed, "humans.body", who) == "character") {
+    return build_character(spec, seed, who, yaw_deg, assets, time_s);
+  }
 
   Person out;
   Human& info = out.info;
@@ -94,8 +136,9 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   info.motion_phase = draw(hs.motion_phase, "humans.motion_phase");
   info.yaw_deg = yaw_deg - 360.0 * std::floor(yaw_deg / 360.0);
 
-  // Pose: a natural static pose, the person's clip at its phase (in place), or a frame of
-  // a motion-capture clip (phase within the clip, in place).
+  // Pose: a natural static pose, the person's clip at its phase, or a frame of a
+  // motion-capture clip (the phase is the fraction of the clip). At time 0 the root stands
+  // where scene.cpp places the person; later frames of a clip travel on from there.
   auto clip = human::clip_from_name(info.motion);
   if (!clip && info.motion != "bvh") throw std::invalid_argument("unknown humans.motion '" + info.motion + "'");
   human::Pose pose;
@@ -106,9 +149,18 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
     Pcg32 rng = Pcg32::for_purpose(seed, "humans.bvh", who);
     const MocapClip& mocap = *assets->bvh[rng.next_below(static_cast<uint32_t>(assets->bvh.size()))];
     const double cycle = info.motion_phase - std::floor(info.motion_phase);
-    const double frame = cycle * (mocap.motion.frame_count - 1);
+    const double last = mocap.motion.frame_count - 1;
+    const double start = cycle * last;
+    // Motion capture is not periodic: a clip that runs past the file's end holds its last frame.
+    const double frame = std::min(start + time_s / mocap.motion.frame_time_s, last);
     pose = human::retarget_frame(mocap.motion, mocap.map, body.joints, frame);
-    pose.root_translation.x = pose.root_translation.y = 0;  // in place: scene.cpp places people
+    if (time_s == 0) {
+      pose.root_translation.x = pose.root_translation.y = 0;
+    } else {
+      const human::Pose first = human::retarget_frame(mocap.motion, mocap.map, body.joints, start);
+      pose.root_translation.x -= first.root_translation.x;
+      pose.root_translation.y -= first.root_translation.y;
+    }
     info.motion_clip = fmt::format("{}#{:.2f}", mocap.uri, frame);
   } else if (*clip == human::Clip::kStatic) {
     Pcg32 rng = Pcg32::for_purpose(seed, "human.pose", who);
@@ -119,8 +171,15 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
     human::ClipParams params;
     params.speed = info.motion_speed;
     params.phase = info.motion_phase;
-    params.in_place = true;
+    params.in_place = time_s == 0;
+    double travelled = 0;
+    if (time_s != 0) {
+      travelled = human::clip_pose(*clip, params, body.joints, style).root_translation.y;
+      params.phase += time_s / human::clip_cycle_seconds(*clip, style, info.motion_speed);
+    }
     pose = human::clip_pose(*clip, params, body.joints, style);
+    pose.root_translation.y -= travelled;
+    info.motion_phase = params.phase;
   }
   for (int j = 0; j < human::kJointCount; ++j) info.pose_euler_deg[j] = human::matrix_to_euler(pose.local[j]);
   const human::Posed posed = human::forward_kinematics(body.joints, pose);

@@ -23,11 +23,15 @@ struct Person {
 };
 
 // Person `index` of the sample with seed `seed`, facing `yaw_deg` (0 = +y, counter-
-// clockwise seen from above). Every field draws from its own named stream.
-// Motion "bvh" poses the person from one of `assets`' clips; it throws
-// std::invalid_argument when they are missing.
+// clockwise seen from above), `time_s` seconds into the sample's clip (0 for a still
+// image or a clip's first frame). Every field draws from its own named stream, none from
+// the time, so a person keeps its identity in every frame; moving people advance along
+// their motion (clips: phase + time / cycle; motion capture: its own frame rate; glTF
+// animations: seconds, looping) and travel from where they stand at time 0.
+// Motion "bvh" and body "character" use `assets`; they throw std::invalid_argument when
+// the assets are missing.
 Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg,
-                    const SceneAssets* assets = nullptr);
+                    const SceneAssets* assets = nullptr, double time_s = 0);
 
 // Standing height of a child of `age` years as a fraction of the adult height (1 from 18).
 double growth_fraction(double age);

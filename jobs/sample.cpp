@@ -30,8 +30,10 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <span>
 #include <nlohmann/json.hpp>
 
+#include "jobs/characters.h"
 #include "jobs/image_io.h"
 #include "jobs/render.h"
 #include "jobs/rng.h"
@@ -51,11 +53,37 @@ struct InstanceStats {
   uint64_t pixels = 0;
 };
 
-std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
+// {name: [x, y, z]} of joints in camera space, and {name: [u, v] or null} in the image.
+void joints_json(const Camera& cam, std::span<const std::string> names, std::span<const Vec3> world_points,
+                 json& item) {
+  json world = json::object(), camera = json::object(), image = json::object();
+  for (size_t k = 0; k < names.size(); ++k) {
+    const Vec3 c = cam.to_camera(world_points[k]);
+    world[names[k]] = vec_json(world_points[k]);
+    camera[names[k]] = vec_json(c);
+    if (c.z > 1e-9) {
+      auto [u, v] = cam.project(c);
+      image[names[k]] = json::array({u, v});
+    } else {
+      image[names[k]] = nullptr;
+    }
+  }
+  item["joints_3d_world"] = world;
+  item["joints_3d_camera"] = camera;
+  item["joints_2d"] = image;
+}
+
+std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, const Scene& scene,
                         const Frame& frame) {
   const Camera& cam = scene.camera;
   json j;
   j["index"] = index;
+  if (spec.clip.frames > 1) {
+    j["clip"] = {{"frame", frame_number},
+                 {"frames", spec.clip.frames},
+                 {"fps", spec.clip.fps},
+                 {"time_s", static_cast<double>(frame_number) / spec.clip.fps}};
+  }
   j["seed"] = sample_seed(spec.seed, index);
   j["job_seed"] = spec.seed;
   j["width"] = cam.width;
@@ -125,38 +153,33 @@ std::string sample_json(const JobSpec& spec, uint64_t index, const Scene& scene,
       item["keypoints"] = keypoints;
       item["num_keypoints"] = labelled;
       item["keypoints_3d_camera"] = keypoints_3d;
-      const human::Shape& s = human.shape;
-      item["shape"] = {{"height_m", s.height_m},     {"bmi", s.bmi},
-                       {"sex", s.sex},               {"age", s.age},
-                       {"shoulder_width", s.shoulder_width}, {"hip_width", s.hip_width},
-                       {"leg_length", s.leg_length}, {"arm_length", s.arm_length},
-                       {"head_size", s.head_size}};
-      item["skin_tone"] = human.skin_tone;
-      item["outfit"] = human.outfit;
+      item["body"] = human.body;
       item["motion"] = human.motion;
       item["motion_speed"] = human.motion_speed;
       item["motion_phase"] = human.motion_phase;
-      if (!human.motion_clip.empty()) item["motion_clip"] = human.motion_clip;
       item["yaw_deg"] = human.yaw_deg;
       item["position"] = vec_json(human.position);
-      json pose = json::object(), world = json::object(), camera = json::object(), image = json::object();
-      for (int k = 0; k < human::kJointCount; ++k) {
-        std::string name(human::kJointNames[k]);
-        pose[name] = vec_json(human.pose_euler_deg[k]);
-        Vec3 c = cam.to_camera(human.joints[k]);
-        world[name] = vec_json(human.joints[k]);
-        camera[name] = vec_json(c);
-        if (c.z > 1e-9) {
-          auto [u, v] = cam.project(c);
-          image[name] = json::array({u, v});
-        } else {
-          image[name] = nullptr;
-        }
+      if (human.body == "character") {
+        item["character"] = human.character;
+        item["animation"] = human.character_animation;
+        item["time_s"] = human.character_time_s;
+        joints_json(cam, human.character_joint_names, human.character_joints, item);
+      } else {
+        const human::Shape& s = human.shape;
+        item["shape"] = {{"height_m", s.height_m},     {"bmi", s.bmi},
+                         {"sex", s.sex},               {"age", s.age},
+                         {"shoulder_width", s.shoulder_width}, {"hip_width", s.hip_width},
+                         {"leg_length", s.leg_length}, {"arm_length", s.arm_length},
+                         {"head_size", s.head_size}};
+        item["skin_tone"] = human.skin_tone;
+        item["outfit"] = human.outfit;
+        if (!human.motion_clip.empty()) item["motion_clip"] = human.motion_clip;
+        static const std::vector<std::string> kNames(human::kJointNames.begin(), human::kJointNames.end());
+        json pose = json::object();
+        for (int k = 0; k < human::kJointCount; ++k) pose[kNames[k]] = vec_json(human.pose_euler_deg[k]);
+        item["pose"] = pose;
+        joints_json(cam, kNames, human.joints, item);
       }
-      item["pose"] = pose;
-      item["joints_3d_world"] = world;
-      item["joints_3d_camera"] = camera;
-      item["joints_2d"] = image;
     }
     instances.push_back(item);
   }
@@ -175,6 +198,11 @@ bool needs_mocap(const JobSpec& spec) {
   return std::find(motions.begin(), motions.end(), "bvh") != motions.end();
 }
 
+bool needs_characters(const JobSpec& spec) {
+  const auto& bodies = spec.humans.body.values;
+  return std::find(bodies.begin(), bodies.end(), "character") != bodies.end();
+}
+
 // humans.bvh[i], read, parsed and mapped onto the skeleton.
 tl::expected<std::shared_ptr<const MocapClip>, std::string> load_mocap_clip(const HumansSpec& hs, size_t i,
                                                                            const AssetReader& read_asset) {
@@ -190,6 +218,50 @@ tl::expected<std::shared_ptr<const MocapClip>, std::string> load_mocap_clip(cons
   return std::make_shared<const MocapClip>(MocapClip{uri, std::move(*motion), std::move(*map)});
 }
 
+// humans.characters[i], read, parsed and its keypoint joints resolved.
+tl::expected<std::shared_ptr<const CharacterAsset>, std::string> load_character_asset(
+    const HumansSpec& hs, size_t i, const AssetReader& read_asset) {
+  const std::string& uri = hs.characters[i];
+  const std::string field = fmt::format("humans.characters[{}]", i);
+  if (!read_asset) return tl::unexpected(fmt::format("{}: {}: no file reader in this process", field, uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("{}: {}", field, bytes.error()));
+  auto asset = load_character(*bytes, uri, hs.character_preset, hs.character_joint_map);
+  if (!asset) return tl::unexpected(fmt::format("{}: {}", field, asset.error()));
+  return std::make_shared<const CharacterAsset>(std::move(*asset));
+}
+
+// The text a joint map is cached under, beside the file's URI.
+template <typename Map>
+std::string map_key(std::string_view preset, const Map& map) {
+  std::string key(preset);
+  for (const auto& [ours, theirs] : map) key += "|" + ours + "=" + theirs;
+  return key;
+}
+
+// Loads the spec's files through `load` (which may cache): the clips of humans.bvh and the
+// characters of humans.characters, each only when some draw can use it.
+template <typename LoadClip, typename LoadCharacter>
+tl::expected<SceneAssets, std::string> gather_assets(const JobSpec& spec, LoadClip&& load_clip,
+                                                     LoadCharacter&& load_character_file) {
+  SceneAssets assets;
+  if (needs_mocap(spec)) {
+    for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
+      auto clip = load_clip(i);
+      if (!clip) return tl::unexpected(clip.error());
+      assets.bvh.push_back(std::move(*clip));
+    }
+  }
+  if (needs_characters(spec)) {
+    for (size_t i = 0; i < spec.humans.characters.size(); ++i) {
+      auto character = load_character_file(i);
+      if (!character) return tl::unexpected(character.error());
+      assets.characters.push_back(std::move(*character));
+    }
+  }
+  return assets;
+}
+
 class EmbreeSampleRenderer final : public SampleRenderer {
  public:
   EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads, AssetReader read_asset)
@@ -198,27 +270,18 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   // The spec's input files, parsed (cached per URI and joint map). Errors name the spec
   // field, the file and what is wrong with it.
   tl::expected<SceneAssets, std::string> load_assets(const JobSpec& spec) const {
-    SceneAssets assets;
     const HumansSpec& hs = spec.humans;
-    if (!needs_mocap(spec)) return assets;
-    std::string map_key = hs.bvh_preset;
-    for (const auto& [ours, theirs] : hs.bvh_joint_map) map_key += "|" + ours + "=" + theirs;
-    for (size_t i = 0; i < hs.bvh.size(); ++i) {
-      const std::string& uri = hs.bvh[i];
-      const std::string key = uri + "\n" + map_key;
-      {
-        std::lock_guard lock(mutex_);
-        if (auto it = clips_.find(key); it != clips_.end()) {
-          assets.bvh.push_back(it->second);
-          continue;
-        }
-      }
-      auto clip = load_mocap_clip(hs, i, read_asset_);  // I/O without the lock
-      if (!clip) return tl::unexpected(clip.error());
-      std::lock_guard lock(mutex_);
-      assets.bvh.push_back(clips_.try_emplace(key, std::move(*clip)).first->second);
-    }
-    return assets;
+    return gather_assets(
+        spec,
+        [&](size_t i) {
+          return cached(clips_, hs.bvh[i] + "\n" + map_key(hs.bvh_preset, hs.bvh_joint_map),
+                        [&] { return load_mocap_clip(hs, i, read_asset_); });
+        },
+        [&](size_t i) {
+          return cached(characters_,
+                        hs.characters[i] + "\n" + map_key(hs.character_preset, hs.character_joint_map),
+                        [&] { return load_character_asset(hs, i, read_asset_); });
+        });
   }
 
   tl::expected<SampleObjects, std::string> render(const JobSpec& spec, uint64_t index,
@@ -226,19 +289,28 @@ class EmbreeSampleRenderer final : public SampleRenderer {
     try {
       auto assets = load_assets(spec);
       if (!assets) return tl::unexpected(fmt::format("sample {}: {}", index, assets.error()));
-      Scene scene = build_scene(spec, index, &*assets);
-      RenderSettings settings;
-      settings.spp = spec.render.spp;
-      settings.max_bounces = spec.render.max_bounces;
-      settings.seed = sample_seed(spec.seed, index);
-      settings.threads = threads_;
-      settings.cancel = cancel;
-      auto frame = renderer_->render(scene, settings);
-      if (!frame) return tl::unexpected(fmt::format("sample {}: {}", index, frame.error()));
       SampleObjects objects;
-      objects.exr = encode_exr(*frame, spec.output.layers);
-      if (spec.output.preview_png) objects.png = encode_png(*frame);
-      objects.json = sample_json(spec, index, scene, *frame);
+      for (int f = 0; f < spec.clip.frames; ++f) {
+        Scene scene = build_scene(spec, index, &*assets, f);
+        RenderSettings settings;
+        settings.spp = spec.render.spp;
+        settings.max_bounces = spec.render.max_bounces;
+        // Every frame its own noise: a clip's frames are separate images of one moment each.
+        settings.seed = f == 0 ? sample_seed(spec.seed, index)
+                               : mix64(sample_seed(spec.seed, index) ^ static_cast<uint64_t>(f));
+        settings.threads = threads_;
+        settings.cancel = cancel;
+        auto frame = renderer_->render(scene, settings);
+        if (!frame) {
+          return tl::unexpected(spec.clip.frames > 1
+                                    ? fmt::format("sample {} frame {}: {}", index, f, frame.error())
+                                    : fmt::format("sample {}: {}", index, frame.error()));
+        }
+        FrameObjects& out = f == 0 ? static_cast<FrameObjects&>(objects) : objects.later_frames.emplace_back();
+        out.exr = encode_exr(*frame, spec.output.layers);
+        if (spec.output.preview_png) out.png = encode_png(*frame);
+        out.json = sample_json(spec, index, f, scene, *frame);
+      }
       return objects;
     } catch (const std::exception& e) {
       return tl::unexpected(fmt::format("sample {}: {}", index, e.what()));
@@ -248,28 +320,58 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   }
 
  private:
+  // The value cached under `key`, loaded by `load` (without the lock held: it reads files)
+  // when absent. Errors are not cached: a file fixed in storage is read again.
+  template <typename T, typename Load>
+  tl::expected<std::shared_ptr<const T>, std::string> cached(std::map<std::string, std::shared_ptr<const T>>& cache,
+                                                            const std::string& key, Load&& load) const {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = cache.find(key); it != cache.end()) return it->second;
+    }
+    auto value = load();
+    if (!value) return tl::unexpected(value.error());
+    std::lock_guard lock(mutex_);
+    return cache.try_emplace(key, std::move(*value)).first->second;
+  }
+
   std::unique_ptr<Renderer> renderer_;
   int threads_;
   AssetReader read_asset_;
   mutable std::mutex mutex_;
-  mutable std::map<std::string, std::shared_ptr<const MocapClip>> clips_;  // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const MocapClip>> clips_;            // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const CharacterAsset>> characters_;  // GUARDED_BY(mutex_)
 };
 
 }  // namespace
 
 tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset) {
-  SceneAssets assets;
-  if (!needs_mocap(spec)) return assets;
-  for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
-    auto clip = load_mocap_clip(spec.humans, i, read_asset);
-    if (!clip) return tl::unexpected(clip.error());
-    assets.bvh.push_back(std::move(*clip));
-  }
-  return assets;
+  return gather_assets(
+      spec, [&](size_t i) { return load_mocap_clip(spec.humans, i, read_asset); },
+      [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); });
 }
 
 std::string sample_key(uint64_t index, std::string_view extension) {
   return fmt::format("samples/{:08d}.{}", index, extension);
+}
+
+std::string frame_key(uint64_t index, int frame, std::string_view extension) {
+  return fmt::format("samples/{:08d}.f{:03d}.{}", index, frame, extension);
+}
+
+std::vector<std::pair<std::string, const std::string*>> SampleObjects::keyed(uint64_t index) const {
+  std::vector<std::pair<std::string, const std::string*>> out;
+  auto add = [&](const FrameObjects& frame, int number) {
+    for (auto [ext, bytes] : {std::pair<const char*, const std::string*>{"exr", &frame.exr},
+                              {"png", &frame.png},
+                              {"json", &frame.json}}) {
+      if (bytes->empty()) continue;
+      out.emplace_back(later_frames.empty() ? sample_key(index, ext) : frame_key(index, number, ext), bytes);
+    }
+  };
+  add(*this, 0);
+  for (size_t f = 0; f < later_frames.size(); ++f) add(later_frames[f], static_cast<int>(f) + 1);
+  return out;
 }
 
 tl::expected<std::unique_ptr<SampleRenderer>, std::string> SampleRenderer::create(int threads,

@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -20,21 +22,34 @@
 
 namespace synthfarm::jobs {
 
-// The objects of one sample, in the storage layout of docs/architecture.md.
-struct SampleObjects {
-  std::string exr;   // samples/{index:08d}.exr: multi-layer OpenEXR
-  std::string png;   // samples/{index:08d}.png: sRGB preview (empty if not asked for)
-  std::string json;  // samples/{index:08d}.json: camera, instances, boxes
+// The objects of one frame.
+struct FrameObjects {
+  std::string exr;   // multi-layer OpenEXR
+  std::string png;   // sRGB preview (empty if not asked for)
+  std::string json;  // camera, instances, boxes, keypoints
 };
 
-// "samples/00000042.exr" for (42, "exr").
-std::string sample_key(uint64_t index, std::string_view extension);
+// The objects of one sample, in the storage layout of docs/architecture.md: a still image
+// is samples/{index:08d}.{exr,png,json}; the K frames of a clip (spec clip.frames > 1) are
+// samples/{index:08d}.f{frame:03d}.{exr,png,json}.
+struct SampleObjects : FrameObjects {
+  std::vector<FrameObjects> later_frames;  // a clip's frames 1 .. K-1; this is frame 0
 
-// Reads an input file a spec points at (humans.bvh clips) by its URI. The worker and the
+  // (storage key, bytes) of every non-empty object, frame by frame.
+  std::vector<std::pair<std::string, const std::string*>> keyed(uint64_t index) const;
+};
+
+// "samples/00000042.exr" for (42, "exr"): a still image's object.
+std::string sample_key(uint64_t index, std::string_view extension);
+// "samples/00000042.f003.exr" for (42, 3, "exr"): an object of a clip's frame.
+std::string frame_key(uint64_t index, int frame, std::string_view extension);
+
+// Reads an input file a spec points at (humans.bvh clips, humans.characters) by its URI. The worker and the
 // CLI read through storage/; an empty reader refuses every file.
 using AssetReader = std::function<tl::expected<std::string, std::string>(const std::string& uri)>;
 
-// The files `spec` points at (humans.bvh clips when a motion draws "bvh"), read and parsed.
+// The files `spec` points at (humans.bvh clips when a motion draws "bvh", humans.characters
+// when a body draws "character"), read and parsed.
 // Errors name the spec field, the file and what is wrong ("humans.bvh[0]: walk.bvh:57:
 // frame 3 has 62 values, expected 69").
 tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset);

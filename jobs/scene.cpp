@@ -284,9 +284,26 @@ int humans_in_frame(const Camera& camera, const std::vector<Person>& humans) {
   return inside;
 }
 
+// Moves a person built around the origin to `p` on the floor.
+// The root joint of a person, world: the pelvis, or a character's first root joint.
+Vec3 root_joint(const Human& h) {
+  if (h.body == "character") {
+    return h.character_joints.empty() ? h.position : h.character_joints[static_cast<size_t>(h.character_root)];
+  }
+  return h.joints[human::index(human::Joint::kPelvis)];
+}
+
+void place_person(Person& person, Vec3 p) {
+  for (Mesh& m : person.meshes) translate(m, p);
+  for (Vec3& j : person.info.joints) j = j + p;
+  for (Vec3& k : person.info.keypoints) k = k + p;
+  for (Vec3& j : person.info.character_joints) j = j + p;
+  person.info.position = p;
+}
+
 }  // namespace
 
-Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets) {
+Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets, int frame) {
   const uint64_t seed = sample_seed(spec.seed, index);
   Scene scene;
 
@@ -318,11 +335,8 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
       if (planar_length(p.x, p.y) > region) continue;
       if (!overlaps(footprints, p, human.footprint, 0.05)) break;
     }
-    for (Mesh& m : human.meshes) translate(m, p);
-    for (Vec3& j : human.info.joints) j = j + p;
-    for (Vec3& k : human.info.keypoints) k = k + p;
-    human.info.position = p;
     footprints.push_back({p, human.footprint});
+    place_person(human, p);
     humans.push_back(std::move(human));
   }
 
@@ -374,6 +388,22 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
     if (score == human_count) break;
   }
   const Camera& camera = scene.camera;
+
+  // Later frames of a clip: the same people (same draws, same places), moved on in time;
+  // the camera, framed on the first frame, stays.
+  if (frame > 0) {
+    const double time_s = static_cast<double>(frame) / spec.clip.fps;
+    for (int i = 0; i < human_count; ++i) {
+      Pcg32 facing_rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(i));
+      Person later = build_person(spec, seed, i, facing_deg + uniform(facing_rng, -120, 120), assets, time_s);
+      Human& first = humans[static_cast<size_t>(i)].info;
+      place_person(later, first.position);
+      // The position follows the root on the floor: where the person has walked to.
+      const Vec3 travel = root_joint(later.info) - root_joint(first);
+      later.info.position = first.position + Vec3{travel.x, travel.y, 0};
+      humans[static_cast<size_t>(i)] = std::move(later);
+    }
+  }
 
   // Sun and sky.
   const LightingSpec& light = spec.lighting;

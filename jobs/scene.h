@@ -170,6 +170,7 @@ constexpr std::array<std::string_view, kKeypointCount> kKeypointNames = {
 
 struct Human {
   uint32_t instance_id = 0;
+  std::string body = "parametric";  // "parametric" (the body model) or "character" (glTF)
   // COCO keypoints, world metres, and how far under the body's surface each lies (0 for
   // points on the skin such as the eyes; about the limb radius for joint centres).
   std::array<Vec3, kKeypointCount> keypoints;
@@ -182,9 +183,21 @@ struct Human {
   double motion_phase = 0;  // cycles into the clip (sit: 0 standing .. 1 seated)
   std::string outfit;       // e.g. "long-sleeve shirt (stripes), trousers, shoes, short hair"
   double yaw_deg = 0;  // facing direction: 0 = +y, counter-clockwise seen from above
-  Vec3 position;       // root on the floor (pelvis projected to z = 0), world
+  // Root on the floor (pelvis projected to z = 0), world; in a clip's later frames it
+  // follows the root as the person walks.
+  Vec3 position;
   std::array<Vec3, human::kJointCount> joints;           // world metres, skeleton.h order
   std::array<Vec3, human::kJointCount> pose_euler_deg;  // local joint rotations (skeleton.h)
+  // Body "character": which file and instant ("file:///c/alice.glb", "Walk", 0.53 s), and
+  // every joint of its skin by the file's names, world metres. `shape`, `skin_tone`,
+  // `joints` and `pose_euler_deg` are the parametric body's and stay unset. A keypoint the
+  // character's joint map leaves out is NaN (unlabelled: v = 0, x = y = 0).
+  std::string character;
+  std::string character_animation;  // empty: the bind pose
+  double character_time_s = 0;
+  std::vector<std::string> character_joint_names;
+  std::vector<Vec3> character_joints;
+  int character_root = 0;  // index into character_joints of the first root joint
 };
 
 // What an instance is, for the labels.
@@ -288,14 +301,32 @@ struct MocapClip {
   human::JointMap map;
 };
 
-// The files a spec points at, loaded once (sample.h does it) and shared read-only.
-struct SceneAssets {
-  std::vector<std::shared_ptr<const MocapClip>> bvh;  // spec.humans.bvh order
+struct GltfCharacter;  // gltf.h
+
+// A skinned glTF character of the spec (humans.characters), loaded, with its COCO joint map
+// resolved (characters.h builds it).
+struct CharacterAsset {
+  std::string uri;
+  std::shared_ptr<const GltfCharacter> character;
+  // For each COCO keypoint the character joint standing for it, -1 for none (unlabelled),
+  // and how deep under the skin that joint lies (metres; see characters.h).
+  std::array<int, kKeypointCount> keypoint_joint{};
+  std::array<double, kKeypointCount> keypoint_radius{};
 };
 
-// The scene of sample `index` of `spec`. Deterministic: same inputs, same bits.
+// The files a spec points at, loaded once (sample.h does it) and shared read-only.
+struct SceneAssets {
+  std::vector<std::shared_ptr<const MocapClip>> bvh;                 // spec.humans.bvh order
+  std::vector<std::shared_ptr<const CharacterAsset>> characters;     // spec.humans.characters order
+};
+
+// The scene of frame `frame` (0 .. spec.clip.frames - 1; 0 for a still image) of sample
+// `index` of `spec`. Deterministic: same inputs, same bits. Every frame of a sample has the
+// same camera, room, props, lights and people (the same instance ids); only the people
+// move, frame / clip.fps seconds on from the first frame (people.h). The camera is framed
+// on the first frame, so people walking out of the picture leave it.
 // Throws std::invalid_argument for values a validated spec cannot hold (unknown kind), or
-// when the spec needs assets (motion "bvh") that `assets` does not hold.
-Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr);
+// when the spec needs assets (motion "bvh", body "character") that `assets` does not hold.
+Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr, int frame = 0);
 
 }  // namespace synthfarm::jobs

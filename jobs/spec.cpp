@@ -7,6 +7,7 @@
 #include "jobs/spec.h"
 
 #include "jobs/human/skeleton.h"
+#include "jobs/scene.h"
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -49,10 +50,10 @@ constexpr std::array<std::string_view, 7> kMotions = {"static", "walk", "run", "
 constexpr std::array<std::string_view, 0> kFutureMotions = {};
 constexpr std::array<std::string_view, 2> kKeepInFrame = {"humans", "none"};
 
-std::string join(std::span<const std::string_view> words) {
+std::string join(std::span<const std::string_view> words, std::string_view separator = ", ") {
   std::string out;
   for (size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += ", ";
+    if (i > 0) out += separator;
     out += words[i];
   }
   return out;
@@ -384,8 +385,14 @@ class Parser {
   void scene(const Field& field, SceneSpec& out);
   void lighting(const Field& field, LightingSpec& out);
   void humans(const Field& field, HumansSpec& out);
-  void bvh_list(const Field& field, std::vector<std::string>& out);
-  void bvh_joint_map(const Field& field, HumansSpec& out);
+  void clip(const Field& field, ClipSpec& out);
+  // A list of file:// or s3:// URIs whose names end in one of `extensions` (lower case).
+  void uri_list(const Field& field, std::span<const std::string_view> extensions,
+                std::vector<std::string>& out);
+  // A preset name or a mapping {preset: P, key: name, ...}; `key_ok` says which keys exist.
+  void joint_map(const Field& field, std::span<const std::string_view> presets, std::string_view keys_are,
+                 const std::function<bool(const std::string&)>& key_ok, std::string& preset,
+                 std::map<std::string, std::string>& map);
 
   // Parses a distribution into `out` only when it is valid.
   void set(Distribution& out, const Field& field, const Range& range) {
@@ -951,12 +958,17 @@ void Parser::lighting(const Field& field, LightingSpec& out) {
 }
 
 void Parser::humans(const Field& field, HumansSpec& out) {
-  static constexpr std::array<std::string_view, 16> kKeys = {
-      "count",      "height_m",   "bmi",          "skin_tone",    "sex", "age",
-      "shoulder_width", "hip_width", "leg_length", "arm_length",  "head_size", "motion",
-      "motion_speed", "motion_phase", "bvh",       "bvh_joint_map"};
-  static constexpr std::array<std::string_view, 1> kFuture = {"characters"};
-  mapping(field, kKeys, kFuture, [&](std::string_view key, const Field& value) {
+  static constexpr std::array<std::string_view, 19> kKeys = {
+      "count",         "height_m",       "bmi",          "skin_tone",    "sex",
+      "age",           "shoulder_width", "hip_width",    "leg_length",   "arm_length",
+      "head_size",     "motion",         "motion_speed", "motion_phase", "bvh",
+      "bvh_joint_map", "body",           "characters",   "character_joint_map"};
+  static constexpr std::array<std::string_view, 2> kBodies = {"parametric", "character"};
+  static constexpr std::array<std::string_view, 1> kBvhExtensions = {".bvh"};
+  static constexpr std::array<std::string_view, 2> kGltfExtensions = {".glb", ".gltf"};
+  static constexpr std::array<std::string_view, 4> kBvhPresets = {"auto", "cmu", "mixamo", "none"};
+  static constexpr std::array<std::string_view, 3> kCharacterPresets = {"auto", "mixamo", "none"};
+  mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
     if (key == "count") {
       set(out.count, value, {0, 16, true});
     } else if (key == "height_m") {
@@ -984,9 +996,21 @@ void Parser::humans(const Field& field, HumansSpec& out) {
     } else if (key == "motion_phase") {
       set(out.motion_phase, value, {0, 1000});
     } else if (key == "bvh") {
-      bvh_list(value, out.bvh);
+      uri_list(value, kBvhExtensions, out.bvh);
     } else if (key == "bvh_joint_map") {
-      bvh_joint_map(value, out);
+      joint_map(value, kBvhPresets, "synthfarm joint",
+                [](const std::string& name) { return human::joint_from_name(name).has_value(); },
+                out.bvh_preset, out.bvh_joint_map);
+    } else if (key == "body") {
+      set(out.body, choice(value, "body", kBodies, {}));
+    } else if (key == "characters") {
+      uri_list(value, kGltfExtensions, out.characters);
+    } else if (key == "character_joint_map") {
+      joint_map(value, kCharacterPresets, "COCO keypoint",
+                [](const std::string& name) {
+                  return std::find(kKeypointNames.begin(), kKeypointNames.end(), name) != kKeypointNames.end();
+                },
+                out.character_preset, out.character_joint_map);
     } else {
       set(out.motion, choice(value, "motion", kMotions, kFutureMotions));
     }
@@ -995,11 +1019,28 @@ void Parser::humans(const Field& field, HumansSpec& out) {
   if (std::find(motions.begin(), motions.end(), "bvh") != motions.end() && out.bvh.empty()) {
     fail(field, "motion 'bvh' needs humans.bvh: a list of .bvh file URIs");
   }
+  const auto& bodies = out.body.values;
+  if (std::find(bodies.begin(), bodies.end(), "character") != bodies.end() && out.characters.empty()) {
+    fail(field, "body 'character' needs humans.characters: a list of .glb or .gltf file URIs");
+  }
 }
 
-void Parser::bvh_list(const Field& field, std::vector<std::string>& out) {
+void Parser::clip(const Field& field, ClipSpec& out) {
+  static constexpr std::array<std::string_view, 2> kKeys = {"frames", "fps"};
+  mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
+    if (key == "frames") {
+      if (auto v = integer(value, 1, 240)) out.frames = static_cast<int>(*v);
+    } else {
+      if (auto v = integer(value, 1, 240)) out.fps = static_cast<int>(*v);
+    }
+  });
+}
+
+void Parser::uri_list(const Field& field, std::span<const std::string_view> extensions,
+                      std::vector<std::string>& out) {
+  const std::string files = join(extensions) + " files";
   if (!field.node.IsSequence()) {
-    fail(field, "must be a list of file:// or s3:// URIs of .bvh files, got " + describe(field.node));
+    fail(field, "must be a list of file:// or s3:// URIs of " + files + ", got " + describe(field.node));
     return;
   }
   for (size_t i = 0; i < field.node.size(); ++i) {
@@ -1011,51 +1052,57 @@ void Parser::bvh_list(const Field& field, std::vector<std::string>& out) {
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     if (!scheme || !is_clean_text(*uri)) {
       fail(item, "must be a file:// or s3:// URI, got " + describe(item.node));
-    } else if (!lower.ends_with(".bvh")) {
-      fail(item, "must name a .bvh file, got " + describe(item.node));
+    } else if (std::none_of(extensions.begin(), extensions.end(),
+                            [&](std::string_view ext) { return lower.ends_with(ext); })) {
+      fail(item, "must name a " + join(extensions, " or ") + " file, got " + describe(item.node));
     } else {
       out.push_back(*uri);
     }
   }
 }
 
-void Parser::bvh_joint_map(const Field& field, HumansSpec& out) {
-  static constexpr std::array<std::string_view, 4> kPresets = {"auto", "cmu", "mixamo", "none"};
-  if (field.node.IsScalar()) {
-    auto preset = string(field, "a preset or a mapping");
-    if (!preset) return;
-    if (std::find(kPresets.begin(), kPresets.end(), *preset) == kPresets.end()) {
-      fail(field, "must be one of " + join(kPresets) + " or a mapping of synthfarm joint to file joint, got " +
-                      describe(field.node));
+void Parser::joint_map(const Field& field, std::span<const std::string_view> presets, std::string_view keys_are,
+                       const std::function<bool(const std::string&)>& key_ok, std::string& preset,
+                       std::map<std::string, std::string>& map) {
+  const std::string expected =
+      "a preset (" + join(presets) + ") or a mapping of " + std::string(keys_are) + " to the file's joint name";
+  auto set_preset = [&](const Field& value) {
+    auto name = string(value, "a preset");
+    if (!name) return;
+    if (std::find(presets.begin(), presets.end(), *name) == presets.end()) {
+      fail(value, "must be one of " + join(presets) + ", got " + describe(value.node));
       return;
     }
-    out.bvh_preset = *preset;
+    preset = *name;
+  };
+  if (field.node.IsScalar()) {
+    auto name = string(field, expected);
+    if (!name) return;
+    if (std::find(presets.begin(), presets.end(), *name) == presets.end()) {
+      fail(field, "must be " + expected + ", got " + describe(field.node));
+      return;
+    }
+    preset = *name;
     return;
   }
   if (!field.node.IsMap()) {
-    fail(field, "must be a preset (" + join(kPresets) + ") or a mapping of synthfarm joint to file joint, got " +
-                    describe(field.node));
+    fail(field, "must be " + expected + ", got " + describe(field.node));
     return;
   }
   for (const auto& entry : field.node) {
-    const std::string ours = entry.first.as<std::string>();
-    Field value{entry.second, child_path(field.path, ours), entry.second.Mark()};
-    if (ours == "preset") {
-      auto preset = string(value, "a preset");
-      if (preset && std::find(kPresets.begin(), kPresets.end(), *preset) == kPresets.end()) {
-        fail(value, "must be one of " + join(kPresets) + ", got " + describe(value.node));
-      } else if (preset) {
-        out.bvh_preset = *preset;
-      }
+    const std::string key = entry.first.as<std::string>();
+    Field value{entry.second, child_path(field.path, key), entry.second.Mark()};
+    if (key == "preset") {
+      set_preset(value);
       continue;
     }
-    if (!human::joint_from_name(ours)) {
-      Field key{entry.first, child_path(field.path, ours), entry.first.Mark()};
-      fail(key, "unknown synthfarm joint '" + ours + "'; joints are pelvis, left_hip, ..., right_hand (docs/spec.md)");
+    if (!key_ok(key)) {
+      Field key_field{entry.first, child_path(field.path, key), entry.first.Mark()};
+      fail(key_field, "unknown " + std::string(keys_are) + " '" + key + "' (docs/spec.md lists them)");
       continue;
     }
     auto theirs = string(value, "the file's joint name");
-    if (theirs) out.bvh_joint_map[ours] = *theirs;
+    if (theirs) map[key] = *theirs;
   }
 }
 
@@ -1068,10 +1115,10 @@ bool valid_name(std::string_view name) {
 
 JobSpec Parser::parse_document(const Field& top) {
   JobSpec spec;
-  static constexpr std::array<std::string_view, 13> kKeys = {
+  static constexpr std::array<std::string_view, 14> kKeys = {
       "name",   "samples", "shard_size", "seed",  "priority", "max_attempts", "on_dead_shards",
-      "output", "camera",  "render",     "scene", "lighting", "humans"};
-  static constexpr std::array<std::string_view, 2> kFuture = {"sensor", "clip"};
+      "output", "camera",  "render",     "scene", "lighting", "humans",       "clip"};
+  static constexpr std::array<std::string_view, 1> kFuture = {"sensor"};
   if (!top.node.IsMap()) {
     fail(top, "the spec must be a mapping of fields (name: ..., samples: ...), got " +
                   describe(top.node));
@@ -1121,6 +1168,8 @@ JobSpec Parser::parse_document(const Field& top) {
       scene(value, spec.scene);
     } else if (key == "lighting") {
       lighting(value, spec.lighting);
+    } else if (key == "clip") {
+      clip(value, spec.clip);
     } else {
       humans(value, spec.humans);
     }
@@ -1369,6 +1418,13 @@ std::string spec_to_json(const JobSpec& spec) {
   map["preset"] = humans.bvh_preset;
   for (const auto& [ours, theirs] : humans.bvh_joint_map) map[ours] = theirs;
   j["humans"]["bvh_joint_map"] = map;
+  j["humans"]["body"] = choice_json(humans.body);
+  j["humans"]["characters"] = humans.characters;
+  Json character_map = Json::object();
+  character_map["preset"] = humans.character_preset;
+  for (const auto& [keypoint, joint] : humans.character_joint_map) character_map[keypoint] = joint;
+  j["humans"]["character_joint_map"] = character_map;
+  j["clip"] = {{"frames", spec.clip.frames}, {"fps", spec.clip.fps}};
   // Every string in a parsed spec is valid UTF-8; replace rather than throw for one built
   // in code.
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -129,7 +129,24 @@ struct HumansSpec {
   std::vector<std::string> bvh;
   std::string bvh_preset = "auto";
   std::map<std::string, std::string> bvh_joint_map;
+  // Which body each person has: "parametric" (synthfarm's body model) or "character" (one
+  // of `characters`, picked per person: file:// or s3:// URIs of skinned glTF 2.0 files).
+  // The character joint map says which joint stands for each COCO keypoint: a preset
+  // ("auto" = "mixamo" when the joint names are Mixamo's, "mixamo", "none") plus
+  // overrides (COCO keypoint name -> the file's joint name).
+  Choice body = {{"parametric"}, {}};
+  std::vector<std::string> characters;
+  std::string character_preset = "auto";
+  std::map<std::string, std::string> character_joint_map;
   friend bool operator==(const HumansSpec&, const HumansSpec&) = default;
+};
+
+// A sample can be a short clip: `frames` frames `1 / fps` seconds apart, with the same
+// people (identities, instance ids), props and camera; the people move on in time.
+struct ClipSpec {
+  int frames = 1;  // 1..240; 1 = a still image
+  int fps = 30;    // 1..240
+  friend bool operator==(const ClipSpec&, const ClipSpec&) = default;
 };
 
 struct JobSpec {
@@ -148,6 +165,7 @@ struct JobSpec {
   SceneSpec scene;
   LightingSpec lighting;
   HumansSpec humans;
+  ClipSpec clip;
   friend bool operator==(const JobSpec&, const JobSpec&) = default;
 };
 

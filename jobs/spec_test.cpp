@@ -189,6 +189,19 @@ const BadSpec kBadSpecs[] = {
      "must be a file:// or s3:// URI"},
     {"BvhJointMapUnknownJoint", "name: x\nsamples: 10\nhumans:\n  bvh_joint_map: {left_thigh: LThigh}\n",
      "humans.bvh_joint_map.left_thigh", 4, 19, "unknown synthfarm joint 'left_thigh'"},
+    {"CharacterBodyWithoutCharacters", "name: x\nsamples: 10\nhumans:\n  body: character\n", "humans", 4, 3,
+     "body 'character' needs humans.characters"},
+    {"CharacterNotAGltfFile", "name: x\nsamples: 10\nhumans:\n  characters: [file:///c/alice.fbx]\n",
+     "humans.characters[0]", 4, 16, "must name a .glb or .gltf file"},
+    {"CharacterJointMapUnknownKeypoint",
+     "name: x\nsamples: 10\nhumans:\n  character_joint_map: {left_thumb: Thumb}\n",
+     "humans.character_joint_map.left_thumb", 4, 25, "unknown COCO keypoint 'left_thumb'"},
+    {"UnknownBody", "name: x\nsamples: 10\nhumans:\n  body: robot\n", "humans.body", 4, 9,
+     "unknown body 'robot'; expected one of: parametric, character"},
+    {"ClipTooManyFrames", "name: x\nsamples: 10\nclip: {frames: 500}\n", "clip.frames", 3, 16,
+     "must be an integer between 1 and 240, got 500"},
+    {"ClipZeroFps", "name: x\nsamples: 10\nclip: {fps: 0}\n", "clip.fps", 3, 13,
+     "must be an integer between 1 and 240, got 0"},
     {"UnknownMotion", "name: x\nsamples: 10\nhumans:\n  motion: dance\n", "humans.motion", 4, 11,
      "unknown motion 'dance'; expected one of: static, walk, run, idle, wave, sit"},
     {"UnknownKeepInFrame", "name: x\nsamples: 10\ncamera:\n  keep_in_frame: everyone\n",
@@ -371,6 +384,10 @@ humans:
   bmi: {uniform: [18, 35]}
   skin_tone: {choice: [1, 5, 10], weights: [1, 2, 1]}
   motion: {choice: [static, walk, wave]}
+  body: {choice: [parametric, character], weights: [3, 1]}
+  characters: [file:///assets/alice.glb, s3://people/bob.gltf]
+  character_joint_map: {preset: mixamo, nose: Nose_end}
+clip: {frames: 8, fps: 24}
 )";
 
 TEST(ParseSpec, FullSpec) {
@@ -396,6 +413,13 @@ TEST(ParseSpec, FullSpec) {
   EXPECT_EQ(spec.camera.keep_in_frame, "none");
   EXPECT_EQ(spec.render.spp, 64);
   EXPECT_EQ(spec.render.max_bounces, 4);
+  EXPECT_EQ(spec.humans.body, (Choice{{"parametric", "character"}, {3, 1}}));
+  EXPECT_EQ(spec.humans.characters,
+            (std::vector<std::string>{"file:///assets/alice.glb", "s3://people/bob.gltf"}));
+  EXPECT_EQ(spec.humans.character_preset, "mixamo");
+  EXPECT_EQ(spec.humans.character_joint_map, (std::map<std::string, std::string>{{"nose", "Nose_end"}}));
+  EXPECT_EQ(spec.clip.frames, 8);
+  EXPECT_EQ(spec.clip.fps, 24);
   EXPECT_EQ(spec.scene.kind, (Choice{{"room", "outdoor", "studio"}, {0.6, 0.3, 0.1}}));
   EXPECT_EQ(spec.scene.props, Distribution::uniform_int(2, 12));
   EXPECT_EQ(spec.lighting.sun_elevation_deg, Distribution::uniform(5, 80));
@@ -462,11 +486,8 @@ output:
   labels: [coco, sample_json]
 lighting:
   environment: {choice: [s3://assets/hdri/park.exr, sky]}
-humans:
-  characters: [s3://assets/people/alice.glb]
 sensor:
   noise: {model: poisson_gaussian}
-clip: {frames: 1}
 )");
   ASSERT_FALSE(result.has_value());
   std::vector<std::string> paths;
@@ -475,8 +496,7 @@ clip: {frames: 1}
     EXPECT_NE(e.message.find("not supported in this version"), std::string::npos) << e.to_string();
   }
   EXPECT_EQ(paths, (std::vector<std::string>{"output.layers[4]", "output.labels[0]",
-                                             "lighting.environment", "humans.characters", "sensor",
-                                             "clip"}));
+                                             "lighting.environment", "sensor"}));
 }
 
 TEST(SpecJson, RoundTripsDefaults) {

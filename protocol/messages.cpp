@@ -156,6 +156,18 @@ std::string encode_job_spec(const jobs::JobSpec& spec) {
   auto map = humans.initBvhJointMap(static_cast<unsigned>(spec.humans.bvh_joint_map.size()));
   unsigned entry = 0;
   for (const auto& [ours, theirs] : spec.humans.bvh_joint_map) map.set(entry++, ours + "=" + theirs);
+  put_choice(humans.initBody(), spec.humans.body);
+  auto characters = humans.initCharacters(static_cast<unsigned>(spec.humans.characters.size()));
+  for (unsigned i = 0; i < spec.humans.characters.size(); ++i) characters.set(i, spec.humans.characters[i]);
+  humans.setCharacterPreset(spec.humans.character_preset);
+  auto character_map = humans.initCharacterJointMap(static_cast<unsigned>(spec.humans.character_joint_map.size()));
+  entry = 0;
+  for (const auto& [keypoint, joint] : spec.humans.character_joint_map) {
+    character_map.set(entry++, keypoint + "=" + joint);
+  }
+  auto clip = out.initClip();
+  clip.setFrames(spec.clip.frames);
+  clip.setFps(spec.clip.fps);
   return to_bytes(message);
 }
 
@@ -227,6 +239,19 @@ tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes)
       std::string text = entry.cStr();
       auto eq = text.find('=');
       if (eq != std::string::npos) spec.humans.bvh_joint_map[text.substr(0, eq)] = text.substr(eq + 1);
+    }
+    // Specs from a coordinator older than these fields keep the defaults.
+    if (humans.hasBody()) spec.humans.body = get_choice(humans.getBody());
+    for (auto uri : humans.getCharacters()) spec.humans.characters.push_back(uri.cStr());
+    if (humans.hasCharacterPreset()) spec.humans.character_preset = humans.getCharacterPreset().cStr();
+    for (auto entry : humans.getCharacterJointMap()) {
+      std::string text = entry.cStr();
+      auto eq = text.find('=');
+      if (eq != std::string::npos) spec.humans.character_joint_map[text.substr(0, eq)] = text.substr(eq + 1);
+    }
+    if (in.hasClip()) {
+      spec.clip.frames = in.getClip().getFrames();
+      spec.clip.fps = in.getClip().getFps();
     }
     return spec;
   } catch (const kj::Exception& e) {

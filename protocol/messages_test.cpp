@@ -22,6 +22,11 @@ jobs::JobSpec full_spec() {
   spec.humans.bvh = {"file:///assets/walk.bvh", "s3://mocap/run.bvh"};
   spec.humans.bvh_preset = "cmu";
   spec.humans.bvh_joint_map = {{"left_hip", "LThigh"}, {"head", "Head_1"}};
+  spec.humans.body = jobs::Choice{{"parametric", "character"}, {2, 1}};
+  spec.humans.characters = {"file:///assets/alice.glb"};
+  spec.humans.character_preset = "none";
+  spec.humans.character_joint_map = {{"nose", "Nose"}, {"left_eye", "LeftEye"}};
+  spec.clip = {12, 25};
   spec.output.storage = "file:///data/out/people";
   spec.output.layers = {jobs::Layer::kRgb, jobs::Layer::kSemantic};
   spec.output.preview_png = false;

@@ -48,6 +48,7 @@ struct JobSpec {
   lighting @10 :Lighting;
   humans @11 :Humans;
   onDeadShards @12 :Text;      # "fail" or "partial"
+  clip @13 :Clip;              # absent: a still image (1 frame)
 
   struct Output {
     storage @0 :Text;
@@ -95,6 +96,14 @@ struct JobSpec {
     bvh @14 :List(Text);           # URIs of .bvh clips
     bvhPreset @15 :Text;           # "auto", "cmu", "mixamo", "none"
     bvhJointMap @16 :List(Text);   # "synthfarm_joint=file_joint"
+    body @17 :Choice;              # "parametric", "character"
+    characters @18 :List(Text);    # URIs of .glb/.gltf characters
+    characterPreset @19 :Text;     # "auto", "mixamo", "none"
+    characterJointMap @20 :List(Text);  # "coco_keypoint=file_joint"
+  }
+  struct Clip {
+    frames @0 :Int32;
+    fps @1 :Int32;
   }
 }
 

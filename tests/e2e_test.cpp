@@ -306,6 +306,31 @@ TEST(EndToEnd, ABrokenMocapClipFailsTheShardCleanly) {
   EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
 }
 
+// A character file without a skin (a static scene written by `synthfarm export-scene`):
+// the shard fails cleanly with a message naming the field, the file and the problem.
+TEST(EndToEnd, ACharacterWithoutASkinFailsTheShardCleanly) {
+  Farm farm({.workers = 1, .threads = 1});
+  const auto spec_path = farm.dir() / "still.yaml";
+  std::ofstream(spec_path) << "name: still\nsamples: 1\ncamera:\n  resolution: [64, 48]\n";
+  const auto glb = farm.dir() / "statue.glb";
+  auto [status, output] = run_command({binary("synthfarm"), "export-scene", spec_path.string(), "--sample", "0",
+                                       "-o", glb.string()});
+  ASSERT_EQ(status, 0) << output;
+  std::string id = farm.submit("name: statue\nsamples: 4\nshard_size: 4\nmax_attempts: 1\ncamera:\n"
+                               "  resolution: [64, 48]\nrender: {spp: 1}\nhumans:\n  body: character\n"
+                               "  characters: [file://" + glb.string() + "]\n");
+  auto job = farm.wait(id, std::chrono::seconds(60));
+  EXPECT_EQ(job["state"], "failed") << job;
+  const std::string error = job["error"];
+  EXPECT_NE(error.find("humans.characters[0]: statue.glb: no skinned mesh"), std::string::npos) << error;
+  int stored = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
+    stored += entry.path().extension() == ".exr" || entry.path().extension() == ".json" ? 1 : 0;
+  }
+  EXPECT_EQ(stored, 1) << "only manifest.json, no sample";
+  EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
+}
+
 TEST(EndToEnd, CancelReachesTheWorkerOverZeroMqMidSample) { cancel_drops_the_shard_mid_sample(true); }
 
 TEST(EndToEnd, CancelFallsBackToTheRefusedLeaseRenewal) { cancel_drops_the_shard_mid_sample(false); }

@@ -153,11 +153,7 @@ class WorkerImpl final : public Worker {
       if (lease_lost_ || dropped_) return abandon(shard);
       if (!objects) return fail(shard, objects.error());  // the renderer's errors name the sample
       uint64_t bytes = 0;
-      for (auto [ext, data] : {std::pair<const char*, const std::string*>{"exr", &objects->exr},
-                               {"png", &objects->png},
-                               {"json", &objects->json}}) {
-        if (data->empty()) continue;
-        auto key = jobs::sample_key(index, ext);
+      for (const auto& [key, data] : objects->keyed(index)) {
         auto put = (*store)->put(key, *data);
         if (!put) return fail(shard, fmt::format("sample {}: storing {}: {}", index, key, put.error().message));
         manifest.objects.push_back({key, data->size(), storage::sha256_hex(*data)});
