@@ -7,7 +7,9 @@
 #include <OpenEXR/ImfFrameBuffer.h>
 #include <OpenEXR/ImfHeader.h>
 #include <OpenEXR/ImfIO.h>
+#include <OpenEXR/ImfInputFile.h>
 #include <OpenEXR/ImfOutputFile.h>
+#include <fmt/format.h>
 #include <png.h>
 
 #include <algorithm>
@@ -41,6 +43,26 @@ class StringOStream final : public Imf::OStream {
 
  private:
   std::string& out_;
+  size_t pos_ = 0;
+};
+
+// An Imf::IStream over bytes in memory. Reads past the end throw (OpenEXR turns that into
+// its own exception, caught by the caller), so a truncated file is an error, not a crash.
+class StringIStream final : public Imf::IStream {
+ public:
+  explicit StringIStream(std::string_view bytes) : Imf::IStream("memory"), bytes_(bytes) {}
+
+  bool read(char c[], int n) override {
+    if (n < 0 || pos_ + static_cast<size_t>(n) > bytes_.size()) throw std::runtime_error("unexpected end of file");
+    std::memcpy(c, bytes_.data() + pos_, static_cast<size_t>(n));
+    pos_ += static_cast<size_t>(n);
+    return pos_ < bytes_.size();
+  }
+  uint64_t tellg() override { return pos_; }
+  void seekg(uint64_t pos) override { pos_ = static_cast<size_t>(pos); }
+
+ private:
+  std::string_view bytes_;
   size_t pos_ = 0;
 };
 
@@ -187,6 +209,65 @@ std::string encode_png(const Frame& frame, double exposure) {
   }
   out.resize(size);
   return out;
+}
+
+tl::expected<Environment, std::string> decode_environment_exr(std::string_view bytes, std::string_view name) {
+  const std::string file(name);
+  if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0x76 || static_cast<unsigned char>(bytes[1]) != 0x2f ||
+      static_cast<unsigned char>(bytes[2]) != 0x31 || static_cast<unsigned char>(bytes[3]) != 0x01) {
+    return tl::unexpected(file + ": not an OpenEXR file");
+  }
+  Environment env;
+  env.name = file;
+  try {
+    StringIStream stream(bytes);
+    Imf::InputFile input(stream);
+    const Imath::Box2i window = input.header().dataWindow();
+    const int64_t width = int64_t{window.max.x} - window.min.x + 1, height = int64_t{window.max.y} - window.min.y + 1;
+    if (width < 2 || height < 1 || width > 32768 || height > 16384) {
+      return tl::unexpected(fmt::format("{}: an environment map must be 2x1 to 32768x16384 texels, not {}x{}", file,
+                                        width, height));
+    }
+    const Imf::ChannelList& channels = input.header().channels();
+    const bool rgb = channels.findChannel("R") && channels.findChannel("G") && channels.findChannel("B");
+    if (!rgb && !channels.findChannel("Y")) {
+      return tl::unexpected(file + ": no colour channels (expected R, G, B or Y)");
+    }
+    env.width = static_cast<int>(width);
+    env.height = static_cast<int>(height);
+    env.texels.assign(static_cast<size_t>(3 * width * height), 0.0f);
+    Imf::FrameBuffer buffer;
+    // The slices are addressed from the data window's origin, which need not be (0, 0).
+    char* base = reinterpret_cast<char*>(env.texels.data()) -
+                 (static_cast<ptrdiff_t>(window.min.x) + static_cast<ptrdiff_t>(window.min.y) * width) * 3 *
+                     static_cast<ptrdiff_t>(sizeof(float));
+    const size_t x_stride = 3 * sizeof(float), y_stride = x_stride * static_cast<size_t>(width);
+    if (rgb) {
+      for (int c = 0; c < 3; ++c) {
+        buffer.insert(std::string(1, "RGB"[c]),
+                      Imf::Slice(Imf::FLOAT, base + c * sizeof(float), x_stride, y_stride));
+      }
+    } else {
+      buffer.insert("Y", Imf::Slice(Imf::FLOAT, base, x_stride, y_stride));
+    }
+    input.setFrameBuffer(buffer);
+    input.readPixels(window.min.y, window.max.y);
+    if (!rgb) {
+      for (size_t i = 0; i < env.texels.size(); i += 3) env.texels[i + 1] = env.texels[i + 2] = env.texels[i];
+    }
+  } catch (const std::exception& e) {
+    return tl::unexpected(file + ": " + e.what());
+  }
+  for (size_t i = 0; i < env.texels.size(); ++i) {
+    const float v = env.texels[i];
+    if (!std::isfinite(v) || v < 0) {
+      const size_t texel = i / 3;
+      return tl::unexpected(fmt::format("{}: texel ({}, {}) channel {} is {} (radiance must be finite and >= 0)",
+                                        file, texel % static_cast<size_t>(env.width),
+                                        texel / static_cast<size_t>(env.width), "RGB"[i % 3], v));
+    }
+  }
+  return env;
 }
 
 }  // namespace synthfarm::jobs

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "jobs/render.h"
@@ -26,5 +28,12 @@ std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers);
 // point 4), then the exact sRGB transfer function rounded to the nearest code.
 // Throws std::runtime_error if libpng fails.
 std::string encode_png(const Frame& frame, double exposure = 1.0);
+
+// An equirectangular environment map from OpenEXR bytes (any compression, scanline or
+// tiled, first part): the R, G, B channels (or Y alone, as grey), read as float. `name`
+// (the file) is used in messages. Errors: not an EXR, a truncated file, no colour
+// channels, a negative, NaN or infinite texel (named by its column and row). The result's
+// intensity is 1 and its rotation 0.
+tl::expected<Environment, std::string> decode_environment_exr(std::string_view bytes, std::string_view name);
 
 }  // namespace synthfarm::jobs

@@ -104,7 +104,22 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
   json layers = json::array();
   for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));
   j["layers"] = layers;
+  json lights = json::array();
+  for (const Light& light : scene.lights) {
+    static constexpr std::array<const char*, 4> kKinds = {"point", "spot", "rect", "disk"};
+    lights.push_back({{"kind", kKinds[static_cast<size_t>(light.kind)]},
+                      {"position", vec_json(light.position)},
+                      {"direction", vec_json(light.direction)},
+                      {"intensity", light.intensity},
+                      {"color", {light.color.r, light.color.g, light.color.b}}});
+  }
   j["scene"] = {{"kind", scene.kind},
+                {"sky", scene.sky.model == Sky::Model::kPreetham ? "preetham"
+                        : scene.sky.model == Sky::Model::kUniform ? "uniform"
+                                                                  : "gradient"},
+                {"turbidity", scene.sky.turbidity},
+                {"environment", scene.environment ? json(scene.environment->name) : json(nullptr)},
+                {"lights", lights},
                 {"sky_intensity", scene.sky.intensity},
                 {"sun",
                  {{"elevation_deg", scene.sun.elevation_deg},
@@ -231,6 +246,19 @@ tl::expected<std::shared_ptr<const CharacterAsset>, std::string> load_character_
   return std::make_shared<const CharacterAsset>(std::move(*asset));
 }
 
+// lighting.environment's map `uri`, read and decoded.
+tl::expected<std::shared_ptr<const Environment>, std::string> load_environment(const std::string& uri,
+                                                                              const AssetReader& read_asset) {
+  const std::string file = uri.substr(uri.find_last_of('/') + 1);
+  if (!read_asset) return tl::unexpected(fmt::format("lighting.environment: {}: no file reader in this process", uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("lighting.environment: {}", bytes.error()));
+  auto environment = decode_environment_exr(*bytes, file);
+  if (!environment) return tl::unexpected(fmt::format("lighting.environment: {}", environment.error()));
+  environment->name = uri;
+  return std::make_shared<const Environment>(std::move(*environment));
+}
+
 // The text a joint map is cached under, beside the file's URI.
 template <typename Map>
 std::string map_key(std::string_view preset, const Map& map) {
@@ -239,12 +267,20 @@ std::string map_key(std::string_view preset, const Map& map) {
   return key;
 }
 
-// Loads the spec's files through `load` (which may cache): the clips of humans.bvh and the
-// characters of humans.characters, each only when some draw can use it.
-template <typename LoadClip, typename LoadCharacter>
+// Loads the spec's files through the loaders (which may cache): the clips of humans.bvh and
+// the characters of humans.characters, each only when some draw can use it, and the maps
+// of lighting.environment.
+template <typename LoadClip, typename LoadCharacter, typename LoadEnvironment>
 tl::expected<SceneAssets, std::string> gather_assets(const JobSpec& spec, LoadClip&& load_clip,
-                                                     LoadCharacter&& load_character_file) {
+                                                     LoadCharacter&& load_character_file,
+                                                     LoadEnvironment&& load_environment_file) {
   SceneAssets assets;
+  for (const std::string& map : spec.lighting.environment.values) {
+    if (map == "sky" || assets.environments.contains(map)) continue;
+    auto environment = load_environment_file(map);
+    if (!environment) return tl::unexpected(environment.error());
+    assets.environments.emplace(map, std::move(*environment));
+  }
   if (needs_mocap(spec)) {
     for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
       auto clip = load_clip(i);
@@ -281,6 +317,9 @@ class EmbreeSampleRenderer final : public SampleRenderer {
           return cached(characters_,
                         hs.characters[i] + "\n" + map_key(hs.character_preset, hs.character_joint_map),
                         [&] { return load_character_asset(hs, i, read_asset_); });
+        },
+        [&](const std::string& uri) {
+          return cached(environments_, uri, [&] { return load_environment(uri, read_asset_); });
         });
   }
 
@@ -341,6 +380,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<const MocapClip>> clips_;            // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const CharacterAsset>> characters_;  // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const Environment>> environments_;   // GUARDED_BY(mutex_)
 };
 
 }  // namespace
@@ -348,7 +388,8 @@ class EmbreeSampleRenderer final : public SampleRenderer {
 tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset) {
   return gather_assets(
       spec, [&](size_t i) { return load_mocap_clip(spec.humans, i, read_asset); },
-      [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); });
+      [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); },
+      [&](const std::string& uri) { return load_environment(uri, read_asset); });
 }
 
 std::string sample_key(uint64_t index, std::string_view extension) {

@@ -49,7 +49,7 @@ std::string frame_key(uint64_t index, int frame, std::string_view extension);
 using AssetReader = std::function<tl::expected<std::string, std::string>(const std::string& uri)>;
 
 // The files `spec` points at (humans.bvh clips when a motion draws "bvh", humans.characters
-// when a body draws "character"), read and parsed.
+// when a body draws "character", the maps of lighting.environment), read and parsed.
 // Errors name the spec field, the file and what is wrong ("humans.bvh[0]: walk.bvh:57:
 // frame 3 has 62 values, expected 69").
 tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -284,7 +285,6 @@ int humans_in_frame(const Camera& camera, const std::vector<Person>& humans) {
   return inside;
 }
 
-// Moves a person built around the origin to `p` on the floor.
 // The root joint of a person, world: the pelvis, or a character's first root joint.
 Vec3 root_joint(const Human& h) {
   if (h.body == "character") {
@@ -293,12 +293,169 @@ Vec3 root_joint(const Human& h) {
   return h.joints[human::index(human::Joint::kPelvis)];
 }
 
+// Moves a person built around the origin to `p` on the floor.
 void place_person(Person& person, Vec3 p) {
   for (Mesh& m : person.meshes) translate(m, p);
   for (Vec3& j : person.info.joints) j = j + p;
   for (Vec3& k : person.info.keypoints) k = k + p;
   for (Vec3& j : person.info.character_joints) j = j + p;
   person.info.position = p;
+}
+
+// ---------------------------------------------------------------------------------------
+// Looks: procedural patterns and metals, drawn per surface from streams of their own, so
+// they never change the geometry or the people of a sample.
+
+constexpr std::array<Rgb, 4> kMetals = {{{0.91f, 0.92f, 0.92f},    // aluminium
+                                         {0.56f, 0.57f, 0.58f},    // steel
+                                         {0.95f, 0.64f, 0.54f},    // copper
+                                         {1.00f, 0.71f, 0.29f}}};  // gold
+
+// A pattern for a surface named `name` (floor, ground, wall, backdrop, box, sphere,
+// cylinder) of base colour `base` in a scene of `kind`, or none when it stays plain.
+std::optional<Pattern> pattern_for(const std::string& name, const std::string& kind, Rgb base, Pcg32& rng) {
+  using K = Pattern::Kind;
+  Pattern p;
+  p.seed = (static_cast<uint64_t>(rng.next_u32()) << 32) | rng.next_u32();
+  p.a = scaled(base, uniform(rng, 0.45, 0.75));
+  p.b = scaled(base, uniform(rng, 1.0, 1.3));
+  if (name == "floor" && kind == "room") {
+    const uint32_t which = rng.next_below(3);
+    p.kind = which == 0 ? K::kWood : which == 1 ? K::kChecker : K::kMarble;
+    p.scale = p.kind == K::kWood ? uniform(rng, 2, 6) : p.kind == K::kChecker ? uniform(rng, 1.5, 4) : uniform(rng, 0.5, 2);
+    p.distortion = uniform(rng, 1, 4);
+  } else if (name == "ground") {
+    p.kind = K::kFbm;
+    p.scale = uniform(rng, 0.3, 3);
+    p.octaves = 5;
+  } else if (name == "wall") {
+    const bool brick = rng.next_below(2) == 0;
+    p.kind = brick ? K::kBrick : K::kFbm;
+    p.scale = brick ? uniform(rng, 10, 16) : uniform(rng, 1, 6);  // brick courses per metre
+    p.mortar = uniform(rng, 0.08, 0.18);
+    if (brick) p.a = scaled({0.62f, 0.60f, 0.56f}, uniform(rng, 0.7, 1.1));  // mortar
+  } else if (name == "box" || name == "sphere" || name == "cylinder") {
+    const uint32_t which = rng.next_below(4);
+    p.kind = which == 0 ? K::kMarble : which == 1 ? K::kChecker : which == 2 ? K::kWood : K::kNoise;
+    p.scale = uniform(rng, 3, 12);
+    p.distortion = uniform(rng, 1, 5);
+  } else {
+    return std::nullopt;  // a studio's floor and backdrop are seamless paper
+  }
+  return p;
+}
+
+// Gives every prop and structure part a material: plain, patterned (probability
+// scene.patterns) or, for props, metal (probability scene.metal).
+void add_looks(const JobSpec& spec, uint64_t seed, Scene& scene, std::vector<PendingInstance>& structure,
+               std::vector<PendingInstance>& props) {
+  const double p_pattern = std::clamp(draw_field(spec.scene.patterns, seed, "scene.patterns"), 0.0, 1.0);
+  const double p_metal = std::clamp(draw_field(spec.scene.metal, seed, "scene.metal"), 0.0, 1.0);
+  auto dress = [&](PendingInstance& instance, Pcg32& rng, bool may_be_metal) {
+    Mesh& mesh = instance.meshes.front();
+    Material m;
+    m.name = instance.name;
+    m.base_color = mesh.albedo;
+    m.roughness = static_cast<float>(uniform(rng, 0.35, 0.95));
+    const bool metal = may_be_metal && rng.next_double() < p_metal;
+    const bool patterned = !metal && rng.next_double() < p_pattern;
+    if (metal) {
+      m.metallic = 1;
+      m.base_color = pick(rng, kMetals);
+      m.roughness = static_cast<float>(uniform(rng, 0.08, 0.5));
+      mesh.albedo = m.base_color;
+    } else if (patterned) {
+      if (auto pattern = pattern_for(instance.name, scene.kind, mesh.albedo, rng)) {
+        if (pattern->kind == Pattern::Kind::kMarble || pattern->kind == Pattern::Kind::kChecker) {
+          m.roughness = static_cast<float>(uniform(rng, 0.1, 0.4));  // polished stone, tiles
+        }
+        m.pattern = static_cast<int>(scene.patterns.size());
+        scene.patterns.push_back(*pattern);
+      }
+    }
+    mesh.material = static_cast<int>(scene.materials.size());
+    scene.materials.push_back(std::move(m));
+  };
+  for (size_t k = 0; k < structure.size(); ++k) {
+    Pcg32 rng = Pcg32::for_purpose(seed, "looks.structure", k);
+    dress(structure[k], rng, false);
+  }
+  for (size_t k = 0; k < props.size(); ++k) {
+    Pcg32 rng = Pcg32::for_purpose(seed, "looks.props", k);
+    dress(props[k], rng, true);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Local lights: ceiling panels in rooms and softboxes in studios (area lights, none
+// outdoors), bulbs and spots anywhere (lamps). Each from a stream of its own.
+
+void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structure_top, Vec3 group_centre,
+                const Camera& camera) {
+  const LightingSpec& ls = spec.lighting;
+  Pcg32 count_rng = Pcg32::for_purpose(seed, "lighting.lights");
+  const int area_count = scene.kind == "outdoor" ? 0 : draw_count(ls.area_lights, count_rng, 8);
+  const int lamp_count = draw_count(ls.lamps, count_rng, 8);
+  const Vec3 centre{group_centre.x, group_centre.y, 0};
+  const Vec3 to_camera = normalize(Vec3{camera.position.x - centre.x, camera.position.y - centre.y, 0});
+  const Vec3 across{-to_camera.y, to_camera.x, 0};
+  auto warm_white = [](Pcg32& rng) {
+    const double warmth = uniform(rng, 0, 1);  // 0 neutral .. 1 warm (about 3000 K)
+    return Rgb{1.0f, static_cast<float>(1 - 0.18 * warmth), static_cast<float>(1 - 0.45 * warmth)};
+  };
+  for (int i = 0; i < area_count; ++i) {
+    const auto who = static_cast<uint64_t>(i);
+    Pcg32 rng = Pcg32::for_purpose(seed, "lighting.area_light", who);
+    Light light;
+    light.color = warm_white(rng);
+    light.intensity = std::max(0.0, draw_field(ls.area_light_intensity, seed, "lighting.area_light_intensity", who));
+    if (scene.kind == "room") {
+      // Just under the top of the walls, above a point near the people, facing down.
+      light.position = centre + Vec3{uniform(rng, -2.5, 2.5), uniform(rng, -2.5, 2.5), structure_top - 0.05};
+      light.direction = {0, 0, -1};
+      const double yaw = uniform(rng, 0, kPi);
+      const Vec3 u{portable_cos(yaw), portable_sin(yaw), 0}, v{-u.y, u.x, 0};
+      if (rng.next_below(2) == 0) {
+        light.kind = Light::Kind::kRect;
+        light.u_axis = u * uniform(rng, 0.3, 0.6);
+        light.v_axis = v * uniform(rng, 0.15, 0.3);
+      } else {
+        light.kind = Light::Kind::kDisk;
+        light.radius = uniform(rng, 0.15, 0.35);
+      }
+    } else {
+      // A softbox on the camera's side, left or right, above head height, facing the people.
+      const double side = rng.next_below(2) == 0 ? -1.0 : 1.0;
+      light.position = centre + to_camera * uniform(rng, 1.0, 2.5) + across * (side * uniform(rng, 1.5, 3.0)) +
+                       Vec3{0, 0, uniform(rng, 1.8, 2.8)};
+      light.direction = normalize(centre + Vec3{0, 0, 1.0} - light.position);
+      light.kind = Light::Kind::kRect;
+      const Vec3 u = normalize(cross(light.direction, Vec3{0, 0, 1}));
+      const Vec3 v = cross(u, light.direction);
+      light.u_axis = u * uniform(rng, 0.4, 0.7);
+      light.v_axis = v * uniform(rng, 0.5, 0.8);
+    }
+    scene.lights.push_back(light);
+  }
+  for (int i = 0; i < lamp_count; ++i) {
+    const auto who = static_cast<uint64_t>(i);
+    Pcg32 rng = Pcg32::for_purpose(seed, "lighting.lamp", who);
+    Light light;
+    light.color = warm_white(rng);
+    light.intensity = std::max(0.0, draw_field(ls.lamp_intensity, seed, "lighting.lamp_intensity", who));
+    const double bearing = uniform(rng, 0, 2 * kPi);
+    light.position = centre + Vec3{portable_cos(bearing), portable_sin(bearing), 0} * uniform(rng, 1.0, 3.5) +
+                     Vec3{0, 0, uniform(rng, 2.0, 3.2)};
+    if (rng.next_below(2) == 0) {
+      light.kind = Light::Kind::kPoint;
+    } else {
+      light.kind = Light::Kind::kSpot;
+      light.direction = normalize(centre + Vec3{0, 0, uniform(rng, 0.5, 1.3)} - light.position);
+      light.outer_cone_deg = uniform(rng, 20, 45);
+      light.inner_cone_deg = light.outer_cone_deg * uniform(rng, 0.4, 0.9);
+    }
+    scene.lights.push_back(light);
+  }
 }
 
 }  // namespace
@@ -419,6 +576,21 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
     scene.sun.direction = {portable_cos(el) * portable_sin(az), portable_cos(el) * portable_cos(az),
                            portable_sin(el)};
   }
+  scene.sky.model = draw_field(light.sky, seed, "lighting.sky") == "gradient" ? Sky::Model::kGradient
+                                                                              : Sky::Model::kPreetham;
+  scene.sky.turbidity = std::clamp(draw_field(light.turbidity, seed, "lighting.turbidity"), 2.0, 10.0);
+  if (const std::string& map = draw_field(light.environment, seed, "lighting.environment"); map != "sky") {
+    if (assets == nullptr || !assets->environments.contains(map)) {
+      throw std::invalid_argument("lighting.environment '" + map + "' was not loaded");
+    }
+    // A copy of the texels per scene, since intensity and rotation are the sample's.
+    auto environment = std::make_shared<Environment>(*assets->environments.at(map));
+    environment->intensity =
+        std::max(0.0, draw_field(light.environment_intensity, seed, "lighting.environment_intensity"));
+    environment->rotation_deg = draw_field(light.environment_rotation_deg, seed, "lighting.environment_rotation_deg");
+    scene.environment = std::move(environment);
+    scene.sun.intensity = 0;  // the map carries its own sun
+  }
 
   // Structure: room, outdoor ground or studio cove. Props must stay inside `inside`.
   Pcg32 structure_rng = Pcg32::for_purpose(seed, "structure");
@@ -431,6 +603,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
   };
   const Vec3 centre = {group_centre.x, group_centre.y, 0};
   std::function<bool(Vec3, double)> inside;
+  double structure_top = 0;  // rooms: the top of the walls (where ceiling lights hang)
   if (scene.kind == "room") {
     // Axis-aligned, enclosing the people and the camera; no ceiling, so sun and sky enter.
     double need_x = std::abs(camera.position.x - centre.x),
@@ -442,6 +615,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
     double ex = need_x + uniform(structure_rng, 0.8, 3.0);
     double ey = need_y + uniform(structure_rng, 0.8, 3.0);
     double wall_h = uniform(structure_rng, 2.5, 3.5);
+    structure_top = wall_h;
     Rgb floor_colour = pick(structure_rng, kRoomFloors);
     Rgb wall_colour = pick(structure_rng, kRoomWalls);
     int missing =
@@ -554,6 +728,9 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
     }
     props.push_back(std::move(prop));
   }
+
+  add_looks(spec, seed, scene, structure, props);
+  add_lights(spec, seed, scene, structure_top, group_centre, camera);
 
   // Instance ids: humans 1..N, then props, then the structure.
   uint32_t next_id = 1;

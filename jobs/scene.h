@@ -24,6 +24,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -318,6 +319,7 @@ struct CharacterAsset {
 struct SceneAssets {
   std::vector<std::shared_ptr<const MocapClip>> bvh;                 // spec.humans.bvh order
   std::vector<std::shared_ptr<const CharacterAsset>> characters;     // spec.humans.characters order
+  std::map<std::string, std::shared_ptr<const Environment>> environments;  // by URI (lighting.environment)
 };
 
 // The scene of frame `frame` (0 .. spec.clip.frames - 1; 0 for a still image) of sample

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace synthfarm::jobs {
@@ -288,6 +291,8 @@ TEST(SceneTest, RoomEnclosesCameraAndPeople) {
   }
 }
 
+// Floors, walls and props wear materials: plain, patterned (every pattern kind shows up
+// over a few hundred samples), or metal; people keep their per-vertex colours.
 }  // namespace
 }  // namespace synthfarm::jobs
 
@@ -318,6 +323,115 @@ TEST(SceneTest, EachFieldDrawsFromItsOwnStream) {
     EXPECT_EQ(a.sky.intensity, b.sky.intensity);
     EXPECT_EQ(a.sun.azimuth_deg, b.sun.azimuth_deg);
   }
+}
+
+// Floors, walls and props wear materials: plain, patterned (every pattern kind shows up
+// over a few hundred samples), or metal; people keep their per-vertex colours.
+TEST(SceneLooksTest, SurfacesGetPatternsAndMetalsDrawnPerSample) {
+  JobSpec spec = base_spec();
+  std::map<Pattern::Kind, int> kinds;
+  int metals = 0, plain = 0, surfaces = 0;
+  for (uint64_t index = 0; index < 300; ++index) {
+    const Scene scene = build_scene(spec, index);
+    for (const Mesh& mesh : scene.meshes) {
+      if (mesh.semantic == SemanticClass::kPerson) {
+        EXPECT_EQ(mesh.material, -1);
+        continue;
+      }
+      ++surfaces;
+      ASSERT_GE(mesh.material, 0);
+      ASSERT_LT(static_cast<size_t>(mesh.material), scene.materials.size());
+      const Material& m = scene.materials[static_cast<size_t>(mesh.material)];
+      EXPECT_GE(m.roughness, 0.05f);
+      EXPECT_LE(m.roughness, 1.0f);
+      if (m.metallic > 0) {
+        EXPECT_EQ(mesh.semantic, SemanticClass::kProp) << "only props are metal";
+        ++metals;
+      } else if (m.pattern >= 0) {
+        ++kinds[scene.patterns.at(static_cast<size_t>(m.pattern)).kind];
+      } else {
+        ++plain;
+      }
+    }
+  }
+  for (auto kind : {Pattern::Kind::kNoise, Pattern::Kind::kFbm, Pattern::Kind::kChecker, Pattern::Kind::kBrick,
+                    Pattern::Kind::kWood, Pattern::Kind::kMarble}) {
+    EXPECT_GT(kinds[kind], 10) << "pattern kind " << static_cast<int>(kind);
+  }
+  EXPECT_GT(metals, 50);
+  EXPECT_GT(plain, surfaces / 10);
+
+  spec.scene.patterns = Distribution::constant(0);
+  spec.scene.metal = Distribution::constant(0);
+  for (uint64_t index = 0; index < 20; ++index) {
+    const Scene scene = build_scene(spec, index);
+    EXPECT_TRUE(scene.patterns.empty());
+    for (const Material& m : scene.materials) EXPECT_EQ(m.metallic, 0);
+  }
+}
+
+// Rooms get ceiling panels under the wall tops, studios softboxes aimed at the people,
+// outdoor scenes no area lights; lamps anywhere; counts follow the spec.
+TEST(SceneLooksTest, LightsFollowTheSceneKindAndTheSpec) {
+  JobSpec spec = base_spec();
+  spec.lighting.area_lights = Distribution::constant(2);
+  spec.lighting.lamps = Distribution::constant(1);
+  for (const char* kind : {"room", "studio", "outdoor"}) {
+    spec.scene.kind = {{kind}, {}};
+    for (uint64_t index = 0; index < 20; ++index) {
+      const Scene scene = build_scene(spec, index);
+      int area = 0, lamps = 0;
+      for (const Light& light : scene.lights) {
+        const bool is_area = light.kind == Light::Kind::kRect || light.kind == Light::Kind::kDisk;
+        area += is_area;
+        lamps += !is_area;
+        EXPECT_GT(light.intensity, 0);
+        EXPECT_NEAR(length(light.direction), 1, 1e-9);
+        EXPECT_GT(light.position.z, 1.5) << kind << ": lights hang above head height";
+        if (is_area && std::string(kind) == "room") EXPECT_DOUBLE_EQ(light.direction.z, -1);
+        if (is_area && std::string(kind) == "studio") EXPECT_LT(light.direction.z, 0) << "a softbox faces down";
+      }
+      EXPECT_EQ(area, std::string(kind) == "outdoor" ? 0 : 2) << kind;
+      EXPECT_EQ(lamps, 1) << kind;
+    }
+  }
+  spec.lighting.area_lights = Distribution::constant(0);
+  spec.lighting.lamps = Distribution::constant(0);
+  EXPECT_TRUE(build_scene(spec, 3).lights.empty());
+}
+
+TEST(SceneLooksTest, SkyModelAndAnEnvironmentMapFromTheSpec) {
+  JobSpec spec = base_spec();
+  EXPECT_EQ(build_scene(spec, 0).sky.model, Sky::Model::kPreetham);
+  spec.lighting.sky = {{"gradient"}, {}};
+  EXPECT_EQ(build_scene(spec, 0).sky.model, Sky::Model::kGradient);
+
+  spec.lighting.environment = {{"file:///maps/park.exr"}, {}};
+  spec.lighting.environment_intensity = Distribution::constant(2.5);
+  spec.lighting.environment_rotation_deg = Distribution::constant(30);
+  EXPECT_THROW(build_scene(spec, 0), std::invalid_argument) << "a map must be loaded first";
+  SceneAssets assets;
+  auto map = std::make_shared<Environment>();
+  map->name = "file:///maps/park.exr";
+  map->width = 2;
+  map->height = 1;
+  map->texels = {1, 2, 3, 4, 5, 6};
+  assets.environments[map->name] = map;
+  const Scene scene = build_scene(spec, 0, &assets);
+  ASSERT_TRUE(scene.environment);
+  EXPECT_EQ(scene.environment->texels, map->texels);
+  EXPECT_DOUBLE_EQ(scene.environment->intensity, 2.5);
+  EXPECT_DOUBLE_EQ(scene.environment->rotation_deg, 30);
+  EXPECT_EQ(scene.sun.intensity, 0) << "the map carries its own sun";
+  EXPECT_DOUBLE_EQ(map->intensity, 1) << "the shared map is not changed";
+  // The same sample without the map: same people, same camera.
+  spec.lighting.environment = {{"sky"}, {}};
+  const Scene sky = build_scene(spec, 0, &assets);
+  EXPECT_FALSE(sky.environment);
+  EXPECT_GT(sky.sun.intensity, 0);
+  EXPECT_EQ(sky.camera.position.x, scene.camera.position.x);
+  ASSERT_EQ(sky.humans.size(), scene.humans.size());
+  for (size_t h = 0; h < sky.humans.size(); ++h) EXPECT_EQ(sky.humans[h].keypoints[0].x, scene.humans[h].keypoints[0].x);
 }
 
 }  // namespace

@@ -307,6 +307,14 @@ struct Range {
   bool holds(double v) const { return v >= lo && v <= hi; }
 };
 
+// A file:// or s3:// URI of clean text whose name ends in one of `extensions` (any case).
+bool is_file_uri(const std::string& uri, std::span<const std::string_view> extensions) {
+  if (!(uri.starts_with("file://") || uri.starts_with("s3://")) || !is_clean_text(uri)) return false;
+  std::string lower = uri;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return std::any_of(extensions.begin(), extensions.end(), [&](std::string_view ext) { return lower.ends_with(ext); });
+}
+
 class Parser {
  public:
   explicit Parser(std::string source) : source_(std::move(source)) {}
@@ -370,9 +378,11 @@ class Parser {
   bool check_word(const Field& field, const std::string& word, std::string_view what,
                   std::span<const std::string_view> allowed,
                   std::span<const std::string_view> future);
+  // A word of `allowed`, or one `also_ok` accepts (file URIs of an environment choice).
   std::optional<Choice> choice(const Field& field, std::string_view what,
                                std::span<const std::string_view> allowed,
-                               std::span<const std::string_view> future);
+                               std::span<const std::string_view> future,
+                               const std::function<bool(const std::string&)>& also_ok = {});
   template <typename Item>
   std::optional<std::vector<Item>> word_list(const Field& field, std::string_view what,
                                              std::span<const std::string_view> allowed,
@@ -765,11 +775,15 @@ bool Parser::check_word(const Field& field, const std::string& word, std::string
 
 std::optional<Choice> Parser::choice(const Field& field, std::string_view what,
                                      std::span<const std::string_view> allowed,
-                                     std::span<const std::string_view> future) {
+                                     std::span<const std::string_view> future,
+                                     const std::function<bool(const std::string&)>& also_ok) {
+  auto word_ok = [&](const Field& item, const std::string& word) {
+    return (also_ok && also_ok(word)) || check_word(item, word, what, allowed, future);
+  };
   const std::string expected = "one of " + join(allowed) + ", or {choice: [...], weights: [...]}";
   if (field.node.IsScalar()) {
     auto word = string(field, expected);
-    if (!word || !check_word(field, *word, what, allowed, future)) return std::nullopt;
+    if (!word || !word_ok(field, *word)) return std::nullopt;
     return Choice{{*word}, {}};
   }
   if (!field.node.IsMap()) {
@@ -797,7 +811,7 @@ std::optional<Choice> Parser::choice(const Field& field, std::string_view what,
   for (size_t i = 0; i < list.node.size(); ++i) {
     Field item{list.node[i], item_path(list.path, i), list.node[i].Mark()};
     auto word = string(item, "one of " + join(allowed));
-    if (word && check_word(item, *word, what, allowed, future)) {
+    if (word && word_ok(item, *word)) {
       out.values.push_back(*word);
     } else {
       ok = false;
@@ -930,10 +944,14 @@ void Parser::render(const Field& field, RenderSpec& out) {
 }
 
 void Parser::scene(const Field& field, SceneSpec& out) {
-  static constexpr std::array<std::string_view, 2> kKeys = {"kind", "props"};
+  static constexpr std::array<std::string_view, 4> kKeys = {"kind", "props", "patterns", "metal"};
   mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
     if (key == "kind") {
       set(out.kind, choice(value, "scene kind", kSceneKinds, {}));
+    } else if (key == "patterns") {
+      set(out.patterns, value, {0, 1});
+    } else if (key == "metal") {
+      set(out.metal, value, {0, 1});
     } else {
       set(out.props, value, {0, 64, true});
     }
@@ -941,11 +959,35 @@ void Parser::scene(const Field& field, SceneSpec& out) {
 }
 
 void Parser::lighting(const Field& field, LightingSpec& out) {
-  static constexpr std::array<std::string_view, 4> kKeys = {"sun_elevation_deg", "sun_azimuth_deg",
-                                                            "sun_intensity", "sky_intensity"};
-  static constexpr std::array<std::string_view, 1> kFuture = {"environment"};
-  mapping(field, kKeys, kFuture, [&](std::string_view key, const Field& value) {
-    if (key == "sun_elevation_deg") {
+  static constexpr std::array<std::string_view, 13> kKeys = {
+      "sun_elevation_deg", "sun_azimuth_deg",      "sun_intensity", "sky_intensity",
+      "sky",               "turbidity",            "area_lights",   "area_light_intensity",
+      "lamps",             "lamp_intensity",       "environment",   "environment_intensity",
+      "environment_rotation_deg"};
+  static constexpr std::array<std::string_view, 2> kSkies = {"preetham", "gradient"};
+  mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
+    if (key == "sky") {
+      set(out.sky, choice(value, "sky", kSkies, {}));
+    } else if (key == "turbidity") {
+      set(out.turbidity, value, {2, 10});
+    } else if (key == "area_lights") {
+      set(out.area_lights, value, {0, 8, true});
+    } else if (key == "area_light_intensity") {
+      set(out.area_light_intensity, value, {0, 1000});
+    } else if (key == "lamps") {
+      set(out.lamps, value, {0, 8, true});
+    } else if (key == "lamp_intensity") {
+      set(out.lamp_intensity, value, {0, 10000});
+    } else if (key == "environment") {
+      static constexpr std::array<std::string_view, 1> kSky = {"sky"};
+      static constexpr std::array<std::string_view, 1> kExrExtensions = {".exr"};
+      set(out.environment, choice(value, "environment (sky or a file:// or s3:// URI of an .exr file)", kSky, {},
+                                  [](const std::string& word) { return is_file_uri(word, kExrExtensions); }));
+    } else if (key == "environment_intensity") {
+      set(out.environment_intensity, value, {0, 1000});
+    } else if (key == "environment_rotation_deg") {
+      set(out.environment_rotation_deg, value, {0, 360});
+    } else if (key == "sun_elevation_deg") {
       set(out.sun_elevation_deg, value, {0, 90});
     } else if (key == "sun_azimuth_deg") {
       set(out.sun_azimuth_deg, value, {0, 360});
@@ -1048,12 +1090,9 @@ void Parser::uri_list(const Field& field, std::span<const std::string_view> exte
     auto uri = string(item, "a file:// or s3:// URI");
     if (!uri) continue;
     const bool scheme = uri->starts_with("file://") || uri->starts_with("s3://");
-    std::string lower = *uri;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     if (!scheme || !is_clean_text(*uri)) {
       fail(item, "must be a file:// or s3:// URI, got " + describe(item.node));
-    } else if (std::none_of(extensions.begin(), extensions.end(),
-                            [&](std::string_view ext) { return lower.ends_with(ext); })) {
+    } else if (!is_file_uri(*uri, extensions)) {
       fail(item, "must name a " + join(extensions, " or ") + " file, got " + describe(item.node));
     } else {
       out.push_back(*uri);
@@ -1389,6 +1428,8 @@ std::string spec_to_json(const JobSpec& spec) {
   j["scene"] = Json::object();
   j["scene"]["kind"] = choice_json(spec.scene.kind);
   j["scene"]["props"] = distribution_json(spec.scene.props);
+  j["scene"]["patterns"] = distribution_json(spec.scene.patterns);
+  j["scene"]["metal"] = distribution_json(spec.scene.metal);
 
   const LightingSpec& lighting = spec.lighting;
   j["lighting"] = Json::object();
@@ -1396,6 +1437,15 @@ std::string spec_to_json(const JobSpec& spec) {
   j["lighting"]["sun_azimuth_deg"] = distribution_json(lighting.sun_azimuth_deg);
   j["lighting"]["sun_intensity"] = distribution_json(lighting.sun_intensity);
   j["lighting"]["sky_intensity"] = distribution_json(lighting.sky_intensity);
+  j["lighting"]["sky"] = choice_json(lighting.sky);
+  j["lighting"]["turbidity"] = distribution_json(lighting.turbidity);
+  j["lighting"]["area_lights"] = distribution_json(lighting.area_lights);
+  j["lighting"]["area_light_intensity"] = distribution_json(lighting.area_light_intensity);
+  j["lighting"]["lamps"] = distribution_json(lighting.lamps);
+  j["lighting"]["lamp_intensity"] = distribution_json(lighting.lamp_intensity);
+  j["lighting"]["environment"] = choice_json(lighting.environment);
+  j["lighting"]["environment_intensity"] = distribution_json(lighting.environment_intensity);
+  j["lighting"]["environment_rotation_deg"] = distribution_json(lighting.environment_rotation_deg);
 
   const HumansSpec& humans = spec.humans;
   j["humans"] = Json::object();

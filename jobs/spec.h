@@ -94,6 +94,10 @@ struct RenderSpec {
 struct SceneSpec {
   Choice kind = {{"room", "outdoor", "studio"}, {0.6, 0.3, 0.1}};
   Distribution props = Distribution::uniform_int(2, 8);  // count, 0..64
+  // Probability that a floor, wall or prop gets a procedural pattern (wood, brick, marble,
+  // checker, noise) instead of a plain colour, and that a prop is metal. 0..1 each.
+  Distribution patterns = Distribution::constant(0.7);
+  Distribution metal = Distribution::constant(0.2);
   friend bool operator==(const SceneSpec&, const SceneSpec&) = default;
 };
 
@@ -102,6 +106,20 @@ struct LightingSpec {
   Distribution sun_azimuth_deg = Distribution::uniform(0, 360);    // 0..360
   Distribution sun_intensity = Distribution::constant(3.0);        // radiance scale, 0..1000
   Distribution sky_intensity = Distribution::constant(1.0);        // 0..1000
+  Choice sky = {{"preetham"}, {}};                                 // preetham | gradient
+  Distribution turbidity = Distribution::uniform(2, 6);            // Preetham haze, 2..10
+  // Rect and disk panels (rooms: under the ceiling line; studios: softboxes facing the
+  // people; none outdoors), emitted radiance; point and spot lamps, W/sr.
+  Distribution area_lights = Distribution::uniform_int(0, 2);      // count, 0..8
+  Distribution area_light_intensity = Distribution::uniform(2, 8);  // 0..1000
+  Distribution lamps = Distribution::uniform_int(0, 1);            // count, 0..8
+  Distribution lamp_intensity = Distribution::uniform(2, 20);      // 0..10000
+  // What surrounds the scene: "sky" (the sun and the sky above) or an equirectangular
+  // OpenEXR map (a file:// or s3:// URI), drawn per sample. A map replaces the sky, and the
+  // sun is off (the map carries its own).
+  Choice environment = {{"sky"}, {}};
+  Distribution environment_intensity = Distribution::constant(1.0);    // 0..1000
+  Distribution environment_rotation_deg = Distribution::uniform(0, 360);  // 0..360
   friend bool operator==(const LightingSpec&, const LightingSpec&) = default;
 };
 

@@ -66,8 +66,18 @@ const BadSpec kBadSpecs[] = {
      "did you mean 'fov_deg'?"},
     {"FutureTopLevelField", "name: x\nsamples: 10\nsensor: {noise: none}\n", "sensor", 3, 1,
      "not supported in this version"},
-    {"FutureNestedField", "name: x\nsamples: 10\nlighting:\n  environment: sky\n",
-     "lighting.environment", 4, 3, "not supported in this version"},
+    {"FutureNestedField", "name: x\nsamples: 10\noutput:\n  labels: [coco]\n", "output.labels[0]", 4, 12,
+     "not supported in this version"},
+    {"EnvironmentNotAnExr", "name: x\nsamples: 10\nlighting:\n  environment: {choice: [sky, file:///h/park.hdr]}\n",
+     "lighting.environment.choice[1]", 4, 31, "unknown environment (sky or a file:// or s3:// URI of an .exr file)"},
+    {"UnknownSky", "name: x\nsamples: 10\nlighting:\n  sky: hosek\n", "lighting.sky", 4, 8,
+     "unknown sky 'hosek'; expected one of: preetham, gradient"},
+    {"TurbidityTooLow", "name: x\nsamples: 10\nlighting:\n  turbidity: 1\n", "lighting.turbidity", 4, 14,
+     "between 2 and 10"},
+    {"TooManyLamps", "name: x\nsamples: 10\nlighting:\n  lamps: 9\n", "lighting.lamps", 4, 10,
+     "between 0 and 8"},
+    {"PatternsProbabilityAboveOne", "name: x\nsamples: 10\nscene:\n  patterns: 1.5\n", "scene.patterns", 4,
+     13, "between 0 and 1"},
     {"DuplicateKey", "name: x\nsamples: 10\nsamples: 20\n", "samples", 3, 1,
      "duplicate field (first given on line 2)"},
     {"SamplesIsString", "name: x\nsamples: many\n", "samples", 2, 10,
@@ -378,6 +388,15 @@ lighting:
   sun_azimuth_deg: 120
   sun_intensity: {choice: [1, 3, 10]}
   sky_intensity: 0.5
+  sky: gradient
+  turbidity: {uniform: [2, 3]}
+  area_lights: 2
+  area_light_intensity: 5
+  lamps: {uniform_int: [0, 3]}
+  lamp_intensity: 40
+  environment: {choice: [sky, s3://hdri/park.exr], weights: [1, 3]}
+  environment_intensity: 2
+  environment_rotation_deg: 90
 humans:
   count: {uniform_int: [1, 4]}
   height_m: {normal: {mean: 1.70, std: 0.10, clip: [1.45, 2.05]}}
@@ -428,6 +447,14 @@ TEST(ParseSpec, FullSpec) {
   EXPECT_EQ(spec.lighting.sun_intensity.values, (std::vector<double>{1, 3, 10}));
   EXPECT_TRUE(spec.lighting.sun_intensity.weights.empty());
   EXPECT_EQ(spec.lighting.sky_intensity, Distribution::constant(0.5));
+  EXPECT_EQ(spec.lighting.sky, (Choice{{"gradient"}, {}}));
+  EXPECT_EQ(spec.lighting.turbidity, Distribution::uniform(2, 3));
+  EXPECT_EQ(spec.lighting.area_lights, Distribution::constant(2));
+  EXPECT_EQ(spec.lighting.lamps, Distribution::uniform_int(0, 3));
+  EXPECT_EQ(spec.lighting.lamp_intensity, Distribution::constant(40));
+  EXPECT_EQ(spec.lighting.environment, (Choice{{"sky", "s3://hdri/park.exr"}, {1, 3}}));
+  EXPECT_EQ(spec.lighting.environment_intensity, Distribution::constant(2));
+  EXPECT_EQ(spec.lighting.environment_rotation_deg, Distribution::constant(90));
   EXPECT_EQ(spec.humans.count, Distribution::uniform_int(1, 4));
   EXPECT_EQ(spec.humans.height_m, Distribution::normal(1.70, 0.10, 1.45, 2.05));
   EXPECT_EQ(spec.humans.bmi, Distribution::uniform(18, 35));
@@ -495,8 +522,7 @@ sensor:
     paths.push_back(e.path);
     EXPECT_NE(e.message.find("not supported in this version"), std::string::npos) << e.to_string();
   }
-  EXPECT_EQ(paths, (std::vector<std::string>{"output.layers[4]", "output.labels[0]",
-                                             "lighting.environment", "sensor"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"output.layers[4]", "output.labels[0]", "sensor"}));
 }
 
 TEST(SpecJson, RoundTripsDefaults) {

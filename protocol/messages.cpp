@@ -128,12 +128,23 @@ std::string encode_job_spec(const jobs::JobSpec& spec) {
   auto scene = out.initScene();
   put_choice(scene.initKind(), spec.scene.kind);
   put_distribution(scene.initProps(), spec.scene.props);
+  put_distribution(scene.initPatterns(), spec.scene.patterns);
+  put_distribution(scene.initMetal(), spec.scene.metal);
 
   auto lighting = out.initLighting();
   put_distribution(lighting.initSunElevationDeg(), spec.lighting.sun_elevation_deg);
   put_distribution(lighting.initSunAzimuthDeg(), spec.lighting.sun_azimuth_deg);
   put_distribution(lighting.initSunIntensity(), spec.lighting.sun_intensity);
   put_distribution(lighting.initSkyIntensity(), spec.lighting.sky_intensity);
+  put_choice(lighting.initSky(), spec.lighting.sky);
+  put_distribution(lighting.initTurbidity(), spec.lighting.turbidity);
+  put_distribution(lighting.initAreaLights(), spec.lighting.area_lights);
+  put_distribution(lighting.initAreaLightIntensity(), spec.lighting.area_light_intensity);
+  put_distribution(lighting.initLamps(), spec.lighting.lamps);
+  put_distribution(lighting.initLampIntensity(), spec.lighting.lamp_intensity);
+  put_choice(lighting.initEnvironment(), spec.lighting.environment);
+  put_distribution(lighting.initEnvironmentIntensity(), spec.lighting.environment_intensity);
+  put_distribution(lighting.initEnvironmentRotationDeg(), spec.lighting.environment_rotation_deg);
 
   auto humans = out.initHumans();
   put_distribution(humans.initCount(), spec.humans.count);
@@ -211,12 +222,23 @@ tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes)
 
     spec.scene.kind = get_choice(in.getScene().getKind());
     spec.scene.props = get_distribution(in.getScene().getProps());
+    spec.scene.patterns = get_distribution(in.getScene().getPatterns());
+    spec.scene.metal = get_distribution(in.getScene().getMetal());
 
     auto lighting = in.getLighting();
     spec.lighting.sun_elevation_deg = get_distribution(lighting.getSunElevationDeg());
     spec.lighting.sun_azimuth_deg = get_distribution(lighting.getSunAzimuthDeg());
     spec.lighting.sun_intensity = get_distribution(lighting.getSunIntensity());
     spec.lighting.sky_intensity = get_distribution(lighting.getSkyIntensity());
+    spec.lighting.sky = get_choice(lighting.getSky());
+    spec.lighting.turbidity = get_distribution(lighting.getTurbidity());
+    spec.lighting.area_lights = get_distribution(lighting.getAreaLights());
+    spec.lighting.area_light_intensity = get_distribution(lighting.getAreaLightIntensity());
+    spec.lighting.lamps = get_distribution(lighting.getLamps());
+    spec.lighting.lamp_intensity = get_distribution(lighting.getLampIntensity());
+    spec.lighting.environment = get_choice(lighting.getEnvironment());
+    spec.lighting.environment_intensity = get_distribution(lighting.getEnvironmentIntensity());
+    spec.lighting.environment_rotation_deg = get_distribution(lighting.getEnvironmentRotationDeg());
 
     auto humans = in.getHumans();
     spec.humans.count = get_distribution(humans.getCount());

@@ -27,6 +27,14 @@ jobs::JobSpec full_spec() {
   spec.humans.character_preset = "none";
   spec.humans.character_joint_map = {{"nose", "Nose"}, {"left_eye", "LeftEye"}};
   spec.clip = {12, 25};
+  spec.scene.patterns = jobs::Distribution::constant(0.3);
+  spec.scene.metal = jobs::Distribution::uniform(0, 0.5);
+  spec.lighting.sky = jobs::Choice{{"gradient", "preetham"}, {1, 2}};
+  spec.lighting.turbidity = jobs::Distribution::constant(7);
+  spec.lighting.area_lights = jobs::Distribution::uniform_int(1, 3);
+  spec.lighting.lamp_intensity = jobs::Distribution::constant(50);
+  spec.lighting.environment = jobs::Choice{{"sky", "file:///hdri/a.exr"}, {}};
+  spec.lighting.environment_rotation_deg = jobs::Distribution::constant(45);
   spec.output.storage = "file:///data/out/people";
   spec.output.layers = {jobs::Layer::kRgb, jobs::Layer::kSemantic};
   spec.output.preview_png = false;

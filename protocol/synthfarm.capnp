@@ -71,12 +71,23 @@ struct JobSpec {
   struct Scene {
     kind @0 :Choice;
     props @1 :Distribution;
+    patterns @2 :Distribution;
+    metal @3 :Distribution;
   }
   struct Lighting {
     sunElevationDeg @0 :Distribution;
     sunAzimuthDeg @1 :Distribution;
     sunIntensity @2 :Distribution;
     skyIntensity @3 :Distribution;
+    sky @4 :Choice;
+    turbidity @5 :Distribution;
+    areaLights @6 :Distribution;
+    areaLightIntensity @7 :Distribution;
+    lamps @8 :Distribution;
+    lampIntensity @9 :Distribution;
+    environment @10 :Choice;
+    environmentIntensity @11 :Distribution;
+    environmentRotationDeg @12 :Distribution;
   }
   struct Humans {
     count @0 :Distribution;
