@@ -178,6 +178,22 @@ Background::Background(const Scene& scene)
       }
     }
   } else if (sky_.model() == Sky::Model::kPreetham) {
+    // The radiance map first (radiance() below reads it), vertex (i, j) at disk point
+    // (X, Y) = (2 i / (n - 1) - 1, 2 j / (n - 1) - 1), clamped onto the unit disk.
+    constexpr int n = kSkyMapSize;
+    sky_map_.resize(static_cast<size_t>(n) * n);
+    for (int j = 0; j < n; ++j) {
+      for (int i = 0; i < n; ++i) {
+        double x = 2.0 * i / (n - 1) - 1.0, y = 2.0 * j / (n - 1) - 1.0;
+        double r2 = x * x + y * y;
+        if (r2 > 1.0) {
+          const double s = 1.0 / std::sqrt(r2);
+          x *= s, y *= s, r2 = 1.0;
+        }
+        const double z = 1.0 - r2, planar = std::sqrt(2.0 - r2);
+        sky_map_[static_cast<size_t>(j) * n + i] = sky_.radiance(normalize(Vec3{x * planar, y * planar, z}));
+      }
+    }
     width = kSkyTableWidth;
     height = kSkyTableHeight;
     func.resize(static_cast<size_t>(width) * height);
@@ -214,8 +230,25 @@ Vec3 Background::uv_to_direction(std::array<double, 2> uv) const {
   return {s * portable_cos(phi), s * portable_sin(phi), portable_cos(theta)};
 }
 
+Spectrum Background::sky_map_radiance(Vec3 d) const {
+  constexpr int n = kSkyMapSize;
+  const double s = 1.0 / std::sqrt(1.0 + std::clamp(d.z, 0.0, 1.0));
+  const double fx = std::clamp((d.x * s + 1.0) * 0.5 * (n - 1), 0.0, n - 1.0);
+  const double fy = std::clamp((d.y * s + 1.0) * 0.5 * (n - 1), 0.0, n - 1.0);
+  const int i = std::min(static_cast<int>(fx), n - 2), j = std::min(static_cast<int>(fy), n - 2);
+  const double tx = fx - i, ty = fy - j;
+  const Spectrum* row0 = &sky_map_[static_cast<size_t>(j) * n + i];
+  const Spectrum* row1 = row0 + n;
+  return (row0[0] * (1 - tx) + row0[1] * tx) * (1 - ty) + (row1[0] * (1 - tx) + row1[1] * tx) * ty;
+}
+
 Spectrum Background::radiance(Vec3 d) const {
-  if (!environment_) return sky_.radiance(d);
+  if (!environment_) {
+    if (sky_map_.empty() || d.z < 0 || !std::isfinite(d.x) || !std::isfinite(d.y) || !std::isfinite(d.z)) {
+      return sky_.radiance(d);
+    }
+    return sky_map_radiance(d);
+  }
   const Environment& env = *environment_;
   if (env.width <= 0 || env.height <= 0 ||
       env.texels.size() < static_cast<size_t>(3) * env.width * env.height) {

@@ -12,7 +12,11 @@
 //     `direction` points to) and cast no shadows. Rect axes must be perpendicular.
 //   Background: an environment map is sampled by a piecewise-constant 2D distribution over
 //     its texels (luminance * sin(theta)), built once per render; the Preetham sky the same
-//     way over a 256 x 128 table of its luminance. Gradient and uniform skies are smooth and
+//     way over a 256 x 128 table of its luminance. The Preetham sky's radiance itself is
+//     tabulated too, once per render: 129 x 129 RGB samples of the upper hemisphere in a
+//     Lambert azimuthal equal-area map (only + * / sqrt to look up, no trigonometry),
+//     bilinearly interpolated, about 1 degree apart; below the horizon it is the ground
+//     colour exactly. Gradient and uniform skies are smooth and
 //     dim, and are left to BSDF sampling (which is exact for a uniform sky over Lambertian
 //     surfaces): importance_sampled() is false for them.
 // Immutable once built; thread-safe to share between render threads.
@@ -92,8 +96,13 @@ class Background {
   Vec3 uv_to_direction(std::array<double, 2> uv) const;
 
  private:
+  // The tabulated Preetham sky (see above), kSkyMapSize^2 RGB vertices, row-major.
+  static constexpr int kSkyMapSize = 129;
+  Spectrum sky_map_radiance(Vec3 d) const;
+
   std::shared_ptr<const Environment> environment_;
   SkyModel sky_;
+  std::vector<Spectrum> sky_map_;
   double rotation_rad_ = 0;
   Distribution2D distribution_;
 };

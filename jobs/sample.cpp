@@ -213,6 +213,11 @@ bool needs_mocap(const JobSpec& spec) {
   return std::find(motions.begin(), motions.end(), "bvh") != motions.end();
 }
 
+bool wants_rgb(const JobSpec& spec) {
+  const auto& layers = spec.output.layers;
+  return std::find(layers.begin(), layers.end(), Layer::kRgb) != layers.end();
+}
+
 bool needs_characters(const JobSpec& spec) {
   const auto& bodies = spec.humans.body.values;
   return std::find(bodies.begin(), bodies.end(), "character") != bodies.end();
@@ -339,6 +344,11 @@ class EmbreeSampleRenderer final : public SampleRenderer {
                                : mix64(sample_seed(spec.seed, index) ^ static_cast<uint64_t>(f));
         settings.threads = threads_;
         settings.cancel = cancel;
+        // Only the layers asked for (and the instance ids the JSON's boxes come from); no
+        // light transport at all when rgb is not among them (labels only).
+        settings.layers = layer_bit(Layer::kInstance);
+        for (Layer layer : spec.output.layers) settings.layers |= layer_bit(layer);
+        settings.labels_only = !wants_rgb(spec);
         auto frame = renderer_->render(scene, settings);
         if (!frame) {
           return tl::unexpected(spec.clip.frames > 1
@@ -347,7 +357,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
         }
         FrameObjects& out = f == 0 ? static_cast<FrameObjects&>(objects) : objects.later_frames.emplace_back();
         out.exr = encode_exr(*frame, spec.output.layers);
-        if (spec.output.preview_png) out.png = encode_png(*frame);
+        if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(*frame);
         out.json = sample_json(spec, index, f, scene, *frame);
       }
       return objects;

@@ -15,11 +15,15 @@ int64_t wrap(int64_t i, int64_t n) {
   return r < 0 ? r + n : r;
 }
 
-uint64_t lattice_hash(int64_t x, int64_t y, int64_t z, uint64_t seed) {
-  uint64_t h = mix64(seed ^ 0x2545f4914f6cdd1dull);
-  h = mix64(h ^ static_cast<uint64_t>(x));
-  h = mix64(h ^ static_cast<uint64_t>(y));
-  return mix64(h ^ static_cast<uint64_t>(z));
+// The key of a lattice seed, computed once per noise evaluation.
+uint64_t lattice_key(uint64_t seed) { return mix64(seed ^ 0x2545f4914f6cdd1dull); }
+
+// A hash of lattice point (x, y, z): the coordinates spread by large odd multipliers
+// (wrapping), combined, and finalised by one SplitMix round. One mix per corner keeps
+// fBm cheap (it runs at every path vertex on patterned surfaces).
+uint64_t lattice_hash(int64_t x, int64_t y, int64_t z, uint64_t key) {
+  return mix64(key ^ (static_cast<uint64_t>(x) * 0x9e3779b97f4a7c15ull) ^
+               (static_cast<uint64_t>(y) * 0xc2b2ae3d27d4eb4full) ^ (static_cast<uint64_t>(z) * 0x165667b19e3779f9ull));
 }
 
 // One of the 12 edge directions of a cube (Perlin 2002), chosen by the hash.
@@ -96,8 +100,9 @@ double gradient_noise(Vec3 p, uint64_t seed) {
   auto ix = static_cast<int64_t>(fx), iy = static_cast<int64_t>(fy), iz = static_cast<int64_t>(fz);
   double x = p.x - fx, y = p.y - fy, z = p.z - fz;
   double u = fade(x), v = fade(y), w = fade(z);
+  const uint64_t key = lattice_key(seed);
   auto g = [&](int dx, int dy, int dz) {
-    return gradient_dot(lattice_hash(ix + dx, iy + dy, iz + dz, seed), x - dx, y - dy, z - dz);
+    return gradient_dot(lattice_hash(ix + dx, iy + dy, iz + dz, key), x - dx, y - dy, z - dz);
   };
   double x00 = lerp(g(0, 0, 0), g(1, 0, 0), u), x10 = lerp(g(0, 1, 0), g(1, 1, 0), u);
   double x01 = lerp(g(0, 0, 1), g(1, 0, 1), u), x11 = lerp(g(0, 1, 1), g(1, 1, 1), u);
@@ -151,7 +156,7 @@ Rgb eval_pattern(const Pattern& pattern, Vec3 p) {
       }
       uint64_t h =
           lattice_hash(static_cast<int64_t>(std::floor(bx)), static_cast<int64_t>(std::floor(by)),
-                       static_cast<int64_t>(course), pattern.seed);
+                       static_cast<int64_t>(course), lattice_key(pattern.seed));
       double jitter = 0.85 + 0.3 * static_cast<double>(h >> 11) * 0x1p-53;
       return {static_cast<float>(pattern.b.r * jitter), static_cast<float>(pattern.b.g * jitter),
               static_cast<float>(pattern.b.b * jitter)};
