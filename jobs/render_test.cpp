@@ -185,6 +185,18 @@ TEST(SampleRendererTest, ExrHasExactlyTheRequestedChannels) {
   // The layers that are kept do not depend on which others were asked for.
   EXPECT_EQ(subset.floats["R"], all.floats["R"]);
   EXPECT_EQ(subset.uints["instance.id"], all.uints["instance.id"]);
+
+  // Without rgb the sample is labels only: the same labels, no preview, no light transport.
+  spec.output.layers = {Layer::kDepth, Layer::kSemantic};
+  const SampleObjects labels = render_ok(*renderer, spec, 2);
+  ExrImage only = read_exr(labels.exr);
+  EXPECT_EQ(channel_names(only), (std::set<std::string>{"depth.Z", "semantic.id"}));
+  EXPECT_EQ(only.floats["depth.Z"], all.floats["depth.Z"]);
+  EXPECT_EQ(only.uints["semantic.id"], all.uints["semantic.id"]);
+  EXPECT_TRUE(labels.png.empty());
+  EXPECT_EQ(nlohmann::json::parse(labels.json)["instances"],
+            nlohmann::json::parse(render_ok(*renderer, small_spec(), 2).json)["instances"])
+      << "boxes and keypoints do not depend on the layers";
 }
 
 TEST(SampleRendererTest, JsonBoxesMatchInstanceLayer) {
