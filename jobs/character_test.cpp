@@ -386,6 +386,7 @@ JobSpec clip_spec() {
   spec.clip.frames = 4;
   spec.clip.fps = 10;
   spec.output.preview_png = false;
+  spec.output.layers = {Layer::kRgb, Layer::kDepth, Layer::kInstance, Layer::kMotion};
   return spec;
 }
 
@@ -487,6 +488,56 @@ TEST(ClipTest, CharactersPlayTheirAnimationAcrossTheFrames) {
     EXPECT_NEAR(person["time_s"].get<double>(), t - std::floor(t), 1e-9);
     EXPECT_TRUE(person["joints_3d_camera"].contains("mixamorig:LeftHand"));
   }
+}
+
+// Forward motion vectors: on a walking person they match how far its points move on the
+// image in the next frame; everything else holds still (0).
+TEST(ClipTest, MotionVectorsFollowThePeople) {
+  JobSpec spec = clip_spec();
+  spec.humans.count = Distribution::constant(1);
+  spec.output.layers = {Layer::kInstance, Layer::kMotion};
+  spec.camera.width = 320;
+  spec.camera.height = 240;
+  const SceneAssets assets;
+  Scene now = build_scene(spec, 4, &assets, 0);
+  // Three frames on, so that the walker moves a few pixels.
+  const Scene next = build_scene(spec, 4, &assets, 3);
+  // What the sample renderer does (with the next frame): the later vertices ride along.
+  for (size_t i = 0; i < now.meshes.size(); ++i) {
+    if (now.meshes[i].semantic == SemanticClass::kPerson) now.meshes[i].next_positions = next.meshes[i].positions;
+  }
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer);
+  RenderSettings settings;
+  settings.labels_only = true;
+  settings.layers = layer_bit(Layer::kInstance) | layer_bit(Layer::kMotion);
+  auto frame = (*renderer)->render(now, settings);
+  ASSERT_TRUE(frame) << frame.error();
+  ASSERT_EQ(frame->motion.size(), 2 * frame->instance.size());
+  // The pelvis's own displacement on the image, frame 0 -> 3.
+  const Camera& cam = now.camera;
+  const int pelvis = human::index(human::Joint::kPelvis);
+  const auto [x0, y0] = cam.project(cam.to_camera(now.humans[0].joints[pelvis]));
+  const auto [x1, y1] = cam.project(cam.to_camera(next.humans[0].joints[pelvis]));
+  double sum_x = 0, sum_y = 0;
+  int person = 0;
+  for (size_t p = 0; p < frame->instance.size(); ++p) {
+    if (frame->instance[p] == now.humans[0].instance_id) {
+      ++person;
+      sum_x += frame->motion[2 * p];
+      sum_y += frame->motion[2 * p + 1];
+    } else {
+      EXPECT_EQ(frame->motion[2 * p], 0);
+      EXPECT_EQ(frame->motion[2 * p + 1], 0);
+    }
+  }
+  ASSERT_GT(person, 200);
+  const double mean_x = sum_x / person, mean_y = sum_y / person;
+  const double moved = std::hypot(x1 - x0, y1 - y0);
+  ASSERT_GT(moved, 0.5) << "the walker moves on the image";
+  // Limbs swing, so the body's mean motion is near, not at, the pelvis's.
+  EXPECT_NEAR(mean_x, x1 - x0, 0.35 * moved + 0.3);
+  EXPECT_NEAR(mean_y, y1 - y0, 0.35 * moved + 0.3);
 }
 
 }  // namespace

@@ -170,6 +170,10 @@ std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers) {
         add("uv.U", Imf::FLOAT, frame.uv.data(), 2 * kF);
         add("uv.V", Imf::FLOAT, frame.uv.data() + 1, 2 * kF);
         break;
+      case Layer::kMotion:
+        add("motion.X", Imf::FLOAT, frame.motion.data(), 2 * kF);
+        add("motion.Y", Imf::FLOAT, frame.motion.data() + 1, 2 * kF);
+        break;
     }
   }
   std::string out;

@@ -21,6 +21,9 @@ namespace synthfarm::jobs {
 //   kAlbedo   albedo.R, albedo.G, albedo.B HALF, linear
 //   kInstance instance.id                  UINT
 //   kSemantic semantic.id                  UINT
+//   kPart     part.id                      UINT
+//   kUv       uv.U, uv.V                   FLOAT
+//   kMotion   motion.X, motion.Y           FLOAT, pixels, forward (render.h)
 // Throws std::runtime_error if OpenEXR fails.
 std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers);
 

@@ -524,6 +524,16 @@ void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame
     frame.uv[2 * pixel] = uv[0];
     frame.uv[2 * pixel + 1] = uv[1];
   }
+  if (!frame.motion.empty() && hit.mesh->next_positions.size() == hit.mesh->positions.size()) {
+    const auto next = hit.interpolate<3>(hit.mesh->next_positions);
+    const Vec3 now_c = cam.to_camera(hit.point), next_c = cam.to_camera({next[0], next[1], next[2]});
+    if (now_c.z > 1e-6 && next_c.z > 1e-6) {
+      const auto [x0, y0] = cam.project(now_c);
+      const auto [x1, y1] = cam.project(next_c);
+      frame.motion[2 * pixel] = static_cast<float>(x1 - x0);
+      frame.motion[2 * pixel + 1] = static_cast<float>(y1 - y0);
+    }
+  }
 }
 
 // Labels: one pinhole ray through each pixel centre, traced in coherent streams.
@@ -669,6 +679,7 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
   if (wants(Layer::kSemantic)) frame.semantic.assign(pixels, 0);
   if (wants(Layer::kPart)) frame.part.assign(pixels, 0);
   if (wants(Layer::kUv)) frame.uv.assign(2 * pixels, 0.0f);
+  if (wants(Layer::kMotion)) frame.motion.assign(2 * pixels, 0.0f);
   const bool labels = !frame.depth.empty() || !frame.normal.empty() || !frame.albedo.empty() ||
                       !frame.instance.empty() || !frame.semantic.empty() || !frame.part.empty() ||
                       !frame.uv.empty();

@@ -44,6 +44,10 @@
 //   part:     DensePose body part (1..24) of the first hit (Mesh::parts); 0 elsewhere.
 //   uv:       the part's surface coordinates (u, v) at the first hit, interpolated from
 //             Mesh::uvs; (0, 0) where part is 0. With part: DensePose-style IUV.
+//   motion:   forward motion vector in pixels (x right, y down): where the surface point
+//             seen at the pixel will be one frame later (Mesh::next_positions, at the same
+//             barycentrics; the camera holds still) minus where it is now; (0, 0) for
+//             background, static meshes, and points that leave the front of the camera.
 // RenderSettings::layers selects which layers are computed and allocated (the others stay
 // empty vectors); RenderSettings::labels_only skips light transport altogether: rgb, when
 // requested, is all zeros.
@@ -97,7 +101,8 @@ constexpr uint32_t layer_bit(Layer layer) { return 1u << static_cast<uint32_t>(l
 inline constexpr uint32_t kAllLayers = layer_bit(Layer::kRgb) | layer_bit(Layer::kDepth) |
                                        layer_bit(Layer::kNormal) | layer_bit(Layer::kAlbedo) |
                                        layer_bit(Layer::kInstance) | layer_bit(Layer::kSemantic) |
-                                       layer_bit(Layer::kPart) | layer_bit(Layer::kUv);
+                                       layer_bit(Layer::kPart) | layer_bit(Layer::kUv) |
+                                       layer_bit(Layer::kMotion);
 
 struct RenderSettings {
   int spp = 16;         // samples per pixel, >= 1
@@ -133,6 +138,7 @@ struct Frame {
   std::vector<uint32_t> semantic;  // SemanticClass
   std::vector<uint32_t> part;      // DensePose part, 0 = none
   std::vector<float> uv;           // (u, v) per pixel, interleaved
+  std::vector<float> motion;       // (dx, dy) pixels per pixel, interleaved
   // Per human (Scene::humans order), COCO-17 keypoints.
   struct Keypoint {
     double x = 0, y = 0;  // pixels

@@ -213,6 +213,17 @@ bool needs_mocap(const JobSpec& spec) {
   return std::find(motions.begin(), motions.end(), "bvh") != motions.end();
 }
 
+// The motion layer's input: every person's vertices one frame later. A scene's frames have
+// the same meshes in the same order (same people, same clothes); only people move.
+void add_next_positions(Scene& scene, const Scene& next) {
+  if (next.meshes.size() != scene.meshes.size()) return;
+  for (size_t i = 0; i < scene.meshes.size(); ++i) {
+    Mesh& mesh = scene.meshes[i];
+    if (mesh.semantic != SemanticClass::kPerson || next.meshes[i].positions.size() != mesh.positions.size()) continue;
+    mesh.next_positions = next.meshes[i].positions;
+  }
+}
+
 bool wants_rgb(const JobSpec& spec) {
   const auto& layers = spec.output.layers;
   return std::find(layers.begin(), layers.end(), Layer::kRgb) != layers.end();
@@ -334,8 +345,11 @@ class EmbreeSampleRenderer final : public SampleRenderer {
       auto assets = load_assets(spec);
       if (!assets) return tl::unexpected(fmt::format("sample {}: {}", index, assets.error()));
       SampleObjects objects;
+      const bool motion = std::find(spec.output.layers.begin(), spec.output.layers.end(), Layer::kMotion) !=
+                          spec.output.layers.end();
       for (int f = 0; f < spec.clip.frames; ++f) {
         Scene scene = build_scene(spec, index, &*assets, f);
+        if (motion) add_next_positions(scene, build_scene(spec, index, &*assets, f + 1));
         RenderSettings settings;
         settings.spp = spec.render.spp;
         settings.max_bounces = spec.render.max_bounces;

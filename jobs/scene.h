@@ -140,6 +140,9 @@ struct Mesh {
   int material = -1;
   std::vector<float> texcoords;
   std::vector<float> normals;
+  // Optional: where every vertex is 1 / clip.fps seconds later (the next frame), for the
+  // motion layer; empty for a mesh that does not move.
+  std::vector<float> next_positions;
 
   size_t triangle_count() const { return indices.size() / 3; }
   Vec3 vertex(uint32_t i) const {

@@ -40,9 +40,9 @@ constexpr size_t kMaxErrors = 100;
 // Names below marked "future" are ones the spec will accept in a later version (DESIGN.md);
 // they get "not supported in this version" instead of "unknown", so a user who copied an
 // example from the design knows why.
-constexpr std::array<std::string_view, 8> kLayerNames = {
-    "rgb", "depth", "normal", "albedo", "instance", "semantic", "part", "uv"};
-constexpr std::array<std::string_view, 1> kFutureLayers = {"motion"};
+constexpr std::array<std::string_view, 9> kLayerNames = {
+    "rgb", "depth", "normal", "albedo", "instance", "semantic", "part", "uv", "motion"};
+constexpr std::array<std::string_view, 0> kFutureLayers = {};
 constexpr std::array<std::string_view, 1> kLabelNames = {"sample_json"};
 constexpr std::array<std::string_view, 1> kFutureLabels = {"coco"};
 constexpr std::array<std::string_view, 3> kSceneKinds = {"room", "outdoor", "studio"};
@@ -1319,13 +1319,15 @@ std::string_view layer_name(Layer layer) {
       return "part";
     case Layer::kUv:
       return "uv";
+    case Layer::kMotion:
+      return "motion";
   }
   return "unknown";
 }
 
 std::optional<Layer> layer_from_name(std::string_view name) {
   for (Layer layer : {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kAlbedo, Layer::kInstance,
-                      Layer::kSemantic, Layer::kPart, Layer::kUv}) {
+                      Layer::kSemantic, Layer::kPart, Layer::kUv, Layer::kMotion}) {
     if (layer_name(layer) == name) return layer;
   }
   return std::nullopt;

@@ -61,7 +61,7 @@ const std::string& draw_field(const Choice& c, uint64_t sample_seed, std::string
                               uint64_t sub = 0);
 
 // Image layers a job can ask for; names as in the spec and the EXR channel prefixes.
-enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic, kPart, kUv };
+enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic, kPart, kUv, kMotion };
 std::string_view layer_name(Layer layer);
 std::optional<Layer> layer_from_name(std::string_view name);
 

@@ -121,8 +121,8 @@ const BadSpec kBadSpecs[] = {
      "output.layers[2]", 4, 24, "unknown layer 'colour'; expected one of: rgb, depth, normal"},
     {"MisspelledLayer", "name: x\nsamples: 10\noutput:\n  layers: [rgb, depht]\n",
      "output.layers[1]", 4, 17, "did you mean 'depth'?"},
-    {"FutureLayerMotion", "name: x\nsamples: 10\noutput:\n  layers: [rgb, motion]\n", "output.layers[1]", 4,
-     17, "layer 'motion' is not supported in this version"},
+    {"UnknownLayerMask", "name: x\nsamples: 10\noutput:\n  layers: [rgb, mask]\n", "output.layers[1]", 4,
+     17, "unknown layer 'mask'"},
     {"DuplicateLayer", "name: x\nsamples: 10\noutput:\n  layers: [rgb, depth, depth]\n",
      "output.layers[2]", 4, 24, "duplicate layer 'depth' (already at output.layers[1])"},
     {"EmptyLayers", "name: x\nsamples: 10\noutput:\n  layers: []\n", "output.layers", 4, 11,
@@ -273,7 +273,7 @@ TEST(SpecErrors, ManyErrorsAreAllReportedInDocumentOrder) {
       "  resoluton: [640, 480]\n"               // 4
       "  fov_deg: {uniform: [70, 40]}\n"        // 5
       "output:\n"                               // 6
-      "  layers: [rgb, motion, rgb]\n"          // 7
+      "  layers: [rgb, mask, rgb]\n"            // 7
       "humans:\n"                               // 8
       "  skin_tone: 11\n"                       // 9
       "  count: 1.5\n"                          // 10
@@ -522,7 +522,7 @@ sensor:
     paths.push_back(e.path);
     EXPECT_NE(e.message.find("not supported in this version"), std::string::npos) << e.to_string();
   }
-  EXPECT_EQ(paths, (std::vector<std::string>{"output.layers[4]", "output.labels[0]", "sensor"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"output.labels[0]", "sensor"}));
 }
 
 TEST(SpecJson, RoundTripsDefaults) {
@@ -591,11 +591,11 @@ TEST(SpecJson, UsesTheYamlShapes) {
 
 TEST(Layers, NamesRoundTrip) {
   for (Layer layer : {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kAlbedo, Layer::kInstance,
-                      Layer::kSemantic, Layer::kPart, Layer::kUv}) {
+                      Layer::kSemantic, Layer::kPart, Layer::kUv, Layer::kMotion}) {
     EXPECT_EQ(layer_from_name(layer_name(layer)), layer);
   }
   EXPECT_EQ(layer_name(Layer::kRgb), "rgb");
-  EXPECT_EQ(layer_from_name("motion"), std::nullopt);
+  EXPECT_EQ(layer_from_name("flow"), std::nullopt);
   EXPECT_EQ(layer_from_name("RGB"), std::nullopt);
 }
 
