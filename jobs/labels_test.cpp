@@ -24,7 +24,13 @@ JobSpec label_spec() {
   return spec;
 }
 
-constexpr RenderSettings kLabelsOnly{1, 0, 0, 0};
+// No light transport: the labels come from the label rays alone.
+RenderSettings labels_only() {
+  RenderSettings settings;
+  settings.labels_only = true;
+  return settings;
+}
+const RenderSettings kLabelsOnly = labels_only();
 
 // Over 200 samples, keypoints marked visible (v = 2) land on their own person's pixels.
 TEST(HumanLabels, VisibleKeypointsFallInsideTheirPersonsMask) {
