@@ -283,5 +283,27 @@ TEST(PatternTest, PatternsAreDeterministicAndBetweenTheirColours) {
   EXPECT_EQ(gradient_noise({1, 2, 3}, 5), 0.0);
 }
 
+// Pattern nodes form a graph: an input node replaces a colour; inputs must come earlier.
+TEST(PatternTest, InputNodesReplaceColoursAndCyclesAreIgnored) {
+  Pattern noise;
+  noise.kind = Pattern::Kind::kNoise;
+  noise.a = {0.1f, 0.1f, 0.1f};
+  noise.b = {0.9f, 0.2f, 0.2f};
+  noise.scale = 3;
+  Pattern checker;
+  checker.kind = Pattern::Kind::kChecker;
+  checker.a = {0, 0, 1};
+  checker.b = {0, 1, 0};
+  checker.b_input = 0;
+  std::vector<Pattern> graph = {noise, checker};
+  const Vec3 in_a{0.1, 0.1, 0}, in_b{1.5, 0.1, 0};
+  EXPECT_EQ(eval_pattern(graph, 1, in_a), checker.a);
+  EXPECT_EQ(eval_pattern(graph, 1, in_b), eval_pattern(noise, in_b)) << "b comes from node 0";
+  graph[1].b_input = 1;  // itself: ignored
+  EXPECT_EQ(eval_pattern(graph, 1, in_b), checker.b);
+  graph[0].a_input = 1;  // a later node: ignored
+  EXPECT_EQ(eval_pattern(graph, 0, in_b), eval_pattern(noise, in_b));
+}
+
 }  // namespace
 }  // namespace synthfarm::jobs

@@ -201,7 +201,7 @@ SurfaceLook look_at(const Scene& scene, const Hit& hit) {
     return t >= 0 && static_cast<size_t>(t) < scene.textures.size() ? &scene.textures[t] : nullptr;
   };
   if (m.pattern >= 0 && static_cast<size_t>(m.pattern) < scene.patterns.size()) {
-    look.base = eval_pattern(scene.patterns[m.pattern], hit.point);
+    look.base = eval_pattern(scene.patterns, static_cast<size_t>(m.pattern), hit.point);
   }
   const bool textured = texture(m.base_color_texture) || texture(m.metallic_roughness_texture) ||
                         texture(m.emission_texture);

@@ -369,6 +369,18 @@ void add_looks(const JobSpec& spec, uint64_t seed, Scene& scene, std::vector<Pen
         if (pattern->kind == Pattern::Kind::kMarble || pattern->kind == Pattern::Kind::kChecker) {
           m.roughness = static_cast<float>(uniform(rng, 0.1, 0.4));  // polished stone, tiles
         }
+        // Half the patterns get a second node: fBm weathering their main colour (b).
+        if (pattern->kind != Pattern::Kind::kFbm && rng.next_below(2) == 0) {
+          Pattern weathering;
+          weathering.kind = Pattern::Kind::kFbm;
+          weathering.seed = (static_cast<uint64_t>(rng.next_u32()) << 32) | rng.next_u32();
+          weathering.a = scaled(pattern->b, uniform(rng, 0.6, 0.85));
+          weathering.b = scaled(pattern->b, uniform(rng, 1.0, 1.15));
+          weathering.scale = uniform(rng, 1, 8);
+          weathering.octaves = 3;
+          pattern->b_input = static_cast<int>(scene.patterns.size());
+          scene.patterns.push_back(weathering);
+        }
         m.pattern = static_cast<int>(scene.patterns.size());
         scene.patterns.push_back(*pattern);
       }

@@ -60,12 +60,16 @@ struct Texture {
   std::vector<float> texels;  // 4 per texel
 };
 
-// A procedural pattern: a small node graph evaluated at the world-space hit point, so it
-// is resolution-independent. Parameters are drawn per sample by the scene generator.
+// A procedural pattern node, evaluated at the world-space hit point, so it is
+// resolution-independent. A node blends two colours by its kind's field; either colour can
+// instead come from another node (a_input, b_input: an earlier index of Scene::patterns),
+// so nodes form a small graph (bricks whose colour is fBm-weathered, marble clouded by
+// noise). Parameters are drawn per sample by the scene generator.
 struct Pattern {
   enum class Kind { kNoise, kFbm, kChecker, kBrick, kWood, kMarble };
   Kind kind = Kind::kNoise;
   Rgb a = {0.2f, 0.2f, 0.2f}, b = {0.8f, 0.8f, 0.8f};  // the two colours it blends
+  int a_input = -1, b_input = -1;  // Scene::patterns index replacing a or b; -1 for none
   double scale = 1;          // features per metre
   int octaves = 4;           // fBm octaves (noise, fbm, wood, marble)
   double distortion = 0;     // fBm warp strength (wood, marble)

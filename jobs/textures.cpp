@@ -180,4 +180,15 @@ Rgb eval_pattern(const Pattern& pattern, Vec3 p) {
   return pattern.a;
 }
 
+Rgb eval_pattern(std::span<const Pattern> patterns, size_t index, Vec3 p) {
+  if (index >= patterns.size()) return {0.5f, 0.5f, 0.5f};
+  Pattern node = patterns[index];
+  auto input = [&](int i, Rgb& colour) {
+    if (i >= 0 && static_cast<size_t>(i) < index) colour = eval_pattern(patterns, static_cast<size_t>(i), p);
+  };
+  input(node.a_input, node.a);
+  input(node.b_input, node.b);
+  return eval_pattern(node, p);
+}
+
 }  // namespace synthfarm::jobs

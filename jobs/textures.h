@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "jobs/math.h"
 #include "jobs/scene.h"
@@ -39,7 +40,11 @@ double gradient_noise(Vec3 p, uint64_t seed);
 // halving amplitude, normalised back to roughly [-1, 1].
 double fbm(Vec3 p, int octaves, uint64_t seed);
 
-// The pattern's colour at world point `p`.
+// The pattern's colour at world point `p`, ignoring its inputs (a leaf node).
 Rgb eval_pattern(const Pattern& pattern, Vec3 p);
+// Node `index` of a pattern graph at `p`: its inputs evaluated first. An input must be an
+// earlier index (so graphs have no cycles); one that is not, or that is out of range, is
+// ignored (the node's own colour stands).
+Rgb eval_pattern(std::span<const Pattern> patterns, size_t index, Vec3 p);
 
 }  // namespace synthfarm::jobs
