@@ -292,7 +292,7 @@ TEST(SceneTest, RoomEnclosesCameraAndPeople) {
 }
 
 // Floors, walls and props wear materials: plain, patterned (every pattern kind shows up
-// over a few hundred samples), or metal; people keep their per-vertex colours.
+// over 150 samples), or metal; people keep their per-vertex colours.
 }  // namespace
 }  // namespace synthfarm::jobs
 
@@ -326,12 +326,12 @@ TEST(SceneTest, EachFieldDrawsFromItsOwnStream) {
 }
 
 // Floors, walls and props wear materials: plain, patterned (every pattern kind shows up
-// over a few hundred samples), or metal; people keep their per-vertex colours.
+// over 150 samples), or metal; people keep their per-vertex colours.
 TEST(SceneLooksTest, SurfacesGetPatternsAndMetalsDrawnPerSample) {
   JobSpec spec = base_spec();
   std::map<Pattern::Kind, int> kinds;
   int metals = 0, plain = 0, surfaces = 0;
-  for (uint64_t index = 0; index < 300; ++index) {
+  for (uint64_t index = 0; index < 150; ++index) {
     const Scene scene = build_scene(spec, index);
     for (const Mesh& mesh : scene.meshes) {
       if (mesh.semantic == SemanticClass::kPerson) {
