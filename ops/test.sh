@@ -9,14 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ops/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# -g1 (line tables only): enough for file:line in backtraces and sanitizer reports, and a
+# much lighter compile than full debug info on 2 cores.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 cmake --build build -j "$(nproc)"
 # Unit tests run in parallel; e2e and browser tests are RUN_SERIAL (each starts a whole
 # farm and wants the cores to itself).
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 
 if (($# == 0)); then
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON >/dev/null
+  # -O1: what the sanitizers recommend; with -g1 it compiles in well under half the time
+  # of -O2 -g under the sanitizers.
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
   cmake --build build-asan -j "$(nproc)" --target jobs_test storage_test protocol_test coordinator_test
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --timeout 900 -L unit
