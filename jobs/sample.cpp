@@ -99,7 +99,9 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
   j["camera"] = {{"fov_deg", cam.fov_deg},
                  {"height_m", cam.height_m},
                  {"distance_m", cam.distance_m},
-                 {"position", vec_json(cam.position)}};
+                 {"position", vec_json(cam.position)},
+                 {"aperture_radius_m", cam.aperture_radius_m},
+                 {"focus_distance_m", cam.focus_distance_m}};
   j["render"] = {{"spp", spec.render.spp}, {"max_bounces", spec.render.max_bounces}};
   json layers = json::array();
   for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));

@@ -556,6 +556,14 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
     }
     if (score == human_count) break;
   }
+  // Depth of field: a thin lens of a full-frame equivalent (36 mm wide sensor), focused on
+  // the people's centre.
+  if (const double f_number = draw_field(spec.camera.f_number, seed, "camera.f_number"); f_number > 0) {
+    const double focal_m = 0.036 * scene.camera.fx / scene.camera.width;
+    scene.camera.aperture_radius_m = focal_m / (2 * f_number);
+    const double focus = scene.camera.to_camera(group_centre).z;
+    scene.camera.focus_distance_m = focus > 0.1 ? focus : scene.camera.distance_m;
+  }
   const Camera& camera = scene.camera;
 
   // Later frames of a clip: the same people (same draws, same places), moved on in time;

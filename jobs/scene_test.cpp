@@ -434,5 +434,24 @@ TEST(SceneLooksTest, SkyModelAndAnEnvironmentMapFromTheSpec) {
   for (size_t h = 0; h < sky.humans.size(); ++h) EXPECT_EQ(sky.humans[h].keypoints[0].x, scene.humans[h].keypoints[0].x);
 }
 
+// camera.f_number gives a thin lens focused on the people; 0 keeps the pinhole.
+TEST(SceneLooksTest, AnFNumberGivesAThinLensFocusedOnThePeople) {
+  JobSpec spec = base_spec();
+  EXPECT_EQ(build_scene(spec, 5).camera.aperture_radius_m, 0);
+  spec.camera.f_number = Distribution::constant(2);
+  spec.humans.count = Distribution::constant(1);
+  const Scene scene = build_scene(spec, 5);
+  const Camera& cam = scene.camera;
+  const double focal_m = 0.036 * cam.fx / cam.width;
+  EXPECT_NEAR(cam.aperture_radius_m, focal_m / 4, 1e-12);
+  EXPECT_GT(focal_m, 0.01);
+  EXPECT_LT(focal_m, 0.2);
+  // In focus: the person (pelvis) lies near the focus plane.
+  const double pelvis_z = cam.to_camera(scene.humans[0].joints[0]).z;
+  EXPECT_NEAR(cam.focus_distance_m, pelvis_z, 0.5);
+  spec.camera.f_number = Distribution::constant(8);
+  EXPECT_NEAR(build_scene(spec, 5).camera.aperture_radius_m, focal_m / 16, 1e-12);
+}
+
 }  // namespace
 }  // namespace synthfarm::jobs

@@ -900,8 +900,8 @@ void Parser::output(const Field& field, OutputSpec& out) {
 }
 
 void Parser::camera(const Field& field, CameraSpec& out) {
-  static constexpr std::array<std::string_view, 5> kKeys = {"resolution", "fov_deg", "height_m",
-                                                            "distance_m", "keep_in_frame"};
+  static constexpr std::array<std::string_view, 6> kKeys = {"resolution", "fov_deg",       "height_m",
+                                                            "distance_m", "keep_in_frame", "f_number"};
   mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
     if (key == "resolution") {
       if (!value.node.IsSequence() || value.node.size() != 2) {
@@ -923,6 +923,8 @@ void Parser::camera(const Field& field, CameraSpec& out) {
       set(out.height_m, value, {0.1, 20});
     } else if (key == "distance_m") {
       set(out.distance_m, value, {0.5, 100});
+    } else if (key == "f_number") {
+      set(out.f_number, value, {0, 64});
     } else {
       auto word = string(value, "one of " + join(kKeepInFrame));
       if (word && check_word(value, *word, "keep_in_frame mode", kKeepInFrame, {})) {
@@ -1422,6 +1424,7 @@ std::string spec_to_json(const JobSpec& spec) {
   j["camera"]["height_m"] = distribution_json(camera.height_m);
   j["camera"]["distance_m"] = distribution_json(camera.distance_m);
   j["camera"]["keep_in_frame"] = camera.keep_in_frame;
+  j["camera"]["f_number"] = distribution_json(camera.f_number);
 
   j["render"] = Json::object();
   j["render"]["spp"] = spec.render.spp;

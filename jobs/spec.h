@@ -82,6 +82,9 @@ struct CameraSpec {
   Distribution height_m = Distribution::uniform(1.2, 2.0);  // eye height above the floor, 0.1..20
   Distribution distance_m = Distribution::uniform(3.0, 6.0);  // to the group of humans, 0.5..100
   std::string keep_in_frame = "humans";  // "humans" (aim at the people) or "none"
+  // Thin-lens depth of field: the f-number of a full-frame (36 mm wide) equivalent lens,
+  // focused on the people; 0 = pinhole (all sharp). 0..64.
+  Distribution f_number = Distribution::constant(0);
   friend bool operator==(const CameraSpec&, const CameraSpec&) = default;
 };
 

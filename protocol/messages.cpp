@@ -120,6 +120,7 @@ std::string encode_job_spec(const jobs::JobSpec& spec) {
   put_distribution(camera.initHeightM(), spec.camera.height_m);
   put_distribution(camera.initDistanceM(), spec.camera.distance_m);
   camera.setKeepInFrame(spec.camera.keep_in_frame);
+  put_distribution(camera.initFNumber(), spec.camera.f_number);
 
   auto render = out.initRender();
   render.setSpp(spec.render.spp);
@@ -216,6 +217,7 @@ tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes)
     spec.camera.height_m = get_distribution(camera.getHeightM());
     spec.camera.distance_m = get_distribution(camera.getDistanceM());
     spec.camera.keep_in_frame = camera.getKeepInFrame().cStr();
+    spec.camera.f_number = get_distribution(camera.getFNumber());
 
     spec.render.spp = in.getRender().getSpp();
     spec.render.max_bounces = in.getRender().getMaxBounces();

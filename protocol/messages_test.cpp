@@ -27,6 +27,7 @@ jobs::JobSpec full_spec() {
   spec.humans.character_preset = "none";
   spec.humans.character_joint_map = {{"nose", "Nose"}, {"left_eye", "LeftEye"}};
   spec.clip = {12, 25};
+  spec.camera.f_number = jobs::Distribution::uniform(1.4, 8);
   spec.scene.patterns = jobs::Distribution::constant(0.3);
   spec.scene.metal = jobs::Distribution::uniform(0, 0.5);
   spec.lighting.sky = jobs::Choice{{"gradient", "preetham"}, {1, 2}};

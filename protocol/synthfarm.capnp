@@ -63,6 +63,7 @@ struct JobSpec {
     heightM @3 :Distribution;
     distanceM @4 :Distribution;
     keepInFrame @5 :Text;
+    fNumber @6 :Distribution;
   }
   struct Render {
     spp @0 :Int32;
