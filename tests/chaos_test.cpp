@@ -252,11 +252,10 @@ TEST(Chaos, KilledWorkersRedisAndCoordinatorLeaveAnExactDataset) {
   // max_attempts is high on purpose: a shard whose holders are killed 3 times in a row
   // would be dead-lettered (expired leases count as attempts), and that is scenario C's
   // business, not this one's. Here every shard must end done.
-  // Samples of ~100 ms on one core (96x72, 4 spp, one bounce, people, patterned surfaces,
-  // the Preetham sky): at 16x12 and 1 spp the farm renders 1000 samples in a few seconds on
-  // 2 cores, too fast for kills "every few seconds"; this way the job runs for about a
-  // minute.
-  std::string id = farm.submit(small_spec("chaos", kSamples, kShardSize, 100, "[96, 72]", 4, 1));
+  // Samples of ~70 ms on one core (64x48, 4 spp, one bounce; most of it building the
+  // people): at 16x12 and 1 spp the farm renders 1000 samples in a few seconds on 2 cores,
+  // too fast for kills "every few seconds"; this way the job runs for about a minute.
+  std::string id = farm.submit(small_spec("chaos", kSamples, kShardSize, 100, "[64, 48]", 4, 1));
   ASSERT_FALSE(id.empty());
   const std::string jkey = job_key(id);
   const auto t0 = Clock::now();
