@@ -91,7 +91,20 @@ double PrincipledBsdf::specular_probability(Vec3 wo) const {
   return total > 0 ? std::clamp(spec / total, 0.0, 1.0) : 1.0;
 }
 
-Spectrum PrincipledBsdf::eval(Vec3 wo, Vec3 wi) const {
+PrincipledBsdf::Outgoing PrincipledBsdf::outgoing(Vec3 wo) const {
+  Outgoing o;
+  o.wo = wo;
+  if (wo.z <= 0 || lambertian_) return o;
+  o.lambda = lambda(wo);
+  o.transmit = 1.0 - dielectric_fresnel(wo.z);
+  o.p_spec = specular_probability(wo);
+  return o;
+}
+
+Spectrum PrincipledBsdf::eval(Vec3 wo, Vec3 wi) const { return eval(outgoing(wo), wi); }
+
+Spectrum PrincipledBsdf::eval(const Outgoing& o, Vec3 wi) const {
+  const Vec3 wo = o.wo;
   if (wo.z <= 0 || wi.z <= 0) return {};
   if (lambertian_) return base_ * (wi.z / kPi);
   Vec3 h = wo + wi;
@@ -101,21 +114,24 @@ Spectrum PrincipledBsdf::eval(Vec3 wo, Vec3 wi) const {
   double cos_oh = std::max(0.0, dot(wo, h));
   // The light the specular layer reflects on the way in and on the way out never reaches
   // the base: a reciprocal coupling that keeps the sum of both lobes within energy.
-  double transmit = (1.0 - dielectric_fresnel(wo.z)) * (1.0 - dielectric_fresnel(wi.z));
+  double transmit = o.transmit * (1.0 - dielectric_fresnel(wi.z));
   Spectrum diffuse = base_ * ((1.0 - metallic_) * transmit / kPi);
-  double g2 = 1.0 / (1.0 + lambda(wo) + lambda(wi));
+  double g2 = 1.0 / (1.0 + o.lambda + lambda(wi));
   double spec = distribution(h.z) * g2 / (4.0 * wo.z * wi.z);
   return (diffuse + specular_fresnel(cos_oh) * spec) * wi.z;
 }
 
-double PrincipledBsdf::pdf(Vec3 wo, Vec3 wi) const {
+double PrincipledBsdf::pdf(Vec3 wo, Vec3 wi) const { return pdf(outgoing(wo), wi); }
+
+double PrincipledBsdf::pdf(const Outgoing& o, Vec3 wi) const {
+  const Vec3 wo = o.wo;
   if (wo.z <= 0 || wi.z <= 0) return 0;
-  double p_spec = specular_probability(wo);
+  double p_spec = o.p_spec;
   double pdf = (1.0 - p_spec) * wi.z / kPi;
   if (p_spec > 0) {
     Vec3 h = normalize(wo + wi);
     // D_wo(h) / (4 wo.h) with D_wo(h) = G1(wo) max(0, wo.h) D(h) / cos_o.
-    double g1 = 1.0 / (1.0 + lambda(wo));
+    double g1 = 1.0 / (1.0 + o.lambda);
     pdf += p_spec * g1 * distribution(h.z) / (4.0 * wo.z);
   }
   return pdf;
@@ -123,6 +139,12 @@ double PrincipledBsdf::pdf(Vec3 wo, Vec3 wi) const {
 
 std::optional<BsdfSample> PrincipledBsdf::sample(Vec3 wo, double u_lobe,
                                                  std::array<double, 2> u) const {
+  return sample(outgoing(wo), u_lobe, u);
+}
+
+std::optional<BsdfSample> PrincipledBsdf::sample(const Outgoing& o, double u_lobe,
+                                                 std::array<double, 2> u) const {
+  const Vec3 wo = o.wo;
   if (wo.z <= 0) return std::nullopt;
   BsdfSample s;
   if (lambertian_) {
@@ -132,17 +154,16 @@ std::optional<BsdfSample> PrincipledBsdf::sample(Vec3 wo, double u_lobe,
     s.weight = base_;
     return s;
   }
-  double p_spec = specular_probability(wo);
-  if (u_lobe < p_spec) {
+  if (u_lobe < o.p_spec) {
     Vec3 h = sample_visible_normal(wo, u);
     s.wi = h * (2.0 * dot(wo, h)) - wo;
   } else {
     s.wi = cosine_hemisphere(u);
   }
   if (s.wi.z <= 0) return std::nullopt;
-  s.pdf = pdf(wo, s.wi);
+  s.pdf = pdf(o, s.wi);
   if (!(s.pdf > 0)) return std::nullopt;
-  s.weight = eval(wo, s.wi) * (1.0 / s.pdf);
+  s.weight = eval(o, s.wi) * (1.0 / s.pdf);
   return s;
 }
 

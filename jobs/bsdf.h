@@ -70,6 +70,21 @@ class PrincipledBsdf {
   // the surface or wo is not above it.
   std::optional<BsdfSample> sample(Vec3 wo, double u_lobe, std::array<double, 2> u) const;
 
+  // What eval, pdf and sample need of one outgoing direction, worked out once for a shading
+  // point that evaluates several directions (light samples, then the continuation). The
+  // overloads below give exactly the same bits as the ones above.
+  struct Outgoing {
+    explicit Outgoing() = default;  // made by outgoing() only
+    Vec3 wo;
+    double lambda = 0;    // Smith's Lambda(wo)
+    double transmit = 0;  // 1 - F_d(cos_o): what the specular layer lets through
+    double p_spec = 0;    // specular_probability(wo)
+  };
+  Outgoing outgoing(Vec3 wo) const;
+  Spectrum eval(const Outgoing& o, Vec3 wi) const;
+  double pdf(const Outgoing& o, Vec3 wi) const;
+  std::optional<BsdfSample> sample(const Outgoing& o, double u_lobe, std::array<double, 2> u) const;
+
   // Probability of sampling the specular lobe for this wo.
   double specular_probability(Vec3 wo) const;
   double alpha() const { return alpha_; }

@@ -79,13 +79,16 @@ double fifth_root(double x) {
   return y;
 }
 
-// The sRGB decoding function, c in [0, 1] -> linear.
+}  // namespace
+
 double srgb_to_linear(double c) {
   if (c <= 0.04045) return c / 12.92;
   double x = (c + 0.055) / 1.055;
   double x2 = x * x;
   return x2 * fifth_root(x2);  // x^2.4
 }
+
+namespace {
 
 // Linear values at which the 8-bit sRGB code steps up: code k covers
 // [threshold[k - 1], threshold[k]), so encoding rounds to the nearest code.

@@ -27,6 +27,10 @@ namespace synthfarm::jobs {
 // Throws std::runtime_error if OpenEXR fails.
 std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers);
 
+// The sRGB decoding function (IEC 61966-2-1), c in [0, 1] -> linear; portable bits (only
+// + - * /), so decoded textures are the same on every machine.
+double srgb_to_linear(double c);
+
 // 8-bit sRGB PNG preview of frame.rgb: exposure, an extended-Reinhard shoulder (white
 // point 4), then the exact sRGB transfer function rounded to the nearest code.
 // Throws std::runtime_error if libpng fails.

@@ -67,6 +67,7 @@ LocalLights::LocalLights(const std::vector<Light>& lights) {
       }
     }
     if (!std::isfinite(phi)) phi = 0;
+    has_area_ = has_area_ || light.kind == Light::Kind::kRect || light.kind == Light::Kind::kDisk;
     power.push_back(phi);
     lights_.push_back(p);
   }

@@ -56,6 +56,8 @@ class LocalLights {
   bool empty() const { return selection_.integral() <= 0; }
   // More than one light to choose from (sample() ignores u_select otherwise).
   bool needs_choice() const { return lights_.size() > 1; }
+  // Some light is sampled by area (sample() ignores u when every light is a point or spot).
+  bool needs_point() const { return has_area_; }
   // One light chosen by power (u_select) and a point on it (u), seen from world point `p`.
   // Empty when the chosen light does not shine on p.
   std::optional<LightSample> sample(Vec3 p, double u_select, std::array<double, 2> u) const;
@@ -77,6 +79,7 @@ class LocalLights {
   };
   std::vector<Prepared> lights_;
   Distribution1D selection_;
+  bool has_area_ = false;
 };
 
 class Background {

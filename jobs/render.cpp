@@ -10,6 +10,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -175,6 +176,16 @@ struct Hit {
   }
 };
 
+// The per-triangle part of FrameTracer::resolve() for the last triangle seen by a stream of
+// coherent label rays, which hit the same triangle many times in a row: its vertices and its
+// unit normal are worked out once. The values are the same bits as recomputing them.
+struct TriangleCache {
+  unsigned geom = kNoId, prim = kNoId;
+  Vec3 v0, e1, e2;
+  Vec3 unit_normal;  // cross(e1, e2) / its length, valid when length > 0
+  double length = 0;
+};
+
 // What a surface point looks like: its BSDF inputs after textures and patterns.
 struct SurfaceLook {
   Rgb base;  // linear base colour (the albedo label)
@@ -289,15 +300,27 @@ class FrameTracer {
   // the normal follow from them, so shading and labels do not depend on the ISA (SSE, AVX2)
   // or the kernel (single ray, packet) Embree picked at run time. Embree's own u, v are only a
   // fallback for a degenerate determinant.
-  Hit resolve(const RTCRayHit& rh) const {
-    Hit hit;
-    if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return hit;
+  // `cache` (optional) keeps the triangle's own quantities between calls.
+  Hit resolve(const RTCRayHit& rh, TriangleCache* cache = nullptr) const {
+    if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return Hit{};
     const Mesh& mesh = scene_.meshes[rh.hit.geomID];
-    const uint32_t* tri = &mesh.indices[3 * static_cast<size_t>(rh.hit.primID)];
-    Vec3 v0 = mesh.vertex(tri[0]), v1 = mesh.vertex(tri[1]), v2 = mesh.vertex(tri[2]);
+    // Built whole (no zero-fill first): resolve() runs once per ray.
+    auto load = [&] {
+      const uint32_t* tri = &mesh.indices[3 * static_cast<size_t>(rh.hit.primID)];
+      const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0, e2 = mesh.vertex(tri[2]) - v0;
+      const Vec3 n = cross(e1, e2);
+      const double len = length(n);
+      return TriangleCache{rh.hit.geomID, rh.hit.primID, v0, e1, e2, len > 0 ? n * (1.0 / len) : Vec3{}, len};
+    };
+    if (cache == nullptr) return resolve_on(rh, mesh, load());
+    if (cache->geom != rh.hit.geomID || cache->prim != rh.hit.primID) *cache = load();
+    return resolve_on(rh, mesh, *cache);
+  }
+
+  Hit resolve_on(const RTCRayHit& rh, const Mesh& mesh, const TriangleCache& t) const {
+    const Vec3 v0 = t.v0, e1 = t.e1, e2 = t.e2;
     Vec3 o{rh.ray.org_x, rh.ray.org_y, rh.ray.org_z};
     Vec3 d{rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z};
-    Vec3 e1 = v1 - v0, e2 = v2 - v0;
     Vec3 p = cross(d, e2);
     double det = dot(e1, p);
     double u = rh.hit.u, v = rh.hit.v;
@@ -310,19 +333,10 @@ class FrameTracer {
     }
     u = std::clamp(u, 0.0, 1.0);
     v = std::clamp(v, 0.0, 1.0 - u);
-    Vec3 n = cross(e1, e2);
-    double len = length(n);
-    n = len > 0 ? n * (1.0 / len) : -normalize(d);
+    Vec3 n = t.length > 0 ? t.unit_normal : -normalize(d);
     if (dot(n, d) > 0) n = -n;
-    hit.valid = true;
-    hit.point = v0 + e1 * u + e2 * v;
-    hit.normal = n;
-    hit.distance = length(hit.point - o);
-    hit.mesh = &mesh;
-    hit.triangle = rh.hit.primID;
-    hit.u = u;
-    hit.v = v;
-    return hit;
+    const Vec3 point = v0 + e1 * u + e2 * v;
+    return Hit{true, point, n, length(point - o), &mesh, rh.hit.primID, u, v};
   }
 
   bool occluded(Vec3 origin, Vec3 direction, double distance) const {
@@ -389,12 +403,13 @@ class FrameTracer {
       if (dot(ns, wo) <= 0) ns = ng;
       const ShadingFrame frame = ShadingFrame::from_normal(ns);
       const Vec3 wo_local = frame.to_local(wo);
+      const PrincipledBsdf::Outgoing out = bsdf.outgoing(wo_local);
       const Vec3 start = offset_origin(hit.point, ng);
       const uint32_t slot = kSlotsCamera + static_cast<uint32_t>(depth) * kSlotsPerBounce;
 
       // Next-event estimation: the sun (delta: E = pi * intensity facing it).
       if (sun.intensity > 0 && dot(ng, sun.direction) > 0) {
-        Spectrum f = bsdf.eval(wo_local, frame.to_local(sun.direction));
+        Spectrum f = bsdf.eval(out, frame.to_local(sun.direction));
         if (!f.is_black() && !occluded(start, sun.direction, kInfinity)) {
           sum += throughput * f * (kPi * sun.intensity);
         }
@@ -403,12 +418,16 @@ class FrameTracer {
       if (!local_lights_.empty()) {
         const double u_choice =
             local_lights_.needs_choice() ? sampler.get1d(slot + kSlotLightChoice) : 0.0;
-        auto ls = local_lights_.sample(hit.point, u_choice, sampler.get2d(slot + kSlotLightPoint));
+        // Point and spot lights need no point on the light: their slot is left unread.
+        const std::array<double, 2> u_point = local_lights_.needs_point()
+                                                  ? sampler.get2d(slot + kSlotLightPoint)
+                                                  : std::array<double, 2>{0, 0};
+        auto ls = local_lights_.sample(hit.point, u_choice, u_point);
         if (ls && dot(ng, ls->wi) > 0) {
           Vec3 wi_local = frame.to_local(ls->wi);
-          Spectrum f = bsdf.eval(wo_local, wi_local);
+          Spectrum f = bsdf.eval(out, wi_local);
           if (!f.is_black() && !occluded(start, ls->wi, ls->distance * (1 - 1e-4))) {
-            double w = ls->delta ? 1.0 : power_heuristic(ls->pdf, bsdf.pdf(wo_local, wi_local));
+            double w = ls->delta ? 1.0 : power_heuristic(ls->pdf, bsdf.pdf(out, wi_local));
             sum += throughput * f * ls->radiance * (w / ls->pdf);
           }
         }
@@ -418,9 +437,9 @@ class FrameTracer {
         auto bs = background_->sample(sampler.get2d(slot + kSlotBackground));
         if (bs && dot(ng, bs->wi) > 0) {
           Vec3 wi_local = frame.to_local(bs->wi);
-          Spectrum f = bsdf.eval(wo_local, wi_local);
+          Spectrum f = bsdf.eval(out, wi_local);
           if (!f.is_black() && !occluded(start, bs->wi, kInfinity)) {
-            double w = power_heuristic(bs->pdf, bsdf.pdf(wo_local, wi_local));
+            double w = power_heuristic(bs->pdf, bsdf.pdf(out, wi_local));
             sum += throughput * f * bs->radiance * (w / bs->pdf);
           }
         }
@@ -428,7 +447,7 @@ class FrameTracer {
 
       // Continue the path by sampling the BSDF.
       const double u_lobe = bsdf.is_lambertian() ? 0.0 : sampler.get1d(slot + kSlotLobe);
-      auto bs = bsdf.sample(wo_local, u_lobe, sampler.get2d(slot + kSlotDirection));
+      auto bs = bsdf.sample(out, u_lobe, sampler.get2d(slot + kSlotDirection));
       if (!bs) break;
       Vec3 wi = frame.to_world(bs->wi);
       if (dot(wi, ng) <= 0) break;  // below the true surface (shading normals)
@@ -497,7 +516,26 @@ struct TileRect {
   int x0, y0, x1, y1;
 };
 
-void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame& frame) {
+// The albedo label of the last mesh seen when it is the same everywhere on the mesh (no
+// texture, pattern or vertex colours): look_at() once per run of hits on that mesh.
+struct AlbedoCache {
+  const Mesh* mesh = nullptr;
+  bool uniform = false;
+  Rgb albedo;
+};
+
+bool uniform_look(const Scene& scene, const Mesh& mesh) {
+  const int index = mesh.material;
+  if (index < 0 || static_cast<size_t>(index) >= scene.materials.size()) return mesh.colors.empty();
+  const Material& m = scene.materials[static_cast<size_t>(index)];
+  auto none = [&](int t) { return t < 0 || static_cast<size_t>(t) >= scene.textures.size(); };
+  return (m.pattern < 0 || static_cast<size_t>(m.pattern) >= scene.patterns.size()) &&
+         none(m.base_color_texture) && none(m.metallic_roughness_texture) &&
+         none(m.emission_texture);
+}
+
+void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame& frame,
+                  AlbedoCache& albedo_cache) {
   if (!hit.valid) return;  // the layers start out as background
   const Camera& cam = tracer.scene().camera;
   if (!frame.depth.empty()) {
@@ -510,7 +548,13 @@ void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame
     frame.normal[3 * pixel + 2] = static_cast<float>(n.z);
   }
   if (!frame.albedo.empty()) {
-    const Rgb albedo = look_at(tracer.scene(), hit).base;
+    AlbedoCache& c = albedo_cache;
+    if (c.mesh != hit.mesh) {
+      c.mesh = hit.mesh;
+      c.uniform = uniform_look(tracer.scene(), *hit.mesh);
+      if (c.uniform) c.albedo = look_at(tracer.scene(), hit).base;
+    }
+    const Rgb albedo = c.uniform ? c.albedo : look_at(tracer.scene(), hit).base;
     frame.albedo[3 * pixel] = albedo.r;
     frame.albedo[3 * pixel + 1] = albedo.g;
     frame.albedo[3 * pixel + 2] = albedo.b;
@@ -542,9 +586,13 @@ void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   std::array<RTCRayHit, kStreamSize> rays;
   std::array<size_t, kStreamSize> pixels;
   int count = 0;
+  TriangleCache triangle;
+  AlbedoCache albedo;
   auto flush = [&] {
     tracer.trace_stream(rays.data(), count);
-    for (int i = 0; i < count; ++i) write_labels(tracer, tracer.resolve(rays[i]), pixels[i], frame);
+    for (int i = 0; i < count; ++i) {
+      write_labels(tracer, tracer.resolve(rays[i], &triangle), pixels[i], frame, albedo);
+    }
     count = 0;
   };
   for (int y = tile.y0; y < tile.y1; ++y) {
@@ -660,8 +708,10 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     rtcAttachGeometryByID(rtc_scene.get(), geometry.get(), static_cast<unsigned>(i));
   }
   // A one-thread arena makes Embree's (oneTBB) builder sequential, hence deterministic.
+  const auto build_start = std::chrono::steady_clock::now();
   tbb::task_arena build_arena(1);
   build_arena.execute([&] { rtcCommitScene(rtc_scene.get()); });
+  const auto trace_start = std::chrono::steady_clock::now();
   if (RTCError error = rtcGetDeviceError(device); error != RTC_ERROR_NONE) {
     return embree_failure("building the scene failed", error);
   }
@@ -711,6 +761,11 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
   if (settings.cancel != nullptr && settings.cancel->load())
     return tl::unexpected(std::string(kCancelled));
   label_keypoints(tracer, frame);
+  if (settings.timings != nullptr) {
+    const auto end = std::chrono::steady_clock::now();
+    settings.timings->build_s = std::chrono::duration<double>(trace_start - build_start).count();
+    settings.timings->trace_s = std::chrono::duration<double>(end - trace_start).count();
+  }
   frame.invalid_samples = invalid_samples.load();
   return frame;
 }

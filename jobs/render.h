@@ -104,6 +104,12 @@ inline constexpr uint32_t kAllLayers = layer_bit(Layer::kRgb) | layer_bit(Layer:
                                        layer_bit(Layer::kPart) | layer_bit(Layer::kUv) |
                                        layer_bit(Layer::kMotion);
 
+// Where a render's wall-clock time went (seconds), for benchmarks.
+struct RenderTimings {
+  double build_s = 0;  // the BVH (rtcCommitScene), one thread
+  double trace_s = 0;  // labels and light transport, all render threads
+};
+
 struct RenderSettings {
   int spp = 16;         // samples per pixel, >= 1
   int max_bounces = 2;  // indirect bounces after the first hit, >= 0
@@ -120,6 +126,8 @@ struct RenderSettings {
   // Square tile edge in pixels, 1 .. 64: how work is split between threads. It changes
   // nothing in the output.
   int tile_size = 16;
+  // When set, render() reports where its time went; measuring only, the output is the same.
+  RenderTimings* timings = nullptr;
 };
 
 // The error render() returns when RenderSettings::cancel was raised.

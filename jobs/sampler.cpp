@@ -78,10 +78,7 @@ constexpr uint32_t fmix32(uint32_t h) {
   return h ^ (h >> 16);
 }
 
-struct SlotSeeds {
-  uint32_t index, x, y;
-};
-SlotSeeds slot_seeds(uint64_t pixel_seed, uint32_t slot) {
+SobolSampler::SlotSeeds slot_seeds(uint64_t pixel_seed, uint32_t slot) {
   uint64_t h = mix64(pixel_seed ^ (static_cast<uint64_t>(slot) * 0x9e3779b97f4a7c15ull));
   auto x = static_cast<uint32_t>(h >> 32);
   return {static_cast<uint32_t>(h), x, fmix32(x ^ 0x6a09e667u)};
@@ -102,20 +99,31 @@ uint32_t owen_scramble(uint32_t x, uint32_t seed) {
 SobolSampler::SobolSampler(uint64_t seed, uint64_t pixel)
     : pixel_seed_(mix64(seed ^ purpose_hash("sobol")) ^ mix64(pixel + 0x51ed270b27c9f4a5ull)) {}
 
+SobolSampler::SlotSeeds SobolSampler::seeds(uint32_t slot) const {
+  static_assert(kCachedSlots <= 64);
+  if (slot >= kCachedSlots) return slot_seeds(pixel_seed_, slot);
+  const uint64_t bit = uint64_t{1} << slot;
+  if ((cached_mask_ & bit) == 0) {
+    cached_[slot] = slot_seeds(pixel_seed_, slot);
+    cached_mask_ |= bit;
+  }
+  return cached_[slot];
+}
+
 void SobolSampler::start_sample(uint32_t index) { reversed_index_ = reverse_bits(index); }
 
 // With every value kept bit-reversed where the scramble needs it, one 2D point costs three
 // reversals: shuffled = owen_scramble(index); x = owen_scramble(sobol0(shuffled)), where
 // sobol0 is itself a reversal; y = owen_scramble(sobol1(shuffled)).
 double SobolSampler::get1d(uint32_t slot) const {
-  SlotSeeds seeds = slot_seeds(pixel_seed_, slot);
+  const SlotSeeds seeds = this->seeds(slot);
   // Shuffling the index by an Owen scramble keeps the first 2^k points a (0, 1)-net.
   uint32_t shuffled = reverse_bits(lk_permutation(reversed_index_, seeds.index));
   return reverse_bits(lk_permutation(shuffled, seeds.x)) * kToUnit;
 }
 
 std::array<double, 2> SobolSampler::get2d(uint32_t slot) const {
-  SlotSeeds seeds = slot_seeds(pixel_seed_, slot);
+  const SlotSeeds seeds = this->seeds(slot);
   uint32_t shuffled = reverse_bits(lk_permutation(reversed_index_, seeds.index));
   return {reverse_bits(lk_permutation(shuffled, seeds.x)) * kToUnit,
           reverse_bits(lk_permutation(sobol1_reversed(shuffled), seeds.y)) * kToUnit};

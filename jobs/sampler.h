@@ -19,10 +19,15 @@
 
 namespace synthfarm::jobs {
 
-// Plain data, cheap to copy; one per pixel being rendered. Not thread-safe to share while
-// start_sample() is called, but get1d/get2d are const.
+// Plain data (about 400 bytes); one per pixel being rendered, by one thread: get1d/get2d are
+// const but fill a per-slot seed cache, so a sampler is not shared between threads.
 class SobolSampler {
  public:
+  // Slots whose scrambling seeds are hashed once per pixel (at their first use) rather than
+  // at every get: the camera slots and six bounces' worth of a path. Later slots hash their
+  // seeds on each call; the points are the same either way.
+  static constexpr uint32_t kCachedSlots = 38;
+
   // `seed`: the frame's sample seed; `pixel`: the pixel's row-major index.
   SobolSampler(uint64_t seed, uint64_t pixel);
 
@@ -33,9 +38,18 @@ class SobolSampler {
   double get1d(uint32_t slot) const;
   std::array<double, 2> get2d(uint32_t slot) const;
 
+  // The scrambling seeds of one slot: the index shuffle and the two dimensions' scrambles.
+  struct SlotSeeds {
+    uint32_t index, x, y;
+  };
+
  private:
+  SlotSeeds seeds(uint32_t slot) const;
+
   uint64_t pixel_seed_;
-  uint32_t reversed_index_ = 0;  // the sample index, bit-reversed
+  uint32_t reversed_index_ = 0;       // the sample index, bit-reversed
+  mutable uint64_t cached_mask_ = 0;  // bit s: cached_[s] holds slot s's seeds
+  mutable std::array<SlotSeeds, kCachedSlots> cached_;
 };
 
 // The Sobol sequence's first two dimensions (unscrambled, 32-bit fixed point): exposed for

@@ -388,8 +388,12 @@ TEST(SceneLooksTest, LightsFollowTheSceneKindAndTheSpec) {
         EXPECT_GT(light.intensity, 0);
         EXPECT_NEAR(length(light.direction), 1, 1e-9);
         EXPECT_GT(light.position.z, 1.5) << kind << ": lights hang above head height";
-        if (is_area && std::string(kind) == "room") EXPECT_DOUBLE_EQ(light.direction.z, -1);
-        if (is_area && std::string(kind) == "studio") EXPECT_LT(light.direction.z, 0) << "a softbox faces down";
+        if (is_area && std::string(kind) == "room") {
+          EXPECT_DOUBLE_EQ(light.direction.z, -1);
+        }
+        if (is_area && std::string(kind) == "studio") {
+          EXPECT_LT(light.direction.z, 0) << "a softbox faces down";
+        }
       }
       EXPECT_EQ(area, std::string(kind) == "outdoor" ? 0 : 2) << kind;
       EXPECT_EQ(lamps, 1) << kind;
