@@ -6,8 +6,14 @@
 //   synthfarm pause|resume|cancel|retry|delete JOB    job control
 //   synthfarm render --local SPEC --out DIR [--samples A:B] [--threads N]
 //                                render in-process, no Redis: the same bytes the farm writes
+//   synthfarm fetch JOB DIR      download a finished job's dataset, every object checked
+//                                against manifest.json's size and sha256; resumable
 //   synthfarm export-scene SPEC --sample N -o FILE.glb
 //                                one sample's posed scene and camera as binary glTF
+//   synthfarm render-gltf SCENE.glb --out OUT.exr [--spp N --width W --height H --bounces B
+//                         --threads T --background LEVEL --labels-only --png PREVIEW.png]
+//                                render a static glTF scene with the path tracer and print
+//                                `synthfarm render_seconds=S ...` (the render call alone)
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input.
 #include <unistd.h>
 
@@ -26,6 +32,9 @@
 #include <thread>
 
 #include "jobs/gltf.h"
+#include "jobs/gltf_scene.h"
+#include "jobs/image_io.h"
+#include "jobs/render.h"
 #include "jobs/sample.h"
 #include "jobs/scene.h"
 #include "jobs/spec.h"
@@ -333,6 +342,126 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
   return 0;
 }
 
+// Downloads job `job`'s dataset into `dir` (a path or a storage URI): every object that
+// manifest.json lists, read through storage/ from where the job stored it (the `storage`
+// of GET /api/jobs/JOB), each checked against the manifest's size and sha256 before it is
+// written. An object already in `dir` with the right size and sha256 is kept, so a fetch
+// that was interrupted resumes; manifest.json itself is written last, once every object
+// checked out. A mismatch names the object, and the others are still checked.
+int cmd_fetch(const std::string& url, const std::string& job, const std::string& dir) {
+  int status = 0;
+  auto body = get_json(url, "/api/jobs/" + job, status);
+  if (!body) {
+    fmt::print(stderr, "error: {}\n", body.error());
+    return status == 404 ? kExitBadInput : kExitFailure;
+  }
+  const std::string state = body->value("state", "");
+  if (state != "done" && state != "partial" && state != "failed") {
+    fmt::print(
+        stderr,
+        "error: job {} is {}: only a job that has ended can be fetched (synthfarm wait {})\n", job,
+        state, job);
+    return kExitBadInput;
+  }
+  const std::string source_uri = body->value("storage", "");
+  auto source = storage::open_store(source_uri);
+  if (!source) {
+    fmt::print(stderr, "error: job {}: storage {}: {}\n", job, source_uri, source.error().message);
+    return kExitFailure;
+  }
+  auto manifest_bytes = (*source)->get("manifest.json");
+  if (!manifest_bytes) {
+    fmt::print(stderr, "error: job {} ({}) has no dataset manifest: {}\n", job, state,
+               manifest_bytes.error().message);
+    return kExitFailure;
+  }
+  const json manifest = json::parse(*manifest_bytes, nullptr, false);
+  if (manifest.is_discarded() || !manifest.contains("objects") || !manifest["objects"].is_array()) {
+    fmt::print(stderr, "error: {}/manifest.json: not a dataset manifest\n", source_uri);
+    return kExitFailure;
+  }
+  std::string dest_uri = dir.find("://") == std::string::npos ? "file://" + dir : dir;
+  auto canonical = storage::canonical_uri(dest_uri);
+  auto dest = canonical ? storage::open_store(*canonical) : tl::unexpected(canonical.error());
+  if (!dest) {
+    fmt::print(stderr, "error: {}: {}\n", dir, dest.error().message);
+    return kExitBadInput;
+  }
+
+  const json& objects = manifest["objects"];
+  // Progress on one line redrawn in place on a terminal; nothing on a pipe but the summary.
+  const bool tty = isatty(fileno(stderr));
+  auto progress = [&](size_t done) {
+    if (tty) fmt::print(stderr, "\rfetch {}/{} objects\x1b[K", done, objects.size());
+  };
+  uint64_t fetched = 0, kept = 0, fetched_bytes = 0;
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const json& o = objects[i];
+    if (!o.is_object() || !o.contains("key") || !o["key"].is_string() || !o.contains("size") ||
+        !o["size"].is_number_unsigned() || !o.contains("sha256") || !o["sha256"].is_string()) {
+      failures.push_back(fmt::format("manifest.json: objects[{}] lacks key, size or sha256", i));
+      continue;
+    }
+    const std::string key = o["key"];
+    const auto size = o["size"].get<uint64_t>();
+    const std::string sha256 = o["sha256"];
+    // Keys come from the manifest: never let one write outside `dir`.
+    if (auto valid = storage::validate_key(key); !valid || key == "manifest.json") {
+      failures.push_back(
+          fmt::format("{}: refused: {}", key, valid ? "reserved name" : valid.error().message));
+      continue;
+    }
+    auto local = (*dest)->head(key);
+    if (local && local->has_value() && (*local)->size == size) {
+      auto bytes = (*dest)->get(key);
+      if (bytes && storage::sha256_hex(*bytes) == sha256) {
+        ++kept;
+        progress(i + 1);
+        continue;
+      }
+    }
+    auto bytes = (*source)->get(key);
+    if (!bytes) {
+      failures.push_back(fmt::format("{}: cannot read: {}", key, bytes.error().message));
+      continue;
+    }
+    if (bytes->size() != size) {
+      failures.push_back(fmt::format("{}: size mismatch: manifest.json says {} bytes, {} has {}",
+                                     key, size, source_uri, bytes->size()));
+      continue;
+    }
+    if (const std::string actual = storage::sha256_hex(*bytes); actual != sha256) {
+      failures.push_back(fmt::format("{}: sha256 mismatch: manifest.json says {}, {} has {}", key,
+                                     sha256, source_uri, actual));
+      continue;
+    }
+    if (auto put = (*dest)->put(key, *bytes); !put) {
+      if (tty) fmt::print(stderr, "\n");
+      fmt::print(stderr, "error: {}: cannot write: {}\n", key, put.error().message);
+      return kExitFailure;
+    }
+    ++fetched;
+    fetched_bytes += bytes->size();
+    progress(i + 1);
+  }
+  if (tty) fmt::print(stderr, "\n");
+  if (!failures.empty()) {
+    for (const std::string& f : failures) fmt::print(stderr, "error: {}\n", f);
+    fmt::print(stderr,
+               "error: job {}: {} of {} object(s) failed; manifest.json not written to {}\n", job,
+               failures.size(), objects.size(), (*dest)->uri());
+    return kExitFailure;
+  }
+  if (auto put = (*dest)->put("manifest.json", *manifest_bytes); !put) {
+    fmt::print(stderr, "error: manifest.json: cannot write: {}\n", put.error().message);
+    return kExitFailure;
+  }
+  fmt::print(stderr, "fetched {} object(s) ({:.1f} MB), {} already present and verified -> {}\n",
+             fetched, static_cast<double>(fetched_bytes) / 1e6, kept, (*dest)->uri());
+  return 0;
+}
+
 // Writes sample `index`'s scene (meshes, instances, camera) as .glb, to look at in Blender.
 int cmd_export_scene(const std::string& path, int64_t index, const std::string& out) {
   std::string text;
@@ -375,6 +504,110 @@ int cmd_export_scene(const std::string& path, int64_t index, const std::string& 
   return 0;
 }
 
+struct RenderGltfArgs {
+  std::string scene, out, png;
+  int spp = 64, width = 640, height = 480, bounces = 4, threads = 0, repeat = 1;
+  double background = 0.3;  // uniform grey background radiance
+  bool labels_only = false;
+};
+
+bool write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  file.close();
+  return static_cast<bool>(file);
+}
+
+// Renders a static glTF scene with the path tracer (the glTF scene importer, gltf_scene.h,
+// then jobs::Renderer), for comparisons with other renderers on the same file. Prints one
+// line in the same form as bench/cycles_render.py's: `synthfarm render_seconds=S spp=N
+// width=W height=H`, then the BVH build and trace split of the same call. S times the render
+// call alone (the BVH build included, file loading and encoding not); with --repeat the
+// fastest of the repeats. Writes a float EXR: R, G, B, or with --labels-only the label
+// layers (depth, normal, albedo, instance, semantic).
+int cmd_render_gltf(const RenderGltfArgs& a) {
+  if (a.labels_only && !a.png.empty()) {
+    fmt::print(stderr, "error: --png: a labels-only render has no colour to preview\n");
+    return kExitBadInput;
+  }
+  bool ok = false;
+  const std::string bytes = read_file(a.scene, ok);
+  if (!ok) {
+    fmt::print(stderr, "error: cannot read {}\n", a.scene);
+    return kExitBadInput;
+  }
+  jobs::GltfSceneOptions options;
+  options.width = a.width;
+  options.height = a.height;
+  options.background = a.background;
+  const std::string name = a.scene.substr(a.scene.find_last_of('/') + 1);
+  auto loaded = jobs::load_gltf_scene(bytes, name, options);
+  if (!loaded) {
+    fmt::print(stderr, "error: {}\n", loaded.error());
+    return kExitBadInput;
+  }
+  for (const std::string& w : loaded->warnings) fmt::print(stderr, "warning: {}\n", w);
+  auto renderer = jobs::Renderer::create();
+  if (!renderer) {
+    fmt::print(stderr, "error: renderer: {}\n", renderer.error());
+    return kExitFailure;
+  }
+  std::vector<jobs::Layer> layers = {jobs::Layer::kRgb};
+  if (a.labels_only) {
+    layers = {jobs::Layer::kDepth, jobs::Layer::kNormal, jobs::Layer::kAlbedo,
+              jobs::Layer::kInstance, jobs::Layer::kSemantic};
+  }
+  jobs::RenderSettings settings;
+  settings.spp = a.spp;
+  settings.max_bounces = a.bounces;
+  settings.threads = a.threads;
+  settings.labels_only = a.labels_only;
+  settings.layers = 0;
+  for (jobs::Layer layer : layers) settings.layers |= jobs::layer_bit(layer);
+  jobs::RenderTimings timings, best_timings;
+  settings.timings = &timings;
+  double best_s = 0;
+  std::optional<jobs::Frame> frame;
+  for (int r = 0; r < a.repeat; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    auto rendered = (*renderer)->render(loaded->scene, settings);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!rendered) {
+      fmt::print(stderr, "error: {}: {}\n", name, rendered.error());
+      return kExitFailure;
+    }
+    if (r == 0 || seconds < best_s) {
+      best_s = seconds;
+      best_timings = timings;
+    }
+    frame = std::move(*rendered);
+  }
+  if (frame->invalid_samples > 0) {
+    fmt::print(stderr, "warning: {}: {} radiance samples were NaN or infinite and dropped\n", name,
+               frame->invalid_samples);
+  }
+  try {
+    if (!write_bytes(a.out, jobs::encode_exr(*frame, layers))) {
+      fmt::print(stderr, "error: cannot write {}\n", a.out);
+      return kExitFailure;
+    }
+    if (!a.png.empty() && !write_bytes(a.png, jobs::encode_png(*frame))) {
+      fmt::print(stderr, "error: cannot write {}\n", a.png);
+      return kExitFailure;
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: encoding: {}\n", e.what());
+    return kExitFailure;
+  }
+  fmt::print("synthfarm render_seconds={:.3f} spp={} width={} height={}\n", best_s,
+             a.labels_only ? 0 : a.spp, a.width, a.height);
+  fmt::print("synthfarm build_seconds={:.4f} trace_seconds={:.4f} triangles={} labels_only={}\n",
+             best_timings.build_s, best_timings.trace_s, loaded->triangle_count,
+             a.labels_only ? 1 : 0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -414,12 +647,38 @@ int main(int argc, char** argv) {
   render->add_option("--out", out, "output directory or storage URI")->required();
   render->add_option("--samples", range, "sample range A:B (B excluded); default all");
   render->add_option("--threads", threads, "render threads; 0 = all cores")->check(CLI::Range(0, 1024));
+  std::string fetch_dir;
+  auto* fetch = app.add_subcommand("fetch", "download a finished job's dataset and verify every sha256");
+  fetch->add_option("job", job, "job id")->required();
+  fetch->add_option("dir", fetch_dir, "destination directory or storage URI")->required();
   int64_t export_sample = 0;
   auto* export_scene =
       app.add_subcommand("export-scene", "write one sample's scene and camera as binary glTF");
   export_scene->add_option("spec", spec_path, "dataset spec")->required();
   export_scene->add_option("--sample", export_sample, "sample index")->capture_default_str();
   export_scene->add_option("-o,--out", out, "output .glb file")->required();
+  RenderGltfArgs gltf;
+  auto* render_gltf = app.add_subcommand(
+      "render-gltf", "render a static glTF scene with the path tracer; prints the render time");
+  render_gltf->add_option("scene", gltf.scene, ".glb, or .gltf with embedded buffers")->required();
+  render_gltf->add_option("--out", gltf.out, "output float EXR")->required();
+  render_gltf->add_option("--spp", gltf.spp, "samples per pixel")
+      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  render_gltf->add_option("--width", gltf.width, "pixels")
+      ->check(CLI::Range(1, 65536))->capture_default_str();
+  render_gltf->add_option("--height", gltf.height, "pixels")
+      ->check(CLI::Range(1, 65536))->capture_default_str();
+  render_gltf->add_option("--bounces", gltf.bounces, "indirect bounces after the first hit")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
+  render_gltf->add_option("--threads", gltf.threads, "render threads; 0 = all cores")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
+  render_gltf->add_option("--background", gltf.background, "uniform grey background radiance")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  render_gltf->add_flag("--labels-only", gltf.labels_only,
+                        "label layers only (one ray per pixel, no light transport)");
+  render_gltf->add_option("--png", gltf.png, "also write an 8-bit sRGB preview");
+  render_gltf->add_option("--repeat", gltf.repeat, "render this many times; report the fastest")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -435,6 +694,8 @@ int main(int argc, char** argv) {
     if (*cmd) return cmd_control(url, name, job);
   }
   if (*render) return cmd_render_local(spec_path, out, range, threads);
+  if (*fetch) return cmd_fetch(url, job, fetch_dir);
   if (*export_scene) return cmd_export_scene(spec_path, export_sample, out);
+  if (*render_gltf) return cmd_render_gltf(gltf);
   return kExitBadInput;
 }

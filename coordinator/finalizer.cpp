@@ -2,12 +2,47 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "jobs/sharding.h"
+#include "jobs/coco.h"
 #include "jobs/manifest.h"
+#include "jobs/sharding.h"
 
 namespace synthfarm::coordinator {
+
+namespace {
+
+// Feeds a shard's sample JSONs to the COCO builder, in key order (sample, then frame). Each
+// JSON is checked against its manifest entry; the image's file is its PNG preview, or its
+// EXR when the job wrote no preview.
+tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& store,
+                                                 const jobs::ShardManifest& shard,
+                                                 jobs::coco::DatasetBuilder& builder) {
+  std::set<std::string_view> keys;
+  std::vector<const jobs::ManifestEntry*> jsons;
+  for (const auto& o : shard.objects) {
+    keys.insert(o.key);
+    if (o.key.starts_with("samples/") && o.key.ends_with(".json")) jsons.push_back(&o);
+  }
+  std::sort(jsons.begin(), jsons.end(), [](auto* a, auto* b) { return a->key < b->key; });
+  for (const jobs::ManifestEntry* o : jsons) {
+    auto bytes = store.get(o->key);
+    if (!bytes)
+      return tl::unexpected(fmt::format("cannot read {}: {}", o->key, bytes.error().message));
+    if (bytes->size() != o->size || storage::sha256_hex(*bytes) != o->sha256) {
+      return tl::unexpected(
+          fmt::format("{}: size or sha256 differs from its shard manifest", o->key));
+    }
+    const std::string stem = o->key.substr(0, o->key.size() - std::string_view(".json").size());
+    const std::string file_name = keys.count(stem + ".png") ? stem + ".png" : stem + ".exr";
+    auto added = builder.add_image(*bytes, file_name, o->key);
+    if (!added) return added;
+  }
+  return {};
+}
+
+}  // namespace
 
 tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::ObjectStore& store,
                                                                   const protocol::JobRecord& job,
@@ -20,6 +55,15 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   ManifestSummary summary;
   std::vector<bool> seen(static_cast<size_t>(job.samples), false);
   json missing = json::array();
+  json spec = json::parse(spec_json);
+  const json* labels = spec.contains("output") ? &spec["output"]["labels"] : nullptr;
+  const bool write_coco = labels != nullptr && labels->is_array() &&
+                          std::find(labels->begin(), labels->end(), "coco") != labels->end();
+  // The annotation files carry no time: finalizing twice writes the same bytes.
+  jobs::coco::DatasetBuilder coco(json({{"description", job.name},
+                                        {"job", job.id},
+                                        {"software", fmt::format("synthfarm {}", SYNTHFARM_VERSION)}})
+                                      .dump());
   for (uint64_t n = 0; n < shards; ++n) {
     if (dead_shards.count(n)) {
       auto range = jobs::shard_range(job.samples, job.shard_size, n);
@@ -38,6 +82,10 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
                                         range.size()));
     }
     for (uint64_t i = range.begin; i < range.end; ++i) seen[i] = true;
+    if (auto added = write_coco ? add_shard_images(store, *manifest, coco) : tl::expected<void, std::string>();
+        !added) {
+      return tl::unexpected(fmt::format("job {}: {}: {}", job.id, key, added.error()));
+    }
     for (const auto& o : manifest->objects) {
       objects.push_back({{"key", o.key}, {"size", o.size}, {"sha256", o.sha256}});
       summary.bytes += o.size;
@@ -45,18 +93,45 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
     }
   }
   summary.samples = std::count(seen.begin(), seen.end(), true);
+  summary.images = coco.images();
+  summary.person_annotations = coco.person_annotations();
+  summary.instance_annotations = coco.instance_annotations();
+
+  // The annotation files are objects of the dataset like the samples: listed with their
+  // size and sha256, so `fetch` downloads and verifies them with the rest.
+  jobs::coco::DatasetBuilder::Files files = coco.finish();
+  using KeyedText = std::pair<const char*, std::string*>;
+  std::vector<KeyedText> annotation_files;
+  if (write_coco) {
+    annotation_files = {{kPersonKeypointsKey, &files.person_keypoints}, {kInstancesKey, &files.instances}};
+  }
+  for (auto [key, bytes] : annotation_files) {
+    auto put = store.put(key, *bytes);
+    if (!put) return tl::unexpected(fmt::format("job {}: cannot write {}: {}", job.id, key, put.error().message));
+    objects.push_back({{"key", key}, {"size", bytes->size()}, {"sha256", storage::sha256_hex(*bytes)}});
+    summary.bytes += bytes->size();
+    ++summary.objects;
+    std::string().swap(*bytes);  // free it before the next is stored
+  }
   json manifest = {
       {"format", "synthfarm.dataset/1"},
       {"job", job.id},
       {"name", job.name},
       {"software", {{"name", "synthfarm"}, {"version", SYNTHFARM_VERSION}}},
-      {"spec", json::parse(spec_json)},
+      {"spec", std::move(spec)},
       {"complete", missing.empty()},
       {"counts", {{"samples", summary.samples}, {"shards", shards}, {"objects", summary.objects},
-                  {"bytes", summary.bytes}, {"missing_shards", missing.size()}}},
+                  {"bytes", summary.bytes}, {"missing_shards", missing.size()}, {"images", summary.images},
+                  {"person_annotations", summary.person_annotations},
+                  {"instance_annotations", summary.instance_annotations}}},
+      {"annotations", write_coco ? json{{"coco_person_keypoints", kPersonKeypointsKey}, {"instances", kInstancesKey}}
+                                 : json::object()},
       {"missing", std::move(missing)},
       {"timing", {{"created_ms", job.created_ms}, {"started_ms", job.started_ms}, {"finalized_ms", now_ms}}},
-      {"layout", {{"sample", "samples/{index:08d}.{exr,png,json}"}, {"shard_manifest", "shards/{shard:06d}.manifest.json"}}},
+      {"layout", {{"sample", "samples/{index:08d}.{exr,png,json}"},
+                  {"clip_frame", "samples/{index:08d}.f{frame:03d}.{exr,png,json}"},
+                  {"shard_manifest", "shards/{shard:06d}.manifest.json"},
+                  {"annotations", "annotations/{coco_person_keypoints,instances}.json"}}},
       {"objects", std::move(objects)},
   };
   auto put = store.put("manifest.json", manifest.dump(1) + "\n");

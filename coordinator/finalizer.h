@@ -1,6 +1,10 @@
 // Turns a job whose shards are all complete into a dataset: reads every shard manifest
-// (the commit markers written by workers) and writes `manifest.json` under the job's
-// prefix. Idempotent: running it twice writes the same manifest.
+// (the commit markers written by workers) and, when the spec's output.labels lists `coco`,
+// the sample JSONs they list, from which it writes the COCO files
+// (`annotations/coco_person_keypoints.json`, `annotations/instances.json`, built by
+// jobs/coco.h from the sample JSONs alone, never from images); then `manifest.json` under
+// the job's prefix, listing the annotation files among its objects. Idempotent: running it
+// twice writes the same files (only the manifest's finalized_ms differs).
 #pragma once
 
 #include <set>
@@ -13,14 +17,22 @@
 
 namespace synthfarm::coordinator {
 
+inline constexpr const char* kPersonKeypointsKey = "annotations/coco_person_keypoints.json";
+inline constexpr const char* kInstancesKey = "annotations/instances.json";
+
 struct ManifestSummary {
   int64_t samples = 0;
-  int64_t objects = 0;
+  int64_t objects = 0;  // the annotation files included
   uint64_t bytes = 0;
+  uint64_t images = 0;  // COCO images: one per still sample, one per clip frame
+  uint64_t person_annotations = 0;
+  uint64_t instance_annotations = 0;
 };
 
 // `spec_json` is the canonical spec; `job` the Redis record; `dead_shards` the shards that
-// were dead-lettered: they are listed as missing instead of read.
+// were dead-lettered: they are listed as missing instead of read, and their samples are
+// absent from the COCO files. Memory: the COCO files' text and one sample JSON at a time
+// (ObjectStore::put takes whole objects), never image bytes.
 tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::ObjectStore& store,
                                                                   const protocol::JobRecord& job,
                                                                   const std::string& spec_json,

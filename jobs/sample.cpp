@@ -7,7 +7,8 @@
 //   camera {fov_deg, height_m, distance_m, position [x,y,z]},
 //   render {spp, max_bounces}, layers [names],
 //   scene {kind, sky_intensity, sun {elevation_deg, azimuth_deg, intensity, direction}},
-//   instances [{id, semantic_id, class, name, bbox [x,y,w,h], visible_pixels,
+//   instances [{id, semantic_id, class, name, bbox [x,y,w,h], visible_pixels, area,
+//               segmentation {size [h,w], counts "..."},
 //               persons also:
 //                 keypoints [x1,y1,v1, ..., x17,y17,v17] (COCO-17 order; v 0 outside the
 //                   image, 1 occluded, 2 visible, by ray casting), num_keypoints (v > 0),
@@ -19,8 +20,10 @@
 //                 yaw_deg, position, joints_3d_world, joints_3d_camera {joint: [x,y,z]},
 //                 joints_2d {joint: [u,v] or null behind the camera}}].
 // bbox is tight around the instance's pixels in the instance layer (COCO: x, y of the
-// top-left pixel, width and height in pixels); [0,0,0,0] when not visible. The person's
-// mask is its id in the instance layer.
+// top-left pixel, width and height in pixels); [0,0,0,0] when not visible. The instance's
+// mask is its id in the instance layer; `segmentation` is that mask in COCO's compressed
+// RLE (jobs/coco.h), `area` its pixel count (= visible_pixels), so the dataset's COCO files
+// are built from sample JSONs alone.
 #include "jobs/sample.h"
 
 #include <fmt/format.h>
@@ -34,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/characters.h"
+#include "jobs/coco.h"
 #include "jobs/image_io.h"
 #include "jobs/render.h"
 #include "jobs/rng.h"
@@ -143,6 +147,11 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
     }
   }
 
+  uint32_t max_id = 0;
+  for (const Instance& instance : scene.instances) max_id = std::max(max_id, instance.id);
+  const std::vector<coco::RleMask> masks =
+      coco::encode_id_masks(frame.instance, frame.width, frame.height, max_id);
+
   json instances = json::array();
   for (const Instance& instance : scene.instances) {
     const InstanceStats& s = stats[instance.id];
@@ -152,6 +161,10 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
     item["class"] = std::string(semantic_class_name(instance.semantic));
     item["name"] = instance.name;
     item["visible_pixels"] = s.pixels;
+    item["area"] = s.pixels;
+    // Instance ids start at 1 (0 is the background in the instance layer).
+    item["segmentation"] = {{"size", {frame.height, frame.width}},
+                            {"counts", coco::rle_to_string(masks.at(instance.id - 1).counts)}};
     item["bbox"] = s.pixels == 0 ? json::array({0, 0, 0, 0})
                                  : json::array({s.x0, s.y0, s.x1 - s.x0 + 1, s.y1 - s.y0 + 1});
     if (instance.human >= 0) {

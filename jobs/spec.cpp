@@ -43,8 +43,8 @@ constexpr size_t kMaxErrors = 100;
 constexpr std::array<std::string_view, 9> kLayerNames = {
     "rgb", "depth", "normal", "albedo", "instance", "semantic", "part", "uv", "motion"};
 constexpr std::array<std::string_view, 0> kFutureLayers = {};
-constexpr std::array<std::string_view, 1> kLabelNames = {"sample_json"};
-constexpr std::array<std::string_view, 1> kFutureLabels = {"coco"};
+constexpr std::array<std::string_view, 2> kLabelNames = {"sample_json", "coco"};
+constexpr std::array<std::string_view, 0> kFutureLabels = {};
 constexpr std::array<std::string_view, 3> kSceneKinds = {"room", "outdoor", "studio"};
 constexpr std::array<std::string_view, 7> kMotions = {"static", "walk", "run", "idle", "wave", "sit", "bvh"};
 constexpr std::array<std::string_view, 0> kFutureMotions = {};
@@ -892,7 +892,14 @@ void Parser::output(const Field& field, OutputSpec& out) {
     } else if (key == "labels") {
       auto labels = word_list<std::string>(value, "label", kLabelNames, kFutureLabels,
                                            [](std::string_view name) { return std::string(name); });
-      if (labels) out.labels = std::move(*labels);
+      if (!labels) return;
+      const bool coco = std::find(labels->begin(), labels->end(), "coco") != labels->end();
+      const bool json = std::find(labels->begin(), labels->end(), "sample_json") != labels->end();
+      if (coco && !json) {
+        fail(value, "coco is built from the per-sample JSON: list sample_json too, got " + describe(value.node));
+      } else {
+        out.labels = std::move(*labels);
+      }
     } else {
       set(out.preview_png, boolean(value));
     }

@@ -70,7 +70,7 @@ struct OutputSpec {
   // spec means "the coordinator's default"; the coordinator fills it in at submission.
   std::string storage;
   std::vector<Layer> layers = {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kInstance};
-  std::vector<std::string> labels = {"sample_json"};
+  std::vector<std::string> labels = {"sample_json", "coco"};
   bool preview_png = true;
   friend bool operator==(const OutputSpec&, const OutputSpec&) = default;
 };

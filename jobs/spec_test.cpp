@@ -66,8 +66,6 @@ const BadSpec kBadSpecs[] = {
      "did you mean 'fov_deg'?"},
     {"FutureTopLevelField", "name: x\nsamples: 10\nsensor: {noise: none}\n", "sensor", 3, 1,
      "not supported in this version"},
-    {"FutureNestedField", "name: x\nsamples: 10\noutput:\n  labels: [coco]\n", "output.labels[0]", 4, 12,
-     "not supported in this version"},
     {"EnvironmentNotAnExr", "name: x\nsamples: 10\nlighting:\n  environment: {choice: [sky, file:///h/park.hdr]}\n",
      "lighting.environment.choice[1]", 4, 31, "unknown environment (sky or a file:// or s3:// URI of an .exr file)"},
     {"UnknownSky", "name: x\nsamples: 10\nlighting:\n  sky: hosek\n", "lighting.sky", 4, 8,
@@ -127,8 +125,10 @@ const BadSpec kBadSpecs[] = {
      "output.layers[2]", 4, 24, "duplicate layer 'depth' (already at output.layers[1])"},
     {"EmptyLayers", "name: x\nsamples: 10\noutput:\n  layers: []\n", "output.layers", 4, 11,
      "must list at least one layer"},
-    {"FutureLabelCoco", "name: x\nsamples: 10\noutput:\n  labels: [sample_json, coco]\n",
-     "output.labels[1]", 4, 25, "label 'coco' is not supported in this version"},
+    {"CocoWithoutSampleJson", "name: x\nsamples: 10\noutput:\n  labels: [coco]\n",
+     "output.labels", 4, 11, "coco is built from the per-sample JSON: list sample_json too"},
+    {"UnknownLabel", "name: x\nsamples: 10\noutput:\n  labels: [sample_json, voc]\n",
+     "output.labels[1]", 4, 25, "unknown label 'voc'"},
     {"BadStorageScheme", "name: x\nsamples: 10\noutput:\n  storage: http://example.com/x\n",
      "output.storage", 4, 12, "must be a file:// or s3:// URI, got \"http://example.com/x\""},
     {"StorageWithoutLocation", "name: x\nsamples: 10\noutput:\n  storage: s3://\n",
@@ -356,6 +356,7 @@ TEST(ParseSpec, MinimalSpecGetsEveryDefault) {
   EXPECT_EQ(spec.shard_size, 50);
   EXPECT_EQ(spec.max_attempts, 3);
   EXPECT_EQ(spec.output.storage, "");
+  EXPECT_EQ(spec.output.labels, (std::vector<std::string>{"sample_json", "coco"}));
   EXPECT_EQ(spec.camera.width, 640);
   EXPECT_EQ(spec.humans.motion.values, (std::vector<std::string>{"static", "walk", "idle", "wave"}));
 }
@@ -522,7 +523,7 @@ sensor:
     paths.push_back(e.path);
     EXPECT_NE(e.message.find("not supported in this version"), std::string::npos) << e.to_string();
   }
-  EXPECT_EQ(paths, (std::vector<std::string>{"output.labels[0]", "sensor"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"sensor"}));
 }
 
 TEST(SpecJson, RoundTripsDefaults) {

@@ -161,7 +161,8 @@ std::string describe(const std::vector<std::string>& names, size_t max = 20) {
 }
 
 // Checks manifest.json of the job at `root` against the disk: it lists exactly the
-// .exr/.png/.json of `samples`, each once, each with the size and sha256 on disk.
+// .exr/.png/.json of `samples` and the two COCO files, each once, each with the size and
+// sha256 on disk.
 // Returns the manifest's keys.
 std::set<std::string> check_manifest(const fs::path& root, const std::vector<int>& samples,
                                      const std::string& logs) {
@@ -190,6 +191,8 @@ std::set<std::string> check_manifest(const fs::path& root, const std::vector<int
   for (int i : samples) {
     for (const char* ext : {"exr", "png", "json"}) expected.insert(sample_key(i, ext));
   }
+  expected.insert("annotations/coco_person_keypoints.json");
+  expected.insert("annotations/instances.json");
   std::vector<std::string> missing, extra;
   std::set_difference(expected.begin(), expected.end(), keys.begin(), keys.end(), std::back_inserter(missing));
   std::set_difference(keys.begin(), keys.end(), expected.begin(), expected.end(), std::back_inserter(extra));
@@ -344,7 +347,7 @@ TEST(Chaos, KilledWorkersRedisAndCoordinatorLeaveAnExactDataset) {
   std::vector<int> all(kSamples);
   for (int i = 0; i < kSamples; ++i) all[i] = i;
   auto keys = check_manifest(root, all, farm.all_logs(1500));
-  EXPECT_EQ(keys.size(), 3u * kSamples);
+  EXPECT_EQ(keys.size(), 3u * kSamples + 2u) << "the samples and the two COCO files";
 
   // Nothing else under the prefix but the shard manifests, manifest.json and temp files
   // of writes a SIGKILL cut short (".tmp.*", at most one per killed process: a worker

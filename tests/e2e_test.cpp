@@ -1,16 +1,19 @@
 // End to end: real redis-server, coordinator and workers as separate processes talking
 // over real sockets; datasets checked on disk.
 #include <OpenEXR/ImfChannelList.h>
+#include <OpenEXR/ImfFrameBuffer.h>
 #include <OpenEXR/ImfHeader.h>
 #include <OpenEXR/ImfInputFile.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "jobs/coco_testing.h"
 #include "storage/object_store.h"
 #include "tests/farm.h"
 
@@ -39,6 +42,207 @@ std::set<std::string> exr_channels(const std::filesystem::path& path) {
     names.insert(it.name());
   }
   return names;
+}
+
+// The instance.id layer of an EXR, row-major.
+std::vector<uint32_t> exr_instance_ids(const std::filesystem::path& path, int& width, int& height) {
+  Imf::InputFile file(path.c_str());
+  const Imath::Box2i window = file.header().dataWindow();
+  width = window.max.x - window.min.x + 1;
+  height = window.max.y - window.min.y + 1;
+  std::vector<uint32_t> ids(static_cast<size_t>(width) * height);
+  Imf::FrameBuffer buffer;
+  buffer.insert("instance.id", Imf::Slice(Imf::UINT,
+                                          reinterpret_cast<char*>(ids.data() - window.min.x -
+                                                                  window.min.y * width),
+                                          sizeof(uint32_t), sizeof(uint32_t) * width));
+  file.setFrameBuffer(buffer);
+  file.readPixels(window.min.y, window.max.y);
+  return ids;
+}
+
+struct CocoCounts {
+  size_t images = 0, people = 0, images_without_people = 0, scene_annotations = 0;
+};
+
+// Checks one COCO file of the dataset at `root` the way a training pipeline would rely on
+// it: ids contiguous from 1, every image listed with its size and an existing file, every
+// annotation's RLE decoding (independently of the encoder) to exactly the pixels of its
+// instance in the EXR's instance layer, with the annotation's area and tight box, and for
+// people, 51 keypoint numbers with every labelled keypoint inside the image.
+void check_coco_file(const std::filesystem::path& root, const std::string& key, bool keypoints,
+                     CocoCounts& counts) {
+  SCOPED_TRACE(key);
+  const json coco = json::parse(slurp(root / key));
+  for (const char* field : {"images", "annotations", "categories"}) {
+    EXPECT_TRUE(coco.contains(field) && coco[field].is_array()) << field;
+  }
+  std::set<int> categories;
+  for (const json& c : coco["categories"]) {
+    categories.insert(c["id"].get<int>());
+    if (keypoints) {
+      EXPECT_EQ(c["name"], "person");
+      EXPECT_EQ(c["keypoints"].size(), 17u);
+      EXPECT_EQ(c["skeleton"].size(), 19u);
+    }
+  }
+  std::map<int, json> images;
+  for (size_t i = 0; i < coco["images"].size(); ++i) {
+    const json& image = coco["images"][i];
+    EXPECT_EQ(image["id"], i + 1) << "image ids are contiguous from 1";
+    EXPECT_EQ(image["width"], 64);
+    EXPECT_EQ(image["height"], 48);
+    EXPECT_TRUE(std::filesystem::exists(root / image["file_name"].get<std::string>()))
+        << image.dump();
+    images[image["id"].get<int>()] = image;
+  }
+  counts.images = images.size();
+  std::map<int, std::vector<uint32_t>> layers;  // image id -> instance.id layer
+  std::set<int> with_people;
+  for (size_t a = 0; a < coco["annotations"].size(); ++a) {
+    const json& ann = coco["annotations"][a];
+    SCOPED_TRACE(ann.dump().substr(0, 200));
+    EXPECT_EQ(ann["id"], a + 1) << "annotation ids are contiguous from 1";
+    const int image_id = ann["image_id"].get<int>();
+    ASSERT_TRUE(images.count(image_id));
+    EXPECT_TRUE(categories.count(ann["category_id"].get<int>()));
+    EXPECT_EQ(ann["iscrowd"], 0);
+    ASSERT_TRUE(ann["area"].is_number());
+    ASSERT_EQ(ann["segmentation"]["size"], json::array({48, 64}));
+    auto runs = jobs::coco_testing::decode_counts(ann["segmentation"]["counts"].get<std::string>());
+    ASSERT_TRUE(runs.has_value());
+    auto mask = jobs::coco_testing::decode_mask(*runs, 48, 64);
+    ASSERT_TRUE(mask.has_value());
+    uint64_t area = 0;
+    int x0 = 64, y0 = 48, x1 = -1, y1 = -1;
+    for (int y = 0; y < 48; ++y) {
+      for (int x = 0; x < 64; ++x) {
+        if (!(*mask)[static_cast<size_t>(y) * 64 + x]) continue;
+        ++area;
+        x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
+      }
+    }
+    EXPECT_GT(area, 0u);
+    EXPECT_EQ(ann["area"].get<uint64_t>(), area);
+    EXPECT_EQ(ann["bbox"], json::array({x0, y0, x1 - x0 + 1, y1 - y0 + 1}));
+    // The mask is exactly the instance's pixels in the EXR (orientation and order included).
+    if (!layers.count(image_id)) {
+      std::string exr = images[image_id]["file_name"].get<std::string>();
+      exr = exr.substr(0, exr.rfind('.')) + ".exr";
+      int w = 0, h = 0;
+      layers[image_id] = exr_instance_ids(root / exr, w, h);
+      EXPECT_EQ(w, 64);
+      EXPECT_EQ(h, 48);
+    }
+    const std::vector<uint32_t>& layer = layers[image_id];
+    const uint32_t instance = ann["instance_id"].get<uint32_t>();
+    size_t differing = 0;
+    for (size_t p = 0; p < layer.size(); ++p)
+      differing += (layer[p] == instance) != ((*mask)[p] == 1);
+    EXPECT_EQ(differing, 0u) << "instance " << instance;
+    if (ann["category_id"] == 1) with_people.insert(image_id);
+    if (ann["category_id"] == 2 || ann["category_id"] == 3) ++counts.scene_annotations;
+    if (!keypoints) continue;
+    ++counts.people;
+    EXPECT_EQ(ann["category_id"], 1);
+    ASSERT_EQ(ann["keypoints"].size(), 51u);
+    int labelled = 0;
+    for (int k = 0; k < 17; ++k) {
+      const double x = ann["keypoints"][3 * k].get<double>(),
+                   y = ann["keypoints"][3 * k + 1].get<double>();
+      const int v = ann["keypoints"][3 * k + 2].get<int>();
+      EXPECT_TRUE(v == 0 || v == 1 || v == 2) << v;
+      if (v == 0) continue;
+      ++labelled;
+      EXPECT_TRUE(x >= 0 && x < 64 && y >= 0 && y < 48)
+          << "keypoint " << k << " at " << x << ", " << y;
+    }
+    EXPECT_EQ(ann["num_keypoints"], labelled);
+  }
+  counts.images_without_people = images.size() - with_people.size();
+}
+
+TEST(EndToEnd, CocoFilesMatchTheRenderedMasksAndFetchVerifiesEveryObject) {
+  Farm farm({.workers = 2, .threads = 1});
+  const std::string people =
+      "\nhumans:\n  count: {uniform_int: [0, 2]}\noutput:\n  layers: [rgb, instance]\n";
+  std::string still = farm.submit(tiny_spec("coco", 8, 3, 1) + people);
+  std::string clip = farm.submit(tiny_spec("clip", 2, 1, 1) + people + "clip:\n  frames: 3\n");
+  ASSERT_EQ(farm.wait(still)["state"], "done") << farm.logs();
+  ASSERT_EQ(farm.wait(clip)["state"], "done") << farm.logs();
+
+  for (const auto& [id, images] : {std::pair<std::string, size_t>{still, 8}, {clip, 6}}) {
+    SCOPED_TRACE(id);
+    const auto root = farm.out_root() / id;
+    const json manifest = json::parse(slurp(root / "manifest.json"));
+    std::map<std::string, json> objects;
+    for (const json& o : manifest["objects"]) objects[o["key"].get<std::string>()] = o;
+    for (const char* key :
+         {"annotations/coco_person_keypoints.json", "annotations/instances.json"}) {
+      ASSERT_TRUE(objects.count(key)) << key << " is not in manifest.json";
+      const std::string bytes = slurp(root / key);
+      EXPECT_EQ(objects[key]["size"].get<uint64_t>(), bytes.size());
+      EXPECT_EQ(objects[key]["sha256"].get<std::string>(), storage::sha256_hex(bytes));
+    }
+    EXPECT_EQ(manifest["counts"]["images"], images);
+    CocoCounts person, detection;
+    check_coco_file(root, "annotations/coco_person_keypoints.json", true, person);
+    check_coco_file(root, "annotations/instances.json", false, detection);
+    EXPECT_EQ(person.images, images);
+    EXPECT_EQ(detection.images, images);
+    EXPECT_GT(detection.scene_annotations, 0u) << "floors and walls are labelled too";
+    if (id == still) {
+      EXPECT_GT(person.people, 0u);
+      EXPECT_GT(person.images_without_people, 0u)
+          << "seed 7 draws no people for some of the 8 samples";
+    } else {
+      const json coco = json::parse(slurp(root / "annotations/coco_person_keypoints.json"));
+      EXPECT_EQ(coco["images"][4]["file_name"], "samples/00000001.f001.png");
+    }
+  }
+
+  // fetch: everything manifest.json lists, verified; again, nothing to download; a local
+  // file damaged since is downloaded again.
+  const auto dest = farm.dir() / "fetched";
+  auto fetch = [&](const std::filesystem::path& dir) {
+    return run_command({binary("synthfarm"), "--url", farm.url(), "fetch", still, dir.string()});
+  };
+  auto [code, output] = fetch(dest);
+  ASSERT_EQ(code, 0) << output;
+  const auto source = farm.out_root() / still;
+  const json manifest = json::parse(slurp(source / "manifest.json"));
+  for (const json& o : manifest["objects"]) {
+    const std::string bytes = slurp(dest / o["key"].get<std::string>());
+    EXPECT_EQ(storage::sha256_hex(bytes), o["sha256"].get<std::string>()) << o["key"];
+  }
+  EXPECT_EQ(slurp(dest / "manifest.json"), slurp(source / "manifest.json"));
+  const size_t count = manifest["objects"].size();
+  std::tie(code, output) = fetch(dest);
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("fetched 0 object(s)"), std::string::npos) << output;
+  EXPECT_NE(output.find(std::to_string(count) + " already present"), std::string::npos) << output;
+  std::ofstream(dest / "samples/00000001.png", std::ios::binary | std::ios::trunc) << "not a png";
+  std::tie(code, output) = fetch(dest);
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("fetched 1 object(s)"), std::string::npos) << output;
+  EXPECT_EQ(slurp(dest / "samples/00000001.png"), slurp(source / "samples/00000001.png"));
+
+  // An object damaged in storage: named, exit 1, and no manifest.json in the copy.
+  std::string exr = slurp(source / "samples/00000002.exr");
+  exr[exr.size() / 2] ^= 0x5a;
+  std::ofstream(source / "samples/00000002.exr", std::ios::binary | std::ios::trunc) << exr;
+  const auto damaged = farm.dir() / "damaged";
+  std::tie(code, output) = fetch(damaged);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("samples/00000002.exr: sha256 mismatch"), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(damaged / "manifest.json"));
+  EXPECT_FALSE(std::filesystem::exists(damaged / "samples/00000002.exr"));
+  EXPECT_TRUE(std::filesystem::exists(damaged / "samples/00000003.exr"))
+      << "the other objects are still fetched";
+
+  auto [missing, message] = run_command({binary("synthfarm"), "--url", farm.url(), "fetch",
+                                         "no-such-job", (farm.dir() / "none").string()});
+  EXPECT_EQ(missing, 2) << message;
 }
 
 TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
@@ -71,7 +275,9 @@ TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
     std::set<std::string> expected = {"R", "G", "B", "depth.Z", "normal.X", "normal.Y", "normal.Z", "instance.id"};
     EXPECT_EQ(channels, expected) << name;
   }
-  EXPECT_EQ(keys.size(), 40u * 3u);
+  EXPECT_EQ(keys.size(), 40u * 3u + 2u) << "the samples and the two COCO files";
+  EXPECT_TRUE(keys.count("annotations/coco_person_keypoints.json"));
+  EXPECT_TRUE(keys.count("annotations/instances.json"));
 
   // The API and metrics agree with what happened.
   // Both workers are known from their heartbeats (one a second; the first may be sent
@@ -302,7 +508,7 @@ TEST(EndToEnd, ABrokenMocapClipFailsTheShardCleanly) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
     stored += entry.path().extension() == ".exr" || entry.path().extension() == ".json" ? 1 : 0;
   }
-  EXPECT_EQ(stored, 1) << "only manifest.json, no sample";
+  EXPECT_EQ(stored, 3) << "only manifest.json and the two COCO files (no images), no sample";
   EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
 }
 
@@ -327,7 +533,7 @@ TEST(EndToEnd, ACharacterWithoutASkinFailsTheShardCleanly) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
     stored += entry.path().extension() == ".exr" || entry.path().extension() == ".json" ? 1 : 0;
   }
-  EXPECT_EQ(stored, 1) << "only manifest.json, no sample";
+  EXPECT_EQ(stored, 3) << "only manifest.json and the two COCO files (no images), no sample";
   EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
 }
 
@@ -413,6 +619,9 @@ TEST(EndToEnd, ACrashingSampleIsRetriedThenDeadLetteredAndTheRestIsDelivered) {
   EXPECT_EQ(manifest["counts"]["samples"], 6);
   ASSERT_EQ(manifest["missing"].size(), 1u);
   EXPECT_EQ(manifest["missing"][0]["shard"], 1);
+  // The COCO files list the delivered samples only.
+  EXPECT_EQ(manifest["counts"]["images"], 6);
+  EXPECT_EQ(json::parse(slurp(farm.out_root() / id / "annotations/instances.json"))["images"].size(), 6u);
 }
 
 }  // namespace
