@@ -558,7 +558,7 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
     return tl::unexpected(make_error(
         Error::Code::kIo,
         fmt::format("{} {}: {}", request.method, response.endpoint,
-                    code == CURLE_WEIRD_SERVER_REPLY
+                    code == CURLE_WEIRD_SERVER_REPLY || message.find("HTTP/0.9") != std::string::npos
                         ? "the server did not answer with HTTP (" + message + "); is this an S3 endpoint?"
                         : message)));
   }
@@ -598,7 +598,7 @@ Result<S3Store::Response> S3Store::send(
       if (!retry) {
         return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: {}", uri, response.error().message)));
       }
-      last_problem = response.error().message;
+      last_problem = fmt::format("{}: {}", uri, response.error().message);
     }
     // Full jitter: sleep a uniform time in [0, min(cap, base * 2^attempt)].
     const auto ceiling = std::chrono::milliseconds(std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 10)));
@@ -608,7 +608,7 @@ Result<S3Store::Response> S3Store::send(
     if (elapsed + sleep > options_.retry_budget) {
       return tl::unexpected(make_error(
           Error::Code::kIo,
-          fmt::format("{}: {} (gave up after {} attempts in {:.1f} s)", uri, last_problem, attempt + 1,
+          fmt::format("{} (gave up after {} attempts in {:.1f} s)", last_problem, attempt + 1,
                       std::chrono::duration<double>(elapsed).count())));
     }
     std::this_thread::sleep_for(sleep);
