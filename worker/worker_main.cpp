@@ -33,6 +33,13 @@ int main(int argc, char** argv) {
   app.add_option("--id", options.worker_id, "worker id (default host-pid)")->envname("SYNTHFARM_WORKER_ID");
   app.add_option("--lease-ms", options.lease_ms, "shard lease length")->check(CLI::Range(100, 3600000))->capture_default_str();
   app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
+  app.add_option("--upload-threads", options.upload.threads, "threads storing rendered samples")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--upload-queue", options.upload.max_queued_samples,
+                 "rendered samples waiting for an uploader before rendering pauses")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   app.add_option("--max-shards", options.max_shards, "exit after this many shards (0: never)")->capture_default_str();
   std::string s3_endpoint;
   app.add_option("--s3-endpoint", s3_endpoint,
