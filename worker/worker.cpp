@@ -168,7 +168,13 @@ class WorkerImpl final : public Worker {
       // A worker that lost its lease (or whose job was cancelled) while rendering stores
       // nothing more: the new holder writes the same bytes anyway.
       if (lease_lost_ || dropped_) return abandon(shard);
-      if (!objects) return fail(shard, objects.error());  // the renderer's errors name the sample
+      if (!objects) {
+        // The samples rendered before it are still stored and counted (renders counts
+        // every stored render, failed shards' too).
+        uploads.wait_all(give_up);
+        collect();
+        return fail(shard, objects.error());  // the renderer's errors name the sample
+      }
       SampleUpload upload;
       upload.index = index;
       upload.render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
