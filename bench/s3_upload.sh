@@ -19,7 +19,7 @@ source ops/lib/farm.sh
 s3_pid=""
 cleanup() {
   farm_stop
-  [[ -n $s3_pid ]] && kill "$s3_pid" 2>/dev/null && wait "$s3_pid" 2>/dev/null
+  if [[ -n $s3_pid ]]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -92,6 +92,8 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
+std::string md5(std::string_view bytes) { return digest(EVP_md5(), bytes); }
+std::string sha256(std::string_view bytes) { return digest(EVP_sha256(), bytes); }
 std::string sha256_hex(std::string_view bytes) { return hex(digest(EVP_sha256(), bytes)); }
 std::string sha256_base64(std::string_view bytes) { return base64(digest(EVP_sha256(), bytes)); }
 std::string md5_hex(std::string_view bytes) { return hex(digest(EVP_md5(), bytes)); }

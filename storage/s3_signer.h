@@ -51,6 +51,9 @@ std::string uri_encode_path(std::string_view path);
 // "?a=1&b=" from sorted, encoded parameters: the canonical query string (without '?').
 std::string canonical_query(std::vector<std::pair<std::string, std::string>> query);
 
+// Raw digests (16 and 32 bytes); hex() and base64() turn them into header values.
+std::string md5(std::string_view bytes);
+std::string sha256(std::string_view bytes);
 std::string sha256_hex(std::string_view bytes);
 std::string md5_base64(std::string_view bytes);
 std::string md5_hex(std::string_view bytes);
