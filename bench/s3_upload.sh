@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # S3 upload throughput of synthfarm's client against `aws s3 cp --recursive` (Debian's
 # awscli) on the same 200 files of 1 MiB, in one run against a local s3rver (ops/s3rver),
-# both with 10 concurrent requests (awscli's default). Then the peak RSS of one worker
-# streaming a 2000-sample job (tiny images) to S3, read at 500 and at 2000 samples: with
-# the bounded upload queue it must stay flat.
+# both with 10 concurrent requests (awscli's default), median of three rounds each. Then
+# the peak RSS of one worker streaming a 2000-sample job (tiny images) to S3, read at 500
+# and at 2000 samples: with the bounded upload queue it must stay flat.
 #
 #   bench/s3_upload.sh            (needs a build: s3_upload, synthfarm, coordinator, worker)
 #   BUILD_DIR=other-build bench/s3_upload.sh
@@ -40,15 +40,31 @@ mkdir -p "$work/files"
 for i in $(seq -w 1 200); do head -c 1048576 /dev/urandom >"$work/files/object-$i.bin"; done
 now() { date +%s.%N; }
 
-t0=$(now)
-"$build/bin/s3_upload" --uri s3://bench/synthfarm --dir "$work/files" --threads 10 >"$work/synthfarm.out"
-t1=$(now)
-"${aws[@]}" s3 cp --recursive --only-show-errors "$work/files" s3://bench/awscli
-t2=$(now)
-ours=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print 200 / (b - a) }')
-theirs=$(awk -v a="$t1" -v b="$t2" 'BEGIN { print 200 / (b - a) }')
-n_ours=$("${aws[@]}" s3 ls --recursive s3://bench/synthfarm/ | wc -l)
-n_theirs=$("${aws[@]}" s3 ls --recursive s3://bench/awscli/ | wc -l)
+# Three rounds, alternating who goes first; each side's median rate is reported (the
+# machine is shared with whatever else runs, so one round alone is noisy).
+ours_runs=() theirs_runs=()
+upload_ours() {
+  local t0 t1
+  t0=$(now)
+  "$build/bin/s3_upload" --uri "s3://bench/synthfarm-$1" --dir "$work/files" --threads 10 >"$work/synthfarm.out"
+  t1=$(now)
+  ours_runs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print 200 / (b - a) }')")
+}
+upload_theirs() {
+  local t0 t1
+  t0=$(now)
+  "${aws[@]}" s3 cp --recursive --only-show-errors "$work/files" "s3://bench/awscli-$1"
+  t1=$(now)
+  theirs_runs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print 200 / (b - a) }')")
+}
+for round in 1 2 3; do
+  if ((round % 2)); then upload_ours "$round"; upload_theirs "$round"; else upload_theirs "$round"; upload_ours "$round"; fi
+done
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+ours=$(median "${ours_runs[@]}")
+theirs=$(median "${theirs_runs[@]}")
+n_ours=$("${aws[@]}" s3 ls --recursive s3://bench/synthfarm-1/ | wc -l)
+n_theirs=$("${aws[@]}" s3 ls --recursive s3://bench/awscli-1/ | wc -l)
 
 # A 2000-sample job at 16x12, one worker (1 render thread, the default 2 uploaders),
 # writing to S3; the worker's VmHWM (peak RSS) at 500 and at 2000 samples done.
@@ -82,8 +98,8 @@ t_end=$(now)
 stored=$("${aws[@]}" s3 ls --recursive s3://bench/rss/samples/ | wc -l)
 
 printf 'bench s3_upload objects=200x1MiB concurrency=10 cores=%d\n' "$(nproc)"
-printf '  synthfarm S3Store        : %.1f objects/s (%.1f MiB/s), %d stored\n' "$ours" "$ours" "$n_ours"
-printf '  aws s3 cp --recursive    : %.1f objects/s (%.1f MiB/s), %d stored\n' "$theirs" "$theirs" "$n_theirs"
+printf '  synthfarm S3Store        : %.1f objects/s (%.1f MiB/s) median of %s; %d stored\n' "$ours" "$ours" "${ours_runs[*]}" "$n_ours"
+printf '  aws s3 cp --recursive    : %.1f objects/s (%.1f MiB/s) median of %s; %d stored\n' "$theirs" "$theirs" "${theirs_runs[*]}" "$n_theirs"
 printf '  ratio synthfarm/awscli   : %.2f\n' "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { print a / b }')"
 printf 'bench worker_rss job=2000 samples 16x12 to s3, 1 worker: %s in %.0f s, %d objects\n' "$state" \
   "$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { print b - a }')" "$stored"

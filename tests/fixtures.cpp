@@ -172,7 +172,9 @@ std::unique_ptr<S3Server> S3Server::start(const std::string& bucket) {
 void S3Server::launch() {
   process_ = ChildProcess::spawn({source_path("ops/s3rver/node_modules/.bin/s3rver"), "--directory",
                                   (dir_.path() / "data").string(), "--address", "127.0.0.1", "--port",
-                                  std::to_string(port_), "--silent", "--configure-bucket", bucket_},
+                                  std::to_string(port_), "--silent", "--configure-bucket", bucket_,
+                                  // virtual-host requests to <bucket>.s3.localhost:<port>
+                                  "--service-endpoint", "localhost"},
                                  dir_.path() / "s3rver.log",
                                  // s3rver's continuation tokens use DES, which Node 17+ (OpenSSL 3)
                                  // only offers through the legacy provider.

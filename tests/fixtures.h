@@ -89,6 +89,8 @@ class S3Server {
   ~S3Server();
   int port() const { return port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The same server for virtual-host addressing: <bucket>.s3.localhost:<port>.
+  std::string virtual_host_endpoint() const { return "http://s3.localhost:" + std::to_string(port_); }
   const std::string& bucket() const { return bucket_; }
   // SIGKILL, as a crash (objects already stored stay in its data dir).
   void kill();

@@ -170,6 +170,21 @@ TEST(S3StoreServer, PutGetHeadListDeleteCheckedWithAwscli) {
   EXPECT_EQ(store->list("")->size(), expected.size());
 }
 
+TEST(S3StoreServer, VirtualHostAddressing) {
+  auto server = S3Server::start();
+  auto options = options_for(*server);
+  options.endpoint = server->virtual_host_endpoint();
+  options.path_style = false;  // requests go to synthfarm-test.s3.localhost
+  auto store = open_or_die("s3://" + server->bucket() + "/vhost", options);
+  ASSERT_TRUE(store->put("a/b.txt", "virtual"));
+  EXPECT_EQ(store->get("a/b.txt").value_or(""), "virtual");
+  auto listed = store->list("");
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().key, "a/b.txt");
+  EXPECT_EQ(aws_download(*server, "s3://" + server->bucket() + "/vhost/a/b.txt"), "virtual");
+}
+
 TEST(S3StoreServer, MultipartUploadOf40MiBComparedWithAwscli) {
   auto server = S3Server::start();
   auto options = options_for(*server);
