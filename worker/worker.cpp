@@ -195,6 +195,9 @@ class WorkerImpl final : public Worker {
     }
     collect();
     if (lease_lost_ || dropped_) return abandon(shard);
+    if (stored.size() != range.size()) {  // a bug, not a storage failure; never commit a partial shard
+      return fail(shard, fmt::format("{} of {} samples confirmed stored", stored.size(), range.size()));
+    }
     jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
     for (const auto& [index, sample] : stored) {
       for (const auto& object : sample.objects) manifest.objects.push_back({object.key, object.size, object.sha256});
