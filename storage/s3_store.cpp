@@ -379,7 +379,8 @@ Result<std::unique_ptr<S3Store>> S3Store::open(std::string_view uri, S3Options o
   std::string host;
   if (options.endpoint.empty()) {
     host = fmt::format("s3.{}.amazonaws.com", options.region);
-    if (!options.path_style) options.path_style = false;
+    // AWS's wildcard certificate does not cover "my.bucket.s3...": dotted names go path-style.
+    if (!options.path_style) options.path_style = location->bucket.find('.') != std::string::npos;
   } else {
     std::string_view endpoint = options.endpoint;
     const size_t sep = endpoint.find("://");

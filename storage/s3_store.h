@@ -35,7 +35,8 @@ struct S3Options {
   std::string region = "us-east-1";
   sigv4::Credentials credentials;
   // Path-style ("endpoint/bucket/key") or virtual-host ("bucket.endpoint/key") addressing.
-  // Unset: path-style with a custom endpoint, virtual-host on AWS.
+  // Unset: path-style with a custom endpoint, virtual-host on AWS (path-style there too for
+  // bucket names with dots, which HTTPS certificates do not cover).
   std::optional<bool> path_style;
   uint64_t multipart_threshold = 16ull << 20;  // bytes; larger objects go up in parts
   uint64_t part_size = 8ull << 20;             // bytes (AWS wants >= 5 MiB but the last)
