@@ -355,6 +355,16 @@ TEST(S3StoreServer, GarbageServersGiveClearErrors) {
     EXPECT_NE(store.error().message.find("<html>"), std::string::npos) << store.error().message;
   }
   {
+    // Hangs up without a word, as a server resetting connections: retried, then given up.
+    JunkServer junk("");
+    options.endpoint = junk.endpoint();
+    auto store = S3Store::open("s3://bucket/x", options);
+    ASSERT_FALSE(store);
+    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos) << store.error().message;
+    EXPECT_NE(store.error().message.find("Empty reply"), std::string::npos) << store.error().message;
+    EXPECT_NE(store.error().message.find("gave up after"), std::string::npos) << store.error().message;
+  }
+  {
     JunkServer junk("HTTP/1.1 503 Slow Down\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy!");
     options.endpoint = junk.endpoint();
     options.check_bucket = false;
