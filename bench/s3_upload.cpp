@@ -1,9 +1,9 @@
 // Uploads every file of a directory to a storage URI with synthfarm's ObjectStore, on N
 // threads, and prints the throughput; run by bench/s3_upload.sh beside `aws s3 cp`.
 // The files are read into memory first: only the uploads are timed.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   int threads = 10;
   app.add_option("--uri", uri, "destination, e.g. s3://bucket/prefix")->required();
   app.add_option("--dir", dir, "directory of files to upload")->required();
-  app.add_option("--threads", threads, "concurrent uploads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--threads", threads, "concurrent uploads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::pair<std::string, std::string>> files;
@@ -57,9 +59,10 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& thread : pool) thread.join();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (failed) return 1;
-  fmt::print("{} objects, {:.1f} MiB in {:.3f} s: {:.1f} MiB/s\n", files.size(), total / 1048576.0, seconds,
-             total / 1048576.0 / seconds);
+  fmt::print("{} objects, {:.1f} MiB in {:.3f} s: {:.1f} MiB/s\n", files.size(), total / 1048576.0,
+             seconds, total / 1048576.0 / seconds);
   return 0;
 }

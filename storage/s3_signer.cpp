@@ -142,8 +142,8 @@ std::string canonical_query(std::vector<std::pair<std::string, std::string>> que
 }
 
 std::string canonical_request(const Request& request) {
-  std::string out = request.method + "\n" + request.canonical_path + "\n" +
-                    canonical_query(request.query) + "\n";
+  std::string out =
+      request.method + "\n" + request.canonical_path + "\n" + canonical_query(request.query) + "\n";
   for (const auto& [name, value] : canonical_headers(request.headers)) {
     out += name + ":" + value + "\n";
   }

@@ -51,7 +51,8 @@ std::string trim(std::string_view text) {
 }
 
 // One section of an INI file (~/.aws/credentials, ~/.aws/config) as key -> value.
-std::map<std::string, std::string> ini_section(const std::string& path, const std::string& section) {
+std::map<std::string, std::string> ini_section(const std::string& path,
+                                               const std::string& section) {
   std::map<std::string, std::string> values;
   std::ifstream in(path);
   std::string line;
@@ -78,9 +79,9 @@ Result<uint64_t> env_number(const char* name, uint64_t fallback, uint64_t min_va
   errno = 0;
   const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
   if (errno != 0 || end == text.c_str() || *end != '\0' || value < min_value) {
-    return tl::unexpected(make_error(
-        Error::Code::kInvalidUri,
-        fmt::format("{}={:?}: expected a whole number >= {}", name, text, min_value)));
+    return tl::unexpected(
+        make_error(Error::Code::kInvalidUri,
+                   fmt::format("{}={:?}: expected a whole number >= {}", name, text, min_value)));
   }
   return static_cast<uint64_t>(value);
 }
@@ -88,8 +89,8 @@ Result<uint64_t> env_number(const char* name, uint64_t fallback, uint64_t min_va
 bool valid_bucket_name(std::string_view bucket) {
   if (bucket.size() < 3 || bucket.size() > 63) return false;
   for (char c : bucket) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '-' || c == '.')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
       return false;
     }
   }
@@ -110,15 +111,20 @@ std::string xml_unescape(std::string_view text) {
       continue;
     }
     const std::string_view entity = text.substr(i + 1, semi - i - 1);
-    if (entity == "amp") out.push_back('&');
-    else if (entity == "lt") out.push_back('<');
-    else if (entity == "gt") out.push_back('>');
-    else if (entity == "quot") out.push_back('"');
-    else if (entity == "apos") out.push_back('\'');
+    if (entity == "amp")
+      out.push_back('&');
+    else if (entity == "lt")
+      out.push_back('<');
+    else if (entity == "gt")
+      out.push_back('>');
+    else if (entity == "quot")
+      out.push_back('"');
+    else if (entity == "apos")
+      out.push_back('\'');
     else if (entity.size() > 1 && entity[0] == '#') {
       const bool hexa = entity[1] == 'x' || entity[1] == 'X';
-      const unsigned long cp = std::strtoul(std::string(entity.substr(hexa ? 2 : 1)).c_str(), nullptr,
-                                            hexa ? 16 : 10);
+      const unsigned long cp =
+          std::strtoul(std::string(entity.substr(hexa ? 2 : 1)).c_str(), nullptr, hexa ? 16 : 10);
       // Keys are UTF-8; encode the code point.
       if (cp < 0x80) {
         out.push_back(static_cast<char>(cp));
@@ -147,11 +153,20 @@ std::string xml_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -304,7 +319,8 @@ Result<S3Options> s3_options_from_environment() {
   if (credentials_file.empty() && !home.empty()) credentials_file = home + "/.aws/credentials";
   std::string config_file = getenv_string("AWS_CONFIG_FILE");
   if (config_file.empty() && !home.empty()) config_file = home + "/.aws/config";
-  const auto config = ini_section(config_file, profile == "default" ? "default" : "profile " + profile);
+  const auto config =
+      ini_section(config_file, profile == "default" ? "default" : "profile " + profile);
 
   options.region = getenv_string("AWS_REGION");
   if (options.region.empty()) options.region = getenv_string("AWS_DEFAULT_REGION");
@@ -319,9 +335,8 @@ Result<S3Options> s3_options_from_environment() {
     if (section.empty()) section = config;  // credentials may sit in the config file too
     if (section.empty() && profile_named) {
       return tl::unexpected(make_error(
-          Error::Code::kInvalidUri,
-          fmt::format("AWS_PROFILE={:?}: no such profile in {:?} or {:?}", profile, credentials_file,
-                      config_file)));
+          Error::Code::kInvalidUri, fmt::format("AWS_PROFILE={:?}: no such profile in {:?} or {:?}",
+                                                profile, credentials_file, config_file)));
     }
     options.credentials.access_key_id = section["aws_access_key_id"];
     options.credentials.secret_access_key = section["aws_secret_access_key"];
@@ -329,8 +344,10 @@ Result<S3Options> s3_options_from_environment() {
   }
 
   const std::string style = getenv_string("SYNTHFARM_S3_ADDRESSING_STYLE");
-  if (style == "path") options.path_style = true;
-  else if (style == "virtual") options.path_style = false;
+  if (style == "path")
+    options.path_style = true;
+  else if (style == "virtual")
+    options.path_style = false;
   else if (!style.empty() && style != "auto") {
     return tl::unexpected(make_error(
         Error::Code::kInvalidUri,
@@ -344,7 +361,8 @@ Result<S3Options> s3_options_from_environment() {
   auto part = env_number("SYNTHFARM_S3_PART_SIZE", options.part_size, 1);
   if (!part) return tl::unexpected(part.error());
   options.part_size = *part;
-  auto threads = env_number("SYNTHFARM_S3_PART_THREADS", static_cast<uint64_t>(options.part_threads), 1);
+  auto threads =
+      env_number("SYNTHFARM_S3_PART_THREADS", static_cast<uint64_t>(options.part_threads), 1);
   if (!threads) return tl::unexpected(threads.error());
   options.part_threads = static_cast<int>(std::min<uint64_t>(*threads, 64));
   auto budget = env_number("SYNTHFARM_S3_RETRY_SECONDS",
@@ -417,16 +435,18 @@ Result<std::unique_ptr<S3Store>> S3Store::open(std::string_view uri, S3Options o
     // One cheap authenticated request: a wrong endpoint, wrong credentials or a missing
     // bucket fail here, when a job is submitted, not in the middle of rendering.
     Request request{"GET", "", {{"list-type", "2"}, {"max-keys", "1"}}, {}, {}, {}};
-    if (!store->location_.prefix.empty()) request.query.emplace_back("prefix", store->location_.prefix + "/");
+    if (!store->location_.prefix.empty())
+      request.query.emplace_back("prefix", store->location_.prefix + "/");
     auto response = store->send(request, store->uri());
     if (!response) return tl::unexpected(response.error());
     if (response->status != 200) {
       return tl::unexpected(store->http_error(store->uri(), "cannot open the bucket", *response));
     }
     if (response->body.find("<ListBucketResult") == std::string::npos) {
-      return tl::unexpected(make_error(
-          Error::Code::kIo, fmt::format("{}: the server at {} answered a bucket listing with {:?}",
-                                        store->uri(), response->endpoint, snippet(response->body))));
+      return tl::unexpected(
+          make_error(Error::Code::kIo,
+                     fmt::format("{}: the server at {} answered a bucket listing with {:?}",
+                                 store->uri(), response->endpoint, snippet(response->body))));
     }
   }
   return store;
@@ -462,17 +482,21 @@ void S3Store::release_handle(void* handle) const {
   idle_handles_.push_back(handle);
 }
 
-Error S3Store::http_error(std::string_view uri, std::string_view what, const Response& response) const {
+Error S3Store::http_error(std::string_view uri, std::string_view what,
+                          const Response& response) const {
   std::string detail;
   if (auto error = parse_s3_error(response.body)) {
-    detail = error->message.empty() ? error->code : fmt::format("{}: {}", error->code, error->message);
+    detail =
+        error->message.empty() ? error->code : fmt::format("{}: {}", error->code, error->message);
     if (error->code == "NoSuchBucket") {
-      detail += fmt::format(" (bucket {:?} does not exist at {})", location_.bucket, response.endpoint);
+      detail +=
+          fmt::format(" (bucket {:?} does not exist at {})", location_.bucket, response.endpoint);
     }
   } else if (response.body.empty()) {
-    detail = response.status == 404   ? "not found"
-             : response.status == 403 ? "access denied (check the credentials and the bucket policy)"
-                                      : "no error body";
+    detail = response.status == 404 ? "not found"
+             : response.status == 403
+                 ? "access denied (check the credentials and the bucket policy)"
+                 : "no error body";
   } else {
     detail = fmt::format("unexpected answer {:?}", snippet(response.body));
   }
@@ -496,9 +520,11 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
   signing.method = request.method;
   signing.canonical_path = path;
   signing.query = request.query;
-  signing.payload_sha256 = request.body_sha256.empty() ? sigv4::sha256_hex(request.body) : request.body_sha256;
+  signing.payload_sha256 =
+      request.body_sha256.empty() ? sigv4::sha256_hex(request.body) : request.body_sha256;
   const std::string amz_date = amz_date_now();
-  signing.headers = {{"host", host}, {"x-amz-date", amz_date}, {"x-amz-content-sha256", signing.payload_sha256}};
+  signing.headers = {
+      {"host", host}, {"x-amz-date", amz_date}, {"x-amz-content-sha256", signing.payload_sha256}};
   if (!options_.credentials.session_token.empty()) {
     signing.headers.emplace_back("x-amz-security-token", options_.credentials.session_token);
   }
@@ -512,7 +538,8 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
   }
   headers = curl_slist_append(headers, ("Authorization: " + authorization).c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  if (request.method == "POST") headers = curl_slist_append(headers, "Content-Type: application/xml");
+  if (request.method == "POST")
+    headers = curl_slist_append(headers, "Content-Type: application/xml");
 
   CURL* curl = static_cast<CURL*>(acquire_handle());
   if (!curl) {
@@ -528,12 +555,14 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-  if (!options_.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  if (!options_.ca_bundle.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, write_header);
@@ -558,10 +587,11 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
     if (retry) *retry = retryable(code);
     return tl::unexpected(make_error(
         Error::Code::kIo,
-        fmt::format("{} {}: {}", request.method, response.endpoint,
-                    code == CURLE_WEIRD_SERVER_REPLY || message.find("HTTP/0.9") != std::string::npos
-                        ? "the server did not answer with HTTP (" + message + "); is this an S3 endpoint?"
-                        : message)));
+        fmt::format(
+            "{} {}: {}", request.method, response.endpoint,
+            code == CURLE_WEIRD_SERVER_REPLY || message.find("HTTP/0.9") != std::string::npos
+                ? "the server did not answer with HTTP (" + message + "); is this an S3 endpoint?"
+                : message)));
   }
   release_handle(curl);
   return response;
@@ -572,9 +602,9 @@ Result<S3Store::Response> S3Store::send(
     const std::function<std::optional<std::string>(const Response&)>& retry_reason) const {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  thread_local std::minstd_rand jitter(static_cast<unsigned>(
-      std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
-      static_cast<size_t>(clock::now().time_since_epoch().count())));
+  thread_local std::minstd_rand jitter(
+      static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
+                            static_cast<size_t>(clock::now().time_since_epoch().count())));
   std::string last_problem;
   for (int attempt = 0;; ++attempt) {
     std::string tampered;
@@ -597,20 +627,22 @@ Result<S3Store::Response> S3Store::send(
       last_problem = *reason;
     } else {
       if (!retry) {
-        return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: {}", uri, response.error().message)));
+        return tl::unexpected(
+            make_error(Error::Code::kIo, fmt::format("{}: {}", uri, response.error().message)));
       }
       last_problem = fmt::format("{}: {}", uri, response.error().message);
     }
     // Full jitter: sleep a uniform time in [0, min(cap, base * 2^attempt)].
-    const auto ceiling = std::chrono::milliseconds(std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 10)));
+    const auto ceiling =
+        std::chrono::milliseconds(std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 10)));
     const auto sleep = std::chrono::milliseconds(
         std::uniform_int_distribution<int64_t>(0, ceiling.count())(jitter));
     const auto elapsed = clock::now() - start;
     if (elapsed + sleep > options_.retry_budget) {
-      return tl::unexpected(make_error(
-          Error::Code::kIo,
-          fmt::format("{} (gave up after {} attempts in {:.1f} s)", last_problem, attempt + 1,
-                      std::chrono::duration<double>(elapsed).count())));
+      return tl::unexpected(
+          make_error(Error::Code::kIo,
+                     fmt::format("{} (gave up after {} attempts in {:.1f} s)", last_problem,
+                                 attempt + 1, std::chrono::duration<double>(elapsed).count())));
     }
     std::this_thread::sleep_for(sleep);
   }
@@ -650,7 +682,8 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
   Request create{"POST", full_key, {{"uploads", ""}}, {}, {}, {}};
   auto created = send(create, uri);
   if (!created) return tl::unexpected(created.error());
-  if (created->status != 200) return tl::unexpected(http_error(uri, "starting a multipart upload", *created));
+  if (created->status != 200)
+    return tl::unexpected(http_error(uri, "starting a multipart upload", *created));
   const auto upload_id = xml_value(created->body, "UploadId");
   if (!upload_id || upload_id->empty()) {
     return tl::unexpected(make_error(
@@ -672,8 +705,12 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
       const std::string md5_raw = sigv4::md5(part);
       const std::string md5 = sigv4::hex(md5_raw);
       const std::string part_uri = fmt::format("{} (part {} of {})", uri, i + 1, parts);
-      Request request{"PUT", full_key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", *upload_id}},
-                      {{"content-md5", sigv4::base64(md5_raw)}}, part, sigv4::sha256_hex(part)};
+      Request request{"PUT",
+                      full_key,
+                      {{"partNumber", std::to_string(i + 1)}, {"uploadId", *upload_id}},
+                      {{"content-md5", sigv4::base64(md5_raw)}},
+                      part,
+                      sigv4::sha256_hex(part)};
       auto check_etag = [&](const Response& response) -> std::optional<std::string> {
         if (response.status != 200 || !options_.verify_etag) return std::nullopt;
         auto etag = response.headers.find("etag");
@@ -683,10 +720,14 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
       };
       auto response = send(request, part_uri, check_etag);
       std::optional<Error> error;
-      if (!response) error = response.error();
-      else if (response->status != 200) error = http_error(part_uri, "PUT", *response);
-      else if (auto etag = response->headers.find("etag"); etag != response->headers.end()) etags[i] = etag->second;
-      else etags[i] = "\"" + md5 + "\"";
+      if (!response)
+        error = response.error();
+      else if (response->status != 200)
+        error = http_error(part_uri, "PUT", *response);
+      else if (auto etag = response->headers.find("etag"); etag != response->headers.end())
+        etags[i] = etag->second;
+      else
+        etags[i] = "\"" + md5 + "\"";
       if (error) {
         failed = true;
         std::lock_guard lock(error_mutex);
@@ -713,7 +754,8 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
   }
   std::string xml = "<CompleteMultipartUpload>";
   for (size_t i = 0; i < parts; ++i) {
-    xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, xml_escape(etags[i]));
+    xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1,
+                       xml_escape(etags[i]));
   }
   xml += "</CompleteMultipartUpload>";
   Request complete{"POST", full_key, {{"uploadId", *upload_id}}, {}, xml, {}};
@@ -722,7 +764,8 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
     if (response.status != 200) return std::nullopt;
     auto error = parse_s3_error(response.body);
     if (error && (error->code == "InternalError" || error->code == "SlowDown")) {
-      return fmt::format("{}: completing the multipart upload: {}: {}", uri, error->code, error->message);
+      return fmt::format("{}: completing the multipart upload: {}: {}", uri, error->code,
+                         error->message);
     }
     return std::nullopt;
   };
@@ -735,9 +778,10 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
       completed->body.find("CompleteMultipartUploadResult") == std::string::npos) {
     abort_upload();
     if (completed->status == 200 && !parse_s3_error(completed->body)) {
-      return tl::unexpected(make_error(
-          Error::Code::kIo, fmt::format("{}: completing the multipart upload: unexpected answer {:?}", uri,
-                                        snippet(completed->body))));
+      return tl::unexpected(
+          make_error(Error::Code::kIo,
+                     fmt::format("{}: completing the multipart upload: unexpected answer {:?}", uri,
+                                 snippet(completed->body))));
     }
     return tl::unexpected(http_error(uri, "completing the multipart upload", *completed));
   }
@@ -764,7 +808,8 @@ Result<std::optional<ObjectInfo>> S3Store::head(std::string_view key) const {
   if (response->status != 200) return tl::unexpected(http_error(uri, "HEAD", *response));
   auto length = response->headers.find("content-length");
   if (length == response->headers.end()) {
-    return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: HEAD: no Content-Length", uri)));
+    return tl::unexpected(
+        make_error(Error::Code::kIo, fmt::format("{}: HEAD: no Content-Length", uri)));
   }
   return ObjectInfo{std::string(key), std::strtoull(length->second.c_str(), nullptr, 10)};
 }
@@ -781,7 +826,9 @@ Result<std::vector<ObjectInfo>> S3Store::list(std::string_view prefix) const {
   std::vector<ObjectInfo> objects;
   std::string token;
   for (;;) {
-    Request request{"GET", "", {{"list-type", "2"}, {"max-keys", std::to_string(options_.list_page_keys)}}, {}, {}, {}};
+    Request request{
+        "GET", "", {{"list-type", "2"}, {"max-keys", std::to_string(options_.list_page_keys)}},
+        {},    {}, {}};
     if (!full_prefix.empty()) request.query.emplace_back("prefix", full_prefix);
     if (!token.empty()) request.query.emplace_back("continuation-token", token);
     const std::string what = uri() + "/" + std::string(prefix);
@@ -790,8 +837,8 @@ Result<std::vector<ObjectInfo>> S3Store::list(std::string_view prefix) const {
     if (response->status != 200) return tl::unexpected(http_error(what, "LIST", *response));
     const std::string& xml = response->body;
     if (xml.find("<ListBucketResult") == std::string::npos) {
-      return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: LIST: unexpected answer {:?}", what,
-                                                                     snippet(xml))));
+      return tl::unexpected(make_error(
+          Error::Code::kIo, fmt::format("{}: LIST: unexpected answer {:?}", what, snippet(xml))));
     }
     size_t pos = 0, end = 0;
     while (auto contents = xml_value(xml, "Contents", pos, &end)) {
@@ -807,11 +854,13 @@ Result<std::vector<ObjectInfo>> S3Store::list(std::string_view prefix) const {
     auto next = xml_value(xml, "NextContinuationToken");
     if (!next || next->empty() || *next == token) {
       return tl::unexpected(make_error(
-          Error::Code::kIo, fmt::format("{}: LIST: truncated answer without a new continuation token", what)));
+          Error::Code::kIo,
+          fmt::format("{}: LIST: truncated answer without a new continuation token", what)));
     }
     token = *next;
   }
-  std::sort(objects.begin(), objects.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  std::sort(objects.begin(), objects.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return objects;
 }
 

@@ -38,15 +38,15 @@ struct S3Options {
   // Unset: path-style with a custom endpoint, virtual-host on AWS (path-style there too for
   // bucket names with dots, which HTTPS certificates do not cover).
   std::optional<bool> path_style;
-  uint64_t multipart_threshold = 16ull << 20;  // bytes; larger objects go up in parts
-  uint64_t part_size = 8ull << 20;             // bytes (AWS wants >= 5 MiB but the last)
-  int part_threads = 4;                        // parallel part uploads per object
+  uint64_t multipart_threshold = 16ull << 20;     // bytes; larger objects go up in parts
+  uint64_t part_size = 8ull << 20;                // bytes (AWS wants >= 5 MiB but the last)
+  int part_threads = 4;                           // parallel part uploads per object
   std::chrono::milliseconds retry_budget{60000};  // give up retrying after this long
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::seconds stall_timeout{30};  // a transfer making no progress this long fails
   std::string ca_bundle;                   // PEM file of trusted CAs; empty: the system's
   bool verify_tls = true;
-  bool verify_etag = true;  // off for SSE-KMS buckets, whose ETags are not MD5s
+  bool verify_etag = true;    // off for SSE-KMS buckets, whose ETags are not MD5s
   int list_page_keys = 1000;  // max-keys of each ListObjectsV2 page
   bool check_bucket = true;   // open() lists one key to fail early on a bad bucket/credentials
   // Test hook: may alter the body of an upload attempt (attempt 0, 1, ...) after its
@@ -102,9 +102,9 @@ class S3Store final : public ObjectStore {
   Result<void> put_multipart(std::string_view key, std::string_view bytes);
   // Sends with retries. `retry_reason` may call a received response retryable (e.g. a
   // mismatched ETag); the returned response is the last one, whatever its status.
-  Result<Response> send(const Request& request, std::string_view uri,
-                        const std::function<std::optional<std::string>(const Response&)>&
-                            retry_reason = {}) const;
+  Result<Response> send(
+      const Request& request, std::string_view uri,
+      const std::function<std::optional<std::string>(const Response&)>& retry_reason = {}) const;
   // One attempt; on a transport failure `retry` (optional) says whether another may help.
   Result<Response> send_once(const Request& request, std::string_view body, bool* retry) const;
   Error http_error(std::string_view uri, std::string_view what, const Response& response) const;

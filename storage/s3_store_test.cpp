@@ -17,7 +17,7 @@ namespace {
 
 // "Examples of signature calculations" in the S3 API reference (AWS Signature Version 4).
 const sigv4::Credentials kExampleCredentials{"AKIAIOSFODNN7EXAMPLE",
-                                              "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""};
+                                             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""};
 constexpr char kExampleDate[] = "20130524T000000Z";
 constexpr char kEmptySha256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -34,14 +34,16 @@ TEST(SigV4Test, GetObjectExample) {
                      {"x-amz-content-sha256", kEmptySha256},
                      {"x-amz-date", kExampleDate}};
   request.payload_sha256 = kEmptySha256;
-  EXPECT_EQ(sigv4::canonical_request(request),
-            "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-            "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sigv4::string_to_sign(kExampleDate, "us-east-1", "s3", sigv4::canonical_request(request)),
-            "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
-            "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
+  EXPECT_EQ(
+      sigv4::canonical_request(request),
+      "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+      "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(
+      sigv4::string_to_sign(kExampleDate, "us-east-1", "s3", sigv4::canonical_request(request)),
+      "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
+      "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
   EXPECT_EQ(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3", kExampleDate),
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
             "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
@@ -50,7 +52,8 @@ TEST(SigV4Test, GetObjectExample) {
 
 TEST(SigV4Test, PutObjectExample) {
   const std::string payload = "Welcome to Amazon S3.";
-  EXPECT_EQ(sigv4::sha256_hex(payload), "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+  EXPECT_EQ(sigv4::sha256_hex(payload),
+            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
   sigv4::Request request;
   request.method = "PUT";
   request.canonical_path = sigv4::uri_encode_path("/test$file.text");
@@ -61,7 +64,8 @@ TEST(SigV4Test, PutObjectExample) {
                      {"x-amz-date", kExampleDate},
                      {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
                      {"x-amz-content-sha256", request.payload_sha256}};
-  EXPECT_EQ(signature_of(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3", kExampleDate)),
+  EXPECT_EQ(signature_of(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3",
+                                              kExampleDate)),
             "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
 }
 
@@ -74,17 +78,20 @@ TEST(SigV4Test, GetBucketLifecycleAndListObjectsExamples) {
                      {"x-amz-date", kExampleDate},
                      {"x-amz-content-sha256", kEmptySha256}};
   request.query = {{"lifecycle", ""}};
-  EXPECT_EQ(signature_of(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3", kExampleDate)),
+  EXPECT_EQ(signature_of(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3",
+                                              kExampleDate)),
             "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
   request.query = {{"prefix", "J"}, {"max-keys", "2"}};  // sorted when signing
-  EXPECT_EQ(signature_of(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3", kExampleDate)),
+  EXPECT_EQ(signature_of(sigv4::authorization(request, kExampleCredentials, "us-east-1", "s3",
+                                              kExampleDate)),
             "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
 }
 
 TEST(SigV4Test, EncodingAndDigests) {
   EXPECT_EQ(sigv4::uri_encode("a b+c/d~e_f.g-h%"), "a%20b%2Bc%2Fd~e_f.g-h%25");
   EXPECT_EQ(sigv4::uri_encode_path("/b/samples/0 1.exr"), "/b/samples/0%201.exr");
-  EXPECT_EQ(sigv4::canonical_query({{"uploadId", "x y"}, {"partNumber", "2"}}), "partNumber=2&uploadId=x%20y");
+  EXPECT_EQ(sigv4::canonical_query({{"uploadId", "x y"}, {"partNumber", "2"}}),
+            "partNumber=2&uploadId=x%20y");
   EXPECT_EQ(sigv4::md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(sigv4::md5_base64("hello"), "XUFAKrxLKna5cZ2REBfFkg==");
   EXPECT_EQ(sigv4::sha256_base64(""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
@@ -148,14 +155,18 @@ class ScopedEnv {
     for (const auto& [name, value] : values) {
       const char* old = std::getenv(name.c_str());
       saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-      if (value.empty()) unsetenv(name.c_str());
-      else setenv(name.c_str(), value.c_str(), 1);
+      if (value.empty())
+        unsetenv(name.c_str());
+      else
+        setenv(name.c_str(), value.c_str(), 1);
     }
   }
   ~ScopedEnv() {
     for (const auto& [name, value] : saved_) {
-      if (value) setenv(name.c_str(), value->c_str(), 1);
-      else unsetenv(name.c_str());
+      if (value)
+        setenv(name.c_str(), value->c_str(), 1);
+      else
+        unsetenv(name.c_str());
     }
   }
 
@@ -166,14 +177,21 @@ class ScopedEnv {
 TEST(S3OptionsTest, EnvironmentAndProfiles) {
   const auto dir = std::filesystem::temp_directory_path() / ("s3opts-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "credentials") << "[default]\naws_access_key_id = DEFKEY\naws_secret_access_key = DEFSECRET\n"
-                                        "[ci]\naws_access_key_id=CIKEY\naws_secret_access_key=CISECRET\n"
-                                        "aws_session_token = CITOKEN\n";
-  std::ofstream(dir / "config") << "[default]\nregion = eu-west-1\n[profile ci]\nregion = ap-south-1\n";
+  std::ofstream(dir / "credentials")
+      << "[default]\naws_access_key_id = DEFKEY\naws_secret_access_key = DEFSECRET\n"
+         "[ci]\naws_access_key_id=CIKEY\naws_secret_access_key=CISECRET\n"
+         "aws_session_token = CITOKEN\n";
+  std::ofstream(dir / "config")
+      << "[default]\nregion = eu-west-1\n[profile ci]\nregion = ap-south-1\n";
   std::map<std::string, std::string> base = {
-      {"AWS_ACCESS_KEY_ID", ""}, {"AWS_SECRET_ACCESS_KEY", ""}, {"AWS_SESSION_TOKEN", ""},
-      {"AWS_REGION", ""}, {"AWS_DEFAULT_REGION", ""}, {"AWS_PROFILE", ""},
-      {"AWS_ENDPOINT_URL", ""}, {"AWS_ENDPOINT_URL_S3", ""},
+      {"AWS_ACCESS_KEY_ID", ""},
+      {"AWS_SECRET_ACCESS_KEY", ""},
+      {"AWS_SESSION_TOKEN", ""},
+      {"AWS_REGION", ""},
+      {"AWS_DEFAULT_REGION", ""},
+      {"AWS_PROFILE", ""},
+      {"AWS_ENDPOINT_URL", ""},
+      {"AWS_ENDPOINT_URL_S3", ""},
       {"AWS_SHARED_CREDENTIALS_FILE", (dir / "credentials").string()},
       {"AWS_CONFIG_FILE", (dir / "config").string()}};
   {

@@ -63,7 +63,8 @@ std::unique_ptr<S3Store> open_or_die(const std::string& uri, S3Options options) 
 // Downloads with awscli and returns the bytes.
 std::string aws_download(const S3Server& server, const std::string& uri) {
   TempDir dir;
-  auto [code, out] = server.aws({"s3", "cp", "--only-show-errors", uri, (dir.path() / "object").string()});
+  auto [code, out] =
+      server.aws({"s3", "cp", "--only-show-errors", uri, (dir.path() / "object").string()});
   EXPECT_EQ(code, 0) << out;
   return slurp(dir.path() / "object");
 }
@@ -91,14 +92,18 @@ class ScopedEnv {
     for (const auto& [name, value] : values) {
       const char* old = std::getenv(name.c_str());
       saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-      if (value.empty()) unsetenv(name.c_str());
-      else setenv(name.c_str(), value.c_str(), 1);
+      if (value.empty())
+        unsetenv(name.c_str());
+      else
+        setenv(name.c_str(), value.c_str(), 1);
     }
   }
   ~ScopedEnv() {
     for (const auto& [name, value] : saved_) {
-      if (value) setenv(name.c_str(), value->c_str(), 1);
-      else unsetenv(name.c_str());
+      if (value)
+        setenv(name.c_str(), value->c_str(), 1);
+      else
+        unsetenv(name.c_str());
     }
   }
 
@@ -115,7 +120,8 @@ TEST(S3StoreServer, PutGetHeadListDeleteCheckedWithAwscli) {
   EXPECT_EQ(store->uri(), root);
 
   std::map<std::string, std::string> objects;
-  for (int i = 0; i < 25; ++i) objects[fmt::format("samples/{:08d}.bin", 24 - i)] = bytes_of(1000 + i * 37, i);
+  for (int i = 0; i < 25; ++i)
+    objects[fmt::format("samples/{:08d}.bin", 24 - i)] = bytes_of(1000 + i * 37, i);
   objects["shards/000000.manifest.json"] = "{\"ok\": true}";
   objects["empty"] = "";
   objects["odd name/with space+plus&amp.txt"] = "odd";
@@ -135,7 +141,8 @@ TEST(S3StoreServer, PutGetHeadListDeleteCheckedWithAwscli) {
   auto not_found = store->get("samples/nope");
   ASSERT_FALSE(not_found);
   EXPECT_EQ(not_found.error().code, storage::Error::Code::kNotFound);
-  EXPECT_NE(not_found.error().message.find(root + "/samples/nope"), std::string::npos) << not_found.error().message;
+  EXPECT_NE(not_found.error().message.find(root + "/samples/nope"), std::string::npos)
+      << not_found.error().message;
 
   auto all = store->list("");
   ASSERT_TRUE(all) << all.error().message;
@@ -202,7 +209,8 @@ TEST(S3StoreServer, MultipartUploadOf40MiBComparedWithAwscli) {
   auto info = store->head("blob.bin");
   ASSERT_TRUE(info && info->has_value());
   EXPECT_EQ((*info)->size, bytes.size());
-  const std::string downloaded = aws_download(*server, "s3://" + server->bucket() + "/big/blob.bin");
+  const std::string downloaded =
+      aws_download(*server, "s3://" + server->bucket() + "/big/blob.bin");
   EXPECT_EQ(downloaded.size(), bytes.size());
   EXPECT_TRUE(downloaded == bytes) << "awscli downloaded different bytes";
   EXPECT_EQ(storage::sha256_hex(*store->get("blob.bin")), storage::sha256_hex(bytes));
@@ -220,7 +228,8 @@ TEST(S3StoreServer, CorruptedUploadIsDetectedAndRetried) {
   std::atomic<int> attempts{0};
   options.tamper_upload_for_test = [&](std::string& body, int attempt) {
     ++attempts;
-    if (attempt == 0 && body.find("<CompleteMultipartUpload>") == std::string::npos) body[body.size() / 2] ^= 0x5a;
+    if (attempt == 0 && body.find("<CompleteMultipartUpload>") == std::string::npos)
+      body[body.size() / 2] ^= 0x5a;
   };
   auto store = open_or_die("s3://" + server->bucket() + "/corrupt", options);
   const std::string small = bytes_of(100000, 1);
@@ -240,7 +249,8 @@ TEST(S3StoreServer, CorruptedUploadIsDetectedAndRetried) {
   auto always = open_or_die("s3://" + server->bucket() + "/corrupt", options);
   auto put = always->put("never.bin", small);
   ASSERT_FALSE(put);
-  EXPECT_NE(put.error().message.find("s3://" + server->bucket() + "/corrupt/never.bin"), std::string::npos)
+  EXPECT_NE(put.error().message.find("s3://" + server->bucket() + "/corrupt/never.bin"),
+            std::string::npos)
       << put.error().message;
   EXPECT_NE(put.error().message.find("MD5"), std::string::npos) << put.error().message;
 }
@@ -254,14 +264,19 @@ TEST(S3StoreServer, WrongCredentialsAndMissingBucketGiveClearErrors) {
   options.credentials = {"NOTAKEY", "S3RVER", ""};
   auto unknown_key = S3Store::open(uri, options);
   ASSERT_FALSE(unknown_key);
-  EXPECT_NE(unknown_key.error().message.find(uri), std::string::npos) << unknown_key.error().message;
-  EXPECT_NE(unknown_key.error().message.find("InvalidAccessKeyId"), std::string::npos) << unknown_key.error().message;
+  EXPECT_NE(unknown_key.error().message.find(uri), std::string::npos)
+      << unknown_key.error().message;
+  EXPECT_NE(unknown_key.error().message.find("InvalidAccessKeyId"), std::string::npos)
+      << unknown_key.error().message;
 
   auto no_bucket = S3Store::open("s3://no-such-bucket/x", options_for(*server));
   ASSERT_FALSE(no_bucket);
-  EXPECT_NE(no_bucket.error().message.find("s3://no-such-bucket/x"), std::string::npos) << no_bucket.error().message;
-  EXPECT_NE(no_bucket.error().message.find("NoSuchBucket"), std::string::npos) << no_bucket.error().message;
-  EXPECT_NE(no_bucket.error().message.find("does not exist"), std::string::npos) << no_bucket.error().message;
+  EXPECT_NE(no_bucket.error().message.find("s3://no-such-bucket/x"), std::string::npos)
+      << no_bucket.error().message;
+  EXPECT_NE(no_bucket.error().message.find("NoSuchBucket"), std::string::npos)
+      << no_bucket.error().message;
+  EXPECT_NE(no_bucket.error().message.find("does not exist"), std::string::npos)
+      << no_bucket.error().message;
 
   // Not retried: a 4xx answer comes back at once.
   auto start = std::chrono::steady_clock::now();
@@ -343,15 +358,19 @@ TEST(S3StoreServer, GarbageServersGiveClearErrors) {
     options.endpoint = junk.endpoint();
     auto store = S3Store::open("s3://bucket/x", options);
     ASSERT_FALSE(store);
-    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos) << store.error().message;
-    EXPECT_NE(store.error().message.find("did not answer with HTTP"), std::string::npos) << store.error().message;
+    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos)
+        << store.error().message;
+    EXPECT_NE(store.error().message.find("did not answer with HTTP"), std::string::npos)
+        << store.error().message;
   }
   {
-    JunkServer junk("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n<html></html");
+    JunkServer junk(
+        "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n<html></html");
     options.endpoint = junk.endpoint();
     auto store = S3Store::open("s3://bucket/x", options);
     ASSERT_FALSE(store);
-    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos) << store.error().message;
+    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos)
+        << store.error().message;
     EXPECT_NE(store.error().message.find("<html>"), std::string::npos) << store.error().message;
   }
   {
@@ -360,18 +379,23 @@ TEST(S3StoreServer, GarbageServersGiveClearErrors) {
     options.endpoint = junk.endpoint();
     auto store = S3Store::open("s3://bucket/x", options);
     ASSERT_FALSE(store);
-    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos) << store.error().message;
-    EXPECT_NE(store.error().message.find("Empty reply"), std::string::npos) << store.error().message;
-    EXPECT_NE(store.error().message.find("gave up after"), std::string::npos) << store.error().message;
+    EXPECT_NE(store.error().message.find("s3://bucket/x"), std::string::npos)
+        << store.error().message;
+    EXPECT_NE(store.error().message.find("Empty reply"), std::string::npos)
+        << store.error().message;
+    EXPECT_NE(store.error().message.find("gave up after"), std::string::npos)
+        << store.error().message;
   }
   {
-    JunkServer junk("HTTP/1.1 503 Slow Down\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy!");
+    JunkServer junk(
+        "HTTP/1.1 503 Slow Down\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy!");
     options.endpoint = junk.endpoint();
     options.check_bucket = false;
     auto store = open_or_die("s3://bucket/x", options);
     auto got = store->get("k");
     ASSERT_FALSE(got);
-    EXPECT_NE(got.error().message.find("s3://bucket/x/k"), std::string::npos) << got.error().message;
+    EXPECT_NE(got.error().message.find("s3://bucket/x/k"), std::string::npos)
+        << got.error().message;
     EXPECT_NE(got.error().message.find("HTTP 503"), std::string::npos) << got.error().message;
     EXPECT_NE(got.error().message.find("gave up after"), std::string::npos) << got.error().message;
   }
@@ -392,9 +416,11 @@ TEST(S3StoreServer, OpenStoreAndReadUriFromTheEnvironment) {
   EXPECT_FALSE(storage::read_uri("s3://" + server->bucket() + "/assets/../x"));
 }
 
-std::string tiny_spec(const std::string& name, int samples, int shard_size, const std::string& storage) {
-  return "name: " + name + "\nsamples: " + std::to_string(samples) + "\nshard_size: " +
-         std::to_string(shard_size) + "\nseed: 7\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: 2\n" +
+std::string tiny_spec(const std::string& name, int samples, int shard_size,
+                      const std::string& storage) {
+  return "name: " + name + "\nsamples: " + std::to_string(samples) +
+         "\nshard_size: " + std::to_string(shard_size) +
+         "\nseed: 7\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: 2\n" +
          "  max_bounces: 1\noutput:\n  storage: " + storage + "\n";
 }
 
@@ -402,7 +428,8 @@ std::string tiny_spec(const std::string& name, int samples, int shard_size, cons
 // and sha256; the shard manifests are there too.
 void expect_dataset_valid(const S3Server& server, const std::string& root, int samples) {
   TempDir dir;
-  auto [code, out] = server.aws({"s3", "cp", "--recursive", "--only-show-errors", root, dir.path().string()});
+  auto [code, out] =
+      server.aws({"s3", "cp", "--recursive", "--only-show-errors", root, dir.path().string()});
   ASSERT_EQ(code, 0) << out;
   const auto manifest = json::parse(slurp(dir.path() / "manifest.json"));
   EXPECT_EQ(manifest["counts"]["samples"], samples);
@@ -425,8 +452,11 @@ TEST(S3EndToEnd, JobWritesItsDatasetToS3) {
   auto server = S3Server::start();
   auto env = server->client_env();
   env.erase("AWS_ENDPOINT_URL");  // given as --s3-endpoint
-  Farm farm({.workers = 2, .threads = 1, .storage_root = "s3://" + server->bucket() + "/default-root",
-             .env = env, .s3_endpoint = server->endpoint()});
+  Farm farm({.workers = 2,
+             .threads = 1,
+             .storage_root = "s3://" + server->bucket() + "/default-root",
+             .env = env,
+             .s3_endpoint = server->endpoint()});
   const std::string root = "s3://" + server->bucket() + "/datasets/e2e";
   const std::string id = farm.submit(tiny_spec("e2e-s3", 24, 5, root));
   ASSERT_FALSE(id.empty());
@@ -436,7 +466,8 @@ TEST(S3EndToEnd, JobWritesItsDatasetToS3) {
   expect_dataset_valid(*server, root, 24);
 
   // A bad bucket is refused when the job is submitted, with the reason.
-  auto [status, body] = farm.post("/api/jobs", tiny_spec("nobucket", 2, 1, "s3://no-such-bucket/x"));
+  auto [status, body] =
+      farm.post("/api/jobs", tiny_spec("nobucket", 2, 1, "s3://no-such-bucket/x"));
   EXPECT_GE(status, 400) << body.dump();
   EXPECT_NE(body.dump().find("NoSuchBucket"), std::string::npos) << body.dump();
 }
@@ -448,9 +479,10 @@ TEST(S3EndToEnd, LocalRenderToS3) {
   auto env = server->client_env();
   env.erase("AWS_ENDPOINT_URL");
   const std::string root = "s3://" + server->bucket() + "/local";
-  auto [code, out] = run_command({binary("synthfarm"), "render", "--local", (dir.path() / "spec.yaml").string(),
-                                  "--out", root, "--threads", "1", "--s3-endpoint", server->endpoint()},
-                                 std::chrono::seconds(120), env);
+  auto [code, out] =
+      run_command({binary("synthfarm"), "render", "--local", (dir.path() / "spec.yaml").string(),
+                   "--out", root, "--threads", "1", "--s3-endpoint", server->endpoint()},
+                  std::chrono::seconds(120), env);
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(aws_list(*server, root).count("samples/00000002.png"), 1u) << out;
 }

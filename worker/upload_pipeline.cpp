@@ -37,7 +37,8 @@ bool UploadPipeline::submit(SampleUpload sample, const std::function<bool()>& gi
   std::unique_lock lock(mutex_);
   // An empty queue always takes a sample, however large, so a big one cannot wedge.
   while (!failure_ && !queue_.empty() &&
-         (queue_.size() >= limits_.max_queued_samples || queued_bytes_ + bytes > limits_.max_queued_bytes)) {
+         (queue_.size() >= limits_.max_queued_samples ||
+          queued_bytes_ + bytes > limits_.max_queued_bytes)) {
     if (give_up && give_up()) return false;
     changed_.wait_for(lock, std::chrono::milliseconds(100));
   }

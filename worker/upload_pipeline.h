@@ -29,8 +29,8 @@
 namespace synthfarm::worker {
 
 struct UploadLimits {
-  int threads = 2;                       // uploader threads
-  size_t max_queued_samples = 4;         // samples waiting for an uploader
+  int threads = 2;                           // uploader threads
+  size_t max_queued_samples = 4;             // samples waiting for an uploader
   uint64_t max_queued_bytes = 256ull << 20;  // bytes waiting for an uploader
 };
 
@@ -78,12 +78,12 @@ class UploadPipeline {
   const UploadLimits limits_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<SampleUpload> queue_;       // GUARDED_BY(mutex_)
-  uint64_t queued_bytes_ = 0;            // GUARDED_BY(mutex_)
-  size_t in_flight_ = 0;                 // GUARDED_BY(mutex_): samples being stored
-  std::vector<StoredSample> stored_;     // GUARDED_BY(mutex_)
-  std::optional<std::string> failure_;   // GUARDED_BY(mutex_)
-  bool quit_ = false;                    // GUARDED_BY(mutex_)
+  std::deque<SampleUpload> queue_;      // GUARDED_BY(mutex_)
+  uint64_t queued_bytes_ = 0;           // GUARDED_BY(mutex_)
+  size_t in_flight_ = 0;                // GUARDED_BY(mutex_): samples being stored
+  std::vector<StoredSample> stored_;    // GUARDED_BY(mutex_)
+  std::optional<std::string> failure_;  // GUARDED_BY(mutex_)
+  bool quit_ = false;                   // GUARDED_BY(mutex_)
   std::vector<std::thread> threads_;
 };
 

@@ -28,9 +28,15 @@ class GatedStore final : public storage::ObjectStore {
     objects_[std::string(key)] = std::string(bytes);
     return {};
   }
-  Result<std::string> get(std::string_view) const override { return tl::unexpected(Error{Error::Code::kNotFound, ""}); }
-  Result<std::optional<ObjectInfo>> head(std::string_view) const override { return std::optional<ObjectInfo>(); }
-  Result<std::vector<ObjectInfo>> list(std::string_view) const override { return std::vector<ObjectInfo>(); }
+  Result<std::string> get(std::string_view) const override {
+    return tl::unexpected(Error{Error::Code::kNotFound, ""});
+  }
+  Result<std::optional<ObjectInfo>> head(std::string_view) const override {
+    return std::optional<ObjectInfo>();
+  }
+  Result<std::vector<ObjectInfo>> list(std::string_view) const override {
+    return std::vector<ObjectInfo>();
+  }
   Result<void> remove(std::string_view) override { return {}; }
 
   void open(bool value) {
@@ -78,7 +84,8 @@ std::function<bool()> after_ms(int ms) {
 
 TEST(UploadPipelineTest, StoresEverySampleWithChecksums) {
   GatedStore store;
-  UploadPipeline pipeline(store, {.threads = 3, .max_queued_samples = 2, .max_queued_bytes = 1 << 20});
+  UploadPipeline pipeline(store,
+                          {.threads = 3, .max_queued_samples = 2, .max_queued_bytes = 1 << 20});
   for (uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(pipeline.submit(sample(i), {}));
   ASSERT_TRUE(pipeline.wait_all({}));
   auto stored = pipeline.take_stored();
@@ -95,7 +102,8 @@ TEST(UploadPipelineTest, StoresEverySampleWithChecksums) {
 TEST(UploadPipelineTest, RendererBlocksWhenTheQueueIsFull) {
   GatedStore store;
   store.open(false);  // every put waits
-  UploadPipeline pipeline(store, {.threads = 1, .max_queued_samples = 2, .max_queued_bytes = 1 << 20});
+  UploadPipeline pipeline(store,
+                          {.threads = 1, .max_queued_samples = 2, .max_queued_bytes = 1 << 20});
   ASSERT_TRUE(pipeline.submit(sample(0), {}));  // taken by the uploader, in flight
   while (store.puts_started() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(pipeline.submit(sample(1), after_ms(2000)));
@@ -125,7 +133,8 @@ TEST(UploadPipelineTest, ByteBoundBlocksToo) {
 TEST(UploadPipelineTest, AFailedPutFailsThePipeline) {
   GatedStore store;
   store.fail_on("samples/3.png");
-  UploadPipeline pipeline(store, {.threads = 2, .max_queued_samples = 4, .max_queued_bytes = 1 << 20});
+  UploadPipeline pipeline(store,
+                          {.threads = 2, .max_queued_samples = 4, .max_queued_bytes = 1 << 20});
   bool refused = false;
   for (uint64_t i = 0; i < 50 && !refused; ++i) refused = !pipeline.submit(sample(i), {});
   EXPECT_FALSE(pipeline.wait_all({}));
