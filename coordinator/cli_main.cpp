@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -616,6 +617,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string url = "http://127.0.0.1:8080";
   app.add_option("--url", url, "coordinator URL")->envname("SYNTHFARM_URL")->capture_default_str();
+  std::string s3_endpoint;
+  app.add_option("--s3-endpoint", s3_endpoint,
+                 "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "
+                 "AWS_ENDPOINT_URL, else AWS)");
+  app.fallthrough();  // global options may follow the subcommand (`render ... --s3-endpoint URL`)
 
   std::string spec_path, job, out, range;
   int threads = 0;
@@ -686,6 +692,9 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitBadInput;
   }
+  // s3:// stores take their endpoint from the environment, as every AWS client does; the
+  // flag overrides it, set here before any thread starts.
+  if (!s3_endpoint.empty()) setenv("AWS_ENDPOINT_URL_S3", s3_endpoint.c_str(), 1);
   if (*submit) return cmd_submit(url, spec_path);
   if (*status) return cmd_status(url, job);
   if (*wait) return cmd_wait(url, job, timeout_s);

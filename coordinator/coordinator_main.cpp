@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "coordinator/coordinator.h"
@@ -29,8 +30,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--web", options.web_dir, "dashboard assets directory")->capture_default_str();
   app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
+  std::string s3_endpoint;
+  app.add_option("--s3-endpoint", s3_endpoint,
+                 "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "
+                 "AWS_ENDPOINT_URL, else AWS)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // s3:// stores take their endpoint from the environment, as every AWS client does; the
+  // flag overrides it, set here before any thread starts.
+  if (!s3_endpoint.empty()) setenv("AWS_ENDPOINT_URL_S3", s3_endpoint.c_str(), 1);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

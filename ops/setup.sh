@@ -15,13 +15,17 @@ build_pkgs=(
   libopenexr-dev libpng-dev zlib1g-dev
   libfmt-dev libspdlog-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
+  libcurl4-openssl-dev              # s3:// storage (HTTP client; SigV4 signing uses OpenSSL)
   libtinygltf-dev                   # glTF characters and scene export
   libgtest-dev libgmock-dev libexpected-dev
 )
 test_pkgs=(
   chromium chromium-driver          # dashboard browser tests (headless, WebDriver)
   python3
+  awscli                            # the independent S3 client of the S3 tests
 )
+# s3rver (the S3 test server, ops/s3rver) runs on Node.js; use an npm already installed.
+command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--runtime" ]] || want+=("${test_pkgs[@]}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (Debian packages), builds, and runs the
-# whole suite: every ctest label (unit, e2e, browser), then the unit tests of the core
+# whole suite: every ctest label (unit, e2e, browser; e2e includes the S3 tests), then the unit tests of the core
 # libraries again under AddressSanitizer + UBSan. Extra arguments go to the main ctest
 # run and skip the sanitizer pass, e.g.
 #   ops/test.sh -L unit          only the unit tests
@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ops/setup.sh
+# s3rver, pinned by ops/s3rver/package-lock.json, for the S3 tests.
+if [[ ! -x ops/s3rver/node_modules/.bin/s3rver ]]; then
+  npm ci --prefix ops/s3rver --no-audit --no-fund --loglevel=error >/dev/null
+fi
 # -g1 (line tables only): enough for file:line in backtraces and sanitizer reports, and a
 # much lighter compile than full debug info on 2 cores.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
@@ -22,7 +26,7 @@ if (($# == 0)); then
   # of -O2 -g under the sanitizers.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
-  cmake --build build-asan -j "$(nproc)" --target jobs_test storage_test protocol_test coordinator_test
+  cmake --build build-asan -j "$(nproc)" --target jobs_test storage_test protocol_test coordinator_test worker_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
   # optimised build above runs them, the sanitizers see those paths in the smaller tests.
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "storage/file_store.h"
+#include "storage/s3_store.h"
 
 namespace synthfarm::storage {
 namespace {
@@ -125,11 +126,15 @@ Result<std::unique_ptr<ObjectStore>> open_store(std::string_view uri) {
   if (!canonical) return tl::unexpected(canonical.error());
   const std::string_view scheme = scheme_of(uri);
   if (scheme == "s3") {
-    return tl::unexpected(uri_error(uri, "s3:// storage is not available in this build"));
+    auto options = s3_options_from_environment();
+    if (!options) return tl::unexpected(options.error());
+    auto store = S3Store::open(uri, std::move(*options));
+    if (!store) return tl::unexpected(store.error());
+    return std::unique_ptr<ObjectStore>(std::move(*store));
   }
   if (scheme != "file") {
     return tl::unexpected(
-        uri_error(uri, fmt::format("unsupported scheme {:?} (supported: file://)", scheme)));
+        uri_error(uri, fmt::format("unsupported scheme {:?} (supported: file://, s3://)", scheme)));
   }
   auto store = FileStore::open(fs::path(canonical->substr(kFileScheme.size())));
   if (!store) return tl::unexpected(store.error());
@@ -139,7 +144,16 @@ Result<std::unique_ptr<ObjectStore>> open_store(std::string_view uri) {
 Result<std::string> read_uri(std::string_view uri) {
   const std::string_view scheme = scheme_of(uri);
   if (scheme == "s3") {
-    return tl::unexpected(uri_error(uri, "s3:// storage is not available in this build"));
+    // s3://bucket/key: a store rooted at the bucket, without the opening check (one GET).
+    auto location = parse_s3_uri(uri);
+    if (!location) return tl::unexpected(location.error());
+    if (location->prefix.empty()) return tl::unexpected(uri_error(uri, "names a bucket, not an object"));
+    auto options = s3_options_from_environment();
+    if (!options) return tl::unexpected(options.error());
+    options->check_bucket = false;
+    auto store = S3Store::open(fmt::format("s3://{}", location->bucket), std::move(*options));
+    if (!store) return tl::unexpected(store.error());
+    return (*store)->get(location->prefix);
   }
   auto canonical = canonical_uri(uri);
   if (!canonical) return tl::unexpected(canonical.error());

@@ -1,6 +1,6 @@
 // Object storage: where datasets go. An ObjectStore maps keys ("samples/00000001.exr")
 // under one root (a job's prefix) to immutable byte strings. The file:// backend is the
-// embedded default; S3-compatible backends slot in behind the same interface.
+// embedded default; s3:// (AWS S3 and S3-compatible servers) sits behind the same interface.
 //
 // Keys are relative, '/'-separated, and may not escape the root: no empty segments, no
 // "." or "..", no leading '/', no backslashes or NUL. Writes are atomic: a reader sees
@@ -52,11 +52,14 @@ class ObjectStore {
 Result<void> validate_key(std::string_view key);
 
 // Opens the store at `uri`: "file:///abs/dir" or "file://./rel/dir" (relative paths are
-// made absolute against the current directory). Creates the directory if needed.
+// made absolute against the current directory; the directory is created if needed), or
+// "s3://bucket/prefix" on AWS or the S3-compatible server of AWS_ENDPOINT_URL, configured
+// from the environment (s3_store.h); the bucket must exist and is checked on opening.
 Result<std::unique_ptr<ObjectStore>> open_store(std::string_view uri);
 
-// Reads one whole object named by its full URI ("file:///assets/walk.bvh"): the inputs a
-// spec points at. Creates nothing; a missing object is kNotFound.
+// Reads one whole object named by its full URI ("file:///assets/walk.bvh",
+// "s3://assets/walk.bvh"): the inputs a spec points at. Creates nothing; a missing object
+// is kNotFound.
 Result<std::string> read_uri(std::string_view uri);
 
 // Lower-case hex SHA-256 of `bytes` (manifests record it for every object).

@@ -360,7 +360,8 @@ TEST(CanonicalUriTest, AbsoluteAndRelativeForms) {
 
 TEST(OpenStoreTest, BadUrisNameTheUri) {
   for (const char* uri : {"", "/tmp/plain/path", "relative/path", "file:/one/slash", "file://",
-                          "s3://bucket/prefix", "http://example.com/x", "://nothing"}) {
+                          "s3://Bad_Bucket/prefix", "s3://bucket/../x", "http://example.com/x",
+                          "://nothing"}) {
     SCOPED_TRACE(uri);
     auto store = open_store(uri);
     ASSERT_FALSE(store);
@@ -368,8 +369,6 @@ TEST(OpenStoreTest, BadUrisNameTheUri) {
     EXPECT_NE(store.error().message.find(std::string("\"") + uri + "\""), std::string::npos)
         << store.error().message;
   }
-  EXPECT_NE(open_store("s3://bucket/prefix").error().message.find("not available"),
-            std::string::npos);
   EXPECT_FALSE(canonical_uri(""));
   EXPECT_EQ(canonical_uri("no/scheme").error().code, Error::Code::kInvalidUri);
 }

@@ -20,11 +20,13 @@ Farm::Farm(FarmOptions options) : options_(options) {
 }
 
 std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
-  auto coordinator = ChildProcess::spawn(
-      {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
-       "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(), "--control", control(), "--storage-root",
-       "file://" + out_root().string(), "--web", source_path("web")},
-      dir() / "coordinator.log");
+  std::vector<std::string> argv = {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
+                                   "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(),
+                                   "--control", control(), "--storage-root",
+                                   options_.storage_root.empty() ? "file://" + out_root().string() : options_.storage_root,
+                                   "--web", source_path("web")};
+  if (!options_.s3_endpoint.empty()) argv.insert(argv.end(), {"--s3-endpoint", options_.s3_endpoint});
+  auto coordinator = ChildProcess::spawn(argv, dir() / "coordinator.log", options_.env);
   if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
     throw std::runtime_error("coordinator did not start:\n" + coordinator->log());
   }
@@ -68,8 +70,11 @@ std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>&
                                    "--control", options_.worker_control ? control() : "tcp://127.0.0.1:1",
                                    "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
                                    "--lease-ms", std::to_string(options_.lease_ms)};
+  if (!options_.s3_endpoint.empty()) argv.insert(argv.end(), {"--s3-endpoint", options_.s3_endpoint});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"), options_.worker_env);
+  auto env = options_.env;
+  for (const auto& [name, value] : options_.worker_env) env[name] = value;
+  return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"), env);
 }
 
 std::pair<int, nlohmann::json> Farm::get(const std::string& path) const {

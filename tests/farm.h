@@ -22,6 +22,12 @@ struct FarmOptions {
   std::vector<std::string> redis_args = {};       // extra redis-server arguments, e.g. AOF on
   std::map<std::string, std::string> worker_env = {};  // environment of every worker started
   bool worker_control = true;  // false: workers do not hear the coordinator's control socket
+  // Where jobs without output.storage write; empty: file://<dir>/out.
+  std::string storage_root = {};
+  // Environment of the coordinator and every worker (e.g. S3 credentials).
+  std::map<std::string, std::string> env = {};
+  // Passed as --s3-endpoint to the coordinator and the workers when set.
+  std::string s3_endpoint = {};
 };
 
 class Farm {

@@ -73,7 +73,10 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const std::vector<std::string>
       dup2(fd, 2);
       close(fd);
     }
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    for (const auto& [k, v] : env) {
+      if (v.empty()) unsetenv(k.c_str());  // an empty value removes the variable
+      else setenv(k.c_str(), v.c_str(), 1);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -150,16 +153,84 @@ RedisServer::~RedisServer() {
   }
 }
 
+std::unique_ptr<S3Server> S3Server::start(const std::string& bucket) {
+  const std::string program = source_path("ops/s3rver/node_modules/.bin/s3rver");
+  if (!std::filesystem::exists(program)) {
+    throw std::runtime_error(program + " is missing: run `npm ci --prefix ops/s3rver` (ops/test.sh does)");
+  }
+  std::unique_ptr<S3Server> server(new S3Server());
+  server->bucket_ = bucket;
+  std::filesystem::create_directories(server->dir_.path() / "data");
+  for (int tries = 0; tries < 5; ++tries) {
+    server->port_ = free_tcp_port();
+    server->launch();
+    if (server->process_) return server;
+  }
+  throw std::runtime_error("s3rver did not start:\n" + server->log());
+}
+
+void S3Server::launch() {
+  process_ = ChildProcess::spawn({source_path("ops/s3rver/node_modules/.bin/s3rver"), "--directory",
+                                  (dir_.path() / "data").string(), "--address", "127.0.0.1", "--port",
+                                  std::to_string(port_), "--silent", "--configure-bucket", bucket_,
+                                  // virtual-host requests to <bucket>.s3.localhost:<port>
+                                  "--service-endpoint", "localhost"},
+                                 dir_.path() / "s3rver.log",
+                                 // s3rver's continuation tokens use DES, which Node 17+ (OpenSSL 3)
+                                 // only offers through the legacy provider.
+                                 {{"NODE_OPTIONS", "--openssl-legacy-provider"}});
+  if (!wait_for_tcp(port_, std::chrono::seconds(20)) || !process_->running()) process_.reset();
+}
+
+void S3Server::kill() {
+  if (!process_) return;
+  process_->signal(SIGKILL);
+  process_->wait(std::chrono::seconds(10));
+}
+
+void S3Server::restart() {
+  kill();
+  if (process_) retired_.push_back(std::move(process_));
+  for (int tries = 0; tries < 50 && !process_; ++tries) {
+    launch();  // the port may take a moment to be free again
+    if (!process_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!process_) throw std::runtime_error("s3rver did not restart on port " + std::to_string(port_));
+}
+
+S3Server::~S3Server() {
+  if (process_) {
+    process_->signal(SIGTERM);
+    process_->wait(std::chrono::seconds(5));
+  }
+}
+
+std::map<std::string, std::string> S3Server::client_env() const {
+  return {{"AWS_ENDPOINT_URL", endpoint()}, {"AWS_ACCESS_KEY_ID", "S3RVER"},
+          {"AWS_SECRET_ACCESS_KEY", "S3RVER"}, {"AWS_REGION", "us-east-1"},
+          {"AWS_SESSION_TOKEN", ""}, {"AWS_PROFILE", ""}};
+}
+
+std::pair<int, std::string> S3Server::aws(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"/usr/bin/aws", "--endpoint-url", endpoint()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto env = client_env();
+  env.erase("AWS_ENDPOINT_URL");  // given on the command line
+  env["AWS_PAGER"] = "";
+  return run_command(argv, std::chrono::seconds(300), env);
+}
+
 std::string binary(const std::string& name) { return std::string(SYNTHFARM_BIN_DIR) + "/" + name; }
 std::string source_path(const std::string& relative) {
   return std::string(SYNTHFARM_SOURCE_DIR) + "/" + relative;
 }
 
 std::pair<int, std::string> run_command(const std::vector<std::string>& argv,
-                                        std::chrono::milliseconds timeout) {
+                                        std::chrono::milliseconds timeout,
+                                        const std::map<std::string, std::string>& env) {
   TempDir dir;
   auto log = dir.path() / "out.log";
-  auto child = ChildProcess::spawn(argv, log);
+  auto child = ChildProcess::spawn(argv, log, env);
   auto status = child->wait(timeout);
   if (!status) {
     child->signal(SIGKILL);

@@ -1,4 +1,4 @@
-// Test fixtures that start real things: processes, redis-server, temp directories.
+// Test fixtures that start real things: processes, redis-server, s3rver, temp directories.
 // Every fixture owns what it starts and stops it in its destructor, so a failing test
 // never leaves a server running.
 #pragma once
@@ -33,8 +33,9 @@ int free_tcp_port();
 // Polls until something accepts TCP connections on 127.0.0.1:port.
 bool wait_for_tcp(int port, std::chrono::milliseconds timeout);
 
-// A child process; stdout and stderr go to `log_path`. Killed (SIGKILL) on destruction
-// if still running.
+// A child process; stdout and stderr go to `log_path`; `env` is added to the parent's
+// environment (an empty value unsets the variable). Killed (SIGKILL) on destruction if
+// still running.
 class ChildProcess {
  public:
   static std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv,
@@ -79,6 +80,38 @@ class RedisServer {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// s3rver (the S3-compatible test server pinned in ops/s3rver, installed by `npm ci
+// --prefix ops/s3rver`) on a free loopback port, its data in its own temp dir, with one
+// bucket created at start. Credentials are s3rver's fixed S3RVER / S3RVER.
+class S3Server {
+ public:
+  static std::unique_ptr<S3Server> start(const std::string& bucket = "synthfarm-test");
+  ~S3Server();
+  int port() const { return port_; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The same server for virtual-host addressing: <bucket>.s3.localhost:<port>.
+  std::string virtual_host_endpoint() const { return "http://s3.localhost:" + std::to_string(port_); }
+  const std::string& bucket() const { return bucket_; }
+  // SIGKILL, as a crash (objects already stored stay in its data dir).
+  void kill();
+  // Starts it again on the same port with the same data (after kill()).
+  void restart();
+  std::string log() const { return process_ ? process_->log() : ""; }
+  // The environment an S3 client needs for this server: endpoint, credentials, region.
+  std::map<std::string, std::string> client_env() const;
+  // Runs Debian's awscli (/usr/bin/aws) against this server: `aws --endpoint-url ... <args>`.
+  std::pair<int, std::string> aws(const std::vector<std::string>& args) const;
+
+ private:
+  S3Server() = default;
+  void launch();
+  TempDir dir_;
+  std::string bucket_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+  std::vector<std::unique_ptr<ChildProcess>> retired_;  // killed, kept until destruction
+};
+
 // Path of a project executable in the build tree (e.g. "synthfarm-worker").
 std::string binary(const std::string& name);
 // Path of a file in the source tree (e.g. "web").
@@ -86,6 +119,7 @@ std::string source_path(const std::string& relative);
 
 // Runs a command, returns (exit code, combined output).
 std::pair<int, std::string> run_command(const std::vector<std::string>& argv,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(120));
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                                        const std::map<std::string, std::string>& env = {});
 
 }  // namespace synthfarm::testing

@@ -20,6 +20,7 @@
 #include "protocol/queue.h"
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
+#include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
 namespace {
@@ -134,10 +135,26 @@ class WorkerImpl final : public Worker {
     spdlog::info("shard {}/{} (samples {}..{}) token {}", shard.job_id, shard.shard, range.begin, range.end - 1,
                  shard.token);
 
-    jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
+    // Samples go to the uploaders as soon as they are rendered; the shard manifest (the
+    // commit marker) is stored only once every sample is confirmed stored, and the shard
+    // completed in Redis only after that.
+    UploadPipeline uploads(**store, options_.upload);
+    std::map<uint64_t, StoredSample> stored;  // by sample index: the manifest lists them in order
+    auto give_up = [this] { return stopping_.load() || lease_lost_.load() || dropped_.load(); };
+    auto collect = [&] {
+      for (auto& sample : uploads.take_stored()) {
+        // Counts stored sample renders, repeats included (a statistic: a lost increment, or a
+        // render that failed before it was stored, is not counted).
+        (void)queue_.count_render(shard.job_id);
+        sample_finished(shard, sample.index, sample.render_ms, sample.bytes);
+        const uint64_t index = sample.index;
+        stored[index] = std::move(sample);
+      }
+    };
     for (uint64_t index = range.begin; index < range.end; ++index) {
       if (stopping_) return give_back(shard, "stop requested");
       if (lease_lost_ || dropped_) return abandon(shard);
+      if (uploads.failure()) return fail(shard, *uploads.failure());
       auto t0 = std::chrono::steady_clock::now();
       tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
       try {
@@ -151,21 +168,40 @@ class WorkerImpl final : public Worker {
       // A worker that lost its lease (or whose job was cancelled) while rendering stores
       // nothing more: the new holder writes the same bytes anyway.
       if (lease_lost_ || dropped_) return abandon(shard);
-      if (!objects) return fail(shard, objects.error());  // the renderer's errors name the sample
-      uint64_t bytes = 0;
-      for (const auto& [key, data] : objects->keyed(index)) {
-        auto put = (*store)->put(key, *data);
-        if (!put) return fail(shard, fmt::format("sample {}: storing {}: {}", index, key, put.error().message));
-        manifest.objects.push_back({key, data->size(), storage::sha256_hex(*data)});
-        bytes += data->size();
+      if (!objects) {
+        // The samples rendered before it are still stored and counted (renders counts
+        // every stored render, failed shards' too).
+        uploads.wait_all(give_up);
+        collect();
+        return fail(shard, objects.error());  // the renderer's errors name the sample
       }
-      // Counts stored sample renders, repeats included (a statistic: a lost increment, or a
-      // render that failed before it was stored, is not counted).
-      (void)queue_.count_render(shard.job_id);
-      double render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      sample_finished(shard, index, render_ms, bytes);
+      SampleUpload upload;
+      upload.index = index;
+      upload.render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      for (const auto& [key, data] : objects->keyed(index)) upload.objects.emplace_back(key, *data);
+      objects = tl::unexpected(std::string());  // the upload holds the only copy now
+      if (!uploads.submit(std::move(upload), give_up)) {
+        if (stopping_) return give_back(shard, "stop requested");
+        if (lease_lost_ || dropped_) return abandon(shard);
+        return fail(shard, *uploads.failure());
+      }
+      collect();
     }
+    if (!uploads.wait_all(give_up)) {
+      collect();
+      if (stopping_) return give_back(shard, "stop requested");
+      if (lease_lost_ || dropped_) return abandon(shard);
+      return fail(shard, *uploads.failure());
+    }
+    collect();
     if (lease_lost_ || dropped_) return abandon(shard);
+    if (stored.size() != range.size()) {  // a bug, not a storage failure; never commit a partial shard
+      return fail(shard, fmt::format("{} of {} samples confirmed stored", stored.size(), range.size()));
+    }
+    jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
+    for (const auto& [index, sample] : stored) {
+      for (const auto& object : sample.objects) manifest.objects.push_back({object.key, object.size, object.sha256});
+    }
     auto put = (*store)->put(jobs::shard_manifest_key(shard.shard), jobs::shard_manifest_to_json(manifest));
     if (!put) return fail(shard, "storing the shard manifest: " + put.error().message);
     auto accepted = protocol::retry_with_backoff<bool>([&] { return queue_.complete(shard); }, stopping_, log_retry());

@@ -1,9 +1,10 @@
 // synthfarm-worker: claims shards from the Redis queue and renders them.
 //
 // For each shard: render every sample (jobs::SampleRenderer, N threads inside a
-// sample), store each sample's objects as soon as it is rendered, then store the shard
-// manifest (the commit marker), and only then complete the shard in Redis with the
-// lease's fencing token. A heartbeat thread renews the lease every lease/3 and sends
+// sample) and hand each sample's objects to a small pool of uploaders as soon as it is
+// rendered (UploadPipeline: a bounded queue, so the renderer waits when storage is slower);
+// once every sample is confirmed stored, store the shard manifest (the commit marker), and
+// only then complete the shard in Redis with the lease's fencing token. A heartbeat thread renews the lease every lease/3 and sends
 // telemetry; render threads never touch the lease. A control thread listens for the
 // coordinators' cancel messages (ZeroMQ SUB): a cancelled job's shard is dropped at once,
 // mid-sample; a refused lease renewal does the same when a message was missed. On stop()
@@ -20,6 +21,7 @@
 #include <tl/expected.hpp>
 
 #include "protocol/redis.h"
+#include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
 
@@ -35,6 +37,8 @@ struct WorkerOptions {
   int64_t heartbeat_ms = 1000;
   int64_t idle_poll_ms = 250;      // first wait when the queue is empty; grows to 2 s
   int64_t max_shards = 0;          // stop after this many shards (0: never); for benchmarks
+  // Uploader threads and the bound of the queue between the renderer and them.
+  UploadLimits upload;
   // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
   // any job throws, as a crashing renderer would.
   std::optional<uint64_t> fault_throw_on_sample;

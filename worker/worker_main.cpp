@@ -33,9 +33,23 @@ int main(int argc, char** argv) {
   app.add_option("--id", options.worker_id, "worker id (default host-pid)")->envname("SYNTHFARM_WORKER_ID");
   app.add_option("--lease-ms", options.lease_ms, "shard lease length")->check(CLI::Range(100, 3600000))->capture_default_str();
   app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
+  app.add_option("--upload-threads", options.upload.threads, "threads storing rendered samples")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--upload-queue", options.upload.max_queued_samples,
+                 "rendered samples waiting for an uploader before rendering pauses")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   app.add_option("--max-shards", options.max_shards, "exit after this many shards (0: never)")->capture_default_str();
+  std::string s3_endpoint;
+  app.add_option("--s3-endpoint", s3_endpoint,
+                 "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "
+                 "AWS_ENDPOINT_URL, else AWS)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // s3:// stores take their endpoint from the environment, as every AWS client does; the
+  // flag overrides it, set here before any thread starts.
+  if (!s3_endpoint.empty()) setenv("AWS_ENDPOINT_URL_S3", s3_endpoint.c_str(), 1);
 
   // The last 30 log lines go with a failed shard into its dead letter.
   auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(30);

@@ -1,6 +1,7 @@
 # Shell functions that start a farm on loopback: redis-server, one coordinator and N
 # workers, each on a free port, logs under $FARM_RUN. Sourced by ops/quickstart.sh and
 # the benchmarks. Call farm_start, then use $FARM_URL; farm_stop ends what was started.
+# Programs come from $BUILD_DIR/bin (default build/bin).
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
@@ -33,12 +34,12 @@ farm_start() {
     port_busy "$redis_port" && break
     sleep 0.1
   done
-  build/bin/synthfarm-coordinator --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
+  "${BUILD_DIR:-build}"/bin/synthfarm-coordinator --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
     --telemetry "$FARM_TELEMETRY" --control "$FARM_CONTROL" --storage-root "$storage_root" >"$FARM_RUN/coordinator.log" 2>&1 &
   FARM_PIDS+=($!)
   local i
   for i in $(seq "$workers"); do
-    build/bin/synthfarm-worker --redis "$FARM_REDIS" --coordinator "$FARM_TELEMETRY" \
+    "${BUILD_DIR:-build}"/bin/synthfarm-worker --redis "$FARM_REDIS" --coordinator "$FARM_TELEMETRY" \
       --control "$FARM_CONTROL" --threads "$threads" --id "w$i" >"$FARM_RUN/worker-$i.log" 2>&1 &
     FARM_PIDS+=($!)
   done
