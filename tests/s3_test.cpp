@@ -465,6 +465,18 @@ TEST(S3EndToEnd, JobWritesItsDatasetToS3) {
   EXPECT_EQ(job["samples_done"], 24);
   expect_dataset_valid(*server, root, 24);
 
+  // `synthfarm fetch` reads the dataset back from S3 (given the endpoint like the farm) and
+  // verifies every object; the COCO files are among them.
+  TempDir fetched;
+  auto [fetch_code, fetch_out] =
+      run_command({binary("synthfarm"), "--url", farm.url(), "fetch", id, fetched.path().string(),
+                   "--s3-endpoint", server->endpoint()},
+                  std::chrono::seconds(120), env);
+  ASSERT_EQ(fetch_code, 0) << fetch_out;
+  const auto coco = json::parse(slurp(fetched.path() / "annotations" / "coco_person_keypoints.json"));
+  EXPECT_EQ(coco["images"].size(), 24u);
+  EXPECT_TRUE(std::filesystem::exists(fetched.path() / "manifest.json"));
+
   // A bad bucket is refused when the job is submitted, with the reason.
   auto [status, body] =
       farm.post("/api/jobs", tiny_spec("nobucket", 2, 1, "s3://no-such-bucket/x"));
