@@ -16,6 +16,62 @@ double schlick_weight(double cos) {
   return m2 * m2 * m;
 }
 
+// The directional albedo of the dielectric specular lobe, E(cos_o) = F0 e1 + (1 - F0) ew
+// (Schlick's Fresnel is linear in F0), tabulated over cos_o and perceptual roughness on a
+// kGrid x kGrid grid of nodes 0 .. 1, with its cosine-weighted hemispherical mean
+// E_avg = 2 int E(mu) mu dmu per roughness. Each node integrates the single-scattering GGX
+// lobe with kSide x kSide stratified visible normals (weight G2 / G1 times the Fresnel term);
+// everything is + - * / sqrt and the portable trigonometry, so the table is the same bits
+// on every machine. Built once per process, at the first use (a few milliseconds).
+struct SpecularAlbedo {
+  static constexpr int kGrid = 32, kSide = 16;
+  std::array<std::array<double, kGrid>, kGrid> e1{}, ew{};  // [roughness][cos]
+  std::array<double, kGrid> avg1{}, avgw{};
+
+  SpecularAlbedo() {
+    for (int r = 0; r < kGrid; ++r) {
+      const PrincipledBsdf lobe({1, 1, 1}, 1.0, static_cast<double>(r) / (kGrid - 1), 0.5);
+      for (int c = 0; c < kGrid; ++c) {
+        const double mu = std::max(1e-3, static_cast<double>(c) / (kGrid - 1));
+        const Vec3 wo{std::sqrt(1.0 - mu * mu), 0, mu};
+        const double lambda_o = lobe.lambda(wo);
+        double sum1 = 0, sumw = 0;
+        for (int i = 0; i < kSide; ++i) {
+          for (int j = 0; j < kSide; ++j) {
+            const Vec3 h = lobe.sample_visible_normal(wo, {(i + 0.5) / kSide, (j + 0.5) / kSide});
+            const double cos_oh = dot(wo, h);
+            const Vec3 wi = h * (2.0 * cos_oh) - wo;
+            if (wi.z <= 0) continue;
+            // G2 / G1(wo), height-correlated Smith.
+            const double weight = (1.0 + lambda_o) / (1.0 + lambda_o + lobe.lambda(wi));
+            sum1 += weight;
+            sumw += weight * schlick_weight(cos_oh);
+          }
+        }
+        e1[r][c] = sum1 / (kSide * kSide);
+        ew[r][c] = sumw / (kSide * kSide);
+      }
+      // 2 int E mu dmu of the piecewise-linear E (exact for it: Simpson on each interval).
+      double a1 = 0, aw = 0;
+      for (int c = 0; c + 1 < kGrid; ++c) {
+        const double m0 = static_cast<double>(c) / (kGrid - 1), m1 = static_cast<double>(c + 1) / (kGrid - 1);
+        const double dm = m1 - m0;
+        // int over [m0, m1] of (E0 + (E1 - E0) t) (m0 + dm t) dm dt, t in [0, 1].
+        auto part = [&](double y0, double y1) { return dm * (y0 * (m0 / 2 + dm / 6) + y1 * (m0 / 2 + dm / 3)); };
+        a1 += part(e1[r][c], e1[r][c + 1]);
+        aw += part(ew[r][c], ew[r][c + 1]);
+      }
+      avg1[r] = 2.0 * a1;
+      avgw[r] = 2.0 * aw;
+    }
+  }
+};
+
+const SpecularAlbedo& specular_albedo() {
+  static const SpecularAlbedo table;
+  return table;
+}
+
 }  // namespace
 
 ShadingFrame ShadingFrame::from_normal(Vec3 n) {
@@ -30,6 +86,31 @@ PrincipledBsdf::PrincipledBsdf(Spectrum base, double metallic, double roughness,
   double r = std::clamp(roughness, 0.0, 1.0);
   alpha_ = std::max(r * r, kMinAlpha);
   f0_ = 0.08 * std::clamp(specular, 0.0, 1.0);
+  const double row = r * (SpecularAlbedo::kGrid - 1);
+  albedo_row_ = std::min(static_cast<int>(row), SpecularAlbedo::kGrid - 2);
+  albedo_t_ = row - albedo_row_;
+}
+
+double PrincipledBsdf::specular_albedo_at(double cos) const {
+  const auto& t = specular_albedo();
+  const double x = std::clamp(cos, 0.0, 1.0) * (SpecularAlbedo::kGrid - 1);
+  const int c = std::min(static_cast<int>(x), SpecularAlbedo::kGrid - 2);
+  const double tc = x - c, tr = albedo_t_;
+  const int r = albedo_row_;
+  auto at = [&](const std::array<std::array<double, SpecularAlbedo::kGrid>, SpecularAlbedo::kGrid>& e) {
+    const double lo = e[r][c] + (e[r][c + 1] - e[r][c]) * tc;
+    const double hi = e[r + 1][c] + (e[r + 1][c + 1] - e[r + 1][c]) * tc;
+    return lo + (hi - lo) * tr;
+  };
+  return f0_ * at(t.e1) + (1.0 - f0_) * at(t.ew);
+}
+
+double PrincipledBsdf::specular_albedo_average() const {
+  const auto& t = specular_albedo();
+  const int r = albedo_row_;
+  const double a1 = t.avg1[r] + (t.avg1[r + 1] - t.avg1[r]) * albedo_t_;
+  const double aw = t.avgw[r] + (t.avgw[r + 1] - t.avgw[r]) * albedo_t_;
+  return f0_ * a1 + (1.0 - f0_) * aw;
 }
 
 PrincipledBsdf PrincipledBsdf::lambertian(Spectrum albedo) {
@@ -37,10 +118,6 @@ PrincipledBsdf PrincipledBsdf::lambertian(Spectrum albedo) {
   bsdf.base_ = albedo;
   bsdf.lambertian_ = true;
   return bsdf;
-}
-
-double PrincipledBsdf::dielectric_fresnel(double cos) const {
-  return f0_ + (1.0 - f0_) * schlick_weight(cos);
 }
 
 Spectrum PrincipledBsdf::specular_fresnel(double cos) const {
@@ -86,7 +163,7 @@ double PrincipledBsdf::specular_probability(Vec3 wo) const {
   if (lambertian_) return 0;
   double cos_o = std::clamp(wo.z, 0.0, 1.0);
   double spec = specular_fresnel(cos_o).luminance();
-  double diffuse = (1.0 - metallic_) * (1.0 - dielectric_fresnel(cos_o)) * base_.luminance();
+  double diffuse = (1.0 - metallic_) * (1.0 - specular_albedo_at(cos_o)) * base_.luminance();
   double total = spec + diffuse;
   return total > 0 ? std::clamp(spec / total, 0.0, 1.0) : 1.0;
 }
@@ -96,7 +173,7 @@ PrincipledBsdf::Outgoing PrincipledBsdf::outgoing(Vec3 wo) const {
   o.wo = wo;
   if (wo.z <= 0 || lambertian_) return o;
   o.lambda = lambda(wo);
-  o.transmit = 1.0 - dielectric_fresnel(wo.z);
+  o.transmit = (1.0 - specular_albedo_at(wo.z)) / std::max(1e-6, 1.0 - specular_albedo_average());
   o.p_spec = specular_probability(wo);
   return o;
 }
@@ -112,9 +189,9 @@ Spectrum PrincipledBsdf::eval(const Outgoing& o, Vec3 wi) const {
   if (!(hl > 0)) return {};
   h = h * (1.0 / hl);
   double cos_oh = std::max(0.0, dot(wo, h));
-  // The light the specular layer reflects on the way in and on the way out never reaches
-  // the base: a reciprocal coupling that keeps the sum of both lobes within energy.
-  double transmit = o.transmit * (1.0 - dielectric_fresnel(wi.z));
+  // The base gets what the specular layer does not reflect, on the way in and on the way
+  // out, normalised so that a white base makes the sum of both lobes exactly 1.
+  double transmit = o.transmit * (1.0 - specular_albedo_at(wi.z));
   Spectrum diffuse = base_ * ((1.0 - metallic_) * transmit / kPi);
   double g2 = 1.0 / (1.0 + o.lambda + lambda(wi));
   double spec = distribution(h.z) * g2 / (4.0 * wo.z * wi.z);

@@ -2,14 +2,19 @@
 // metallic-roughness BSDF as a plain value type, evaluated in a local shading frame
 // (+z = shading normal), with no knowledge of rays, meshes or Embree.
 //
-//   f(wo, wi) = (1 - metallic) (1 - F_d(cos_o)) (1 - F_d(cos_i)) base / pi      diffuse
+//   f(wo, wi) = (1 - metallic) base (1 - E(cos_o)) (1 - E(cos_i)) / (pi (1 - E_avg))  diffuse
 //             + [(1 - metallic) F_d(wo.h) + metallic F_m(wo.h)] D G2 / (4 cos_o cos_i)
 // with F_d Schlick's Fresnel of a dielectric (F0 = 0.08 specular), F_m Schlick's with
 // F0 = base colour (a conductor), D the isotropic GGX distribution (alpha = roughness^2,
-// at least kMinAlpha), G2 Smith's height-correlated masking-shadowing. The diffuse base only
-// gets what the specular layer lets through on the way in and out (a reciprocal coupling):
-// glTF's reference `fresnel_mix`, which weighs it by 1 - F_d(wo.h) instead, reflects up to
-// 25% more energy than it receives at grazing angles on rough dielectrics.
+// at least kMinAlpha), G2 Smith's height-correlated masking-shadowing. E(cos) is the
+// directional albedo of the dielectric specular lobe and E_avg its cosine-weighted mean
+// (tabulated once per process): the base gets what the specular layer does not reflect, on
+// the way in and on the way out (Kelemen and Szirmay-Kalos' coupling), so the BSDF is
+// reciprocal and a white dielectric reflects exactly all the energy it receives. glTF's
+// reference `fresnel_mix` weighs the base by 1 - F_d(wo.h) and reflects up to 25% more than
+// it receives at grazing angles; weighing it by 1 - F_d(cos_o) and 1 - F_d(cos_i) instead
+// darkens rough surfaces seen at grazing angles by as much (F_d of the smooth surface, not
+// the rough lobe's albedo).
 //
 // Sampling picks the specular lobe with probability (an estimate of its Fresnel-weighted
 // albedo, F(cos_o)) / (that + the diffuse one), sampling the GGX distribution of visible
@@ -77,7 +82,7 @@ class PrincipledBsdf {
     explicit Outgoing() = default;  // made by outgoing() only
     Vec3 wo;
     double lambda = 0;    // Smith's Lambda(wo)
-    double transmit = 0;  // 1 - F_d(cos_o): what the specular layer lets through
+    double transmit = 0;  // (1 - E(cos_o)) / (1 - E_avg): the diffuse base's share
     double p_spec = 0;    // specular_probability(wo)
   };
   Outgoing outgoing(Vec3 wo) const;
@@ -100,13 +105,17 @@ class PrincipledBsdf {
  private:
   PrincipledBsdf() = default;
   Spectrum specular_fresnel(double cos) const;
-  double dielectric_fresnel(double cos) const;
+  // E(cos) and E_avg of the dielectric specular lobe at this roughness and F0.
+  double specular_albedo_at(double cos) const;
+  double specular_albedo_average() const;
 
   Spectrum base_;
   double metallic_ = 0;
   double alpha_ = 1;
   double f0_ = 0.04;  // dielectric
   bool lambertian_ = false;
+  int albedo_row_ = 0;     // the roughness row of the albedo table below this BSDF's
+  double albedo_t_ = 0;    // and the weight of the next row
 };
 
 }  // namespace synthfarm::jobs
