@@ -11,6 +11,7 @@
 #include <map>
 
 #include "storage/s3_signer.h"
+#include "storage/env_testing.h"
 
 namespace synthfarm::storage {
 namespace {
@@ -148,31 +149,7 @@ TEST(S3KeyTest, EscapingKeysRefused) {
   }
 }
 
-// Sets environment variables for one test and restores them after.
-class ScopedEnv {
- public:
-  ScopedEnv(std::map<std::string, std::string> values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name.c_str());
-      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-      if (value.empty())
-        unsetenv(name.c_str());
-      else
-        setenv(name.c_str(), value.c_str(), 1);
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
-      if (value)
-        setenv(name.c_str(), value->c_str(), 1);
-      else
-        unsetenv(name.c_str());
-    }
-  }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
-};
+using storage::testing::ScopedEnv;
 
 TEST(S3OptionsTest, EnvironmentAndProfiles) {
   const auto dir = std::filesystem::temp_directory_path() / ("s3opts-" + std::to_string(getpid()));

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "storage/object_store.h"
+#include "storage/env_testing.h"
 #include "storage/s3_store.h"
 #include "tests/farm.h"
 
@@ -85,31 +86,7 @@ std::set<std::string> aws_list(const S3Server& server, const std::string& uri) {
   return keys;
 }
 
-// Sets environment variables for one test and restores them after.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::map<std::string, std::string>& values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name.c_str());
-      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-      if (value.empty())
-        unsetenv(name.c_str());
-      else
-        setenv(name.c_str(), value.c_str(), 1);
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
-      if (value)
-        setenv(name.c_str(), value->c_str(), 1);
-      else
-        unsetenv(name.c_str());
-    }
-  }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
-};
+using storage::testing::ScopedEnv;
 
 TEST(S3StoreServer, PutGetHeadListDeleteCheckedWithAwscli) {
   auto server = S3Server::start();
