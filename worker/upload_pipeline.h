@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "jobs/manifest.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::worker {
@@ -46,12 +47,7 @@ struct StoredSample {
   uint64_t index = 0;
   double render_ms = 0;
   uint64_t bytes = 0;
-  struct Object {
-    std::string key;
-    uint64_t size = 0;
-    std::string sha256;
-  };
-  std::vector<Object> objects;
+  std::vector<jobs::ManifestEntry> objects;  // as the shard manifest lists them
 };
 
 class UploadPipeline {

@@ -199,8 +199,8 @@ class WorkerImpl final : public Worker {
       return fail(shard, fmt::format("{} of {} samples confirmed stored", stored.size(), range.size()));
     }
     jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
-    for (const auto& [index, sample] : stored) {
-      for (const auto& object : sample.objects) manifest.objects.push_back({object.key, object.size, object.sha256});
+    for (auto& [index, sample] : stored) {
+      for (auto& object : sample.objects) manifest.objects.push_back(std::move(object));
     }
     auto put = (*store)->put(jobs::shard_manifest_key(shard.shard), jobs::shard_manifest_to_json(manifest));
     if (!put) return fail(shard, "storing the shard manifest: " + put.error().message);
