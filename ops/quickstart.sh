@@ -53,7 +53,7 @@ build/bin/synthfarm --url "$url" wait "$job" || status=$?
 
 echo
 if ((status == 0)); then
-  echo "Dataset:   $root/out/$job  (manifest.json, samples/*.exr|png|json)"
+  echo "Dataset:   $root/out/$job  (manifest.json, annotations/*.json (COCO), samples/*.exr|png|json)"
 else
   echo "The job did not finish; see .cache/quickstart/*.log"
 fi
