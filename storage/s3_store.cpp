@@ -663,17 +663,22 @@ Result<void> S3Store::put_single(std::string_view key, std::string_view bytes) {
   Request request{"PUT", object_key(key), {}, {}, bytes, sigv4::hex(sha256_raw)};
   request.headers = {{"content-md5", sigv4::base64(md5_raw)},
                      {"x-amz-checksum-sha256", sigv4::base64(sha256_raw)}};
-  auto check_etag = [&](const Response& response) -> std::optional<std::string> {
-    if (response.status != 200 || !options_.verify_etag) return std::nullopt;
-    auto etag = response.headers.find("etag");
-    if (etag == response.headers.end() || unquote(etag->second) == md5) return std::nullopt;
-    return fmt::format("{}: the server stored bytes with MD5 {} but {} were sent", uri,
-                       unquote(etag->second), md5);
-  };
-  auto response = send(request, uri, check_etag);
+  auto response = send(request, uri, etag_check(md5, uri));
   if (!response) return tl::unexpected(response.error());
   if (response->status != 200) return tl::unexpected(http_error(uri, "PUT", *response));
   return {};
+}
+
+std::function<std::optional<std::string>(const S3Store::Response&)> S3Store::etag_check(
+    std::string md5_hex, std::string uri) const {
+  return [this, md5_hex = std::move(md5_hex),
+          uri = std::move(uri)](const Response& response) -> std::optional<std::string> {
+    if (response.status != 200 || !options_.verify_etag) return std::nullopt;
+    auto etag = response.headers.find("etag");
+    if (etag == response.headers.end() || unquote(etag->second) == md5_hex) return std::nullopt;
+    return fmt::format("{}: the server stored bytes with MD5 {} but {} were sent", uri,
+                       unquote(etag->second), md5_hex);
+  };
 }
 
 Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes) {
@@ -711,14 +716,7 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
                       {{"content-md5", sigv4::base64(md5_raw)}},
                       part,
                       sigv4::sha256_hex(part)};
-      auto check_etag = [&](const Response& response) -> std::optional<std::string> {
-        if (response.status != 200 || !options_.verify_etag) return std::nullopt;
-        auto etag = response.headers.find("etag");
-        if (etag == response.headers.end() || unquote(etag->second) == md5) return std::nullopt;
-        return fmt::format("{}: the server stored bytes with MD5 {} but {} were sent", part_uri,
-                           unquote(etag->second), md5);
-      };
-      auto response = send(request, part_uri, check_etag);
+      auto response = send(request, part_uri, etag_check(md5, part_uri));
       std::optional<Error> error;
       if (!response)
         error = response.error();

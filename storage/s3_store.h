@@ -108,6 +108,10 @@ class S3Store final : public ObjectStore {
   // One attempt; on a transport failure `retry` (optional) says whether another may help.
   Result<Response> send_once(const Request& request, std::string_view body, bool* retry) const;
   Error http_error(std::string_view uri, std::string_view what, const Response& response) const;
+  // A retry_reason for an upload of bytes whose MD5 is `md5_hex`: a 200 whose ETag is
+  // another MD5 means the server stored other bytes (unless options_.verify_etag is off).
+  std::function<std::optional<std::string>(const Response&)> etag_check(std::string md5_hex,
+                                                                        std::string uri) const;
 
   void* acquire_handle() const;
   void release_handle(void* handle) const;
