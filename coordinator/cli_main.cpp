@@ -15,20 +15,19 @@
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input.
+#include <fmt/format.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -76,8 +75,10 @@ std::string format_duration(double seconds) {
 // One line, redrawn in place on a terminal; on a pipe, printed at most every few seconds.
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(fileno(stderr))) {}
-  void update(int64_t done, int64_t total, double rate, double eta_s, const std::string& state, bool force = false) {
+  explicit ProgressBar(std::string label)
+      : label_(std::move(label)), tty_(isatty(fileno(stderr))) {}
+  void update(int64_t done, int64_t total, double rate, double eta_s, const std::string& state,
+              bool force = false) {
     auto now = std::chrono::steady_clock::now();
     if (!tty_ && !force && now - last_ < std::chrono::seconds(5)) return;
     last_ = now;
@@ -86,8 +87,9 @@ class ProgressBar {
     std::string bar(filled, '#');
     bar.resize(kWidth, '-');
     int pct = total > 0 ? static_cast<int>(100 * done / total) : 0;
-    std::string line = fmt::format("{} [{}] {:3d}% {}/{} samples  {:.2f} samples/s  ETA {}  {}", label_, bar, pct,
-                                   done, total, rate, format_duration(eta_s), state);
+    std::string line =
+        fmt::format("{} [{}] {:3d}% {}/{} samples  {:.2f} samples/s  ETA {}  {}", label_, bar, pct,
+                    done, total, rate, format_duration(eta_s), state);
     if (tty_) {
       fmt::print(stderr, "\r{}\x1b[K", line);
     } else {
@@ -159,8 +161,8 @@ int cmd_submit(const std::string& url, const std::string& path) {
   if (res->status == 400) {
     if (body.contains("errors")) {
       for (const auto& e : body["errors"]) {
-        fmt::print(stderr, "error: {}:{}:{}: {}: {}\n", path, e.value("line", 0), e.value("column", 0),
-                   e.value("path", ""), e.value("message", ""));
+        fmt::print(stderr, "error: {}:{}:{}: {}: {}\n", path, e.value("line", 0),
+                   e.value("column", 0), e.value("path", ""), e.value("message", ""));
       }
     } else {
       fmt::print(stderr, "error: {}\n", body.value("error", res->body));
@@ -174,18 +176,22 @@ int cmd_submit(const std::string& url, const std::string& path) {
   }
   fmt::print("{}\n", body["id"].get<std::string>());
   std::fflush(stdout);  // the id first, even when both streams go to one pipe
-  fmt::print(stderr, "queued {} shards; output: {}\n", body.value("shards", 0), body.value("storage", ""));
+  fmt::print(stderr, "queued {} shards; output: {}\n", body.value("shards", 0),
+             body.value("storage", ""));
   return 0;
 }
 
-tl::expected<json, std::string> get_json(const std::string& url, const std::string& path, int& status) {
+tl::expected<json, std::string> get_json(const std::string& url, const std::string& path,
+                                         int& status) {
   auto client = client_for(url);
   auto res = client.Get(path);
   if (!res) return tl::unexpected(transport_error(url, res.error()));
   status = res->status;
   auto body = json::parse(res->body, nullptr, false);
-  if (body.is_discarded()) return tl::unexpected(fmt::format("coordinator answered {} with non-JSON", res->status));
-  if (res->status != 200) return tl::unexpected(body.value("error", fmt::format("HTTP {}", res->status)));
+  if (body.is_discarded())
+    return tl::unexpected(fmt::format("coordinator answered {} with non-JSON", res->status));
+  if (res->status != 200)
+    return tl::unexpected(body.value("error", fmt::format("HTTP {}", res->status)));
   return body;
 }
 
@@ -206,9 +212,11 @@ int cmd_status(const std::string& url, const std::string& job) {
     fmt::print(stderr, "error: {}\n", body.error());
     return kExitFailure;
   }
-  fmt::print("{:<32} {:<10} {:>17} {:>10}  {}\n", "JOB", "STATE", "SAMPLES", "SAMPLES/S", "STORAGE");
+  fmt::print("{:<32} {:<10} {:>17} {:>10}  {}\n", "JOB", "STATE", "SAMPLES", "SAMPLES/S",
+             "STORAGE");
   for (const auto& j : (*body)["jobs"]) {
-    fmt::print("{:<32} {:<10} {:>17} {:>10.2f}  {}\n", j["id"].get<std::string>(), j["state"].get<std::string>(),
+    fmt::print("{:<32} {:<10} {:>17} {:>10.2f}  {}\n", j["id"].get<std::string>(),
+               j["state"].get<std::string>(),
                fmt::format("{}/{}", j["samples_done"].get<int64_t>(), j["samples"].get<int64_t>()),
                j["samples_per_sec"].get<double>(), j["storage"].get<std::string>());
   }
@@ -218,19 +226,22 @@ int cmd_status(const std::string& url, const std::string& job) {
 // pause | resume | cancel | retry | delete
 int cmd_control(const std::string& url, const std::string& action, const std::string& job) {
   auto client = client_for(url);
-  auto res = action == "delete" ? client.Delete("/api/jobs/" + job)
-                                : client.Post("/api/jobs/" + job + "/" + action, "", "application/json");
+  auto res = action == "delete"
+                 ? client.Delete("/api/jobs/" + job)
+                 : client.Post("/api/jobs/" + job + "/" + action, "", "application/json");
   if (!res) {
     fmt::print(stderr, "error: {}\n", transport_error(url, res.error()));
     return kExitFailure;
   }
   auto body = json::parse(res->body, nullptr, false);
   if (res->status != 200) {
-    fmt::print(stderr, "error: {}\n", body.is_discarded() ? res->body : body.value("error", res->body));
+    fmt::print(stderr, "error: {}\n",
+               body.is_discarded() ? res->body : body.value("error", res->body));
     return res->status == 404 || res->status == 409 ? kExitBadInput : kExitFailure;
   }
   if (action == "retry") {
-    fmt::print("{}: {} dead shard(s) queued again; job is {}\n", job, body.value("count", 0), body.value("state", ""));
+    fmt::print("{}: {} dead shard(s) queued again; job is {}\n", job, body.value("count", 0),
+               body.value("state", ""));
   } else {
     fmt::print("{}: {}\n", job, body.value("state", ""));
   }
@@ -250,14 +261,15 @@ int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
         fmt::print(stderr, "error: {}\n", body.error());
         return kExitBadInput;
       }
-      if (++unreachable % 10 == 1) fmt::print(stderr, "\nwarning: {} (still waiting)\n", body.error());
+      if (++unreachable % 10 == 1)
+        fmt::print(stderr, "\nwarning: {} (still waiting)\n", body.error());
     } else {
       unreachable = 0;
       const auto& j = *body;
       std::string state = j["state"];
       bool ended = state == "done" || state == "failed" || state == "partial";
-      bar.update(j["samples_done"].get<int64_t>(), j["samples"].get<int64_t>(), j["samples_per_sec"].get<double>(),
-                 j["eta_s"].get<double>(), state, ended);
+      bar.update(j["samples_done"].get<int64_t>(), j["samples"].get<int64_t>(),
+                 j["samples_per_sec"].get<double>(), j["eta_s"].get<double>(), state, ended);
       if (ended) {
         bar.finish();
         if (state == "failed") {
@@ -265,14 +277,16 @@ int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
           return kExitFailure;
         }
         if (state == "partial") {
-          fmt::print(stderr, "job {} partially done ({}): {}\n", job, j.value("error", ""), j.value("storage", ""));
+          fmt::print(stderr, "job {} partially done ({}): {}\n", job, j.value("error", ""),
+                     j.value("storage", ""));
           return kExitPartial;
         }
         fmt::print(stderr, "job {} done: {}\n", job, j.value("storage", ""));
         return 0;
       }
     }
-    if (timeout_s > 0 && std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) {
+    if (timeout_s > 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) {
       bar.finish();
       fmt::print(stderr, "error: job {} did not end within {} s\n", job, timeout_s);
       return kExitFailure;
@@ -281,7 +295,8 @@ int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
   }
 }
 
-int cmd_render_local(const std::string& path, const std::string& out, const std::string& range, int threads) {
+int cmd_render_local(const std::string& path, const std::string& out, const std::string& range,
+                     int threads) {
   std::string text;
   auto spec = load_spec(path, text);
   if (!spec) return kExitBadInput;
@@ -291,7 +306,8 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
     char extra = 0;
     if (std::sscanf(range.c_str(), "%llu:%llu%c", &a, &b, &extra) != 2 || a >= b ||
         b > static_cast<uint64_t>(spec->samples)) {
-      fmt::print(stderr, "error: --samples: expected A:B with 0 <= A < B <= {}, got '{}'\n", spec->samples, range);
+      fmt::print(stderr, "error: --samples: expected A:B with 0 <= A < B <= {}, got '{}'\n",
+                 spec->samples, range);
       return kExitBadInput;
     }
     begin = a;
@@ -331,15 +347,16 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
         return kExitFailure;
       }
     }
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double rate = static_cast<double>(i - begin + 1) / std::max(elapsed, 1e-9);
     bar.update(static_cast<int64_t>(i - begin + 1), static_cast<int64_t>(end - begin), rate,
                static_cast<double>(end - i - 1) / rate, "rendering", i + 1 == end);
   }
   bar.finish();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print(stderr, "rendered {} samples in {:.2f} s ({:.3f} samples/s) -> {}\n", end - begin, elapsed,
-             static_cast<double>(end - begin) / elapsed, *canonical);
+  fmt::print(stderr, "rendered {} samples in {:.2f} s ({:.3f} samples/s) -> {}\n", end - begin,
+             elapsed, static_cast<double>(end - begin) / elapsed, *canonical);
   return 0;
 }
 
@@ -632,15 +649,17 @@ int main(int argc, char** argv) {
   submit->add_option("spec", spec_path, "dataset spec (YAML or JSON)")->required();
   auto* status = app.add_subcommand("status", "show jobs, or one job");
   status->add_option("job", job, "job id");
-  auto* wait = app.add_subcommand("wait", "show progress until the job ends; exit 0 when done, 1 when failed");
+  auto* wait = app.add_subcommand(
+      "wait", "show progress until the job ends; exit 0 when done, 1 when failed");
   wait->add_option("job", job, "job id")->required();
   wait->add_option("--timeout", timeout_s, "give up after this many seconds (0: never)");
   std::map<std::string, CLI::App*> controls;
-  for (auto [name, help] : {std::pair<const char*, const char*>{"pause", "stop handing out the job's shards"},
-                            {"resume", "hand out a paused job's shards again"},
-                            {"cancel", "end the job; workers drop its shards within about a second"},
-                            {"retry", "queue the job's dead-lettered shards again"},
-                            {"delete", "remove the job and its queue entries (its files stay)"}}) {
+  for (auto [name, help] :
+       {std::pair<const char*, const char*>{"pause", "stop handing out the job's shards"},
+        {"resume", "hand out a paused job's shards again"},
+        {"cancel", "end the job; workers drop its shards within about a second"},
+        {"retry", "queue the job's dead-lettered shards again"},
+        {"delete", "remove the job and its queue entries (its files stay)"}}) {
     auto* cmd = app.add_subcommand(name, help);
     cmd->add_option("job", job, "job id")->required();
     controls[name] = cmd;
@@ -652,9 +671,11 @@ int main(int argc, char** argv) {
   render->add_option("spec", spec_path, "dataset spec")->required();
   render->add_option("--out", out, "output directory or storage URI")->required();
   render->add_option("--samples", range, "sample range A:B (B excluded); default all");
-  render->add_option("--threads", threads, "render threads; 0 = all cores")->check(CLI::Range(0, 1024));
+  render->add_option("--threads", threads, "render threads; 0 = all cores")
+      ->check(CLI::Range(0, 1024));
   std::string fetch_dir;
-  auto* fetch = app.add_subcommand("fetch", "download a finished job's dataset and verify every sha256");
+  auto* fetch =
+      app.add_subcommand("fetch", "download a finished job's dataset and verify every sha256");
   fetch->add_option("job", job, "job id")->required();
   fetch->add_option("dir", fetch_dir, "destination directory or storage URI")->required();
   int64_t export_sample = 0;
@@ -669,22 +690,29 @@ int main(int argc, char** argv) {
   render_gltf->add_option("scene", gltf.scene, ".glb, or .gltf with embedded buffers")->required();
   render_gltf->add_option("--out", gltf.out, "output float EXR")->required();
   render_gltf->add_option("--spp", gltf.spp, "samples per pixel")
-      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   render_gltf->add_option("--width", gltf.width, "pixels")
-      ->check(CLI::Range(1, 65536))->capture_default_str();
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
   render_gltf->add_option("--height", gltf.height, "pixels")
-      ->check(CLI::Range(1, 65536))->capture_default_str();
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
   render_gltf->add_option("--bounces", gltf.bounces, "indirect bounces after the first hit")
-      ->check(CLI::Range(0, 1024))->capture_default_str();
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   render_gltf->add_option("--threads", gltf.threads, "render threads; 0 = all cores")
-      ->check(CLI::Range(0, 1024))->capture_default_str();
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   render_gltf->add_option("--background", gltf.background, "uniform grey background radiance")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   render_gltf->add_flag("--labels-only", gltf.labels_only,
                         "label layers only (one ray per pixel, no light transport)");
   render_gltf->add_option("--png", gltf.png, "also write an 8-bit sRGB preview");
   render_gltf->add_option("--repeat", gltf.repeat, "render this many times; report the fastest")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -54,10 +54,13 @@ struct SpecularAlbedo {
       // 2 int E mu dmu of the piecewise-linear E (exact for it: Simpson on each interval).
       double a1 = 0, aw = 0;
       for (int c = 0; c + 1 < kGrid; ++c) {
-        const double m0 = static_cast<double>(c) / (kGrid - 1), m1 = static_cast<double>(c + 1) / (kGrid - 1);
+        const double m0 = static_cast<double>(c) / (kGrid - 1),
+                     m1 = static_cast<double>(c + 1) / (kGrid - 1);
         const double dm = m1 - m0;
         // int over [m0, m1] of (E0 + (E1 - E0) t) (m0 + dm t) dm dt, t in [0, 1].
-        auto part = [&](double y0, double y1) { return dm * (y0 * (m0 / 2 + dm / 6) + y1 * (m0 / 2 + dm / 3)); };
+        auto part = [&](double y0, double y1) {
+          return dm * (y0 * (m0 / 2 + dm / 6) + y1 * (m0 / 2 + dm / 3));
+        };
         a1 += part(e1[r][c], e1[r][c + 1]);
         aw += part(ew[r][c], ew[r][c + 1]);
       }
@@ -97,11 +100,12 @@ double PrincipledBsdf::specular_albedo_at(double cos) const {
   const int c = std::min(static_cast<int>(x), SpecularAlbedo::kGrid - 2);
   const double tc = x - c, tr = albedo_t_;
   const int r = albedo_row_;
-  auto at = [&](const std::array<std::array<double, SpecularAlbedo::kGrid>, SpecularAlbedo::kGrid>& e) {
-    const double lo = e[r][c] + (e[r][c + 1] - e[r][c]) * tc;
-    const double hi = e[r + 1][c] + (e[r + 1][c + 1] - e[r + 1][c]) * tc;
-    return lo + (hi - lo) * tr;
-  };
+  auto at =
+      [&](const std::array<std::array<double, SpecularAlbedo::kGrid>, SpecularAlbedo::kGrid>& e) {
+        const double lo = e[r][c] + (e[r][c + 1] - e[r][c]) * tc;
+        const double hi = e[r + 1][c] + (e[r + 1][c + 1] - e[r + 1][c]) * tc;
+        return lo + (hi - lo) * tr;
+      };
   return f0_ * at(t.e1) + (1.0 - f0_) * at(t.ew);
 }
 

@@ -114,8 +114,8 @@ class PrincipledBsdf {
   double alpha_ = 1;
   double f0_ = 0.04;  // dielectric
   bool lambertian_ = false;
-  int albedo_row_ = 0;     // the roughness row of the albedo table below this BSDF's
-  double albedo_t_ = 0;    // and the weight of the next row
+  int albedo_row_ = 0;   // the roughness row of the albedo table below this BSDF's
+  double albedo_t_ = 0;  // and the weight of the next row
 };
 
 }  // namespace synthfarm::jobs

@@ -192,7 +192,8 @@ Background::Background(const Scene& scene)
           x *= s, y *= s, r2 = 1.0;
         }
         const double z = 1.0 - r2, planar = std::sqrt(2.0 - r2);
-        sky_map_[static_cast<size_t>(j) * n + i] = sky_.radiance(normalize(Vec3{x * planar, y * planar, z}));
+        sky_map_[static_cast<size_t>(j) * n + i] =
+            sky_.radiance(normalize(Vec3{x * planar, y * planar, z}));
       }
     }
     width = kSkyTableWidth;
@@ -245,7 +246,8 @@ Spectrum Background::sky_map_radiance(Vec3 d) const {
 
 Spectrum Background::radiance(Vec3 d) const {
   if (!environment_) {
-    if (sky_map_.empty() || d.z < 0 || !std::isfinite(d.x) || !std::isfinite(d.y) || !std::isfinite(d.z)) {
+    if (sky_map_.empty() || d.z < 0 || !std::isfinite(d.x) || !std::isfinite(d.y) ||
+        !std::isfinite(d.z)) {
       return sky_.radiance(d);
     }
     return sky_map_radiance(d);

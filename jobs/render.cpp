@@ -307,10 +307,12 @@ class FrameTracer {
     // Built whole (no zero-fill first): resolve() runs once per ray.
     auto load = [&] {
       const uint32_t* tri = &mesh.indices[3 * static_cast<size_t>(rh.hit.primID)];
-      const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0, e2 = mesh.vertex(tri[2]) - v0;
+      const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0,
+                 e2 = mesh.vertex(tri[2]) - v0;
       const Vec3 n = cross(e1, e2);
       const double len = length(n);
-      return TriangleCache{rh.hit.geomID, rh.hit.primID, v0, e1, e2, len > 0 ? n * (1.0 / len) : Vec3{}, len};
+      return TriangleCache{
+          rh.hit.geomID, rh.hit.primID, v0, e1, e2, len > 0 ? n * (1.0 / len) : Vec3{}, len};
     };
     if (cache == nullptr) return resolve_on(rh, mesh, load());
     if (cache->geom != rh.hit.geomID || cache->prim != rh.hit.primID) *cache = load();
@@ -570,7 +572,8 @@ void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame
   }
   if (!frame.motion.empty() && hit.mesh->next_positions.size() == hit.mesh->positions.size()) {
     const auto next = hit.interpolate<3>(hit.mesh->next_positions);
-    const Vec3 now_c = cam.to_camera(hit.point), next_c = cam.to_camera({next[0], next[1], next[2]});
+    const Vec3 now_c = cam.to_camera(hit.point),
+               next_c = cam.to_camera({next[0], next[1], next[2]});
     if (now_c.z > 1e-6 && next_c.z > 1e-6) {
       const auto [x0, y0] = cam.project(now_c);
       const auto [x1, y1] = cam.project(next_c);

@@ -19,8 +19,9 @@
 // light only (light and sky reached by one segment from the first hit). After 3 bounces a
 // path continues with probability min(0.95, max throughput) and is reweighted (Russian
 // roulette, unbiased; the decision is a sampler dimension, so deterministic). Area lights are
-// not in the BVH: rays meet them analytically, and they cast no shadows. Radiance samples that come out NaN or infinite are dropped (the pixel
-// averages its finite samples) and counted in Frame::invalid_samples.
+// not in the BVH: rays meet them analytically, and they cast no shadows. Radiance samples that come
+// out NaN or infinite are dropped (the pixel averages its finite samples) and counted in
+// Frame::invalid_samples.
 //
 // Camera: pinhole, or a thin lens when Camera::aperture_radius_m > 0 (points on the lens by
 // the concentric disk map, focused on the plane at camera z = focus_distance_m).
@@ -98,11 +99,10 @@ namespace synthfarm::jobs {
 
 // Bit of `layer` in RenderSettings::layers.
 constexpr uint32_t layer_bit(Layer layer) { return 1u << static_cast<uint32_t>(layer); }
-inline constexpr uint32_t kAllLayers = layer_bit(Layer::kRgb) | layer_bit(Layer::kDepth) |
-                                       layer_bit(Layer::kNormal) | layer_bit(Layer::kAlbedo) |
-                                       layer_bit(Layer::kInstance) | layer_bit(Layer::kSemantic) |
-                                       layer_bit(Layer::kPart) | layer_bit(Layer::kUv) |
-                                       layer_bit(Layer::kMotion);
+inline constexpr uint32_t kAllLayers =
+    layer_bit(Layer::kRgb) | layer_bit(Layer::kDepth) | layer_bit(Layer::kNormal) |
+    layer_bit(Layer::kAlbedo) | layer_bit(Layer::kInstance) | layer_bit(Layer::kSemantic) |
+    layer_bit(Layer::kPart) | layer_bit(Layer::kUv) | layer_bit(Layer::kMotion);
 
 // Where a render's wall-clock time went (seconds), for benchmarks.
 struct RenderTimings {

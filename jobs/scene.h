@@ -39,7 +39,6 @@
 
 namespace synthfarm::jobs {
 
-
 // Semantic class ids written to the `semantic.id` layer and the per-sample JSON.
 enum class SemanticClass : uint32_t {
   kBackground = 0,  // sky, nothing hit
@@ -70,11 +69,11 @@ struct Pattern {
   Kind kind = Kind::kNoise;
   Rgb a = {0.2f, 0.2f, 0.2f}, b = {0.8f, 0.8f, 0.8f};  // the two colours it blends
   int a_input = -1, b_input = -1;  // Scene::patterns index replacing a or b; -1 for none
-  double scale = 1;          // features per metre
-  int octaves = 4;           // fBm octaves (noise, fbm, wood, marble)
-  double distortion = 0;     // fBm warp strength (wood, marble)
-  double mortar = 0.02;      // brick: mortar width relative to a brick height
-  uint64_t seed = 0;         // lattice seed of the noise
+  double scale = 1;                // features per metre
+  int octaves = 4;                 // fBm octaves (noise, fbm, wood, marble)
+  double distortion = 0;           // fBm warp strength (wood, marble)
+  double mortar = 0.02;            // brick: mortar width relative to a brick height
+  uint64_t seed = 0;               // lattice seed of the noise
 };
 
 // glTF 2.0's metallic-roughness model (the renderer's principled BSDF): a Lambertian base
@@ -104,14 +103,14 @@ struct Light {
   enum class Kind { kPoint, kSpot, kRect, kDisk };
   Kind kind = Kind::kPoint;
   Rgb color = {1, 1, 1};
-  double intensity = 0;  // point, spot: W/sr; rect, disk: radiance scale
-  Vec3 position;         // point, spot: the light; rect, disk: the centre
+  double intensity = 0;         // point, spot: W/sr; rect, disk: radiance scale
+  Vec3 position;                // point, spot: the light; rect, disk: the centre
   Vec3 direction = {0, 0, -1};  // spot: the cone axis; rect, disk: the emitting normal
   double inner_cone_deg = 0, outer_cone_deg = 45;  // spot, half-angles (glTF)
   Vec3 u_axis = {1, 0, 0};  // rect: half-extent vectors in the plane (edge centre offsets)
   Vec3 v_axis = {0, 1, 0};
-  double radius = 0;        // disk
-  bool visible = true;      // area lights seen by camera rays
+  double radius = 0;    // disk
+  bool visible = true;  // area lights seen by camera rays
 };
 
 // An equirectangular environment (latitude-longitude) of linear RGB radiance. Column 0 is
@@ -171,10 +170,9 @@ void add_cylinder(Mesh& mesh, Vec3 base, double radius, double height, int slice
 // COCO-17 keypoints, in COCO order.
 constexpr int kKeypointCount = 17;
 constexpr std::array<std::string_view, kKeypointCount> kKeypointNames = {
-    "nose",          "left_eye",       "right_eye",  "left_ear",    "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
-    "right_wrist",   "left_hip",       "right_hip",  "left_knee",   "right_knee",
-    "left_ankle",    "right_ankle"};
+    "nose",           "left_eye",   "right_eye",   "left_ear",   "right_ear",   "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip",      "left_knee",  "right_knee",  "left_ankle", "right_ankle"};
 
 struct Human {
   uint32_t instance_id = 0;
@@ -190,11 +188,11 @@ struct Human {
   double motion_speed = 1;  // pace multiplier
   double motion_phase = 0;  // cycles into the clip (sit: 0 standing .. 1 seated)
   std::string outfit;       // e.g. "long-sleeve shirt (stripes), trousers, shoes, short hair"
-  double yaw_deg = 0;  // facing direction: 0 = +y, counter-clockwise seen from above
+  double yaw_deg = 0;       // facing direction: 0 = +y, counter-clockwise seen from above
   // Root on the floor (pelvis projected to z = 0), world; in a clip's later frames it
   // follows the root as the person walks.
   Vec3 position;
-  std::array<Vec3, human::kJointCount> joints;           // world metres, skeleton.h order
+  std::array<Vec3, human::kJointCount> joints;          // world metres, skeleton.h order
   std::array<Vec3, human::kJointCount> pose_euler_deg;  // local joint rotations (skeleton.h)
   // Body "character": which file and instant ("file:///c/alice.glb", "Walk", 0.53 s), and
   // every joint of its skin by the file's names, world metres. `shape`, `skin_tone`,
@@ -298,8 +296,8 @@ struct Scene {
   std::vector<Pattern> patterns;    // Material::pattern indices
   std::vector<Light> lights;
   std::shared_ptr<const Environment> environment;  // replaces the sky when set
-  std::vector<Instance> instances;  // sorted by id, ids 1..instances.size()
-  std::vector<Human> humans;        // in instance id order
+  std::vector<Instance> instances;                 // sorted by id, ids 1..instances.size()
+  std::vector<Human> humans;                       // in instance id order
 };
 
 // A motion-capture clip of the spec (humans.bvh), parsed, with its joint map resolved.
@@ -324,9 +322,10 @@ struct CharacterAsset {
 
 // The files a spec points at, loaded once (sample.h does it) and shared read-only.
 struct SceneAssets {
-  std::vector<std::shared_ptr<const MocapClip>> bvh;                 // spec.humans.bvh order
-  std::vector<std::shared_ptr<const CharacterAsset>> characters;     // spec.humans.characters order
-  std::map<std::string, std::shared_ptr<const Environment>> environments;  // by URI (lighting.environment)
+  std::vector<std::shared_ptr<const MocapClip>> bvh;              // spec.humans.bvh order
+  std::vector<std::shared_ptr<const CharacterAsset>> characters;  // spec.humans.characters order
+  std::map<std::string, std::shared_ptr<const Environment>>
+      environments;  // by URI (lighting.environment)
 };
 
 // The scene of frame `frame` (0 .. spec.clip.frames - 1; 0 for a still image) of sample
@@ -336,6 +335,7 @@ struct SceneAssets {
 // on the first frame, so people walking out of the picture leave it.
 // Throws std::invalid_argument for values a validated spec cannot hold (unknown kind), or
 // when the spec needs assets (motion "bvh", body "character") that `assets` does not hold.
-Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr, int frame = 0);
+Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr,
+                  int frame = 0);
 
 }  // namespace synthfarm::jobs
