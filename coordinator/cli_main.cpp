@@ -11,7 +11,8 @@
 //   synthfarm export-scene SPEC --sample N -o FILE.glb
 //                                one sample's posed scene and camera as binary glTF
 //   synthfarm render-gltf SCENE.glb --out OUT.exr [--spp N --width W --height H --bounces B
-//                         --threads T --background LEVEL --labels-only --png PREVIEW.png]
+//                         --threads T --background LEVEL --point-radius M --sun-angle DEG
+//                         --clamp-indirect C --labels-only --png PREVIEW.png]
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input.
@@ -526,6 +527,9 @@ struct RenderGltfArgs {
   std::string scene, out, png;
   int spp = 64, width = 640, height = 480, bounces = 4, threads = 0, repeat = 1;
   double background = 0.3;  // uniform grey background radiance
+  double point_radius = 0;  // metres; point and spot lights as spheres
+  double sun_angle = 0;     // degrees, the sun disk's angular diameter
+  double clamp_indirect = 0;
   bool labels_only = false;
 };
 
@@ -558,6 +562,8 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   options.width = a.width;
   options.height = a.height;
   options.background = a.background;
+  options.point_radius_m = a.point_radius;
+  options.sun_angle_deg = a.sun_angle;
   const std::string name = a.scene.substr(a.scene.find_last_of('/') + 1);
   auto loaded = jobs::load_gltf_scene(bytes, name, options);
   if (!loaded) {
@@ -579,6 +585,7 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   settings.spp = a.spp;
   settings.max_bounces = a.bounces;
   settings.threads = a.threads;
+  settings.clamp_indirect = a.clamp_indirect;
   settings.labels_only = a.labels_only;
   settings.layers = 0;
   for (jobs::Layer layer : layers) settings.layers |= jobs::layer_bit(layer);
@@ -705,6 +712,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   render_gltf->add_option("--background", gltf.background, "uniform grey background radiance")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  render_gltf
+      ->add_option("--point-radius", gltf.point_radius,
+                   "metres: point and spot lights become spheres (0: points, as glTF has them)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  render_gltf
+      ->add_option("--sun-angle", gltf.sun_angle,
+                   "degrees: angular diameter of the directional light (0: a direction)")
+      ->check(CLI::Range(0.0, 90.0))
+      ->capture_default_str();
+  render_gltf
+      ->add_option("--clamp-indirect", gltf.clamp_indirect,
+                   "clamp indirect light contributions (sum of R, G, B; 0: no clamp)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   render_gltf->add_flag("--labels-only", gltf.labels_only,

@@ -88,7 +88,10 @@ PrincipledBsdf::PrincipledBsdf(Spectrum base, double metallic, double roughness,
   metallic_ = std::clamp(metallic, 0.0, 1.0);
   double r = std::clamp(roughness, 0.0, 1.0);
   alpha_ = std::max(r * r, kMinAlpha);
+  alpha2_ = alpha_ * alpha_;
   f0_ = 0.08 * std::clamp(specular, 0.0, 1.0);
+  const double m = metallic_, dielectric = (1 - m) * f0_;
+  f0_mix_ = {dielectric + m * base.r, dielectric + m * base.g, dielectric + m * base.b};
   const double row = r * (SpecularAlbedo::kGrid - 1);
   albedo_row_ = std::min(static_cast<int>(row), SpecularAlbedo::kGrid - 2);
   albedo_t_ = row - albedo_row_;
@@ -125,97 +128,96 @@ PrincipledBsdf PrincipledBsdf::lambertian(Spectrum albedo) {
 }
 
 Spectrum PrincipledBsdf::specular_fresnel(double cos) const {
-  double w = schlick_weight(cos);
-  double fd = f0_ + (1.0 - f0_) * w;
-  auto conductor = [&](double f0) { return f0 + (1.0 - f0) * w; };
-  double m = metallic_;
-  return {(1 - m) * fd + m * conductor(base_.r), (1 - m) * fd + m * conductor(base_.g),
-          (1 - m) * fd + m * conductor(base_.b)};
+  const double w = schlick_weight(cos);
+  return {f0_mix_.r + (1.0 - f0_mix_.r) * w, f0_mix_.g + (1.0 - f0_mix_.g) * w,
+          f0_mix_.b + (1.0 - f0_mix_.b) * w};
 }
 
 double PrincipledBsdf::distribution(double cos_h) const {
-  double a2 = alpha_ * alpha_;
   double c2 = cos_h * cos_h;
-  double d = c2 * (a2 - 1.0) + 1.0;
-  return a2 / (kPi * d * d);
+  double d = c2 * (alpha2_ - 1.0) + 1.0;
+  return alpha2_ / (kPi * d * d);
 }
 
 double PrincipledBsdf::lambda(Vec3 w) const {
   double z2 = w.z * w.z;
   if (z2 <= 0) return 1e30;
   double tan2 = (w.x * w.x + w.y * w.y) / z2;
-  return 0.5 * (std::sqrt(1.0 + alpha_ * alpha_ * tan2) - 1.0);
+  return 0.5 * (std::sqrt(1.0 + alpha2_ * tan2) - 1.0);
 }
 
 Vec3 PrincipledBsdf::sample_visible_normal(Vec3 wo, std::array<double, 2> u) const {
   // Stretch the view to the configuration of a hemisphere of unit roughness, sample the
-  // projected disk (warped towards the visible half), and unstretch.
+  // projected disk (warped towards the visible half), and unstretch. The disk point comes
+  // from the concentric map (no full-range trigonometry).
   Vec3 vh = normalize(Vec3{alpha_ * wo.x, alpha_ * wo.y, wo.z});
   double len2 = vh.x * vh.x + vh.y * vh.y;
   Vec3 t1 = len2 > 0 ? Vec3{-vh.y, vh.x, 0} * (1.0 / std::sqrt(len2)) : Vec3{1, 0, 0};
   Vec3 t2 = cross(vh, t1);
-  double r = std::sqrt(u[0]);
-  double phi = 2.0 * kPi * u[1];
-  double p1 = r * portable_cos(phi), p2 = r * portable_sin(phi);
+  auto [p1, p2] = concentric_disk(u);
   double s = 0.5 * (1.0 + vh.z);
   p2 = (1.0 - s) * std::sqrt(std::max(0.0, 1.0 - p1 * p1)) + s * p2;
   Vec3 nh = t1 * p1 + t2 * p2 + vh * std::sqrt(std::max(0.0, 1.0 - p1 * p1 - p2 * p2));
   return normalize(Vec3{alpha_ * nh.x, alpha_ * nh.y, std::max(1e-9, nh.z)});
 }
 
+double PrincipledBsdf::specular_probability_with(double cos_o, double albedo_o) const {
+  double spec = specular_fresnel(cos_o).luminance();
+  double diffuse = (1.0 - metallic_) * (1.0 - albedo_o) * base_.luminance();
+  double total = spec + diffuse;
+  return total > 0 ? std::clamp(spec / total, 0.0, 1.0) : 1.0;
+}
+
 double PrincipledBsdf::specular_probability(Vec3 wo) const {
   if (lambertian_) return 0;
   double cos_o = std::clamp(wo.z, 0.0, 1.0);
-  double spec = specular_fresnel(cos_o).luminance();
-  double diffuse = (1.0 - metallic_) * (1.0 - specular_albedo_at(cos_o)) * base_.luminance();
-  double total = spec + diffuse;
-  return total > 0 ? std::clamp(spec / total, 0.0, 1.0) : 1.0;
+  return specular_probability_with(cos_o, specular_albedo_at(cos_o));
 }
 
 PrincipledBsdf::Outgoing PrincipledBsdf::outgoing(Vec3 wo) const {
   Outgoing o;
   o.wo = wo;
-  if (wo.z <= 0 || lambertian_) return o;
-  o.lambda = lambda(wo);
-  o.transmit = (1.0 - specular_albedo_at(wo.z)) / std::max(1e-6, 1.0 - specular_albedo_average());
-  o.p_spec = specular_probability(wo);
+  if (wo.z <= 0) return o;
+  if (lambertian_) {
+    o.diffuse = base_ * (1.0 / kPi);
+    return o;
+  }
+  const double cos_o = std::min(wo.z, 1.0);
+  const double albedo_o = specular_albedo_at(cos_o);
+  o.smith = std::sqrt(cos_o * cos_o * (1.0 - alpha2_) + alpha2_);
+  o.p_spec = specular_probability_with(cos_o, albedo_o);
+  // G1(wo) / (4 cos_o) = 1 / (2 (cos_o + smith)).
+  o.spec_pdf = o.p_spec / (2.0 * (cos_o + o.smith));
+  const double transmit = (1.0 - albedo_o) / std::max(1e-6, 1.0 - specular_albedo_average());
+  o.diffuse = base_ * ((1.0 - metallic_) * transmit / kPi);
   return o;
 }
 
 Spectrum PrincipledBsdf::eval(Vec3 wo, Vec3 wi) const { return eval(outgoing(wo), wi); }
+double PrincipledBsdf::pdf(Vec3 wo, Vec3 wi) const { return pdf(outgoing(wo), wi); }
+Spectrum PrincipledBsdf::eval(const Outgoing& o, Vec3 wi) const { return eval_pdf(o, wi).f; }
+double PrincipledBsdf::pdf(const Outgoing& o, Vec3 wi) const { return eval_pdf(o, wi).pdf; }
 
-Spectrum PrincipledBsdf::eval(const Outgoing& o, Vec3 wi) const {
+BsdfEval PrincipledBsdf::eval_pdf(const Outgoing& o, Vec3 wi) const {
   const Vec3 wo = o.wo;
   if (wo.z <= 0 || wi.z <= 0) return {};
-  if (lambertian_) return base_ * (wi.z / kPi);
+  if (lambertian_) return {o.diffuse * wi.z, wi.z / kPi};
   Vec3 h = wo + wi;
-  double hl = length(h);
-  if (!(hl > 0)) return {};
-  h = h * (1.0 / hl);
-  double cos_oh = std::max(0.0, dot(wo, h));
+  const double hl2 = dot(h, h);
+  if (!(hl2 > 0)) return {};
+  h = h * (1.0 / std::sqrt(hl2));
+  const double cos_oh = std::max(0.0, dot(wo, h));
+  const double d = distribution(h.z);
   // The base gets what the specular layer does not reflect, on the way in and on the way
   // out, normalised so that a white base makes the sum of both lobes exactly 1.
-  double transmit = o.transmit * (1.0 - specular_albedo_at(wi.z));
-  Spectrum diffuse = base_ * ((1.0 - metallic_) * transmit / kPi);
-  double g2 = 1.0 / (1.0 + o.lambda + lambda(wi));
-  double spec = distribution(h.z) * g2 / (4.0 * wo.z * wi.z);
-  return (diffuse + specular_fresnel(cos_oh) * spec) * wi.z;
-}
-
-double PrincipledBsdf::pdf(Vec3 wo, Vec3 wi) const { return pdf(outgoing(wo), wi); }
-
-double PrincipledBsdf::pdf(const Outgoing& o, Vec3 wi) const {
-  const Vec3 wo = o.wo;
-  if (wo.z <= 0 || wi.z <= 0) return 0;
-  double p_spec = o.p_spec;
-  double pdf = (1.0 - p_spec) * wi.z / kPi;
-  if (p_spec > 0) {
-    Vec3 h = normalize(wo + wi);
-    // D_wo(h) / (4 wo.h) with D_wo(h) = G1(wo) max(0, wo.h) D(h) / cos_o.
-    double g1 = 1.0 / (1.0 + o.lambda);
-    pdf += p_spec * g1 * distribution(h.z) / (4.0 * wo.z);
-  }
-  return pdf;
+  const Spectrum diffuse = o.diffuse * (1.0 - specular_albedo_at(wi.z));
+  // Height-correlated Smith for unit directions: G2 / (4 cos_o cos_i) =
+  // 1 / (2 (cos_i smith_o + cos_o smith_i)), with smith = sqrt(cos^2 (1 - alpha^2) + alpha^2).
+  const double smith_i = std::sqrt(wi.z * wi.z * (1.0 - alpha2_) + alpha2_);
+  const double spec = d / (2.0 * (wi.z * o.smith + wo.z * smith_i));
+  // D_wo(h) / (4 wo.h) with D_wo(h) = G1(wo) max(0, wo.h) D(h) / cos_o, for the specular lobe.
+  const double pdf = (1.0 - o.p_spec) * wi.z / kPi + o.spec_pdf * d;
+  return {(diffuse + specular_fresnel(cos_oh) * spec) * wi.z, pdf};
 }
 
 std::optional<BsdfSample> PrincipledBsdf::sample(Vec3 wo, double u_lobe,
@@ -242,9 +244,10 @@ std::optional<BsdfSample> PrincipledBsdf::sample(const Outgoing& o, double u_lob
     s.wi = cosine_hemisphere(u);
   }
   if (s.wi.z <= 0) return std::nullopt;
-  s.pdf = pdf(o, s.wi);
-  if (!(s.pdf > 0)) return std::nullopt;
-  s.weight = eval(o, s.wi) * (1.0 / s.pdf);
+  const BsdfEval e = eval_pdf(o, s.wi);
+  if (!(e.pdf > 0)) return std::nullopt;
+  s.pdf = e.pdf;
+  s.weight = e.f * (1.0 / e.pdf);
   return s;
 }
 

@@ -59,6 +59,13 @@ struct BsdfSample {
   double pdf = 0;   // solid angle
 };
 
+// f(wo, wi) cos(wi) and the solid-angle density sample() has of choosing wi, from one
+// evaluation (they share the half vector and the distribution term).
+struct BsdfEval {
+  Spectrum f;      // f(wo, wi) * cos(wi)
+  double pdf = 0;  // solid angle
+};
+
 class PrincipledBsdf {
  public:
   static constexpr double kMinAlpha = 1e-3;
@@ -81,13 +88,16 @@ class PrincipledBsdf {
   struct Outgoing {
     explicit Outgoing() = default;  // made by outgoing() only
     Vec3 wo;
-    double lambda = 0;    // Smith's Lambda(wo)
-    double transmit = 0;  // (1 - E(cos_o)) / (1 - E_avg): the diffuse base's share
+    double smith =
+        0;  // sqrt(cos_o^2 (1 - alpha^2) + alpha^2): Lambda(wo) = (this - cos_o) / (2 cos_o)
+    double spec_pdf = 0;  // p_spec G1(wo) / (4 cos_o): the specular density is this * D(h)
+    Spectrum diffuse;     // (1 - metallic) base (1 - E(cos_o)) / (pi (1 - E_avg))
     double p_spec = 0;    // specular_probability(wo)
   };
   Outgoing outgoing(Vec3 wo) const;
   Spectrum eval(const Outgoing& o, Vec3 wi) const;
   double pdf(const Outgoing& o, Vec3 wi) const;
+  BsdfEval eval_pdf(const Outgoing& o, Vec3 wi) const;
   std::optional<BsdfSample> sample(const Outgoing& o, double u_lobe, std::array<double, 2> u) const;
 
   // Probability of sampling the specular lobe for this wo.
@@ -104,14 +114,19 @@ class PrincipledBsdf {
 
  private:
   PrincipledBsdf() = default;
+  // Schlick's Fresnel of the mixed dielectric and conductor lobes; linear in the Schlick
+  // weight, so it is f0_mix_ + (1 - f0_mix_) w per channel.
   Spectrum specular_fresnel(double cos) const;
   // E(cos) and E_avg of the dielectric specular lobe at this roughness and F0.
   double specular_albedo_at(double cos) const;
   double specular_albedo_average() const;
+  double specular_probability_with(double cos_o, double albedo_o) const;
 
   Spectrum base_;
+  Spectrum f0_mix_;  // (1 - metallic) f0 + metallic base
   double metallic_ = 0;
   double alpha_ = 1;
+  double alpha2_ = 1;
   double f0_ = 0.04;  // dielectric
   bool lambertian_ = false;
   int albedo_row_ = 0;   // the roughness row of the albedo table below this BSDF's

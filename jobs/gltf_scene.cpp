@@ -716,6 +716,7 @@ class Importer {
           degrees(portable_atan2(sun.direction.z, std::hypot(sun.direction.x, sun.direction.y)));
       sun.azimuth_deg = degrees(portable_atan2(sun.direction.x, sun.direction.y));
       if (sun.azimuth_deg < 0) sun.azimuth_deg += 360;
+      sun.angular_diameter_deg = options_.sun_angle_deg;
       return {};
     }
     if (gl.type != "point" && gl.type != "spot") {
@@ -730,6 +731,8 @@ class Importer {
     light.intensity = gl.intensity / kLumensPerWatt;
     light.position = position;
     light.direction = direction;
+    light.radius = options_.point_radius_m;
+    light.visible = false;  // a light, not an object: only reflections show it
     if (light.kind == Light::Kind::kSpot) {
       const double inner = gl.spot.innerConeAngle, outer = gl.spot.outerConeAngle;
       if (!(inner >= 0 && inner < outer && outer <= 0.5 * kPi + 1e-9)) {
@@ -771,6 +774,14 @@ tl::expected<GltfScene, std::string> load_gltf_scene(std::string_view bytes,
       options.height > 65536) {
     return with_file(
         fmt::format("image size {}x{} is not in 1..65536", options.width, options.height));
+  }
+  if (!(std::isfinite(options.point_radius_m) && options.point_radius_m >= 0)) {
+    return with_file(
+        fmt::format("point light radius {} is not a number >= 0", options.point_radius_m));
+  }
+  if (!(std::isfinite(options.sun_angle_deg) && options.sun_angle_deg >= 0 &&
+        options.sun_angle_deg <= 90)) {
+    return with_file(fmt::format("sun angle {} is not in 0 .. 90 degrees", options.sun_angle_deg));
   }
   if (!(std::isfinite(options.background) && options.background >= 0)) {
     return with_file(fmt::format("background {} is not a number >= 0", options.background));

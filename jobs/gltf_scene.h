@@ -76,6 +76,10 @@ namespace synthfarm::jobs {
 struct GltfSceneOptions {
   int width = 640, height = 480;  // pixels: the image the camera's intrinsics are made for
   double background = 0.3;        // uniform background radiance (grey), >= 0
+  // KHR_lights_punctual's lights are points and a direction; a renderer may give them an
+  // extent (Blender's importer leaves its own defaults on them: 0.25 m, 0.526 degrees).
+  double point_radius_m = 0;  // point and spot lights become spheres of this radius, >= 0
+  double sun_angle_deg = 0;   // the directional light's angular diameter, 0 .. 90
 };
 
 struct GltfScene {

@@ -254,6 +254,36 @@ TEST(GltfSceneTest, LightsConvertFromPhotometricUnits) {
   EXPECT_NEAR(scene.sun.elevation_deg, 90.0, 1e-6);
 }
 
+// glTF's lights are points and a direction; the options give them Blender's extents (the
+// renderer comparison renders them as Cycles does) and are checked like every option.
+TEST(GltfSceneTest, LightExtentsComeFromTheOptions) {
+  GltfSceneOptions o = options();
+  o.point_radius_m = 0.25;
+  o.sun_angle_deg = 0.526;
+  auto loaded = load_gltf_scene(to_glb(scene_fixture().model), "room.glb", o);
+  ASSERT_TRUE(loaded) << loaded.error();
+  ASSERT_EQ(loaded->scene.lights.size(), 2u);
+  for (const Light& light : loaded->scene.lights) {
+    EXPECT_EQ(light.radius, 0.25);
+    EXPECT_FALSE(light.visible);  // lights are not objects: camera rays do not see them
+  }
+  EXPECT_EQ(loaded->scene.sun.angular_diameter_deg, 0.526);
+  auto plain = load(scene_fixture().model);
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_EQ(plain->scene.lights[0].radius, 0.0);
+  EXPECT_EQ(plain->scene.sun.angular_diameter_deg, 0.0);
+
+  o.point_radius_m = -1;
+  auto negative = load_gltf_scene(to_glb(scene_fixture().model), "room.glb", o);
+  ASSERT_FALSE(negative);
+  EXPECT_EQ(negative.error(), "room.glb: point light radius -1 is not a number >= 0");
+  o.point_radius_m = 0;
+  o.sun_angle_deg = 120;
+  auto wide = load_gltf_scene(to_glb(scene_fixture().model), "room.glb", o);
+  ASSERT_FALSE(wide);
+  EXPECT_EQ(wide.error(), "room.glb: sun angle 120 is not in 0 .. 90 degrees");
+}
+
 TEST(GltfSceneTest, MaterialFactorsAndExtensions) {
   auto loaded = load(scene_fixture().model);
   ASSERT_TRUE(loaded) << loaded.error();

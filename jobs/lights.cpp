@@ -66,13 +66,39 @@ LocalLights::LocalLights(const std::vector<Light>& lights) {
         break;
       }
     }
+    if ((light.kind == Light::Kind::kPoint || light.kind == Light::Kind::kSpot) &&
+        light.radius > 0) {
+      // The same power as the point: intensity I = L pi r^2 from every side.
+      p.sphere = true;
+      p.emitted = p.emitted * (1.0 / (kPi * light.radius * light.radius));
+    }
     if (!std::isfinite(phi)) phi = 0;
-    has_area_ = has_area_ || light.kind == Light::Kind::kRect || light.kind == Light::Kind::kDisk;
+    has_area_ = has_area_ || p.sphere || light.kind == Light::Kind::kRect ||
+                light.kind == Light::Kind::kDisk;
     power.push_back(phi);
     lights_.push_back(p);
   }
   selection_ = Distribution1D(std::move(power));
 }
+
+double LocalLights::falloff_towards(const Prepared& l, Vec3 p) {
+  if (l.light.kind != Light::Kind::kSpot) return 1;
+  const Vec3 from = p - l.light.position;
+  const double d2 = dot(from, from);
+  if (!(d2 > 0)) return 0;
+  return spot_falloff(dot(from, l.normal) / std::sqrt(d2), l.cos_inner, l.cos_outer);
+}
+
+namespace {
+
+// 1 - cos of the half-angle a sphere of squared radius r2 subtends at squared distance d2
+// (> r2), without the cancellation of 1 - sqrt(1 - r2 / d2) for small spheres.
+double sphere_one_minus_cos(double r2, double d2) {
+  const double s = r2 / d2;
+  return s / (1.0 + std::sqrt(std::max(0.0, 1.0 - s)));
+}
+
+}  // namespace
 
 std::optional<LightSample> LocalLights::sample(Vec3 p, double u_select,
                                                std::array<double, 2> u) const {
@@ -83,6 +109,27 @@ std::optional<LightSample> LocalLights::sample(Vec3 p, double u_select,
   if (!(select > 0)) return std::nullopt;
   const Prepared& l = lights_[i];
   LightSample s;
+  if (l.sphere) {
+    // Uniform over the cone the sphere subtends: a concentric disk point (x, y), radius
+    // rho, becomes the direction with 1 - cos theta = rho^2 (1 - cos theta_max).
+    const Vec3 to = l.light.position - p;
+    const double d2 = dot(to, to), r2 = l.light.radius * l.light.radius;
+    if (!(d2 > r2)) return std::nullopt;  // inside the light
+    const double falloff = falloff_towards(l, p);
+    if (!(falloff > 0)) return std::nullopt;
+    const double d = std::sqrt(d2);
+    const double omc_max = sphere_one_minus_cos(r2, d2);
+    const auto [x, y] = concentric_disk(u);
+    const double omc = (x * x + y * y) * omc_max;
+    const double cos_t = 1.0 - omc, sin2 = omc * (2.0 - omc);
+    const double scale = std::sqrt(omc_max * (2.0 - omc));
+    const ShadingFrame frame = ShadingFrame::from_normal(to * (1.0 / d));
+    s.wi = frame.to_world({x * scale, y * scale, cos_t});  // unit: rho^2 scale^2 + cos^2 = 1
+    s.distance = d * cos_t - std::sqrt(std::max(0.0, r2 - d2 * sin2));
+    s.radiance = l.emitted * falloff;
+    s.pdf = select / (2.0 * kPi * omc_max);
+    return s;
+  }
   switch (l.light.kind) {
     case Light::Kind::kPoint:
     case Light::Kind::kSpot: {
@@ -91,11 +138,8 @@ std::optional<LightSample> LocalLights::sample(Vec3 p, double u_select,
       if (!(d2 > 0)) return std::nullopt;
       s.distance = std::sqrt(d2);
       s.wi = to * (1.0 / s.distance);
-      double falloff = 1;
-      if (l.light.kind == Light::Kind::kSpot) {
-        falloff = spot_falloff(-dot(s.wi, l.normal), l.cos_inner, l.cos_outer);
-        if (falloff <= 0) return std::nullopt;
-      }
+      const double falloff = falloff_towards(l, p);
+      if (falloff <= 0) return std::nullopt;
       s.radiance = l.emitted * (falloff / d2);
       s.pdf = select;
       s.delta = true;
@@ -125,8 +169,14 @@ std::optional<LightSample> LocalLights::sample(Vec3 p, double u_select,
   return std::nullopt;
 }
 
-double LocalLights::pdf(size_t light, Vec3 /*p*/, Vec3 wi, double t) const {
+double LocalLights::pdf(size_t light, Vec3 p, Vec3 wi, double t) const {
   const Prepared& l = lights_[light];
+  if (l.sphere) {
+    const Vec3 to = l.light.position - p;
+    const double d2 = dot(to, to), r2 = l.light.radius * l.light.radius;
+    if (!(d2 > r2)) return 0;
+    return selection_.cell_probability(light) / (2.0 * kPi * sphere_one_minus_cos(r2, d2));
+  }
   if (l.light.kind != Light::Kind::kRect && l.light.kind != Light::Kind::kDisk) return 0;
   double cos_light = -dot(wi, l.normal);
   if (cos_light <= 0 || !(l.area > 0)) return 0;
@@ -138,8 +188,25 @@ std::optional<AreaLightHit> LocalLights::intersect(Vec3 o, Vec3 d, double t_max,
   std::optional<AreaLightHit> best;
   for (size_t i = 0; i < lights_.size(); ++i) {
     const Prepared& l = lights_[i];
-    if (l.light.kind != Light::Kind::kRect && l.light.kind != Light::Kind::kDisk) continue;
     if (camera_ray && !l.light.visible) continue;
+    if (l.sphere) {
+      // The near root of |o + t d - c|^2 = r^2, from outside the sphere.
+      const Vec3 oc = o - l.light.position;
+      const double r2 = l.light.radius * l.light.radius;
+      const double c = dot(oc, oc) - r2;
+      if (!(c > 0)) continue;
+      const double b = dot(oc, d);
+      if (b >= 0) continue;  // moving away
+      const double disc = b * b - c;
+      if (!(disc >= 0)) continue;
+      const double t = c / (-b + std::sqrt(disc));  // = -b - sqrt(disc), without cancellation
+      if (!(t > 1e-9) || !(t < t_max) || (best && t >= best->t)) continue;
+      const double falloff = falloff_towards(l, o);
+      if (!(falloff > 0)) continue;
+      best = AreaLightHit{i, t, l.emitted * falloff};
+      continue;
+    }
+    if (l.light.kind != Light::Kind::kRect && l.light.kind != Light::Kind::kDisk) continue;
     double denom = dot(d, l.normal);
     if (denom >= 0) continue;  // the back face, or parallel
     double t = dot(l.light.position - o, l.normal) / denom;

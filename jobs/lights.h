@@ -7,9 +7,11 @@
 //     estimate of its power (point 4 pi I, spot 2 pi (1 - cos of the mean cone angle) I,
 //     area pi A L, luminance of colour * intensity), then sampled: point and spot exactly
 //     (delta), rect and disk uniformly by area, converted to solid angle
-//     (pdf = distance^2 / (area cos_light)). Area lights are not in the BVH: rays meet
-//     them analytically (intersect()), they emit from their front face only (the side
-//     `direction` points to) and cast no shadows. Rect axes must be perpendicular.
+//     (pdf = distance^2 / (area cos_light)), spheres (point and spot lights with a radius)
+//     uniformly over the cone of directions they subtend (pdf = 1 / (2 pi (1 - cos
+//     theta_max))). Area and sphere lights are not in the BVH: rays meet them analytically
+//     (intersect()) and they cast no shadows; rect and disk lights emit from their front
+//     face only (the side `direction` points to). Rect axes must be perpendicular.
 //   Background: an environment map is sampled by a piecewise-constant 2D distribution over
 //     its texels (luminance * sin(theta)), built once per render; the Preetham sky the same
 //     way over a 256 x 128 table of its luminance. The Preetham sky's radiance itself is
@@ -56,16 +58,16 @@ class LocalLights {
   bool empty() const { return selection_.integral() <= 0; }
   // More than one light to choose from (sample() ignores u_select otherwise).
   bool needs_choice() const { return lights_.size() > 1; }
-  // Some light is sampled by area (sample() ignores u when every light is a point or spot).
+  // Some light has an extent (sample() ignores u when every light is a point or spot).
   bool needs_point() const { return has_area_; }
   // One light chosen by power (u_select) and a point on it (u), seen from world point `p`.
   // Empty when the chosen light does not shine on p.
   std::optional<LightSample> sample(Vec3 p, double u_select, std::array<double, 2> u) const;
-  // The density sample() gives the direction `wi` from `p` that meets area light `light`
-  // at distance t (solid angle, with the selection probability).
+  // The density sample() gives the direction `wi` from `p` that meets area or sphere light
+  // `light` at distance t (solid angle, with the selection probability).
   double pdf(size_t light, Vec3 p, Vec3 wi, double t) const;
-  // The nearest area light front face along the ray (o, unit d) closer than t_max.
-  // `camera_ray`: lights with visible = false are skipped.
+  // The nearest area light front face or light sphere along the ray (o, unit d) closer
+  // than t_max. `camera_ray`: lights with visible = false are skipped.
   std::optional<AreaLightHit> intersect(Vec3 o, Vec3 d, double t_max, bool camera_ray) const;
 
  private:
@@ -75,8 +77,11 @@ class LocalLights {
     Vec3 axis_u, axis_v;  // rect: half extents; disk: unit basis of the plane
     double area = 0;
     double cos_inner = 1, cos_outer = 0;  // spot
-    Spectrum emitted;                     // colour * intensity
+    Spectrum emitted;                     // colour * intensity; spheres: their radiance
+    bool sphere = false;                  // a point or spot light with a radius
   };
+  // The spot falloff of light `l` towards world point `p` (1 for other kinds).
+  static double falloff_towards(const Prepared& l, Vec3 p);
   std::vector<Prepared> lights_;
   Distribution1D selection_;
   bool has_area_ = false;

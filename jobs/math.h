@@ -13,9 +13,32 @@ namespace synthfarm::jobs {
 // |x| < 1e5, which is all the scene and the renderer need.
 double portable_sin(double x);
 double portable_cos(double x);
-// The same for |x| <= pi/4 only, skipping the argument reduction (hot sampling code).
-double portable_sin_small(double x);
-double portable_cos_small(double x);
+// The same for |x| <= pi/4 only, skipping the argument reduction (hot sampling code, so
+// defined here to be inlined).
+namespace math_internal {
+// fdlibm's __kernel_sin / __kernel_cos coefficients.
+inline constexpr double kS1 = -1.66666666666666324348e-01, kS2 = 8.33333333332248946124e-03,
+                        kS3 = -1.98412698298579493134e-04, kS4 = 2.75573137070700676789e-06,
+                        kS5 = -2.50507602534068634195e-08, kS6 = 1.58969099521155010221e-10;
+inline constexpr double kC1 = 4.16666666666666019037e-02, kC2 = -1.38888888888741095749e-03,
+                        kC3 = 2.48015872894767294178e-05, kC4 = -2.75573143513906633035e-07,
+                        kC5 = 2.08757232129817482790e-09, kC6 = -1.13596475577881948265e-11;
+inline double kernel_sin(double x) {
+  double z = x * x;
+  double v = z * x;
+  double r = kS2 + z * (kS3 + z * (kS4 + z * (kS5 + z * kS6)));
+  return x + v * (kS1 + z * r);
+}
+inline double kernel_cos(double x) {
+  double z = x * x;
+  double r = z * (kC1 + z * (kC2 + z * (kC3 + z * (kC4 + z * (kC5 + z * kC6)))));
+  double hz = 0.5 * z;
+  double w = 1.0 - hz;
+  return w + (((1.0 - w) - hz) + z * r);
+}
+}  // namespace math_internal
+inline double portable_sin_small(double x) { return math_internal::kernel_sin(x); }
+inline double portable_cos_small(double x) { return math_internal::kernel_cos(x); }
 // exp, log, atan2 and acos the same way (fdlibm's polynomials, exact reductions through
 // frexp/ldexp), for the renderer's sampling and sky model: ~1 ulp over their domains.
 // portable_exp(x) is 0 below -745 and +inf above 709.78; portable_log(x <= 0) is -inf for 0

@@ -77,7 +77,22 @@ constexpr uint32_t kSlotPixel = 0;
 constexpr uint32_t kSlotLens = 1;
 constexpr uint32_t kSlotsCamera = 2;
 constexpr uint32_t kSlotLightChoice = 0, kSlotLightPoint = 1, kSlotBackground = 2, kSlotLobe = 3,
-                   kSlotDirection = 4, kSlotRoulette = 5, kSlotsPerBounce = 6;
+                   kSlotDirection = 4, kSlotRoulette = 5, kSlotSun = 6, kSlotShadow = 7,
+                   kSlotsPerBounce = 8;
+static_assert(kSlotsCamera + 6 * kSlotsPerBounce == SobolSampler::kCachedSlots,
+              "the sampler caches the seeds of the camera slots and six bounces");
+// Path vertices below this depth trace a shadow ray to every light they sample; deeper ones
+// trace one, chosen by the lights' unoccluded contributions (see FrameTracer::radiance).
+constexpr int kEveryShadowDepth = 1;
+
+// One light's next-event estimate at a path vertex before its shadow ray: the contribution
+// it makes if the segment to the light is clear. Filled whole when a light offers one (no
+// default values: a vertex keeps three of them uninitialised until then).
+struct ShadowCandidate {
+  Spectrum contribution;  // throughput * f * L * (MIS weight / pdf)
+  Vec3 direction;         // unit, world
+  double distance;        // how far the shadow ray must reach; +infinity for the sun and sky
+};
 
 // The closest hit accepted so far for one ray, carried through the intersection filter so
 // that hits at exactly equal distance (shared edges, coincident faces) resolve to the lowest
@@ -118,6 +133,13 @@ double power_heuristic(double a, double b) {
   if (std::isinf(a)) return 1;
   double a2 = a * a, b2 = b * b;
   return a2 + b2 > 0 ? a2 / (a2 + b2) : 0;
+}
+
+// A light sample's power-heuristic weight divided by its density a (b: the BSDF's density of
+// the same direction): a / (a^2 + b^2), one division.
+double mis_weight_over_pdf(double a, double b) {
+  const double d = a * a + b * b;
+  return d > 0 ? a / d : 0;
 }
 
 Spectrum to_spectrum(Rgb c) { return {c.r, c.g, c.b}; }
@@ -268,9 +290,15 @@ class FrameTracer {
         scene_(scene),
         settings_(settings),
         local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
-        camera_to_world_(scene.camera.rotation.transposed()) {
+        camera_to_world_(scene.camera.rotation.transposed()),
+        sun_frame_(ShadingFrame::from_normal(scene.sun.direction)) {
     // The background's sampling tables cost a pass over the environment: only when shading.
     if (!settings.labels_only) background_.emplace(scene);
+    // 1 - cos of the sun disk's angular radius: 2 sin^2(radius / 2), exact for tiny disks.
+    const double half_radius =
+        0.25 * deg_to_rad(std::clamp(scene.sun.angular_diameter_deg, 0.0, 90.0));
+    const double s = portable_sin(half_radius);
+    sun_one_minus_cos_ = 2.0 * s * s;
   }
 
   Hit trace(Vec3 origin, Vec3 direction) const {
@@ -356,13 +384,13 @@ class FrameTracer {
     return camera_to_world_ * Vec3{(u - cam.cx) / cam.fx, (v - cam.cy) / cam.fy, 1.0};
   }
 
-  // Radiance of sample `sampler` of pixel (x, y): a jittered camera ray (through the thin lens
-  // when the camera has an aperture) and its path.
-  Spectrum sample_pixel(int x, int y, const SobolSampler& sampler) const {
+  // The camera ray of sample `sampler` of pixel (x, y): jittered in the pixel, through the
+  // thin lens when the camera has an aperture. `direction` is unit.
+  void camera_ray(int x, int y, const SobolSampler& sampler, Vec3& origin, Vec3& direction) const {
     const Camera& cam = scene_.camera;
     auto jitter = sampler.get2d(kSlotPixel);
     Vec3 d_cam{(x + jitter[0] - cam.cx) / cam.fx, (y + jitter[1] - cam.cy) / cam.fy, 1.0};
-    Vec3 origin = cam.position;
+    origin = cam.position;
     if (cam.aperture_radius_m > 0) {
       auto lens = concentric_disk(sampler.get2d(kSlotLens));
       Vec3 lens_point{lens[0] * cam.aperture_radius_m, lens[1] * cam.aperture_radius_m, 0};
@@ -370,33 +398,44 @@ class FrameTracer {
       d_cam = focus - lens_point;
       origin = cam.position + camera_to_world_ * lens_point;
     }
-    return radiance(origin, normalize(camera_to_world_ * d_cam), sampler);
+    direction = normalize(camera_to_world_ * d_cam);
   }
 
   // Radiance arriving at `origin` from unit direction `direction` along a camera ray.
-  Spectrum radiance(Vec3 origin, Vec3 direction, const SobolSampler& sampler) const {
+  //
+  // Next-event estimation at each vertex first works out what every light would give if
+  // nothing were in the way (the sun; one local light chosen by power; the background when
+  // importance-sampled), then traces shadow rays: to all of them at the first vertex, and to
+  // one of them deeper down, chosen with probability proportional to its unoccluded
+  // contribution and divided by that probability. Choosing is an unbiased estimate of the
+  // sum of the lights' estimates (Russian roulette on the shadow rays), so the MIS weights
+  // stay those of the lights' own densities; where every light is visible it is exact.
+  // `first`: the camera ray's hit, traced by the caller (camera rays go in coherent streams).
+  Spectrum radiance(Vec3 origin, Vec3 direction, const Hit& first,
+                    const SobolSampler& sampler) const {
     Spectrum sum, throughput{1, 1, 1};
     double bsdf_pdf = 0;  // density of the BSDF sample that made this ray (not for depth 0)
     const Sun& sun = scene_.sun;
     for (int depth = 0;; ++depth) {
-      const Hit hit = trace(origin, direction);
+      const Hit hit = depth == 0 ? first : trace(origin, direction);
       const double t_max = hit.valid ? hit.distance : std::numeric_limits<double>::infinity();
+      // Light met by this ray left the previous vertex: `depth - 1` bounces so far.
       if (auto light = local_lights_.intersect(origin, direction, t_max, depth == 0)) {
         double w = depth == 0 ? 1.0
                               : power_heuristic(bsdf_pdf, local_lights_.pdf(light->light, origin,
                                                                             direction, light->t));
-        sum += throughput * light->radiance * w;
+        add(sum, throughput * light->radiance * w, depth - 1);
         break;
       }
       if (!hit.valid) {
         double w = depth == 0 || !background_->importance_sampled()
                        ? 1.0
                        : power_heuristic(bsdf_pdf, background_->pdf(direction));
-        sum += throughput * background_->radiance(direction) * w;
+        add(sum, throughput * background_->radiance(direction) * w, depth - 1);
         break;
       }
       const SurfaceLook look = look_at(scene_, hit);
-      if (!look.emission.is_black()) sum += throughput * look.emission;
+      if (!look.emission.is_black()) add(sum, throughput * look.emission, depth - 1);
       if (depth > settings_.max_bounces) break;
 
       const PrincipledBsdf bsdf = bsdf_of(look);
@@ -409,11 +448,15 @@ class FrameTracer {
       const Vec3 start = offset_origin(hit.point, ng);
       const uint32_t slot = kSlotsCamera + static_cast<uint32_t>(depth) * kSlotsPerBounce;
 
-      // Next-event estimation: the sun (delta: E = pi * intensity facing it).
-      if (sun.intensity > 0 && dot(ng, sun.direction) > 0) {
-        Spectrum f = bsdf.eval(out, frame.to_local(sun.direction));
-        if (!f.is_black() && !occluded(start, sun.direction, kInfinity)) {
-          sum += throughput * f * (kPi * sun.intensity);
+      ShadowCandidate candidates[3];
+      int count = 0;
+      // The sun: irradiance pi * intensity from its disk (or its direction when it has none).
+      if (sun.intensity > 0) {
+        const Vec3 wi = sun_direction(sampler, slot + kSlotSun);
+        if (dot(ng, wi) > 0) {
+          Spectrum f = bsdf.eval(out, frame.to_local(wi));
+          if (!f.is_black())
+            candidates[count++] = {throughput * f * (kPi * sun.intensity), wi, kInfinity};
         }
       }
       // One local light, chosen by power.
@@ -424,13 +467,13 @@ class FrameTracer {
         const std::array<double, 2> u_point = local_lights_.needs_point()
                                                   ? sampler.get2d(slot + kSlotLightPoint)
                                                   : std::array<double, 2>{0, 0};
-        auto ls = local_lights_.sample(hit.point, u_choice, u_point);
+        auto ls = local_lights_.sample(start, u_choice, u_point);
         if (ls && dot(ng, ls->wi) > 0) {
-          Vec3 wi_local = frame.to_local(ls->wi);
-          Spectrum f = bsdf.eval(out, wi_local);
-          if (!f.is_black() && !occluded(start, ls->wi, ls->distance * (1 - 1e-4))) {
-            double w = ls->delta ? 1.0 : power_heuristic(ls->pdf, bsdf.pdf(out, wi_local));
-            sum += throughput * f * ls->radiance * (w / ls->pdf);
+          const BsdfEval e = bsdf.eval_pdf(out, frame.to_local(ls->wi));
+          if (!e.f.is_black()) {
+            const double w = ls->delta ? 1.0 / ls->pdf : mis_weight_over_pdf(ls->pdf, e.pdf);
+            candidates[count++] = {throughput * e.f * ls->radiance * w, ls->wi,
+                                   ls->distance * (1 - 1e-4)};
           }
         }
       }
@@ -438,11 +481,32 @@ class FrameTracer {
       if (background_->importance_sampled()) {
         auto bs = background_->sample(sampler.get2d(slot + kSlotBackground));
         if (bs && dot(ng, bs->wi) > 0) {
-          Vec3 wi_local = frame.to_local(bs->wi);
-          Spectrum f = bsdf.eval(out, wi_local);
-          if (!f.is_black() && !occluded(start, bs->wi, kInfinity)) {
-            double w = power_heuristic(bs->pdf, bsdf.pdf(out, wi_local));
-            sum += throughput * f * bs->radiance * (w / bs->pdf);
+          const BsdfEval e = bsdf.eval_pdf(out, frame.to_local(bs->wi));
+          if (!e.f.is_black()) {
+            candidates[count++] = {
+                throughput * e.f * bs->radiance * mis_weight_over_pdf(bs->pdf, e.pdf), bs->wi,
+                kInfinity};
+          }
+        }
+      }
+      if (depth < kEveryShadowDepth || count == 1) {
+        for (int i = 0; i < count; ++i) {
+          const ShadowCandidate& c = candidates[i];
+          if (!occluded(start, c.direction, c.distance)) add(sum, c.contribution, depth);
+        }
+      } else if (count > 1) {
+        double weights[3], total = 0;
+        for (int i = 0; i < count; ++i) {
+          const Spectrum& c = candidates[i].contribution;
+          total += weights[i] = c.r + c.g + c.b;
+        }
+        if (total > 0) {
+          double u = sampler.get1d(slot + kSlotShadow) * total;
+          int chosen = 0;
+          while (chosen + 1 < count && u >= weights[chosen]) u -= weights[chosen++];
+          const ShadowCandidate& c = candidates[chosen];
+          if (weights[chosen] > 0 && !occluded(start, c.direction, c.distance)) {
+            add(sum, c.contribution * (total / weights[chosen]), depth);
           }
         }
       }
@@ -477,12 +541,37 @@ class FrameTracer {
     return p + n * (1e-4 + 1e-5 * scale);
   }
 
+  // A direction towards the sun: uniform over its disk, by the concentric map as for
+  // spheres (lights.cpp), or its centre when it has no extent.
+  Vec3 sun_direction(const SobolSampler& sampler, uint32_t slot) const {
+    if (!(sun_one_minus_cos_ > 0)) return scene_.sun.direction;
+    const auto [x, y] = concentric_disk(sampler.get2d(slot));
+    const double omc = (x * x + y * y) * sun_one_minus_cos_;
+    const double scale = std::sqrt(sun_one_minus_cos_ * (2.0 - omc));
+    // Unit by construction: (x^2 + y^2) scale^2 + (1 - omc)^2 = 1.
+    return sun_frame_.to_world({x * scale, y * scale, 1.0 - omc});
+  }
+
+  // Adds one light contribution to a path's sum. Light that has bounced at least once
+  // (`bounces` > 0) is clamped to RenderSettings::clamp_indirect, as the sum of its
+  // channels, the way Cycles clamps indirect light.
+  void add(Spectrum& sum, Spectrum contribution, int bounces) const {
+    const double limit = settings_.clamp_indirect;
+    if (bounces > 0 && limit > 0) {
+      const double total = contribution.r + contribution.g + contribution.b;
+      if (total > limit) contribution = contribution * (limit / total);
+    }
+    sum += contribution;
+  }
+
   RTCScene rtc_scene_;
   const Scene& scene_;
   const RenderSettings& settings_;
   LocalLights local_lights_;
   std::optional<Background> background_;
   Mat3 camera_to_world_;
+  ShadingFrame sun_frame_;        // about Sun::direction
+  double sun_one_minus_cos_ = 0;  // of the sun disk's angular radius; 0: a delta light
 };
 
 // COCO keypoints of every human with visibility by ray casting (see render.h).
@@ -610,24 +699,40 @@ void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   if (count > 0) flush();
 }
 
-// Colour: spp paths per pixel from the pixel's own sampler. Returns the dropped samples.
+// Colour: spp paths per pixel from the pixel's own sampler. A pixel's camera rays are traced
+// together, kStreamSize at a time, as one coherent stream (they start at the same point and
+// stay within the pixel); each path then goes on alone. Returns the dropped samples.
 uint64_t shade_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   const RenderSettings& settings = tracer.settings();
   uint64_t invalid = 0;
+  std::array<RTCRayHit, kStreamSize> rays;
+  std::array<Vec3, kStreamSize> origins, directions;
+  TriangleCache triangle;
   for (int y = tile.y0; y < tile.y1; ++y) {
     for (int x = tile.x0; x < tile.x1; ++x) {
       const size_t pixel = static_cast<size_t>(y) * frame.width + x;
       SobolSampler sampler(settings.seed, pixel);
       Spectrum sum;
       int valid = 0;
-      for (int s = 0; s < settings.spp; ++s) {
-        sampler.start_sample(static_cast<uint32_t>(s));
-        Spectrum l = tracer.sample_pixel(x, y, sampler);
-        if (std::isfinite(l.r) && std::isfinite(l.g) && std::isfinite(l.b)) {
-          sum += l;
-          ++valid;
-        } else {
-          ++invalid;
+      for (int first = 0; first < settings.spp; first += kStreamSize) {
+        const int count = std::min(kStreamSize, settings.spp - first);
+        for (int i = 0; i < count; ++i) {
+          sampler.start_sample(static_cast<uint32_t>(first + i));
+          tracer.camera_ray(x, y, sampler, origins[i], directions[i]);
+          set_ray(rays[i].ray, origins[i], directions[i], kInfinity, static_cast<unsigned>(i));
+          clear_hit(rays[i].hit);
+        }
+        tracer.trace_stream(rays.data(), count);
+        for (int i = 0; i < count; ++i) {
+          sampler.start_sample(static_cast<uint32_t>(first + i));
+          const Hit hit = tracer.resolve(rays[i], &triangle);
+          const Spectrum l = tracer.radiance(origins[i], directions[i], hit, sampler);
+          if (std::isfinite(l.r) && std::isfinite(l.g) && std::isfinite(l.b)) {
+            sum += l;
+            ++valid;
+          } else {
+            ++invalid;
+          }
         }
       }
       const double inv = valid > 0 ? 1.0 / valid : 0.0;

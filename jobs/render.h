@@ -5,21 +5,28 @@
 // glTF's metallic-roughness BSDF (bsdf.h: Lambert base + GGX specular, visible-normal
 // sampling); meshes without a material stay purely Lambertian with their albedo / vertex
 // colours. Textures and procedural patterns (textures.h) are evaluated at each hit. At every
-// path vertex three light estimates are made, each with a shadow ray:
-//   - the sun, a delta directional light (a white Lambertian surface facing it has radiance
-//     Sun::intensity);
-//   - one local light (point, spot, rect, disk), chosen with probability proportional to its
-//     power (lights.h), area lights sampled by area and converted to solid angle;
+// path vertex the lights are estimated by next-event estimation:
+//   - the sun, a directional light (a white Lambertian surface facing it has radiance
+//     Sun::intensity), sampled uniformly over its disk when Sun::angular_diameter_deg > 0;
+//   - one local light (point, spot, rect, disk, sphere), chosen with probability
+//     proportional to its power (lights.h), area lights sampled by area and spheres by the
+//     cone they subtend, converted to solid angle;
 //   - the background when it is worth importance-sampling (an environment map, or the
 //     Preetham sky): a 2D distribution over luminance * sin(theta), built once per render.
-// Area lights and the background are also reached by BSDF-sampled rays; both estimates are
-// then weighed by multiple importance sampling (power heuristic). Gradient and uniform skies
-// are reached by BSDF sampling only. Emissive materials count when a ray hits them (they are
-// not light-sampled). `max_bounces` counts indirect bounces after the first hit: 0 = direct
-// light only (light and sky reached by one segment from the first hit). After 3 bounces a
-// path continues with probability min(0.95, max throughput) and is reweighted (Russian
-// roulette, unbiased; the decision is a sampler dimension, so deterministic). Area lights are
-// not in the BVH: rays meet them analytically, and they cast no shadows. Radiance samples that come
+// Each estimate is first worked out as if nothing were in the way; the first vertex then
+// traces a shadow ray to every light, deeper vertices one, to a light chosen with
+// probability proportional to its unoccluded contribution (divided by that probability:
+// an unbiased estimate of the sum, exact wherever every light is visible).
+// Area and sphere lights and the background are also reached by BSDF-sampled rays; both
+// estimates are then weighed by multiple importance sampling (power heuristic). Gradient
+// and uniform skies are reached by BSDF sampling only. Emissive materials count when a ray
+// hits them (they are not light-sampled). `max_bounces` counts indirect bounces after the
+// first hit: 0 = direct light only (light and sky reached by one segment from the first
+// hit). After 3 bounces a path continues with probability min(0.95, max throughput) and is
+// reweighted (Russian roulette, unbiased; the decision is a sampler dimension, so
+// deterministic). RenderSettings::clamp_indirect optionally clamps light that has bounced at
+// least once (biased; Cycles does the same by default). Area and sphere lights are not in
+// the BVH: rays meet them analytically, and they cast no shadows. Radiance samples that come
 // out NaN or infinite are dropped (the pixel averages its finite samples) and counted in
 // Frame::invalid_samples.
 //
@@ -29,8 +36,8 @@
 // Sampling: an Owen-scrambled Sobol sampler (sampler.h) per pixel, seeded by (sample seed,
 // pixel index) and indexed by (sample number, dimension slot); every slot of a path has a
 // fixed number (pixel jitter, lens, then per bounce: light choice, light point, background,
-// lobe, direction, roulette), so the noise is well stratified and never depends on tiles,
-// threads or the order pixels are rendered in.
+// lobe, direction, roulette, sun disk, shadow choice), so the noise is well stratified and
+// never depends on tiles, threads or the order pixels are rendered in.
 //
 // Label layers (depth, normal, albedo, instance, semantic, part, uv) come from one pinhole
 // ray through each pixel centre, so they are exact, never averaged. They are traced as
@@ -115,6 +122,10 @@ struct RenderSettings {
   int max_bounces = 2;  // indirect bounces after the first hit, >= 0
   uint64_t seed = 0;    // the sample's seed (sample_seed(job seed, index))
   int threads = 0;      // render threads for this frame; 0 = all cores
+  // Upper bound on the sum of R, G and B of any one contribution of light that has
+  // bounced at least once (0 = no clamp): trades a little energy for no fireflies. Cycles
+  // clamps its indirect light at 10 by default.
+  double clamp_indirect = 0;
   // When set and it becomes true, render() stops between tiles and returns the error
   // kCancelled (a worker dropping a cancelled job's shard mid-sample).
   const std::atomic<bool>* cancel = nullptr;

@@ -729,6 +729,142 @@ TEST(PathTracerTest, PointLightOnAPlaneIsInverseSquare) {
   EXPECT_NEAR(rel_sum / count, 1.0, 2e-3);
 }
 
+// A sphere light lights a plane exactly as a point of the same intensity does (a uniformly
+// emitting sphere wholly above a point's horizon gives it the irradiance I cos / r^2), but
+// through cone sampling, MIS with BSDF rays that hit the sphere, and a clipped shadow ray.
+TEST(PathTracerTest, SphereLightOnAPlaneMatchesThePointOfTheSameIntensity) {
+  auto renderer = make_path_tracer();
+  Scene scene = plane_scene(0.5, 0.0, 0.0, 45.0);
+  Light light;
+  light.kind = Light::Kind::kPoint;
+  light.intensity = 10;
+  light.position = {1, 5, 1.2};
+  light.radius = 0.4;
+  scene.lights.push_back(light);
+  Frame frame = render_frame(*renderer, scene, RenderSettings{64, 1, 2, 2});
+  double rel_sum = 0;
+  int count = 0;
+  for (int y = 18; y < frame.height; ++y) {
+    for (int x = 0; x < frame.width; ++x) {
+      Vec3 p = label_point(scene, frame, x, y);
+      Vec3 to = light.position - p;
+      double r2 = dot(to, to);
+      if (to.z < light.radius) continue;  // the sphere dips below this point's horizon
+      double expected = 0.5 / kPi * light.intensity * (to.z / std::sqrt(r2)) / r2;
+      double got = frame.rgb[3 * (static_cast<size_t>(y) * frame.width + x)];
+      EXPECT_NEAR(got, expected, 0.06 * expected) << x << "," << y;
+      rel_sum += got / expected;
+      ++count;
+    }
+  }
+  ASSERT_GT(count, 500);
+  EXPECT_NEAR(rel_sum / count, 1.0, 5e-3);
+  EXPECT_EQ(frame.invalid_samples, 0u);
+}
+
+// A sun with a disk (penumbrae) gives an unshadowed Lambertian plane what the delta sun
+// gives, within the disk's tiny spread of angles.
+TEST(PathTracerTest, SunDiskOnALambertianPlaneIsAnalytic) {
+  auto renderer = make_path_tracer();
+  Scene scene = plane_scene(0.6, 0.0, 2.5, 35.0);
+  scene.sun.angular_diameter_deg = 0.53;
+  Frame frame = render_frame(*renderer, scene, RenderSettings{4, 2, 1, 2});
+  const double expected = 0.6 * 2.5 * std::sin(deg_to_rad(35.0));
+  int checked = 0;
+  for (size_t p = 0; p < frame.instance.size(); ++p) {
+    if (p / frame.width < 16) continue;
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(frame.rgb[3 * p + c], expected, 2e-3 * expected);
+    ++checked;
+  }
+  EXPECT_GT(checked, 100);
+}
+
+// Deeper path vertices trace one shadow ray, to a light chosen by its unoccluded
+// contribution; that must be an unbiased estimate of lighting by all of them. Light is
+// additive, so a scene lit by the sun, a sphere light and an environment, with occluders
+// casting shadows and interreflections, must average what three renders with one light
+// each sum to (they choose nothing).
+TEST(PathTracerTest, OneShadowRayPerDeepVertexIsUnbiased) {
+  auto renderer = make_path_tracer();
+  Scene scene;
+  scene.kind = "analytic";
+  scene.camera = look_at_camera(48, 36, 55, {0, -3.2, 1.6}, {0, 0, 0.4});
+  Mesh floor = lambertian_mesh(1, SemanticClass::kFloor, 0.8f);
+  add_quad(floor, {-3, -3, 0}, {3, -3, 0}, {3, 3, 0}, {-3, 3, 0});
+  Mesh wall = lambertian_mesh(2, SemanticClass::kWall, 0.7f);
+  add_box(wall, {0, 1.2, 0.8}, Mat3{}, {1.5, 0.05, 0.8});
+  Mesh ball = lambertian_mesh(3, SemanticClass::kProp, 0.9f);
+  add_ellipsoid(ball, {0.3, 0, 0.4}, Mat3{}, {0.4, 0.4, 0.4}, 24, 12);
+  scene.meshes = {floor, wall, ball};
+  scene.instances = {{1, SemanticClass::kFloor, "floor", -1},
+                     {2, SemanticClass::kWall, "wall", -1},
+                     {3, SemanticClass::kProp, "ball", -1}};
+  scene.sky = Sky::uniform(0.0);
+  Scene sun = scene, lamp = scene, sky = scene;
+  sun.sun.intensity = 1.5;
+  sun.sun.direction = normalize(Vec3{0.4, -0.5, 0.75});
+  sun.sun.angular_diameter_deg = 2;
+  Light light;
+  light.kind = Light::Kind::kPoint;
+  light.intensity = 3;
+  light.position = {-1, -0.5, 1.5};
+  light.radius = 0.2;
+  lamp.lights = {light};
+  auto env = constant_environment(0.4f);
+  env->texels[3 * 5] = 40.0f;  // one bright texel: the sky is importance-sampled
+  sky.environment = env;
+  Scene all = sun;
+  all.lights = lamp.lights;
+  all.environment = sky.environment;
+  const RenderSettings settings{32, 3, 7, 2};
+  auto mean = [&](const Scene& s) {
+    Frame frame = render_frame(*renderer, s, settings);
+    EXPECT_EQ(frame.invalid_samples, 0u);
+    double sum = 0;
+    for (float v : frame.rgb) sum += v;
+    return sum / static_cast<double>(frame.rgb.size());
+  };
+  const double parts = mean(sun) + mean(lamp) + mean(sky);
+  EXPECT_NEAR(mean(all), parts, 0.01 * parts);
+}
+
+// clamp_indirect limits light after a bounce and never direct light.
+TEST(PathTracerTest, ClampIndirectLeavesDirectLightAlone) {
+  auto renderer = make_path_tracer();
+  Scene scene = plane_scene(0.6, 0.0, 2.5, 35.0);
+  RenderSettings settings{4, 2, 1, 2};
+  Frame plain = render_frame(*renderer, scene, settings);
+  settings.clamp_indirect = 1e-6;
+  Frame clamped = render_frame(*renderer, scene, settings);
+  EXPECT_EQ(plain.rgb, clamped.rgb);  // a lone plane has no indirect light
+
+  // A box open to the sky: most of its light has bounced. A clamp far above any value
+  // changes nothing; a tight one removes light.
+  Scene box;
+  box.kind = "analytic";
+  box.camera = look_at_camera(32, 24, 60, {0, -0.2, 0.5}, {0, 1, 0.5});
+  Mesh walls = lambertian_mesh(1, SemanticClass::kWall, 0.8f);
+  add_quad(walls, {-1, -1, 0}, {1, -1, 0}, {1, 1.5, 0}, {-1, 1.5, 0});
+  add_quad(walls, {-1, 1.5, 0}, {1, 1.5, 0}, {1, 1.5, 2}, {-1, 1.5, 2});
+  box.meshes = {walls};
+  box.instances = {{1, SemanticClass::kWall, "walls", -1}};
+  box.sun.intensity = 2;
+  box.sun.direction = normalize(Vec3{0, -0.3, 1});
+  settings.clamp_indirect = 0;
+  const Frame unclamped = render_frame(*renderer, box, settings);
+  settings.clamp_indirect = 1e9;
+  EXPECT_EQ(render_frame(*renderer, box, settings).rgb, unclamped.rgb);
+  settings.clamp_indirect = 0.01;
+  const Frame tight = render_frame(*renderer, box, settings);
+  double sum_unclamped = 0, sum_tight = 0;
+  for (size_t i = 0; i < unclamped.rgb.size(); ++i) {
+    EXPECT_LE(tight.rgb[i], unclamped.rgb[i] + 1e-6f) << i;
+    sum_unclamped += unclamped.rgb[i];
+    sum_tight += tight.rgb[i];
+  }
+  EXPECT_LT(sum_tight, 0.99 * sum_unclamped);
+}
+
 // A disk light above a white plane, seen through a narrow camera looking straight down at
 // the point under its centre: L = radiance R^2 / (h^2 + R^2). Light sampling and BSDF rays
 // that hit the disk are combined by MIS; the rect light is checked the same way.

@@ -109,8 +109,11 @@ struct Light {
   double inner_cone_deg = 0, outer_cone_deg = 45;  // spot, half-angles (glTF)
   Vec3 u_axis = {1, 0, 0};  // rect: half-extent vectors in the plane (edge centre offsets)
   Vec3 v_axis = {0, 1, 0};
-  double radius = 0;    // disk
-  bool visible = true;  // area lights seen by camera rays
+  // disk: its radius; point, spot: the radius of the emitting sphere (0 = a point). A
+  // sphere emits the same power as the point of the same intensity (radiance
+  // intensity / (pi radius^2)), a spot sphere with the cone's falloff towards the lit point.
+  double radius = 0;
+  bool visible = true;  // area and sphere lights seen by camera rays
 };
 
 // An equirectangular environment (latitude-longitude) of linear RGB radiance. Column 0 is
@@ -242,6 +245,9 @@ Camera look_at_camera(int width, int height, double fov_deg, Vec3 eye, Vec3 targ
 struct Sun {
   Vec3 direction = {0, 0, 1};  // unit, towards the sun
   double elevation_deg = 90, azimuth_deg = 0;
+  // Angular diameter of the sun's disk (degrees; the real sun is about 0.53): shadows get
+  // penumbrae. 0 = a delta directional light with hard shadows.
+  double angular_diameter_deg = 0;
   // A white Lambertian surface facing the sun, unshadowed, has radiance `intensity` from
   // the sun alone (irradiance pi * intensity).
   double intensity = 0;
