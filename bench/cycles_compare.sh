@@ -22,7 +22,12 @@
 # (openimageio-tools).
 #
 # Settings: 640x480, 64 spp, 4 bounces, 2 threads, uniform grey background 0.3, both
-# renderers (Cycles: CPU, no denoiser, no adaptive sampling, seed 0). Figures printed:
+# renderers (Cycles: CPU, no denoiser, no adaptive sampling, seed 0). What the glTF file
+# leaves open is rendered by synthfarm as Cycles renders it: Blender's importer leaves
+# Blender's defaults on imported lights (point and spot lights are spheres of radius
+# 0.25 m, the sun a disk of 0.526 degrees), and Cycles clamps indirect light at 10 by
+# default; synthfarm gets --point-radius 0.25 --sun-angle 0.526 --clamp-indirect 10.
+# Figures printed:
 #   time ratio        Cycles / synthfarm render seconds at 64 spp, the render call alone
 #                     (BVH build included, file loading and image writing excluded)
 #   relative RMSE     RMS difference (oiiotool --diff, over R, G, B of every pixel) between a
@@ -70,13 +75,16 @@ done
 
 width=640 height=480 spp=64 ref_spp=1024 bounces=4 threads=2 background=0.3
 settings=(--width $width --height $height --bounces $bounces --threads $threads --background $background)
+as_cycles=(--point-radius 0.25 --sun-angle 0.526 --clamp-indirect 10)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$cache"
 key=$(sha256sum "$scene" | cut -c1-16)-${width}x${height}-b${bounces}-bg${background}
+cycles_key=$key
+synthfarm_key=$key-$(echo "${as_cycles[*]}" | tr -d ' -')
 
 synthfarm_render() {  # SPP OUT: prints render seconds
-  "$synthfarm" render-gltf "$scene" --spp "$1" "${settings[@]}" --out "$2" 2>"$work/synthfarm.err" |
+  "$synthfarm" render-gltf "$scene" --spp "$1" "${settings[@]}" "${as_cycles[@]}" --out "$2" 2>"$work/synthfarm.err" |
     sed -n 's/^synthfarm render_seconds=\([0-9.]*\) .*/\1/p'
 }
 cycles_render() {  # SPP OUT: prints render seconds
@@ -106,6 +114,7 @@ cy_s=$(cycles_render $spp "$work/cycles64.exr")
 
 # Each renderer's own 1024-spp reference.
 for r in synthfarm cycles; do
+  if [[ $r = synthfarm ]]; then key=$synthfarm_key; else key=$cycles_key; fi
   ref=$cache/$r-$ref_spp-$key.exr
   if [[ $reuse = 1 && -s $ref ]]; then
     echo "reusing $ref" >&2
@@ -116,8 +125,8 @@ for r in synthfarm cycles; do
     mv "$ref.tmp.exr" "$ref"
   fi
 done
-sf_ref=$cache/synthfarm-$ref_spp-$key.exr
-cy_ref=$cache/cycles-$ref_spp-$key.exr
+sf_ref=$cache/synthfarm-$ref_spp-$synthfarm_key.exr
+cy_ref=$cache/cycles-$ref_spp-$cycles_key.exr
 sf_rmse=$(div "$(rms "$work/synthfarm64.exr" "$sf_ref")" "$(mean_rgb "$sf_ref")")
 cy_rmse=$(div "$(rms "$work/cycles64.exr" "$cy_ref")" "$(mean_rgb "$cy_ref")")
 sf_lum=$(mean_luminance "$work/synthfarm64.exr")
