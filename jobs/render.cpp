@@ -332,19 +332,23 @@ class FrameTracer {
   Hit resolve(const RTCRayHit& rh, TriangleCache* cache = nullptr) const {
     if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return Hit{};
     const Mesh& mesh = scene_.meshes[rh.hit.geomID];
-    // Built whole (no zero-fill first): resolve() runs once per ray.
-    auto load = [&] {
-      const uint32_t* tri = &mesh.indices[3 * static_cast<size_t>(rh.hit.primID)];
-      const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0,
-                 e2 = mesh.vertex(tri[2]) - v0;
-      const Vec3 n = cross(e1, e2);
-      const double len = length(n);
-      return TriangleCache{
-          rh.hit.geomID, rh.hit.primID, v0, e1, e2, len > 0 ? n * (1.0 / len) : Vec3{}, len};
-    };
-    if (cache == nullptr) return resolve_on(rh, mesh, load());
-    if (cache->geom != rh.hit.geomID || cache->prim != rh.hit.primID) *cache = load();
+    if (cache == nullptr) return resolve_on(rh, mesh, triangle(rh.hit.geomID, rh.hit.primID));
+    if (cache->geom != rh.hit.geomID || cache->prim != rh.hit.primID) {
+      *cache = triangle(rh.hit.geomID, rh.hit.primID);
+    }
     return resolve_on(rh, mesh, *cache);
+  }
+
+  // Triangle `prim` of mesh `geom`, in double. Built whole (no zero-fill first): it runs once
+  // per ray where no cache holds it.
+  TriangleCache triangle(unsigned geom, unsigned prim) const {
+    const Mesh& mesh = scene_.meshes[geom];
+    const uint32_t* tri = &mesh.indices[3 * static_cast<size_t>(prim)];
+    const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0,
+               e2 = mesh.vertex(tri[2]) - v0;
+    const Vec3 n = cross(e1, e2);
+    const double len = length(n);
+    return TriangleCache{geom, prim, v0, e1, e2, len > 0 ? n * (1.0 / len) : Vec3{}, len};
   }
 
   Hit resolve_on(const RTCRayHit& rh, const Mesh& mesh, const TriangleCache& t) const {
@@ -376,12 +380,6 @@ class FrameTracer {
     rtcInitIntersectContext(&ctx);
     rtcOccluded1(rtc_scene_, &ctx, &ray);
     return ray.tfar < 0;
-  }
-
-  // The pinhole ray through image point (u, v) (pixels), world; direction not unit.
-  Vec3 pinhole_direction(double u, double v) const {
-    const Camera& cam = scene_.camera;
-    return camera_to_world_ * Vec3{(u - cam.cx) / cam.fx, (v - cam.cy) / cam.fy, 1.0};
   }
 
   // The camera ray of sample `sampler` of pixel (x, y): jittered in the pixel, through the
@@ -607,14 +605,6 @@ struct TileRect {
   int x0, y0, x1, y1;
 };
 
-// The albedo label of the last mesh seen when it is the same everywhere on the mesh (no
-// texture, pattern or vertex colours): look_at() once per run of hits on that mesh.
-struct AlbedoCache {
-  const Mesh* mesh = nullptr;
-  bool uniform = false;
-  Rgb albedo;
-};
-
 bool uniform_look(const Scene& scene, const Mesh& mesh) {
   const int index = mesh.material;
   if (index < 0 || static_cast<size_t>(index) >= scene.materials.size()) return mesh.colors.empty();
@@ -625,42 +615,40 @@ bool uniform_look(const Scene& scene, const Mesh& mesh) {
          none(m.emission_texture);
 }
 
-void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame& frame,
-                  AlbedoCache& albedo_cache) {
-  if (!hit.valid) return;  // the layers start out as background
-  const Camera& cam = tracer.scene().camera;
-  if (!frame.depth.empty()) {
-    frame.depth[pixel] = static_cast<float>(dot(cam.rotation.row(2), hit.point - cam.position));
-  }
-  if (!frame.normal.empty()) {
-    Vec3 n = cam.rotation * hit.normal;
-    frame.normal[3 * pixel] = static_cast<float>(n.x);
-    frame.normal[3 * pixel + 1] = static_cast<float>(n.y);
-    frame.normal[3 * pixel + 2] = static_cast<float>(n.z);
-  }
-  if (!frame.albedo.empty()) {
-    AlbedoCache& c = albedo_cache;
-    if (c.mesh != hit.mesh) {
-      c.mesh = hit.mesh;
-      c.uniform = uniform_look(tracer.scene(), *hit.mesh);
-      if (c.uniform) c.albedo = look_at(tracer.scene(), hit).base;
+// The label layers that need where on the triangle the hit is (a varying albedo, part
+// surface coordinates, motion), and every layer of a hit with no plane to meet (a degenerate
+// triangle, a ray in its plane): from the full hit (FrameTracer::resolve()).
+[[gnu::noinline]] void write_labels_of_hit(const FrameTracer& tracer, const RTCRayHit& rh,
+                                           size_t pixel, Frame& frame, TriangleCache& triangle,
+                                           bool uniform, bool plane) {
+  const Scene& scene = tracer.scene();
+  const Camera& cam = scene.camera;
+  const Hit hit = tracer.resolve(rh, &triangle);
+  const Mesh& mesh = *hit.mesh;
+  if (!plane) {
+    if (!frame.depth.empty()) {
+      frame.depth[pixel] = static_cast<float>(dot(cam.rotation.row(2), hit.point - cam.position));
     }
-    const Rgb albedo = c.uniform ? c.albedo : look_at(tracer.scene(), hit).base;
+    if (!frame.normal.empty()) {
+      const Vec3 n = cam.rotation * hit.normal;
+      frame.normal[3 * pixel] = static_cast<float>(n.x);
+      frame.normal[3 * pixel + 1] = static_cast<float>(n.y);
+      frame.normal[3 * pixel + 2] = static_cast<float>(n.z);
+    }
+  }
+  if (!frame.albedo.empty() && !uniform) {
+    const Rgb albedo = look_at(scene, hit).base;
     frame.albedo[3 * pixel] = albedo.r;
     frame.albedo[3 * pixel + 1] = albedo.g;
     frame.albedo[3 * pixel + 2] = albedo.b;
   }
-  if (!frame.instance.empty()) frame.instance[pixel] = hit.mesh->instance_id;
-  if (!frame.semantic.empty()) frame.semantic[pixel] = static_cast<uint32_t>(hit.mesh->semantic);
-  const uint32_t part = hit.part();
-  if (!frame.part.empty()) frame.part[pixel] = part;
-  if (!frame.uv.empty() && part != 0) {
+  if (!frame.uv.empty() && hit.part() != 0) {
     auto uv = hit.part_uv();
     frame.uv[2 * pixel] = uv[0];
     frame.uv[2 * pixel + 1] = uv[1];
   }
-  if (!frame.motion.empty() && hit.mesh->next_positions.size() == hit.mesh->positions.size()) {
-    const auto next = hit.interpolate<3>(hit.mesh->next_positions);
+  if (!frame.motion.empty() && mesh.next_positions.size() == mesh.positions.size()) {
+    const auto next = hit.interpolate<3>(mesh.next_positions);
     const Vec3 now_c = cam.to_camera(hit.point),
                next_c = cam.to_camera({next[0], next[1], next[2]});
     if (now_c.z > 1e-6 && next_c.z > 1e-6) {
@@ -672,25 +660,162 @@ void write_labels(const FrameTracer& tracer, const Hit& hit, size_t pixel, Frame
   }
 }
 
-// Labels: one pinhole ray through each pixel centre, traced in coherent streams.
+// Writes the label layers of the pixel centre rays of one tile. Per ray it does only what
+// differs from ray to ray; what a triangle or a mesh gives every ray that hits it is worked
+// out once per run of hits on it (coherent rays hit the same triangle many times in a row).
+//
+// Depth comes from the triangle's plane: the distance along the float ray to the plane of the
+// triangle in double, which like FrameTracer::resolve() depends only on the ray and the
+// triangle, not on the ISA or kernel Embree picked. The normal is the triangle's, turned
+// towards the ray, in camera axes. Layers that need where on the triangle the hit is (a
+// varying albedo, part surface coordinates, motion) and degenerate cases (no plane, a ray in
+// it) take the full hit (write_labels_of_hit()).
+class LabelWriter {
+ public:
+  LabelWriter(const FrameTracer& tracer, Frame& frame)
+      : tracer_(tracer),
+        scene_(tracer.scene()),
+        cam_(scene_.camera),
+        frame_(frame),
+        origin_{static_cast<float>(cam_.position.x), static_cast<float>(cam_.position.y),
+                static_cast<float>(cam_.position.z)},
+        axis_(cam_.rotation.row(2)),
+        axis_offset_(dot(axis_, origin_ - cam_.position)),
+        depth_(frame.depth.empty() ? nullptr : frame.depth.data()),
+        normal_(frame.normal.empty() ? nullptr : frame.normal.data()),
+        albedo_(frame.albedo.empty() ? nullptr : frame.albedo.data()),
+        instance_(frame.instance.empty() ? nullptr : frame.instance.data()),
+        semantic_(frame.semantic.empty() ? nullptr : frame.semantic.data()),
+        part_(frame.part.empty() ? nullptr : frame.part.data()) {}
+
+  // The origin of every label ray, as Embree sees it.
+  const Vec3& origin() const { return origin_; }
+
+  // `rh`: a label ray from origin() that hit something.
+  void write(const RTCRayHit& rh, size_t pixel) {
+    const unsigned geom = rh.hit.geomID, prim = rh.hit.primID;
+    if (triangle_.geom != geom || triangle_.prim != prim) [[unlikely]]
+      load(geom, prim);
+    const Vec3 d{rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z};
+    const double facing = dot(triangle_.unit_normal, d);
+    const double along = plane_offset_ / facing;
+    const bool plane = triangle_.length > 0 && facing != 0 && std::isfinite(along);
+    if (plane) [[likely]] {
+      if (depth_ != nullptr)
+        depth_[pixel] = static_cast<float>(axis_offset_ + along * dot(axis_, d));
+      if (normal_ != nullptr) {
+        const std::array<float, 3>& n = camera_normal_[facing > 0 ? 1 : 0];
+        float* out = normal_ + 3 * pixel;
+        out[0] = n[0], out[1] = n[1], out[2] = n[2];
+      }
+    }
+    if (albedo_ != nullptr && uniform_) {
+      float* out = albedo_ + 3 * pixel;
+      out[0] = albedo_rgb_[0], out[1] = albedo_rgb_[1], out[2] = albedo_rgb_[2];
+    }
+    if (instance_ != nullptr) instance_[pixel] = mesh_->instance_id;
+    if (semantic_ != nullptr) semantic_[pixel] = static_cast<uint32_t>(mesh_->semantic);
+    if (part_ != nullptr) part_[pixel] = mesh_->parts.empty() ? 0 : mesh_->parts[prim];
+    if (!plane || needs_hit_) [[unlikely]] {
+      write_labels_of_hit(tracer_, rh, pixel, frame_, triangle_, uniform_, plane);
+    }
+  }
+
+ private:
+  void load(unsigned geom, unsigned prim) {
+    triangle_ = tracer_.triangle(geom, prim);
+    plane_offset_ = dot(triangle_.unit_normal, triangle_.v0 - origin_);
+    for (int side = 0; side < 2; ++side) {
+      const Vec3 n = cam_.rotation * (side == 0 ? triangle_.unit_normal : -triangle_.unit_normal);
+      camera_normal_[side] = {static_cast<float>(n.x), static_cast<float>(n.y),
+                              static_cast<float>(n.z)};
+    }
+    const Mesh& mesh = scene_.meshes[geom];
+    if (mesh_ == &mesh) return;
+    mesh_ = &mesh;
+    uniform_ = uniform_look(scene_, mesh);
+    needs_hit_ = (albedo_ != nullptr && !uniform_) ||
+                 (!frame_.uv.empty() && !mesh.parts.empty() && !mesh.uvs.empty()) ||
+                 (!frame_.motion.empty() && mesh.next_positions.size() == mesh.positions.size());
+    if (uniform_) {
+      // look_at() reads only the mesh's material (or albedo) when the look is uniform.
+      const Hit any{true, triangle_.v0, triangle_.unit_normal, 0, &mesh, prim, 0, 0};
+      const Rgb albedo = look_at(scene_, any).base;
+      albedo_rgb_ = {albedo.r, albedo.g, albedo.b};
+    }
+  }
+
+  const FrameTracer& tracer_;
+  const Scene& scene_;
+  const Camera& cam_;
+  Frame& frame_;
+  const Vec3 origin_;
+  const Vec3 axis_;           // the camera's viewing axis, world
+  const double axis_offset_;  // of the origin along it from the centre of projection
+  float* depth_;
+  float* normal_;
+  float* albedo_;
+  uint32_t* instance_;
+  uint32_t* semantic_;
+  uint32_t* part_;
+  // The last triangle hit.
+  TriangleCache triangle_;
+  double plane_offset_ = 0;                // dot(unit normal, v0 - origin)
+  std::array<float, 3> camera_normal_[2];  // cam.rotation * unit normal, and * -unit normal
+  // The last mesh hit.
+  const Mesh* mesh_ = nullptr;
+  bool uniform_ = false;    // its albedo label is the same everywhere: `albedo_rgb_`
+  bool needs_hit_ = false;  // a layer asked for needs the full hit on it
+  std::array<float, 3> albedo_rgb_{};
+};
+
+// Labels: one pinhole ray through each pixel centre (camera-to-world * ((x - cx) / fx,
+// (y - cy) / fy, 1), its per-column and per-row products worked out once per tile), traced in
+// coherent streams of up to kStreamSize.
 void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   const Camera& cam = tracer.scene().camera;
+  const Mat3 to_world = cam.rotation.transposed();
   std::array<RTCRayHit, kStreamSize> rays;
   std::array<size_t, kStreamSize> pixels;
+  // (to_world * {a, b, 1})[k] = (m[k][0] * a + m[k][1] * b) + m[k][2]
+  std::array<Vec3, 64> column;  // m[.][0] * a of each column in the tile (tile_size <= 64)
+  for (int x = tile.x0; x < tile.x1; ++x) {
+    const double a = (x + 0.5 - cam.cx) / cam.fx;
+    column[x - tile.x0] = {to_world.m[0][0] * a, to_world.m[1][0] * a, to_world.m[2][0] * a};
+  }
   int count = 0;
-  TriangleCache triangle;
-  AlbedoCache albedo;
+  LabelWriter writer(tracer, frame);
+  const std::vector<Mesh>& meshes = tracer.scene().meshes;
   auto flush = [&] {
     tracer.trace_stream(rays.data(), count);
+    // The triangles hit are scattered over the meshes' arrays: fetch them for the whole
+    // stream before using any (indices first, then the vertices they name).
     for (int i = 0; i < count; ++i) {
-      write_labels(tracer, tracer.resolve(rays[i], &triangle), pixels[i], frame, albedo);
+      const RTCHit& h = rays[i].hit;
+      if (h.geomID != RTC_INVALID_GEOMETRY_ID)
+        __builtin_prefetch(&meshes[h.geomID].indices[3 * static_cast<size_t>(h.primID)]);
+    }
+    for (int i = 0; i < count; ++i) {
+      const RTCHit& h = rays[i].hit;
+      if (h.geomID == RTC_INVALID_GEOMETRY_ID) continue;
+      const Mesh& m = meshes[h.geomID];
+      const uint32_t* tri = &m.indices[3 * static_cast<size_t>(h.primID)];
+      for (int k = 0; k < 3; ++k) __builtin_prefetch(&m.positions[3 * static_cast<size_t>(tri[k])]);
+    }
+    for (int i = 0; i < count; ++i) {
+      // Pixels whose ray hit nothing keep the layers' background values.
+      if (rays[i].hit.geomID != RTC_INVALID_GEOMETRY_ID) writer.write(rays[i], pixels[i]);
     }
     count = 0;
   };
   for (int y = tile.y0; y < tile.y1; ++y) {
+    const double b = (y + 0.5 - cam.cy) / cam.fy;
+    const Vec3 row{to_world.m[0][1] * b, to_world.m[1][1] * b, to_world.m[2][1] * b};
     for (int x = tile.x0; x < tile.x1; ++x) {
-      set_ray(rays[count].ray, cam.position, tracer.pinhole_direction(x + 0.5, y + 0.5), kInfinity,
-              static_cast<unsigned>(count));
+      const Vec3& c = column[x - tile.x0];
+      const Vec3 direction{(c.x + row.x) + to_world.m[0][2], (c.y + row.y) + to_world.m[1][2],
+                           (c.z + row.z) + to_world.m[2][2]};
+      set_ray(rays[count].ray, writer.origin(), direction, kInfinity, static_cast<unsigned>(count));
       clear_hit(rays[count].hit);
       pixels[count] = static_cast<size_t>(y) * frame.width + x;
       if (++count == kStreamSize) flush();

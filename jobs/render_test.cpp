@@ -456,6 +456,49 @@ TEST(RendererTest, DepthAndNormalOfAPlaneAreAnalytic) {
   }
 }
 
+// A label that varies over a mesh (here per-vertex colours, for the albedo) is read from the
+// full hit; depth and the normal come from the triangle's plane whatever the mesh looks like.
+TEST(RendererTest, VaryingLabelsComeFromTheHitAndDepthFromThePlane) {
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer.has_value());
+  Scene uniform = plane_scene(0.5, 1.0, 0.0, 45.0);
+  Scene coloured = uniform;
+  Mesh& plane = coloured.meshes[0];
+  // Red rises with x across the quad's 2000 m, green with y: colour = ((x + 1000) / 2000, ...).
+  plane.colors.clear();
+  for (size_t v = 0; v < plane.positions.size() / 3; ++v) {
+    plane.colors.push_back(static_cast<float>((plane.positions[3 * v] + 1000) / 2000));
+    plane.colors.push_back(static_cast<float>((plane.positions[3 * v + 1] + 1000) / 2000));
+    plane.colors.push_back(0.25f);
+  }
+  RenderSettings settings;
+  settings.labels_only = true;
+  settings.layers = layer_bit(Layer::kDepth) | layer_bit(Layer::kNormal) |
+                    layer_bit(Layer::kAlbedo) | layer_bit(Layer::kInstance);
+  auto flat = (*renderer)->render(uniform, settings);
+  auto varying = (*renderer)->render(coloured, settings);
+  ASSERT_TRUE(flat.has_value() && varying.has_value());
+  EXPECT_EQ(flat->depth, varying->depth);
+  EXPECT_EQ(flat->normal, varying->normal);
+  const Camera& cam = coloured.camera;
+  int checked = 0;
+  for (int y = 0; y < varying->height; ++y) {
+    for (int x = 0; x < varying->width; ++x) {
+      const size_t p = static_cast<size_t>(y) * varying->width + x;
+      if (varying->instance[p] != 1) continue;
+      const Vec3 d = cam.rotation.transposed() *
+                     Vec3{(x + 0.5 - cam.cx) / cam.fx, (y + 0.5 - cam.cy) / cam.fy, 1};
+      const Vec3 hit = cam.position + d * (-cam.position.z / d.z);
+      EXPECT_NEAR(varying->albedo[3 * p], (hit.x + 1000) / 2000, 1e-6);
+      EXPECT_NEAR(varying->albedo[3 * p + 1], (hit.y + 1000) / 2000, 1e-6);
+      EXPECT_FLOAT_EQ(varying->albedo[3 * p + 2], 0.25f);
+      EXPECT_FLOAT_EQ(flat->albedo[3 * p], 0.5f);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 500);
+}
+
 TEST(ImageIoTest, PngEncodesSrgbCodes) {
   Frame frame;
   frame.width = 4;
