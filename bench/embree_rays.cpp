@@ -5,10 +5,10 @@
 //   embree_rays SCENE.glb [--width 640] [--height 480] [--threads 2] [--repeat 5]
 //
 // The scene is imported with synthfarm's glTF importer (the same meshes and camera the
-// renderer sees) and built exactly as jobs/render.cpp builds it: one triangle geometry per
-// mesh, MEDIUM build quality for the scene and every geometry, committed on one thread. Then
-// the rays: one per pixel centre, generated per 16 x 16 tile (the renderer's default tile)
-// and traced with rtcIntersect1M in coherent streams of 256, tiles spread over --threads
+// renderer sees) and built as jobs/render.cpp builds a scene without instancing: one triangle
+// geometry per mesh, MEDIUM build quality for the scene and every geometry, committed on one
+// thread. Then the rays: one per pixel centre, generated per 16 x 16 tile (the renderer's default
+// tile) and traced with rtcIntersect1M in coherent streams of 256, tiles spread over --threads
 // oneTBB threads. Nothing else: no intersection filter, no hit recomputation, no label
 // writes. Prints one line:
 //   embree rays_per_second=R build_seconds=B trace_seconds=T width=W height=H threads=N
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   GltfSceneOptions options;
   options.width = width;
   options.height = height;
+  options.instancing = false;  // one flat geometry per mesh, whatever the file repeats
   auto loaded = load_gltf_scene(bytes.str(), path.substr(path.find_last_of('/') + 1), options);
   if (!loaded) {
     fmt::print(stderr, "error: {}\n", loaded.error());

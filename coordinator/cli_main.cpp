@@ -12,7 +12,7 @@
 //                                one sample's posed scene and camera as binary glTF
 //   synthfarm render-gltf SCENE.glb --out OUT.exr [--spp N --width W --height H --bounces B
 //                         --threads T --background LEVEL --point-radius M --sun-angle DEG
-//                         --clamp-indirect C --labels-only --png PREVIEW.png]
+//                         --clamp-indirect C --labels-only --no-instancing --png PREVIEW.png]
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input.
@@ -528,7 +528,8 @@ struct RenderGltfArgs {
   int spp = 64, width = 640, height = 480, bounces = 4, threads = 0, repeat = 1;
   double background = 0.3;  // uniform grey background radiance
   double point_radius = 0;  // metres; point and spot lights as spheres
-  double sun_angle = 0;     // degrees, the sun disk's angular diameter
+  bool no_instancing = false;
+  double sun_angle = 0;  // degrees, the sun disk's angular diameter
   double clamp_indirect = 0;
   bool labels_only = false;
 };
@@ -563,6 +564,7 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   options.height = a.height;
   options.background = a.background;
   options.point_radius_m = a.point_radius;
+  options.instancing = !a.no_instancing;
   options.sun_angle_deg = a.sun_angle;
   const std::string name = a.scene.substr(a.scene.find_last_of('/') + 1);
   auto loaded = jobs::load_gltf_scene(bytes, name, options);
@@ -627,9 +629,11 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   }
   fmt::print("synthfarm render_seconds={:.3f} spp={} width={} height={}\n", best_s,
              a.labels_only ? 0 : a.spp, a.width, a.height);
-  fmt::print("synthfarm build_seconds={:.4f} trace_seconds={:.4f} triangles={} labels_only={}\n",
-             best_timings.build_s, best_timings.trace_s, loaded->triangle_count,
-             a.labels_only ? 1 : 0);
+  fmt::print(
+      "synthfarm build_seconds={:.4f} trace_seconds={:.4f} triangles={} labels_only={} "
+      "bvh_bytes={} instanced_meshes={}\n",
+      best_timings.build_s, best_timings.trace_s, loaded->triangle_count, a.labels_only ? 1 : 0,
+      best_timings.bvh_bytes, best_timings.instanced_meshes);
   return 0;
 }
 
@@ -731,6 +735,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   render_gltf->add_flag("--labels-only", gltf.labels_only,
                         "label layers only (one ray per pixel, no light transport)");
+  render_gltf->add_flag("--no-instancing", gltf.no_instancing,
+                        "give every node its own copy of its mesh (default: a mesh several "
+                        "nodes use is built once and instanced)");
   render_gltf->add_option("--png", gltf.png, "also write an 8-bit sRGB preview");
   render_gltf->add_option("--repeat", gltf.repeat, "render this many times; report the fastest")
       ->check(CLI::Range(1, 1000))

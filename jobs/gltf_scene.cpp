@@ -137,6 +137,12 @@ class Importer {
     for (auto& w : parse_warnings) warnings_.add(w, w);
     scene_.kind = "gltf";
     scene_.sky = Sky::uniform(options_.background);
+    // Meshes that several nodes use become shapes, placed once per node (Mesh::shape).
+    mesh_uses_.assign(model_.meshes.size(), 0);
+    for (const tg::Node& node : model_.nodes) {
+      if (node.mesh >= 0 && static_cast<size_t>(node.mesh) < model_.meshes.size())
+        ++mesh_uses_[static_cast<size_t>(node.mesh)];
+    }
 
     auto tree = gltf_internal::node_tree(model_);
     if (!tree) return tl::unexpected(tree.error());
@@ -234,7 +240,9 @@ class Importer {
     const size_t meshes_before = scene_.meshes.size();
     for (size_t pi = 0; pi < mesh.primitives.size(); ++pi) {
       const std::string label = fmt::format("{} primitive {}", mesh_name(model_, node.mesh), pi);
-      auto added = add_primitive(mesh.primitives[pi], label, global, instance_id);
+      const bool shared = options_.instancing && mesh_uses_[static_cast<size_t>(node.mesh)] > 1;
+      auto added = add_primitive(mesh.primitives[pi], label, global, instance_id,
+                                 shared ? std::optional(std::pair(node.mesh, pi)) : std::nullopt);
       if (!added) return added;
     }
     if (scene_.meshes.size() > meshes_before) {
@@ -243,8 +251,10 @@ class Importer {
     return {};
   }
 
+  // `shape`: the (mesh, primitive) this one is, when several nodes use its mesh.
   tl::expected<void, std::string> add_primitive(const tg::Primitive& prim, const std::string& label,
-                                                const Matrix4& global, uint32_t instance_id) {
+                                                const Matrix4& global, uint32_t instance_id,
+                                                std::optional<std::pair<int, size_t>> shape) {
     const int mode = prim.mode < 0 ? TINYGLTF_MODE_TRIANGLES : prim.mode;
     if (mode != TINYGLTF_MODE_TRIANGLES && mode != TINYGLTF_MODE_TRIANGLE_STRIP &&
         mode != TINYGLTF_MODE_TRIANGLE_FAN) {
@@ -335,6 +345,28 @@ class Importer {
       for (size_t i = 0; i < 2 * vertices; ++i) {
         mesh.texcoords[i] = static_cast<float>(texcoords->values[i]);
       }
+    }
+    if (shape) {
+      auto [it, added] = shapes_.try_emplace(*shape, static_cast<int>(scene_.shapes.size()));
+      if (added) {
+        MeshShape& s = scene_.shapes.emplace_back();
+        s.positions.resize(3 * vertices);
+        for (size_t v = 0; v < vertices; ++v) {
+          const Vec3 p = to_world(positions->at(v, 0), positions->at(v, 1), positions->at(v, 2));
+          s.positions[3 * v] = static_cast<float>(p.x);
+          s.positions[3 * v + 1] = static_cast<float>(p.y);
+          s.positions[3 * v + 2] = static_cast<float>(p.z);
+        }
+        s.indices = *triangles;
+      }
+      // World = C * (G * local): in shape space (C * local), C * G3 * C^T and C * G's offset.
+      const Mat3 c = Mat3::from_rows({1, 0, 0}, {0, 0, -1}, {0, 1, 0});
+      const Mat3 g =
+          Mat3::from_rows({global[0], global[4], global[8]}, {global[1], global[5], global[9]},
+                          {global[2], global[6], global[10]});
+      mesh.shape = it->second;
+      mesh.shape_linear = c * g * c.transposed();
+      mesh.shape_offset = to_world(global[12], global[13], global[14]);
     }
     mesh.indices = std::move(*triangles);
     if (det < 0) {
@@ -757,6 +789,8 @@ class Importer {
   bool have_sun_ = false;
   int default_material_ = -1;
   std::map<int, int> materials_;                  // glTF material -> Scene::materials
+  std::vector<int> mesh_uses_;                    // nodes using each glTF mesh
+  std::map<std::pair<int, size_t>, int> shapes_;  // (mesh, primitive) -> Scene::shapes
   std::map<std::pair<int, bool>, int> textures_;  // (image, sRGB) -> Scene::textures or -1
   std::map<int, std::string> image_failures_;     // image -> why it cannot be used
 };

@@ -80,6 +80,10 @@ struct GltfSceneOptions {
   // extent (Blender's importer leaves its own defaults on them: 0.25 m, 0.526 degrees).
   double point_radius_m = 0;  // point and spot lights become spheres of this radius, >= 0
   double sun_angle_deg = 0;   // the directional light's angular diameter, 0 .. 90
+  // A mesh that several nodes use becomes one Scene::shapes entry placed by each node
+  // (Mesh::shape), so that the renderer builds its BVH once (instancing). Off: every node's
+  // mesh stands alone (the same images, only more BVH memory and build time).
+  bool instancing = true;
 };
 
 struct GltfScene {

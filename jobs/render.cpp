@@ -114,7 +114,10 @@ void tie_break_filter(const RTCFilterFunctionNArguments* args) {
     if (args->valid[i] == 0) continue;
     TieBreakState& state = ctx->rays[RTCRayN_id(args->ray, args->N, i)];
     float t = RTCRayN_tfar(args->ray, args->N, i);
-    unsigned geom = RTCHitN_geomID(args->hit, args->N, i);
+    // A hit in an instanced shape: the instance's id is the mesh's (see Renderer::render).
+    const unsigned instance = RTCHitN_instID(args->hit, args->N, i, 0);
+    unsigned geom =
+        instance != RTC_INVALID_GEOMETRY_ID ? instance : RTCHitN_geomID(args->hit, args->N, i);
     unsigned prim = RTCHitN_primID(args->hit, args->N, i);
     bool farther = t > state.t;
     bool loses_tie =
@@ -310,6 +313,7 @@ class FrameTracer {
     rtcInitIntersectContext(&ctx.base);
     ctx.rays = &state;
     rtcIntersect1(rtc_scene_, &ctx.base, &rh);
+    to_mesh_ids(rh.hit);
     return resolve(rh);
   }
 
@@ -321,6 +325,14 @@ class FrameTracer {
     ctx.base.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT;
     ctx.rays = states.data();
     rtcIntersect1M(rtc_scene_, &ctx.base, rays, static_cast<unsigned>(count), sizeof(RTCRayHit));
+    for (int i = 0; i < count; ++i) to_mesh_ids(rays[i].hit);
+  }
+
+  // A hit in an instanced shape names the shape's geometry and the instance; the instance's
+  // id is the mesh's index in Scene::meshes (Renderer::render attaches it so): make geomID
+  // the mesh's, as for a mesh traced on its own. The triangle index is the same in both.
+  static void to_mesh_ids(RTCHit& hit) {
+    if (hit.instID[0] != RTC_INVALID_GEOMETRY_ID) hit.geomID = hit.instID[0];
   }
 
   // The hit of a traced ray. The barycentrics are recomputed in double from the triangle
@@ -874,6 +886,7 @@ uint64_t shade_tile(const FrameTracer& tracer, const TileRect& tile, Frame& fram
 struct Renderer::Impl {
   DevicePtr device;
   bool filter_supported = false;
+  std::atomic<int64_t> bytes{0};  // Embree's memory on `device` (its memory monitor)
 };
 
 Renderer::Renderer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -890,6 +903,13 @@ tl::expected<std::unique_ptr<Renderer>, std::string> Renderer::create() {
   auto impl = std::make_unique<Impl>();
   impl->filter_supported =
       rtcGetDeviceProperty(device.get(), RTC_DEVICE_PROPERTY_FILTER_FUNCTION_SUPPORTED) != 0;
+  rtcSetDeviceMemoryMonitorFunction(
+      device.get(),
+      [](void* user, ssize_t bytes, bool) {
+        static_cast<std::atomic<int64_t>*>(user)->fetch_add(bytes, std::memory_order_relaxed);
+        return true;
+      },
+      &impl->bytes);
   impl->device = std::move(device);
   return std::unique_ptr<Renderer>(new Renderer(std::move(impl)));
 }
@@ -916,35 +936,86 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
   // 0.06 s, one thread) and traced it no faster at 64 spp; COMPACT would trade speed for
   // memory we do not lack; ROBUST is not needed since every hit is recomputed in double.
   rtcSetSceneBuildQuality(rtc_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
-  for (size_t i = 0; i < scene.meshes.size(); ++i) {
-    const Mesh& mesh = scene.meshes[i];
-    if (mesh.indices.empty()) continue;
+  const int64_t bytes_before = impl_->bytes.load();
+  // One triangle geometry from `positions` and `indices`, attached to `target` as `id`.
+  auto add_triangles = [&](RTCScene target, const std::vector<float>& positions,
+                           const std::vector<uint32_t>& indices,
+                           unsigned id) -> tl::expected<void, std::string> {
     GeometryPtr geometry(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_TRIANGLE));
     if (!geometry) return embree_failure("cannot create a geometry", rtcGetDeviceError(device));
-    size_t vertex_count = mesh.positions.size() / 3;
-    auto* vertices = static_cast<float*>(
+    auto* vertex_buffer = static_cast<float*>(
         rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3,
-                                3 * sizeof(float), vertex_count));
-    auto* indices = static_cast<uint32_t*>(
+                                3 * sizeof(float), positions.size() / 3));
+    auto* index_buffer = static_cast<uint32_t*>(
         rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3,
-                                3 * sizeof(uint32_t), mesh.triangle_count()));
-    if (vertices == nullptr || indices == nullptr) {
+                                3 * sizeof(uint32_t), indices.size() / 3));
+    if (vertex_buffer == nullptr || index_buffer == nullptr) {
       return embree_failure("cannot allocate geometry buffers", rtcGetDeviceError(device));
     }
-    std::copy(mesh.positions.begin(), mesh.positions.end(), vertices);
-    std::copy(mesh.indices.begin(), mesh.indices.end(), indices);
+    std::copy(positions.begin(), positions.end(), vertex_buffer);
+    std::copy(indices.begin(), indices.end(), index_buffer);
     rtcSetGeometryBuildQuality(geometry.get(), RTC_BUILD_QUALITY_MEDIUM);
     if (impl_->filter_supported) {
       rtcSetGeometryIntersectFilterFunction(geometry.get(), tie_break_filter);
     }
     rtcCommitGeometry(geometry.get());
-    rtcAttachGeometryByID(rtc_scene.get(), geometry.get(), static_cast<unsigned>(i));
+    rtcAttachGeometryByID(target, geometry.get(), id);
+    return {};
+  };
+  // Shapes placed by meshes (Mesh::shape) get a BVH of their own, built once, and each such
+  // mesh an instance of it with the mesh's index as its id, so that hits name the mesh
+  // (FrameTracer::to_mesh_ids) and resolve on its world-space triangles like any other's.
+  std::vector<ScenePtr> shape_scenes(scene.shapes.size());
+  size_t instanced = 0;
+  for (size_t i = 0; i < scene.meshes.size(); ++i) {
+    const Mesh& mesh = scene.meshes[i];
+    if (mesh.indices.empty()) continue;
+    const auto id = static_cast<unsigned>(i);
+    const bool placed =
+        mesh.shape >= 0 && static_cast<size_t>(mesh.shape) < scene.shapes.size() &&
+        scene.shapes[static_cast<size_t>(mesh.shape)].indices.size() == mesh.indices.size() &&
+        scene.shapes[static_cast<size_t>(mesh.shape)].positions.size() == mesh.positions.size();
+    if (!placed) {
+      if (auto added = add_triangles(rtc_scene.get(), mesh.positions, mesh.indices, id); !added)
+        return tl::unexpected(added.error());
+      continue;
+    }
+    ScenePtr& shape_scene = shape_scenes[static_cast<size_t>(mesh.shape)];
+    if (!shape_scene) {
+      const MeshShape& shape = scene.shapes[static_cast<size_t>(mesh.shape)];
+      shape_scene.reset(rtcNewScene(device));
+      if (!shape_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
+      rtcSetSceneBuildQuality(shape_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
+      if (auto added = add_triangles(shape_scene.get(), shape.positions, shape.indices, 0); !added)
+        return tl::unexpected(added.error());
+    }
+    GeometryPtr instance(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_INSTANCE));
+    if (!instance) return embree_failure("cannot create an instance", rtcGetDeviceError(device));
+    rtcSetGeometryInstancedScene(instance.get(), shape_scene.get());
+    const Mat3& l = mesh.shape_linear;
+    const Vec3& t = mesh.shape_offset;
+    const float xfm[12] = {
+        static_cast<float>(l.m[0][0]), static_cast<float>(l.m[1][0]), static_cast<float>(l.m[2][0]),
+        static_cast<float>(l.m[0][1]), static_cast<float>(l.m[1][1]), static_cast<float>(l.m[2][1]),
+        static_cast<float>(l.m[0][2]), static_cast<float>(l.m[1][2]), static_cast<float>(l.m[2][2]),
+        static_cast<float>(t.x),       static_cast<float>(t.y),       static_cast<float>(t.z)};
+    rtcSetGeometryTransform(instance.get(), 0, RTC_FORMAT_FLOAT3X4_COLUMN_MAJOR, xfm);
+    rtcCommitGeometry(instance.get());
+    rtcAttachGeometryByID(rtc_scene.get(), instance.get(), id);
+    ++instanced;
   }
-  // A one-thread arena makes Embree's (oneTBB) builder sequential, hence deterministic.
+  // A one-thread arena makes Embree's (oneTBB) builder sequential, hence deterministic. The
+  // shapes' BVHs first, then the scene's over its meshes and instances.
   const auto build_start = std::chrono::steady_clock::now();
   tbb::task_arena build_arena(1);
-  build_arena.execute([&] { rtcCommitScene(rtc_scene.get()); });
+  build_arena.execute([&] {
+    for (ScenePtr& shape_scene : shape_scenes) {
+      if (shape_scene) rtcCommitScene(shape_scene.get());
+    }
+    rtcCommitScene(rtc_scene.get());
+  });
   const auto trace_start = std::chrono::steady_clock::now();
+  const int64_t bvh_bytes = impl_->bytes.load() - bytes_before;
   if (RTCError error = rtcGetDeviceError(device); error != RTC_ERROR_NONE) {
     return embree_failure("building the scene failed", error);
   }
@@ -998,6 +1069,8 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     const auto end = std::chrono::steady_clock::now();
     settings.timings->build_s = std::chrono::duration<double>(trace_start - build_start).count();
     settings.timings->trace_s = std::chrono::duration<double>(end - trace_start).count();
+    settings.timings->bvh_bytes = bvh_bytes;
+    settings.timings->instanced_meshes = instanced;
   }
   frame.invalid_samples = invalid_samples.load();
   return frame;

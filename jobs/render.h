@@ -115,6 +115,10 @@ inline constexpr uint32_t kAllLayers =
 struct RenderTimings {
   double build_s = 0;  // the BVH (rtcCommitScene), one thread
   double trace_s = 0;  // labels and light transport, all render threads
+  // Bytes Embree held for the frame's geometry and BVHs once built (its own memory
+  // accounting for the renderer's device; exact while one render runs at a time).
+  int64_t bvh_bytes = 0;
+  size_t instanced_meshes = 0;  // meshes traced as instances of a shared shape BVH
 };
 
 struct RenderSettings {

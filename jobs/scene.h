@@ -149,6 +149,14 @@ struct Mesh {
   // Optional: where every vertex is 1 / clip.fps seconds later (the next frame), for the
   // motion layer; empty for a mesh that does not move.
   std::vector<float> next_positions;
+  // Optional: this mesh is Scene::shapes[shape] placed by x -> shape_linear * x +
+  // shape_offset: the same triangles in the same order, each vertex the shape's vertex so
+  // mapped (a mirroring map may turn each triangle's winding round). The renderer then builds
+  // the shape's BVH once and instances it for every mesh placed from it (Embree instancing);
+  // everything else reads the mesh's own world-space arrays as for any mesh. -1: none.
+  int shape = -1;
+  Mat3 shape_linear;
+  Vec3 shape_offset;
 
   size_t triangle_count() const { return indices.size() / 3; }
   Vec3 vertex(uint32_t i) const {
@@ -291,12 +299,20 @@ struct Sky {
   }
 };
 
+// A triangle mesh in its own object space that several Scene meshes are placed from
+// (Mesh::shape): repeated props, glTF meshes that several nodes use.
+struct MeshShape {
+  std::vector<float> positions;   // x, y, z per vertex, object space
+  std::vector<uint32_t> indices;  // three per triangle
+};
+
 struct Scene {
   std::string kind;  // "room", "outdoor", "studio" (or anything, for hand-built scenes)
   Camera camera;
   Sun sun;
   Sky sky;
   std::vector<Mesh> meshes;
+  std::vector<MeshShape> shapes;    // Mesh::shape indices
   std::vector<Material> materials;  // Mesh::material indices
   std::vector<Texture> textures;    // Material texture indices
   std::vector<Pattern> patterns;    // Material::pattern indices
