@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_invoke.h>
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
@@ -68,6 +69,10 @@ constexpr unsigned kNoId = std::numeric_limits<unsigned>::max();
 // Rays per label stream (rtcIntersect1M call): large enough for Embree to form full packets,
 // small enough to live on the stack.
 constexpr int kStreamSize = 256;
+// Label rays hitting a triangle this close to its boundary (the least of its barycentrics
+// as Embree computes them in float, some 1e-7 accurate) are traced again with the tie-break
+// filter (FrameTracer::trace_label_stream).
+constexpr float kEdgeBand = 1e-3f;
 // Paths continue unconditionally for this many bounces before Russian roulette.
 constexpr int kRouletteDepth = 3;
 
@@ -288,8 +293,13 @@ void clear_hit(RTCHit& hit) {
 // Everything one frame's render threads share, read-only once built.
 class FrameTracer {
  public:
-  FrameTracer(RTCScene rtc_scene, const Scene& scene, const RenderSettings& settings)
+  // `tie_break`: Embree runs filter functions (tie_break_filter); `instanced`: the scene has
+  // instances (Mesh::shape).
+  FrameTracer(RTCScene rtc_scene, const Scene& scene, const RenderSettings& settings,
+              bool tie_break, bool instanced)
       : rtc_scene_(rtc_scene),
+        tie_break_(tie_break),
+        instanced_(instanced),
         scene_(scene),
         settings_(settings),
         local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
@@ -311,6 +321,7 @@ class FrameTracer {
     TieBreakState state;
     TieBreakContext ctx;
     rtcInitIntersectContext(&ctx.base);
+    ctx.base.filter = tie_break_ ? tie_break_filter : nullptr;
     ctx.rays = &state;
     rtcIntersect1(rtc_scene_, &ctx.base, &rh);
     to_mesh_ids(rh.hit);
@@ -323,16 +334,48 @@ class FrameTracer {
     TieBreakContext ctx;
     rtcInitIntersectContext(&ctx.base);
     ctx.base.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT;
+    ctx.base.filter = tie_break_ ? tie_break_filter : nullptr;
     ctx.rays = states.data();
     rtcIntersect1M(rtc_scene_, &ctx.base, rays, static_cast<unsigned>(count), sizeof(RTCRayHit));
     for (int i = 0; i < count; ++i) to_mesh_ids(rays[i].hit);
   }
 
+  // trace_stream() for label rays, which stop at their first hit: the stream is traced without
+  // the tie-break filter, and each ray whose hit lies within kEdgeBand (in barycentrics) of
+  // its triangle's boundary is traced again with it. Only there can another triangle meet
+  // the ray at exactly the same distance (the neighbours sharing that edge or vertex), short
+  // of two surfaces that coincide; elsewhere Embree's closest hit is the tie-break's.
+  void trace_label_stream(RTCRayHit* rays, int count) const {
+    RTCIntersectContext ctx;
+    rtcInitIntersectContext(&ctx);
+    ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT;
+    rtcIntersect1M(rtc_scene_, &ctx, rays, static_cast<unsigned>(count), sizeof(RTCRayHit));
+    for (int i = 0; i < count; ++i) {
+      RTCRayHit& rh = rays[i];
+      if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) continue;
+      const float u = rh.hit.u, v = rh.hit.v;
+      if (tie_break_ && std::min({u, v, 1.0f - u - v}) < kEdgeBand) [[unlikely]] {
+        const unsigned id = rh.ray.id;
+        rh.ray.tfar = kInfinity;
+        rh.ray.id = 0;  // indexes the one state below
+        clear_hit(rh.hit);
+        TieBreakState state;
+        TieBreakContext tie;
+        rtcInitIntersectContext(&tie.base);
+        tie.base.filter = tie_break_filter;
+        tie.rays = &state;
+        rtcIntersect1(rtc_scene_, &tie.base, &rh);
+        rh.ray.id = id;
+      }
+      to_mesh_ids(rh.hit);
+    }
+  }
+
   // A hit in an instanced shape names the shape's geometry and the instance; the instance's
   // id is the mesh's index in Scene::meshes (Renderer::render attaches it so): make geomID
   // the mesh's, as for a mesh traced on its own. The triangle index is the same in both.
-  static void to_mesh_ids(RTCHit& hit) {
-    if (hit.instID[0] != RTC_INVALID_GEOMETRY_ID) hit.geomID = hit.instID[0];
+  void to_mesh_ids(RTCHit& hit) const {
+    if (instanced_ && hit.instID[0] != RTC_INVALID_GEOMETRY_ID) hit.geomID = hit.instID[0];
   }
 
   // The hit of a traced ray. The barycentrics are recomputed in double from the triangle
@@ -575,6 +618,8 @@ class FrameTracer {
   }
 
   RTCScene rtc_scene_;
+  bool tie_break_;
+  bool instanced_;
   const Scene& scene_;
   const RenderSettings& settings_;
   LocalLights local_lights_;
@@ -703,33 +748,53 @@ class LabelWriter {
   // The origin of every label ray, as Embree sees it.
   const Vec3& origin() const { return origin_; }
 
-  // `rh`: a label ray from origin() that hit something.
-  void write(const RTCRayHit& rh, size_t pixel) {
-    const unsigned geom = rh.hit.geomID, prim = rh.hit.primID;
-    if (triangle_.geom != geom || triangle_.prim != prim) [[unlikely]]
-      load(geom, prim);
-    const Vec3 d{rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z};
-    const double facing = dot(triangle_.unit_normal, d);
-    const double along = plane_offset_ / facing;
-    const bool plane = triangle_.length > 0 && facing != 0 && std::isfinite(along);
-    if (plane) [[likely]] {
-      if (depth_ != nullptr)
-        depth_[pixel] = static_cast<float>(axis_offset_ + along * dot(axis_, d));
-      if (normal_ != nullptr) {
-        const std::array<float, 3>& n = camera_normal_[facing > 0 ? 1 : 0];
-        float* out = normal_ + 3 * pixel;
-        out[0] = n[0], out[1] = n[1], out[2] = n[2];
+  // The label rays `rays` (from origin()) of pixels `pixels`, traced. A run of rays on the
+  // same triangle is written from values held for the run.
+  void write(const RTCRayHit* rays, const size_t* pixels, int count) {
+    int i = 0;
+    while (i < count) {
+      const unsigned geom = rays[i].hit.geomID, prim = rays[i].hit.primID;
+      if (geom == RTC_INVALID_GEOMETRY_ID) {  // the layers keep their background values
+        ++i;
+        continue;
       }
-    }
-    if (albedo_ != nullptr && uniform_) {
-      float* out = albedo_ + 3 * pixel;
-      out[0] = albedo_rgb_[0], out[1] = albedo_rgb_[1], out[2] = albedo_rgb_[2];
-    }
-    if (instance_ != nullptr) instance_[pixel] = mesh_->instance_id;
-    if (semantic_ != nullptr) semantic_[pixel] = static_cast<uint32_t>(mesh_->semantic);
-    if (part_ != nullptr) part_[pixel] = mesh_->parts.empty() ? 0 : mesh_->parts[prim];
-    if (!plane || needs_hit_) [[unlikely]] {
-      write_labels_of_hit(tracer_, rh, pixel, frame_, triangle_, uniform_, plane);
+      if (triangle_.geom != geom || triangle_.prim != prim) load(geom, prim);
+      const Vec3 normal = triangle_.unit_normal;
+      const double offset = plane_offset_;
+      const bool flat = triangle_.length > 0;
+      const std::array<float, 3> front = camera_normal_[0], back = camera_normal_[1];
+      const std::array<float, 3> albedo = albedo_rgb_;
+      const bool uniform = uniform_, needs_hit = needs_hit_;
+      const uint32_t instance = mesh_->instance_id;
+      const auto semantic = static_cast<uint32_t>(mesh_->semantic);
+      const uint32_t part = mesh_->parts.empty() ? 0 : mesh_->parts[prim];
+      for (; i < count && rays[i].hit.geomID == geom && rays[i].hit.primID == prim; ++i) {
+        const RTCRayHit& rh = rays[i];
+        const size_t pixel = pixels[i];
+        const Vec3 d{rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z};
+        const double facing = dot(normal, d);
+        const double along = offset / facing;
+        const bool plane = flat && facing != 0 && std::isfinite(along);
+        if (plane) [[likely]] {
+          if (depth_ != nullptr)
+            depth_[pixel] = static_cast<float>(axis_offset_ + along * dot(axis_, d));
+          if (normal_ != nullptr) {
+            const std::array<float, 3>& n = facing > 0 ? back : front;
+            float* out = normal_ + 3 * pixel;
+            out[0] = n[0], out[1] = n[1], out[2] = n[2];
+          }
+        }
+        if (albedo_ != nullptr && uniform) {
+          float* out = albedo_ + 3 * pixel;
+          out[0] = albedo[0], out[1] = albedo[1], out[2] = albedo[2];
+        }
+        if (instance_ != nullptr) instance_[pixel] = instance;
+        if (semantic_ != nullptr) semantic_[pixel] = semantic;
+        if (part_ != nullptr) part_[pixel] = part;
+        if (!plane || needs_hit) [[unlikely]] {
+          write_labels_of_hit(tracer_, rh, pixel, frame_, triangle_, uniform, plane);
+        }
+      }
     }
   }
 
@@ -797,27 +862,9 @@ void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   }
   int count = 0;
   LabelWriter writer(tracer, frame);
-  const std::vector<Mesh>& meshes = tracer.scene().meshes;
   auto flush = [&] {
-    tracer.trace_stream(rays.data(), count);
-    // The triangles hit are scattered over the meshes' arrays: fetch them for the whole
-    // stream before using any (indices first, then the vertices they name).
-    for (int i = 0; i < count; ++i) {
-      const RTCHit& h = rays[i].hit;
-      if (h.geomID != RTC_INVALID_GEOMETRY_ID)
-        __builtin_prefetch(&meshes[h.geomID].indices[3 * static_cast<size_t>(h.primID)]);
-    }
-    for (int i = 0; i < count; ++i) {
-      const RTCHit& h = rays[i].hit;
-      if (h.geomID == RTC_INVALID_GEOMETRY_ID) continue;
-      const Mesh& m = meshes[h.geomID];
-      const uint32_t* tri = &m.indices[3 * static_cast<size_t>(h.primID)];
-      for (int k = 0; k < 3; ++k) __builtin_prefetch(&m.positions[3 * static_cast<size_t>(tri[k])]);
-    }
-    for (int i = 0; i < count; ++i) {
-      // Pixels whose ray hit nothing keep the layers' background values.
-      if (rays[i].hit.geomID != RTC_INVALID_GEOMETRY_ID) writer.write(rays[i], pixels[i]);
-    }
+    tracer.trace_label_stream(rays.data(), count);
+    writer.write(rays.data(), pixels.data(), count);
     count = 0;
   };
   for (int y = tile.y0; y < tile.y1; ++y) {
@@ -936,6 +983,11 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
   // 0.06 s, one thread) and traced it no faster at 64 spp; COMPACT would trade speed for
   // memory we do not lack; ROBUST is not needed since every hit is recomputed in double.
   rtcSetSceneBuildQuality(rtc_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
+  // The tie-break filter is the intersect context's (FrameTracer), so that each query can
+  // choose it: label rays mostly go without.
+  const RTCSceneFlags flags =
+      impl_->filter_supported ? RTC_SCENE_FLAG_CONTEXT_FILTER_FUNCTION : RTC_SCENE_FLAG_NONE;
+  rtcSetSceneFlags(rtc_scene.get(), flags);
   const int64_t bytes_before = impl_->bytes.load();
   // One triangle geometry from `positions` and `indices`, attached to `target` as `id`.
   auto add_triangles = [&](RTCScene target, const std::vector<float>& positions,
@@ -955,9 +1007,6 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     std::copy(positions.begin(), positions.end(), vertex_buffer);
     std::copy(indices.begin(), indices.end(), index_buffer);
     rtcSetGeometryBuildQuality(geometry.get(), RTC_BUILD_QUALITY_MEDIUM);
-    if (impl_->filter_supported) {
-      rtcSetGeometryIntersectFilterFunction(geometry.get(), tie_break_filter);
-    }
     rtcCommitGeometry(geometry.get());
     rtcAttachGeometryByID(target, geometry.get(), id);
     return {};
@@ -986,6 +1035,7 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
       shape_scene.reset(rtcNewScene(device));
       if (!shape_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
       rtcSetSceneBuildQuality(shape_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
+      rtcSetSceneFlags(shape_scene.get(), flags);
       if (auto added = add_triangles(shape_scene.get(), shape.positions, shape.indices, 0); !added)
         return tl::unexpected(added.error());
     }
@@ -1025,26 +1075,33 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
   frame.height = cam.height;
   const size_t pixels = static_cast<size_t>(cam.width) * cam.height;
   auto wants = [&](Layer layer) { return (settings.layers & layer_bit(layer)) != 0; };
-  if (wants(Layer::kRgb)) frame.rgb.assign(3 * pixels, 0.0f);
-  if (wants(Layer::kDepth)) frame.depth.assign(pixels, kInfinity);
-  if (wants(Layer::kNormal)) frame.normal.assign(3 * pixels, 0.0f);
-  if (wants(Layer::kAlbedo)) frame.albedo.assign(3 * pixels, 0.0f);
-  if (wants(Layer::kInstance)) frame.instance.assign(pixels, 0);
-  if (wants(Layer::kSemantic)) frame.semantic.assign(pixels, 0);
-  if (wants(Layer::kPart)) frame.part.assign(pixels, 0);
-  if (wants(Layer::kUv)) frame.uv.assign(2 * pixels, 0.0f);
-  if (wants(Layer::kMotion)) frame.motion.assign(2 * pixels, 0.0f);
+  tbb::task_arena arena(settings.threads > 0 ? settings.threads : tbb::task_arena::automatic);
+  // The layers start out as background; filled by the render threads, one layer each (a
+  // frame's layers are megabytes).
+  auto layer = [&](Layer l, auto& values, size_t per_pixel, auto background) {
+    return [&values, per_pixel, background, want = wants(l), pixels] {
+      if (want) values.assign(per_pixel * pixels, background);
+    };
+  };
+  arena.execute([&] {
+    tbb::parallel_invoke(
+        layer(Layer::kRgb, frame.rgb, 3, 0.0f), layer(Layer::kDepth, frame.depth, 1, kInfinity),
+        layer(Layer::kNormal, frame.normal, 3, 0.0f), layer(Layer::kAlbedo, frame.albedo, 3, 0.0f),
+        layer(Layer::kInstance, frame.instance, 1, uint32_t{0}),
+        layer(Layer::kSemantic, frame.semantic, 1, uint32_t{0}),
+        layer(Layer::kPart, frame.part, 1, uint32_t{0}), layer(Layer::kUv, frame.uv, 2, 0.0f),
+        layer(Layer::kMotion, frame.motion, 2, 0.0f));
+  });
   const bool labels = !frame.depth.empty() || !frame.normal.empty() || !frame.albedo.empty() ||
                       !frame.instance.empty() || !frame.semantic.empty() || !frame.part.empty() ||
                       !frame.uv.empty();
   const bool shading = !frame.rgb.empty() && !settings.labels_only;
 
-  FrameTracer tracer(rtc_scene.get(), scene, settings);
+  FrameTracer tracer(rtc_scene.get(), scene, settings, impl_->filter_supported, instanced > 0);
   const int tile = settings.tile_size;
   const int tiles_x = (cam.width + tile - 1) / tile;
   const int tiles_y = (cam.height + tile - 1) / tile;
   std::atomic<uint64_t> invalid_samples{0};
-  tbb::task_arena arena(settings.threads > 0 ? settings.threads : tbb::task_arena::automatic);
   arena.execute([&] {
     tbb::parallel_for(
         tbb::blocked_range<int>(0, tiles_x * tiles_y, 1),

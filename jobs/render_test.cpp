@@ -568,6 +568,55 @@ TEST(RendererTest, RepeatedPropsAreInstancedFromOneShape) {
   EXPECT_LE(differ, b->instance.size() / 200) << differ << " pixels differ";
 }
 
+// Rays exactly on an edge two meshes share meet both at exactly the same distance; the hit
+// is the lower mesh's (the tie-break), whatever order the BVH visits them in, the mesh order,
+// the thread count or the pass (labels only, or labels beside colour).
+TEST(RendererTest, RaysOnAnEdgeTwoMeshesShareTakeTheLowerMesh) {
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer.has_value());
+  for (bool swapped : {false, true}) {
+    Scene scene;
+    scene.kind = "analytic";
+    // Column 4 of 9 looks along x = 0 exactly: cx = 4.5, and the camera's right is world x.
+    scene.camera = look_at_camera(9, 64, 60, {0, -2, 2}, {0, 0, 0});
+    scene.sky = Sky::uniform(1.0);
+    for (int side : {-1, 1}) {
+      Mesh half;
+      half.albedo = {0.5f, 0.5f, 0.5f};
+      half.instance_id = side < 0 ? 1 : 2;
+      half.semantic = SemanticClass::kFloor;
+      add_quad(half, {0, -4, 0}, {1.0 * side, -4, 0}, {1.0 * side, 4, 0}, {0, 4, 0});
+      scene.meshes.push_back(std::move(half));
+    }
+    if (swapped) std::swap(scene.meshes[0], scene.meshes[1]);
+    scene.instances = {{1, SemanticClass::kFloor, "left", -1},
+                       {2, SemanticClass::kFloor, "right", -1}};
+    const uint32_t lower = scene.meshes[0].instance_id;
+    for (bool labels_only : {true, false}) {
+      for (int threads : {1, 2}) {
+        RenderSettings settings;
+        settings.spp = 1;
+        settings.threads = threads;
+        settings.labels_only = labels_only;
+        settings.layers = layer_bit(Layer::kInstance) | layer_bit(Layer::kRgb);
+        auto frame = (*renderer)->render(scene, settings);
+        ASSERT_TRUE(frame.has_value()) << frame.error();
+        int on_edge = 0;
+        for (int y = 0; y < frame->height; ++y) {
+          const uint32_t id = frame->instance[static_cast<size_t>(y) * 9 + 4];
+          if (id == 0) continue;  // the sky
+          EXPECT_EQ(id, lower) << "row " << y << (swapped ? ", swapped" : "");
+          ++on_edge;
+          // Either side of the edge each mesh has its own.
+          EXPECT_EQ(frame->instance[static_cast<size_t>(y) * 9 + 3], 1u);
+          EXPECT_EQ(frame->instance[static_cast<size_t>(y) * 9 + 5], 2u);
+        }
+        EXPECT_GT(on_edge, 20);
+      }
+    }
+  }
+}
+
 TEST(ImageIoTest, PngEncodesSrgbCodes) {
   Frame frame;
   frame.width = 4;
