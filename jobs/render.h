@@ -41,7 +41,10 @@
 //
 // Label layers (depth, normal, albedo, instance, semantic, part, uv) come from one pinhole
 // ray through each pixel centre, so they are exact, never averaged. They are traced as
-// coherent ray streams (rtcIntersect1M) per tile. Conventions:
+// coherent ray streams (rtcIntersect1M) per tile; depth and the normal come from the hit
+// triangle's plane in double, ids and uniform albedos from per-triangle and per-mesh caches,
+// and only layers that vary over a mesh (textures, vertex colours, part coordinates,
+// motion) from the full hit. Conventions:
 //   depth:    camera-space z (metres) of the first hit; +infinity where the ray hits nothing.
 //   normal:   camera-space (OpenCV), unit, geometric, flipped to face the camera;
 //             (0, 0, 0) for background.
@@ -69,26 +72,36 @@
 // is hit first.
 //
 // Determinism: every pixel owns its sampler, tiles write disjoint pixels, the BVH is built on
-// one thread, hits tied at equal distance resolve to the lowest (geometry, primitive) (an
-// intersection filter with per-ray state, also for streams), and the hit distance and
-// barycentrics are recomputed in double precision from the triangle's vertices, so shading
-// does not depend on which Embree kernel (SSE, AVX2, packets or single rays) found the hit.
+// one thread, hits tied at equal distance resolve to the lowest (mesh, triangle) (the intersect
+// context's filter with per-ray state, also for streams; label rays trace without it and
+// again with it where they land within 1e-3 of a triangle's edge, the only place a
+// neighbour can tie), and the hit distance and barycentrics are recomputed in double
+// precision from the triangle's vertices, so shading does not depend on which Embree kernel
+// (SSE, AVX2, packets or single rays) found the hit.
+//
+// Instancing: a mesh placed from a shared shape (Mesh::shape, Scene::shapes) is traced as an
+// Embree instance of that shape's BVH, built once per frame; the instance's id is the mesh's
+// index, so a hit names the mesh and resolves on the mesh's own world-space triangles like
+// any other. The glTF importer does it for every mesh that several nodes use.
 // Every transcendental function that feeds the image is math.h's portable_* (no libm), the
 // build never contracts to FMA, and the per-frame counters are integer sums. The output is
 // therefore the same for any thread count, tile size and tile order.
 //
 // Memory: the Frame takes 60 bytes per pixel with every layer (124 MB at 1920 x 1080); the
-// BVH (Embree's, medium build quality) a few times the triangle data. Beyond that a render
-// thread holds only a fixed-size label ray stream (256 rays, about 24 KB of stack) and its
-// path state: nothing is allocated per ray or per sample, so per-thread memory is bounded
-// and independent of resolution, spp and bounces. An environment map's sampling tables take
+// BVH (Embree's, medium build quality) a few times the triangle data, once per shape for
+// instanced meshes (RenderTimings::bvh_bytes reports it). Beyond that a render thread holds
+// only fixed-size ray streams on its stack (256 label rays and their pixel indices, about
+// 23 KB; 256 camera rays with their origins and directions, about 32 KB) and its path state:
+// nothing is allocated per ray or per sample, so per-thread memory is bounded and
+// independent of resolution, spp and bounces. An environment map's sampling tables take
 // 16 bytes per texel. Measured (/usr/bin/time -v, maximum resident size, the generated room
 // with 4 people, 133k triangles, 2 threads): 156 MB at 1920 x 1080 with all layers against
 // 38 MB for a 1 x 1 frame of the same scene, i.e. 118 MB for the frame and its threads.
 //
 // Speed (that room plus a point light, 640 x 480, 64 spp, 4 bounces, 2 threads, AVX2):
 // about 1.3-1.6 million paths per second; labels only, 3-4 million pixels per second
-// including the BVH build (PathTracerBenchmark in render_test.cpp, run by hand).
+// including the BVH build (PathTracerBenchmark in render_test.cpp, run by hand). Against
+// Blender Cycles and bare Embree: bench/cycles_compare.sh and docs/benchmarks.md.
 #pragma once
 
 #include <array>
