@@ -426,10 +426,7 @@ TEST(GltfSceneTest, AMeshSeveralNodesUseIsOneShapePlacedByEach) {
 
   auto renderer = Renderer::create();
   ASSERT_TRUE(renderer) << renderer.error();
-  RenderSettings settings;
-  settings.spp = 4;
-  settings.max_bounces = 1;
-  settings.threads = 1;
+  RenderSettings settings{4, 1, 0, 1};  // spp, bounces, seed, threads
   settings.layers = layer_bit(Layer::kRgb) | layer_bit(Layer::kDepth) | layer_bit(Layer::kNormal) |
                     layer_bit(Layer::kInstance);
   RenderTimings shared_timings, alone_timings;
