@@ -789,7 +789,7 @@ class Importer {
   bool have_sun_ = false;
   int default_material_ = -1;
   std::map<int, int> materials_;                  // glTF material -> Scene::materials
-  std::vector<int> mesh_uses_;                    // nodes using each glTF mesh
+  std::vector<int> mesh_uses_;                    // nodes using each glTF mesh (any scene)
   std::map<std::pair<int, size_t>, int> shapes_;  // (mesh, primitive) -> Scene::shapes
   std::map<std::pair<int, bool>, int> textures_;  // (image, sRGB) -> Scene::textures or -1
   std::map<int, std::string> image_failures_;     // image -> why it cannot be used

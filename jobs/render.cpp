@@ -318,14 +318,19 @@ class FrameTracer {
     RTCRayHit rh;
     set_ray(rh.ray, origin, direction, kInfinity, 0);
     clear_hit(rh.hit);
+    intersect1(rh);
+    to_mesh_ids(rh.hit);
+    return resolve(rh);
+  }
+
+  // rtcIntersect1 with the tie-break filter (when Embree runs filters); `rh.ray.id` must be 0.
+  void intersect1(RTCRayHit& rh) const {
     TieBreakState state;
     TieBreakContext ctx;
     rtcInitIntersectContext(&ctx.base);
     ctx.base.filter = tie_break_ ? tie_break_filter : nullptr;
     ctx.rays = &state;
     rtcIntersect1(rtc_scene_, &ctx.base, &rh);
-    to_mesh_ids(rh.hit);
-    return resolve(rh);
   }
 
   // Traces `count` (<= kStreamSize) rays as one coherent stream; ray ids must be 0 .. count-1.
@@ -337,7 +342,9 @@ class FrameTracer {
     ctx.base.filter = tie_break_ ? tie_break_filter : nullptr;
     ctx.rays = states.data();
     rtcIntersect1M(rtc_scene_, &ctx.base, rays, static_cast<unsigned>(count), sizeof(RTCRayHit));
-    for (int i = 0; i < count; ++i) to_mesh_ids(rays[i].hit);
+    if (instanced_) {
+      for (int i = 0; i < count; ++i) to_mesh_ids(rays[i].hit);
+    }
   }
 
   // trace_stream() for label rays, which stop at their first hit: the stream is traced without
@@ -357,14 +364,9 @@ class FrameTracer {
       if (tie_break_ && std::min({u, v, 1.0f - u - v}) < kEdgeBand) [[unlikely]] {
         const unsigned id = rh.ray.id;
         rh.ray.tfar = kInfinity;
-        rh.ray.id = 0;  // indexes the one state below
+        rh.ray.id = 0;
         clear_hit(rh.hit);
-        TieBreakState state;
-        TieBreakContext tie;
-        rtcInitIntersectContext(&tie.base);
-        tie.base.filter = tie_break_filter;
-        tie.rays = &state;
-        rtcIntersect1(rtc_scene_, &tie.base, &rh);
+        intersect1(rh);
         rh.ray.id = id;
       }
       to_mesh_ids(rh.hit);
@@ -928,6 +930,16 @@ uint64_t shade_tile(const FrameTracer& tracer, const TileRect& tile, Frame& fram
   return invalid;
 }
 
+// The shape `mesh` is placed from (Mesh::shape), when it names one with the mesh's own
+// vertex and triangle counts; else the mesh is built on its own.
+const MeshShape* placed_shape(const Scene& scene, const Mesh& mesh) {
+  if (mesh.shape < 0 || static_cast<size_t>(mesh.shape) >= scene.shapes.size()) return nullptr;
+  const MeshShape& shape = scene.shapes[static_cast<size_t>(mesh.shape)];
+  const bool same = shape.indices.size() == mesh.indices.size() &&
+                    shape.positions.size() == mesh.positions.size();
+  return same ? &shape : nullptr;
+}
+
 }  // namespace
 
 struct Renderer::Impl {
@@ -1020,23 +1032,20 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     const Mesh& mesh = scene.meshes[i];
     if (mesh.indices.empty()) continue;
     const auto id = static_cast<unsigned>(i);
-    const bool placed =
-        mesh.shape >= 0 && static_cast<size_t>(mesh.shape) < scene.shapes.size() &&
-        scene.shapes[static_cast<size_t>(mesh.shape)].indices.size() == mesh.indices.size() &&
-        scene.shapes[static_cast<size_t>(mesh.shape)].positions.size() == mesh.positions.size();
-    if (!placed) {
+    const MeshShape* shape = placed_shape(scene, mesh);
+    if (shape == nullptr) {
       if (auto added = add_triangles(rtc_scene.get(), mesh.positions, mesh.indices, id); !added)
         return tl::unexpected(added.error());
       continue;
     }
     ScenePtr& shape_scene = shape_scenes[static_cast<size_t>(mesh.shape)];
     if (!shape_scene) {
-      const MeshShape& shape = scene.shapes[static_cast<size_t>(mesh.shape)];
       shape_scene.reset(rtcNewScene(device));
       if (!shape_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
       rtcSetSceneBuildQuality(shape_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
       rtcSetSceneFlags(shape_scene.get(), flags);
-      if (auto added = add_triangles(shape_scene.get(), shape.positions, shape.indices, 0); !added)
+      if (auto added = add_triangles(shape_scene.get(), shape->positions, shape->indices, 0);
+          !added)
         return tl::unexpected(added.error());
     }
     GeometryPtr instance(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_INSTANCE));
