@@ -753,6 +753,16 @@ class LabelWriter {
   // The label rays `rays` (from origin()) of pixels `pixels`, traced. A run of rays on the
   // same triangle is written from values held for the run.
   void write(const RTCRayHit* rays, const size_t* pixels, int count) {
+    // Locals rather than members in the loops below: every store there is to a float or
+    // uint32_t, which may alias the rays' own fields but not these.
+    float* const depth = depth_;
+    float* const normal_out = normal_;
+    float* const albedo_out = albedo_;
+    uint32_t* const instance_out = instance_;
+    uint32_t* const semantic_out = semantic_;
+    uint32_t* const part_out = part_;
+    const Vec3 axis = axis_;
+    const double axis_offset = axis_offset_;
     int i = 0;
     while (i < count) {
       const unsigned geom = rays[i].hit.geomID, prim = rays[i].hit.primID;
@@ -761,12 +771,15 @@ class LabelWriter {
         continue;
       }
       if (triangle_.geom != geom || triangle_.prim != prim) load(geom, prim);
-      const Vec3 normal = triangle_.unit_normal;
+      // A degenerate triangle has no unit normal (all zeros) and an offset of 0, so `along`
+      // below is NaN for every ray: one finiteness test covers it, a ray in the plane
+      // (facing 0) and a plane too far for a double.
+      const Vec3 n = triangle_.unit_normal;
       const double offset = plane_offset_;
-      const bool flat = triangle_.length > 0;
       const std::array<float, 3> front = camera_normal_[0], back = camera_normal_[1];
       const std::array<float, 3> albedo = albedo_rgb_;
-      const bool uniform = uniform_, needs_hit = needs_hit_;
+      float* const albedo_uniform = uniform_ ? albedo_out : nullptr;
+      const bool needs_hit = needs_hit_;
       const uint32_t instance = mesh_->instance_id;
       const auto semantic = static_cast<uint32_t>(mesh_->semantic);
       const uint32_t part = mesh_->parts.empty() ? 0 : mesh_->parts[prim];
@@ -774,27 +787,27 @@ class LabelWriter {
         const RTCRayHit& rh = rays[i];
         const size_t pixel = pixels[i];
         const Vec3 d{rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z};
-        const double facing = dot(normal, d);
+        const double facing = dot(n, d);
         const double along = offset / facing;
-        const bool plane = flat && facing != 0 && std::isfinite(along);
+        const bool plane = std::isfinite(along);
         if (plane) [[likely]] {
-          if (depth_ != nullptr)
-            depth_[pixel] = static_cast<float>(axis_offset_ + along * dot(axis_, d));
-          if (normal_ != nullptr) {
-            const std::array<float, 3>& n = facing > 0 ? back : front;
-            float* out = normal_ + 3 * pixel;
-            out[0] = n[0], out[1] = n[1], out[2] = n[2];
+          if (depth != nullptr)
+            depth[pixel] = static_cast<float>(axis_offset + along * dot(axis, d));
+          if (normal_out != nullptr) {
+            const std::array<float, 3>& side = facing > 0 ? back : front;
+            float* out = normal_out + 3 * pixel;
+            out[0] = side[0], out[1] = side[1], out[2] = side[2];
           }
         }
-        if (albedo_ != nullptr && uniform) {
-          float* out = albedo_ + 3 * pixel;
+        if (albedo_uniform != nullptr) {
+          float* out = albedo_uniform + 3 * pixel;
           out[0] = albedo[0], out[1] = albedo[1], out[2] = albedo[2];
         }
-        if (instance_ != nullptr) instance_[pixel] = instance;
-        if (semantic_ != nullptr) semantic_[pixel] = semantic;
-        if (part_ != nullptr) part_[pixel] = part;
+        if (instance_out != nullptr) instance_out[pixel] = instance;
+        if (semantic_out != nullptr) semantic_out[pixel] = semantic;
+        if (part_out != nullptr) part_out[pixel] = part;
         if (!plane || needs_hit) [[unlikely]] {
-          write_labels_of_hit(tracer_, rh, pixel, frame_, triangle_, uniform, plane);
+          write_labels_of_hit(tracer_, rh, pixel, frame_, triangle_, uniform_, plane);
         }
       }
     }
@@ -869,16 +882,24 @@ void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
     writer.write(rays.data(), pixels.data(), count);
     count = 0;
   };
+  // Every label ray starts from the same float origin; what set_ray() would convert per ray
+  // is done once.
+  RTCRayHit prototype;
+  set_ray(prototype.ray, writer.origin(), Vec3{0, 0, 1}, kInfinity, 0);
+  clear_hit(prototype.hit);
   for (int y = tile.y0; y < tile.y1; ++y) {
     const double b = (y + 0.5 - cam.cy) / cam.fy;
     const Vec3 row{to_world.m[0][1] * b, to_world.m[1][1] * b, to_world.m[2][1] * b};
+    const size_t row_start = static_cast<size_t>(y) * frame.width;
     for (int x = tile.x0; x < tile.x1; ++x) {
       const Vec3& c = column[x - tile.x0];
-      const Vec3 direction{(c.x + row.x) + to_world.m[0][2], (c.y + row.y) + to_world.m[1][2],
-                           (c.z + row.z) + to_world.m[2][2]};
-      set_ray(rays[count].ray, writer.origin(), direction, kInfinity, static_cast<unsigned>(count));
-      clear_hit(rays[count].hit);
-      pixels[count] = static_cast<size_t>(y) * frame.width + x;
+      RTCRayHit& rh = rays[count];
+      rh = prototype;
+      rh.ray.dir_x = static_cast<float>((c.x + row.x) + to_world.m[0][2]);
+      rh.ray.dir_y = static_cast<float>((c.y + row.y) + to_world.m[1][2]);
+      rh.ray.dir_z = static_cast<float>((c.z + row.z) + to_world.m[2][2]);
+      rh.ray.id = static_cast<unsigned>(count);
+      pixels[count] = row_start + x;
       if (++count == kStreamSize) flush();
     }
   }
