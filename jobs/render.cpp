@@ -753,8 +753,8 @@ class LabelWriter {
   // The label rays `rays` (from origin()) of pixels `pixels`, traced. A run of rays on the
   // same triangle is written from values held for the run.
   void write(const RTCRayHit* rays, const size_t* pixels, int count) {
-    // Locals rather than members in the loops below: every store there is to a float or
-    // uint32_t, which may alias the rays' own fields but not these.
+    // The layer pointers and the camera axis, read once per call rather than through `this`
+    // for every ray.
     float* const depth = depth_;
     float* const normal_out = normal_;
     float* const albedo_out = albedo_;
@@ -884,7 +884,7 @@ void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   };
   // Every label ray starts from the same float origin; what set_ray() would convert per ray
   // is done once.
-  RTCRayHit prototype;
+  RTCRayHit prototype{};  // whole: it is copied into every ray
   set_ray(prototype.ray, writer.origin(), Vec3{0, 0, 1}, kInfinity, 0);
   clear_hit(prototype.hit);
   for (int y = tile.y0; y < tile.y1; ++y) {
