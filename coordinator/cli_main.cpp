@@ -594,10 +594,10 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   jobs::RenderTimings timings, best_timings;
   settings.timings = &timings;
   double best_s = 0;
-  std::optional<jobs::Frame> frame;
+  jobs::Frame frame;  // reused by the repeats, as a worker reuses it for a clip's frames
   for (int r = 0; r < a.repeat; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    auto rendered = (*renderer)->render(loaded->scene, settings);
+    auto rendered = (*renderer)->render(loaded->scene, settings, frame);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!rendered) {
@@ -608,18 +608,17 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
       best_s = seconds;
       best_timings = timings;
     }
-    frame = std::move(*rendered);
   }
-  if (frame->invalid_samples > 0) {
+  if (frame.invalid_samples > 0) {
     fmt::print(stderr, "warning: {}: {} radiance samples were NaN or infinite and dropped\n", name,
-               frame->invalid_samples);
+               frame.invalid_samples);
   }
   try {
-    if (!write_bytes(a.out, jobs::encode_exr(*frame, layers))) {
+    if (!write_bytes(a.out, jobs::encode_exr(frame, layers))) {
       fmt::print(stderr, "error: cannot write {}\n", a.out);
       return kExitFailure;
     }
-    if (!a.png.empty() && !write_bytes(a.png, jobs::encode_png(*frame))) {
+    if (!a.png.empty() && !write_bytes(a.png, jobs::encode_png(frame))) {
       fmt::print(stderr, "error: cannot write {}\n", a.png);
       return kExitFailure;
     }
@@ -630,7 +629,7 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   fmt::print("synthfarm render_seconds={:.3f} spp={} width={} height={}\n", best_s,
              a.labels_only ? 0 : a.spp, a.width, a.height);
   fmt::print(
-      "synthfarm build_seconds={:.4f} trace_seconds={:.4f} triangles={} labels_only={} "
+      "synthfarm build_seconds={:.4f} trace_seconds={:.5f} triangles={} labels_only={} "
       "bvh_bytes={} instanced_meshes={}\n",
       best_timings.build_s, best_timings.trace_s, loaded->triangle_count, a.labels_only ? 1 : 0,
       best_timings.bvh_bytes, best_timings.instanced_meshes);

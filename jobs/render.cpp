@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -357,11 +358,13 @@ class FrameTracer {
     rtcInitIntersectContext(&ctx);
     ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT;
     rtcIntersect1M(rtc_scene_, &ctx, rays, static_cast<unsigned>(count), sizeof(RTCRayHit));
+    const bool tie_break = tie_break_, instanced = instanced_;
+    if (!tie_break && !instanced) return;
     for (int i = 0; i < count; ++i) {
       RTCRayHit& rh = rays[i];
       if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) continue;
-      const float u = rh.hit.u, v = rh.hit.v;
-      if (tie_break_ && std::min({u, v, 1.0f - u - v}) < kEdgeBand) [[unlikely]] {
+      const float u = rh.hit.u, v = rh.hit.v, w = 1.0f - u - v;
+      if (tie_break && (u < kEdgeBand || v < kEdgeBand || w < kEdgeBand)) [[unlikely]] {
         const unsigned id = rh.ray.id;
         rh.ray.tfar = kInfinity;
         rh.ray.id = 0;
@@ -369,7 +372,7 @@ class FrameTracer {
         intersect1(rh);
         rh.ray.id = id;
       }
-      to_mesh_ids(rh.hit);
+      if (instanced && rh.hit.instID[0] != RTC_INVALID_GEOMETRY_ID) rh.hit.geomID = rh.hit.instID[0];
     }
   }
 
@@ -394,6 +397,17 @@ class FrameTracer {
       *cache = triangle(rh.hit.geomID, rh.hit.primID);
     }
     return resolve_on(rh, mesh, *cache);
+  }
+
+  // Where triangle `prim` of mesh `geom` keeps its vertex indices.
+  const uint32_t* triangle_indices(unsigned geom, unsigned prim) const {
+    return &scene_.meshes[geom].indices[3 * static_cast<size_t>(prim)];
+  }
+  // Starts loading what triangle() reads of triangle `prim` of mesh `geom`.
+  void prefetch_triangle(unsigned geom, unsigned prim) const {
+    const Mesh& mesh = scene_.meshes[geom];
+    const uint32_t* tri = triangle_indices(geom, prim);
+    for (int k = 0; k < 3; ++k) __builtin_prefetch(&mesh.positions[3 * static_cast<size_t>(tri[k])]);
   }
 
   // Triangle `prim` of mesh `geom`, in double. Built whole (no zero-fill first): it runs once
@@ -719,16 +733,29 @@ bool uniform_look(const Scene& scene, const Mesh& mesh) {
   }
 }
 
+// A row of consecutive pixels in a stream of label rays: rays `first` .. `first` + `count`
+// - 1 go through pixels `pixel` .. `pixel` + `count` - 1, in camera axes along (a[i], b, 1).
+struct LabelRow {
+  int first, count;
+  size_t pixel;     // in the frame's layers
+  const double* a;  // (x + 0.5 - cx) / fx of each pixel
+  double b;         // (y + 0.5 - cy) / fy
+};
+
 // Writes the label layers of the pixel centre rays of one tile. Per ray it does only what
 // differs from ray to ray; what a triangle or a mesh gives every ray that hits it is worked
-// out once per run of hits on it (coherent rays hit the same triangle many times in a row).
+// out once per run of hits on it (coherent rays hit the same triangle several times in a
+// row, some 11 on the benchmark room).
 //
-// Depth comes from the triangle's plane: the distance along the float ray to the plane of the
-// triangle in double, which like FrameTracer::resolve() depends only on the ray and the
-// triangle, not on the ISA or kernel Embree picked. The normal is the triangle's, turned
-// towards the ray, in camera axes. Layers that need where on the triangle the hit is (a
-// varying albedo, part surface coordinates, motion) and degenerate cases (no plane, a ray in
-// it) take the full hit (write_labels_of_hit()).
+// Depth comes from the triangle's plane, met by the pixel's own ray from the centre of
+// projection in double: with the plane n . p = n . v0 and the ray R^T (a, b, 1) t, the depth
+// is n . (v0 - c) / ((R n) . (a, b, 1)). Like FrameTracer::resolve() it depends only on the
+// pixel and the triangle Embree found, not on the ISA or kernel Embree picked. The normal is
+// the triangle's, turned towards the ray, in camera axes. Layers that need where on the
+// triangle the hit is (a varying albedo, part surface coordinates, motion) and degenerate
+// cases (no plane, a ray in it) take the full hit (write_labels_of_hit()). Every pixel of the
+// depth, normal, albedo, instance, semantic and part layers is written, a miss with the
+// background, so they need no filling beforehand.
 class LabelWriter {
  public:
   LabelWriter(const FrameTracer& tracer, Frame& frame)
@@ -736,10 +763,6 @@ class LabelWriter {
         scene_(tracer.scene()),
         cam_(scene_.camera),
         frame_(frame),
-        origin_{static_cast<float>(cam_.position.x), static_cast<float>(cam_.position.y),
-                static_cast<float>(cam_.position.z)},
-        axis_(cam_.rotation.row(2)),
-        axis_offset_(dot(axis_, origin_ - cam_.position)),
         depth_(frame.depth.empty() ? nullptr : frame.depth.data()),
         normal_(frame.normal.empty() ? nullptr : frame.normal.data()),
         albedo_(frame.albedo.empty() ? nullptr : frame.albedo.data()),
@@ -747,84 +770,137 @@ class LabelWriter {
         semantic_(frame.semantic.empty() ? nullptr : frame.semantic.data()),
         part_(frame.part.empty() ? nullptr : frame.part.data()) {}
 
-  // The origin of every label ray, as Embree sees it.
-  const Vec3& origin() const { return origin_; }
-
-  // The label rays `rays` (from origin()) of pixels `pixels`, traced. A run of rays on the
-  // same triangle is written from values held for the run.
-  void write(const RTCRayHit* rays, const size_t* pixels, int count) {
-    // The layer pointers and the camera axis, read once per call rather than through `this`
-    // for every ray.
-    float* const depth = depth_;
-    float* const normal_out = normal_;
-    float* const albedo_out = albedo_;
-    uint32_t* const instance_out = instance_;
-    uint32_t* const semantic_out = semantic_;
-    uint32_t* const part_out = part_;
-    const Vec3 axis = axis_;
-    const double axis_offset = axis_offset_;
-    int i = 0;
-    while (i < count) {
+  // The label rays `rays` of the rows `rows`, traced. They are written in segments: rays
+  // on one triangle (or none) through consecutive pixels of a row.
+  void write(const RTCRayHit* rays, const LabelRow* rows, int row_count) {
+    // The segments first, and the loads of their triangles started together: the triangles'
+    // indices and vertices are rarely in cache (the BVH keeps copies of its own), and one miss
+    // after another costs more than the writes.
+    std::array<int, kStreamSize + 1> starts;
+    std::array<uint8_t, kStreamSize> row_of;  // the row of each segment
+    int segments = 0;
+    for (int r = 0; r < row_count; ++r) {
+      const LabelRow& row = rows[r];
+      for (int i = row.first; i < row.first + row.count; ++i) {
+        const RTCHit& hit = rays[i].hit;
+        if (i == row.first || hit.geomID != rays[i - 1].hit.geomID ||
+            hit.primID != rays[i - 1].hit.primID) {
+          starts[segments] = i;
+          row_of[segments++] = static_cast<uint8_t>(r);
+          if (hit.geomID != RTC_INVALID_GEOMETRY_ID)
+            __builtin_prefetch(tracer_.triangle_indices(hit.geomID, hit.primID));
+        }
+      }
+    }
+    starts[segments] = row_count > 0 ? rows[row_count - 1].first + rows[row_count - 1].count : 0;
+    for (int g = 0; g < segments; ++g) {
+      const RTCHit& hit = rays[starts[g]].hit;
+      if (hit.geomID != RTC_INVALID_GEOMETRY_ID) tracer_.prefetch_triangle(hit.geomID, hit.primID);
+    }
+    for (int g = 0; g < segments; ++g) {
+      const int i = starts[g], n = starts[g + 1] - i;
+      const LabelRow& row = rows[row_of[g]];
+      const size_t pixel = row.pixel + static_cast<size_t>(i - row.first);
       const unsigned geom = rays[i].hit.geomID, prim = rays[i].hit.primID;
-      if (geom == RTC_INVALID_GEOMETRY_ID) {  // the layers keep their background values
-        ++i;
+      if (geom == RTC_INVALID_GEOMETRY_ID) {
+        write_background(pixel, n);
         continue;
       }
       if (triangle_.geom != geom || triangle_.prim != prim) load(geom, prim);
-      // A degenerate triangle has no unit normal (all zeros) and an offset of 0, so `along`
-      // below is NaN for every ray: one finiteness test covers it, a ray in the plane
-      // (facing 0) and a plane too far for a double.
-      const Vec3 n = triangle_.unit_normal;
-      const double offset = plane_offset_;
-      const std::array<float, 3> front = camera_normal_[0], back = camera_normal_[1];
-      const std::array<float, 3> albedo = albedo_rgb_;
-      float* const albedo_uniform = uniform_ ? albedo_out : nullptr;
-      const bool needs_hit = needs_hit_;
-      const uint32_t instance = mesh_->instance_id;
-      const auto semantic = static_cast<uint32_t>(mesh_->semantic);
-      const uint32_t part = mesh_->parts.empty() ? 0 : mesh_->parts[prim];
-      for (; i < count && rays[i].hit.geomID == geom && rays[i].hit.primID == prim; ++i) {
-        const RTCRayHit& rh = rays[i];
-        const size_t pixel = pixels[i];
-        const Vec3 d{rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z};
-        const double facing = dot(n, d);
-        const double along = offset / facing;
-        const bool plane = std::isfinite(along);
-        if (plane) [[likely]] {
-          if (depth != nullptr)
-            depth[pixel] = static_cast<float>(axis_offset + along * dot(axis, d));
-          if (normal_out != nullptr) {
-            const std::array<float, 3>& side = facing > 0 ? back : front;
-            float* out = normal_out + 3 * pixel;
-            out[0] = side[0], out[1] = side[1], out[2] = side[2];
-          }
-        }
-        if (albedo_uniform != nullptr) {
-          float* out = albedo_uniform + 3 * pixel;
-          out[0] = albedo[0], out[1] = albedo[1], out[2] = albedo[2];
-        }
-        if (instance_out != nullptr) instance_out[pixel] = instance;
-        if (semantic_out != nullptr) semantic_out[pixel] = semantic;
-        if (part_out != nullptr) part_out[pixel] = part;
-        if (!plane || needs_hit) [[unlikely]] {
-          write_labels_of_hit(tracer_, rh, pixel, frame_, triangle_, uniform_, plane);
+      write_segment(rays + i, pixel, row.a + (i - row.first), row.b, n);
+    }
+  }
+
+ private:
+  // The layers' background values at pixels `pixel` .. `pixel` + `n` - 1, which no ray hit.
+  void write_background(size_t pixel, int n) {
+    static constexpr std::array<float, 4> kFar{kInfinity, kInfinity, kInfinity, kInfinity};
+    static constexpr std::array<float, 12> kZero3{};
+    static constexpr std::array<uint32_t, 4> kZero{};
+    if (depth_ != nullptr) fill(depth_ + pixel, n, kFar);
+    if (normal_ != nullptr) fill(normal_ + 3 * pixel, n, kZero3);
+    if (albedo_ != nullptr) fill(albedo_ + 3 * pixel, n, kZero3);
+    if (instance_ != nullptr) fill(instance_ + pixel, n, kZero);
+    if (semantic_ != nullptr) fill(semantic_ + pixel, n, kZero);
+    if (part_ != nullptr) fill(part_ + pixel, n, kZero);
+  }
+
+  // The layer value of four pixels (W values each): what fill() copies.
+  template <typename T, size_t W>
+  static std::array<T, 4 * W> four(const std::array<T, W>& value) {
+    std::array<T, 4 * W> out;
+    for (size_t i = 0; i < out.size(); ++i) out[i] = value[i % W];
+    return out;
+  }
+
+  // The pixel value `four` holds four times, at each of `n` pixels from `out` on: four
+  // pixels a copy.
+  template <typename T, size_t N>
+  static void fill(T* out, int n, const std::array<T, N>& four) {
+    constexpr size_t kWidth = N / 4;
+    int k = 0;
+    for (; k + 4 <= n; k += 4, out += N) std::memcpy(out, four.data(), sizeof four);
+    for (; k < n; ++k, out += kWidth) std::memcpy(out, four.data(), kWidth * sizeof(T));
+  }
+
+  // The `n` rays `rays` on the triangle last load()ed, through pixels `pixel` on with the
+  // camera directions (a[k], b, 1). Only the depth differs from ray to ray: a pinhole ray
+  // meets the plane in front of the camera (depth > 0) from the side the camera is on, so the
+  // normal label is the segment's.
+  void write_segment(const RTCRayHit* rays, size_t pixel, const double* a, double b, int n) {
+    const Vec3 normal = camera_normal_;
+    const double offset = plane_offset_, across = normal.y * b;
+    // A degenerate triangle has no unit normal (all zeros) and an offset of 0, so its depth
+    // is NaN for every ray: one finiteness test covers it, a ray in the plane (facing 0) and
+    // a plane too far for a double. Those rays take the full hit.
+    auto depth_at = [&](int k) { return offset / ((normal.x * a[k] + across) + normal.z); };
+    bool planes = true;
+    if (depth_ != nullptr) {
+      float* const out = depth_ + pixel;
+      for (int k = 0; k < n; ++k) {
+        const double depth = depth_at(k);
+        planes &= std::isfinite(depth);
+        out[k] = static_cast<float>(depth);
+      }
+    } else if (normal_ != nullptr) {
+      for (int k = 0; k < n; ++k) planes &= std::isfinite(depth_at(k));
+    }
+    if (normal_ != nullptr) fill(normal_ + 3 * pixel, n, normal4_[offset > 0 ? 1 : 0]);
+    if (albedo_ != nullptr && uniform_) fill(albedo_ + 3 * pixel, n, albedo4_);
+    if (instance_ != nullptr) fill(instance_ + pixel, n, instance4_);
+    if (semantic_ != nullptr) fill(semantic_ + pixel, n, semantic4_);
+    if (part_ != nullptr) fill(part_ + pixel, n, part4_);
+    if (needs_hit_ || !planes) [[unlikely]] {
+      const bool planar = depth_ != nullptr || normal_ != nullptr;
+      for (int k = 0; k < n; ++k) {
+        const bool plane = !planar || std::isfinite(depth_at(k));
+        if (needs_hit_ || !plane) {
+          write_labels_of_hit(tracer_, rays[k], pixel + static_cast<size_t>(k), frame_, triangle_,
+                              uniform_, plane);
         }
       }
     }
   }
 
- private:
   void load(unsigned geom, unsigned prim) {
     triangle_ = tracer_.triangle(geom, prim);
-    plane_offset_ = dot(triangle_.unit_normal, triangle_.v0 - origin_);
-    for (int side = 0; side < 2; ++side) {
-      const Vec3 n = cam_.rotation * (side == 0 ? triangle_.unit_normal : -triangle_.unit_normal);
-      camera_normal_[side] = {static_cast<float>(n.x), static_cast<float>(n.y),
-                              static_cast<float>(n.z)};
+    // The unit normal (or zero) in camera axes; the label of a ray meeting the back is its
+    // negation, exactly.
+    camera_normal_ = cam_.rotation * triangle_.unit_normal;
+    const std::array<float, 3> front{static_cast<float>(camera_normal_.x),
+                                     static_cast<float>(camera_normal_.y),
+                                     static_cast<float>(camera_normal_.z)};
+    if (normal_ != nullptr) {
+      normal4_[0] = four(front);
+      normal4_[1] = four(std::array{-front[0], -front[1], -front[2]});
     }
+    plane_offset_ = dot(triangle_.unit_normal, triangle_.v0 - cam_.position);
     const Mesh& mesh = scene_.meshes[geom];
+    if (part_ != nullptr) part4_ = four(std::array{mesh.parts.empty() ? 0u : mesh.parts[prim]});
     if (mesh_ == &mesh) return;
     mesh_ = &mesh;
+    instance4_ = four(std::array{mesh.instance_id});
+    semantic4_ = four(std::array{static_cast<uint32_t>(mesh.semantic)});
     uniform_ = uniform_look(scene_, mesh);
     needs_hit_ = (albedo_ != nullptr && !uniform_) ||
                  (!frame_.uv.empty() && !mesh.parts.empty() && !mesh.uvs.empty()) ||
@@ -833,7 +909,7 @@ class LabelWriter {
       // look_at() reads only the mesh's material (or albedo) when the look is uniform.
       const Hit any{true, triangle_.v0, triangle_.unit_normal, 0, &mesh, prim, 0, 0};
       const Rgb albedo = look_at(scene_, any).base;
-      albedo_rgb_ = {albedo.r, albedo.g, albedo.b};
+      albedo4_ = four(std::array{albedo.r, albedo.g, albedo.b});
     }
   }
 
@@ -841,65 +917,81 @@ class LabelWriter {
   const Scene& scene_;
   const Camera& cam_;
   Frame& frame_;
-  const Vec3 origin_;
-  const Vec3 axis_;           // the camera's viewing axis, world
-  const double axis_offset_;  // of the origin along it from the centre of projection
   float* depth_;
   float* normal_;
   float* albedo_;
   uint32_t* instance_;
   uint32_t* semantic_;
   uint32_t* part_;
-  // The last triangle hit.
+  // The last triangle hit, and its layer values four pixels at a time (fill()).
   TriangleCache triangle_;
-  double plane_offset_ = 0;                // dot(unit normal, v0 - origin)
-  std::array<float, 3> camera_normal_[2];  // cam.rotation * unit normal, and * -unit normal
+  Vec3 camera_normal_;                     // cam.rotation * unit normal
+  double plane_offset_ = 0;                // dot(unit normal, v0 - camera position)
+  std::array<float, 12> normal4_[2]{};     // camera_normal_ in float, and negated
+  std::array<uint32_t, 4> part4_{};
   // The last mesh hit.
   const Mesh* mesh_ = nullptr;
-  bool uniform_ = false;    // its albedo label is the same everywhere: `albedo_rgb_`
+  bool uniform_ = false;    // its albedo label is the same everywhere: `albedo4_`
   bool needs_hit_ = false;  // a layer asked for needs the full hit on it
-  std::array<float, 3> albedo_rgb_{};
+  std::array<float, 12> albedo4_{};
+  std::array<uint32_t, 4> instance4_{}, semantic4_{};
 };
 
-// Labels: one pinhole ray through each pixel centre (camera-to-world * ((x - cx) / fx,
-// (y - cy) / fy, 1), its per-column and per-row products worked out once per tile), traced in
-// coherent streams of up to kStreamSize.
+// Labels: one pinhole ray through each pixel centre (camera-to-world * (a, b, 1), its
+// per-column and per-row products worked out once per tile) from the camera's position in
+// float, traced in coherent streams of up to kStreamSize.
 void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   const Camera& cam = tracer.scene().camera;
   const Mat3 to_world = cam.rotation.transposed();
-  std::array<RTCRayHit, kStreamSize> rays;
-  std::array<size_t, kStreamSize> pixels;
+  // What every label ray shares (its origin in float, and the fields Embree only reads) is
+  // set once per render thread and frame; each ray's own fields, and those Embree writes
+  // (tfar and the hit), per ray.
+  const Vec3 origin{static_cast<float>(cam.position.x), static_cast<float>(cam.position.y),
+                    static_cast<float>(cam.position.z)};
+  struct Rays {
+    std::array<RTCRayHit, kStreamSize> rays;
+    std::optional<Vec3> origin;  // the one they were set for
+  };
+  thread_local Rays stream;
+  std::array<RTCRayHit, kStreamSize>& rays = stream.rays;
+  if (stream.origin != origin) {
+    for (RTCRayHit& rh : rays) set_ray(rh.ray, origin, Vec3{0, 0, 1}, kInfinity, 0);
+    stream.origin = origin;
+  }
   // (to_world * {a, b, 1})[k] = (m[k][0] * a + m[k][1] * b) + m[k][2]
-  std::array<Vec3, 64> column;  // m[.][0] * a of each column in the tile (tile_size <= 64)
+  std::array<double, 64> column_a;  // a of each column in the tile (tile_size <= 64)
+  std::array<Vec3, 64> column;      // m[.][0] * a
   for (int x = tile.x0; x < tile.x1; ++x) {
     const double a = (x + 0.5 - cam.cx) / cam.fx;
+    column_a[x - tile.x0] = a;
     column[x - tile.x0] = {to_world.m[0][0] * a, to_world.m[1][0] * a, to_world.m[2][0] * a};
   }
-  int count = 0;
+  std::array<LabelRow, kStreamSize> rows;  // of the stream
+  int count = 0, row_count = 0;
   LabelWriter writer(tracer, frame);
   auto flush = [&] {
     tracer.trace_label_stream(rays.data(), count);
-    writer.write(rays.data(), pixels.data(), count);
+    writer.write(rays.data(), rows.data(), row_count);
     count = 0;
+    row_count = 0;
   };
-  // Every label ray starts from the same float origin; what set_ray() would convert per ray
-  // is done once.
-  RTCRayHit prototype{};  // whole: it is copied into every ray
-  set_ray(prototype.ray, writer.origin(), Vec3{0, 0, 1}, kInfinity, 0);
-  clear_hit(prototype.hit);
   for (int y = tile.y0; y < tile.y1; ++y) {
     const double b = (y + 0.5 - cam.cy) / cam.fy;
     const Vec3 row{to_world.m[0][1] * b, to_world.m[1][1] * b, to_world.m[2][1] * b};
     const size_t row_start = static_cast<size_t>(y) * frame.width;
     for (int x = tile.x0; x < tile.x1; ++x) {
+      if (x == tile.x0 || count == 0) {
+        rows[row_count++] = {count, 0, row_start + x, &column_a[x - tile.x0], b};
+      }
+      ++rows[row_count - 1].count;
       const Vec3& c = column[x - tile.x0];
       RTCRayHit& rh = rays[count];
-      rh = prototype;
       rh.ray.dir_x = static_cast<float>((c.x + row.x) + to_world.m[0][2]);
       rh.ray.dir_y = static_cast<float>((c.y + row.y) + to_world.m[1][2]);
       rh.ray.dir_z = static_cast<float>((c.z + row.z) + to_world.m[2][2]);
+      rh.ray.tfar = kInfinity;
       rh.ray.id = static_cast<unsigned>(count);
-      pixels[count] = row_start + x;
+      clear_hit(rh.hit);
       if (++count == kStreamSize) flush();
     }
   }
@@ -996,6 +1088,14 @@ tl::expected<std::unique_ptr<Renderer>, std::string> Renderer::create() {
 
 tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
                                                   const RenderSettings& settings) const {
+  Frame frame;
+  if (auto rendered = render(scene, settings, frame); !rendered)
+    return tl::unexpected(std::move(rendered.error()));
+  return frame;
+}
+
+tl::expected<void, std::string> Renderer::render(const Scene& scene, const RenderSettings& settings,
+                                                 Frame& frame) const {
   const Camera& cam = scene.camera;
   if (cam.width <= 0 || cam.height <= 0) return tl::unexpected(std::string("render: empty image"));
   if (settings.spp < 1 && !settings.labels_only) {
@@ -1100,32 +1200,42 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     return embree_failure("building the scene failed", error);
   }
 
-  Frame frame;
   frame.width = cam.width;
   frame.height = cam.height;
+  frame.keypoints.clear();
+  frame.invalid_samples = 0;
   const size_t pixels = static_cast<size_t>(cam.width) * cam.height;
   auto wants = [&](Layer layer) { return (settings.layers & layer_bit(layer)) != 0; };
+  const bool labels = wants(Layer::kDepth) || wants(Layer::kNormal) || wants(Layer::kAlbedo) ||
+                      wants(Layer::kInstance) || wants(Layer::kSemantic) || wants(Layer::kPart) ||
+                      wants(Layer::kUv) || wants(Layer::kMotion);
+  const bool shading = wants(Layer::kRgb) && !settings.labels_only;
   tbb::task_arena arena(settings.threads > 0 ? settings.threads : tbb::task_arena::automatic);
-  // The layers start out as background; filled by the render threads, one layer each (a
-  // frame's layers are megabytes).
-  auto layer = [&](Layer l, auto& values, size_t per_pixel, auto background) {
-    return [&values, per_pixel, background, want = wants(l), pixels] {
-      if (want) values.assign(per_pixel * pixels, background);
+  // The layers asked for, sized, by the render threads one layer each (a frame's layers are
+  // megabytes). Those the tiles write at every pixel (LabelWriter, shade_tile()) keep what a
+  // reused frame holds; the others start out as background. The rest are emptied.
+  auto layer = [&](Layer l, auto& values, size_t per_pixel, auto background, bool whole) {
+    return [&values, per_pixel, background, whole, want = wants(l), pixels] {
+      if (!want) {
+        values.clear();
+      } else if (whole) {
+        values.resize(per_pixel * pixels);
+      } else {
+        values.assign(per_pixel * pixels, background);
+      }
     };
   };
   arena.execute([&] {
-    tbb::parallel_invoke(
-        layer(Layer::kRgb, frame.rgb, 3, 0.0f), layer(Layer::kDepth, frame.depth, 1, kInfinity),
-        layer(Layer::kNormal, frame.normal, 3, 0.0f), layer(Layer::kAlbedo, frame.albedo, 3, 0.0f),
-        layer(Layer::kInstance, frame.instance, 1, uint32_t{0}),
-        layer(Layer::kSemantic, frame.semantic, 1, uint32_t{0}),
-        layer(Layer::kPart, frame.part, 1, uint32_t{0}), layer(Layer::kUv, frame.uv, 2, 0.0f),
-        layer(Layer::kMotion, frame.motion, 2, 0.0f));
+    tbb::parallel_invoke(layer(Layer::kRgb, frame.rgb, 3, 0.0f, shading),
+                         layer(Layer::kDepth, frame.depth, 1, kInfinity, true),
+                         layer(Layer::kNormal, frame.normal, 3, 0.0f, true),
+                         layer(Layer::kAlbedo, frame.albedo, 3, 0.0f, true),
+                         layer(Layer::kInstance, frame.instance, 1, uint32_t{0}, true),
+                         layer(Layer::kSemantic, frame.semantic, 1, uint32_t{0}, true),
+                         layer(Layer::kPart, frame.part, 1, uint32_t{0}, true),
+                         layer(Layer::kUv, frame.uv, 2, 0.0f, false),
+                         layer(Layer::kMotion, frame.motion, 2, 0.0f, false));
   });
-  const bool labels = !frame.depth.empty() || !frame.normal.empty() || !frame.albedo.empty() ||
-                      !frame.instance.empty() || !frame.semantic.empty() || !frame.part.empty() ||
-                      !frame.uv.empty();
-  const bool shading = !frame.rgb.empty() && !settings.labels_only;
 
   FrameTracer tracer(rtc_scene.get(), scene, settings, impl_->filter_supported, instanced > 0);
   const int tile = settings.tile_size;
@@ -1160,7 +1270,7 @@ tl::expected<Frame, std::string> Renderer::render(const Scene& scene,
     settings.timings->instanced_meshes = instanced;
   }
   frame.invalid_samples = invalid_samples.load();
-  return frame;
+  return {};
 }
 
 }  // namespace synthfarm::jobs

@@ -197,6 +197,11 @@ class Renderer {
   // Renders the requested layers of `scene`. Errors name the Embree failure or the bad
   // setting.
   tl::expected<Frame, std::string> render(const Scene& scene, const RenderSettings& settings) const;
+  // The same into `frame`, whose layers' memory is reused when their sizes already fit (a
+  // clip's frames, repeated renders of one scene): every layer asked for is overwritten
+  // whole, the others are emptied. After an error `frame` holds no meaningful image.
+  tl::expected<void, std::string> render(const Scene& scene, const RenderSettings& settings,
+                                         Frame& frame) const;
 
  private:
   struct Impl;

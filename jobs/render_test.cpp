@@ -456,6 +456,56 @@ TEST(RendererTest, DepthAndNormalOfAPlaneAreAnalytic) {
   }
 }
 
+// A frame rendered into again holds exactly what a fresh render gives: every layer asked for
+// is overwritten whole (a miss included), the others are emptied, and label rays start from
+// the new camera (the render threads keep their rays between frames).
+TEST(RendererTest, AReusedFrameHoldsWhatAFreshRenderGives) {
+  auto renderer = Renderer::create();
+  ASSERT_TRUE(renderer.has_value());
+  Scene first = plane_scene(0.5, 1.0, 0.0, 45.0);
+  // The second looks straight down from 3 m, 40 m away, at a small quad of its own: above the
+  // first's plane, where a ray from the first camera's position would meet that plane.
+  Scene second = plane_scene(0.5, 1.0, 0.0, 45.0);
+  second.camera = look_at_camera(48, 32, 60, {40, 0, 3}, {40, 0.001, 0});
+  Mesh quad;
+  quad.albedo = {0.25f, 0.5f, 0.75f};
+  quad.instance_id = 7;
+  quad.semantic = SemanticClass::kProp;
+  add_quad(quad, {39.5, -0.5, 1}, {40.5, -0.5, 1}, {40.5, 0.5, 1}, {39.5, 0.5, 1});
+  second.meshes = {quad};
+  second.instances = {{7, SemanticClass::kProp, "quad", -1}};
+  for (int threads : {1, 2}) {
+    for (bool labels_only : {true, false}) {
+      RenderSettings settings{1, 0, 5, threads};
+      settings.labels_only = labels_only;
+      Frame frame;
+      ASSERT_TRUE((*renderer)->render(first, settings, frame).has_value());
+      auto fresh = (*renderer)->render(second, settings);
+      ASSERT_TRUE(fresh.has_value());
+      ASSERT_TRUE((*renderer)->render(second, settings, frame).has_value());
+      EXPECT_EQ(frame.depth, fresh->depth);
+      EXPECT_EQ(frame.normal, fresh->normal);
+      EXPECT_EQ(frame.albedo, fresh->albedo);
+      EXPECT_EQ(frame.instance, fresh->instance);
+      EXPECT_EQ(frame.semantic, fresh->semantic);
+      EXPECT_EQ(frame.part, fresh->part);
+      EXPECT_EQ(frame.uv, fresh->uv);
+      EXPECT_EQ(frame.rgb, fresh->rgb);
+      // The quad fills the middle of the view, the sky is around it.
+      const size_t middle = static_cast<size_t>(16) * 48 + 24;
+      EXPECT_EQ(frame.instance[middle], 7u);
+      EXPECT_NEAR(frame.depth[middle], 2.0, 1e-5);
+      EXPECT_EQ(frame.instance[0], 0u);
+      EXPECT_TRUE(std::isinf(frame.depth[0]));
+      // Fewer layers the next time: the others are emptied.
+      settings.layers = layer_bit(Layer::kDepth);
+      ASSERT_TRUE((*renderer)->render(first, settings, frame).has_value());
+      EXPECT_EQ(frame.depth.size(), 48u * 32u);
+      EXPECT_TRUE(frame.normal.empty() && frame.instance.empty() && frame.rgb.empty());
+    }
+  }
+}
+
 // A label that varies over a mesh (here per-vertex colours, for the albedo) is read from the
 // full hit; depth and the normal come from the triangle's plane whatever the mesh looks like.
 TEST(RendererTest, VaryingLabelsComeFromTheHitAndDepthFromThePlane) {

@@ -362,6 +362,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
       SampleObjects objects;
       const bool motion = std::find(spec.output.layers.begin(), spec.output.layers.end(), Layer::kMotion) !=
                           spec.output.layers.end();
+      Frame frame;  // one for the clip: its layers' memory is reused frame after frame
       for (int f = 0; f < spec.clip.frames; ++f) {
         Scene scene = build_scene(spec, index, &*assets, f);
         if (motion) add_next_positions(scene, build_scene(spec, index, &*assets, f + 1));
@@ -378,16 +379,15 @@ class EmbreeSampleRenderer final : public SampleRenderer {
         settings.layers = layer_bit(Layer::kInstance);
         for (Layer layer : spec.output.layers) settings.layers |= layer_bit(layer);
         settings.labels_only = !wants_rgb(spec);
-        auto frame = renderer_->render(scene, settings);
-        if (!frame) {
+        if (auto rendered = renderer_->render(scene, settings, frame); !rendered) {
           return tl::unexpected(spec.clip.frames > 1
-                                    ? fmt::format("sample {} frame {}: {}", index, f, frame.error())
-                                    : fmt::format("sample {}: {}", index, frame.error()));
+                                    ? fmt::format("sample {} frame {}: {}", index, f, rendered.error())
+                                    : fmt::format("sample {}: {}", index, rendered.error()));
         }
         FrameObjects& out = f == 0 ? static_cast<FrameObjects&>(objects) : objects.later_frames.emplace_back();
-        out.exr = encode_exr(*frame, spec.output.layers);
-        if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(*frame);
-        out.json = sample_json(spec, index, f, scene, *frame);
+        out.exr = encode_exr(frame, spec.output.layers);
+        if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(frame);
+        out.json = sample_json(spec, index, f, scene, frame);
       }
       return objects;
     } catch (const std::exception& e) {
