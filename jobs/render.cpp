@@ -979,20 +979,23 @@ void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
     const double b = (y + 0.5 - cam.cy) / cam.fy;
     const Vec3 row{to_world.m[0][1] * b, to_world.m[1][1] * b, to_world.m[2][1] * b};
     const size_t row_start = static_cast<size_t>(y) * frame.width;
-    for (int x = tile.x0; x < tile.x1; ++x) {
-      if (x == tile.x0 || count == 0) {
-        rows[row_count++] = {count, 0, row_start + x, &column_a[x - tile.x0], b};
+    // The row in pieces that fit the stream.
+    for (int x0 = tile.x0; x0 < tile.x1;) {
+      const int x1 = std::min(tile.x1, x0 + (kStreamSize - count));
+      rows[row_count++] = {count, x1 - x0, row_start + x0, &column_a[x0 - tile.x0], b};
+      for (int x = x0; x < x1; ++x) {
+        const Vec3& c = column[x - tile.x0];
+        RTCRayHit& rh = rays[count];
+        rh.ray.dir_x = static_cast<float>((c.x + row.x) + to_world.m[0][2]);
+        rh.ray.dir_y = static_cast<float>((c.y + row.y) + to_world.m[1][2]);
+        rh.ray.dir_z = static_cast<float>((c.z + row.z) + to_world.m[2][2]);
+        rh.ray.tfar = kInfinity;
+        rh.ray.id = static_cast<unsigned>(count);
+        clear_hit(rh.hit);
+        ++count;
       }
-      ++rows[row_count - 1].count;
-      const Vec3& c = column[x - tile.x0];
-      RTCRayHit& rh = rays[count];
-      rh.ray.dir_x = static_cast<float>((c.x + row.x) + to_world.m[0][2]);
-      rh.ray.dir_y = static_cast<float>((c.y + row.y) + to_world.m[1][2]);
-      rh.ray.dir_z = static_cast<float>((c.z + row.z) + to_world.m[2][2]);
-      rh.ray.tfar = kInfinity;
-      rh.ray.id = static_cast<unsigned>(count);
-      clear_hit(rh.hit);
-      if (++count == kStreamSize) flush();
+      if (count == kStreamSize) flush();
+      x0 = x1;
     }
   }
   if (count > 0) flush();
