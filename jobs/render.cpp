@@ -358,8 +358,8 @@ class FrameTracer {
     rtcInitIntersectContext(&ctx);
     ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT;
     rtcIntersect1M(rtc_scene_, &ctx, rays, static_cast<unsigned>(count), sizeof(RTCRayHit));
-    const bool tie_break = tie_break_, instanced = instanced_;
-    if (!tie_break && !instanced) return;
+    const bool tie_break = tie_break_;  // read once: intersect1() is opaque to the compiler
+    if (!tie_break && !instanced_) return;
     for (int i = 0; i < count; ++i) {
       RTCRayHit& rh = rays[i];
       if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) continue;
@@ -372,7 +372,7 @@ class FrameTracer {
         intersect1(rh);
         rh.ray.id = id;
       }
-      if (instanced && rh.hit.instID[0] != RTC_INVALID_GEOMETRY_ID) rh.hit.geomID = rh.hit.instID[0];
+      to_mesh_ids(rh.hit);
     }
   }
 
