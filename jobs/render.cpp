@@ -414,7 +414,7 @@ class FrameTracer {
   // per ray where no cache holds it.
   TriangleCache triangle(unsigned geom, unsigned prim) const {
     const Mesh& mesh = scene_.meshes[geom];
-    const uint32_t* tri = &mesh.indices[3 * static_cast<size_t>(prim)];
+    const uint32_t* tri = triangle_indices(geom, prim);
     const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0,
                e2 = mesh.vertex(tri[2]) - v0;
     const Vec3 n = cross(e1, e2);
@@ -1205,8 +1205,7 @@ tl::expected<void, std::string> Renderer::render(const Scene& scene, const Rende
 
   frame.width = cam.width;
   frame.height = cam.height;
-  frame.keypoints.clear();
-  frame.invalid_samples = 0;
+  frame.keypoints.clear();  // label_keypoints() fills only what it sees
   const size_t pixels = static_cast<size_t>(cam.width) * cam.height;
   auto wants = [&](Layer layer) { return (settings.layers & layer_bit(layer)) != 0; };
   const bool labels = wants(Layer::kDepth) || wants(Layer::kNormal) || wants(Layer::kAlbedo) ||
