@@ -29,6 +29,13 @@ constexpr uint32_t reverse_bits(uint32_t x) {
   return __builtin_bswap32(x);
 }
 
+constexpr uint64_t reverse_bits64(uint64_t x) {
+  x = ((x >> 1) & 0x5555555555555555u) | ((x & 0x5555555555555555u) << 1);
+  x = ((x >> 2) & 0x3333333333333333u) | ((x & 0x3333333333333333u) << 2);
+  x = ((x >> 4) & 0x0f0f0f0f0f0f0f0fu) | ((x & 0x0f0f0f0f0f0f0f0fu) << 4);
+  return __builtin_bswap64(x);
+}
+
 // Generator matrix columns of Sobol's second dimension: primitive polynomial x + 1, initial
 // direction number m_1 = 1, so m_k = 2 m_{k-1} xor m_{k-1}; column k-1 is m_k / 2^k.
 constexpr std::array<uint32_t, 32> make_dimension1_matrix() {
@@ -116,8 +123,12 @@ class SobolSampler {
     using namespace sampler_internal;
     const SlotSeeds seeds = this->seeds(slot);
     uint32_t shuffled = reverse_bits(lk_permutation(reversed_index_, seeds.index));
-    return {reverse_bits(lk_permutation(shuffled, seeds.x)) * kToUnit,
-            reverse_bits(lk_permutation(sobol1_reversed(shuffled), seeds.y)) * kToUnit};
+    // Both dimensions' final reversals at once: reversing a 64-bit word reverses each half
+    // and swaps them.
+    const uint64_t both = reverse_bits64(
+        (uint64_t{lk_permutation(shuffled, seeds.x)} << 32) |
+        lk_permutation(sobol1_reversed(shuffled), seeds.y));
+    return {static_cast<uint32_t>(both) * kToUnit, static_cast<uint32_t>(both >> 32) * kToUnit};
   }
 
   // The scrambling seeds of one slot: the index shuffle and the two dimensions' scrambles.
