@@ -24,7 +24,7 @@ double schlick_weight(double cos) {
 // everything is + - * / sqrt and the portable trigonometry, so the table is the same bits
 // on every machine. Built once per process, at the first use (a few milliseconds).
 struct SpecularAlbedo {
-  static constexpr int kGrid = 32, kSide = 16;
+  static constexpr int kGrid = SpecularAlbedoRow::kNodes, kSide = 16;
   std::array<std::array<double, kGrid>, kGrid> e1{}, ew{};  // [roughness][cos]
   std::array<double, kGrid> avg1{}, avgw{};
 
@@ -97,11 +97,17 @@ PrincipledBsdf::PrincipledBsdf(Spectrum base, double metallic, double roughness,
   albedo_t_ = row - albedo_row_;
 }
 
-double PrincipledBsdf::specular_albedo_at(double cos) const {
-  const auto& t = specular_albedo();
+inline double PrincipledBsdf::specular_albedo_at(double cos) const {
   const double x = std::clamp(cos, 0.0, 1.0) * (SpecularAlbedo::kGrid - 1);
   const int c = std::min(static_cast<int>(x), SpecularAlbedo::kGrid - 2);
-  const double tc = x - c, tr = albedo_t_;
+  const double tc = x - c;
+  if (row_ != nullptr) return row_->e[c] + (row_->e[c + 1] - row_->e[c]) * tc;
+  return table_albedo_at(c, tc);
+}
+
+double PrincipledBsdf::table_albedo_at(int c, double tc) const {
+  const auto& t = specular_albedo();
+  const double tr = albedo_t_;
   const int r = albedo_row_;
   auto at =
       [&](const std::array<std::array<double, SpecularAlbedo::kGrid>, SpecularAlbedo::kGrid>& e) {
@@ -113,11 +119,26 @@ double PrincipledBsdf::specular_albedo_at(double cos) const {
 }
 
 double PrincipledBsdf::specular_albedo_average() const {
+  if (row_ != nullptr) return row_->average;
   const auto& t = specular_albedo();
   const int r = albedo_row_;
   const double a1 = t.avg1[r] + (t.avg1[r + 1] - t.avg1[r]) * albedo_t_;
   const double aw = t.avgw[r] + (t.avgw[r + 1] - t.avgw[r]) * albedo_t_;
   return f0_ * a1 + (1.0 - f0_) * aw;
+}
+
+SpecularAlbedoRow PrincipledBsdf::albedo_row() const {
+  const auto& t = specular_albedo();
+  const int r = albedo_row_;
+  const double tr = albedo_t_;
+  SpecularAlbedoRow row;
+  for (int c = 0; c < SpecularAlbedoRow::kNodes; ++c) {
+    const double e1 = t.e1[r][c] + (t.e1[r + 1][c] - t.e1[r][c]) * tr;
+    const double ew = t.ew[r][c] + (t.ew[r + 1][c] - t.ew[r][c]) * tr;
+    row.e[c] = f0_ * e1 + (1.0 - f0_) * ew;
+  }
+  row.average = specular_albedo_average();
+  return row;
 }
 
 PrincipledBsdf PrincipledBsdf::lambertian(Spectrum albedo) {

@@ -66,6 +66,16 @@ struct BsdfEval {
   double pdf = 0;  // solid angle
 };
 
+// E(cos) of one BSDF's dielectric specular lobe (its roughness and specular) at the albedo
+// table's cos nodes, and its cosine-weighted mean E_avg: worked out once for a material that
+// shades many points (PrincipledBsdf::albedo_row), so each evaluation interpolates one row
+// instead of the table's four corners twice.
+struct SpecularAlbedoRow {
+  static constexpr int kNodes = 32;  // the table's cos nodes 0, 1/31, .. 1
+  std::array<double, kNodes> e{};
+  double average = 0;
+};
+
 class PrincipledBsdf {
  public:
   static constexpr double kMinAlpha = 1e-3;
@@ -103,6 +113,10 @@ class PrincipledBsdf {
   // Probability of sampling the specular lobe for this wo.
   double specular_probability(Vec3 wo) const;
   double alpha() const { return alpha_; }
+  // This BSDF's row of the albedo table, and using one (which must outlive the BSDF) for
+  // every later evaluation: the same values to within rounding (1e-15).
+  SpecularAlbedoRow albedo_row() const;
+  void use_albedo_row(const SpecularAlbedoRow* row) { row_ = row; }
   // Lambertian BSDFs ignore sample()'s u_lobe.
   bool is_lambertian() const { return lambertian_; }
 
@@ -119,6 +133,8 @@ class PrincipledBsdf {
   Spectrum specular_fresnel(double cos) const;
   // E(cos) and E_avg of the dielectric specular lobe at this roughness and F0.
   double specular_albedo_at(double cos) const;
+  // The table's value at cos node c + tc (tc in [0, 1]), for a BSDF without a row.
+  [[gnu::noinline]] double table_albedo_at(int c, double tc) const;
   double specular_albedo_average() const;
   double specular_probability_with(double cos_o, double albedo_o) const;
 
@@ -131,6 +147,7 @@ class PrincipledBsdf {
   bool lambertian_ = false;
   int albedo_row_ = 0;   // the roughness row of the albedo table below this BSDF's
   double albedo_t_ = 0;  // and the weight of the next row
+  const SpecularAlbedoRow* row_ = nullptr;  // use_albedo_row()
 };
 
 }  // namespace synthfarm::jobs

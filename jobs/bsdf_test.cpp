@@ -158,5 +158,40 @@ TEST(BsdfTest, VisibleNormalsFaceTheViewer) {
   }
 }
 
+// A BSDF that reads its row of the albedo table (what the renderer does for a material whose
+// roughness has no texture) evaluates, weighs and samples as the one that reads the table.
+TEST(BsdfTest, AlbedoRowGivesTheTablesValues) {
+  SobolSampler s(5, 9);
+  for (double roughness : {0.0, 0.15, 0.5, 0.77, 1.0}) {
+    for (double specular : {0.0, 0.5, 1.0}) {
+      const PrincipledBsdf table({0.7, 0.4, 0.2}, 0.3, roughness, specular);
+      const SpecularAlbedoRow row = table.albedo_row();
+      PrincipledBsdf with_row = table;
+      with_row.use_albedo_row(&row);
+      for (uint32_t i = 0; i < 256; ++i) {
+        s.start_sample(i);
+        const auto uo = s.get2d(0), ui = s.get2d(1);
+        const Vec3 wo = view_at(uo[0]), wi = ShadingFrame::from_normal({0, 0, 1}).to_world(
+                                            cosine_hemisphere(ui));
+        const BsdfEval a = table.eval_pdf(table.outgoing(wo), wi);
+        const BsdfEval b = with_row.eval_pdf(with_row.outgoing(wo), wi);
+        EXPECT_NEAR(a.f.r, b.f.r, 1e-12 * (1 + a.f.r)) << roughness << " " << specular;
+        EXPECT_NEAR(a.f.b, b.f.b, 1e-12 * (1 + a.f.b)) << roughness << " " << specular;
+        EXPECT_NEAR(a.pdf, b.pdf, 1e-12 * (1 + a.pdf)) << roughness << " " << specular;
+        EXPECT_NEAR(table.specular_probability(wo), with_row.specular_probability(wo), 1e-12);
+      }
+    }
+  }
+  // The row's ends are the table's: E at normal incidence and at grazing.
+  const PrincipledBsdf rough({1, 1, 1}, 0.0, 0.6, 0.5);
+  const SpecularAlbedoRow row = rough.albedo_row();
+  PrincipledBsdf with_row = rough;
+  with_row.use_albedo_row(&row);
+  EXPECT_GT(row.e[SpecularAlbedoRow::kNodes - 1], 0.0);
+  EXPECT_LT(row.e[SpecularAlbedoRow::kNodes - 1], row.e[0]);  // Fresnel grows towards grazing
+  EXPECT_GT(row.average, 0.0);
+  EXPECT_LT(row.average, 1.0);
+}
+
 }  // namespace
 }  // namespace synthfarm::jobs

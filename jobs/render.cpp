@@ -270,6 +270,25 @@ PrincipledBsdf bsdf_of(const SurfaceLook& look) {
   return PrincipledBsdf(base, look.metallic, look.roughness, look.specular);
 }
 
+// Whether a mesh looks the same all over: no texture, pattern or vertex colour varies it.
+bool uniform_look(const Scene& scene, const Mesh& mesh) {
+  const int index = mesh.material;
+  if (index < 0 || static_cast<size_t>(index) >= scene.materials.size()) return mesh.colors.empty();
+  const Material& m = scene.materials[static_cast<size_t>(index)];
+  auto none = [&](int t) { return t < 0 || static_cast<size_t>(t) >= scene.textures.size(); };
+  return (m.pattern < 0 || static_cast<size_t>(m.pattern) >= scene.patterns.size()) &&
+         none(m.base_color_texture) && none(m.metallic_roughness_texture) &&
+         none(m.emission_texture);
+}
+
+// What shading needs of a mesh that looks the same all over (uniform_look), worked out once
+// per frame: its BSDF, which reads its material's row of the specular albedo table, and its
+// emission.
+struct UniformSurface {
+  std::optional<PrincipledBsdf> bsdf;  // empty: the look varies over the mesh
+  Spectrum emission;
+};
+
 void set_ray(RTCRay& ray, Vec3 origin, Vec3 direction, float tfar, unsigned id) {
   ray.org_x = static_cast<float>(origin.x);
   ray.org_y = static_cast<float>(origin.y);
@@ -306,14 +325,21 @@ class FrameTracer {
         local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
         camera_to_world_(scene.camera.rotation.transposed()),
         sun_frame_(ShadingFrame::from_normal(scene.sun.direction)) {
-    // The background's sampling tables cost a pass over the environment: only when shading.
-    if (!settings.labels_only) background_.emplace(scene);
+    // The background's sampling tables cost a pass over the environment, and the surfaces
+    // one per mesh: only when shading.
+    if (!settings.labels_only) {
+      background_.emplace(scene);
+      prepare_surfaces();
+    }
     // 1 - cos of the sun disk's angular radius: 2 sin^2(radius / 2), exact for tiny disks.
     const double half_radius =
         0.25 * deg_to_rad(std::clamp(scene.sun.angular_diameter_deg, 0.0, 90.0));
     const double s = portable_sin(half_radius);
     sun_one_minus_cos_ = 2.0 * s * s;
   }
+
+  FrameTracer(const FrameTracer&) = delete;  // surfaces_ point into material_rows_
+  FrameTracer& operator=(const FrameTracer&) = delete;
 
   Hit trace(Vec3 origin, Vec3 direction) const {
     RTCRayHit rh;
@@ -503,17 +529,30 @@ class FrameTracer {
         add(sum, throughput * background_->radiance(direction) * w, depth - 1);
         break;
       }
-      const SurfaceLook look = look_at(scene_, hit);
-      if (!look.emission.is_black()) add(sum, throughput * look.emission, depth - 1);
+      std::optional<PrincipledBsdf> varying;  // the BSDF of a look that varies over the mesh
+      const PrincipledBsdf* bsdf = nullptr;
+      const UniformSurface& uniform = surfaces_[static_cast<size_t>(hit.mesh - scene_.meshes.data())];
+      if (uniform.bsdf) {
+        if (!uniform.emission.is_black()) add(sum, throughput * uniform.emission, depth - 1);
+        bsdf = &*uniform.bsdf;
+      } else {
+        const SurfaceLook look = look_at(scene_, hit);
+        if (!look.emission.is_black()) add(sum, throughput * look.emission, depth - 1);
+        bsdf = &varying.emplace(bsdf_of(look));
+        // Only a texture varies roughness: else the material's row serves.
+        const Material* m = material_of(*hit.mesh);
+        if (!look.lambertian && m != nullptr && !texture_valid(m->metallic_roughness_texture)) {
+          varying->use_albedo_row(&material_rows_[static_cast<size_t>(hit.mesh->material)]);
+        }
+      }
       if (depth > settings_.max_bounces) break;
 
-      const PrincipledBsdf bsdf = bsdf_of(look);
       const Vec3 ng = hit.normal, wo = -direction;
       Vec3 ns = hit.shading_normal();
       if (dot(ns, wo) <= 0) ns = ng;
       const ShadingFrame frame = ShadingFrame::from_normal(ns);
       const Vec3 wo_local = frame.to_local(wo);
-      const PrincipledBsdf::Outgoing out = bsdf.outgoing(wo_local);
+      const PrincipledBsdf::Outgoing out = bsdf->outgoing(wo_local);
       const Vec3 start = offset_origin(hit.point, ng);
       const uint32_t slot = kSlotsCamera + static_cast<uint32_t>(depth) * kSlotsPerBounce;
 
@@ -523,7 +562,7 @@ class FrameTracer {
       if (sun.intensity > 0) {
         const Vec3 wi = sun_direction(sampler, slot + kSlotSun);
         if (dot(ng, wi) > 0) {
-          Spectrum f = bsdf.eval(out, frame.to_local(wi));
+          Spectrum f = bsdf->eval(out, frame.to_local(wi));
           if (!f.is_black())
             candidates[count++] = {throughput * f * (kPi * sun.intensity), wi, kInfinity};
         }
@@ -538,7 +577,7 @@ class FrameTracer {
                                                   : std::array<double, 2>{0, 0};
         auto ls = local_lights_.sample(start, u_choice, u_point);
         if (ls && dot(ng, ls->wi) > 0) {
-          const BsdfEval e = bsdf.eval_pdf(out, frame.to_local(ls->wi));
+          const BsdfEval e = bsdf->eval_pdf(out, frame.to_local(ls->wi));
           if (!e.f.is_black()) {
             const double w = ls->delta ? 1.0 / ls->pdf : mis_weight_over_pdf(ls->pdf, e.pdf);
             candidates[count++] = {throughput * e.f * ls->radiance * w, ls->wi,
@@ -550,7 +589,7 @@ class FrameTracer {
       if (background_->importance_sampled()) {
         auto bs = background_->sample(sampler.get2d(slot + kSlotBackground));
         if (bs && dot(ng, bs->wi) > 0) {
-          const BsdfEval e = bsdf.eval_pdf(out, frame.to_local(bs->wi));
+          const BsdfEval e = bsdf->eval_pdf(out, frame.to_local(bs->wi));
           if (!e.f.is_black()) {
             candidates[count++] = {
                 throughput * e.f * bs->radiance * mis_weight_over_pdf(bs->pdf, e.pdf), bs->wi,
@@ -581,8 +620,8 @@ class FrameTracer {
       }
 
       // Continue the path by sampling the BSDF.
-      const double u_lobe = bsdf.is_lambertian() ? 0.0 : sampler.get1d(slot + kSlotLobe);
-      auto bs = bsdf.sample(out, u_lobe, sampler.get2d(slot + kSlotDirection));
+      const double u_lobe = bsdf->is_lambertian() ? 0.0 : sampler.get1d(slot + kSlotLobe);
+      auto bs = bsdf->sample(out, u_lobe, sampler.get2d(slot + kSlotDirection));
       if (!bs) break;
       Vec3 wi = frame.to_world(bs->wi);
       if (dot(wi, ng) <= 0) break;  // below the true surface (shading normals)
@@ -603,6 +642,41 @@ class FrameTracer {
   const RenderSettings& settings() const { return settings_; }
 
  private:
+  const Material* material_of(const Mesh& mesh) const {
+    const int index = mesh.material;
+    return index >= 0 && static_cast<size_t>(index) < scene_.materials.size()
+               ? &scene_.materials[static_cast<size_t>(index)]
+               : nullptr;
+  }
+  bool texture_valid(int t) const {
+    return t >= 0 && static_cast<size_t>(t) < scene_.textures.size();
+  }
+
+  // material_rows_ (every material's row, as if its roughness had no texture), then
+  // surfaces_.
+  void prepare_surfaces() {
+    material_rows_.reserve(scene_.materials.size());
+    for (const Material& m : scene_.materials) {
+      material_rows_.push_back(
+          PrincipledBsdf(to_spectrum(m.base_color), m.metallic, m.roughness, m.specular)
+              .albedo_row());
+    }
+    surfaces_.resize(scene_.meshes.size());
+    for (size_t i = 0; i < scene_.meshes.size(); ++i) {
+      const Mesh& mesh = scene_.meshes[i];
+      if (!uniform_look(scene_, mesh)) continue;
+      Hit any;  // look_at() reads only the mesh's material (or albedo) when the look is uniform
+      any.mesh = &mesh;
+      const SurfaceLook look = look_at(scene_, any);
+      UniformSurface& surface = surfaces_[i];
+      surface.bsdf.emplace(bsdf_of(look));
+      surface.emission = look.emission;
+      if (!look.lambertian) {
+        surface.bsdf->use_albedo_row(&material_rows_[static_cast<size_t>(mesh.material)]);
+      }
+    }
+  }
+
   // Lift secondary ray origins off the surface they start from (scaled with the
   // coordinates' magnitude, since float spacing grows with it).
   static Vec3 offset_origin(Vec3 p, Vec3 n) {
@@ -643,6 +717,8 @@ class FrameTracer {
   Mat3 camera_to_world_;
   ShadingFrame sun_frame_;        // about Sun::direction
   double sun_one_minus_cos_ = 0;  // of the sun disk's angular radius; 0: a delta light
+  std::vector<SpecularAlbedoRow> material_rows_;  // per Scene::materials
+  std::vector<UniformSurface> surfaces_;          // per Scene::meshes; only when shading
 };
 
 // COCO keypoints of every human with visibility by ray casting (see render.h).
@@ -678,15 +754,6 @@ struct TileRect {
   int x0, y0, x1, y1;
 };
 
-bool uniform_look(const Scene& scene, const Mesh& mesh) {
-  const int index = mesh.material;
-  if (index < 0 || static_cast<size_t>(index) >= scene.materials.size()) return mesh.colors.empty();
-  const Material& m = scene.materials[static_cast<size_t>(index)];
-  auto none = [&](int t) { return t < 0 || static_cast<size_t>(t) >= scene.textures.size(); };
-  return (m.pattern < 0 || static_cast<size_t>(m.pattern) >= scene.patterns.size()) &&
-         none(m.base_color_texture) && none(m.metallic_roughness_texture) &&
-         none(m.emission_texture);
-}
 
 // The label layers that need where on the triangle the hit is (a varying albedo, part
 // surface coordinates, motion), and every layer of a hit with no plane to meet (a degenerate
