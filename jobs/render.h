@@ -22,7 +22,7 @@
 // and uniform skies are reached by BSDF sampling only. Emissive materials count when a ray
 // hits them (they are not light-sampled). `max_bounces` counts indirect bounces after the
 // first hit: 0 = direct light only (light and sky reached by one segment from the first
-// hit). After 3 bounces a path continues with probability min(0.95, max throughput) and is
+// hit). After 3 bounces a path continues with probability min(1, sqrt(max throughput)) and is
 // reweighted (Russian roulette, unbiased; the decision is a sampler dimension, so
 // deterministic). RenderSettings::clamp_indirect optionally clamps light that has bounced at
 // least once (biased; Cycles does the same by default). Area and sphere lights are not in
