@@ -34,6 +34,10 @@
 #                     renderer's 64-spp image and its own 1024-spp reference, divided by the
 #                     mean of that reference's R, G, B: noise relative to image brightness
 #   luminance ratio   mean Rec. 709 luminance of synthfarm's 64-spp image / Cycles'
+#   equal noise       the fewest samples per pixel (a multiple of 8) at which synthfarm's
+#                     relative RMSE is still no worse than Cycles' at 64 spp, its render
+#                     seconds there, and Cycles' 64-spp seconds over them: the speed-up at
+#                     equal noise (the issue's target is the time ratio at 64 spp above)
 #   labels-only       frames per second of `render-gltf --labels-only` (depth, normal,
 #                     albedo, instance, semantic) at 640x480, BVH build included; and its
 #                     trace part (the layers' allocation, the rays and the label writes) in
@@ -134,6 +138,16 @@ cy_rmse=$(div "$(rms "$work/cycles64.exr" "$cy_ref")" "$(mean_rgb "$cy_ref")")
 sf_lum=$(mean_luminance "$work/synthfarm64.exr")
 cy_lum=$(mean_luminance "$work/cycles64.exr")
 
+# Equal noise: synthfarm at fewer samples, 8 at a time, while its RMSE stays within Cycles'.
+relative_rmse() { div "$(rms "$1" "$sf_ref")" "$(mean_rgb "$sf_ref")"; }
+eq_spp=$spp eq_s=$sf_s eq_rmse=$sf_rmse
+for ((n = spp - 8; n >= 8; n -= 8)); do
+  s=$(synthfarm_render $n "$work/equal.exr")
+  r=$(relative_rmse "$work/equal.exr")
+  awk -v a="$r" -v b="$cy_rmse" 'BEGIN { exit !(a <= b) }' || break
+  eq_spp=$n eq_s=$s eq_rmse=$r
+done
+
 # Labels only, and the bare Embree primary-ray rate: five rounds of the two, back to back,
 # each the fastest of 10 passes, then the fastest of each over the rounds (a slow spell on a
 # shared machine then hits both, not one).
@@ -163,6 +177,8 @@ printf '  relative RMSE         synthfarm %s   cycles %s  (vs own %d spp; target
   "$sf_rmse" "$cy_rmse" $ref_spp
 printf '  mean luminance        synthfarm %s   cycles %s   ratio %s  (target 0.9 .. 1.1)\n' \
   "$sf_lum" "$cy_lum" "$(div "$sf_lum" "$cy_lum")"
+printf '  equal noise           synthfarm at %d spp: RMSE %s in %s s; cycles(64 spp)/synthfarm = %s\n' \
+  $eq_spp "$eq_rmse" "$eq_s" "$(div "$cy_s" "$eq_s")"
 printf '  labels only           %s frames/s (%.3f s incl. BVH build), trace %s rays/s\n' \
   "$(div 1 "$labels_s")" "$labels_s" "$labels_rate"
 printf '  bare embree           %s rays/s; labels-only trace = %s%% of it (target >= 70%%)\n' \
