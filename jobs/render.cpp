@@ -433,7 +433,8 @@ class FrameTracer {
   void prefetch_triangle(unsigned geom, unsigned prim) const {
     const Mesh& mesh = scene_.meshes[geom];
     const uint32_t* tri = triangle_indices(geom, prim);
-    for (int k = 0; k < 3; ++k) __builtin_prefetch(&mesh.positions[3 * static_cast<size_t>(tri[k])]);
+    for (int k = 0; k < 3; ++k)
+      __builtin_prefetch(&mesh.positions[3 * static_cast<size_t>(tri[k])]);
   }
 
   // Triangle `prim` of mesh `geom`, in double. Built whole (no zero-fill first): it runs once
@@ -531,7 +532,8 @@ class FrameTracer {
       }
       std::optional<PrincipledBsdf> varying;  // the BSDF of a look that varies over the mesh
       const PrincipledBsdf* bsdf = nullptr;
-      const UniformSurface& uniform = surfaces_[static_cast<size_t>(hit.mesh - scene_.meshes.data())];
+      const UniformSurface& uniform =
+          surfaces_[static_cast<size_t>(hit.mesh - scene_.meshes.data())];
       if (uniform.bsdf) {
         if (!uniform.emission.is_black()) add(sum, throughput * uniform.emission, depth - 1);
         bsdf = &*uniform.bsdf;
@@ -759,7 +761,6 @@ void label_keypoints(const FrameTracer& tracer, Frame& frame) {
 struct TileRect {
   int x0, y0, x1, y1;
 };
-
 
 // The label layers that need where on the triangle the hit is (a varying albedo, part
 // surface coordinates, motion), and every layer of a hit with no plane to meet (a degenerate
@@ -998,9 +999,9 @@ class LabelWriter {
   uint32_t* part_;
   // The last triangle hit, and its layer values four pixels at a time (fill()).
   TriangleCache triangle_;
-  Vec3 camera_normal_;                     // cam.rotation * unit normal
-  double plane_offset_ = 0;                // dot(unit normal, v0 - camera position)
-  std::array<float, 12> normal4_[2]{};     // camera_normal_ in float, and negated
+  Vec3 camera_normal_;                  // cam.rotation * unit normal
+  double plane_offset_ = 0;             // dot(unit normal, v0 - camera position)
+  std::array<float, 12> normal4_[2]{};  // camera_normal_ in float, and negated
   std::array<uint32_t, 4> part4_{};
   // The last mesh hit.
   const Mesh* mesh_ = nullptr;

@@ -125,9 +125,8 @@ class SobolSampler {
     uint32_t shuffled = reverse_bits(lk_permutation(reversed_index_, seeds.index));
     // Both dimensions' final reversals at once: reversing a 64-bit word reverses each half
     // and swaps them.
-    const uint64_t both = reverse_bits64(
-        (uint64_t{lk_permutation(shuffled, seeds.x)} << 32) |
-        lk_permutation(sobol1_reversed(shuffled), seeds.y));
+    const uint64_t both = reverse_bits64((uint64_t{lk_permutation(shuffled, seeds.x)} << 32) |
+                                         lk_permutation(sobol1_reversed(shuffled), seeds.y));
     return {static_cast<uint32_t>(both) * kToUnit, static_cast<uint32_t>(both >> 32) * kToUnit};
   }
 
