@@ -851,8 +851,9 @@ std::shared_ptr<Environment> constant_environment(float radiance) {
 
 // Every surface white (albedo 1) inside a uniform radiance of 1: the rendering equation's
 // solution is 1 everywhere, whatever the geometry. The sphere rests on a floor beside a box,
-// so paths bounce between them long enough for Russian roulette to act; the environment
-// variant adds importance sampling and MIS.
+// so paths bounce between them many times (white surfaces keep the whole throughput, so
+// Russian roulette never ends them: GreyEnclosureAroundALightIsAnalytic tests it); the
+// environment variant adds importance sampling and MIS.
 TEST(PathTracerTest, WhiteFurnaceRendersOne) {
   auto renderer = make_path_tracer();
   Scene scene;
@@ -887,6 +888,41 @@ TEST(PathTracerTest, WhiteFurnaceRendersOne) {
     EXPECT_NEAR(sum / count, 1.0, 0.01) << "environment " << environment;
     EXPECT_EQ(frame.invalid_samples, 0u);
   }
+}
+
+// A grey furnace around a light: a closed Lambertian sphere (radius R, albedo a) with a small
+// sphere light (intensity I, radius r) at its centre. Every wall point gets the light's
+// irradiance I / R^2, and by the sphere's symmetry the same irradiance back from the rest of
+// the wall, all of it but the share s = (r / R)^2 of its cosine-weighted view that the light
+// covers; so its radiance is L = a I / (pi R^2 (1 - a (1 - s))). Paths keep only a of their
+// throughput at each bounce, so Russian roulette ends most of them from the third bounce on:
+// a fault in its reweighting shows here (the white furnace never plays roulette).
+TEST(PathTracerTest, GreyEnclosureAroundALightIsAnalytic) {
+  auto renderer = make_path_tracer();
+  const double radius = 2.0, albedo = 0.5, intensity = 4.0, light_radius = 0.1;
+  Scene scene;
+  scene.kind = "enclosure";
+  scene.sky = Sky::uniform(0.0);
+  scene.camera = look_at_camera(48, 36, 60, {0.5, 0, 0}, {2, 0.3, 0.2});
+  Mesh wall = lambertian_mesh(1, SemanticClass::kWall, static_cast<float>(albedo));
+  add_ellipsoid(wall, {0, 0, 0}, Mat3{}, {radius, radius, radius}, 96, 48);
+  scene.meshes = {wall};
+  scene.instances = {{1, SemanticClass::kWall, "wall", -1}};
+  Light light;
+  light.kind = Light::Kind::kPoint;
+  light.intensity = intensity;
+  light.radius = light_radius;
+  scene.lights = {light};
+  const double s = (light_radius / radius) * (light_radius / radius);
+  const double expected = albedo * intensity / (kPi * radius * radius * (1 - albedo * (1 - s)));
+  Frame frame = render_frame(*renderer, scene, RenderSettings{64, 64, 7, 2});
+  double sum = 0;
+  for (size_t p = 0; p < frame.instance.size(); ++p) {
+    ASSERT_EQ(frame.instance[p], 1u);
+    sum += frame.rgb[3 * p + 1];
+  }
+  EXPECT_NEAR(sum / static_cast<double>(frame.instance.size()), expected, 0.01 * expected);
+  EXPECT_EQ(frame.invalid_samples, 0u);
 }
 
 // A lone Lambertian plane lit by the sun only: radiance = albedo * intensity * cos exactly.
