@@ -225,24 +225,35 @@ struct SurfaceLook {
   bool lambertian = true;  // Mesh::material -1: the historical Lambertian surface
 };
 
+// The mesh's material, texture `t` and pattern `p` of the scene; nullptr for none (an index
+// of -1 or out of range).
+const Material* material_of(const Scene& scene, const Mesh& mesh) {
+  const int i = mesh.material;
+  return i >= 0 && static_cast<size_t>(i) < scene.materials.size() ? &scene.materials[i] : nullptr;
+}
+const Texture* texture_of(const Scene& scene, int t) {
+  return t >= 0 && static_cast<size_t>(t) < scene.textures.size() ? &scene.textures[t] : nullptr;
+}
+bool has_pattern(const Scene& scene, int p) {
+  return p >= 0 && static_cast<size_t>(p) < scene.patterns.size();
+}
+
 SurfaceLook look_at(const Scene& scene, const Hit& hit) {
   SurfaceLook look;
-  const int index = hit.mesh->material;
-  if (index < 0 || static_cast<size_t>(index) >= scene.materials.size()) {
+  const Material* material = material_of(scene, *hit.mesh);
+  if (material == nullptr) {
     look.base = hit.albedo();
     return look;
   }
-  const Material& m = scene.materials[index];
+  const Material& m = *material;
   look.lambertian = false;
   look.base = m.base_color;
   look.metallic = m.metallic;
   look.roughness = m.roughness;
   look.specular = m.specular;
   look.emission = to_spectrum(m.emission);
-  auto texture = [&](int t) -> const Texture* {
-    return t >= 0 && static_cast<size_t>(t) < scene.textures.size() ? &scene.textures[t] : nullptr;
-  };
-  if (m.pattern >= 0 && static_cast<size_t>(m.pattern) < scene.patterns.size()) {
+  auto texture = [&](int t) { return texture_of(scene, t); };
+  if (has_pattern(scene, m.pattern)) {
     look.base = eval_pattern(scene.patterns, static_cast<size_t>(m.pattern), hit.point);
   }
   const bool textured = texture(m.base_color_texture) || texture(m.metallic_roughness_texture) ||
@@ -272,21 +283,20 @@ PrincipledBsdf bsdf_of(const SurfaceLook& look) {
 
 // Whether a mesh looks the same all over: no texture, pattern or vertex colour varies it.
 bool uniform_look(const Scene& scene, const Mesh& mesh) {
-  const int index = mesh.material;
-  if (index < 0 || static_cast<size_t>(index) >= scene.materials.size()) return mesh.colors.empty();
-  const Material& m = scene.materials[static_cast<size_t>(index)];
-  auto none = [&](int t) { return t < 0 || static_cast<size_t>(t) >= scene.textures.size(); };
-  return (m.pattern < 0 || static_cast<size_t>(m.pattern) >= scene.patterns.size()) &&
-         none(m.base_color_texture) && none(m.metallic_roughness_texture) &&
-         none(m.emission_texture);
+  const Material* m = material_of(scene, mesh);
+  if (m == nullptr) return mesh.colors.empty();
+  return !has_pattern(scene, m->pattern) && !texture_of(scene, m->base_color_texture) &&
+         !texture_of(scene, m->metallic_roughness_texture) &&
+         !texture_of(scene, m->emission_texture);
 }
 
-// What shading needs of a mesh that looks the same all over (uniform_look), worked out once
-// per frame: its BSDF, which reads its material's row of the specular albedo table, and its
-// emission.
-struct UniformSurface {
+// What shading needs of a mesh, worked out once per frame: when it looks the same all over
+// (uniform_look), its BSDF and emission; and its material's row of the specular albedo table
+// unless it has none or a texture varies its roughness.
+struct MeshShading {
   std::optional<PrincipledBsdf> bsdf;  // empty: the look varies over the mesh
   Spectrum emission;
+  const SpecularAlbedoRow* row = nullptr;  // in FrameTracer::material_rows_
 };
 
 void set_ray(RTCRay& ray, Vec3 origin, Vec3 direction, float tfar, unsigned id) {
@@ -325,11 +335,11 @@ class FrameTracer {
         local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
         camera_to_world_(scene.camera.rotation.transposed()),
         sun_frame_(ShadingFrame::from_normal(scene.sun.direction)) {
-    // The background's sampling tables cost a pass over the environment, and the surfaces
-    // one per mesh: only when shading.
+    // The background's sampling tables cost a pass over the environment, and the meshes'
+    // shading setup one over the meshes: only when shading.
     if (!settings.labels_only) {
       background_.emplace(scene);
-      prepare_surfaces();
+      prepare_shading();
     }
     // 1 - cos of the sun disk's angular radius: 2 sin^2(radius / 2), exact for tiny disks.
     const double half_radius =
@@ -338,7 +348,7 @@ class FrameTracer {
     sun_one_minus_cos_ = 2.0 * s * s;
   }
 
-  FrameTracer(const FrameTracer&) = delete;  // surfaces_ point into material_rows_
+  FrameTracer(const FrameTracer&) = delete;  // shading_ points into material_rows_
   FrameTracer& operator=(const FrameTracer&) = delete;
 
   Hit trace(Vec3 origin, Vec3 direction) const {
@@ -532,20 +542,15 @@ class FrameTracer {
       }
       std::optional<PrincipledBsdf> varying;  // the BSDF of a look that varies over the mesh
       const PrincipledBsdf* bsdf = nullptr;
-      const UniformSurface& uniform =
-          surfaces_[static_cast<size_t>(hit.mesh - scene_.meshes.data())];
-      if (uniform.bsdf) {
-        if (!uniform.emission.is_black()) add(sum, throughput * uniform.emission, depth - 1);
-        bsdf = &*uniform.bsdf;
+      const MeshShading& mesh = shading_[static_cast<size_t>(hit.mesh - scene_.meshes.data())];
+      if (mesh.bsdf) {
+        if (!mesh.emission.is_black()) add(sum, throughput * mesh.emission, depth - 1);
+        bsdf = &*mesh.bsdf;
       } else {
         const SurfaceLook look = look_at(scene_, hit);
         if (!look.emission.is_black()) add(sum, throughput * look.emission, depth - 1);
         bsdf = &varying.emplace(bsdf_of(look));
-        // Only a texture varies roughness: else the material's row serves.
-        const Material* m = material_of(*hit.mesh);
-        if (!look.lambertian && m != nullptr && !texture_valid(m->metallic_roughness_texture)) {
-          varying->use_albedo_row(&material_rows_[static_cast<size_t>(hit.mesh->material)]);
-        }
+        if (mesh.row != nullptr) varying->use_albedo_row(mesh.row);
       }
       if (depth > settings_.max_bounces) break;
 
@@ -650,38 +655,30 @@ class FrameTracer {
   const RenderSettings& settings() const { return settings_; }
 
  private:
-  const Material* material_of(const Mesh& mesh) const {
-    const int index = mesh.material;
-    return index >= 0 && static_cast<size_t>(index) < scene_.materials.size()
-               ? &scene_.materials[static_cast<size_t>(index)]
-               : nullptr;
-  }
-  bool texture_valid(int t) const {
-    return t >= 0 && static_cast<size_t>(t) < scene_.textures.size();
-  }
-
   // material_rows_ (every material's row, as if its roughness had no texture), then
-  // surfaces_.
-  void prepare_surfaces() {
+  // shading_.
+  void prepare_shading() {
     material_rows_.reserve(scene_.materials.size());
     for (const Material& m : scene_.materials) {
       material_rows_.push_back(
           PrincipledBsdf(to_spectrum(m.base_color), m.metallic, m.roughness, m.specular)
               .albedo_row());
     }
-    surfaces_.resize(scene_.meshes.size());
+    shading_.resize(scene_.meshes.size());
     for (size_t i = 0; i < scene_.meshes.size(); ++i) {
       const Mesh& mesh = scene_.meshes[i];
+      MeshShading& shading = shading_[i];
+      const Material* m = material_of(scene_, mesh);
+      if (m != nullptr && !texture_of(scene_, m->metallic_roughness_texture)) {
+        shading.row = &material_rows_[static_cast<size_t>(m - scene_.materials.data())];
+      }
       if (!uniform_look(scene_, mesh)) continue;
       Hit any;  // look_at() reads only the mesh's material (or albedo) when the look is uniform
       any.mesh = &mesh;
       const SurfaceLook look = look_at(scene_, any);
-      UniformSurface& surface = surfaces_[i];
-      surface.bsdf.emplace(bsdf_of(look));
-      surface.emission = look.emission;
-      if (!look.lambertian) {
-        surface.bsdf->use_albedo_row(&material_rows_[static_cast<size_t>(mesh.material)]);
-      }
+      shading.bsdf.emplace(bsdf_of(look));
+      shading.emission = look.emission;
+      if (shading.row != nullptr) shading.bsdf->use_albedo_row(shading.row);
     }
   }
 
@@ -726,7 +723,7 @@ class FrameTracer {
   ShadingFrame sun_frame_;        // about Sun::direction
   double sun_one_minus_cos_ = 0;  // of the sun disk's angular radius; 0: a delta light
   std::vector<SpecularAlbedoRow> material_rows_;  // per Scene::materials
-  std::vector<UniformSurface> surfaces_;          // per Scene::meshes; only when shading
+  std::vector<MeshShading> shading_;              // per Scene::meshes; only when shading
 };
 
 // COCO keypoints of every human with visibility by ray casting (see render.h).
