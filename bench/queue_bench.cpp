@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "jobs/sharding.h"
-#include "jobs/spec.h"
 #include "protocol/queue.h"
 #include "protocol/redis.h"
 
@@ -68,11 +67,13 @@ int main(int argc, char** argv) {
   }
   protocol::keys::Keys keys{prefix};
 
-  jobs::JobSpec spec;
+  protocol::JobSubmission spec;
   spec.name = "queue-bench";
   spec.samples = shards * shard_size;
   spec.shard_size = shard_size;
-  spec.output.storage = "file:///tmp/synthfarm-queue-bench";  // never written: no-op shards
+  spec.shards = shards;
+  spec.storage = "file:///tmp/synthfarm-queue-bench";  // never written: no-op shards
+  spec.spec_json = R"({"name":"queue-bench"})";
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();

@@ -30,6 +30,22 @@
 namespace synthfarm::coordinator {
 namespace {
 
+// What the queue stores of a validated spec: the fields its scripts read and the
+// canonical JSON, the spec's one stored form.
+protocol::JobSubmission job_submission(const jobs::JobSpec& spec) {
+  protocol::JobSubmission job;
+  job.name = spec.name;
+  job.priority = spec.priority;
+  job.samples = spec.samples;
+  job.shard_size = spec.shard_size;
+  job.shards = static_cast<int64_t>(jobs::shard_count(spec.samples, spec.shard_size));
+  job.max_attempts = spec.max_attempts;
+  job.on_dead_shards = spec.on_dead_shards;
+  job.storage = spec.output.storage;
+  job.spec_json = jobs::spec_to_json(spec);
+  return job;
+}
+
 using nlohmann::json;
 
 int64_t wall_ms() {
@@ -246,7 +262,7 @@ class CoordinatorImpl final : public Coordinator {
     spec.output.storage = *canonical;
     auto redis = redis_.acquire();
     protocol::Queue queue(*redis, keys_);
-    auto queued = queue.submit(id, spec, wall_ms());
+    auto queued = queue.submit(id, job_submission(spec), wall_ms());
     if (!queued) {
       spdlog::error("submit {}: {}", id, queued.error().message);
       return reply_error(res, 503, "job not queued: " + queued.error().message);

@@ -749,4 +749,60 @@ TEST(Choice, WeightedFollowsTheWeights) {
 }
 
 }  // namespace
+// Every field survives the canonical JSON, which is how Redis stores a job's spec and
+// how every worker reads it back (the spec is stored once, in this form).
+JobSpec every_field_spec() {
+  JobSpec spec;
+  spec.name = "people-indoor";
+  spec.samples = 1234;
+  spec.shard_size = 7;
+  spec.seed = 0xfedcba9876543210ull;
+  spec.priority = -3;
+  spec.max_attempts = 5;
+  spec.on_dead_shards = "partial";
+  spec.humans.bvh = {"file:///assets/walk.bvh", "s3://mocap/run.bvh"};
+  spec.humans.bvh_preset = "cmu";
+  spec.humans.bvh_joint_map = {{"left_hip", "LThigh"}, {"head", "Head_1"}};
+  spec.humans.body = Choice{{"parametric", "character"}, {2, 1}};
+  spec.humans.characters = {"file:///assets/alice.glb"};
+  spec.humans.character_preset = "none";
+  spec.humans.character_joint_map = {{"nose", "Nose"}, {"left_eye", "LeftEye"}};
+  spec.clip = {12, 25};
+  spec.camera.f_number = Distribution::uniform(1.4, 8);
+  spec.scene.patterns = Distribution::constant(0.3);
+  spec.scene.metal = Distribution::uniform(0, 0.5);
+  spec.lighting.sky = Choice{{"gradient", "preetham"}, {1, 2}};
+  spec.lighting.turbidity = Distribution::constant(7);
+  spec.lighting.area_lights = Distribution::uniform_int(1, 3);
+  spec.lighting.lamp_intensity = Distribution::constant(50);
+  spec.lighting.environment = Choice{{"sky", "file:///hdri/a.exr"}, {}};
+  spec.lighting.environment_rotation_deg = Distribution::constant(45);
+  spec.output.storage = "file:///data/out/people";
+  spec.output.layers = {Layer::kRgb, Layer::kSemantic};
+  spec.output.preview_png = false;
+  spec.camera.width = 321;
+  spec.camera.height = 123;
+  spec.camera.fov_deg = Distribution::normal(60, 5, 40, 80);
+  spec.camera.keep_in_frame = "none";
+  spec.render.spp = 3;
+  spec.render.max_bounces = 7;
+  spec.scene.kind = {{"studio", "room"}, {2.0, 1.0}};
+  Distribution props;
+  props.kind = Distribution::Kind::kChoice;
+  props.values = {1, 2, 5};
+  props.weights = {0.5, 0.25, 0.25};
+  spec.scene.props = props;
+  spec.lighting.sky_intensity = Distribution::uniform(0.5, 2);
+  spec.humans.count = Distribution::constant(2);
+  spec.humans.motion = {{"walk", "wave"}, {}};
+  return spec;
+}
+
+TEST(SpecJsonTest, RoundTripKeepsEveryField) {
+  auto spec = every_field_spec();
+  auto parsed = parse_spec(spec_to_json(spec), "redis");
+  ASSERT_TRUE(parsed) << parsed.error().front().to_string();
+  EXPECT_EQ(*parsed, spec);
+}
+
 }  // namespace synthfarm::jobs

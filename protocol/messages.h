@@ -9,8 +9,6 @@
 
 #include <tl/expected.hpp>
 
-#include "jobs/spec.h"
-
 namespace synthfarm::protocol {
 
 struct ShardRef {
@@ -61,9 +59,6 @@ struct JobControl {
 };
 
 // Flat (unpacked) Cap'n Proto message bytes.
-std::string encode_job_spec(const jobs::JobSpec& spec);
-tl::expected<jobs::JobSpec, std::string> decode_job_spec(std::string_view bytes);
-
 std::string encode_telemetry(const Telemetry& message);
 tl::expected<Telemetry, std::string> decode_telemetry(std::string_view bytes);
 

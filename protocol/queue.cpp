@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "jobs/sharding.h"
 
 namespace synthfarm::protocol {
 namespace {
@@ -56,16 +55,15 @@ end
 local function is_active(state) return state == 'queued' or state == 'running' end
 )lua";
 
-// ARGV: prefix, job id, shards, then the job hash's field/value pairs, then the spec.
+// ARGV: prefix, job id, shards, then the job hash's field/value pairs (spec_json among them).
 // Creates the job and queues every shard atomically.
 const std::string kSubmit = kPrelude + R"lua(
 local job, shards = ARGV[2], tonumber(ARGV[3])
 local jkey = job_key(job)
 if redis.call('EXISTS', jkey) == 1 then return 0 end
 local fields = {}
-for i = 4, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', jkey, unpack(fields))
-redis.call('SET', jkey .. ':spec', ARGV[#ARGV])
 redis.call('ZADD', p .. ':jobs', redis.call('HGET', jkey, 'created_ms'), job)
 local prio = tonumber(redis.call('HGET', jkey, 'priority')) or 0
 local first = redis.call('INCRBY', p .. ':seq:enqueue', shards) - shards
@@ -347,16 +345,14 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-RedisResult<void> Queue::submit(const std::string& job_id, const jobs::JobSpec& spec, int64_t now_ms) {
-  const uint64_t shards = jobs::shard_count(spec.samples, spec.shard_size);
+RedisResult<void> Queue::submit(const std::string& job_id, const JobSubmission& job, int64_t now_ms) {
   std::vector<std::string> args = {
-      keys_.prefix, job_id, std::to_string(shards),
-      "name", spec.name, "state", "queued", "priority", str(spec.priority), "samples", str(spec.samples),
-      "shard_size", str(spec.shard_size), "shards_total", str(shards), "shards_done", "0", "shards_dead", "0",
+      keys_.prefix, job_id, str(job.shards),
+      "name", job.name, "state", "queued", "priority", str(job.priority), "samples", str(job.samples),
+      "shard_size", str(job.shard_size), "shards_total", str(job.shards), "shards_done", "0", "shards_dead", "0",
       "samples_done", "0", "renders", "0", "created_ms", str(now_ms), "started_ms", "0", "finished_ms", "0",
-      "max_attempts", str(spec.max_attempts), "on_dead_shards", spec.on_dead_shards, "storage", spec.output.storage, "error", "",
-      "spec_json", jobs::spec_to_json(spec),
-      encode_job_spec(spec)};
+      "max_attempts", str(job.max_attempts), "on_dead_shards", job.on_dead_shards, "storage", job.storage, "error", "",
+      "spec_json", job.spec_json};
   auto reply = redis_.eval(kSubmit, {}, args);
   if (!reply) return tl::unexpected(reply.error());
   if (reply->as_int() != 1) return tl::unexpected(RedisError{false, "job " + job_id + " exists already"});
@@ -462,13 +458,6 @@ RedisResult<std::vector<std::string>> Queue::blocklist(const std::string& job_id
   for (const auto& e : reply->elements) out.push_back(e.str);
   std::sort(out.begin(), out.end());
   return out;
-}
-
-RedisResult<std::optional<std::string>> Queue::job_spec_bytes(const std::string& job_id) {
-  auto reply = redis_.command({"GET", keys_.job_spec(job_id)});
-  if (!reply) return tl::unexpected(reply.error());
-  if (reply->is_nil()) return std::optional<std::string>();
-  return std::optional<std::string>(std::move(reply->str));
 }
 
 RedisResult<std::optional<std::string>> Queue::job_spec_json(const std::string& job_id) {

@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "jobs/spec.h"
 #include "protocol/keys.h"
 #include "protocol/messages.h"
 #include "protocol/redis.h"
@@ -44,6 +43,22 @@ struct JobRecord {
   int max_attempts = 3;
   std::string storage;
   std::string error;
+};
+
+// What the queue stores for a new job: the fields the scripts read (priority, shard
+// count, attempts, what to do with dead shards, where outputs go) and the canonical spec
+// as JSON, the one stored form of the spec, which workers parse with the coordinator's
+// parser. The queue never looks inside the spec.
+struct JobSubmission {
+  std::string name;
+  int priority = 0;
+  int64_t samples = 0;
+  int64_t shard_size = 0;
+  int64_t shards = 0;
+  int max_attempts = 3;
+  std::string on_dead_shards = "fail";  // "fail" or "partial"
+  std::string storage;                  // resolved storage URI of the outputs
+  std::string spec_json;
 };
 
 struct Lease {
@@ -79,9 +94,8 @@ class Queue {
 
   const keys::Keys& keys() const { return keys_; }
 
-  // Stores the job and queues all its shards in one transaction. `spec.output.storage`
-  // must already be resolved. Fails if the id exists.
-  RedisResult<void> submit(const std::string& job_id, const jobs::JobSpec& spec, int64_t now_ms);
+  // Stores the job and queues all its shards in one transaction. Fails if the id exists.
+  RedisResult<void> submit(const std::string& job_id, const JobSubmission& job, int64_t now_ms);
 
   // Takes the next pending shard, or nullopt when the queue is empty.
   RedisResult<std::optional<Lease>> claim(const std::string& worker_id, int64_t lease_ms);
@@ -110,8 +124,8 @@ class Queue {
   RedisResult<std::vector<std::string>> blocklist(const std::string& job_id);
   void set_retry_backoff_ms(int64_t ms) { retry_backoff_ms_ = ms; }
 
-  RedisResult<std::optional<std::string>> job_spec_bytes(const std::string& job_id);
-  // The canonical spec as JSON, as stored at submission (for the API and manifests).
+  // The canonical spec as JSON, as stored at submission: what workers render from, what
+  // the API shows and what the dataset manifest records.
   RedisResult<std::optional<std::string>> job_spec_json(const std::string& job_id);
   RedisResult<std::optional<JobRecord>> job(const std::string& job_id);
   // Newest first.

@@ -21,12 +21,14 @@ class QueueTest : public ::testing::Test {
     queue_ = std::make_unique<Queue>(*redis_);
   }
 
-  jobs::JobSpec spec(int64_t samples, int64_t shard_size) {
-    jobs::JobSpec s;
+  JobSubmission spec(int64_t samples, int64_t shard_size) {
+    JobSubmission s;
     s.name = "q";
     s.samples = samples;
     s.shard_size = shard_size;
-    s.output.storage = "file:///tmp/q";
+    s.shards = (samples + shard_size - 1) / shard_size;
+    s.storage = "file:///tmp/q";
+    s.spec_json = R"({"name":"q"})";
     return s;
   }
 

@@ -104,12 +104,13 @@ class WorkerImpl final : public Worker {
   tl::expected<const jobs::JobSpec*, std::string> job_spec(const std::string& job_id) {
     auto it = specs_.find(job_id);
     if (it != specs_.end()) return &it->second;
-    auto bytes = protocol::retry_with_backoff<std::optional<std::string>>(
-        [&] { return queue_.job_spec_bytes(job_id); }, stopping_, log_retry());
-    if (!bytes) return tl::unexpected(bytes.error().message);
-    if (!bytes->has_value()) return tl::unexpected("job " + job_id + " has no spec in redis");
-    auto spec = protocol::decode_job_spec(**bytes);
-    if (!spec) return tl::unexpected(spec.error());
+    // The canonical JSON the coordinator stored, parsed by the coordinator's own parser.
+    auto text = protocol::retry_with_backoff<std::optional<std::string>>(
+        [&] { return queue_.job_spec_json(job_id); }, stopping_, log_retry());
+    if (!text) return tl::unexpected(text.error().message);
+    if (!text->has_value()) return tl::unexpected("job " + job_id + " has no spec in redis");
+    auto spec = jobs::parse_spec(**text, "spec of job " + job_id);
+    if (!spec) return tl::unexpected(spec.error().front().to_string());
     if (specs_.size() > 64) specs_.clear();
     return &(specs_[job_id] = std::move(*spec));
   }
