@@ -1,4 +1,4 @@
-// queue_bench: claim + complete cycles per second of the shard queue (protocol::Queue,
+// queue_bench: claim + complete cycles per second of the shard queue (queue::Queue,
 // Lua scripts in Redis), with "no-op shards": nothing is rendered between the claim and
 // the completion, so this is the queue's own cost per shard.
 //
@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "jobs/sharding.h"
-#include "protocol/queue.h"
-#include "protocol/redis.h"
+#include "queue/queue.h"
+#include "queue/redis.h"
 
 namespace {
 
@@ -60,14 +60,14 @@ int main(int argc, char** argv) {
   app.add_option("--lease-ms", lease_ms, "lease length asked for at claim")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto endpoint = protocol::RedisEndpoint::parse(redis_url);
+  auto endpoint = queue::RedisEndpoint::parse(redis_url);
   if (!endpoint) {
     fmt::print(stderr, "--redis: {}\n", endpoint.error());
     return 2;
   }
-  protocol::keys::Keys keys{prefix};
+  queue::keys::Keys keys{prefix};
 
-  protocol::JobSubmission spec;
+  queue::JobSubmission spec;
   spec.name = "queue-bench";
   spec.samples = shards * shard_size;
   spec.shard_size = shard_size;
@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
           .count();
   const std::string job_id = fmt::format("queue-bench-{}-c{}", now_ms, clients);
 
-  auto redis = protocol::RedisClient::create(*endpoint);
-  protocol::Queue queue(*redis, keys);
+  auto redis = queue::RedisClient::create(*endpoint);
+  queue::Queue queue(*redis, keys);
   auto t_submit = Clock::now();
   if (auto ok = queue.submit(job_id, spec, now_ms); !ok) {
     fmt::print(stderr, "submit: {}\n", ok.error().message);
@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       auto& st = stats[c];
-      auto client = protocol::RedisClient::create(*endpoint);
-      protocol::Queue q(*client, keys);
+      auto client = queue::RedisClient::create(*endpoint);
+      queue::Queue q(*client, keys);
       // Connect (and load the scripts) before the clock starts: one untimed round trip.
       if (auto ping = client->command({"PING"}); !ping) {
         st.error = "ping: " + ping.error().message;
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
           return;
         }
         if (!*lease) return;  // queue empty
-        protocol::ShardRef shard = (*lease)->shard;
+        queue::ShardRef shard = (*lease)->shard;
         auto range = jobs::shard_range(static_cast<uint64_t>(spec.samples), static_cast<uint64_t>(spec.shard_size),
                                        shard.shard);
         shard.first_sample = range.begin;

@@ -22,7 +22,7 @@
 #include "jobs/sample.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
-#include "protocol/queue.h"
+#include "queue/queue.h"
 #include "protocol/control.h"
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
@@ -32,8 +32,8 @@ namespace {
 
 // What the queue stores of a validated spec: the fields its scripts read and the
 // canonical JSON, the spec's one stored form.
-protocol::JobSubmission job_submission(const jobs::JobSpec& spec) {
-  protocol::JobSubmission job;
+queue::JobSubmission job_submission(const jobs::JobSpec& spec) {
+  queue::JobSubmission job;
   job.name = spec.name;
   job.priority = spec.priority;
   job.samples = spec.samples;
@@ -62,7 +62,7 @@ std::string new_job_id(const std::string& name) {
   return fmt::format("{}-{:06x}", name, rng() & 0xffffff);
 }
 
-json job_json(const protocol::JobRecord& r, const JobLive& live) {
+json job_json(const queue::JobRecord& r, const JobLive& live) {
   bool active = r.state == "running" || r.state == "queued" || r.state == "finalizing";
   // Samples of shards still in flight count only while the job runs: once it has ended,
   // the samples of a shard that failed part-way were never delivered.
@@ -124,7 +124,7 @@ void reply_error(httplib::Response& res, int status, const std::string& message)
 // Redis must never evict queue keys: an evicted lease or job hash loses work silently.
 // Returns a message when the server's policy would drop keys; nullopt when it is safe or
 // cannot be read (managed Redis services may disable CONFIG).
-protocol::RedisResult<std::optional<std::string>> eviction_problem(protocol::RedisClient& redis) {
+queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClient& redis) {
   auto reply = redis.command({"CONFIG", "GET", "maxmemory-policy"});
   if (!reply) {
     if (reply.error().connection) return tl::unexpected(reply.error());
@@ -147,7 +147,7 @@ class CoordinatorImpl final : public Coordinator {
 
   tl::expected<void, std::string> start() {
     {
-      auto redis = protocol::RedisClient::create(options_.redis, std::chrono::seconds(2));
+      auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
       auto problem = eviction_problem(*redis);
       if (problem && problem->has_value()) return tl::unexpected(**problem);
       if (!problem) spdlog::warn("{}; starting anyway and retrying", problem.error().message);
@@ -261,7 +261,7 @@ class CoordinatorImpl final : public Coordinator {
     }
     spec.output.storage = *canonical;
     auto redis = redis_.acquire();
-    protocol::Queue queue(*redis, keys_);
+    queue::Queue queue(*redis, keys_);
     auto queued = queue.submit(id, job_submission(spec), wall_ms());
     if (!queued) {
       spdlog::error("submit {}: {}", id, queued.error().message);
@@ -273,12 +273,12 @@ class CoordinatorImpl final : public Coordinator {
   }
 
   void control(const std::string& id, const std::string& action, httplib::Response& res) {
-    static const std::map<std::string, protocol::JobAction> kActions = {
-        {"pause", protocol::JobAction::kPause},   {"resume", protocol::JobAction::kResume},
-        {"cancel", protocol::JobAction::kCancel}, {"retry", protocol::JobAction::kRetryDead},
-        {"delete", protocol::JobAction::kDelete}};
+    static const std::map<std::string, queue::JobAction> kActions = {
+        {"pause", queue::JobAction::kPause},   {"resume", queue::JobAction::kResume},
+        {"cancel", queue::JobAction::kCancel}, {"retry", queue::JobAction::kRetryDead},
+        {"delete", queue::JobAction::kDelete}};
     auto redis = redis_.acquire();
-    protocol::Queue queue(*redis, keys_);
+    queue::Queue queue(*redis, keys_);
     auto outcome = queue.control(kActions.at(action), id);
     if (!outcome) return reply_error(res, 503, outcome.error().message);
     if (!outcome->found) return reply_error(res, 404, "no job " + id);
@@ -301,7 +301,7 @@ class CoordinatorImpl final : public Coordinator {
 
   tl::expected<json, std::string> jobs_json() {
     auto redis = redis_.acquire();
-    protocol::Queue queue(*redis, keys_);
+    queue::Queue queue(*redis, keys_);
     auto records = queue.jobs();
     if (!records) return tl::unexpected(records.error().message);
     int64_t now = wall_ms();
@@ -325,7 +325,7 @@ class CoordinatorImpl final : public Coordinator {
 
   void get_job(const std::string& id, httplib::Response& res) {
     auto redis = redis_.acquire();
-    protocol::Queue queue(*redis, keys_);
+    queue::Queue queue(*redis, keys_);
     auto record = queue.job(id);
     if (!record) return reply_error(res, 503, record.error().message);
     if (!record->has_value()) return reply_error(res, 404, "no job " + id);
@@ -388,7 +388,7 @@ class CoordinatorImpl final : public Coordinator {
     int64_t pending = -1;
     {
       auto redis = redis_.acquire();
-      protocol::Queue queue(*redis, keys_);
+      queue::Queue queue(*redis, keys_);
       if (auto p = queue.pending_shards()) pending = *p;
     }
     return {{"time_ms", now},
@@ -421,7 +421,7 @@ class CoordinatorImpl final : public Coordinator {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     };
     auto redis = redis_.acquire();
-    protocol::Queue queue(*redis, keys_);
+    queue::Queue queue(*redis, keys_);
     auto records = queue.jobs(100000);
     gauge("synthfarm_redis_up", "1 when the coordinator can reach Redis.", "gauge");
     out += fmt::format("synthfarm_redis_up {}\n", records ? 1 : 0);
@@ -471,29 +471,29 @@ class CoordinatorImpl final : public Coordinator {
   }
 
   void housekeeping_loop() {
-    auto redis = protocol::RedisClient::create(options_.redis, std::chrono::seconds(2));
-    protocol::Queue queue(*redis, keys_);
+    auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
+    queue::Queue queue(*redis, keys_);
     int failures = 0;
     bool was_down = false;
     while (!stopping_) {
       auto ok = housekeeping_pass(queue, *redis);
       if (!ok) {
-        auto delay = protocol::backoff_delay(failures++, std::chrono::seconds(5));
+        auto delay = queue::backoff_delay(failures++, std::chrono::seconds(5));
         if (!was_down || failures % 10 == 0) {
           spdlog::warn("{}; retrying in {:.1f} s", ok.error().message, delay.count() / 1000.0);
         }
         was_down = true;
-        protocol::sleep_unless_stopped(delay, stopping_);
+        queue::sleep_unless_stopped(delay, stopping_);
         continue;
       }
       if (was_down) spdlog::info("redis at {} is reachable again", options_.redis.to_string());
       was_down = false;
       failures = 0;
-      protocol::sleep_unless_stopped(std::chrono::milliseconds(options_.housekeeping_ms), stopping_);
+      queue::sleep_unless_stopped(std::chrono::milliseconds(options_.housekeeping_ms), stopping_);
     }
   }
 
-  protocol::RedisResult<void> housekeeping_pass(protocol::Queue& queue, protocol::RedisClient& redis) {
+  queue::RedisResult<void> housekeeping_pass(queue::Queue& queue, queue::RedisClient& redis) {
     if (!redis_checked_) {
       // Redis was unreachable at start: check its eviction policy once it answers.
       auto problem = eviction_problem(redis);
@@ -521,7 +521,7 @@ class CoordinatorImpl final : public Coordinator {
     return {};
   }
 
-  protocol::RedisResult<void> finalize(protocol::Queue& queue, const std::string& id) {
+  queue::RedisResult<void> finalize(queue::Queue& queue, const std::string& id) {
     auto record = queue.job(id);
     if (!record) return tl::unexpected(record.error());
     if (!record->has_value() || (*record)->state != "finalizing") return queue.mark_done(id);
@@ -554,7 +554,7 @@ class CoordinatorImpl final : public Coordinator {
 
   CoordinatorOptions options_;
   RedisPool redis_;
-  protocol::keys::Keys keys_;
+  queue::keys::Keys keys_;
   std::string storage_root_;
   httplib::Server server_;
   std::unique_ptr<protocol::TelemetryReceiver> receiver_;  // owned by the telemetry thread

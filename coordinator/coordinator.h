@@ -10,7 +10,7 @@
 
 #include <tl/expected.hpp>
 
-#include "protocol/redis.h"
+#include "queue/redis.h"
 
 namespace synthfarm::coordinator {
 
@@ -21,7 +21,7 @@ struct CoordinatorOptions {
   std::string control_endpoint = "tcp://127.0.0.1:5556";    // ZeroMQ PUB of cancels, workers subscribe
   std::string storage_root = "file://./out";  // jobs without output.storage go to <root>/<job id>
   std::string web_dir;                        // dashboard assets
-  protocol::RedisEndpoint redis;
+  queue::RedisEndpoint redis;
   std::string key_prefix = "sf";
   int64_t housekeeping_ms = 500;  // reaper and finalizer period
 };

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  auto endpoint = protocol::RedisEndpoint::parse(redis);
+  auto endpoint = queue::RedisEndpoint::parse(redis);
   if (!endpoint) {
     spdlog::error("--redis: {}", endpoint.error());
     return 2;

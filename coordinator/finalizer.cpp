@@ -45,7 +45,7 @@ tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& sto
 }  // namespace
 
 tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::ObjectStore& store,
-                                                                  const protocol::JobRecord& job,
+                                                                  const queue::JobRecord& job,
                                                                   const std::string& spec_json,
                                                                   const std::set<uint64_t>& dead_shards,
                                                                   int64_t now_ms) {

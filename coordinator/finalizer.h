@@ -12,7 +12,7 @@
 
 #include <tl/expected.hpp>
 
-#include "protocol/queue.h"
+#include "queue/queue.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::coordinator {
@@ -34,7 +34,7 @@ struct ManifestSummary {
 // absent from the COCO files. Memory: the COCO files' text and one sample JSON at a time
 // (ObjectStore::put takes whole objects), never image bytes.
 tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::ObjectStore& store,
-                                                                  const protocol::JobRecord& job,
+                                                                  const queue::JobRecord& job,
                                                                   const std::string& spec_json,
                                                                   const std::set<uint64_t>& dead_shards,
                                                                   int64_t now_ms);

@@ -62,7 +62,7 @@ class FinalizerTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::unique_ptr<storage::ObjectStore> store_;
-  protocol::JobRecord job_;
+  queue::JobRecord job_;
 };
 
 TEST_F(FinalizerTest, CocoLabelWritesBothAnnotationFilesAndListsThem) {

@@ -6,28 +6,28 @@
 #include <mutex>
 #include <vector>
 
-#include "protocol/redis.h"
+#include "queue/redis.h"
 
 namespace synthfarm::coordinator {
 
 class RedisPool {
  public:
-  explicit RedisPool(protocol::RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
+  explicit RedisPool(queue::RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
   // A client borrowed from the pool; returned when the handle is destroyed.
   class Handle {
    public:
-    Handle(RedisPool& pool, std::unique_ptr<protocol::RedisClient> client)
+    Handle(RedisPool& pool, std::unique_ptr<queue::RedisClient> client)
         : pool_(pool), client_(std::move(client)) {}
     ~Handle() { pool_.give_back(std::move(client_)); }
     Handle(const Handle&) = delete;
     Handle& operator=(const Handle&) = delete;
-    protocol::RedisClient& operator*() { return *client_; }
-    protocol::RedisClient* operator->() { return client_.get(); }
+    queue::RedisClient& operator*() { return *client_; }
+    queue::RedisClient* operator->() { return client_.get(); }
 
    private:
     RedisPool& pool_;
-    std::unique_ptr<protocol::RedisClient> client_;
+    std::unique_ptr<queue::RedisClient> client_;
   };
 
   Handle acquire() {
@@ -39,20 +39,20 @@ class RedisPool {
         return Handle(*this, std::move(client));
       }
     }
-    return Handle(*this, protocol::RedisClient::create(endpoint_, std::chrono::seconds(2)));
+    return Handle(*this, queue::RedisClient::create(endpoint_, std::chrono::seconds(2)));
   }
 
-  const protocol::RedisEndpoint& endpoint() const { return endpoint_; }
+  const queue::RedisEndpoint& endpoint() const { return endpoint_; }
 
  private:
-  void give_back(std::unique_ptr<protocol::RedisClient> client) {
+  void give_back(std::unique_ptr<queue::RedisClient> client) {
     std::lock_guard lock(mutex_);
     if (idle_.size() < 16) idle_.push_back(std::move(client));
   }
 
-  protocol::RedisEndpoint endpoint_;
+  queue::RedisEndpoint endpoint_;
   std::mutex mutex_;
-  std::vector<std::unique_ptr<protocol::RedisClient>> idle_;  // GUARDED_BY(mutex_)
+  std::vector<std::unique_ptr<queue::RedisClient>> idle_;  // GUARDED_BY(mutex_)
 };
 
 }  // namespace synthfarm::coordinator

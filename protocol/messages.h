@@ -9,16 +9,12 @@
 
 #include <tl/expected.hpp>
 
+#include "queue/shard.h"
+
 namespace synthfarm::protocol {
 
-struct ShardRef {
-  std::string job_id;
-  uint64_t shard = 0;
-  uint64_t token = 0;  // fencing token of the lease
-  uint64_t first_sample = 0;
-  uint64_t sample_count = 0;
-  friend bool operator==(const ShardRef&, const ShardRef&) = default;
-};
+// Telemetry names shards as the queue does.
+using queue::ShardRef;
 
 enum class WorkerState { kIdle, kRendering, kStopping };
 std::string_view worker_state_name(WorkerState state);

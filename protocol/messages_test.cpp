@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "protocol/control.h"
+#include "protocol/telemetry.h"
 #include "tests/fixtures.h"
 
 namespace synthfarm::protocol {
@@ -70,6 +71,26 @@ TEST(ControlSockets, EverySubscriberHearsACancel) {
   ASSERT_TRUE(heard_a && heard_b);
   EXPECT_EQ(heard_a->job_id, "job-1");
   EXPECT_EQ(heard_b->action, JobControl::Action::kCancel);
+}
+
+TEST(Telemetry, MessagesCrossRealZeroMqSockets) {
+  int port = testing::free_tcp_port();
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  auto receiver = TelemetryReceiver::bind(endpoint);
+  ASSERT_TRUE(receiver) << receiver.error();
+  auto sender = TelemetrySender::connect(endpoint);
+  ASSERT_TRUE(sender) << sender.error();
+  Heartbeat hb;
+  hb.worker_id = "w-1";
+  hb.samples_done = 9;
+  std::optional<Telemetry> got;
+  for (int i = 0; i < 50 && !got; ++i) {
+    (*sender)->send(hb);
+    got = (*receiver)->receive(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::get<Heartbeat>(*got).worker_id, "w-1");
+  EXPECT_EQ(std::get<Heartbeat>(*got).samples_done, 9u);
 }
 
 }  // namespace

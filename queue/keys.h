@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace synthfarm::protocol::keys {
+namespace synthfarm::queue::keys {
 
 // Shard queue entries and lease members are "<job id>/<shard>".
 inline std::string shard_member(std::string_view job_id, uint64_t shard) {
@@ -32,4 +32,4 @@ struct Keys {
   std::string samples_rendered() const { return prefix + ":stats:samples_rendered"; }  // counter
 };
 
-}  // namespace synthfarm::protocol::keys
+}  // namespace synthfarm::queue::keys

@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "protocol/keys.h"
-#include "protocol/messages.h"
-#include "protocol/redis.h"
+#include "queue/keys.h"
+#include "queue/redis.h"
+#include "queue/shard.h"
 
-namespace synthfarm::protocol {
+namespace synthfarm::queue {
 
 // Job states: queued -> running -> finalizing -> done, or failed (a shard dead-lettered:
 // the other shards still finish and the dataset lists what was completed); paused;
@@ -148,4 +148,4 @@ class Queue {
 
 JobRecord job_record_from_hash(const std::string& id, const std::map<std::string, std::string>& fields);
 
-}  // namespace synthfarm::protocol
+}  // namespace synthfarm::queue

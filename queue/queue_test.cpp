@@ -1,14 +1,13 @@
 // Queue scripts against a real redis-server started on a free port.
-#include "protocol/queue.h"
+#include "queue/queue.h"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "protocol/telemetry.h"
 #include "tests/fixtures.h"
 
-namespace synthfarm::protocol {
+namespace synthfarm::queue {
 namespace {
 
 class QueueTest : public ::testing::Test {
@@ -338,25 +337,5 @@ TEST(RedisEndpoint, ParsesForms) {
   EXPECT_FALSE(RedisEndpoint::parse("redis://h:12/x"));
 }
 
-TEST(Telemetry, MessagesCrossRealZeroMqSockets) {
-  int port = testing::free_tcp_port();
-  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
-  auto receiver = TelemetryReceiver::bind(endpoint);
-  ASSERT_TRUE(receiver) << receiver.error();
-  auto sender = TelemetrySender::connect(endpoint);
-  ASSERT_TRUE(sender) << sender.error();
-  Heartbeat hb;
-  hb.worker_id = "w-1";
-  hb.samples_done = 9;
-  std::optional<Telemetry> got;
-  for (int i = 0; i < 50 && !got; ++i) {
-    (*sender)->send(hb);
-    got = (*receiver)->receive(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(got);
-  EXPECT_EQ(std::get<Heartbeat>(*got).worker_id, "w-1");
-  EXPECT_EQ(std::get<Heartbeat>(*got).samples_done, 9u);
-}
-
 }  // namespace
-}  // namespace synthfarm::protocol
+}  // namespace synthfarm::queue

@@ -1,4 +1,4 @@
-#include "protocol/redis.h"
+#include "queue/redis.h"
 
 #include <hiredis/hiredis.h>
 
@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <openssl/sha.h>
 
-namespace synthfarm::protocol {
+namespace synthfarm::queue {
 namespace {
 
 struct ContextDeleter {
@@ -224,4 +224,4 @@ void sleep_unless_stopped(std::chrono::milliseconds delay, const std::atomic<boo
   }
 }
 
-}  // namespace synthfarm::protocol
+}  // namespace synthfarm::queue

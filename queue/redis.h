@@ -17,7 +17,7 @@
 
 #include <tl/expected.hpp>
 
-namespace synthfarm::protocol {
+namespace synthfarm::queue {
 
 struct RedisEndpoint {
   std::string host = "127.0.0.1";
@@ -91,4 +91,4 @@ RedisResult<T> retry_with_backoff(const std::function<RedisResult<T>()>& attempt
   }
 }
 
-}  // namespace synthfarm::protocol
+}  // namespace synthfarm::queue

@@ -21,7 +21,7 @@
 #include <sstream>
 #include <thread>
 
-#include "protocol/redis.h"
+#include "queue/redis.h"
 #include "storage/object_store.h"
 #include "tests/farm.h"
 
@@ -70,9 +70,9 @@ bool eventually(F done, milliseconds timeout, milliseconds step = milliseconds(1
 class RedisProbe {
  public:
   explicit RedisProbe(const std::string& url)
-      : client_(protocol::RedisClient::create(*protocol::RedisEndpoint::parse(url), seconds(2))) {}
+      : client_(queue::RedisClient::create(*queue::RedisEndpoint::parse(url), seconds(2))) {}
 
-  std::optional<protocol::RedisReply> command(const std::vector<std::string>& args,
+  std::optional<queue::RedisReply> command(const std::vector<std::string>& args,
                                               milliseconds timeout = milliseconds(15000)) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
@@ -98,7 +98,7 @@ class RedisProbe {
     }
   }
   // One round trip; empty when Redis never answered.
-  std::vector<protocol::RedisReply> pipeline(const std::vector<std::vector<std::string>>& commands,
+  std::vector<queue::RedisReply> pipeline(const std::vector<std::vector<std::string>>& commands,
                                              milliseconds timeout = milliseconds(15000)) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
@@ -120,7 +120,7 @@ class RedisProbe {
   const std::string& last_error() const { return last_error_; }
 
  private:
-  std::unique_ptr<protocol::RedisClient> client_;
+  std::unique_ptr<queue::RedisClient> client_;
   std::string last_error_;
 };
 

@@ -17,7 +17,7 @@
 #include "jobs/sample.h"
 #include "jobs/sharding.h"
 #include "protocol/control.h"
-#include "protocol/queue.h"
+#include "queue/queue.h"
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
 #include "worker/upload_pipeline.h"
@@ -46,8 +46,8 @@ class WorkerImpl final : public Worker {
         renderer_(std::move(renderer)),
         telemetry_(std::move(telemetry)),
         control_(std::move(control)),
-        redis_(protocol::RedisClient::create(options_.redis)),
-        queue_(*redis_, protocol::keys::Keys{options_.key_prefix}),
+        redis_(queue::RedisClient::create(options_.redis)),
+        queue_(*redis_, queue::keys::Keys{options_.key_prefix}),
         host_(host_name()) {
     if (options_.worker_id.empty()) options_.worker_id = fmt::format("{}-{}", host_, getpid());
   }
@@ -61,15 +61,15 @@ class WorkerImpl final : public Worker {
     int64_t idle_ms = options_.idle_poll_ms;
     int64_t shards = 0;
     while (!stopping_) {
-      auto lease = protocol::retry_with_backoff<std::optional<protocol::Lease>>(
+      auto lease = queue::retry_with_backoff<std::optional<queue::Lease>>(
           [&] { return queue_.claim(options_.worker_id, options_.lease_ms); }, stopping_, log_retry());
       if (!lease) {
         if (!stopping_) spdlog::error("claim: {}", lease.error().message);
-        protocol::sleep_unless_stopped(std::chrono::seconds(1), stopping_);
+        queue::sleep_unless_stopped(std::chrono::seconds(1), stopping_);
         continue;
       }
       if (!lease->has_value()) {
-        protocol::sleep_unless_stopped(std::chrono::milliseconds(idle_ms), stopping_);
+        queue::sleep_unless_stopped(std::chrono::milliseconds(idle_ms), stopping_);
         idle_ms = std::min<int64_t>(idle_ms * 2, 2000);
         continue;
       }
@@ -95,8 +95,8 @@ class WorkerImpl final : public Worker {
   }
 
  private:
-  std::function<void(const protocol::RedisError&, std::chrono::milliseconds)> log_retry() {
-    return [](const protocol::RedisError& e, std::chrono::milliseconds delay) {
+  std::function<void(const queue::RedisError&, std::chrono::milliseconds)> log_retry() {
+    return [](const queue::RedisError& e, std::chrono::milliseconds delay) {
       spdlog::warn("{}; retrying in {:.1f} s", e.message, delay.count() / 1000.0);
     };
   }
@@ -105,7 +105,7 @@ class WorkerImpl final : public Worker {
     auto it = specs_.find(job_id);
     if (it != specs_.end()) return &it->second;
     // The canonical JSON the coordinator stored, parsed by the coordinator's own parser.
-    auto text = protocol::retry_with_backoff<std::optional<std::string>>(
+    auto text = queue::retry_with_backoff<std::optional<std::string>>(
         [&] { return queue_.job_spec_json(job_id); }, stopping_, log_retry());
     if (!text) return tl::unexpected(text.error().message);
     if (!text->has_value()) return tl::unexpected("job " + job_id + " has no spec in redis");
@@ -123,7 +123,7 @@ class WorkerImpl final : public Worker {
     return (stores_[uri] = std::move(*store)).get();
   }
 
-  void render_shard(protocol::Lease lease) {
+  void render_shard(queue::Lease lease) {
     auto& shard = lease.shard;
     auto spec = job_spec(shard.job_id);
     if (!spec) return fail(shard, spec.error());
@@ -205,7 +205,7 @@ class WorkerImpl final : public Worker {
     }
     auto put = (*store)->put(jobs::shard_manifest_key(shard.shard), jobs::shard_manifest_to_json(manifest));
     if (!put) return fail(shard, "storing the shard manifest: " + put.error().message);
-    auto accepted = protocol::retry_with_backoff<bool>([&] { return queue_.complete(shard); }, stopping_, log_retry());
+    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard); }, stopping_, log_retry());
     clear_current();
     if (!accepted) {
       spdlog::error("shard {}/{}: completion not recorded: {}", shard.job_id, shard.shard, accepted.error().message);
@@ -225,27 +225,27 @@ class WorkerImpl final : public Worker {
     post(done);
   }
 
-  void fail(const protocol::ShardRef& shard, const std::string& error) {
+  void fail(const queue::ShardRef& shard, const std::string& error) {
     clear_current();
     spdlog::error("shard {}/{} failed: {}", shard.job_id, shard.shard, error);
     std::string tail = options_.log_tail ? options_.log_tail() : std::string();
-    auto outcome = protocol::retry_with_backoff<protocol::FailOutcome>([&] { return queue_.fail(shard, error, options_.worker_id, tail); },
+    auto outcome = queue::retry_with_backoff<queue::FailOutcome>([&] { return queue_.fail(shard, error, options_.worker_id, tail); },
                                                                       stopping_, log_retry());
-    if (outcome && *outcome == protocol::FailOutcome::kDead) {
+    if (outcome && *outcome == queue::FailOutcome::kDead) {
       spdlog::error("shard {}/{} dead-lettered after its last attempt", shard.job_id, shard.shard);
     }
   }
 
-  void give_back(const protocol::ShardRef& shard, const char* why) {
+  void give_back(const queue::ShardRef& shard, const char* why) {
     clear_current();
     std::atomic<bool> never{false};  // finish the release even while stopping
-    auto released = protocol::retry_with_backoff<bool>([&] { return queue_.release(shard); }, never, log_retry(),
+    auto released = queue::retry_with_backoff<bool>([&] { return queue_.release(shard); }, never, log_retry(),
                                                        std::chrono::seconds(1));
     spdlog::info("shard {}/{} returned to the queue ({}){}", shard.job_id, shard.shard, why,
                  released && *released ? "" : ": lease had already moved on");
   }
 
-  void abandon(const protocol::ShardRef& shard) {
+  void abandon(const queue::ShardRef& shard) {
     clear_current();
     if (dropped_) {
       spdlog::info("shard {}/{}: job cancelled; shard dropped", shard.job_id, shard.shard);
@@ -260,7 +260,7 @@ class WorkerImpl final : public Worker {
   int64_t renew_interval_ms() const { return std::min(options_.lease_ms / 3, options_.heartbeat_ms); }
 
   // ---- shared with the heartbeat thread ----------------------------------------------
-  void set_current(const protocol::ShardRef& shard) {
+  void set_current(const queue::ShardRef& shard) {
     std::lock_guard lock(mutex_);
     current_ = shard;
     lease_lost_ = false;
@@ -276,7 +276,7 @@ class WorkerImpl final : public Worker {
     state_ = stopping_ ? protocol::WorkerState::kStopping : protocol::WorkerState::kIdle;
   }
 
-  void sample_finished(const protocol::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes) {
+  void sample_finished(const queue::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes) {
     ++samples_done_;
     protocol::SampleProgress p;
     p.worker_id = options_.worker_id;
@@ -303,12 +303,12 @@ class WorkerImpl final : public Worker {
 
   // Owns the telemetry socket and its own Redis connection for lease renewal.
   void heartbeat_loop() {
-    auto redis = protocol::RedisClient::create(options_.redis, std::chrono::seconds(2));
-    protocol::Queue queue(*redis, protocol::keys::Keys{options_.key_prefix});
+    auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
+    queue::Queue queue(*redis, queue::keys::Keys{options_.key_prefix});
     int64_t next_beat = 0;
     for (;;) {
       std::deque<protocol::Telemetry> outgoing;
-      std::optional<protocol::ShardRef> shard;
+      std::optional<queue::ShardRef> shard;
       protocol::Heartbeat hb;
       bool quit = false, extend = false;
       int64_t now = wall_ms();
@@ -391,8 +391,8 @@ class WorkerImpl final : public Worker {
   std::unique_ptr<jobs::SampleRenderer> renderer_;
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
-  std::unique_ptr<protocol::RedisClient> redis_;          // claim-loop thread only
-  protocol::Queue queue_;                                 // claim-loop thread only
+  std::unique_ptr<queue::RedisClient> redis_;          // claim-loop thread only
+  queue::Queue queue_;                                 // claim-loop thread only
   std::string host_;
   std::map<std::string, jobs::JobSpec> specs_;                         // claim-loop thread only
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // claim-loop thread only
@@ -404,7 +404,7 @@ class WorkerImpl final : public Worker {
   std::atomic<uint64_t> samples_done_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::optional<protocol::ShardRef> current_;          // GUARDED_BY(mutex_)
+  std::optional<queue::ShardRef> current_;          // GUARDED_BY(mutex_)
   protocol::WorkerState state_ = protocol::WorkerState::kIdle;  // GUARDED_BY(mutex_)
   int64_t next_extend_ms_ = 0;                         // GUARDED_BY(mutex_)
   std::deque<int64_t> finished_ms_;                    // GUARDED_BY(mutex_)

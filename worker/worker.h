@@ -20,13 +20,13 @@
 
 #include <tl/expected.hpp>
 
-#include "protocol/redis.h"
+#include "queue/redis.h"
 #include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
 
 struct WorkerOptions {
-  protocol::RedisEndpoint redis;
+  queue::RedisEndpoint redis;
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";
   // Control endpoints (one per coordinator): cancel / delete messages arrive here.
   std::vector<std::string> control_endpoints = {"tcp://127.0.0.1:5556"};

@@ -1,0 +1,20 @@
+-- ARGV: prefix, job, shard, token, samples in shard. Returns 1 accepted, 0 stale token,
+-- -1 job cancelled or deleted.
+local job, shard = ARGV[2], ARGV[3]
+local jkey = job_key(job)
+local skey = shard_key(job, shard)
+local v = redis.call('HMGET', skey, 'state', 'token')
+if v[1] ~= 'leased' or v[2] ~= ARGV[4] then return 0 end
+local member = job .. '/' .. shard
+redis.call('ZREM', p .. ':queue:leases', member)
+local jstate = redis.call('HGET', jkey, 'state')
+if jstate ~= 'running' and jstate ~= 'paused' then
+  redis.call('HSET', skey, 'state', 'pending', 'worker', '')
+  return -1
+end
+redis.call('HSET', skey, 'state', 'done', 'done_ms', s(now_ms()))
+redis.call('HINCRBY', jkey, 'samples_done', tonumber(ARGV[5]))
+redis.call('INCRBY', p .. ':stats:samples_rendered', tonumber(ARGV[5]))
+redis.call('HINCRBY', jkey, 'shards_done', 1)
+check_end(job)
+return 1

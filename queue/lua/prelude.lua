@@ -1,0 +1,44 @@
+-- Every script takes the key prefix as ARGV[1] and builds its keys from it (the queue is
+-- one Redis, not a cluster, so undeclared keys are fine). Numbers are written with %d so
+-- Lua never turns a millisecond timestamp into 1.7e+12.
+--
+-- Pending shards sit in a ZSET scored (1000 - priority) * 1e10 + sequence: ZPOPMIN hands
+-- out the highest priority first and FIFO within a priority; a shard put back at the
+-- head (release, reap) gets a negative sequence, ahead of its priority band.
+local p = ARGV[1]
+local function s(n) return string.format('%d', n) end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function job_key(job) return p .. ':job:' .. job end
+local function shard_key(job, shard) return p .. ':job:' .. job .. ':shard:' .. shard end
+local function split(member) return string.match(member, '^(.+)/(%d+)$') end
+local function enqueue(job, member, head)
+  local prio = tonumber(redis.call('HGET', job_key(job), 'priority')) or 0
+  local seq = redis.call('INCR', p .. ':seq:enqueue')
+  if head then seq = -seq end
+  redis.call('ZADD', p .. ':queue:pending', s((1000 - prio) * 1e10 + seq), member)
+end
+-- After a shard ends (done or dead): when every shard has ended, hand the job to the
+-- finalizer, which writes manifest.json of the completed shards.
+local function check_end(job)
+  local jkey = job_key(job)
+  local v = redis.call('HMGET', jkey, 'state', 'shards_done', 'shards_dead', 'shards_total')
+  if (v[1] == 'running' or v[1] == 'paused') and
+     tonumber(v[2]) + tonumber(v[3]) >= tonumber(v[4]) then
+    redis.call('HSET', jkey, 'state', 'finalizing')
+    redis.call('LPUSH', p .. ':queue:finalize', job)
+  end
+end
+local function dead_letter(job, shard, member, err)
+  local jkey = job_key(job)
+  redis.call('HSET', shard_key(job, shard), 'state', 'dead', 'last_error', err, 'worker', '')
+  redis.call('LPUSH', p .. ':queue:dead', member)
+  redis.call('HINCRBY', jkey, 'shards_dead', 1)
+  if redis.call('HGET', jkey, 'error') == '' then
+    redis.call('HSET', jkey, 'error', 'shard ' .. shard .. ' dead-lettered: ' .. err)
+  end
+  check_end(job)
+end
+local function is_active(state) return state == 'queued' or state == 'running' end
