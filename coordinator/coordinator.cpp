@@ -48,12 +48,6 @@ queue::JobSubmission job_submission(const jobs::JobSpec& spec) {
 
 using nlohmann::json;
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string new_job_id(const std::string& name) {
   // Ids only need to be unique, not reproducible: a job's content is fixed by its seed.
   static std::mutex mutex;
@@ -143,7 +137,10 @@ queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClie
 class CoordinatorImpl final : public Coordinator {
  public:
   explicit CoordinatorImpl(CoordinatorOptions options)
-      : options_(std::move(options)), redis_(options_.redis), keys_{options_.key_prefix} {}
+      : options_(std::move(options)),
+        clock_(options_.clock ? options_.clock : system_clock()),
+        redis_(options_.redis),
+        keys_{options_.key_prefix} {}
 
   tl::expected<void, std::string> start() {
     {
@@ -262,7 +259,7 @@ class CoordinatorImpl final : public Coordinator {
     spec.output.storage = *canonical;
     auto redis = redis_.acquire();
     queue::Queue queue(*redis, keys_);
-    auto queued = queue.submit(id, job_submission(spec), wall_ms());
+    auto queued = queue.submit(id, job_submission(spec), clock_->wall_ms());
     if (!queued) {
       spdlog::error("submit {}: {}", id, queued.error().message);
       return reply_error(res, 503, "job not queued: " + queued.error().message);
@@ -292,7 +289,7 @@ class CoordinatorImpl final : public Coordinator {
       // next renewal.
       control_->publish({id, action == "delete" ? protocol::JobControl::Action::kDelete
                                                 : protocol::JobControl::Action::kCancel,
-                         wall_ms()});
+                         clock_->wall_ms()});
       view_.forget_job(id);
     }
     spdlog::info("job {}: {} -> {}", id, action, state);
@@ -304,14 +301,14 @@ class CoordinatorImpl final : public Coordinator {
     queue::Queue queue(*redis, keys_);
     auto records = queue.jobs();
     if (!records) return tl::unexpected(records.error().message);
-    int64_t now = wall_ms();
+    int64_t now = clock_->wall_ms();
     json out = json::array();
     for (const auto& r : *records) out.push_back(job_json(r, view_.job(r.id, now)));
     return out;
   }
 
   json workers_json() {
-    int64_t now = wall_ms();
+    int64_t now = clock_->wall_ms();
     json out = json::array();
     for (const auto& w : view_.workers(now)) out.push_back(worker_json(w, now));
     return out;
@@ -329,7 +326,7 @@ class CoordinatorImpl final : public Coordinator {
     auto record = queue.job(id);
     if (!record) return reply_error(res, 503, record.error().message);
     if (!record->has_value()) return reply_error(res, 404, "no job " + id);
-    auto live = view_.job(id, wall_ms());
+    auto live = view_.job(id, clock_->wall_ms());
     json body = job_json(**record, live);
     auto spec = queue.job_spec_json(id);
     if (spec && spec->has_value()) body["spec"] = json::parse(**spec, nullptr, false);
@@ -380,7 +377,7 @@ class CoordinatorImpl final : public Coordinator {
   }
 
   json snapshot() {
-    int64_t now = wall_ms();
+    int64_t now = clock_->wall_ms();
     auto jobs = jobs_json();
     json workers = workers_json();
     int64_t alive = 0;
@@ -415,7 +412,7 @@ class CoordinatorImpl final : public Coordinator {
   }
 
   void metrics(httplib::Response& res) {
-    int64_t now = wall_ms();
+    int64_t now = clock_->wall_ms();
     std::string out;
     auto gauge = [&](const char* name, const char* help, const char* type) {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
@@ -466,7 +463,7 @@ class CoordinatorImpl final : public Coordinator {
       telemetry_malformed_ = receiver_->malformed();
       if (!message) continue;
       ++telemetry_messages_;
-      view_.on_telemetry(*message, wall_ms());
+      view_.on_telemetry(*message, clock_->wall_ms());
     }
   }
 
@@ -535,7 +532,7 @@ class CoordinatorImpl final : public Coordinator {
     for (const auto& d : *dead) dead_set.insert(d.shard);
     auto store = open_cached((*record)->storage);
     tl::expected<ManifestSummary, std::string> written =
-        store ? write_dataset_manifest(**store, **record, spec_json, dead_set, wall_ms()) : tl::unexpected(store.error());
+        store ? write_dataset_manifest(**store, **record, spec_json, dead_set, clock_->wall_ms()) : tl::unexpected(store.error());
     if (!written) {
       int& tries = finalize_failures_[id];
       spdlog::error("finalize {} (attempt {}): {}", id, ++tries, written.error());
@@ -553,6 +550,7 @@ class CoordinatorImpl final : public Coordinator {
   }
 
   CoordinatorOptions options_;
+  std::shared_ptr<const Clock> clock_;
   RedisPool redis_;
   queue::keys::Keys keys_;
   std::string storage_root_;

@@ -10,6 +10,7 @@
 
 #include <tl/expected.hpp>
 
+#include "base/clock.h"
 #include "queue/redis.h"
 
 namespace synthfarm::coordinator {
@@ -24,6 +25,8 @@ struct CoordinatorOptions {
   queue::RedisEndpoint redis;
   std::string key_prefix = "sf";
   int64_t housekeeping_ms = 500;  // reaper and finalizer period
+  // Stamps job records, manifests and the live view; the system clock when not set.
+  std::shared_ptr<const Clock> clock;
 };
 
 class Coordinator {

@@ -1,12 +1,11 @@
 // synthfarm-coordinator: see coordinator.h.
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
-#include <thread>
 
+#include "base/clock.h"
+#include "base/stop_signals.h"
 #include "coordinator/coordinator.h"
 
 int main(int argc, char** argv) {
@@ -61,28 +60,19 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Signals are taken by one thread with sigwait, so no handler runs inside a lock.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  StopSignals signals;  // before any thread starts
+  options.clock = system_clock();
   auto coordinator = coordinator::Coordinator::create(options);
   if (!coordinator) {
     spdlog::error("coordinator: {}", coordinator.error());
     return 1;
   }
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  signals.start([&](int sig) {
     spdlog::info("coordinator: signal {}, stopping", sig);
     (*coordinator)->stop();
   });
   (*coordinator)->run();
-  // run() may also end on its own (listen failure): wake the waiter so it can be joined.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
+  // run() may also end on its own (listen failure).
+  signals.close();
   return 0;
 }

@@ -25,12 +25,6 @@
 namespace synthfarm::worker {
 namespace {
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string host_name() {
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
@@ -43,6 +37,7 @@ class WorkerImpl final : public Worker {
              std::unique_ptr<protocol::TelemetrySender> telemetry,
              std::unique_ptr<protocol::ControlSubscriber> control)
       : options_(std::move(options)),
+        clock_(options_.clock ? options_.clock : system_clock()),
         renderer_(std::move(renderer)),
         telemetry_(std::move(telemetry)),
         control_(std::move(control)),
@@ -221,7 +216,7 @@ class WorkerImpl final : public Worker {
     done.worker_id = options_.worker_id;
     done.shard = shard;
     done.shard_complete = true;
-    done.sent_ms = wall_ms();
+    done.sent_ms = clock_->wall_ms();
     post(done);
   }
 
@@ -267,7 +262,7 @@ class WorkerImpl final : public Worker {
     dropped_ = false;
     interrupt_ = false;
     state_ = protocol::WorkerState::kRendering;
-    next_extend_ms_ = wall_ms() + renew_interval_ms();
+    next_extend_ms_ = clock_->wall_ms() + renew_interval_ms();
   }
 
   void clear_current() {
@@ -284,7 +279,7 @@ class WorkerImpl final : public Worker {
     p.sample = index;
     p.render_ms = render_ms;
     p.bytes = bytes;
-    p.sent_ms = wall_ms();
+    p.sent_ms = clock_->wall_ms();
     {
       std::lock_guard lock(mutex_);
       finished_ms_.push_back(p.sent_ms);
@@ -311,12 +306,12 @@ class WorkerImpl final : public Worker {
       std::optional<queue::ShardRef> shard;
       protocol::Heartbeat hb;
       bool quit = false, extend = false;
-      int64_t now = wall_ms();
+      int64_t now = clock_->wall_ms();
       {
         std::unique_lock lock(mutex_);
         wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_beat - now)),
                        [&] { return !outbox_.empty() || quit_heartbeat_; });
-        now = wall_ms();
+        now = clock_->wall_ms();
         outgoing.swap(outbox_);
         quit = quit_heartbeat_;
         shard = current_;
@@ -388,6 +383,7 @@ class WorkerImpl final : public Worker {
   }
 
   WorkerOptions options_;
+  std::shared_ptr<const Clock> clock_;
   std::unique_ptr<jobs::SampleRenderer> renderer_;
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only

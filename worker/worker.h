@@ -20,6 +20,7 @@
 
 #include <tl/expected.hpp>
 
+#include "base/clock.h"
 #include "queue/redis.h"
 #include "worker/upload_pipeline.h"
 
@@ -44,6 +45,9 @@ struct WorkerOptions {
   std::optional<uint64_t> fault_throw_on_sample;
   // The worker's last log lines, sent with a failed shard (dead letters keep them).
   std::function<std::string()> log_tail;
+  // Stamps telemetry and paces heartbeats and lease renewals; the system clock when not
+  // set. (Lease deadlines themselves are Redis TIME.)
+  std::shared_ptr<const Clock> clock;
 };
 
 class Worker {

@@ -1,6 +1,4 @@
 // synthfarm-worker: see worker.h.
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +7,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "base/clock.h"
+#include "base/stop_signals.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -77,24 +77,18 @@ int main(int argc, char** argv) {
     spdlog::warn("test fault switch on: sample {} of every job throws", n);
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  StopSignals signals;  // before any thread starts
+  options.clock = system_clock();
   auto worker = worker::Worker::create(options);
   if (!worker) {
     spdlog::error("worker: {}", worker.error());
     return 1;
   }
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  signals.start([&](int sig) {
     spdlog::info("signal {}: finishing the current sample, then returning the shard", sig);
     (*worker)->stop();
   });
-  waiter.detach();  // the process ends with main; a waiter still in sigwait is harmless
-  return (*worker)->run();
+  int exit_code = (*worker)->run();
+  signals.close();  // before the worker it would stop goes away
+  return exit_code;
 }
