@@ -1,8 +1,8 @@
-#include "jobs/colour.h"
+#include "base/colour.h"
 
 #include <cmath>
 
-namespace synthfarm::jobs {
+namespace synthfarm {
 
 Rgb scaled(Rgb c, double s) {
   auto f = [&](float v) { return static_cast<float>(std::clamp(v * s, 0.0, 0.95)); };
@@ -26,4 +26,4 @@ Rgb hsv_to_linear(double h, double s, double v) {
   return scaled({static_cast<float>(r * r), static_cast<float>(g * g), static_cast<float>(b * b)}, 1.0);
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm

@@ -1,4 +1,4 @@
-// Colours of the scene generator and the people (jobs-internal header): linear RGB,
+// Colours of the scene generator and the people (base): linear RGB,
 // palette draws and an HSV decode, all from + - * / only, so deterministic everywhere.
 #pragma once
 
@@ -7,9 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "jobs/rng.h"
+#include "base/rng.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm {
 
 // Linear (scene-referred) RGB.
 struct Rgb {
@@ -31,4 +31,4 @@ Rgb pick(Pcg32& rng, const std::array<Rgb, N>& palette) {
 // sRGB decode.
 Rgb hsv_to_linear(double h, double s, double v);
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm

@@ -1,12 +1,12 @@
 // Portable trigonometry (fdlibm __kernel_sin / __kernel_cos coefficients) and rotations.
-#include "jobs/math.h"
+#include "base/math.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
-namespace synthfarm::jobs {
+namespace synthfarm {
 
 namespace {
 
@@ -174,4 +174,4 @@ Mat3 Mat3::rotation_z(double radians) {
   return from_rows({c, -s, 0}, {s, c, 0}, {0, 0, 1});
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm

@@ -1,12 +1,12 @@
 // Small fixed-size vector math shared by the scene generator, the human model and the
-// renderer (jobs-internal header). Everything is double precision and built from exactly
+// renderer (base: every module may use it). Everything is double precision and built from exactly
 // rounded operations, so results are bit-identical on any x86-64 machine.
 #pragma once
 
 #include <array>
 #include <cmath>
 
-namespace synthfarm::jobs {
+namespace synthfarm {
 
 // sin and cos from + - * only (fdlibm kernels, Cody-Waite reduction), so results do not
 // depend on which libm code path (FMA or not) a machine selects. Accurate to ~1 ulp for
@@ -90,4 +90,4 @@ struct Mat3 {
   }
 };
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm

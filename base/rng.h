@@ -4,13 +4,13 @@
 // (job seed, sample index, purpose[, sub-index]) with the functions below, so a sample
 // renders to the same bytes on any worker, with any thread count and any shard size.
 // The generator is kept here on purpose: library RNGs may change sequence between
-// versions. Never use std::random_device or std::*_distribution in jobs/.
+// versions. Never use std::random_device or std::*_distribution for anything a sample holds.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
-namespace synthfarm::jobs {
+namespace synthfarm {
 
 // SplitMix64 finaliser: a strong 64-bit mixer (Steele, Lea, Flood 2014).
 constexpr uint64_t mix64(uint64_t x) {
@@ -99,4 +99,4 @@ class Pcg32 {
 // lo + (hi - lo) * one uniform draw in [0, 1).
 inline double uniform(Pcg32& rng, double lo, double hi) { return lo + (hi - lo) * rng.next_double(); }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm

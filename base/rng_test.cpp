@@ -1,5 +1,5 @@
-// Tests for the deterministic generators in jobs/rng.h.
-#include "jobs/rng.h"
+// Tests for the deterministic generators in base/rng.h.
+#include "base/rng.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-namespace synthfarm::jobs {
+namespace synthfarm {
 namespace {
 
 // Reference output of pcg32-global-demo / pcg_basic.c: pcg32_srandom_r(&rng, 42u, 54u)
@@ -138,4 +138,4 @@ TEST(ForPurpose, PurposeAndSubIndexSelectDifferentStreams) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm

@@ -33,6 +33,7 @@
 
 namespace {
 
+using namespace synthfarm;
 using namespace synthfarm::jobs;
 
 constexpr int kTile = 16;

@@ -28,10 +28,11 @@
 #include "jobs/people.h"
 #include "jobs/render.h"
 #include "jobs/scene.h"
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace {
 
+using namespace synthfarm;
 using namespace synthfarm::jobs;
 using namespace synthfarm::jobs::human;
 using Clock = std::chrono::steady_clock;

@@ -29,7 +29,7 @@
 #include <array>
 #include <optional>
 
-#include "jobs/math.h"
+#include "base/math.h"
 
 namespace synthfarm::jobs {
 

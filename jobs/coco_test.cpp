@@ -9,7 +9,7 @@
 #include <set>
 
 #include "jobs/coco_testing.h"
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs::coco {
 namespace {

@@ -31,7 +31,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "jobs/math.h"
+#include "base/math.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {

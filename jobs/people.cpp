@@ -12,7 +12,7 @@
 #include "jobs/human/body.h"
 #include "jobs/human/motion.h"
 #include "jobs/human/skeleton.h"
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs {
 

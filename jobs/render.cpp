@@ -19,7 +19,7 @@
 
 #include "jobs/bsdf.h"
 #include "jobs/lights.h"
-#include "jobs/rng.h"
+#include "base/rng.h"
 #include "jobs/sampler.h"
 #include "jobs/textures.h"
 

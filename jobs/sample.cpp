@@ -40,7 +40,7 @@
 #include "jobs/coco.h"
 #include "jobs/image_io.h"
 #include "jobs/render.h"
-#include "jobs/rng.h"
+#include "base/rng.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {

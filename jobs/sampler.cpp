@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs {
 

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "jobs/math.h"
+#include "base/math.h"
 
 namespace synthfarm::jobs {
 

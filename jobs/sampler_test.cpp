@@ -1,5 +1,5 @@
 // Tests of the sampler: Sobol values, stratification after Owen scrambling, determinism,
-// warps, piecewise-constant distributions, and the portable transcendental functions.
+// warps and piecewise-constant distributions.
 #include "jobs/sampler.h"
 
 #include <gtest/gtest.h>
@@ -122,26 +122,6 @@ TEST(PiecewiseDistributionTest, OneAndTwoDimensionalPdfsMatchTheirFunctions) {
   }
   // Density = f / mean(f) = f * 6 / 18.
   EXPECT_DOUBLE_EQ(d2.pdf(0.5, 0.75), 5.0 / 3.0);
-}
-
-TEST(PortableMathTest, ExpLogAtan2AcosMatchLibm) {
-  for (double x = -30; x <= 30; x += 0.01237) {
-    EXPECT_NEAR(portable_exp(x), std::exp(x), 4e-16 * std::exp(x)) << x;
-  }
-  for (double x = 1e-300; x < 1e300; x *= 1.7777) {
-    EXPECT_NEAR(portable_log(x), std::log(x), 4e-16 * std::abs(std::log(x)) + 1e-300) << x;
-  }
-  for (double y = -3; y <= 3; y += 0.0731) {
-    for (double x = -3; x <= 3; x += 0.0917) {
-      EXPECT_NEAR(portable_atan2(y, x), std::atan2(y, x), 1e-15) << y << " " << x;
-    }
-  }
-  for (double x = -1; x <= 1; x += 0.001) EXPECT_NEAR(portable_acos(x), std::acos(x), 2e-15) << x;
-  EXPECT_EQ(portable_exp(-1000), 0.0);
-  EXPECT_TRUE(std::isinf(portable_exp(1000)));
-  EXPECT_TRUE(std::isinf(portable_log(0)));
-  EXPECT_EQ(portable_atan2(0, 0), 0.0);
-  EXPECT_EQ(portable_acos(2), 0.0);
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "jobs/people.h"
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs {
 

@@ -30,11 +30,12 @@
 #include <string_view>
 #include <vector>
 
-#include "jobs/colour.h"
+#include "base/colour.h"
+#include "base/keypoints.h"
 #include "jobs/human/body.h"
 #include "jobs/human/bvh.h"
 #include "jobs/human/skeleton.h"
-#include "jobs/math.h"
+#include "base/math.h"
 #include "jobs/spec.h"
 
 namespace synthfarm::jobs {
@@ -177,13 +178,6 @@ void add_capsule(Mesh& mesh, Vec3 a, Vec3 b, Vec3 lateral, double radius_x, doub
                  int slices, int cap_rings);
 // A closed upright cylinder standing on `base` (its bottom centre).
 void add_cylinder(Mesh& mesh, Vec3 base, double radius, double height, int slices);
-
-// COCO-17 keypoints, in COCO order.
-constexpr int kKeypointCount = 17;
-constexpr std::array<std::string_view, kKeypointCount> kKeypointNames = {
-    "nose",           "left_eye",   "right_eye",   "left_ear",   "right_ear",   "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
-    "right_hip",      "left_knee",  "right_knee",  "left_ankle", "right_ankle"};
 
 struct Human {
   uint32_t instance_id = 0;

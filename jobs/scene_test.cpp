@@ -44,15 +44,6 @@ Bounds instance_bounds(const Scene& scene, uint32_t id) {
   return b;
 }
 
-TEST(PortableMathTest, MatchesLibmClosely) {
-  for (double x = -100.0; x <= 100.0; x += 0.0137) {
-    EXPECT_NEAR(portable_sin(x), std::sin(x), 1e-15) << x;
-    EXPECT_NEAR(portable_cos(x), std::cos(x), 1e-15) << x;
-  }
-  EXPECT_EQ(portable_sin(0.0), 0.0);
-  EXPECT_EQ(portable_cos(0.0), 1.0);
-}
-
 TEST(SceneTest, SameInputsGiveTheSameBits) {
   JobSpec spec = base_spec();
   for (uint64_t index = 0; index < 5; ++index) {

@@ -7,7 +7,7 @@
 #include "jobs/spec.h"
 
 #include "jobs/human/skeleton.h"
-#include "jobs/scene.h"
+#include "base/keypoints.h"
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>

@@ -13,7 +13,7 @@
 
 #include <tl/expected.hpp>
 
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs {
 

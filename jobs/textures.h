@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <span>
 
-#include "jobs/math.h"
+#include "base/math.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {

@@ -5,7 +5,7 @@
 // lights or rendering.
 //
 // Conventions
-//   Colours: linear RGB albedo in [0, 1) (scene.h Rgb). Garment colours are drawn in HSV
+//   Colours: linear RGB albedo in [0, 1) (base/colour.h Rgb). Garment colours are drawn in HSV
 //     and decoded with gamma 2, like the rest of the scene generator.
 //   Skin tone: 1 (lightest) .. 10 (darkest) on the Monk Skin Tone scale, whose sRGB
 //     swatches are #f6ede4 #f3e7db #f7ead0 #eadaba #d7bd96 #a07e56 #825c43 #604134 #3a312a
@@ -28,9 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "base/colour.h"
+#include "base/rng.h"
 #include "jobs/human/body.h"
-#include "jobs/rng.h"
-#include "jobs/scene.h"
 
 namespace synthfarm::jobs::human {
 

@@ -54,7 +54,7 @@
 #include <vector>
 
 #include "jobs/human/skeleton.h"
-#include "jobs/math.h"
+#include "base/math.h"
 
 namespace synthfarm::jobs::human {
 

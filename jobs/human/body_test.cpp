@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "jobs/rng.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs::human {
 namespace {

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "jobs/human/skeleton.h"
-#include "jobs/math.h"
+#include "base/math.h"
 
 namespace synthfarm::jobs::human {
 

@@ -25,8 +25,8 @@
 #include <string_view>
 
 #include "jobs/human/skeleton.h"
-#include "jobs/math.h"
-#include "jobs/rng.h"
+#include "base/math.h"
+#include "base/rng.h"
 
 namespace synthfarm::jobs::human {
 

@@ -24,7 +24,7 @@
 #include <optional>
 #include <string_view>
 
-#include "jobs/math.h"
+#include "base/math.h"
 
 namespace synthfarm::jobs::human {
 
