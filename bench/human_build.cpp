@@ -66,7 +66,7 @@ double percentile(std::vector<double> v, double p) {
 // One studio cell per person, rendered by the project's path tracer: the person faces
 // the camera (+y) on a grey floor before a grey backdrop, lit by sun and sky.
 Frame render_cell(const Renderer& renderer, const JobSpec& spec, uint64_t person_seed, int width, int height) {
-  Scene scene;
+  SampleScene scene;
   scene.kind = "studio";
   Person person = build_person(spec, person_seed, 0, 0.0);
   scene.camera = look_at_camera(width, height, 13.0, {0, 6.2, 1.05}, {0, 0, 1.0});
@@ -79,7 +79,7 @@ Frame render_cell(const Renderer& renderer, const JobSpec& spec, uint64_t person
     m.semantic = SemanticClass::kPerson;
     scene.meshes.push_back(std::move(m));
   }
-  scene.instances.push_back({id, SemanticClass::kPerson, "person", 0});
+  scene.instances.push_back({id, SemanticClass::kPerson, "person"});
   person.info.instance_id = id;
   scene.humans.push_back(person.info);
   Mesh floor, backdrop;
@@ -92,8 +92,8 @@ Frame render_cell(const Renderer& renderer, const JobSpec& spec, uint64_t person
   add_quad(backdrop, {-20, -3, 0}, {-20, -3, 10}, {20, -3, 10}, {20, -3, 0});
   scene.meshes.push_back(std::move(floor));
   scene.meshes.push_back(std::move(backdrop));
-  scene.instances.push_back({2, SemanticClass::kFloor, "floor", -1});
-  scene.instances.push_back({3, SemanticClass::kWall, "backdrop", -1});
+  scene.instances.push_back({2, SemanticClass::kFloor, "floor"});
+  scene.instances.push_back({3, SemanticClass::kWall, "backdrop"});
   auto frame = renderer.render(scene, RenderSettings{64, 2, person_seed, 0});
   if (!frame) throw std::runtime_error(frame.error());
   const Human& h = scene.humans[0];

@@ -9,9 +9,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "jobs/gltf.h"
 #include "jobs/sample.h"
 #include "jobs/scene.h"
+#include "jobs/scene_export.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::cli {
@@ -103,14 +103,14 @@ int cmd_export_scene(const std::string& path, int64_t index, const std::string& 
     fmt::print(stderr, "error: {}\n", assets.error());
     return kExitFailure;
   }
-  jobs::Scene scene;
+  jobs::SampleScene scene;
   try {
     scene = jobs::build_scene(*spec, static_cast<uint64_t>(index), &*assets);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: sample {}: {}\n", index, e.what());
     return kExitFailure;
   }
-  auto glb = jobs::export_glb(scene);
+  auto glb = jobs::export_sample_glb(scene);
   if (!glb) {
     fmt::print(stderr, "error: sample {}: {}\n", index, glb.error());
     return kExitFailure;

@@ -19,7 +19,7 @@
 #include "coordinator/farm_view.h"
 #include "coordinator/finalizer.h"
 #include "coordinator/redis_pool.h"
-#include "jobs/sample.h"
+#include "jobs/object_keys.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
 #include "queue/queue.h"

@@ -284,7 +284,7 @@ TEST(CharacterTest, AJointMapOverridesThePresetAndUnmappedKeypointsAreUnlabelled
   ASSERT_TRUE(renderer) << renderer.error();
   RenderSettings settings;
   settings.labels_only = true;
-  const Scene scene = build_scene(spec, 3, &*assets);
+  const SampleScene scene = build_scene(spec, 3, &*assets);
   auto frame = (*renderer)->render(scene, settings);
   ASSERT_TRUE(frame) << frame.error();
   for (const auto& person_keypoints : frame->keypoints) {
@@ -311,7 +311,7 @@ TEST(CharacterTest, VisibleCharacterKeypointsFallInsideTheirPersonsMask) {
   settings.labels_only = true;
   int characters = 0, visible = 0, inside = 0, occluded = 0;
   for (uint64_t index = 0; index < 60; ++index) {
-    const Scene scene = build_scene(spec, index, &*assets);
+    const SampleScene scene = build_scene(spec, index, &*assets);
     auto frame = (*renderer)->render(scene, settings);
     ASSERT_TRUE(frame) << frame.error();
     for (size_t h = 0; h < scene.humans.size(); ++h) {
@@ -499,9 +499,9 @@ TEST(ClipTest, MotionVectorsFollowThePeople) {
   spec.camera.width = 320;
   spec.camera.height = 240;
   const SceneAssets assets;
-  Scene now = build_scene(spec, 4, &assets, 0);
+  SampleScene now = build_scene(spec, 4, &assets, 0);
   // Three frames on, so that the walker moves a few pixels.
-  const Scene next = build_scene(spec, 4, &assets, 3);
+  const SampleScene next = build_scene(spec, 4, &assets, 3);
   // What the sample renderer does (with the next frame): the later vertices ride along.
   for (size_t i = 0; i < now.meshes.size(); ++i) {
     if (now.meshes[i].semantic == SemanticClass::kPerson) now.meshes[i].next_positions = next.meshes[i].positions;

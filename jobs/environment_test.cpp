@@ -95,7 +95,7 @@ TEST(EnvironmentExrTest, ASpecsMapIsLoadedAndSeenBehindThePeople) {
   ASSERT_TRUE(assets) << assets.error();
   ASSERT_EQ(assets->environments.size(), 1u);
   spec.scene.kind = {{"outdoor"}, {}};
-  const Scene scene = build_scene(spec, 1, &*assets);
+  const SampleScene scene = build_scene(spec, 1, &*assets);
   ASSERT_TRUE(scene.environment);
   EXPECT_DOUBLE_EQ(scene.environment->intensity, 2);
   auto renderer = Renderer::create();

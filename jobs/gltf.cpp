@@ -292,7 +292,8 @@ tg::Node camera_node(tg::Model& model, const Camera& camera) {
 
 }  // namespace
 
-tl::expected<std::string, std::string> export_glb(const Scene& scene) {
+tl::expected<std::string, std::string> export_glb(
+    const Scene& scene, const std::map<uint32_t, GlbInstanceExtras>& instance_extras) {
   for (size_t i = 0; i < scene.meshes.size(); ++i) {
     std::string problem = mesh_problem(scene.meshes[i]);
     if (!problem.empty()) {
@@ -336,10 +337,9 @@ tl::expected<std::string, std::string> export_glb(const Scene& scene) {
     extras["instance_id"] = tg::Value(static_cast<int>(instance.id));
     extras["semantic"] = tg::Value(std::string(semantic_class_name(instance.semantic)));
     extras["semantic_id"] = tg::Value(static_cast<int>(instance.semantic));
-    if (instance.human >= 0 && static_cast<size_t>(instance.human) < scene.humans.size()) {
-      const Human& human = scene.humans[static_cast<size_t>(instance.human)];
-      extras["height_m"] = tg::Value(human.shape.height_m);
-      extras["motion"] = tg::Value(human.motion);
+    if (auto more = instance_extras.find(instance.id); more != instance_extras.end()) {
+      for (const auto& [key, value] : more->second.numbers) extras[key] = tg::Value(value);
+      for (const auto& [key, value] : more->second.strings) extras[key] = tg::Value(value);
     }
     auto it = meshes_of_id.find(instance.id);
     add_group(fmt::format("{} {}", instance.name, instance.id), tg::Value(std::move(extras)),

@@ -49,7 +49,16 @@ namespace synthfarm::jobs {
 // which glTF cannot express when the principal point is off centre or fx != fy.
 // Errors: a mesh whose arrays disagree (indices beyond its vertices, colours of the wrong
 // length, non-finite positions).
-tl::expected<std::string, std::string> export_glb(const Scene& scene);
+//
+// `instance_extras` adds properties to an instance node's `extras` (beside instance_id,
+// semantic and semantic_id), by instance id: the sample pipeline writes a person's height_m
+// and motion there (jobs/scene_export.h).
+struct GlbInstanceExtras {
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> strings;
+};
+tl::expected<std::string, std::string> export_glb(
+    const Scene& scene, const std::map<uint32_t, GlbInstanceExtras>& instance_extras = {});
 
 // ---------------------------------------------------------------------------------------
 // Import of skinned characters.

@@ -246,7 +246,7 @@ class Importer {
       if (!added) return added;
     }
     if (scene_.meshes.size() > meshes_before) {
-      scene_.instances.push_back({instance_id, SemanticClass::kProp, node_name(model_, n), -1});
+      scene_.instances.push_back({instance_id, SemanticClass::kProp, node_name(model_, n)});
     }
     return {};
   }

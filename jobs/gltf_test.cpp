@@ -17,6 +17,7 @@
 
 #include "jobs/gltf_testing.h"
 #include "jobs/scene.h"
+#include "jobs/scene_export.h"
 
 namespace synthfarm::jobs {
 namespace {
@@ -74,8 +75,8 @@ void expect_near(Vec3 a, Vec3 b, double tolerance, const std::string& what = "")
 
 TEST(GltfExportTest, VertexCountBoundsAndInstancesSurviveTheRoundTrip) {
   for (uint64_t index : {0, 1, 2}) {
-    Scene scene = build_scene(small_spec(), index);
-    auto glb = export_glb(scene);
+    SampleScene scene = build_scene(small_spec(), index);
+    auto glb = export_sample_glb(scene);
     ASSERT_TRUE(glb) << glb.error();
     ASSERT_GE(glb->size(), 12u);
     EXPECT_EQ(glb->substr(0, 4), "glTF");
@@ -133,9 +134,9 @@ TEST(GltfExportTest, VertexCountBoundsAndInstancesSurviveTheRoundTrip) {
 
 TEST(GltfExportTest, CameraNodeGivesTheSceneCamerasView) {
   for (uint64_t index : {0, 3, 5}) {
-    Scene scene = build_scene(small_spec(), index);
+    SampleScene scene = build_scene(small_spec(), index);
     const Camera& camera = scene.camera;
-    auto glb = export_glb(scene);
+    auto glb = export_sample_glb(scene);
     ASSERT_TRUE(glb) << glb.error();
     tg::Model model = parse_glb(*glb);
     auto it = std::find_if(model.nodes.begin(), model.nodes.end(),
@@ -185,7 +186,7 @@ TEST(GltfExportTest, VertexColoursBecomeColor0AndAlbedoAMaterial) {
   painted.instance_id = 2;
   painted.colors.resize(painted.positions.size(), 0.75f);
   scene.meshes = {plain, painted};
-  scene.instances = {{1, SemanticClass::kProp, "box", -1}, {2, SemanticClass::kProp, "box", -1}};
+  scene.instances = {{1, SemanticClass::kProp, "box"}, {2, SemanticClass::kProp, "box"}};
 
   auto glb = export_glb(scene);
   ASSERT_TRUE(glb) << glb.error();

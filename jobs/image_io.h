@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "jobs/render.h"
-#include "jobs/spec.h"
 
 namespace synthfarm::jobs {
 

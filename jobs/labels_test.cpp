@@ -40,7 +40,7 @@ TEST(HumanLabels, VisibleKeypointsFallInsideTheirPersonsMask) {
   int visible = 0, inside = 0, occluded = 0, outside = 0;
   std::array<int, kKeypointCount> misses{};
   for (uint64_t index = 0; index < 200; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     auto frame = (*renderer)->render(scene, kLabelsOnly);
     ASSERT_TRUE(frame.has_value()) << frame.error();
     ASSERT_EQ(frame->keypoints.size(), scene.humans.size());
@@ -83,7 +83,7 @@ TEST(HumanLabels, AKeypointBehindAWallInFrontOfTheLegIsOccluded) {
   spec.scene.props = Distribution::constant(0);
   constexpr int kLeftKnee = 13;  // COCO order
   for (uint64_t index = 0; index < 20; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     auto before = (*renderer)->render(scene, kLabelsOnly);
     ASSERT_TRUE(before.has_value());
     if (before->keypoints[0][kLeftKnee].v != 2) continue;
@@ -103,7 +103,7 @@ TEST(HumanLabels, AKeypointBehindAWallInFrontOfTheLegIsOccluded) {
     add_quad(wall, centre - side * half - up * half, centre + side * half - up * half,
              centre + side * half + up * half, centre - side * half + up * half);
     scene.meshes.push_back(wall);
-    scene.instances.push_back({wall.instance_id, SemanticClass::kWall, "wall", -1});
+    scene.instances.push_back({wall.instance_id, SemanticClass::kWall, "wall"});
 
     auto after = (*renderer)->render(scene, kLabelsOnly);
     ASSERT_TRUE(after.has_value());
@@ -126,7 +126,7 @@ TEST(HumanLabels, PartAndUvLayersLabelPeopleOnly) {
   spec.humans.count = Distribution::constant(2);
   std::array<int, human::kPartCount + 1> seen{};
   for (uint64_t index = 0; index < 10; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     auto frame = (*renderer)->render(scene, kLabelsOnly);
     ASSERT_TRUE(frame.has_value());
     for (size_t p = 0; p < frame->part.size(); ++p) {

@@ -726,16 +726,17 @@ class FrameTracer {
   std::vector<MeshShading> shading_;              // per Scene::meshes; only when shading
 };
 
-// COCO keypoints of every human with visibility by ray casting (see render.h).
+// Visibility of every keypoint set's points by ray casting (see render.h).
 void label_keypoints(const FrameTracer& tracer, Frame& frame) {
   const Scene& scene = tracer.scene();
   const Camera& cam = scene.camera;
-  frame.keypoints.resize(scene.humans.size());
-  for (size_t h = 0; h < scene.humans.size(); ++h) {
-    const Human& human = scene.humans[h];
-    for (int k = 0; k < kKeypointCount; ++k) {
-      Frame::Keypoint& out = frame.keypoints[h][k];
-      const Vec3 p = human.keypoints[k];
+  frame.keypoints.resize(scene.keypoints.size());
+  for (size_t s = 0; s < scene.keypoints.size(); ++s) {
+    const KeypointSet& set = scene.keypoints[s];
+    frame.keypoints[s].assign(set.points.size(), Frame::Keypoint{});
+    for (size_t k = 0; k < set.points.size(); ++k) {
+      Frame::Keypoint& out = frame.keypoints[s][k];
+      const Vec3 p = set.points[k];
       const Vec3 c = cam.to_camera(p);
       if (!(c.z > 1e-6)) continue;
       auto [x, y] = cam.project(c);
@@ -745,10 +746,10 @@ void label_keypoints(const FrameTracer& tracer, Frame& frame) {
       const Vec3 towards = p - cam.position;
       const double distance = length(towards);
       Hit hit = tracer.trace(cam.position, towards);
-      // The first surface along the ray must be this person's, no nearer than the
-      // keypoint's depth under the skin (plus a millimetre of slack for the tessellation).
-      const double tolerance = human.keypoint_radius[k] + 0.001;
-      bool visible = !hit.valid || (hit.mesh->instance_id == human.instance_id &&
+      // The first surface along the ray must be this instance's, no nearer than the
+      // point's depth under the surface (plus a millimetre of slack for the tessellation).
+      const double tolerance = set.depth[k] + 0.001;
+      bool visible = !hit.valid || (hit.mesh->instance_id == set.instance_id &&
                                     length(hit.point - cam.position) >= distance - tolerance);
       out.v = visible ? 2 : 1;
     }

@@ -63,11 +63,11 @@
 // empty vectors); RenderSettings::labels_only skips light transport altogether: rgb, when
 // requested, is all zeros.
 //
-// Keypoints (Frame::keypoints, one entry per Scene::humans, COCO-17 order): [x, y, v]
-// with x, y the projection in pixels. v = 0 when the point is behind the camera or
-// outside the image (x = y = 0 then, as COCO writes it); otherwise a ray from the camera
-// towards the keypoint is traced: v = 2 when its first hit is the person's own surface
-// within the keypoint's radius (Human::keypoint_radius: how deep under the skin the point
+// Keypoints (Frame::keypoints, one list per Scene::keypoints set, one entry per point):
+// [x, y, v] with x, y the projection in pixels. v = 0 when the point is behind the camera
+// or outside the image (x = y = 0 then, as COCO writes it); otherwise a ray from the
+// camera towards the point is traced: v = 2 when its first hit is the set's own instance
+// within the point's depth (KeypointSet::depth: how deep under the surface the point
 // lies), v = 1 when something else (another object, or another part of the same body)
 // is hit first.
 //
@@ -115,16 +115,10 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "jobs/layers.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
-
-// Bit of `layer` in RenderSettings::layers.
-constexpr uint32_t layer_bit(Layer layer) { return 1u << static_cast<uint32_t>(layer); }
-inline constexpr uint32_t kAllLayers =
-    layer_bit(Layer::kRgb) | layer_bit(Layer::kDepth) | layer_bit(Layer::kNormal) |
-    layer_bit(Layer::kAlbedo) | layer_bit(Layer::kInstance) | layer_bit(Layer::kSemantic) |
-    layer_bit(Layer::kPart) | layer_bit(Layer::kUv) | layer_bit(Layer::kMotion);
 
 // Where a render's wall-clock time went (seconds), for benchmarks.
 struct RenderTimings {
@@ -177,12 +171,12 @@ struct Frame {
   std::vector<uint32_t> part;      // DensePose part, 0 = none
   std::vector<float> uv;           // (u, v) per pixel, interleaved
   std::vector<float> motion;       // (dx, dy) pixels per pixel, interleaved
-  // Per human (Scene::humans order), COCO-17 keypoints.
+  // Per Scene::keypoints set, one entry per point.
   struct Keypoint {
     double x = 0, y = 0;  // pixels
     int v = 0;            // 0 outside the image, 1 occluded, 2 visible
   };
-  std::vector<std::array<Keypoint, kKeypointCount>> keypoints;
+  std::vector<std::vector<Keypoint>> keypoints;
   // Radiance samples dropped because they were NaN or infinite (a broken texture, a
   // degenerate light); 0 in a healthy render.
   uint64_t invalid_samples = 0;

@@ -122,11 +122,6 @@ std::set<std::string> channel_names(const ExrImage& image) {
   return names;
 }
 
-TEST(SampleKeyTest, FormatsIndexWithEightDigits) {
-  EXPECT_EQ(sample_key(42, "exr"), "samples/00000042.exr");
-  EXPECT_EQ(sample_key(123456789, "json"), "samples/123456789.json");
-}
-
 TEST(SampleRendererTest, CreateRejectsNegativeThreads) {
   EXPECT_FALSE(SampleRenderer::create(-1).has_value());
 }
@@ -396,7 +391,7 @@ Scene plane_scene(double albedo, double sky, double sun_intensity, double sun_el
   plane.semantic = SemanticClass::kFloor;
   add_quad(plane, {-1000, -1000, 0}, {1000, -1000, 0}, {1000, 1000, 0}, {-1000, 1000, 0});
   scene.meshes.push_back(std::move(plane));
-  scene.instances.push_back({1, SemanticClass::kFloor, "floor", -1});
+  scene.instances.push_back({1, SemanticClass::kFloor, "floor"});
   return scene;
 }
 
@@ -473,7 +468,7 @@ TEST(RendererTest, AReusedFrameHoldsWhatAFreshRenderGives) {
   quad.semantic = SemanticClass::kProp;
   add_quad(quad, {39.5, -0.5, 1}, {40.5, -0.5, 1}, {40.5, 0.5, 1}, {39.5, 0.5, 1});
   second.meshes = {quad};
-  second.instances = {{7, SemanticClass::kProp, "quad", -1}};
+  second.instances = {{7, SemanticClass::kProp, "quad"}};
   for (int threads : {1, 2}) {
     for (bool labels_only : {true, false}) {
       RenderSettings settings{1, 0, 5, threads};
@@ -585,7 +580,7 @@ TEST(RendererTest, RepeatedPropsAreInstancedFromOneShape) {
     prop.shape_linear = linear;
     prop.shape_offset = offset;
     placed.meshes.push_back(std::move(prop));
-    flat.instances.push_back({prop.instance_id, SemanticClass::kProp, "prop", -1});
+    flat.instances.push_back({prop.instance_id, SemanticClass::kProp, "prop"});
     placed.instances.push_back(flat.instances.back());
   }
   auto renderer = Renderer::create();
@@ -639,8 +634,8 @@ TEST(RendererTest, RaysOnAnEdgeTwoMeshesShareTakeTheLowerMesh) {
       scene.meshes.push_back(std::move(half));
     }
     if (swapped) std::swap(scene.meshes[0], scene.meshes[1]);
-    scene.instances = {{1, SemanticClass::kFloor, "left", -1},
-                       {2, SemanticClass::kFloor, "right", -1}};
+    scene.instances = {{1, SemanticClass::kFloor, "left"},
+                       {2, SemanticClass::kFloor, "right"}};
     const uint32_t lower = scene.meshes[0].instance_id;
     for (bool labels_only : {true, false}) {
       for (int threads : {1, 2}) {
@@ -730,17 +725,17 @@ TEST(RendererTest, KeypointVisibilityComesFromRayCasting) {
   body.albedo = {0.5f, 0.5f, 0.5f};
   add_ellipsoid(body, {0, 0, 1}, Mat3{}, {0.3, 0.3, 0.3}, 48, 24);
   scene.meshes.push_back(body);
-  scene.instances.push_back({1, SemanticClass::kPerson, "person", 0});
-  Human human;
-  human.instance_id = 1;
-  human.keypoints.fill({0, 0, 1});
-  human.keypoint_radius.fill(0.3);
-  human.keypoints[1] = {0, -0.3, 1};  // front surface (a vertex), facing the camera
-  human.keypoint_radius[1] = 0;
-  human.keypoints[2] = {0, 0.3, 1};  // back surface: the body hides it
-  human.keypoint_radius[2] = 0;
-  human.keypoints[3] = {50, 0, 1};  // far outside the image
-  scene.humans.push_back(human);
+  scene.instances.push_back({1, SemanticClass::kPerson, "person"});
+  KeypointSet person;
+  person.instance_id = 1;
+  person.points.assign(kKeypointCount, {0, 0, 1});
+  person.depth.assign(kKeypointCount, 0.3);
+  person.points[1] = {0, -0.3, 1};  // front surface (a vertex), facing the camera
+  person.depth[1] = 0;
+  person.points[2] = {0, 0.3, 1};  // back surface: the body hides it
+  person.depth[2] = 0;
+  person.points[3] = {50, 0, 1};  // far outside the image
+  scene.keypoints.push_back(person);
 
   auto frame = (*renderer)->render(scene, RenderSettings{1, 0, 1, 1});
   ASSERT_TRUE(frame.has_value()) << frame.error();
@@ -762,7 +757,7 @@ TEST(RendererTest, KeypointVisibilityComesFromRayCasting) {
   wall.semantic = SemanticClass::kWall;
   add_quad(wall, {-1, -1, 0}, {1, -1, 0}, {1, -1, 2}, {-1, -1, 2});
   scene.meshes.push_back(wall);
-  scene.instances.push_back({2, SemanticClass::kWall, "wall", -1});
+  scene.instances.push_back({2, SemanticClass::kWall, "wall"});
   frame = (*renderer)->render(scene, RenderSettings{1, 0, 1, 1});
   ASSERT_TRUE(frame.has_value());
   EXPECT_EQ(frame->keypoints[0][0].v, 1);
@@ -794,7 +789,7 @@ TEST(RendererTest, PerVertexColourPartAndUvLayers) {
     }
   }
   scene.meshes.push_back(quad);
-  scene.instances.push_back({1, SemanticClass::kPerson, "person", -1});
+  scene.instances.push_back({1, SemanticClass::kPerson, "person"});
   auto frame = (*renderer)->render(scene, RenderSettings{1, 0, 1, 1});
   ASSERT_TRUE(frame.has_value());
   const Camera& cam = scene.camera;
@@ -866,9 +861,9 @@ TEST(PathTracerTest, WhiteFurnaceRendersOne) {
   Mesh floor = lambertian_mesh(3, SemanticClass::kFloor, 1.0f);
   add_quad(floor, {-3, -3, 0}, {3, -3, 0}, {3, 3, 0}, {-3, 3, 0});
   scene.meshes = {sphere, box, floor};
-  scene.instances = {{1, SemanticClass::kProp, "sphere", -1},
-                     {2, SemanticClass::kProp, "box", -1},
-                     {3, SemanticClass::kFloor, "floor", -1}};
+  scene.instances = {{1, SemanticClass::kProp, "sphere"},
+                     {2, SemanticClass::kProp, "box"},
+                     {3, SemanticClass::kFloor, "floor"}};
   RenderSettings settings{16, 64, 3, 2};
   for (bool environment : {false, true}) {
     scene.sky = Sky::uniform(1.0);
@@ -907,7 +902,7 @@ TEST(PathTracerTest, GreyEnclosureAroundALightIsAnalytic) {
   Mesh wall = lambertian_mesh(1, SemanticClass::kWall, static_cast<float>(albedo));
   add_ellipsoid(wall, {0, 0, 0}, Mat3{}, {radius, radius, radius}, 96, 48);
   scene.meshes = {wall};
-  scene.instances = {{1, SemanticClass::kWall, "wall", -1}};
+  scene.instances = {{1, SemanticClass::kWall, "wall"}};
   Light light;
   light.kind = Light::Kind::kPoint;
   light.intensity = intensity;
@@ -1043,9 +1038,9 @@ TEST(PathTracerTest, OneShadowRayPerDeepVertexIsUnbiased) {
   Mesh ball = lambertian_mesh(3, SemanticClass::kProp, 0.9f);
   add_ellipsoid(ball, {0.3, 0, 0.4}, Mat3{}, {0.4, 0.4, 0.4}, 24, 12);
   scene.meshes = {floor, wall, ball};
-  scene.instances = {{1, SemanticClass::kFloor, "floor", -1},
-                     {2, SemanticClass::kWall, "wall", -1},
-                     {3, SemanticClass::kProp, "ball", -1}};
+  scene.instances = {{1, SemanticClass::kFloor, "floor"},
+                     {2, SemanticClass::kWall, "wall"},
+                     {3, SemanticClass::kProp, "ball"}};
   scene.sky = Sky::uniform(0.0);
   Scene sun = scene, lamp = scene, sky = scene;
   sun.sun.intensity = 1.5;
@@ -1094,7 +1089,7 @@ TEST(PathTracerTest, ClampIndirectLeavesDirectLightAlone) {
   add_quad(walls, {-1, -1, 0}, {1, -1, 0}, {1, 1.5, 0}, {-1, 1.5, 0});
   add_quad(walls, {-1, 1.5, 0}, {1, 1.5, 0}, {1, 1.5, 2}, {-1, 1.5, 2});
   box.meshes = {walls};
-  box.instances = {{1, SemanticClass::kWall, "walls", -1}};
+  box.instances = {{1, SemanticClass::kWall, "walls"}};
   box.sun.intensity = 2;
   box.sun.direction = normalize(Vec3{0, -0.3, 1});
   settings.clamp_indirect = 0;
@@ -1124,7 +1119,7 @@ TEST(PathTracerTest, AreaLightsOnAPlaneMatchClosedForms) {
   Mesh floor = lambertian_mesh(1, SemanticClass::kFloor, 1.0f);
   add_quad(floor, {-5, -5, 0}, {5, -5, 0}, {5, 5, 0}, {-5, 5, 0});
   scene.meshes = {floor};
-  scene.instances = {{1, SemanticClass::kFloor, "floor", -1}};
+  scene.instances = {{1, SemanticClass::kFloor, "floor"}};
   const double h = 1.0, radius = 0.8, radiance = 2.0;
   Light disk;
   disk.kind = Light::Kind::kDisk;
@@ -1165,7 +1160,7 @@ TEST(PathTracerTest, DepthAndNormalOfASphereAreAnalytic) {
   Mesh sphere = lambertian_mesh(1, SemanticClass::kProp, 0.5f);
   add_ellipsoid(sphere, centre, Mat3{}, {radius, radius, radius}, 192, 96);
   scene.meshes = {sphere};
-  scene.instances = {{1, SemanticClass::kProp, "sphere", -1}};
+  scene.instances = {{1, SemanticClass::kProp, "sphere"}};
   RenderSettings settings{1, 0, 1, 2};
   settings.labels_only = true;
   Frame frame = render_frame(*renderer, scene, settings);
@@ -1275,7 +1270,7 @@ Scene everything_scene() {
   add_capsule(person, {1.4, -0.5, 0.2}, {1.4, -0.5, 1.4}, {1, 0, 0}, 0.15, 0.12, 12, 4);
   scene.meshes = {floor, ball, box, pillar, lamp, person};
   for (uint32_t id = 1; id <= 6; ++id)
-    scene.instances.push_back({id, scene.meshes[id - 1].semantic, "thing", -1});
+    scene.instances.push_back({id, scene.meshes[id - 1].semantic, "thing"});
 
   Light point;
   point.kind = Light::Kind::kPoint;
@@ -1397,7 +1392,7 @@ TEST(PathTracerTest, ThinLensFocusesAtTheFocusDistance) {
     add_quad(wall, {-20, distance, -20}, {0, distance, -20}, {0, distance, 20},
              {-20, distance, 20});
     scene.meshes = {wall};
-    scene.instances = {{1, SemanticClass::kWall, "wall", -1}};
+    scene.instances = {{1, SemanticClass::kWall, "wall"}};
     return scene;
   };
   RenderSettings settings{64, 0, 4, 2};
@@ -1487,7 +1482,7 @@ TEST(PathTracerBenchmark, DISABLED_RoomAt64Spp) {
   spec.camera.width = 640;
   spec.camera.height = 480;
   spec.humans.count = Distribution::constant(4);
-  Scene scene = build_scene(spec, 3);
+  SampleScene scene = build_scene(spec, 3);
   Light light;
   light.kind = Light::Kind::kPoint;
   light.intensity = 20;
@@ -1544,7 +1539,7 @@ void render_room_at(int width, int height) {
   spec.camera.width = width;
   spec.camera.height = height;
   spec.humans.count = Distribution::constant(4);
-  Scene scene = build_scene(spec, 3);
+  SampleScene scene = build_scene(spec, 3);
   auto renderer = Renderer::create();
   ASSERT_TRUE(renderer.has_value());
   auto frame = (*renderer)->render(scene, RenderSettings{1, 4, 1, 2});

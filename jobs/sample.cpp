@@ -26,6 +26,8 @@
 // are built from sample JSONs alone.
 #include "jobs/sample.h"
 
+#include "jobs/object_keys.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -77,7 +79,7 @@ void joints_json(const Camera& cam, std::span<const std::string> names, std::spa
   item["joints_2d"] = image;
 }
 
-std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, const Scene& scene,
+std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, const SampleScene& scene,
                         const Frame& frame) {
   const Camera& cam = scene.camera;
   json j;
@@ -167,9 +169,12 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
                             {"counts", coco::rle_to_string(masks.at(instance.id - 1).counts)}};
     item["bbox"] = s.pixels == 0 ? json::array({0, 0, 0, 0})
                                  : json::array({s.x0, s.y0, s.x1 - s.x0 + 1, s.y1 - s.y0 + 1});
-    if (instance.human >= 0) {
-      const auto h = static_cast<size_t>(instance.human);
-      const Human& human = scene.humans[h];
+    // People are instances 1..N, in scene.humans order (scene.h).
+    const auto person = std::find_if(scene.humans.begin(), scene.humans.end(),
+                                     [&](const Human& h) { return h.instance_id == instance.id; });
+    if (person != scene.humans.end()) {
+      const auto h = static_cast<size_t>(person - scene.humans.begin());
+      const Human& human = *person;
       json keypoints = json::array(), keypoints_3d = json::array();
       int labelled = 0;
       for (int k = 0; k < kKeypointCount; ++k) {
@@ -364,7 +369,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
                           spec.output.layers.end();
       Frame frame;  // one for the clip: its layers' memory is reused frame after frame
       for (int f = 0; f < spec.clip.frames; ++f) {
-        Scene scene = build_scene(spec, index, &*assets, f);
+        SampleScene scene = build_scene(spec, index, &*assets, f);
         if (motion) add_next_positions(scene, build_scene(spec, index, &*assets, f + 1));
         RenderSettings settings;
         settings.spp = spec.render.spp;
@@ -429,14 +434,6 @@ tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, co
       spec, [&](size_t i) { return load_mocap_clip(spec.humans, i, read_asset); },
       [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); },
       [&](const std::string& uri) { return load_environment(uri, read_asset); });
-}
-
-std::string sample_key(uint64_t index, std::string_view extension) {
-  return fmt::format("samples/{:08d}.{}", index, extension);
-}
-
-std::string frame_key(uint64_t index, int frame, std::string_view extension) {
-  return fmt::format("samples/{:08d}.f{:03d}.{}", index, frame, extension);
 }
 
 std::vector<std::pair<std::string, const std::string*>> SampleObjects::keyed(uint64_t index) const {

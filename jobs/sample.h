@@ -39,11 +39,6 @@ struct SampleObjects : FrameObjects {
   std::vector<std::pair<std::string, const std::string*>> keyed(uint64_t index) const;
 };
 
-// "samples/00000042.exr" for (42, "exr"): a still image's object.
-std::string sample_key(uint64_t index, std::string_view extension);
-// "samples/00000042.f003.exr" for (42, 3, "exr"): an object of a clip's frame.
-std::string frame_key(uint64_t index, int frame, std::string_view extension);
-
 // Reads an input file a spec points at (humans.bvh clips, humans.characters) by its URI. The worker and the
 // CLI read through storage/; an empty reader refuses every file.
 using AssetReader = std::function<tl::expected<std::string, std::string>(const std::string& uri)>;

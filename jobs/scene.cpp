@@ -256,7 +256,6 @@ struct PendingInstance {
   SemanticClass semantic;
   std::string name;
   std::vector<Mesh> meshes;
-  int human = -1;
 };
 
 int draw_count(const Distribution& d, Pcg32& rng, int max) {
@@ -472,9 +471,9 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
 
 }  // namespace
 
-Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets, int frame) {
+SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets, int frame) {
   const uint64_t seed = sample_seed(spec.seed, index);
-  Scene scene;
+  SampleScene scene;
 
   scene.kind = draw_field(spec.scene.kind, seed, "scene.kind");
   if (scene.kind != "room" && scene.kind != "outdoor" && scene.kind != "studio") {
@@ -616,7 +615,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
   Pcg32 structure_rng = Pcg32::for_purpose(seed, "structure");
   std::vector<PendingInstance> structure;
   auto add_part = [&](SemanticClass semantic, std::string name, Rgb albedo) -> Mesh& {
-    PendingInstance part{semantic, std::move(name), {}, -1};
+    PendingInstance part{semantic, std::move(name), {}};
     part.meshes.emplace_back().albedo = albedo;
     structure.push_back(std::move(part));
     return structure.back().meshes.back();
@@ -706,7 +705,7 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
   occupied.push_back({camera.position, 0.5});
   for (int i = 0; i < prop_count; ++i) {
     Pcg32 rng = Pcg32::for_purpose(seed, "props", static_cast<uint64_t>(i) + 1);
-    PendingInstance prop{SemanticClass::kProp, "", {}, -1};
+    PendingInstance prop{SemanticClass::kProp, "", {}};
     Mesh& mesh = prop.meshes.emplace_back();
     mesh.albedo = hsv_to_linear(rng.next_double(), uniform(rng, 0.1, 0.8), uniform(rng, 0.3, 0.95));
     uint32_t type = rng.next_below(3);
@@ -761,12 +760,13 @@ Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets
       m.semantic = pending.semantic;
       scene.meshes.push_back(std::move(m));
     }
-    scene.instances.push_back({id, pending.semantic, pending.name, pending.human});
+    scene.instances.push_back({id, pending.semantic, pending.name});
   };
   for (Person& human : humans) {
-    PendingInstance pending{SemanticClass::kPerson, "person", std::move(human.meshes),
-                            static_cast<int>(scene.humans.size())};
+    PendingInstance pending{SemanticClass::kPerson, "person", std::move(human.meshes)};
     human.info.instance_id = next_id;
+    scene.keypoints.push_back({next_id, {human.info.keypoints.begin(), human.info.keypoints.end()},
+                               {human.info.keypoint_radius.begin(), human.info.keypoint_radius.end()}});
     scene.humans.push_back(std::move(human.info));
     commit(pending);
   }

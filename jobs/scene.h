@@ -216,7 +216,6 @@ struct Instance {
   uint32_t id = 0;
   SemanticClass semantic = SemanticClass::kBackground;
   std::string name;  // "person", "box", "sphere", "cylinder", "floor", "ground", "wall", "backdrop"
-  int human = -1;    // index into Scene::humans for persons, else -1
 };
 
 struct Camera {
@@ -300,6 +299,16 @@ struct MeshShape {
   std::vector<uint32_t> indices;  // three per triangle
 };
 
+// Points of one instance whose visibility the renderer labels (Frame::keypoints): a
+// person's COCO keypoints, for one. depth[k] is how far under the instance's surface point
+// k lies (0 on the skin; about the limb radius for a joint centre). A point that is NaN is
+// unlabelled (v = 0).
+struct KeypointSet {
+  uint32_t instance_id = 0;
+  std::vector<Vec3> points;   // world metres
+  std::vector<double> depth;  // metres; same size as points
+};
+
 struct Scene {
   std::string kind;  // "room", "outdoor", "studio" (or anything, for hand-built scenes)
   Camera camera;
@@ -313,7 +322,13 @@ struct Scene {
   std::vector<Light> lights;
   std::shared_ptr<const Environment> environment;  // replaces the sky when set
   std::vector<Instance> instances;                 // sorted by id, ids 1..instances.size()
-  std::vector<Human> humans;                       // in instance id order
+  std::vector<KeypointSet> keypoints;              // labelled into Frame::keypoints, in order
+};
+
+// One sample's scene as the generator builds it: what the renderer draws, and who the
+// people in it are (for the labels). humans[h] is keypoints[h]'s person.
+struct SampleScene : Scene {
+  std::vector<Human> humans;  // in instance id order
 };
 
 // A motion-capture clip of the spec (humans.bvh), parsed, with its joint map resolved.
@@ -351,7 +366,7 @@ struct SceneAssets {
 // on the first frame, so people walking out of the picture leave it.
 // Throws std::invalid_argument for values a validated spec cannot hold (unknown kind), or
 // when the spec needs assets (motion "bvh", body "character") that `assets` does not hold.
-Scene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr,
+SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr,
                   int frame = 0);
 
 }  // namespace synthfarm::jobs

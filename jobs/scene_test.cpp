@@ -47,7 +47,7 @@ Bounds instance_bounds(const Scene& scene, uint32_t id) {
 TEST(SceneTest, SameInputsGiveTheSameBits) {
   JobSpec spec = base_spec();
   for (uint64_t index = 0; index < 5; ++index) {
-    Scene a = build_scene(spec, index), b = build_scene(spec, index);
+    SampleScene a = build_scene(spec, index), b = build_scene(spec, index);
     ASSERT_EQ(a.meshes.size(), b.meshes.size());
     for (size_t i = 0; i < a.meshes.size(); ++i) {
       EXPECT_EQ(a.meshes[i].positions, b.meshes[i].positions);
@@ -57,7 +57,7 @@ TEST(SceneTest, SameInputsGiveTheSameBits) {
     EXPECT_EQ(a.camera.position, b.camera.position);
     EXPECT_EQ(a.sun.direction, b.sun.direction);
   }
-  Scene other = build_scene(spec, 5);
+  SampleScene other = build_scene(spec, 5);
   EXPECT_NE(other.camera.position, build_scene(spec, 6).camera.position);
 }
 
@@ -67,7 +67,7 @@ TEST(SceneTest, InstanceIdsPutHumansFirst) {
   for (const char* kind : {"room", "outdoor", "studio"}) {
     spec.scene.kind = {{kind}, {}};
     for (uint64_t index = 0; index < 8; ++index) {
-      Scene scene = build_scene(spec, index);
+      SampleScene scene = build_scene(spec, index);
       ASSERT_FALSE(scene.instances.empty());
       for (size_t i = 0; i < scene.instances.size(); ++i) {
         const Instance& inst = scene.instances[i];
@@ -75,7 +75,7 @@ TEST(SceneTest, InstanceIdsPutHumansFirst) {
         bool is_human = i < scene.humans.size();
         EXPECT_EQ(inst.semantic == SemanticClass::kPerson, is_human);
         if (is_human) {
-          EXPECT_EQ(inst.human, static_cast<int>(i));
+          EXPECT_EQ(scene.keypoints[i].instance_id, inst.id);
           EXPECT_EQ(scene.humans[i].instance_id, inst.id);
         }
       }
@@ -105,7 +105,7 @@ TEST(SceneTest, HumansStandOnTheFloorWithoutOverlapping) {
   spec.humans.count = Distribution::constant(6);
   spec.humans.motion = {{"static", "walk", "idle", "wave"}, {}};
   for (uint64_t index = 0; index < 6; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     ASSERT_EQ(scene.humans.size(), 6u);
     for (size_t i = 0; i < scene.humans.size(); ++i) {
       Bounds b = instance_bounds(scene, scene.humans[i].instance_id);
@@ -127,9 +127,9 @@ TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
   spec.humans.height_m = Distribution::constant(1.8);
   spec.humans.motion = {{"static"}, {}};
   spec.humans.bmi = Distribution::constant(18);
-  Scene thin = build_scene(spec, 3);
+  SampleScene thin = build_scene(spec, 3);
   spec.humans.bmi = Distribution::constant(35);
-  Scene heavy = build_scene(spec, 3);
+  SampleScene heavy = build_scene(spec, 3);
   Bounds bt = instance_bounds(thin, 1), bh = instance_bounds(heavy, 1);
   EXPECT_NEAR(bt.hi.z, 1.8, 0.06);
   EXPECT_NEAR(thin.humans[0].shape.height_m, 1.8, 1e-12);
@@ -144,7 +144,7 @@ TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
   std::vector<double> luminance;
   for (int tone = 1; tone <= 10; ++tone) {
     spec.humans.skin_tone = Distribution::constant(tone);
-    Scene scene = build_scene(spec, 3);
+    SampleScene scene = build_scene(spec, 3);
     EXPECT_EQ(scene.humans[0].skin_tone, tone);
     const size_t nose = human::topology().face_keypoints[0];
     const float* rgb = &scene.meshes[0].colors[3 * nose];
@@ -165,14 +165,14 @@ TEST(SceneTest, MotionsPoseTheSkeleton) {
   auto z = [](const Human& h, Joint j) { return h.joints[human::index(j)].z; };
   spec.humans.motion = {{"wave"}, {}};
   for (uint64_t index = 0; index < 10; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     const Human& h = scene.humans[0];
     EXPECT_GT(std::max(z(h, Joint::kLeftWrist), z(h, Joint::kRightWrist)), z(h, Joint::kNeck))
         << index;
   }
   spec.humans.motion = {{"static"}, {}};
   for (uint64_t index = 0; index < 10; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     const Human& h = scene.humans[0];
     // Static poses may gesture with one arm, not wave with both.
     EXPECT_LT(std::min(z(h, Joint::kLeftWrist), z(h, Joint::kRightWrist)), z(h, Joint::kNeck));
@@ -183,7 +183,7 @@ TEST(SceneTest, MotionsPoseTheSkeleton) {
   spec.humans.motion = {{"walk"}, {}};
   double widest_stride = 0;
   for (uint64_t index = 0; index < 10; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     const Human& h = scene.humans[0];
     Vec3 d = h.joints[human::index(Joint::kLeftAnkle)] - h.joints[human::index(Joint::kRightAnkle)];
     widest_stride = std::max(widest_stride, std::hypot(d.x, d.y));
@@ -200,7 +200,7 @@ TEST(SceneTest, LeftJointsAreOnThePersonsLeft) {
   spec.humans.motion = {{"static"}, {}};
   using human::Joint;
   for (uint64_t index = 0; index < 8; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     for (const Human& h : scene.humans) {
       Vec3 f = h.keypoints[0] - h.joints[human::index(Joint::kHead)];
       Vec3 left{-f.y, f.x, 0};
@@ -219,7 +219,7 @@ TEST(SceneTest, CameraKeepsHumansInFrame) {
   int all_inside = 0;
   constexpr int kScenes = 20;
   for (uint64_t index = 0; index < kScenes; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     const Camera& cam = scene.camera;
     EXPECT_EQ(cam.width, 64);
     EXPECT_NEAR(cam.fx, 0.5 * 64 / std::tan(0.5 * deg_to_rad(cam.fov_deg)), 1e-9);
@@ -243,7 +243,7 @@ TEST(SceneTest, HumanCountIsClamped) {
   spec.scene.props = Distribution::constant(0);
   EXPECT_EQ(build_scene(spec, 0).humans.size(), 16u);
   spec.humans.count = Distribution::constant(0);
-  Scene empty = build_scene(spec, 0);
+  SampleScene empty = build_scene(spec, 0);
   EXPECT_TRUE(empty.humans.empty());
   EXPECT_FALSE(empty.instances.empty());  // the room is still there
 }
@@ -264,7 +264,7 @@ TEST(SceneTest, RoomEnclosesCameraAndPeople) {
   JobSpec spec = base_spec();
   spec.scene.kind = {{"room"}, {}};
   for (uint64_t index = 0; index < 10; ++index) {
-    Scene scene = build_scene(spec, index);
+    SampleScene scene = build_scene(spec, index);
     const Instance* floor = nullptr;
     for (const Instance& inst : scene.instances) {
       if (inst.name == "floor") floor = &inst;
@@ -302,8 +302,8 @@ TEST(SceneTest, EachFieldDrawsFromItsOwnStream) {
   random.humans.bmi = Distribution::uniform(18, 35);
   random.lighting.sun_elevation_deg = Distribution::uniform(10, 80);
   for (uint64_t index = 0; index < 8; ++index) {
-    Scene a = build_scene(fixed, index);
-    Scene b = build_scene(random, index);
+    SampleScene a = build_scene(fixed, index);
+    SampleScene b = build_scene(random, index);
     ASSERT_EQ(a.humans.size(), b.humans.size());
     for (size_t h = 0; h < a.humans.size(); ++h) {
       EXPECT_EQ(a.humans[h].shape.height_m, b.humans[h].shape.height_m)
@@ -323,7 +323,7 @@ TEST(SceneLooksTest, SurfacesGetPatternsAndMetalsDrawnPerSample) {
   std::map<Pattern::Kind, int> kinds;
   int metals = 0, plain = 0, surfaces = 0;
   for (uint64_t index = 0; index < 150; ++index) {
-    const Scene scene = build_scene(spec, index);
+    const SampleScene scene = build_scene(spec, index);
     for (const Mesh& mesh : scene.meshes) {
       if (mesh.semantic == SemanticClass::kPerson) {
         EXPECT_EQ(mesh.material, -1);
@@ -355,7 +355,7 @@ TEST(SceneLooksTest, SurfacesGetPatternsAndMetalsDrawnPerSample) {
   spec.scene.patterns = Distribution::constant(0);
   spec.scene.metal = Distribution::constant(0);
   for (uint64_t index = 0; index < 20; ++index) {
-    const Scene scene = build_scene(spec, index);
+    const SampleScene scene = build_scene(spec, index);
     EXPECT_TRUE(scene.patterns.empty());
     for (const Material& m : scene.materials) EXPECT_EQ(m.metallic, 0);
   }
@@ -370,7 +370,7 @@ TEST(SceneLooksTest, LightsFollowTheSceneKindAndTheSpec) {
   for (const char* kind : {"room", "studio", "outdoor"}) {
     spec.scene.kind = {{kind}, {}};
     for (uint64_t index = 0; index < 20; ++index) {
-      const Scene scene = build_scene(spec, index);
+      const SampleScene scene = build_scene(spec, index);
       int area = 0, lamps = 0;
       for (const Light& light : scene.lights) {
         const bool is_area = light.kind == Light::Kind::kRect || light.kind == Light::Kind::kDisk;
@@ -412,7 +412,7 @@ TEST(SceneLooksTest, SkyModelAndAnEnvironmentMapFromTheSpec) {
   map->height = 1;
   map->texels = {1, 2, 3, 4, 5, 6};
   assets.environments[map->name] = map;
-  const Scene scene = build_scene(spec, 0, &assets);
+  const SampleScene scene = build_scene(spec, 0, &assets);
   ASSERT_TRUE(scene.environment);
   EXPECT_EQ(scene.environment->texels, map->texels);
   EXPECT_DOUBLE_EQ(scene.environment->intensity, 2.5);
@@ -421,7 +421,7 @@ TEST(SceneLooksTest, SkyModelAndAnEnvironmentMapFromTheSpec) {
   EXPECT_DOUBLE_EQ(map->intensity, 1) << "the shared map is not changed";
   // The same sample without the map: same people, same camera.
   spec.lighting.environment = {{"sky"}, {}};
-  const Scene sky = build_scene(spec, 0, &assets);
+  const SampleScene sky = build_scene(spec, 0, &assets);
   EXPECT_FALSE(sky.environment);
   EXPECT_GT(sky.sun.intensity, 0);
   EXPECT_EQ(sky.camera.position.x, scene.camera.position.x);
@@ -435,7 +435,7 @@ TEST(SceneLooksTest, AnFNumberGivesAThinLensFocusedOnThePeople) {
   EXPECT_EQ(build_scene(spec, 5).camera.aperture_radius_m, 0);
   spec.camera.f_number = Distribution::constant(2);
   spec.humans.count = Distribution::constant(1);
-  const Scene scene = build_scene(spec, 5);
+  const SampleScene scene = build_scene(spec, 5);
   const Camera& cam = scene.camera;
   const double focal_m = 0.036 * cam.fx / cam.width;
   EXPECT_NEAR(cam.aperture_radius_m, focal_m / 4, 1e-12);

@@ -14,6 +14,7 @@
 #include <tl/expected.hpp>
 
 #include "base/rng.h"
+#include "jobs/layers.h"
 
 namespace synthfarm::jobs {
 
@@ -60,8 +61,7 @@ double draw_field(const Distribution& d, uint64_t sample_seed, std::string_view 
 const std::string& draw_field(const Choice& c, uint64_t sample_seed, std::string_view field,
                               uint64_t sub = 0);
 
-// Image layers a job can ask for; names as in the spec and the EXR channel prefixes.
-enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic, kPart, kUv, kMotion };
+// Names of the image layers (layers.h) in the spec and the EXR channel prefixes.
 std::string_view layer_name(Layer layer);
 std::optional<Layer> layer_from_name(std::string_view name);
 

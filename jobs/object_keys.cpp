@@ -1,0 +1,15 @@
+#include "jobs/object_keys.h"
+
+#include <fmt/format.h>
+
+namespace synthfarm::jobs {
+
+std::string sample_key(uint64_t index, std::string_view extension) {
+  return fmt::format("samples/{:08d}.{}", index, extension);
+}
+
+std::string frame_key(uint64_t index, int frame, std::string_view extension) {
+  return fmt::format("samples/{:08d}.f{:03d}.{}", index, frame, extension);
+}
+
+}  // namespace synthfarm::jobs
