@@ -35,6 +35,7 @@ namespace {
 
 using namespace synthfarm;
 using namespace synthfarm::jobs;
+using namespace synthfarm::render;
 
 constexpr int kTile = 16;
 constexpr int kStream = 256;

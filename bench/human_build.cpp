@@ -24,9 +24,9 @@
 #include "jobs/human/appearance.h"
 #include "jobs/human/body.h"
 #include "jobs/human/motion.h"
-#include "jobs/image_io.h"
+#include "render/image_io.h"
 #include "jobs/people.h"
-#include "jobs/render.h"
+#include "render/renderer.h"
 #include "jobs/scene.h"
 #include "base/rng.h"
 
@@ -34,6 +34,7 @@ namespace {
 
 using namespace synthfarm;
 using namespace synthfarm::jobs;
+using namespace synthfarm::render;
 using namespace synthfarm::jobs::human;
 using Clock = std::chrono::steady_clock;
 

@@ -122,7 +122,7 @@ int cmd_export_scene(const std::string& path, int64_t index, const std::string& 
     fmt::print(stderr, "error: cannot write {}\n", out);
     return kExitFailure;
   }
-  size_t meshes = std::count_if(scene.meshes.begin(), scene.meshes.end(), [](const jobs::Mesh& m) {
+  size_t meshes = std::count_if(scene.meshes.begin(), scene.meshes.end(), [](const render::Mesh& m) {
     return !m.positions.empty() && !m.indices.empty();
   });
   fmt::print("{}: {} bytes, {} meshes, {} instances ({} people), camera {}x{} (sample {} of {})\n",

@@ -9,8 +9,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "jobs/gltf_scene.h"
-#include "jobs/image_io.h"
-#include "jobs/render.h"
+#include "render/image_io.h"
+#include "render/renderer.h"
 
 namespace synthfarm::cli {
 namespace {
@@ -25,7 +25,7 @@ bool write_bytes(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 // Renders a static glTF scene with the path tracer (the glTF scene importer, gltf_scene.h,
-// then jobs::Renderer), for comparisons with other renderers on the same file. Prints one
+// then render::Renderer), for comparisons with other renderers on the same file. Prints one
 // line in the same form as bench/cycles_render.py's: `synthfarm render_seconds=S spp=N
 // width=W height=H`, then the BVH build and trace split of the same call. S times the render
 // call alone (the BVH build included, file loading and encoding not); with --repeat the
@@ -56,28 +56,28 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
     return kExitBadInput;
   }
   for (const std::string& w : loaded->warnings) fmt::print(stderr, "warning: {}\n", w);
-  auto renderer = jobs::Renderer::create();
+  auto renderer = render::Renderer::create();
   if (!renderer) {
     fmt::print(stderr, "error: renderer: {}\n", renderer.error());
     return kExitFailure;
   }
-  std::vector<jobs::Layer> layers = {jobs::Layer::kRgb};
+  std::vector<render::Layer> layers = {render::Layer::kRgb};
   if (a.labels_only) {
-    layers = {jobs::Layer::kDepth, jobs::Layer::kNormal, jobs::Layer::kAlbedo,
-              jobs::Layer::kInstance, jobs::Layer::kSemantic};
+    layers = {render::Layer::kDepth, render::Layer::kNormal, render::Layer::kAlbedo,
+              render::Layer::kInstance, render::Layer::kSemantic};
   }
-  jobs::RenderSettings settings;
+  render::RenderSettings settings;
   settings.spp = a.spp;
   settings.max_bounces = a.bounces;
   settings.threads = a.threads;
   settings.clamp_indirect = a.clamp_indirect;
   settings.labels_only = a.labels_only;
   settings.layers = 0;
-  for (jobs::Layer layer : layers) settings.layers |= jobs::layer_bit(layer);
-  jobs::RenderTimings timings, best_timings;
+  for (render::Layer layer : layers) settings.layers |= render::layer_bit(layer);
+  render::RenderTimings timings, best_timings;
   settings.timings = &timings;
   double best_s = 0;
-  jobs::Frame frame;  // reused by the repeats, as a worker reuses it for a clip's frames
+  render::Frame frame;  // reused by the repeats, as a worker reuses it for a clip's frames
   for (int r = 0; r < a.repeat; ++r) {
     const auto start = std::chrono::steady_clock::now();
     auto rendered = (*renderer)->render(loaded->scene, settings, frame);
@@ -97,11 +97,11 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
                frame.invalid_samples);
   }
   try {
-    if (!write_bytes(a.out, jobs::encode_exr(frame, layers))) {
+    if (!write_bytes(a.out, render::encode_exr(frame, layers))) {
       fmt::print(stderr, "error: cannot write {}\n", a.out);
       return kExitFailure;
     }
-    if (!a.png.empty() && !write_bytes(a.png, jobs::encode_png(frame))) {
+    if (!a.png.empty() && !write_bytes(a.png, render::encode_png(frame))) {
       fmt::print(stderr, "error: cannot write {}\n", a.png);
       return kExitFailure;
     }

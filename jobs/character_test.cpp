@@ -19,11 +19,21 @@
 #include "jobs/human/body.h"
 #include "jobs/human/skeleton.h"
 #include "jobs/people.h"
-#include "jobs/render.h"
+#include "render/renderer.h"
 #include "jobs/sample.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Frame;
+using render::Layer;
+using render::Material;
+using render::Mesh;
+using render::RenderSettings;
+using render::Renderer;
+using render::SemanticClass;
+using render::layer_bit;
 namespace {
 
 namespace tg = tinygltf;

@@ -10,6 +10,8 @@
 
 namespace synthfarm::jobs {
 
+using render::Mesh;
+
 namespace {
 
 // The prefix of a Mixamo rig's joint names ("mixamorig:" of "mixamorig:Hips"; some tools

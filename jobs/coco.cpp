@@ -11,6 +11,9 @@
 
 namespace synthfarm::jobs::coco {
 
+using render::SemanticClass;
+using render::semantic_class_name;
+
 namespace {
 
 using nlohmann::json;

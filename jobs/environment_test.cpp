@@ -1,5 +1,5 @@
-// Environment maps: decoding equirectangular OpenEXR files, loading them from a spec, and
-// what the camera sees of them.
+// Environment maps in a spec: loading them, and what the camera sees of them (decoding is
+// render/image_io_test.cpp's).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,66 +7,24 @@
 #include <limits>
 #include <string>
 
-#include "jobs/image_io.h"
-#include "jobs/render.h"
+#include "render/image_io.h"
+#include "render/renderer.h"
 #include "jobs/sample.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
+
+using render::RenderSettings;
+using render::Renderer;
 namespace {
 
 // An OpenEXR file of R, G, B floats (written by the sample encoder, so by OpenEXR itself).
 std::string exr_of(int width, int height, const std::vector<float>& rgb) {
-  Frame frame;
+  render::Frame frame;
   frame.width = width;
   frame.height = height;
   frame.rgb = rgb;
-  return encode_exr(frame, {Layer::kRgb});
-}
-
-std::vector<float> gradient_texels(int width, int height) {
-  std::vector<float> rgb;
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) rgb.insert(rgb.end(), {0.1f * x, 0.2f * y, 0.5f});
-  }
-  return rgb;
-}
-
-TEST(EnvironmentExrTest, DecodesTheTexelsRowByRow) {
-  const std::vector<float> texels = gradient_texels(8, 4);
-  auto env = decode_environment_exr(exr_of(8, 4, texels), "park.exr");
-  ASSERT_TRUE(env) << env.error();
-  EXPECT_EQ(env->width, 8);
-  EXPECT_EQ(env->height, 4);
-  EXPECT_EQ(env->texels, texels);
-  EXPECT_EQ(env->name, "park.exr");
-  EXPECT_DOUBLE_EQ(env->intensity, 1);
-}
-
-TEST(EnvironmentExrTest, BadFilesAreNamedWithWhatIsWrong) {
-  const std::string good = exr_of(8, 4, gradient_texels(8, 4));
-  auto error_of = [](const std::string& bytes) {
-    auto env = decode_environment_exr(bytes, "park.exr");
-    EXPECT_FALSE(env);
-    return env ? std::string() : env.error();
-  };
-  EXPECT_EQ(error_of("P3\n1 1\n255\n0 0 0\n"), "park.exr: not an OpenEXR file");
-  for (size_t cut : {size_t{8}, good.size() / 3, good.size() - 5}) {
-    const std::string e = error_of(good.substr(0, cut));
-    EXPECT_EQ(e.rfind("park.exr: ", 0), 0u) << cut << ": " << e;
-  }
-  std::vector<float> texels = gradient_texels(8, 4);
-  texels[3 * (2 * 8 + 5) + 1] = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_NE(error_of(exr_of(8, 4, texels)).find("park.exr: texel (5, 2) channel G is nan"), std::string::npos);
-  texels = gradient_texels(8, 4);
-  texels[0] = -1;
-  EXPECT_NE(error_of(exr_of(8, 4, texels)).find("texel (0, 0) channel R is -1"), std::string::npos);
-  // A depth-only file has no colour.
-  Frame depth;
-  depth.width = 4;
-  depth.height = 2;
-  depth.depth.assign(8, 1.0f);
-  EXPECT_EQ(error_of(encode_exr(depth, {Layer::kDepth})), "park.exr: no colour channels (expected R, G, B or Y)");
+  return render::encode_exr(frame, {render::Layer::kRgb});
 }
 
 JobSpec environment_spec() {

@@ -23,6 +23,12 @@
 #include "jobs/gltf_reader.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Instance;
+using render::Mesh;
+using render::Scene;
+using render::semantic_class_name;
 namespace {
 
 namespace tg = tinygltf;

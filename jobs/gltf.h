@@ -58,7 +58,7 @@ struct GlbInstanceExtras {
   std::map<std::string, std::string> strings;
 };
 tl::expected<std::string, std::string> export_glb(
-    const Scene& scene, const std::map<uint32_t, GlbInstanceExtras>& instance_extras = {});
+    const render::Scene& scene, const std::map<uint32_t, GlbInstanceExtras>& instance_extras = {});
 
 // ---------------------------------------------------------------------------------------
 // Import of skinned characters.

@@ -15,9 +15,21 @@
 #include <utility>
 
 #include "jobs/gltf_reader.h"
-#include "jobs/image_io.h"
+#include "render/image_io.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Light;
+using render::Material;
+using render::Mesh;
+using render::MeshShape;
+using render::Scene;
+using render::SemanticClass;
+using render::Sky;
+using render::Sun;
+using render::Texture;
+using render::srgb_to_linear;
 namespace {
 
 namespace tg = tinygltf;

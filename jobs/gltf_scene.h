@@ -87,7 +87,7 @@ struct GltfSceneOptions {
 };
 
 struct GltfScene {
-  Scene scene;
+  render::Scene scene;
   std::vector<std::string> warnings;  // each names the file and what was left out or replaced
   size_t triangle_count = 0;
 };

@@ -15,10 +15,28 @@
 #include <vector>
 
 #include "jobs/gltf_testing.h"
-#include "jobs/image_io.h"
-#include "jobs/render.h"
+#include "render/image_io.h"
+#include "render/renderer.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Frame;
+using render::Layer;
+using render::Light;
+using render::Material;
+using render::Mesh;
+using render::MeshShape;
+using render::RenderSettings;
+using render::RenderTimings;
+using render::Renderer;
+using render::Scene;
+using render::SemanticClass;
+using render::Sky;
+using render::Texture;
+using render::encode_png;
+using render::layer_bit;
+using render::srgb_to_linear;
 namespace {
 
 namespace tg = tinygltf;

@@ -20,6 +20,15 @@
 #include "jobs/scene_export.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Instance;
+using render::Mesh;
+using render::Scene;
+using render::SemanticClass;
+using render::add_box;
+using render::look_at_camera;
+using render::semantic_class_name;
 namespace {
 
 namespace tg = tinygltf;

@@ -6,10 +6,18 @@
 
 #include "jobs/human/body.h"
 #include "jobs/human/skeleton.h"
-#include "jobs/render.h"
+#include "render/renderer.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Frame;
+using render::Mesh;
+using render::RenderSettings;
+using render::Renderer;
+using render::SemanticClass;
+using render::add_quad;
 namespace {
 
 JobSpec label_spec() {

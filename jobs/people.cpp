@@ -16,6 +16,8 @@
 
 namespace synthfarm::jobs {
 
+using render::Mesh;
+
 namespace {
 
 using human::Joint;

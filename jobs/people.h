@@ -18,7 +18,7 @@ namespace synthfarm::jobs {
 
 struct Person {
   Human info;               // instance_id not yet set; position = origin
-  std::vector<Mesh> meshes;  // body (per-vertex colours, parts, uvs), then hair, skirt
+  std::vector<render::Mesh> meshes;  // body (per-vertex colours, parts, uvs), then hair, skirt
   double footprint = 0;      // radius around the root on the floor, metres
 };
 

@@ -40,12 +40,30 @@
 
 #include "jobs/characters.h"
 #include "jobs/coco.h"
-#include "jobs/image_io.h"
-#include "jobs/render.h"
+#include "render/image_io.h"
+#include "render/renderer.h"
 #include "base/rng.h"
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Environment;
+using render::Frame;
+using render::Instance;
+using render::Layer;
+using render::Light;
+using render::Mesh;
+using render::RenderSettings;
+using render::Renderer;
+using render::Scene;
+using render::SemanticClass;
+using render::Sky;
+using render::decode_environment_exr;
+using render::encode_exr;
+using render::encode_png;
+using render::layer_bit;
+using render::semantic_class_name;
 
 namespace {
 

@@ -12,6 +12,17 @@
 #include <vector>
 
 namespace synthfarm::jobs {
+
+using render::Camera;
+using render::Environment;
+using render::Instance;
+using render::Light;
+using render::Material;
+using render::Mesh;
+using render::Pattern;
+using render::Scene;
+using render::SemanticClass;
+using render::Sky;
 namespace {
 
 JobSpec base_spec() {

@@ -32,6 +32,8 @@
 #include <vector>
 
 namespace synthfarm::jobs {
+
+using render::Layer;
 namespace {
 
 // A request body full of mistakes should not produce a response as large as itself.

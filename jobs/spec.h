@@ -14,7 +14,7 @@
 #include <tl/expected.hpp>
 
 #include "base/rng.h"
-#include "jobs/layers.h"
+#include "render/layers.h"
 
 namespace synthfarm::jobs {
 
@@ -62,14 +62,15 @@ const std::string& draw_field(const Choice& c, uint64_t sample_seed, std::string
                               uint64_t sub = 0);
 
 // Names of the image layers (layers.h) in the spec and the EXR channel prefixes.
-std::string_view layer_name(Layer layer);
-std::optional<Layer> layer_from_name(std::string_view name);
+std::string_view layer_name(render::Layer layer);
+std::optional<render::Layer> layer_from_name(std::string_view name);
 
 struct OutputSpec {
   // Where the dataset goes: file:///abs/path or s3://bucket/prefix. Empty in a parsed
   // spec means "the coordinator's default"; the coordinator fills it in at submission.
   std::string storage;
-  std::vector<Layer> layers = {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kInstance};
+  std::vector<render::Layer> layers = {render::Layer::kRgb, render::Layer::kDepth, render::Layer::kNormal,
+                                       render::Layer::kInstance};
   std::vector<std::string> labels = {"sample_json", "coco"};
   bool preview_png = true;
   friend bool operator==(const OutputSpec&, const OutputSpec&) = default;

@@ -10,6 +10,8 @@
 #include <vector>
 
 namespace synthfarm::jobs {
+
+using render::Layer;
 namespace {
 
 std::string describe(const std::vector<SpecError>& errors) {

@@ -1,12 +1,12 @@
 // glTF metallic-roughness BSDF: Lambert + GGX with visible-normal sampling (see bsdf.h).
-#include "jobs/bsdf.h"
+#include "render/bsdf.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "jobs/sampler.h"
+#include "render/sampler.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace {
 
@@ -272,4 +272,4 @@ std::optional<BsdfSample> PrincipledBsdf::sample(const Outgoing& o, double u_lob
   return s;
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -31,7 +31,7 @@
 
 #include "base/math.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 // Linear RGB in double precision for path throughput and radiance.
 struct Spectrum {
@@ -150,4 +150,4 @@ class PrincipledBsdf {
   const SpecularAlbedoRow* row_ = nullptr;  // use_albedo_row()
 };
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -1,16 +1,16 @@
 // Tests of the principled BSDF without Embree: energy (directional albedo <= 1), agreement of
 // eval, pdf and sample (two independent albedo estimates, a chi-square test of the sampled
 // directions), and the exact Lambertian special case.
-#include "jobs/bsdf.h"
+#include "render/bsdf.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "jobs/sampler.h"
+#include "render/sampler.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 namespace {
 
 Vec3 view_at(double cos_theta) {
@@ -193,4 +193,4 @@ TEST(BsdfTest, AlbedoRowGivesTheTablesValues) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -1,5 +1,5 @@
 // OpenEXR and PNG encoders to memory. See image_io.h for the channel layout.
-#include "jobs/image_io.h"
+#include "render/image_io.h"
 
 #include <Imath/half.h>
 #include <OpenEXR/ImfChannelList.h>
@@ -18,7 +18,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace {
 
@@ -277,4 +277,4 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
   return env;
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -9,9 +9,9 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "jobs/render.h"
+#include "render/renderer.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 // Single-part scanline OpenEXR, ZIP compression, with only the requested layers:
 //   kRgb      R, G, B                      FLOAT, linear scene-referred radiance
@@ -42,4 +42,4 @@ std::string encode_png(const Frame& frame, double exposure = 1.0);
 // intensity is 1 and its rotation 0.
 tl::expected<Environment, std::string> decode_environment_exr(std::string_view bytes, std::string_view name);
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 enum class Layer { kRgb, kDepth, kNormal, kAlbedo, kInstance, kSemantic, kPart, kUv, kMotion };
 
@@ -16,4 +16,4 @@ inline constexpr uint32_t kAllLayers =
     layer_bit(Layer::kAlbedo) | layer_bit(Layer::kInstance) | layer_bit(Layer::kSemantic) |
     layer_bit(Layer::kPart) | layer_bit(Layer::kUv) | layer_bit(Layer::kMotion);
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -1,11 +1,11 @@
 // Local lights and the background for next-event estimation (see lights.h).
-#include "jobs/lights.h"
+#include "render/lights.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace {
 
@@ -354,4 +354,4 @@ double Background::pdf(Vec3 d) const {
   return distribution_.pdf(u, v) / (2 * kPi * kPi * sin_theta);
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

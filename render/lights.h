@@ -29,12 +29,12 @@
 #include <optional>
 #include <vector>
 
-#include "jobs/bsdf.h"
-#include "jobs/sampler.h"
-#include "jobs/scene.h"
-#include "jobs/sky.h"
+#include "render/bsdf.h"
+#include "render/sampler.h"
+#include "render/scene.h"
+#include "render/sky.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 struct LightSample {
   Vec3 wi;              // unit world direction from the shading point to the light
@@ -115,4 +115,4 @@ class Background {
   Distribution2D distribution_;
 };
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

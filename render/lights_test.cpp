@@ -1,16 +1,16 @@
 // Tests of light sampling without Embree: irradiance from point, spot, rect and disk lights
 // against closed forms, the MIS densities of area lights, environment-map importance
 // sampling (its pdf integrates to 1 and matches what it samples), and the Preetham sky.
-#include "jobs/lights.h"
+#include "render/lights.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "jobs/sky.h"
-#include "jobs/textures.h"
+#include "render/sky.h"
+#include "render/textures.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 namespace {
 
 // Irradiance at `p` with normal +z from `lights`, by next-event estimation alone.
@@ -306,4 +306,4 @@ TEST(PatternTest, InputNodesReplaceColoursAndCyclesAreIgnored) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -1,6 +1,6 @@
 // Embree 3 path tracer with exact label layers. See render.h for the light transport, the
 // sampling, the layer conventions and how determinism is kept.
-#include "jobs/render.h"
+#include "render/renderer.h"
 
 #include <embree3/rtcore.h>
 #include <fmt/format.h>
@@ -17,13 +17,13 @@
 #include <limits>
 #include <optional>
 
-#include "jobs/bsdf.h"
-#include "jobs/lights.h"
+#include "render/bsdf.h"
+#include "render/lights.h"
 #include "base/rng.h"
-#include "jobs/sampler.h"
-#include "jobs/textures.h"
+#include "render/sampler.h"
+#include "render/textures.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace {
 
@@ -1347,4 +1347,4 @@ tl::expected<void, std::string> Renderer::render(const Scene& scene, const Rende
   return {};
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -96,13 +96,14 @@
 // independent of resolution, spp and bounces. An environment map's sampling tables take
 // 16 bytes per texel; the shading setup shared by the threads (each uniform mesh's BSDF, each
 // material's row of the specular albedo table) under 300 bytes per mesh and material.
-// Measured (/usr/bin/time -v, maximum resident size, the generated room with 4 people, 133k
+// Measured (bench/room_render.cpp --memory-probe under /usr/bin/time -v, maximum resident
+// size, the generated room with 4 people, 133k
 // triangles, 2 threads): 173 MB at 1920 x 1080 with all layers against
 // 38 MB for a 1 x 1 frame of the same scene, i.e. 135 MB for the frame and its threads.
 //
 // Speed (that room plus a point light, 640 x 480, 64 spp, 4 bounces, 2 threads, AVX2):
 // about 1.3-1.6 million paths per second; labels only, 3-4 million pixels per second
-// including the BVH build (PathTracerBenchmark in render_test.cpp, run by hand). Against
+// including the BVH build (bench/room_render.cpp, run by hand). Against
 // Blender Cycles and bare Embree: bench/cycles_compare.sh and docs/benchmarks.md.
 #pragma once
 
@@ -115,10 +116,10 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "jobs/layers.h"
-#include "jobs/scene.h"
+#include "render/layers.h"
+#include "render/scene.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 // Where a render's wall-clock time went (seconds), for benchmarks.
 struct RenderTimings {
@@ -205,4 +206,4 @@ class Renderer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

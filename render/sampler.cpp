@@ -1,5 +1,5 @@
 // Owen-scrambled Sobol points, warps and piecewise-constant distributions (see sampler.h).
-#include "jobs/sampler.h"
+#include "render/sampler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "base/rng.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 using sampler_internal::lk_permutation;
 using sampler_internal::reverse_bits;
@@ -119,4 +119,4 @@ double Distribution2D::pdf(double u, double v) const {
   return conditional_[row].func(col) / marginal_.integral();
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

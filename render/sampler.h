@@ -18,7 +18,7 @@
 
 #include "base/math.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace sampler_internal {
 
@@ -224,4 +224,4 @@ class Distribution2D {
   Distribution1D marginal_;
 };
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

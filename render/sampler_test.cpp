@@ -1,13 +1,13 @@
 // Tests of the sampler: Sobol values, stratification after Owen scrambling, determinism,
 // warps and piecewise-constant distributions.
-#include "jobs/sampler.h"
+#include "render/sampler.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <set>
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 namespace {
 
 TEST(SobolTest, FirstPointsOfTheFirstTwoDimensions) {
@@ -125,4 +125,4 @@ TEST(PiecewiseDistributionTest, OneAndTwoDimensionalPdfsMatchTheirFunctions) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

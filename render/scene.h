@@ -1,22 +1,17 @@
-// Procedural scene generation for one dataset sample (jobs-internal header).
-//
-// build_scene() turns (JobSpec, sample index) into plain data: triangle meshes with a
-// diffuse colour, an instance id and a semantic class each; articulated humans with their
-// skeleton joints; a sun, a sky and an OpenCV pinhole camera. Every random draw comes from
-// Pcg32::for_purpose(sample_seed(spec.seed, index), purpose, sub), and every
-// transcendental function goes through the portable_* functions below, so the scene is
-// bit-identical on any x86-64 machine. This header must not know about Embree or any
-// image format: the renderer (render.h) and the encoders (image_io.h) consume it.
+// The plain scene data the renderer draws (the render module's input): triangle meshes with
+// materials, an instance id and a semantic class each; instances; lights, a sun, a sky or
+// an environment map; an OpenCV pinhole (or thin-lens) camera; and the keypoint sets whose
+// visibility the renderer labels. Plain data only: no Embree, no file format, nothing of
+// the spec or of people. jobs/scene.h builds these from a spec; gltf/ imports them from
+// files; tests build them by hand.
 //
 // Conventions
 //   World: right-handed, metres, +z up, the floor/ground is the plane z = 0.
 //   Camera: OpenCV (x right, y down, z forward). Pixel (u, v) coordinates are
 //     continuous with (0, 0) at the top-left corner of the top-left pixel, so the centre
 //     of pixel (i, j) is (i + 0.5, j + 0.5). K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]].
-//   Instance ids: 0 = background (sky), humans 1..N, then props, then room parts
-//     (floor/ground, walls, backdrop).
+//   Instance ids: 0 = background (sky, nothing hit); meshes carry their instance's id.
 //   Semantic classes: see SemanticClass.
-//   Skin tone: 1..10 on the Monk Skin Tone scale, 1 = lightest, 10 = darkest.
 //   Sun: `direction` points from the scene towards the sun; elevation above the horizon,
 //     azimuth clockwise from +y (north) towards +x (east), both in degrees.
 #pragma once
@@ -24,21 +19,15 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/colour.h"
-#include "base/keypoints.h"
-#include "jobs/human/body.h"
-#include "jobs/human/bvh.h"
-#include "jobs/human/skeleton.h"
 #include "base/math.h"
-#include "jobs/spec.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 // Semantic class ids written to the `semantic.id` layer and the per-sample JSON.
 enum class SemanticClass : uint32_t {
@@ -138,7 +127,7 @@ struct Mesh {
   // Optional per-vertex linear albedo (r, g, b per vertex). When present it replaces
   // `albedo`, interpolated across each triangle.
   std::vector<float> colors;
-  // Optional human labels: the DensePose body part (1..24, 0 = none) of every triangle,
+  // Optional part labels (the part and uv layers): the DensePose body part (1..24, 0 = none) of every triangle,
   // and the part's surface coordinates (u, v) at every triangle corner (6 per triangle).
   std::vector<uint8_t> parts;
   std::vector<float> uvs;
@@ -147,7 +136,7 @@ struct Mesh {
   int material = -1;
   std::vector<float> texcoords;
   std::vector<float> normals;
-  // Optional: where every vertex is 1 / clip.fps seconds later (the next frame), for the
+  // Optional: where every vertex is one frame later, for the
   // motion layer; empty for a mesh that does not move.
   std::vector<float> next_positions;
   // Optional: this mesh is Scene::shapes[shape] placed by x -> shape_linear * x +
@@ -178,38 +167,6 @@ void add_capsule(Mesh& mesh, Vec3 a, Vec3 b, Vec3 lateral, double radius_x, doub
                  int slices, int cap_rings);
 // A closed upright cylinder standing on `base` (its bottom centre).
 void add_cylinder(Mesh& mesh, Vec3 base, double radius, double height, int slices);
-
-struct Human {
-  uint32_t instance_id = 0;
-  std::string body = "parametric";  // "parametric" (the body model) or "character" (glTF)
-  // COCO keypoints, world metres, and how far under the body's surface each lies (0 for
-  // points on the skin such as the eyes; about the limb radius for joint centres).
-  std::array<Vec3, kKeypointCount> keypoints;
-  std::array<double, kKeypointCount> keypoint_radius{};
-  human::Shape shape;       // as built (clamped); shape.height_m is this person's height
-  int skin_tone = 0;        // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
-  std::string motion;       // "static", "walk", "run", "idle", "wave", "sit", "bvh"
-  std::string motion_clip;  // motion "bvh": the clip's URI and frame, "file:///m/walk.bvh#37.5"
-  double motion_speed = 1;  // pace multiplier
-  double motion_phase = 0;  // cycles into the clip (sit: 0 standing .. 1 seated)
-  std::string outfit;       // e.g. "long-sleeve shirt (stripes), trousers, shoes, short hair"
-  double yaw_deg = 0;       // facing direction: 0 = +y, counter-clockwise seen from above
-  // Root on the floor (pelvis projected to z = 0), world; in a clip's later frames it
-  // follows the root as the person walks.
-  Vec3 position;
-  std::array<Vec3, human::kJointCount> joints;          // world metres, skeleton.h order
-  std::array<Vec3, human::kJointCount> pose_euler_deg;  // local joint rotations (skeleton.h)
-  // Body "character": which file and instant ("file:///c/alice.glb", "Walk", 0.53 s), and
-  // every joint of its skin by the file's names, world metres. `shape`, `skin_tone`,
-  // `joints` and `pose_euler_deg` are the parametric body's and stay unset. A keypoint the
-  // character's joint map leaves out is NaN (unlabelled: v = 0, x = y = 0).
-  std::string character;
-  std::string character_animation;  // empty: the bind pose
-  double character_time_s = 0;
-  std::vector<std::string> character_joint_names;
-  std::vector<Vec3> character_joints;
-  int character_root = 0;  // index into character_joints of the first root joint
-};
 
 // What an instance is, for the labels.
 struct Instance {
@@ -325,48 +282,4 @@ struct Scene {
   std::vector<KeypointSet> keypoints;              // labelled into Frame::keypoints, in order
 };
 
-// One sample's scene as the generator builds it: what the renderer draws, and who the
-// people in it are (for the labels). humans[h] is keypoints[h]'s person.
-struct SampleScene : Scene {
-  std::vector<Human> humans;  // in instance id order
-};
-
-// A motion-capture clip of the spec (humans.bvh), parsed, with its joint map resolved.
-struct MocapClip {
-  std::string uri;
-  human::BvhMotion motion;
-  human::JointMap map;
-};
-
-struct GltfCharacter;  // gltf.h
-
-// A skinned glTF character of the spec (humans.characters), loaded, with its COCO joint map
-// resolved (characters.h builds it).
-struct CharacterAsset {
-  std::string uri;
-  std::shared_ptr<const GltfCharacter> character;
-  // For each COCO keypoint the character joint standing for it, -1 for none (unlabelled),
-  // and how deep under the skin that joint lies (metres; see characters.h).
-  std::array<int, kKeypointCount> keypoint_joint{};
-  std::array<double, kKeypointCount> keypoint_radius{};
-};
-
-// The files a spec points at, loaded once (sample.h does it) and shared read-only.
-struct SceneAssets {
-  std::vector<std::shared_ptr<const MocapClip>> bvh;              // spec.humans.bvh order
-  std::vector<std::shared_ptr<const CharacterAsset>> characters;  // spec.humans.characters order
-  std::map<std::string, std::shared_ptr<const Environment>>
-      environments;  // by URI (lighting.environment)
-};
-
-// The scene of frame `frame` (0 .. spec.clip.frames - 1; 0 for a still image) of sample
-// `index` of `spec`. Deterministic: same inputs, same bits. Every frame of a sample has the
-// same camera, room, props, lights and people (the same instance ids); only the people
-// move, frame / clip.fps seconds on from the first frame (people.h). The camera is framed
-// on the first frame, so people walking out of the picture leave it.
-// Throws std::invalid_argument for values a validated spec cannot hold (unknown kind), or
-// when the spec needs assets (motion "bvh", body "character") that `assets` does not hold.
-SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr,
-                  int frame = 0);
-
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -1,10 +1,10 @@
 // Sky radiance: gradient, uniform and Preetham et al. 1999 (see scene.h's Sky).
-#include "jobs/sky.h"
+#include "render/sky.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace {
 
@@ -78,4 +78,4 @@ Spectrum SkyModel::radiance(Vec3 d) const {
   return {std::max(0.0, r) * k, std::max(0.0, g) * k, std::max(0.0, b) * k};
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

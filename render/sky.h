@@ -2,10 +2,10 @@
 // with the Preetham model's coefficients worked out once per scene for its sun.
 #pragma once
 
-#include "jobs/bsdf.h"
-#include "jobs/scene.h"
+#include "render/bsdf.h"
+#include "render/scene.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 // Immutable once built; thread-safe to share.
 class SkyModel {
@@ -34,4 +34,4 @@ class SkyModel {
   double norm_Y_ = 0, norm_x_ = 0, norm_y_ = 0;
 };
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

@@ -1,12 +1,12 @@
 // Image textures and procedural patterns (see textures.h).
-#include "jobs/textures.h"
+#include "render/textures.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "base/rng.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 namespace {
 
@@ -172,4 +172,4 @@ Rgb eval_pattern(std::span<const Pattern> patterns, size_t index, Vec3 p) {
   return eval_pattern(node, p);
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render

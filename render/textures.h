@@ -20,9 +20,9 @@
 #include <span>
 
 #include "base/math.h"
-#include "jobs/scene.h"
+#include "render/scene.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::render {
 
 struct Rgba {
   float r = 0, g = 0, b = 0, a = 0;
@@ -47,4 +47,4 @@ Rgb eval_pattern(const Pattern& pattern, Vec3 p);
 // ignored (the node's own colour stands).
 Rgb eval_pattern(std::span<const Pattern> patterns, size_t index, Vec3 p);
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::render
