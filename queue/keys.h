@@ -30,6 +30,7 @@ struct Keys {
   std::string finalize() const { return prefix + ":queue:finalize"; }    // LIST of job ids
   std::string token_seq() const { return prefix + ":seq:token"; }        // STRING counter
   std::string samples_rendered() const { return prefix + ":stats:samples_rendered"; }  // counter
+  std::string jobs_by_state() const { return prefix + ":stats:jobs_by_state"; }        // HASH state -> jobs
 };
 
 }  // namespace synthfarm::queue::keys

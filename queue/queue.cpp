@@ -16,7 +16,7 @@ std::string str(int64_t v) { return std::to_string(v); }
 RedisResult<void> Queue::submit(const std::string& job_id, const JobSubmission& job, int64_t now_ms) {
   std::vector<std::string> args = {
       keys_.prefix, job_id, str(job.shards),
-      "name", job.name, "state", "queued", "priority", str(job.priority), "samples", str(job.samples),
+      "name", job.name, "priority", str(job.priority), "samples", str(job.samples),
       "shard_size", str(job.shard_size), "shards_total", str(job.shards), "shards_done", "0", "shards_dead", "0",
       "samples_done", "0", "renders", "0", "created_ms", str(now_ms), "started_ms", "0", "finished_ms", "0",
       "max_attempts", str(job.max_attempts), "on_dead_shards", job.on_dead_shards, "storage", job.storage, "error", "",
@@ -198,6 +198,30 @@ RedisResult<std::vector<JobRecord>> Queue::jobs(int limit) {
     out.push_back(job_record_from_hash(ids->elements[i].str, fields));
   }
   return out;
+}
+
+int64_t JobCounts::total() const {
+  int64_t n = 0;
+  for (const auto& [state, jobs] : by_state) n += jobs;
+  return n;
+}
+
+RedisResult<JobCounts> Queue::job_counts() {
+  auto reply = redis_.eval(lua::job_counts, {}, {keys_.prefix});
+  if (!reply) return tl::unexpected(reply.error());
+  JobCounts counts;
+  for (auto state : kJobStates) counts.by_state[std::string(state)] = 0;
+  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+    counts.by_state[reply->elements[i].str] = reply->elements[i + 1].as_int();
+  }
+  return counts;
+}
+
+RedisResult<std::optional<int64_t>> Queue::rebuild_job_counts(bool only_if_missing) {
+  auto reply = redis_.eval(lua::rebuild_job_counts, {}, {keys_.prefix, only_if_missing ? "missing" : "always"});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->as_int() < 0) return std::optional<int64_t>();
+  return std::optional<int64_t>(reply->as_int());
 }
 
 RedisResult<std::vector<std::string>> Queue::finalizable() {

@@ -10,10 +10,12 @@
 // Not thread-safe (it borrows a RedisClient, which is single-threaded).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "queue/keys.h"
@@ -23,8 +25,11 @@
 namespace synthfarm::queue {
 
 // Job states: queued -> running -> finalizing -> done, or failed (a shard dead-lettered:
-// the other shards still finish and the dataset lists what was completed); paused;
-// cancelled.
+// the other shards still finish and the dataset lists what was completed) or partial (the
+// same, for a job that accepts dead shards); paused; cancelled.
+inline constexpr std::array<std::string_view, 8> kJobStates = {
+    "queued", "running", "paused", "finalizing", "done", "partial", "failed", "cancelled"};
+
 struct JobRecord {
   std::string id;
   std::string name;
@@ -59,6 +64,15 @@ struct JobSubmission {
   std::string on_dead_shards = "fail";  // "fail" or "partial"
   std::string storage;                  // resolved storage URI of the outputs
   std::string spec_json;
+};
+
+// Jobs per state, from the counters every script that changes a job's state keeps in step
+// (keys::Keys::jobs_by_state): what /metrics and the dashboard's totals need, read in one
+// round trip however many jobs Redis holds.
+struct JobCounts {
+  std::map<std::string, int64_t> by_state;  // every state of kJobStates (0 when none), and
+                                            // any other the counters hold
+  int64_t total() const;
 };
 
 struct Lease {
@@ -128,8 +142,16 @@ class Queue {
   // the API shows and what the dataset manifest records.
   RedisResult<std::optional<std::string>> job_spec_json(const std::string& job_id);
   RedisResult<std::optional<JobRecord>> job(const std::string& job_id);
-  // Newest first.
+  // Newest first. Reads `limit` job hashes: for lists, never for totals (job_counts()).
   RedisResult<std::vector<JobRecord>> jobs(int limit = 200);
+  // Jobs per state in one round trip, O(states). On a Redis from before the counters the
+  // first call (or the first state change) counts the job hashes once.
+  RedisResult<JobCounts> job_counts();
+  // Recounts the counters from the job hashes, O(jobs), atomically: in place of what they
+  // held, so neither a transition in between nor a second run counts a job twice.
+  // `only_if_missing`: only when there are no counters yet (a coordinator at start, on a
+  // Redis from before them). The jobs counted, or nullopt when the counters were there.
+  RedisResult<std::optional<int64_t>> rebuild_job_counts(bool only_if_missing = false);
   // Jobs whose shards are all done and that wait for their dataset manifest.
   RedisResult<std::vector<std::string>> finalizable();
   // Marks a finalizing job done (idempotent) and takes it off the finalize list.

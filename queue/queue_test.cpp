@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "tests/fixtures.h"
@@ -35,6 +38,38 @@ class QueueTest : public ::testing::Test {
     auto r = redis_->command({"HGET", queue_->keys().shard(job, shard), "state"});
     return r ? r->str : "?";
   }
+
+  // The counters, states with no jobs left out.
+  std::map<std::string, int64_t> counters() {
+    auto counts = queue_->job_counts();
+    EXPECT_TRUE(counts) << counts.error().message;
+    std::map<std::string, int64_t> out;
+    if (counts) {
+      for (const auto& [state, n] : counts->by_state) {
+        if (n != 0) out[state] = n;
+      }
+    }
+    return out;
+  }
+
+  // What the counters must equal: the jobs of sf:jobs counted by the state in their hashes.
+  std::map<std::string, int64_t> recount() {
+    std::map<std::string, int64_t> out;
+    auto ids = redis_->command({"ZRANGE", queue_->keys().jobs(), "0", "-1"});
+    EXPECT_TRUE(ids);
+    if (!ids || ids->elements.empty()) return out;
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : ids->elements) cmds.push_back({"HGET", queue_->keys().job(id.str), "state"});
+    auto states = redis_->pipeline(cmds);
+    EXPECT_TRUE(states);
+    if (!states) return out;
+    for (const auto& s : *states) {
+      if (!s.is_nil()) ++out[s.str];
+    }
+    return out;
+  }
+
+  bool drop_counters() { return redis_->command({"DEL", queue_->keys().jobs_by_state()}).has_value(); }
 
   std::unique_ptr<testing::RedisServer> server_;
   std::unique_ptr<RedisClient> redis_;
@@ -302,6 +337,221 @@ TEST_F(QueueTest, ScriptsSurviveAScriptCacheFlush) {
   auto lease = queue_->claim("w", 30000);
   ASSERT_TRUE(lease) << lease.error().message;
   EXPECT_TRUE(lease->has_value());
+}
+
+using Counts = std::map<std::string, int64_t>;
+
+// Each script that changes a job's state moves the job between the counters: this walks
+// every transition (and delete) and checks the counters against the expected numbers and
+// a recount from the job hashes after each step.
+TEST_F(QueueTest, JobCountsFollowEveryTransition) {
+  queue_->set_retry_backoff_ms(0);
+  auto expect_counts = [&](const Counts& expected, const char* step) {
+    EXPECT_EQ(counters(), expected) << step;
+    EXPECT_EQ(recount(), expected) << step << ": the recount from the job hashes";
+  };
+  auto one_shot = [&](const std::string& on_dead) {
+    auto s = spec(1, 1);
+    s.max_attempts = 1;
+    s.on_dead_shards = on_dead;
+    return s;
+  };
+  auto claim = [&]() { return queue_->claim("w", 30000)->value(); };
+  auto complete = [&](Lease lease) {
+    lease.shard.sample_count = 1;
+    EXPECT_TRUE(*queue_->complete(lease.shard));
+  };
+  auto job_count = queue_->job_counts();
+  ASSERT_TRUE(job_count) << job_count.error().message;
+  EXPECT_EQ(job_count->by_state.size(), kJobStates.size()) << "every state, at 0";
+  EXPECT_EQ(job_count->total(), 0);
+
+  ASSERT_TRUE(queue_->submit("a", spec(2, 1), 1));
+  ASSERT_TRUE(queue_->submit("b", spec(1, 1), 2));
+  ASSERT_TRUE(queue_->submit("c", spec(1, 1), 3));
+  expect_counts({{"queued", 3}}, "submit");
+  auto a0 = claim();
+  expect_counts({{"queued", 2}, {"running", 1}}, "claim");
+  ASSERT_TRUE(queue_->control(JobAction::kPause, "a")->changed);
+  expect_counts({{"queued", 2}, {"paused", 1}}, "pause a running job");
+  ASSERT_TRUE(queue_->control(JobAction::kResume, "a")->changed);
+  expect_counts({{"queued", 2}, {"running", 1}}, "resume it");
+  ASSERT_TRUE(queue_->control(JobAction::kPause, "b")->changed);
+  expect_counts({{"queued", 1}, {"running", 1}, {"paused", 1}}, "pause a queued job");
+  ASSERT_TRUE(queue_->control(JobAction::kResume, "b")->changed);
+  expect_counts({{"queued", 2}, {"running", 1}}, "resume it");
+  ASSERT_TRUE(queue_->control(JobAction::kCancel, "c")->changed);
+  expect_counts({{"queued", 1}, {"running", 1}, {"cancelled", 1}}, "cancel");
+  EXPECT_FALSE(queue_->control(JobAction::kCancel, "c")->changed);
+  expect_counts({{"queued", 1}, {"running", 1}, {"cancelled", 1}}, "a refused cancel");
+
+  complete(a0);
+  expect_counts({{"queued", 1}, {"running", 1}, {"cancelled", 1}}, "a shard done, one to go");
+  complete(claim());
+  expect_counts({{"queued", 1}, {"finalizing", 1}, {"cancelled", 1}}, "the last shard done");
+  ASSERT_TRUE(queue_->mark_done("a"));
+  expect_counts({{"queued", 1}, {"done", 1}, {"cancelled", 1}}, "mark_done");
+  ASSERT_TRUE(queue_->mark_done("a"));
+  expect_counts({{"queued", 1}, {"done", 1}, {"cancelled", 1}}, "mark_done again");
+  complete(claim());  // b
+  ASSERT_TRUE(queue_->mark_done("b"));
+  expect_counts({{"done", 2}, {"cancelled", 1}}, "b done");
+
+  ASSERT_TRUE(queue_->submit("d", one_shot("fail"), 4));
+  auto d0 = claim();  // c/0, cancelled, is dropped on the way
+  EXPECT_EQ(d0.shard.job_id, "d");
+  EXPECT_EQ(*queue_->fail(d0.shard, "boom", "w"), FailOutcome::kDead);
+  expect_counts({{"done", 2}, {"cancelled", 1}, {"finalizing", 1}}, "its only shard dead-lettered");
+  ASSERT_TRUE(queue_->mark_done("d"));
+  expect_counts({{"done", 2}, {"cancelled", 1}, {"failed", 1}}, "mark_done of a job with a dead shard");
+  EXPECT_EQ(queue_->control(JobAction::kRetryDead, "d")->count, 1);
+  expect_counts({{"done", 2}, {"cancelled", 1}, {"running", 1}}, "retry of the failed job");
+  complete(claim());
+  ASSERT_TRUE(queue_->mark_done("d"));
+  expect_counts({{"done", 3}, {"cancelled", 1}}, "the retried job done");
+
+  ASSERT_TRUE(queue_->submit("e", one_shot("partial"), 5));
+  EXPECT_EQ(*queue_->fail(claim().shard, "boom", "w"), FailOutcome::kDead);
+  ASSERT_TRUE(queue_->mark_done("e"));
+  expect_counts({{"done", 3}, {"cancelled", 1}, {"partial", 1}}, "partial");
+  EXPECT_EQ(queue_->control(JobAction::kRetryDead, "e")->count, 1);
+  expect_counts({{"done", 3}, {"cancelled", 1}, {"running", 1}}, "retry of the partial job");
+  ASSERT_TRUE(queue_->submit("f", spec(1, 1), 6));
+  auto lost = queue_->claim("dies", 1)->value();  // e/0 again, its worker dies
+  EXPECT_EQ(lost.shard.job_id, "e");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(queue_->reap_expired()->dead, 1);
+  expect_counts({{"done", 3}, {"cancelled", 1}, {"finalizing", 1}, {"queued", 1}}, "reap dead-letters its shard");
+  ASSERT_TRUE(queue_->mark_done("e"));
+  complete(claim());  // f
+  ASSERT_TRUE(queue_->mark_failed("f", "finalize: disk full"));
+  expect_counts({{"done", 3}, {"cancelled", 1}, {"partial", 1}, {"failed", 1}}, "mark_failed");
+
+  ASSERT_TRUE(queue_->submit("g", spec(1, 1), 7));
+  ASSERT_TRUE(queue_->control(JobAction::kPause, "g")->changed);
+  for (std::string id : {"a", "c", "e", "f", "g"}) ASSERT_TRUE(queue_->control(JobAction::kDelete, id)->changed);
+  expect_counts({{"done", 2}}, "delete of a done, a cancelled, a partial, a failed and a paused job");
+  EXPECT_FALSE(queue_->control(JobAction::kDelete, "a")->found);
+  expect_counts({{"done", 2}}, "delete of a job that is gone");
+  ASSERT_TRUE(queue_->mark_failed("a", "finalize: too late"));
+  expect_counts({{"done", 2}}, "mark_failed of a deleted job");
+  EXPECT_FALSE(queue_->job("a")->has_value()) << "no stray job hash";
+}
+
+// A random sequence of every queue operation, the counters checked against a recount
+// from the job hashes after each one: a script that forgot the counters, or moved them
+// twice, shows up as a difference.
+TEST_F(QueueTest, JobCountsEqualARecountAfterRandomOperations) {
+  queue_->set_retry_backoff_ms(0);
+  std::mt19937 rng(20261205);  // fixed seed: the same sequence on every run
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  std::vector<std::string> jobs;
+  std::vector<Lease> held;
+  std::set<std::string> seen;  // states the counters held at some point
+  int submitted = 0;
+  auto take_held = [&]() {
+    size_t i = pick(held.size());
+    Lease lease = held[i];
+    held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
+    return lease;
+  };
+  for (int step = 0; step < 1500; ++step) {
+    size_t op = pick(14);
+    std::string what;
+    if (op == 0 || jobs.empty()) {
+      auto s = spec(1 + static_cast<int64_t>(pick(3)), 1);
+      s.max_attempts = 1 + static_cast<int>(pick(2));
+      s.on_dead_shards = pick(2) ? "partial" : "fail";
+      std::string id = "job-" + std::to_string(submitted++);
+      ASSERT_TRUE(queue_->submit(id, s, step));
+      jobs.push_back(id);
+      what = "submit " + id;
+    } else if (op <= 3) {
+      // Short leases now and then, so that reap finds some expired.
+      auto lease = queue_->claim("w" + std::to_string(pick(4)), pick(4) == 0 ? 1 : 30000);
+      ASSERT_TRUE(lease);
+      if (lease->has_value()) held.push_back(**lease);
+      what = "claim";
+    } else if (op <= 5 && !held.empty()) {
+      Lease lease = take_held();
+      lease.shard.sample_count = 1;
+      ASSERT_TRUE(queue_->complete(lease.shard));
+      what = "complete " + lease.shard.job_id;
+    } else if (op == 6 && !held.empty()) {
+      Lease lease = take_held();
+      ASSERT_TRUE(queue_->fail(lease.shard, "boom", "w" + std::to_string(pick(4))));
+      what = "fail " + lease.shard.job_id;
+    } else if (op == 7 && !held.empty()) {
+      ASSERT_TRUE(queue_->release(take_held().shard));
+      what = "release";
+    } else if (op == 8) {
+      ASSERT_TRUE(queue_->reap_expired());
+      what = "reap";
+    } else if (op <= 11) {
+      static constexpr JobAction kActions[] = {JobAction::kPause, JobAction::kResume, JobAction::kPause,
+                                               JobAction::kResume, JobAction::kCancel, JobAction::kRetryDead,
+                                               JobAction::kRetryDead, JobAction::kDelete};
+      JobAction action = kActions[pick(std::size(kActions))];
+      std::string id = jobs[pick(jobs.size())];
+      ASSERT_TRUE(queue_->control(action, id));
+      what = "control " + std::to_string(static_cast<int>(action)) + " " + id;
+    } else {
+      auto ready = queue_->finalizable();
+      ASSERT_TRUE(ready);
+      for (const auto& id : *ready) {
+        ASSERT_TRUE(pick(4) == 0 ? queue_->mark_failed(id, "finalize: boom") : queue_->mark_done(id));
+      }
+      what = "finalize";
+    }
+    auto counted = counters();
+    ASSERT_EQ(counted, recount()) << "after step " << step << ": " << what;
+    for (const auto& [state, n] : counted) seen.insert(state);
+  }
+  EXPECT_EQ(seen, std::set<std::string>(kJobStates.begin(), kJobStates.end()))
+      << "the sequence reached every state";
+  auto before = counters();
+  auto rebuilt = queue_->rebuild_job_counts();
+  ASSERT_TRUE(rebuilt && rebuilt->has_value());
+  auto listed = redis_->command({"ZCARD", queue_->keys().jobs()});
+  EXPECT_EQ(**rebuilt, listed->as_int());
+  EXPECT_EQ(counters(), before) << "a rebuild gives the same numbers";
+}
+
+// A Redis whose jobs predate the counters holds the job hashes and no counters: the
+// coordinator counts them at start, or else the first script that needs the counters
+// does; either way once, never on top of counters that exist.
+TEST_F(QueueTest, JobCountsAreRebuiltOnceForJobsFromBeforeThem) {
+  ASSERT_TRUE(queue_->submit("a", spec(1, 1), 1));
+  ASSERT_TRUE(queue_->submit("b", spec(1, 1), 2));
+  ASSERT_TRUE(queue_->submit("c", spec(1, 1), 3));
+  ASSERT_TRUE(queue_->claim("w", 30000)->has_value());
+  ASSERT_TRUE(queue_->control(JobAction::kCancel, "c")->changed);
+  const Counts expected = {{"queued", 1}, {"running", 1}, {"cancelled", 1}};
+
+  ASSERT_TRUE(drop_counters());
+  auto rebuilt = queue_->rebuild_job_counts(/*only_if_missing=*/true);
+  ASSERT_TRUE(rebuilt);
+  ASSERT_TRUE(rebuilt->has_value());
+  EXPECT_EQ(**rebuilt, 3);
+  EXPECT_EQ(counters(), expected);
+  EXPECT_FALSE(queue_->rebuild_job_counts(true)->has_value()) << "the counters exist: nothing counted twice";
+  EXPECT_EQ(queue_->rebuild_job_counts(false)->value_or(-1), 3);
+  EXPECT_EQ(counters(), expected) << "a forced rebuild replaces the counters, it does not add to them";
+
+  // No rebuild: the first script that changes a state counts the jobs first.
+  ASSERT_TRUE(drop_counters());
+  ASSERT_TRUE(queue_->control(JobAction::kPause, "b")->changed);
+  EXPECT_EQ(counters(), (Counts{{"paused", 1}, {"running", 1}, {"cancelled", 1}}));
+  ASSERT_TRUE(drop_counters());
+  ASSERT_TRUE(queue_->control(JobAction::kDelete, "b")->changed);
+  EXPECT_EQ(counters(), (Counts{{"running", 1}, {"cancelled", 1}}));
+  ASSERT_TRUE(drop_counters());
+  ASSERT_TRUE(queue_->submit("d", spec(1, 1), 4));
+  EXPECT_EQ(counters(), (Counts{{"queued", 1}, {"running", 1}, {"cancelled", 1}}));
+  // Or reading them does.
+  ASSERT_TRUE(drop_counters());
+  EXPECT_EQ(counters(), (Counts{{"queued", 1}, {"running", 1}, {"cancelled", 1}}));
+  EXPECT_EQ(recount(), counters());
 }
 
 TEST(RedisClient, UnreachableServerIsAConnectionErrorNamingTheAddress) {

@@ -2,6 +2,6 @@ local jkey = job_key(ARGV[2])
 local state = redis.call('HGET', jkey, 'state')
 if not state then return -1 end
 if not (is_active(state) or state == 'paused') then return 0 end
-redis.call('HSET', jkey, 'state', 'cancelled', 'finished_ms', s(now_ms()), 'error', 'cancelled')
+set_state(jkey, 'cancelled', 'finished_ms', s(now_ms()), 'error', 'cancelled')
 redis.call('DEL', jkey .. ':parked')
 return 1

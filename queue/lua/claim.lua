@@ -34,7 +34,7 @@ for _ = 1, 1000 do
         redis.call('HINCRBY', skey, 'attempts', 1)
         redis.call('ZADD', p .. ':queue:leases', s(deadline), member)
         if jstate == 'queued' then
-          redis.call('HSET', jkey, 'state', 'running', 'started_ms', s(now))
+          set_state(jkey, 'running', 'started_ms', s(now))
         end
         result = {job, shard, s(token), s(deadline)}
         break

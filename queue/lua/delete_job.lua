@@ -11,6 +11,7 @@ for n = 0, total - 1 do
   redis.call('LREM', p .. ':queue:dead', 0, member)
   redis.call('DEL', shard_key(job, n))
 end
+forget_state(jkey)
 redis.call('DEL', jkey, jkey .. ':spec', jkey .. ':parked', jkey .. ':blocklist', jkey .. ':failures')
 redis.call('ZREM', p .. ':jobs', job)
 redis.call('LREM', p .. ':queue:finalize', 0, job)

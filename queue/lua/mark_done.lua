@@ -4,7 +4,7 @@ local v = redis.call('HMGET', jkey, 'state', 'shards_dead', 'on_dead_shards')
 if v[1] == 'finalizing' then
   local ended = 'done'
   if (tonumber(v[2]) or 0) > 0 then ended = v[3] == 'partial' and 'partial' or 'failed' end
-  redis.call('HSET', jkey, 'state', ended, 'finished_ms', s(now_ms()))
+  set_state(jkey, ended, 'finished_ms', s(now_ms()))
 end
 redis.call('LREM', p .. ':queue:finalize', 0, ARGV[2])
 return 1

@@ -1,5 +1,9 @@
--- ARGV: prefix, job, error.
+-- ARGV: prefix, job, error. Nothing for a job that no longer exists (deleted while it
+-- was being finalized): writing its state would leave a stray job hash, counted by
+-- sf:stats:jobs_by_state but listed nowhere.
 local jkey = job_key(ARGV[2])
-redis.call('HSET', jkey, 'state', 'failed', 'error', ARGV[3], 'finished_ms', s(now_ms()))
+if redis.call('EXISTS', jkey) == 1 then
+  set_state(jkey, 'failed', 'error', ARGV[3], 'finished_ms', s(now_ms()))
+end
 redis.call('LREM', p .. ':queue:finalize', 0, ARGV[2])
 return 1

@@ -4,5 +4,5 @@ local jkey = job_key(ARGV[2])
 local state = redis.call('HGET', jkey, 'state')
 if not state then return -1 end
 if not is_active(state) then return 0 end
-redis.call('HSET', jkey, 'state', 'paused', 'paused_from', state)
+set_state(jkey, 'paused', 'paused_from', state)
 return 1

@@ -14,6 +14,47 @@ end
 local function job_key(job) return p .. ':job:' .. job end
 local function shard_key(job, shard) return p .. ':job:' .. job .. ':shard:' .. shard end
 local function split(member) return string.match(member, '^(.+)/(%d+)$') end
+-- Jobs per state (HASH state -> jobs), kept in step with every change of a job's state by
+-- set_state and forget_state below, so /metrics and the dashboard read one small hash
+-- instead of every job hash. A Redis whose jobs predate the counters has no such hash:
+-- the first script that needs it counts the job hashes first (O(jobs), once), inside the
+-- same atomic script, so no transition is lost or counted twice.
+local jobs_by_state = p .. ':stats:jobs_by_state'
+-- Replaces the counters with a count of the job hashes listed in sf:jobs; returns how
+-- many jobs it counted.
+local function recount_jobs_by_state()
+  redis.call('DEL', jobs_by_state)
+  local counts, jobs = {}, 0
+  for _, job in ipairs(redis.call('ZRANGE', p .. ':jobs', 0, -1)) do
+    local state = redis.call('HGET', job_key(job), 'state')
+    if state then
+      counts[state] = (counts[state] or 0) + 1
+      jobs = jobs + 1
+    end
+  end
+  for state, n in pairs(counts) do redis.call('HSET', jobs_by_state, state, s(n)) end
+  return jobs
+end
+local function ensure_jobs_by_state()
+  if redis.call('EXISTS', jobs_by_state) == 0 then recount_jobs_by_state() end
+end
+-- The one way to change a job's state: moves the job between the counters and sets the
+-- state, with any more field/value pairs, in the job hash.
+local function set_state(jkey, new, ...)
+  ensure_jobs_by_state()
+  local old = redis.call('HGET', jkey, 'state')
+  if old ~= new then
+    if old then redis.call('HINCRBY', jobs_by_state, old, -1) end
+    redis.call('HINCRBY', jobs_by_state, new, 1)
+  end
+  redis.call('HSET', jkey, 'state', new, ...)
+end
+-- Before a job hash is deleted: takes the job off its state's counter.
+local function forget_state(jkey)
+  ensure_jobs_by_state()
+  local old = redis.call('HGET', jkey, 'state')
+  if old then redis.call('HINCRBY', jobs_by_state, old, -1) end
+end
 local function enqueue(job, member, head)
   local prio = tonumber(redis.call('HGET', job_key(job), 'priority')) or 0
   local seq = redis.call('INCR', p .. ':seq:enqueue')
@@ -27,7 +68,7 @@ local function check_end(job)
   local v = redis.call('HMGET', jkey, 'state', 'shards_done', 'shards_dead', 'shards_total')
   if (v[1] == 'running' or v[1] == 'paused') and
      tonumber(v[2]) + tonumber(v[3]) >= tonumber(v[4]) then
-    redis.call('HSET', jkey, 'state', 'finalizing')
+    set_state(jkey, 'finalizing')
     redis.call('LPUSH', p .. ':queue:finalize', job)
   end
 end

@@ -2,7 +2,7 @@ local jkey = job_key(ARGV[2])
 local v = redis.call('HMGET', jkey, 'state', 'paused_from')
 if not v[1] then return -1 end
 if v[1] ~= 'paused' then return 0 end
-redis.call('HSET', jkey, 'state', v[2] or 'running')
+set_state(jkey, v[2] or 'running')
 local parked = jkey .. ':parked'
 if redis.call('EXISTS', parked) == 1 then
   redis.call('ZUNIONSTORE', p .. ':queue:pending', 2, p .. ':queue:pending', parked)

@@ -19,6 +19,6 @@ if n > 0 then
   redis.call('HINCRBY', jkey, 'shards_dead', -n)
   redis.call('DEL', jkey .. ':blocklist', jkey .. ':failures')
   local started = tonumber(redis.call('HGET', jkey, 'started_ms')) or 0
-  redis.call('HSET', jkey, 'state', started > 0 and 'running' or 'queued', 'error', '', 'finished_ms', 0)
+  set_state(jkey, started > 0 and 'running' or 'queued', 'error', '', 'finished_ms', 0)
 end
 return n
