@@ -24,9 +24,15 @@ export function renderTotals() {
   const alive = typeof t.workers_alive === 'number' ? t.workers_alive : state.workers.filter((w) => w.alive).length;
   setText(totalEls.workers, fmtInt(alive));
   setText(totalEls.workersOf, state.workers.length ? `of ${state.workers.length}` : '');
-  const active = state.jobs.filter((j) => ACTIVE_STATES.has(j.state)).length;
+  // Snapshots count every job per state; the job list holds only the newest 200, so
+  // counting it is the fallback while polling.
+  const byState = t.jobs_by_state && typeof t.jobs_by_state === 'object' ? t.jobs_by_state : null;
+  const count = (states) => (byState
+    ? states.reduce((sum, s) => sum + Math.max(0, num(byState[s])), 0)
+    : state.jobs.filter((j) => states.includes(j.state)).length);
+  const active = count([...ACTIVE_STATES]);
   setText(totalEls.active, fmtInt(active));
-  const running = state.jobs.filter((j) => j.state === 'running' || j.state === 'finalizing').length;
+  const running = count(['running', 'finalizing']);
   const title = running ? `(${running}) synthfarm` : 'synthfarm';
   if (document.title !== title) document.title = title;
 }
