@@ -161,6 +161,10 @@ class CoordinatorImpl final : public Coordinator {
     if (!root) return tl::unexpected("storage root: " + root.error().message);
     storage_root_ = *root;
     routes();
+    // cpp-httplib sends a response's headers and body in separate writes: with Nagle's
+    // algorithm on, the body waits for the client's delayed ACK of the headers, ~40 ms
+    // per request on a kept-alive connection (as Prometheus scrapes /metrics).
+    server_.set_tcp_nodelay(true);
     if (!server_.bind_to_port(options_.http_host.c_str(), options_.http_port)) {
       return tl::unexpected(fmt::format("cannot listen on http://{}:{} (port in use?)", options_.http_host,
                                         options_.http_port));
