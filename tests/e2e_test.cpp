@@ -5,6 +5,7 @@
 #include <OpenEXR/ImfHeader.h>
 #include <OpenEXR/ImfInputFile.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -301,6 +302,65 @@ TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
   EXPECT_EQ(ps, 200);
   EXPECT_EQ(png.substr(1, 3), "PNG");
 
+}
+
+// The first `snapshot` event of GET /api/events, parsed; null if none came.
+json first_snapshot(const Farm& farm) {
+  httplib::Client client(farm.url());
+  client.set_read_timeout(10, 0);
+  std::string stream;
+  client.Get("/api/events", [&](const char* data, size_t size) {
+    stream.append(data, size);
+    return stream.find("\n\n") == std::string::npos;  // one event is enough
+  });
+  const std::string prefix = "event: snapshot\ndata: ";
+  if (stream.rfind(prefix, 0) != 0) return nullptr;
+  return json::parse(stream.substr(prefix.size(), stream.find("\n\n") - prefix.size()), nullptr, false);
+}
+
+// /metrics and the dashboard's snapshot count jobs by state from the queue's counters,
+// every state listed; a coordinator starting on a Redis without counters (jobs from
+// before them) counts the job hashes once, to the same numbers.
+TEST(Metrics, JobsByStateFromTheCountersAndRecountedOnARedisFromBeforeThem) {
+  Farm farm({.workers = 0});
+  farm.submit(tiny_spec("m-queued", 2, 1));
+  std::string paused = farm.submit(tiny_spec("m-paused", 2, 1));
+  std::string cancelled = farm.submit(tiny_spec("m-cancelled", 2, 1));
+  ASSERT_EQ(farm.post("/api/jobs/" + paused + "/pause", "").first, 200);
+  ASSERT_EQ(farm.post("/api/jobs/" + cancelled + "/cancel", "").first, 200);
+  auto jobs_by_state = [&] {
+    auto [code, metrics] = farm.get_raw("/metrics");
+    EXPECT_EQ(code, 200);
+    std::string lines;
+    std::istringstream in(metrics);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("synthfarm_jobs{", 0) == 0) lines += line + "\n";
+    }
+    return lines;
+  };
+  const std::string expected =
+      "synthfarm_jobs{state=\"cancelled\"} 1\nsynthfarm_jobs{state=\"done\"} 0\n"
+      "synthfarm_jobs{state=\"failed\"} 0\nsynthfarm_jobs{state=\"finalizing\"} 0\n"
+      "synthfarm_jobs{state=\"partial\"} 0\nsynthfarm_jobs{state=\"paused\"} 1\n"
+      "synthfarm_jobs{state=\"queued\"} 1\nsynthfarm_jobs{state=\"running\"} 0\n";
+  EXPECT_EQ(jobs_by_state(), expected);
+  json snapshot = first_snapshot(farm);
+  ASSERT_TRUE(snapshot.is_object()) << snapshot.dump();
+  EXPECT_EQ(snapshot["jobs"].size(), 3u);
+  EXPECT_EQ(snapshot["totals"]["jobs_by_state"],
+            json({{"cancelled", 1}, {"done", 0}, {"failed", 0}, {"finalizing", 0}, {"partial", 0}, {"paused", 1},
+                  {"queued", 1}, {"running", 0}}))
+      << snapshot["totals"].dump();
+
+  // The Redis of a farm from before the counters: the same job hashes, no counters.
+  auto [code, deleted] =
+      run_command({"redis-cli", "-p", std::to_string(farm.redis()->port()), "DEL", "sf:stats:jobs_by_state"});
+  ASSERT_EQ(code, 0) << deleted;
+  ASSERT_EQ(deleted.substr(0, 1), "1") << deleted;
+  farm.restart_coordinator();
+  EXPECT_EQ(jobs_by_state(), expected) << farm.logs();
+  EXPECT_NE(slurp(farm.dir() / "coordinator.log").find("counted 3 job(s) per state"), std::string::npos)
+      << farm.logs();
 }
 
 TEST(EndToEnd, FarmAndLocalRenderAreByteIdenticalAtAnyThreadCount) {
