@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "jobs/human/appearance.h"
-#include "jobs/human/body.h"
-#include "jobs/human/motion.h"
+#include "humans/appearance.h"
+#include "humans/body.h"
+#include "humans/motion.h"
 #include "render/image_io.h"
 #include "jobs/people.h"
 #include "render/renderer.h"
@@ -35,7 +35,7 @@ namespace {
 using namespace synthfarm;
 using namespace synthfarm::jobs;
 using namespace synthfarm::render;
-using namespace synthfarm::jobs::human;
+using namespace synthfarm::humans;
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {

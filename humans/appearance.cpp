@@ -1,11 +1,11 @@
-#include "jobs/human/appearance.h"
+#include "humans/appearance.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 // Monk Skin Tone swatches decoded with the exact sRGB transfer function.
@@ -409,4 +409,4 @@ void pose_extra(const ExtraMesh& extra, const RestBody& body, const Posed& posed
   skin_vertices(extra.vertices, extra.weights, body.joints, posed, out);
 }
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

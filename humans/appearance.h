@@ -1,4 +1,4 @@
-// What a synthfarm human looks like (jobs-internal header): skin tone, garments with their
+// What a synthfarm human looks like: skin tone, garments with their
 // colours and patterns, shoes and hair, drawn from a random stream; and dressing a rest
 // body (body.h) with them: per-vertex colours of the body mesh plus extra meshes (a hair
 // shell, a skirt) that are skinned to the same skeleton. It knows nothing of scenes,
@@ -30,9 +30,9 @@
 
 #include "base/colour.h"
 #include "base/rng.h"
-#include "jobs/human/body.h"
+#include "humans/body.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 enum class Sleeves : uint8_t { kNone, kShort, kLong };
 enum class LowerGarment : uint8_t { kTrousers, kShorts, kSkirt, kDress };
@@ -93,4 +93,4 @@ DressedBody dress(const RestBody& body, const Appearance& appearance);
 void pose_extra(const ExtraMesh& extra, const RestBody& body, const Posed& posed,
                 std::vector<Vec3>& out);
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,4 +1,4 @@
-#include "jobs/human/appearance.h"
+#include "humans/appearance.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 int idx(Joint j) { return index(j); }
@@ -216,4 +216,4 @@ TEST(AppearanceDress, SkirtHangsFromTheHipsAndClearsTheLegs) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

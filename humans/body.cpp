@@ -1,4 +1,4 @@
-#include "jobs/human/body.h"
+#include "humans/body.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 constexpr double kSqrtHalf = 0.70710678118654752440;
@@ -929,4 +929,4 @@ std::vector<Vec3> vertex_normals(std::span<const Vec3> vertices,
   return n;
 }
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,4 +1,4 @@
-// The parametric human body of synthfarm (jobs-internal header): one fixed triangle mesh
+// The parametric human body of synthfarm: one fixed triangle mesh
 // topology shared by every person, a shape (height, BMI, sex, age, proportions) that moves
 // its vertices, and linear blend skinning onto a posed skeleton (skeleton.h). It knows
 // nothing of clothing or colour (appearance.h) nor of scenes and rendering.
@@ -53,10 +53,10 @@
 #include <span>
 #include <vector>
 
-#include "jobs/human/skeleton.h"
+#include "humans/skeleton.h"
 #include "base/math.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 // Body shape. Values outside the valid ranges are clamped by build_rest_body().
 struct Shape {
@@ -150,4 +150,4 @@ void skin(const RestBody& body, const Posed& posed, std::vector<Vec3>& out);
 std::vector<Vec3> vertex_normals(std::span<const Vec3> vertices,
                                  std::span<const std::array<uint32_t, 3>> triangles);
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

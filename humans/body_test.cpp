@@ -1,4 +1,4 @@
-#include "jobs/human/body.h"
+#include "humans/body.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "base/rng.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 
@@ -338,4 +338,4 @@ TEST(BodyLabels, RegionsMatchTheSkeleton) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,4 +1,4 @@
-#include "jobs/human/bvh.h"
+#include "humans/mocap_bvh.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <initializer_list>
 #include <utility>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 // ---- Lexing ----------------------------------------------------------------------------
@@ -790,4 +790,4 @@ Pose retarget_frame(const BvhMotion& motion, const JointMap& map, const RestJoin
   return pose;
 }
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,4 +1,4 @@
-// BVH motion-capture import for synthfarm humans (jobs-internal header): parsing, mapping
+// BVH motion-capture import for synthfarm humans: parsing, mapping
 // the file's joints onto the synthfarm skeleton, and retargeting frames onto a body with
 // different proportions and a different rest pose. It never reads files itself (callers
 // pass the text) and knows nothing of meshes or rendering.
@@ -28,10 +28,10 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "jobs/human/skeleton.h"
+#include "humans/skeleton.h"
 #include "base/math.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 struct BvhError {
   std::string file;
@@ -123,4 +123,4 @@ struct RetargetOptions {
 Pose retarget_frame(const BvhMotion& motion, const JointMap& map, const RestJoints& target_rest,
                     double frame, const RetargetOptions& options = {});
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

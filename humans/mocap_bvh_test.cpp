@@ -1,6 +1,6 @@
-#include "jobs/human/bvh.h"
+#include "humans/mocap_bvh.h"
 
-#include "jobs/human/test_skeleton.h"
+#include "humans/test_skeleton.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <functional>
 #include <sstream>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 
@@ -471,4 +471,4 @@ TEST(BvhRetarget, DeterministicAndOptionallyClamped) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

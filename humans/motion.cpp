@@ -1,4 +1,4 @@
-#include "jobs/human/motion.h"
+#include "humans/motion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 constexpr double kTwoPi = 2.0 * kPi;
@@ -720,4 +720,4 @@ Pose clip_pose(Clip clip, const ClipParams& params, const RestJoints& rest,
   return p;
 }
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

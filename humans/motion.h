@@ -1,4 +1,4 @@
-// Procedural motion for synthfarm humans (jobs-internal header): natural static poses, a
+// Procedural motion for synthfarm humans: natural static poses, a
 // capsule self-intersection test, ground contact, and parametric clips (walk, run, idle,
 // wave, sit-down) that produce skeleton Poses. It knows nothing of meshes or rendering and
 // does not draw body shapes; callers pass the rest joints and joint radii of a built body.
@@ -16,7 +16,7 @@
 //     run also travel along +y by stride * phase unless ClipParams::in_place is set.
 //     Sit is a one-shot transition: standing at phase 0, seated at phase >= 1.
 //   Determinism: every value that reaches a Pose is computed with + - * / sqrt and the
-//     portable_sin/portable_cos of jobs/math.h, so results are bit-identical on any x86-64
+//     portable_sin/portable_cos of base/math.h, so results are bit-identical on any x86-64
 //     machine. All functions are pure and thread-safe.
 #pragma once
 
@@ -24,11 +24,11 @@
 #include <optional>
 #include <string_view>
 
-#include "jobs/human/skeleton.h"
+#include "humans/skeleton.h"
 #include "base/math.h"
 #include "base/rng.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 using JointRadii = std::array<double, kJointCount>;  // metres
 
@@ -109,4 +109,4 @@ double clip_cycle_seconds(Clip clip, const MotionStyle& style, double speed);
 Pose clip_pose(Clip clip, const ClipParams& params, const RestJoints& rest,
                const MotionStyle& style);
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,13 +1,13 @@
-#include "jobs/human/motion.h"
+#include "humans/motion.h"
 
-#include "jobs/human/test_skeleton.h"
+#include "humans/test_skeleton.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 namespace {
 
 JointRadii test_radii(double h) {
@@ -347,4 +347,4 @@ TEST(MotionClips, ConsecutiveFramesAreSmooth) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,9 +1,9 @@
-#include "jobs/human/skeleton.h"
+#include "humans/skeleton.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 std::optional<Joint> joint_from_name(std::string_view name) {
   for (int j = 0; j < kJointCount; ++j) {
@@ -102,4 +102,4 @@ Posed forward_kinematics(const RestJoints& rest, const Pose& pose) {
   return out;
 }
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -1,5 +1,5 @@
 // The skeleton shared by every synthfarm human: 24 joints in an SMPL-like hierarchy, their
-// limits, poses as local joint rotations, and forward kinematics (jobs-internal header).
+// limits, poses as local joint rotations, and forward kinematics.
 //
 // Conventions
 //   Body frame: metres, +x the person's left, +y forward (where the face points), +z up;
@@ -26,7 +26,7 @@
 
 #include "base/math.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 enum class Joint : int {
   kPelvis,
@@ -109,4 +109,4 @@ struct Posed {
 
 Posed forward_kinematics(const RestJoints& rest, const Pose& pose);
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

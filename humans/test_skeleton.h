@@ -2,9 +2,9 @@
 // tests do not depend on the body model.
 #pragma once
 
-#include "jobs/human/skeleton.h"
+#include "humans/skeleton.h"
 
-namespace synthfarm::jobs::human {
+namespace synthfarm::humans {
 
 inline constexpr double kS = 0.70710678118654752440;
 
@@ -37,4 +37,4 @@ inline RestJoints test_rest(double h) {
   return r;
 }
 
-}  // namespace synthfarm::jobs::human
+}  // namespace synthfarm::humans

@@ -16,8 +16,8 @@
 #include "jobs/characters.h"
 #include "jobs/gltf.h"
 #include "jobs/gltf_testing.h"
-#include "jobs/human/body.h"
-#include "jobs/human/skeleton.h"
+#include "humans/body.h"
+#include "humans/skeleton.h"
 #include "jobs/people.h"
 #include "render/renderer.h"
 #include "jobs/sample.h"
@@ -42,7 +42,7 @@ using gltf_testing::to_glb;
 using json = nlohmann::json;
 
 // Mixamo's name of each skeleton.h joint.
-constexpr std::array<const char*, human::kJointCount> kMixamoNames = {
+constexpr std::array<const char*, humans::kJointCount> kMixamoNames = {
     "Hips",         "LeftUpLeg",     "RightUpLeg",    "Spine",        "LeftLeg",
     "RightLeg",     "Spine1",        "LeftFoot",      "RightFoot",    "Spine2",
     "LeftToeBase",  "RightToeBase",  "Neck",          "LeftShoulder", "RightShoulder",
@@ -56,7 +56,7 @@ Vec3 body_to_gltf(Vec3 p) { return {p.x, p.z, p.y}; }
 
 struct CharacterFile {
   std::string bytes;
-  human::RestBody body;
+  humans::RestBody body;
 };
 
 // The rest body of `shape` as a skinned glTF: one node per joint (translation only, under
@@ -64,11 +64,11 @@ struct CharacterFile {
 // weights, and an animation "RaiseLeftArm" that turns the left upper arm 90 degrees up
 // (about glTF -Z, the person's front axis) over one second. `skin` = false leaves the skin
 // out (a static mesh); `prefix` is put before every joint name.
-CharacterFile parametric_character(const human::Shape& shape, bool skin = true,
+CharacterFile parametric_character(const humans::Shape& shape, bool skin = true,
                                    const std::string& prefix = "mixamorig:") {
   CharacterFile out;
-  out.body = human::build_rest_body(shape);
-  const human::Topology& topo = human::topology();
+  out.body = humans::build_rest_body(shape);
+  const humans::Topology& topo = humans::topology();
   tg::Model m;
   m.asset.version = "2.0";
   ModelBuilder b(m);
@@ -82,7 +82,7 @@ CharacterFile parametric_character(const human::Shape& shape, bool skin = true,
   for (const auto& t : topo.triangles) indices.insert(indices.end(), {t[0], t[2], t[1]});
   std::vector<uint16_t> joints;
   std::vector<float> weights;
-  for (const human::SkinWeights& w : topo.weights) {
+  for (const humans::SkinWeights& w : topo.weights) {
     double sum = w.weight[0] + w.weight[1] + w.weight[2] + w.weight[3];
     for (int k = 0; k < 4; ++k) {
       joints.push_back(w.joint[k]);
@@ -111,13 +111,13 @@ CharacterFile parametric_character(const human::Shape& shape, bool skin = true,
   m.meshes.push_back(mesh);
 
   // Nodes: 0 = Armature, 1 + j = joint j, then the mesh node.
-  m.nodes.resize(2 + human::kJointCount);
+  m.nodes.resize(2 + humans::kJointCount);
   m.nodes[0].name = "Armature";
   std::vector<float> inverse_binds;
-  for (int j = 0; j < human::kJointCount; ++j) {
+  for (int j = 0; j < humans::kJointCount; ++j) {
     tg::Node& node = m.nodes[1 + static_cast<size_t>(j)];
     node.name = prefix + kMixamoNames[j];
-    const int parent = human::kParents[j];
+    const int parent = humans::kParents[j];
     const Vec3 here = body_to_gltf(out.body.joints[j]);
     const Vec3 offset = parent < 0 ? here : here - body_to_gltf(out.body.joints[parent]);
     node.translation = {offset.x, offset.y, offset.z};
@@ -132,7 +132,7 @@ CharacterFile parametric_character(const human::Shape& shape, bool skin = true,
   if (skin) {
     body_node.skin = 0;
     tg::Skin s;
-    for (int j = 0; j < human::kJointCount; ++j) s.joints.push_back(1 + j);
+    for (int j = 0; j < humans::kJointCount; ++j) s.joints.push_back(1 + j);
     s.inverseBindMatrices = b.accessor(inverse_binds, TINYGLTF_COMPONENT_TYPE_FLOAT, TINYGLTF_TYPE_MAT4);
     m.skins.push_back(s);
 
@@ -148,7 +148,7 @@ CharacterFile parametric_character(const human::Shape& shape, bool skin = true,
     animation.samplers.push_back(sampler);
     tg::AnimationChannel channel;
     channel.sampler = 0;
-    channel.target_node = 1 + human::index(human::Joint::kLeftShoulder);
+    channel.target_node = 1 + humans::index(humans::Joint::kLeftShoulder);
     channel.target_path = "rotation";
     animation.channels.push_back(channel);
     m.animations.push_back(animation);
@@ -194,7 +194,7 @@ int keypoint(std::string_view name) {
 }
 
 TEST(CharacterTest, MixamoNamesGiveKeypointsAtTheBodyModelsJoints) {
-  const CharacterFile file = parametric_character(human::Shape{});
+  const CharacterFile file = parametric_character(humans::Shape{});
   auto asset = load_character(file.bytes, kUri, "auto", {});
   ASSERT_TRUE(asset) << asset.error();
   for (int k = 0; k < kKeypointCount; ++k) EXPECT_GE(asset->keypoint_joint[k], 0) << kKeypointNames[k];
@@ -209,18 +209,18 @@ TEST(CharacterTest, MixamoNamesGiveKeypointsAtTheBodyModelsJoints) {
   const Person person = character_person(*asset, GltfCharacter::kBindPose, 0, 0, 0);
   EXPECT_EQ(person.info.body, "character");
   EXPECT_EQ(person.info.character, kUri);
-  EXPECT_EQ(person.info.character_joint_names.size(), static_cast<size_t>(human::kJointCount));
+  EXPECT_EQ(person.info.character_joint_names.size(), static_cast<size_t>(humans::kJointCount));
   const Vec3 pelvis = file.body.joints[0];
-  auto expected = [&](human::Joint j) {
-    const Vec3 p = file.body.joints[human::index(j)];
+  auto expected = [&](humans::Joint j) {
+    const Vec3 p = file.body.joints[humans::index(j)];
     return Vec3{-(p.x - pelvis.x), p.y - pelvis.y, p.z};  // soles already on z = 0
   };
-  const std::pair<const char*, human::Joint> pairs[] = {{"left_shoulder", human::Joint::kLeftShoulder},
-                                                        {"right_elbow", human::Joint::kRightElbow},
-                                                        {"left_wrist", human::Joint::kLeftWrist},
-                                                        {"right_knee", human::Joint::kRightKnee},
-                                                        {"left_ankle", human::Joint::kLeftAnkle},
-                                                        {"nose", human::Joint::kHead}};
+  const std::pair<const char*, humans::Joint> pairs[] = {{"left_shoulder", humans::Joint::kLeftShoulder},
+                                                        {"right_elbow", humans::Joint::kRightElbow},
+                                                        {"left_wrist", humans::Joint::kLeftWrist},
+                                                        {"right_knee", humans::Joint::kRightKnee},
+                                                        {"left_ankle", humans::Joint::kLeftAnkle},
+                                                        {"nose", humans::Joint::kHead}};
   for (const auto& [name, joint] : pairs) {
     const Vec3 got = person.info.keypoints[keypoint(name)], want = expected(joint);
     EXPECT_NEAR(got.x, want.x, 2e-3) << name;
@@ -247,7 +247,7 @@ TEST(CharacterTest, MixamoNamesGiveKeypointsAtTheBodyModelsJoints) {
 }
 
 TEST(CharacterTest, TheAnimationMovesTheMappedKeypoints) {
-  const CharacterFile file = parametric_character(human::Shape{});
+  const CharacterFile file = parametric_character(humans::Shape{});
   auto asset = load_character(file.bytes, kUri, "mixamo", {});
   ASSERT_TRUE(asset) << asset.error();
   const Person start = character_person(*asset, 0, 0, 0, 0);
@@ -270,7 +270,7 @@ TEST(CharacterTest, TheAnimationMovesTheMappedKeypoints) {
 }
 
 TEST(CharacterTest, AJointMapOverridesThePresetAndUnmappedKeypointsAreUnlabelled) {
-  const CharacterFile file = parametric_character(human::Shape{}, true, "");
+  const CharacterFile file = parametric_character(humans::Shape{}, true, "");
   // No Mixamo prefix: "auto" finds nothing, so the map must come from the spec.
   auto none = load_character(file.bytes, kUri, "auto", {});
   ASSERT_FALSE(none);
@@ -308,7 +308,7 @@ TEST(CharacterTest, AJointMapOverridesThePresetAndUnmappedKeypointsAreUnlabelled
 // Over 60 rendered samples mixing body-model people and characters, the characters'
 // keypoints marked visible land on their own person's pixels, as the body model's do.
 TEST(CharacterTest, VisibleCharacterKeypointsFallInsideTheirPersonsMask) {
-  human::Shape shape;
+  humans::Shape shape;
   shape.height_m = 1.62;
   shape.bmi = 27;
   const CharacterFile file = parametric_character(shape);
@@ -354,8 +354,8 @@ TEST(CharacterTest, BadCharactersAreNamedWithTheFileAndTheProblem) {
     EXPECT_FALSE(assets);
     return assets ? std::string() : assets.error();
   };
-  const CharacterFile skinned = parametric_character(human::Shape{});
-  std::string e = error_of(parametric_character(human::Shape{}, false).bytes);
+  const CharacterFile skinned = parametric_character(humans::Shape{});
+  std::string e = error_of(parametric_character(humans::Shape{}, false).bytes);
   EXPECT_NE(e.find("humans.characters[0]: body.glb: no skinned mesh"), std::string::npos) << e;
 
   e = error_of(skinned.bytes.substr(0, skinned.bytes.size() / 2));
@@ -369,7 +369,7 @@ TEST(CharacterTest, BadCharactersAreNamedWithTheFileAndTheProblem) {
 
   spec.humans.character_joint_map.clear();
   spec.humans.character_preset = "mixamo";
-  auto plain = load_scene_assets(spec, reader_of({{kUri, parametric_character(human::Shape{}, true, "").bytes}}));
+  auto plain = load_scene_assets(spec, reader_of({{kUri, parametric_character(humans::Shape{}, true, "").bytes}}));
   ASSERT_FALSE(plain);
   EXPECT_NE(plain.error().find("humans.characters[0]: body.glb: joint map preset 'mixamo'"), std::string::npos)
       << plain.error();
@@ -474,7 +474,7 @@ TEST(ClipTest, AStillImageKeepsItsPlainKeysAndTheClipsFirstFrameIsTheStill) {
 }
 
 TEST(ClipTest, CharactersPlayTheirAnimationAcrossTheFrames) {
-  const CharacterFile file = parametric_character(human::Shape{});
+  const CharacterFile file = parametric_character(humans::Shape{});
   JobSpec spec = clip_spec();
   spec.humans.count = Distribution::constant(1);
   spec.humans.body = {{"character"}, {}};
@@ -526,7 +526,7 @@ TEST(ClipTest, MotionVectorsFollowThePeople) {
   ASSERT_EQ(frame->motion.size(), 2 * frame->instance.size());
   // The pelvis's own displacement on the image, frame 0 -> 3.
   const Camera& cam = now.camera;
-  const int pelvis = human::index(human::Joint::kPelvis);
+  const int pelvis = humans::index(humans::Joint::kPelvis);
   const auto [x0, y0] = cam.project(cam.to_camera(now.humans[0].joints[pelvis]));
   const auto [x1, y1] = cam.project(cam.to_camera(next.humans[0].joints[pelvis]));
   double sum_x = 0, sum_y = 0;

@@ -4,8 +4,8 @@
 
 #include <cstdio>
 
-#include "jobs/human/body.h"
-#include "jobs/human/skeleton.h"
+#include "humans/body.h"
+#include "humans/skeleton.h"
 #include "render/renderer.h"
 #include "jobs/scene.h"
 
@@ -132,7 +132,7 @@ TEST(HumanLabels, PartAndUvLayersLabelPeopleOnly) {
   ASSERT_TRUE(renderer.has_value());
   JobSpec spec = label_spec();
   spec.humans.count = Distribution::constant(2);
-  std::array<int, human::kPartCount + 1> seen{};
+  std::array<int, humans::kPartCount + 1> seen{};
   for (uint64_t index = 0; index < 10; ++index) {
     SampleScene scene = build_scene(spec, index);
     auto frame = (*renderer)->render(scene, kLabelsOnly);
@@ -146,7 +146,7 @@ TEST(HumanLabels, PartAndUvLayersLabelPeopleOnly) {
         continue;
       }
       // Hair and skirt shells have no DensePose labels.
-      ASSERT_LE(part, static_cast<uint32_t>(human::kPartCount));
+      ASSERT_LE(part, static_cast<uint32_t>(humans::kPartCount));
       ++seen[part];
       ASSERT_GE(frame->uv[2 * p], 0.0f);
       ASSERT_LE(frame->uv[2 * p], 1.0f);
@@ -155,7 +155,7 @@ TEST(HumanLabels, PartAndUvLayersLabelPeopleOnly) {
     }
   }
   int parts_seen = 0;
-  for (int part = 1; part <= human::kPartCount; ++part) parts_seen += seen[part] > 0;
+  for (int part = 1; part <= humans::kPartCount; ++part) parts_seen += seen[part] > 0;
   EXPECT_GE(parts_seen, 20) << "most of the 24 parts appear over 20 people";
 }
 

@@ -8,10 +8,10 @@
 
 #include "jobs/characters.h"
 #include "jobs/gltf.h"
-#include "jobs/human/appearance.h"
-#include "jobs/human/body.h"
-#include "jobs/human/motion.h"
-#include "jobs/human/skeleton.h"
+#include "humans/appearance.h"
+#include "humans/body.h"
+#include "humans/motion.h"
+#include "humans/skeleton.h"
 #include "base/rng.h"
 
 namespace synthfarm::jobs {
@@ -20,7 +20,7 @@ using render::Mesh;
 
 namespace {
 
-using human::Joint;
+using humans::Joint;
 
 // COCO body keypoints 5..16 and the skeleton joints they sit at.
 constexpr std::array<Joint, 12> kBodyKeypointJoints = {
@@ -120,7 +120,7 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
 
   Person out;
   Human& info = out.info;
-  human::Shape shape;
+  humans::Shape shape;
   shape.age = draw(hs.age, "humans.age");
   shape.height_m = draw(hs.height_m, "humans.height_m") * growth_fraction(shape.age);
   shape.bmi = draw(hs.bmi, "humans.bmi");
@@ -130,7 +130,7 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   shape.leg_length = draw(hs.leg_length, "humans.leg_length");
   shape.arm_length = draw(hs.arm_length, "humans.arm_length");
   shape.head_size = draw(hs.head_size, "humans.head_size");
-  const human::RestBody body = human::build_rest_body(shape);
+  const humans::RestBody body = humans::build_rest_body(shape);
   info.shape = body.shape;
   info.skin_tone = static_cast<int>(std::clamp(std::round(draw(hs.skin_tone, "humans.skin_tone")), 1.0, 10.0));
   info.motion = draw_field(hs.motion, seed, "humans.motion", who);
@@ -141,9 +141,9 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   // Pose: a natural static pose, the person's clip at its phase, or a frame of a
   // motion-capture clip (the phase is the fraction of the clip). At time 0 the root stands
   // where scene.cpp places the person; later frames of a clip travel on from there.
-  auto clip = human::clip_from_name(info.motion);
+  auto clip = humans::clip_from_name(info.motion);
   if (!clip && info.motion != "bvh") throw std::invalid_argument("unknown humans.motion '" + info.motion + "'");
-  human::Pose pose;
+  humans::Pose pose;
   if (!clip) {
     if (assets == nullptr || assets->bvh.empty()) {
       throw std::invalid_argument("motion 'bvh' needs the clips of humans.bvh, and none were loaded");
@@ -155,55 +155,55 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
     const double start = cycle * last;
     // Motion capture is not periodic: a clip that runs past the file's end holds its last frame.
     const double frame = std::min(start + time_s / mocap.motion.frame_time_s, last);
-    pose = human::retarget_frame(mocap.motion, mocap.map, body.joints, frame);
+    pose = humans::retarget_frame(mocap.motion, mocap.map, body.joints, frame);
     if (time_s == 0) {
       pose.root_translation.x = pose.root_translation.y = 0;
     } else {
-      const human::Pose first = human::retarget_frame(mocap.motion, mocap.map, body.joints, start);
+      const humans::Pose first = humans::retarget_frame(mocap.motion, mocap.map, body.joints, start);
       pose.root_translation.x -= first.root_translation.x;
       pose.root_translation.y -= first.root_translation.y;
     }
     info.motion_clip = fmt::format("{}#{:.2f}", mocap.uri, frame);
-  } else if (*clip == human::Clip::kStatic) {
+  } else if (*clip == humans::Clip::kStatic) {
     Pcg32 rng = Pcg32::for_purpose(seed, "human.pose", who);
-    pose = human::random_static_pose(rng, body.joints, body.radius);
+    pose = humans::random_static_pose(rng, body.joints, body.radius);
   } else {
     Pcg32 rng = Pcg32::for_purpose(seed, "human.style", who);
-    human::MotionStyle style = human::draw_motion_style(rng);
-    human::ClipParams params;
+    humans::MotionStyle style = humans::draw_motion_style(rng);
+    humans::ClipParams params;
     params.speed = info.motion_speed;
     params.phase = info.motion_phase;
     params.in_place = time_s == 0;
     double travelled = 0;
     if (time_s != 0) {
-      travelled = human::clip_pose(*clip, params, body.joints, style).root_translation.y;
-      params.phase += time_s / human::clip_cycle_seconds(*clip, style, info.motion_speed);
+      travelled = humans::clip_pose(*clip, params, body.joints, style).root_translation.y;
+      params.phase += time_s / humans::clip_cycle_seconds(*clip, style, info.motion_speed);
     }
-    pose = human::clip_pose(*clip, params, body.joints, style);
+    pose = humans::clip_pose(*clip, params, body.joints, style);
     pose.root_translation.y -= travelled;
     info.motion_phase = params.phase;
   }
-  for (int j = 0; j < human::kJointCount; ++j) info.pose_euler_deg[j] = human::matrix_to_euler(pose.local[j]);
-  const human::Posed posed = human::forward_kinematics(body.joints, pose);
+  for (int j = 0; j < humans::kJointCount; ++j) info.pose_euler_deg[j] = humans::matrix_to_euler(pose.local[j]);
+  const humans::Posed posed = humans::forward_kinematics(body.joints, pose);
 
   // Appearance: skin, clothes and hair as per-vertex colours and extra skinned meshes.
   Pcg32 look_rng = Pcg32::for_purpose(seed, "human.appearance", who);
-  const human::Appearance look = human::draw_appearance(look_rng, info.skin_tone);
-  const human::DressedBody dressed = human::dress(body, look);
-  info.outfit = human::describe(look);
+  const humans::Appearance look = humans::draw_appearance(look_rng, info.skin_tone);
+  const humans::DressedBody dressed = humans::dress(body, look);
+  info.outfit = humans::describe(look);
 
   const Placement place{Mat3::rotation_z(deg_to_rad(info.yaw_deg))};
-  const human::Topology& topo = human::topology();
+  const humans::Topology& topo = humans::topology();
   std::vector<Vec3> vertices;
-  human::skin(body, posed, vertices);
+  humans::skin(body, posed, vertices);
   // The motion model keeps its sole points on the floor; the mesh's true lowest point
   // differs by a little (shoe shape, heel roundness). Snap the mesh onto the floor, keeping
   // any height the motion asks for (the flight phase of a run).
   double lowest = vertices.front().z;
   for (const Vec3& v : vertices) lowest = std::min(lowest, v.z);
-  const double lift = human::sole_height(body.joints, pose) - lowest;
+  const double lift = humans::sole_height(body.joints, pose) - lowest;
   for (Vec3& v : vertices) v.z += lift;
-  human::Posed lifted = posed;
+  humans::Posed lifted = posed;
   for (Vec3& p : lifted.position) p.z += lift;
 
   Mesh& skin = out.meshes.emplace_back();
@@ -217,9 +217,9 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   for (const auto& c : topo.corner_uv) {  // corners 0, 2, 1, as the triangles were reversed
     skin.uvs.insert(skin.uvs.end(), {c[0], c[1], c[4], c[5], c[2], c[3]});
   }
-  for (const human::ExtraMesh& extra : dressed.extras) {
+  for (const humans::ExtraMesh& extra : dressed.extras) {
     std::vector<Vec3> posed_extra;
-    human::pose_extra(extra, body, lifted, posed_extra);
+    humans::pose_extra(extra, body, lifted, posed_extra);
     Mesh& mesh = out.meshes.emplace_back();
     mesh.albedo = extra.albedo;
     append(mesh, posed_extra, place);
@@ -228,12 +228,12 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   }
 
   // Labels: joints, and COCO keypoints (face ones on the skin, body ones at joint centres).
-  for (int j = 0; j < human::kJointCount; ++j) info.joints[j] = place(lifted.position[j]);
+  for (int j = 0; j < humans::kJointCount; ++j) info.joints[j] = place(lifted.position[j]);
   // Face keypoints: the template vertex (nose tip, eye, ear), taken 12 mm under the skin
   // towards the head joint, so that a keypoint seen at the silhouette (a nose in profile)
   // still projects onto the face rather than just beside it.
   constexpr double kFaceDepth = 0.012;  // metres
-  const Vec3 head = lifted.position[human::index(Joint::kHead)];
+  const Vec3 head = lifted.position[humans::index(Joint::kHead)];
   for (int k = 0; k < 5; ++k) {
     const Vec3 skin_point = vertices[topo.face_keypoints[k]];
     info.keypoints[k] = place(skin_point + normalize(head - skin_point) * kFaceDepth);
@@ -242,7 +242,7 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
     info.keypoint_radius[k] = 2.5 * kFaceDepth;
   }
   for (int k = 0; k < 12; ++k) {
-    const int j = human::index(kBodyKeypointJoints[k]);
+    const int j = humans::index(kBodyKeypointJoints[k]);
     info.keypoints[5 + k] = place(lifted.position[j]);
     // The surface lies about one radius from the joint centre; 1.5 allows for the
     // elliptical cross-sections (the hip joints sit deep in the pelvis).

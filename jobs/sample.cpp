@@ -218,7 +218,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
         item["time_s"] = human.character_time_s;
         joints_json(cam, human.character_joint_names, human.character_joints, item);
       } else {
-        const human::Shape& s = human.shape;
+        const humans::Shape& s = human.shape;
         item["shape"] = {{"height_m", s.height_m},     {"bmi", s.bmi},
                          {"sex", s.sex},               {"age", s.age},
                          {"shoulder_width", s.shoulder_width}, {"hip_width", s.hip_width},
@@ -227,9 +227,9 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
         item["skin_tone"] = human.skin_tone;
         item["outfit"] = human.outfit;
         if (!human.motion_clip.empty()) item["motion_clip"] = human.motion_clip;
-        static const std::vector<std::string> kNames(human::kJointNames.begin(), human::kJointNames.end());
+        static const std::vector<std::string> kNames(humans::kJointNames.begin(), humans::kJointNames.end());
         json pose = json::object();
-        for (int k = 0; k < human::kJointCount; ++k) pose[kNames[k]] = vec_json(human.pose_euler_deg[k]);
+        for (int k = 0; k < humans::kJointCount; ++k) pose[kNames[k]] = vec_json(human.pose_euler_deg[k]);
         item["pose"] = pose;
         joints_json(cam, kNames, human.joints, item);
       }
@@ -280,9 +280,9 @@ tl::expected<std::shared_ptr<const MocapClip>, std::string> load_mocap_clip(cons
   if (!read_asset) return tl::unexpected(fmt::format("{}: {}: no file reader in this process", field, uri));
   auto bytes = read_asset(uri);
   if (!bytes) return tl::unexpected(fmt::format("{}: {}", field, bytes.error()));
-  auto motion = human::parse_bvh(*bytes, file_name_of(uri));
+  auto motion = humans::parse_bvh(*bytes, file_name_of(uri));
   if (!motion) return tl::unexpected(fmt::format("{}: {}", field, motion.error().to_string()));
-  auto map = human::resolve_joint_map(*motion, hs.bvh_preset, hs.bvh_joint_map);
+  auto map = humans::resolve_joint_map(*motion, hs.bvh_preset, hs.bvh_joint_map);
   if (!map) return tl::unexpected(fmt::format("{}: {}", field, map.error().to_string()));
   return std::make_shared<const MocapClip>(MocapClip{uri, std::move(*motion), std::move(*map)});
 }

@@ -166,7 +166,7 @@ TEST(SampleRendererTest, JsonBoxesMatchInstanceLayer) {
         ++persons;
         EXPECT_EQ(item["semantic_id"], 1);
         EXPECT_EQ(id, static_cast<uint32_t>(persons)) << "humans come first";
-        EXPECT_EQ(item["joints_3d_camera"].size(), static_cast<size_t>(human::kJointCount));
+        EXPECT_EQ(item["joints_3d_camera"].size(), static_cast<size_t>(humans::kJointCount));
         EXPECT_EQ(item["keypoints"].size(), 51u);
       }
       if (it == boxes.end()) {

@@ -132,7 +132,7 @@ Vec3 root_joint(const Human& h) {
   if (h.body == "character") {
     return h.character_joints.empty() ? h.position : h.character_joints[static_cast<size_t>(h.character_root)];
   }
-  return h.joints[human::index(human::Joint::kPelvis)];
+  return h.joints[humans::index(humans::Joint::kPelvis)];
 }
 
 // Moves a person built around the origin to `p` on the floor.

@@ -22,9 +22,9 @@
 
 #include "base/keypoints.h"
 #include "base/math.h"
-#include "jobs/human/body.h"
-#include "jobs/human/bvh.h"
-#include "jobs/human/skeleton.h"
+#include "humans/body.h"
+#include "humans/mocap_bvh.h"
+#include "humans/skeleton.h"
 #include "jobs/spec.h"
 #include "render/scene.h"
 
@@ -37,7 +37,7 @@ struct Human {
   // points on the skin such as the eyes; about the limb radius for joint centres).
   std::array<Vec3, kKeypointCount> keypoints;
   std::array<double, kKeypointCount> keypoint_radius{};
-  human::Shape shape;       // as built (clamped); shape.height_m is this person's height
+  humans::Shape shape;       // as built (clamped); shape.height_m is this person's height
   int skin_tone = 0;        // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
   std::string motion;       // "static", "walk", "run", "idle", "wave", "sit", "bvh"
   std::string motion_clip;  // motion "bvh": the clip's URI and frame, "file:///m/walk.bvh#37.5"
@@ -48,8 +48,8 @@ struct Human {
   // Root on the floor (pelvis projected to z = 0), world; in a clip's later frames it
   // follows the root as the person walks.
   Vec3 position;
-  std::array<Vec3, human::kJointCount> joints;          // world metres, skeleton.h order
-  std::array<Vec3, human::kJointCount> pose_euler_deg;  // local joint rotations (skeleton.h)
+  std::array<Vec3, humans::kJointCount> joints;          // world metres, skeleton.h order
+  std::array<Vec3, humans::kJointCount> pose_euler_deg;  // local joint rotations (skeleton.h)
   // Body "character": which file and instant ("file:///c/alice.glb", "Walk", 0.53 s), and
   // every joint of its skin by the file's names, world metres. `shape`, `skin_tone`,
   // `joints` and `pose_euler_deg` are the parametric body's and stay unset. A keypoint the
@@ -71,8 +71,8 @@ struct SampleScene : render::Scene {
 // A motion-capture clip of the spec (humans.bvh), parsed, with its joint map resolved.
 struct MocapClip {
   std::string uri;
-  human::BvhMotion motion;
-  human::JointMap map;
+  humans::BvhMotion motion;
+  humans::JointMap map;
 };
 
 struct GltfCharacter;  // gltf.h

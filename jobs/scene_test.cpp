@@ -157,7 +157,7 @@ TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
     spec.humans.skin_tone = Distribution::constant(tone);
     SampleScene scene = build_scene(spec, 3);
     EXPECT_EQ(scene.humans[0].skin_tone, tone);
-    const size_t nose = human::topology().face_keypoints[0];
+    const size_t nose = humans::topology().face_keypoints[0];
     const float* rgb = &scene.meshes[0].colors[3 * nose];
     Rgb c{rgb[0], rgb[1], rgb[2]};
     luminance.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
@@ -172,8 +172,8 @@ TEST(SceneTest, HeightBmiAndSkinToneShapeTheBody) {
 TEST(SceneTest, MotionsPoseTheSkeleton) {
   JobSpec spec = base_spec();
   spec.humans.count = Distribution::constant(1);
-  using human::Joint;
-  auto z = [](const Human& h, Joint j) { return h.joints[human::index(j)].z; };
+  using humans::Joint;
+  auto z = [](const Human& h, Joint j) { return h.joints[humans::index(j)].z; };
   spec.humans.motion = {{"wave"}, {}};
   for (uint64_t index = 0; index < 10; ++index) {
     SampleScene scene = build_scene(spec, index);
@@ -196,7 +196,7 @@ TEST(SceneTest, MotionsPoseTheSkeleton) {
   for (uint64_t index = 0; index < 10; ++index) {
     SampleScene scene = build_scene(spec, index);
     const Human& h = scene.humans[0];
-    Vec3 d = h.joints[human::index(Joint::kLeftAnkle)] - h.joints[human::index(Joint::kRightAnkle)];
+    Vec3 d = h.joints[humans::index(Joint::kLeftAnkle)] - h.joints[humans::index(Joint::kRightAnkle)];
     widest_stride = std::max(widest_stride, std::hypot(d.x, d.y));
   }
   EXPECT_GT(widest_stride, 0.35);
@@ -209,15 +209,15 @@ TEST(SceneTest, LeftJointsAreOnThePersonsLeft) {
   JobSpec spec = base_spec();
   spec.humans.count = Distribution::constant(3);
   spec.humans.motion = {{"static"}, {}};
-  using human::Joint;
+  using humans::Joint;
   for (uint64_t index = 0; index < 8; ++index) {
     SampleScene scene = build_scene(spec, index);
     for (const Human& h : scene.humans) {
-      Vec3 f = h.keypoints[0] - h.joints[human::index(Joint::kHead)];
+      Vec3 f = h.keypoints[0] - h.joints[humans::index(Joint::kHead)];
       Vec3 left{-f.y, f.x, 0};
       for (auto [l, r] : {std::pair{Joint::kLeftHip, Joint::kRightHip},
                           std::pair{Joint::kLeftShoulder, Joint::kRightShoulder}}) {
-        EXPECT_GT(dot(h.joints[human::index(l)] - h.joints[human::index(r)], left), 0) << index;
+        EXPECT_GT(dot(h.joints[humans::index(l)] - h.joints[humans::index(r)], left), 0) << index;
       }
       EXPECT_GT(dot(h.keypoints[1] - h.keypoints[2], left), 0) << "left eye on the left";
     }

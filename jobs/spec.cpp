@@ -6,7 +6,7 @@
 // turned into SpecErrors.
 #include "jobs/spec.h"
 
-#include "jobs/human/skeleton.h"
+#include "humans/skeleton.h"
 #include "base/keypoints.h"
 
 #include <yaml-cpp/depthguard.h>
@@ -1052,7 +1052,7 @@ void Parser::humans(const Field& field, HumansSpec& out) {
       uri_list(value, kBvhExtensions, out.bvh);
     } else if (key == "bvh_joint_map") {
       joint_map(value, kBvhPresets, "synthfarm joint",
-                [](const std::string& name) { return human::joint_from_name(name).has_value(); },
+                [](const std::string& name) { return humans::joint_from_name(name).has_value(); },
                 out.bvh_preset, out.bvh_joint_map);
     } else if (key == "body") {
       set(out.body, choice(value, "body", kBodies, {}));
