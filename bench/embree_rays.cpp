@@ -29,12 +29,12 @@
 #include <limits>
 #include <sstream>
 
-#include "jobs/gltf_scene.h"
+#include "gltf/scene_import.h"
 
 namespace {
 
 using namespace synthfarm;
-using namespace synthfarm::jobs;
+using namespace synthfarm::gltf;
 using namespace synthfarm::render;
 
 constexpr int kTile = 16;

@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "jobs/gltf_scene.h"
+#include "gltf/scene_import.h"
 #include "render/image_io.h"
 #include "render/renderer.h"
 
@@ -42,7 +42,7 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
     fmt::print(stderr, "error: cannot read {}\n", a.scene);
     return kExitBadInput;
   }
-  jobs::GltfSceneOptions options;
+  gltf::GltfSceneOptions options;
   options.width = a.width;
   options.height = a.height;
   options.background = a.background;
@@ -50,7 +50,7 @@ int cmd_render_gltf(const RenderGltfArgs& a) {
   options.instancing = !a.no_instancing;
   options.sun_angle_deg = a.sun_angle;
   const std::string name = a.scene.substr(a.scene.find_last_of('/') + 1);
-  auto loaded = jobs::load_gltf_scene(bytes, name, options);
+  auto loaded = gltf::load_gltf_scene(bytes, name, options);
   if (!loaded) {
     fmt::print(stderr, "error: {}\n", loaded.error());
     return kExitBadInput;

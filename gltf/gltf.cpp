@@ -3,7 +3,7 @@
 // tinygltf parses and serialises; everything it hands back is checked before use
 // (gltf_reader.h: tinygltf checks few indices and byte ranges), so a hostile or broken file
 // ends in an error message, never in an out-of-bounds read.
-#include "jobs/gltf.h"
+#include "gltf/gltf.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,9 +20,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "jobs/gltf_reader.h"
+#include "gltf/internal/reader.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::gltf {
 
 using render::Camera;
 using render::Instance;
@@ -32,11 +32,11 @@ using render::semantic_class_name;
 namespace {
 
 namespace tg = tinygltf;
-using gltf_internal::compose_trs;
-using gltf_internal::determinant3;
-using gltf_internal::kIdentity4;
-using gltf_internal::multiply;
-using gltf_internal::transform_point;
+using internal::compose_trs;
+using internal::determinant3;
+using internal::kIdentity4;
+using internal::multiply;
+using internal::transform_point;
 
 // ---------------------------------------------------------------------------------------
 // Frames and small transform math (double precision, glTF's column-major order).
@@ -388,14 +388,14 @@ tl::expected<std::string, std::string> export_glb(
 
 namespace {
 
-using gltf_internal::AccessorData;
-using gltf_internal::Components;
-using gltf_internal::fail;
-using gltf_internal::finite_all;
-using gltf_internal::mesh_name;
-using gltf_internal::node_label;
-using gltf_internal::node_name;
-using gltf_internal::Reader;
+using internal::AccessorData;
+using internal::Components;
+using internal::fail;
+using internal::finite_all;
+using internal::mesh_name;
+using internal::node_label;
+using internal::node_name;
+using internal::Reader;
 
 // Everything after tinygltf parsed the file; error text without the file name.
 tl::expected<GltfCharacter, std::string> extract(const tg::Model& model, GltfCharacter character) {
@@ -403,7 +403,7 @@ tl::expected<GltfCharacter, std::string> extract(const tg::Model& model, GltfCha
   const size_t node_count = model.nodes.size();
 
   // The node tree: every child index valid, one parent each, no cycles.
-  auto tree = gltf_internal::node_tree(model);
+  auto tree = internal::node_tree(model);
   if (!tree) return tl::unexpected(tree.error());
   const std::vector<int>& parent = tree->parent;
   const std::vector<int>& depth = tree->depth;
@@ -505,7 +505,7 @@ tl::expected<GltfCharacter, std::string> extract(const tg::Model& model, GltfCha
   }
   std::unordered_map<int, int> character_node;  // file node -> index in character.nodes
   for (int n : needed) {
-    auto transform = gltf_internal::node_transform(model, n);
+    auto transform = internal::node_transform(model, n);
     if (!transform) return tl::unexpected(transform.error());
     GltfNode out = std::move(*transform);
     out.parent =
@@ -610,7 +610,7 @@ tl::expected<GltfCharacter, std::string> extract(const tg::Model& model, GltfCha
           warned_textures = true;
         }
       }
-      auto triangles = gltf_internal::primitive_triangles(reader, prim, mode, vertices, label);
+      auto triangles = internal::primitive_triangles(reader, prim, mode, vertices, label);
       if (!triangles) return tl::unexpected(triangles.error());
 
       const size_t base = character.vertex_count();
@@ -738,7 +738,7 @@ tl::expected<GltfCharacter, std::string> load_gltf_character(std::string_view by
   };
   try {
     std::vector<std::string> warnings;
-    auto model = gltf_internal::parse_model(bytes, file_name, {}, warnings);
+    auto model = internal::parse_model(bytes, file_name, {}, warnings);
     if (!model) return with_file(model.error());
     GltfCharacter character;
     character.file_name = file;
@@ -932,4 +932,4 @@ std::map<std::string, std::string> mixamo_coco_joint_names(std::string_view pref
           {"right_ankle", p + "RightFoot"}};
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::gltf

@@ -32,9 +32,10 @@
 #include <vector>
 
 #include "base/math.h"
-#include "jobs/scene.h"
+#include "base/keypoints.h"
+#include "render/scene.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::gltf {
 
 // ---------------------------------------------------------------------------------------
 // Export.
@@ -159,4 +160,4 @@ tl::expected<std::array<int, kKeypointCount>, std::string> coco_joint_map(
 // face joints: nose, eyes and ears all map to the Head joint.
 std::map<std::string, std::string> mixamo_coco_joint_names(std::string_view prefix = "mixamorig:");
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::gltf

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace synthfarm::jobs::gltf_testing {
+namespace synthfarm::gltf::gltf_testing {
 
 namespace tg = tinygltf;
 
@@ -85,4 +85,4 @@ class ModelBuilder {
   tg::Model& model_;
 };
 
-}  // namespace synthfarm::jobs::gltf_testing
+}  // namespace synthfarm::gltf::gltf_testing

@@ -1,6 +1,6 @@
 // Static glTF scenes as renderable Scenes; see gltf_scene.h for what is read and how units
 // are converted. Every index and byte range goes through gltf_reader.h's checks first.
-#include "jobs/gltf_scene.h"
+#include "gltf/scene_import.h"
 
 #include <fmt/format.h>
 #include <tiny_gltf.h>
@@ -14,10 +14,10 @@
 #include <optional>
 #include <utility>
 
-#include "jobs/gltf_reader.h"
+#include "gltf/internal/reader.h"
 #include "render/image_io.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::gltf {
 
 using render::Camera;
 using render::Light;
@@ -33,14 +33,14 @@ using render::srgb_to_linear;
 namespace {
 
 namespace tg = tinygltf;
-using gltf_internal::AccessorData;
-using gltf_internal::Components;
-using gltf_internal::fail;
-using gltf_internal::finite_all;
-using gltf_internal::mesh_name;
-using gltf_internal::node_label;
-using gltf_internal::node_name;
-using gltf_internal::Reader;
+using internal::AccessorData;
+using internal::Components;
+using internal::fail;
+using internal::finite_all;
+using internal::mesh_name;
+using internal::node_label;
+using internal::node_name;
+using internal::Reader;
 
 // Blender's PBR_WATTS_TO_LUMENS: its glTF exporter writes W * 683 as lumens and its importer
 // divides by it again. Using the same constant keeps synthfarm's radiometric lights equal
@@ -99,7 +99,7 @@ bool decode_embedded_image(tg::Image* image, const int index, std::string*, std:
   auto* decoding = static_cast<ImageDecoding*>(user_data);
   std::string error;
   if (size <= 0 || !tg::LoadImageData(image, index, &error, warn, 0, 0, bytes, size, nullptr)) {
-    decoding->failures[index] = error.empty() ? "no image data" : gltf_internal::trim(error);
+    decoding->failures[index] = error.empty() ? "no image data" : internal::trim(error);
     image->image.clear();
   }
   return true;  // a texture that cannot be decoded falls back; the file still loads
@@ -156,7 +156,7 @@ class Importer {
         ++mesh_uses_[static_cast<size_t>(node.mesh)];
     }
 
-    auto tree = gltf_internal::node_tree(model_);
+    auto tree = internal::node_tree(model_);
     if (!tree) return tl::unexpected(tree.error());
     auto roots = scene_roots(tree->parent);
     if (!roots) return tl::unexpected(roots.error());
@@ -166,7 +166,7 @@ class Importer {
     std::vector<bool> visited(model_.nodes.size(), false);
     std::vector<std::pair<int, Matrix4>> stack;
     for (auto it = roots->rbegin(); it != roots->rend(); ++it) {
-      stack.emplace_back(*it, gltf_internal::kIdentity4);
+      stack.emplace_back(*it, internal::kIdentity4);
     }
     bool have_camera = false;
     while (!stack.empty()) {
@@ -174,9 +174,9 @@ class Importer {
       stack.pop_back();
       if (visited[static_cast<size_t>(n)]) continue;
       visited[static_cast<size_t>(n)] = true;
-      auto local = gltf_internal::node_transform(model_, n);
+      auto local = internal::node_transform(model_, n);
       if (!local) return tl::unexpected(local.error());
-      const Matrix4 global = gltf_internal::multiply(parent_global, local->local);
+      const Matrix4 global = internal::multiply(parent_global, local->local);
       if (!finite_all(std::vector<double>(global.begin(), global.end()))) {
         return fail("{}: its world transform is not finite", node_label(model_, n));
       }
@@ -308,7 +308,7 @@ class Importer {
       }
       texcoords = std::move(*read);
     }
-    auto triangles = gltf_internal::primitive_triangles(reader_, prim, mode, vertices, label);
+    auto triangles = internal::primitive_triangles(reader_, prim, mode, vertices, label);
     if (!triangles) return tl::unexpected(triangles.error());
     if (triangles->empty()) return {};
     auto material = material_index(prim.material, label);
@@ -323,7 +323,7 @@ class Importer {
                    std::min(m.base_color.b, 0.95f)};
     mesh.positions.resize(3 * vertices);
     for (size_t v = 0; v < vertices; ++v) {
-      const Vec3 p = to_world(gltf_internal::transform_point(
+      const Vec3 p = to_world(internal::transform_point(
           global, positions->at(v, 0), positions->at(v, 1), positions->at(v, 2)));
       const float x = static_cast<float>(p.x), y = static_cast<float>(p.y),
                   z = static_cast<float>(p.z);
@@ -334,7 +334,7 @@ class Importer {
       mesh.positions[3 * v + 1] = y;
       mesh.positions[3 * v + 2] = z;
     }
-    const double det = gltf_internal::determinant3(global);
+    const double det = internal::determinant3(global);
     if (normals) {
       const std::array<double, 9> c = cofactor3(global);
       const double sign = det < 0 ? -1.0 : 1.0;
@@ -612,7 +612,7 @@ class Importer {
       std::string error, warn;
       if (!tg::LoadImageData(&decoded, i, &error, &warn, 0, 0, data.data() + view.byteOffset,
                              static_cast<int>(view.byteLength), nullptr)) {
-        return fail("reads {}, which cannot be decoded ({})", name, gltf_internal::trim(error));
+        return fail("reads {}, which cannot be decoded ({})", name, internal::trim(error));
       }
       pixels = &decoded;
     } else if (auto it = decoding_.failures.find(i); it != decoding_.failures.end()) {
@@ -695,7 +695,7 @@ class Importer {
     cam.cy = 0.5 * options_.height;
     cam.fov_deg = degrees(2 * portable_atan2(0.5 * options_.width, cam.fx));
     cam.rotation = Mat3::from_rows(right, down, forward);
-    cam.position = to_world(gltf_internal::transform_point(global, 0, 0, 0));
+    cam.position = to_world(internal::transform_point(global, 0, 0, 0));
     cam.height_m = cam.position.z;
     cam.distance_m = 0;
     return {};
@@ -736,7 +736,7 @@ class Importer {
     const double len = length(towards);
     if (!(len > 1e-12)) return fail("{}: the light's transform is singular", light_label);
     const Vec3 direction = towards * (1.0 / len);
-    const Vec3 position = to_world(gltf_internal::transform_point(global, 0, 0, 0));
+    const Vec3 position = to_world(internal::transform_point(global, 0, 0, 0));
 
     if (gl.type == "directional") {
       if (have_sun_) {
@@ -834,12 +834,12 @@ tl::expected<GltfScene, std::string> load_gltf_scene(std::string_view bytes,
   }
   try {
     ImageDecoding decoding;
-    gltf_internal::ParseOptions parse;
+    internal::ParseOptions parse;
     parse.supported_required_extensions = supported_required_extensions();
     parse.image_loader = &decode_embedded_image;
     parse.image_loader_data = &decoding;
     std::vector<std::string> warnings;
-    auto model = gltf_internal::parse_model(bytes, file_name, parse, warnings);
+    auto model = internal::parse_model(bytes, file_name, parse, warnings);
     if (!model) return with_file(model.error());
     Importer importer(*model, decoding, options);
     auto scene = importer.run(std::move(warnings));
@@ -851,4 +851,4 @@ tl::expected<GltfScene, std::string> load_gltf_scene(std::string_view bytes,
   }
 }
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::gltf

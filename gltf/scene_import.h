@@ -69,9 +69,9 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "jobs/scene.h"
+#include "render/scene.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::gltf {
 
 struct GltfSceneOptions {
   int width = 640, height = 480;  // pixels: the image the camera's intrinsics are made for
@@ -101,4 +101,4 @@ tl::expected<GltfScene, std::string> load_gltf_scene(std::string_view bytes,
                                                      std::string_view file_name,
                                                      const GltfSceneOptions& options);
 
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::gltf

@@ -1,7 +1,7 @@
 // Tests of the static glTF scene importer. Every file is written here with tinygltf, so
 // the importer is checked against files it did not write: axes and units, the camera's
 // intrinsics, light unit conversions, materials and textures, and each kind of bad input.
-#include "jobs/gltf_scene.h"
+#include "gltf/scene_import.h"
 
 #include <gtest/gtest.h>
 #include <tiny_gltf.h>
@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "jobs/gltf_testing.h"
+#include "gltf/gltf_testing.h"
 #include "render/image_io.h"
 #include "render/renderer.h"
 
-namespace synthfarm::jobs {
+namespace synthfarm::gltf {
 
 using render::Camera;
 using render::Frame;
@@ -753,4 +753,4 @@ TEST(GltfSceneBadInputTest, TruncatedAndCorruptedFilesNeverCrash) {
 }
 
 }  // namespace
-}  // namespace synthfarm::jobs
+}  // namespace synthfarm::gltf

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "jobs/characters.h"
-#include "jobs/gltf.h"
-#include "jobs/gltf_testing.h"
+#include "gltf/gltf.h"
+#include "gltf/gltf_testing.h"
 #include "humans/body.h"
 #include "humans/skeleton.h"
 #include "jobs/people.h"
@@ -24,6 +24,8 @@
 #include "jobs/scene.h"
 
 namespace synthfarm::jobs {
+
+using gltf::GltfCharacter;
 
 using render::Camera;
 using render::Frame;
@@ -37,8 +39,8 @@ using render::layer_bit;
 namespace {
 
 namespace tg = tinygltf;
-using gltf_testing::ModelBuilder;
-using gltf_testing::to_glb;
+using gltf::gltf_testing::ModelBuilder;
+using gltf::gltf_testing::to_glb;
 using json = nlohmann::json;
 
 // Mixamo's name of each skeleton.h joint.

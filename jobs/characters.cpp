@@ -6,9 +6,16 @@
 #include <cmath>
 #include <limits>
 
-#include "jobs/gltf.h"
+#include "gltf/gltf.h"
 
 namespace synthfarm::jobs {
+
+using gltf::GltfCharacter;
+using gltf::GltfJoint;
+using gltf::PosedCharacter;
+using gltf::coco_joint_map;
+using gltf::load_gltf_character;
+using gltf::mixamo_coco_joint_names;
 
 using render::Mesh;
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "jobs/characters.h"
-#include "jobs/gltf.h"
+#include "gltf/gltf.h"
 #include "humans/appearance.h"
 #include "humans/body.h"
 #include "humans/motion.h"
@@ -15,6 +15,9 @@
 #include "base/rng.h"
 
 namespace synthfarm::jobs {
+
+using gltf::GltfCharacter;
+using gltf::PosedCharacter;
 
 using render::Mesh;
 

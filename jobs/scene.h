@@ -28,6 +28,10 @@
 #include "jobs/spec.h"
 #include "render/scene.h"
 
+namespace synthfarm::gltf {
+struct GltfCharacter;  // gltf/gltf.h
+}  // namespace synthfarm::gltf
+
 namespace synthfarm::jobs {
 
 struct Human {
@@ -75,13 +79,12 @@ struct MocapClip {
   humans::JointMap map;
 };
 
-struct GltfCharacter;  // gltf.h
 
 // A skinned glTF character of the spec (humans.characters), loaded, with its COCO joint map
 // resolved (characters.h builds it).
 struct CharacterAsset {
   std::string uri;
-  std::shared_ptr<const GltfCharacter> character;
+  std::shared_ptr<const gltf::GltfCharacter> character;
   // For each COCO keypoint the character joint standing for it, -1 for none (unlabelled),
   // and how deep under the skin that joint lies (metres; see characters.h).
   std::array<int, kKeypointCount> keypoint_joint{};

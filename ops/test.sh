@@ -26,7 +26,7 @@ if (($# == 0)); then
   # of -O2 -g under the sanitizers.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
-  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test jobs_test storage_test queue_test protocol_test coordinator_test worker_test
+  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test jobs_test storage_test queue_test protocol_test coordinator_test worker_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
   # optimised build above runs them, the sanitizers see those paths in the smaller tests.
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -1,5 +1,5 @@
 // Safe reading of glTF files parsed by tinygltf; see gltf_reader.h.
-#include "jobs/gltf_reader.h"
+#include "gltf/internal/reader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-namespace synthfarm::jobs::gltf_internal {
+namespace synthfarm::gltf::internal {
 
 // ---------------------------------------------------------------------------------------
 // Transforms.
@@ -476,4 +476,4 @@ tl::expected<tg::Model, std::string> parse_model(std::string_view bytes, std::st
   return model;
 }
 
-}  // namespace synthfarm::jobs::gltf_internal
+}  // namespace synthfarm::gltf::internal

@@ -21,9 +21,9 @@
 #include <utility>
 #include <vector>
 
-#include "jobs/gltf.h"
+#include "gltf/gltf.h"
 
-namespace synthfarm::jobs::gltf_internal {
+namespace synthfarm::gltf::internal {
 
 namespace tg = tinygltf;
 
@@ -137,4 +137,4 @@ bool finite_all(const std::vector<double>& v);
 std::string trim(std::string s);
 bool ends_with(std::string_view s, std::string_view suffix);
 
-}  // namespace synthfarm::jobs::gltf_internal
+}  // namespace synthfarm::gltf::internal
