@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "jobs/people.h"
+#include "jobs/scene_gen/internal/stages.h"
 #include "base/rng.h"
 
 namespace synthfarm::jobs {
@@ -28,13 +29,11 @@ using render::add_cylinder;
 using render::add_ellipsoid;
 using render::add_quad;
 using render::look_at_camera;
-
-namespace {
-
-// sqrt(x^2 + y^2) from exactly rounded operations only (std::hypot comes from libm).
-double planar_length(double x, double y) { return std::sqrt(x * x + y * y); }
-
-}  // namespace
+using scene_gen::Footprint;
+using scene_gen::PendingInstance;
+using scene_gen::draw_count;
+using scene_gen::overlaps;
+using scene_gen::planar_length;
 
 // ---------------------------------------------------------------------------------------
 // The scene generator.
@@ -82,29 +81,6 @@ double distance_to_segment_2d(Vec3 p, Vec3 a, Vec3 b) {
   return planar_length(p.x - (a.x + t * abx), p.y - (a.y + t * aby));
 }
 
-struct Footprint {
-  Vec3 centre;  // z ignored
-  double radius;
-};
-
-bool overlaps(const std::vector<Footprint>& placed, Vec3 p, double radius, double gap) {
-  for (const Footprint& f : placed) {
-    if (planar_length(p.x - f.centre.x, p.y - f.centre.y) < f.radius + radius + gap) return true;
-  }
-  return false;
-}
-
-// Builds up one instance (several meshes) before ids are assigned.
-struct PendingInstance {
-  SemanticClass semantic;
-  std::string name;
-  std::vector<Mesh> meshes;
-};
-
-int draw_count(const Distribution& d, Pcg32& rng, int max) {
-  return static_cast<int>(std::clamp(std::round(d.sample(rng)), 0.0, static_cast<double>(max)));
-}
-
 // How many humans have every vertex inside the image, in front of the camera.
 int humans_in_frame(const Camera& camera, const std::vector<Person>& humans) {
   int inside = 0;
@@ -144,173 +120,6 @@ void place_person(Person& person, Vec3 p) {
   person.info.position = p;
 }
 
-// ---------------------------------------------------------------------------------------
-// Looks: procedural patterns and metals, drawn per surface from streams of their own, so
-// they never change the geometry or the people of a sample.
-
-constexpr std::array<Rgb, 4> kMetals = {{{0.91f, 0.92f, 0.92f},    // aluminium
-                                         {0.56f, 0.57f, 0.58f},    // steel
-                                         {0.95f, 0.64f, 0.54f},    // copper
-                                         {1.00f, 0.71f, 0.29f}}};  // gold
-
-// A pattern for a surface named `name` (floor, ground, wall, backdrop, box, sphere,
-// cylinder) of base colour `base` in a scene of `kind`, or none when it stays plain.
-std::optional<Pattern> pattern_for(const std::string& name, const std::string& kind, Rgb base, Pcg32& rng) {
-  using K = Pattern::Kind;
-  Pattern p;
-  p.seed = (static_cast<uint64_t>(rng.next_u32()) << 32) | rng.next_u32();
-  p.a = scaled(base, uniform(rng, 0.45, 0.75));
-  p.b = scaled(base, uniform(rng, 1.0, 1.3));
-  if (name == "floor" && kind == "room") {
-    const uint32_t which = rng.next_below(3);
-    p.kind = which == 0 ? K::kWood : which == 1 ? K::kChecker : K::kMarble;
-    p.scale = p.kind == K::kWood ? uniform(rng, 2, 6) : p.kind == K::kChecker ? uniform(rng, 1.5, 4) : uniform(rng, 0.5, 2);
-    p.distortion = uniform(rng, 1, 4);
-  } else if (name == "ground") {
-    p.kind = K::kFbm;
-    p.scale = uniform(rng, 0.3, 3);
-    p.octaves = 5;
-  } else if (name == "wall") {
-    const bool brick = rng.next_below(2) == 0;
-    p.kind = brick ? K::kBrick : K::kFbm;
-    p.scale = brick ? uniform(rng, 10, 16) : uniform(rng, 1, 6);  // brick courses per metre
-    p.mortar = uniform(rng, 0.08, 0.18);
-    if (brick) p.a = scaled({0.62f, 0.60f, 0.56f}, uniform(rng, 0.7, 1.1));  // mortar
-  } else if (name == "box" || name == "sphere" || name == "cylinder") {
-    const uint32_t which = rng.next_below(4);
-    p.kind = which == 0 ? K::kMarble : which == 1 ? K::kChecker : which == 2 ? K::kWood : K::kNoise;
-    p.scale = uniform(rng, 3, 12);
-    p.distortion = uniform(rng, 1, 5);
-  } else {
-    return std::nullopt;  // a studio's floor and backdrop are seamless paper
-  }
-  return p;
-}
-
-// Gives every prop and structure part a material: plain, patterned (probability
-// scene.patterns) or, for props, metal (probability scene.metal).
-void add_looks(const JobSpec& spec, uint64_t seed, Scene& scene, std::vector<PendingInstance>& structure,
-               std::vector<PendingInstance>& props) {
-  const double p_pattern = std::clamp(draw_field(spec.scene.patterns, seed, "scene.patterns"), 0.0, 1.0);
-  const double p_metal = std::clamp(draw_field(spec.scene.metal, seed, "scene.metal"), 0.0, 1.0);
-  auto dress = [&](PendingInstance& instance, Pcg32& rng, bool may_be_metal) {
-    Mesh& mesh = instance.meshes.front();
-    Material m;
-    m.name = instance.name;
-    m.base_color = mesh.albedo;
-    m.roughness = static_cast<float>(uniform(rng, 0.35, 0.95));
-    const bool metal = may_be_metal && rng.next_double() < p_metal;
-    const bool patterned = !metal && rng.next_double() < p_pattern;
-    if (metal) {
-      m.metallic = 1;
-      m.base_color = pick(rng, kMetals);
-      m.roughness = static_cast<float>(uniform(rng, 0.08, 0.5));
-      mesh.albedo = m.base_color;
-    } else if (patterned) {
-      if (auto pattern = pattern_for(instance.name, scene.kind, mesh.albedo, rng)) {
-        if (pattern->kind == Pattern::Kind::kMarble || pattern->kind == Pattern::Kind::kChecker) {
-          m.roughness = static_cast<float>(uniform(rng, 0.1, 0.4));  // polished stone, tiles
-        }
-        // Half the patterns get a second node: fBm weathering their main colour (b).
-        if (pattern->kind != Pattern::Kind::kFbm && rng.next_below(2) == 0) {
-          Pattern weathering;
-          weathering.kind = Pattern::Kind::kFbm;
-          weathering.seed = (static_cast<uint64_t>(rng.next_u32()) << 32) | rng.next_u32();
-          weathering.a = scaled(pattern->b, uniform(rng, 0.6, 0.85));
-          weathering.b = scaled(pattern->b, uniform(rng, 1.0, 1.15));
-          weathering.scale = uniform(rng, 1, 8);
-          weathering.octaves = 3;
-          pattern->b_input = static_cast<int>(scene.patterns.size());
-          scene.patterns.push_back(weathering);
-        }
-        m.pattern = static_cast<int>(scene.patterns.size());
-        scene.patterns.push_back(*pattern);
-      }
-    }
-    mesh.material = static_cast<int>(scene.materials.size());
-    scene.materials.push_back(std::move(m));
-  };
-  for (size_t k = 0; k < structure.size(); ++k) {
-    Pcg32 rng = Pcg32::for_purpose(seed, "looks.structure", k);
-    dress(structure[k], rng, false);
-  }
-  for (size_t k = 0; k < props.size(); ++k) {
-    Pcg32 rng = Pcg32::for_purpose(seed, "looks.props", k);
-    dress(props[k], rng, true);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Local lights: ceiling panels in rooms and softboxes in studios (area lights, none
-// outdoors), bulbs and spots anywhere (lamps). Each from a stream of its own.
-
-void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structure_top, Vec3 group_centre,
-                const Camera& camera) {
-  const LightingSpec& ls = spec.lighting;
-  Pcg32 count_rng = Pcg32::for_purpose(seed, "lighting.lights");
-  const int area_count = scene.kind == "outdoor" ? 0 : draw_count(ls.area_lights, count_rng, 8);
-  const int lamp_count = draw_count(ls.lamps, count_rng, 8);
-  const Vec3 centre{group_centre.x, group_centre.y, 0};
-  const Vec3 to_camera = normalize(Vec3{camera.position.x - centre.x, camera.position.y - centre.y, 0});
-  const Vec3 across{-to_camera.y, to_camera.x, 0};
-  auto warm_white = [](Pcg32& rng) {
-    const double warmth = uniform(rng, 0, 1);  // 0 neutral .. 1 warm (about 3000 K)
-    return Rgb{1.0f, static_cast<float>(1 - 0.18 * warmth), static_cast<float>(1 - 0.45 * warmth)};
-  };
-  for (int i = 0; i < area_count; ++i) {
-    const auto who = static_cast<uint64_t>(i);
-    Pcg32 rng = Pcg32::for_purpose(seed, "lighting.area_light", who);
-    Light light;
-    light.color = warm_white(rng);
-    light.intensity = std::max(0.0, draw_field(ls.area_light_intensity, seed, "lighting.area_light_intensity", who));
-    if (scene.kind == "room") {
-      // Just under the top of the walls, above a point near the people, facing down.
-      light.position = centre + Vec3{uniform(rng, -2.5, 2.5), uniform(rng, -2.5, 2.5), structure_top - 0.05};
-      light.direction = {0, 0, -1};
-      const double yaw = uniform(rng, 0, kPi);
-      const Vec3 u{portable_cos(yaw), portable_sin(yaw), 0}, v{-u.y, u.x, 0};
-      if (rng.next_below(2) == 0) {
-        light.kind = Light::Kind::kRect;
-        light.u_axis = u * uniform(rng, 0.3, 0.6);
-        light.v_axis = v * uniform(rng, 0.15, 0.3);
-      } else {
-        light.kind = Light::Kind::kDisk;
-        light.radius = uniform(rng, 0.15, 0.35);
-      }
-    } else {
-      // A softbox on the camera's side, left or right, above head height, facing the people.
-      const double side = rng.next_below(2) == 0 ? -1.0 : 1.0;
-      light.position = centre + to_camera * uniform(rng, 1.0, 2.5) + across * (side * uniform(rng, 1.5, 3.0)) +
-                       Vec3{0, 0, uniform(rng, 1.8, 2.8)};
-      light.direction = normalize(centre + Vec3{0, 0, 1.0} - light.position);
-      light.kind = Light::Kind::kRect;
-      const Vec3 u = normalize(cross(light.direction, Vec3{0, 0, 1}));
-      const Vec3 v = cross(u, light.direction);
-      light.u_axis = u * uniform(rng, 0.4, 0.7);
-      light.v_axis = v * uniform(rng, 0.5, 0.8);
-    }
-    scene.lights.push_back(light);
-  }
-  for (int i = 0; i < lamp_count; ++i) {
-    const auto who = static_cast<uint64_t>(i);
-    Pcg32 rng = Pcg32::for_purpose(seed, "lighting.lamp", who);
-    Light light;
-    light.color = warm_white(rng);
-    light.intensity = std::max(0.0, draw_field(ls.lamp_intensity, seed, "lighting.lamp_intensity", who));
-    const double bearing = uniform(rng, 0, 2 * kPi);
-    light.position = centre + Vec3{portable_cos(bearing), portable_sin(bearing), 0} * uniform(rng, 1.0, 3.5) +
-                     Vec3{0, 0, uniform(rng, 2.0, 3.2)};
-    if (rng.next_below(2) == 0) {
-      light.kind = Light::Kind::kPoint;
-    } else {
-      light.kind = Light::Kind::kSpot;
-      light.direction = normalize(centre + Vec3{0, 0, uniform(rng, 0.5, 1.3)} - light.position);
-      light.outer_cone_deg = uniform(rng, 20, 45);
-      light.inner_cone_deg = light.outer_cone_deg * uniform(rng, 0.4, 0.9);
-    }
-    scene.lights.push_back(light);
-  }
-}
 
 }  // namespace
 
@@ -425,34 +234,7 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   }
 
   // Sun and sky.
-  const LightingSpec& light = spec.lighting;
-  scene.sun.elevation_deg = std::clamp(
-      draw_field(light.sun_elevation_deg, seed, "lighting.sun_elevation_deg"), 0.0, 90.0);
-  scene.sun.azimuth_deg = draw_field(light.sun_azimuth_deg, seed, "lighting.sun_azimuth_deg");
-  scene.sun.intensity =
-      std::max(0.0, draw_field(light.sun_intensity, seed, "lighting.sun_intensity"));
-  scene.sky.intensity =
-      std::max(0.0, draw_field(light.sky_intensity, seed, "lighting.sky_intensity"));
-  {
-    double el = deg_to_rad(scene.sun.elevation_deg), az = deg_to_rad(scene.sun.azimuth_deg);
-    scene.sun.direction = {portable_cos(el) * portable_sin(az), portable_cos(el) * portable_cos(az),
-                           portable_sin(el)};
-  }
-  scene.sky.model = draw_field(light.sky, seed, "lighting.sky") == "gradient" ? Sky::Model::kGradient
-                                                                              : Sky::Model::kPreetham;
-  scene.sky.turbidity = std::clamp(draw_field(light.turbidity, seed, "lighting.turbidity"), 2.0, 10.0);
-  if (const std::string& map = draw_field(light.environment, seed, "lighting.environment"); map != "sky") {
-    if (assets == nullptr || !assets->environments.contains(map)) {
-      throw std::invalid_argument("lighting.environment '" + map + "' was not loaded");
-    }
-    // A copy of the texels per scene, since intensity and rotation are the sample's.
-    auto environment = std::make_shared<Environment>(*assets->environments.at(map));
-    environment->intensity =
-        std::max(0.0, draw_field(light.environment_intensity, seed, "lighting.environment_intensity"));
-    environment->rotation_deg = draw_field(light.environment_rotation_deg, seed, "lighting.environment_rotation_deg");
-    scene.environment = std::move(environment);
-    scene.sun.intensity = 0;  // the map carries its own sun
-  }
+  scene_gen::add_sun_and_sky(spec, seed, assets, scene);
 
   // Structure: room, outdoor ground or studio cove. Props must stay inside `inside`.
   Pcg32 structure_rng = Pcg32::for_purpose(seed, "structure");
@@ -591,8 +373,8 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
     props.push_back(std::move(prop));
   }
 
-  add_looks(spec, seed, scene, structure, props);
-  add_lights(spec, seed, scene, structure_top, group_centre, camera);
+  scene_gen::add_looks(spec, seed, scene, structure, props);
+  scene_gen::add_lights(spec, seed, scene, structure_top, group_centre, camera);
 
   // Instance ids: humans 1..N, then props, then the structure.
   uint32_t next_id = 1;

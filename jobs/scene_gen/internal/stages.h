@@ -1,0 +1,66 @@
+// The stages of the procedural scene generator and the plain data passed between them.
+// jobs/scene.cpp's build_scene() calls the stages in order; each lives in its own file of
+// jobs/scene_gen/ (placement, framing, structure, props, looks, lighting). Private to
+// those files: nothing outside jobs/scene.cpp and jobs/scene_gen/ includes this.
+//
+// Determinism: every stage draws only from the named streams it always drew from
+// (Pcg32::for_purpose(seed, purpose, sub)); a stream a stage shares with its helpers is
+// passed by reference, never derived again.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/math.h"
+#include "base/rng.h"
+#include "jobs/scene.h"
+#include "jobs/spec.h"
+#include "render/scene.h"
+
+namespace synthfarm::jobs::scene_gen {
+
+// ---------------------------------------------------------------------------------------
+// Shared by the stages (placement.cpp defines them).
+
+// sqrt(x^2 + y^2) from exactly rounded operations only (std::hypot comes from libm).
+double planar_length(double x, double y);
+
+// The floor a person (or a prop, or the camera) takes up: nothing else is placed on it.
+struct Footprint {
+  Vec3 centre;  // z ignored
+  double radius;
+};
+
+bool overlaps(const std::vector<Footprint>& placed, Vec3 p, double radius, double gap);
+
+// Builds up one instance (several meshes) before ids are assigned.
+struct PendingInstance {
+  render::SemanticClass semantic;
+  std::string name;
+  std::vector<render::Mesh> meshes;
+};
+
+int draw_count(const Distribution& d, Pcg32& rng, int max);
+
+// ---------------------------------------------------------------------------------------
+// Looks (looks.cpp): a material for every prop and structure part.
+
+// Gives every prop and structure part a material: plain, patterned (probability
+// scene.patterns) or, for props, metal (probability scene.metal).
+void add_looks(const JobSpec& spec, uint64_t seed, render::Scene& scene,
+               std::vector<PendingInstance>& structure, std::vector<PendingInstance>& props);
+
+// ---------------------------------------------------------------------------------------
+// Lighting (lighting.cpp): sun, sky or environment map, and local lights.
+
+// The sun and the sky, or the environment map lighting.environment names (then the sun is
+// off). Throws std::invalid_argument when that map is not in `assets`.
+void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* assets, render::Scene& scene);
+
+// Area lights (rooms: under the top of the walls at `structure_top`; studios: softboxes by
+// the camera) and lamps, around the people's centre `group_centre`.
+void add_lights(const JobSpec& spec, uint64_t seed, render::Scene& scene, double structure_top,
+                Vec3 group_centre, const render::Camera& camera);
+
+}  // namespace synthfarm::jobs::scene_gen
