@@ -40,45 +40,12 @@ using scene_gen::planar_length;
 
 namespace {
 
-constexpr std::array<Rgb, 6> kRoomFloors = {{{0.45f, 0.30f, 0.17f},
-                                             {0.20f, 0.11f, 0.06f},
-                                             {0.30f, 0.30f, 0.29f},
-                                             {0.55f, 0.50f, 0.42f},
-                                             {0.15f, 0.18f, 0.22f},
-                                             {0.70f, 0.70f, 0.68f}}};
-constexpr std::array<Rgb, 6> kRoomWalls = {{{0.75f, 0.74f, 0.70f},
-                                            {0.68f, 0.62f, 0.52f},
-                                            {0.55f, 0.60f, 0.62f},
-                                            {0.62f, 0.66f, 0.55f},
-                                            {0.80f, 0.80f, 0.80f},
-                                            {0.50f, 0.40f, 0.35f}}};
-constexpr std::array<Rgb, 6> kGrounds = {{{0.08f, 0.16f, 0.04f},
-                                          {0.08f, 0.08f, 0.08f},
-                                          {0.25f, 0.18f, 0.11f},
-                                          {0.55f, 0.47f, 0.33f},
-                                          {0.30f, 0.29f, 0.27f},
-                                          {0.35f, 0.33f, 0.30f}}};
-constexpr std::array<Rgb, 6> kStudio = {{{0.80f, 0.80f, 0.80f},
-                                         {0.35f, 0.35f, 0.35f},
-                                         {0.05f, 0.45f, 0.10f},
-                                         {0.04f, 0.10f, 0.45f},
-                                         {0.03f, 0.03f, 0.03f},
-                                         {0.60f, 0.52f, 0.40f}}};
-
 void translate(Mesh& mesh, Vec3 offset) {
   for (size_t i = 0; i < mesh.positions.size(); i += 3) {
     mesh.positions[i] = static_cast<float>(mesh.positions[i] + offset.x);
     mesh.positions[i + 1] = static_cast<float>(mesh.positions[i + 1] + offset.y);
     mesh.positions[i + 2] = static_cast<float>(mesh.positions[i + 2] + offset.z);
   }
-}
-
-// Distance from point p to the segment ab, in the floor plane.
-double distance_to_segment_2d(Vec3 p, Vec3 a, Vec3 b) {
-  double abx = b.x - a.x, aby = b.y - a.y;
-  double len2 = abx * abx + aby * aby;
-  double t = len2 > 0 ? std::clamp(((p.x - a.x) * abx + (p.y - a.y) * aby) / len2, 0.0, 1.0) : 0.0;
-  return planar_length(p.x - (a.x + t * abx), p.y - (a.y + t * aby));
 }
 
 // How many humans have every vertex inside the image, in front of the camera.
@@ -127,10 +94,7 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   const uint64_t seed = sample_seed(spec.seed, index);
   SampleScene scene;
 
-  scene.kind = draw_field(spec.scene.kind, seed, "scene.kind");
-  if (scene.kind != "room" && scene.kind != "outdoor" && scene.kind != "studio") {
-    throw std::invalid_argument("unknown scene.kind '" + scene.kind + "'");
-  }
+  scene.kind = scene_gen::draw_kind(spec, seed);
 
   // The camera's bearing around the group comes first: people mostly face it.
   Pcg32 camera_rng = Pcg32::for_purpose(seed, "camera", 0);
@@ -236,145 +200,16 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   // Sun and sky.
   scene_gen::add_sun_and_sky(spec, seed, assets, scene);
 
-  // Structure: room, outdoor ground or studio cove. Props must stay inside `inside`.
-  Pcg32 structure_rng = Pcg32::for_purpose(seed, "structure");
-  std::vector<PendingInstance> structure;
-  auto add_part = [&](SemanticClass semantic, std::string name, Rgb albedo) -> Mesh& {
-    PendingInstance part{semantic, std::move(name), {}};
-    part.meshes.emplace_back().albedo = albedo;
-    structure.push_back(std::move(part));
-    return structure.back().meshes.back();
-  };
-  const Vec3 centre = {group_centre.x, group_centre.y, 0};
-  std::function<bool(Vec3, double)> inside;
-  double structure_top = 0;  // rooms: the top of the walls (where ceiling lights hang)
-  if (scene.kind == "room") {
-    // Axis-aligned, enclosing the people and the camera; no ceiling, so sun and sky enter.
-    double need_x = std::abs(camera.position.x - centre.x),
-           need_y = std::abs(camera.position.y - centre.y);
-    for (const Footprint& f : footprints) {
-      need_x = std::max(need_x, std::abs(f.centre.x - centre.x) + f.radius);
-      need_y = std::max(need_y, std::abs(f.centre.y - centre.y) + f.radius);
-    }
-    double ex = need_x + uniform(structure_rng, 0.8, 3.0);
-    double ey = need_y + uniform(structure_rng, 0.8, 3.0);
-    double wall_h = uniform(structure_rng, 2.5, 3.5);
-    structure_top = wall_h;
-    Rgb floor_colour = pick(structure_rng, kRoomFloors);
-    Rgb wall_colour = pick(structure_rng, kRoomWalls);
-    int missing =
-        structure_rng.next_below(2) == 0 ? -1 : static_cast<int>(structure_rng.next_below(4));
-    double x0 = centre.x - ex, x1 = centre.x + ex, y0 = centre.y - ey, y1 = centre.y + ey;
-    add_quad(add_part(SemanticClass::kFloor, "floor", floor_colour), {x0, y0, 0}, {x1, y0, 0},
-             {x1, y1, 0}, {x0, y1, 0});
-    const std::array<std::pair<Vec3, Vec3>, 4> walls = {{{{x0, y1, 0}, {x1, y1, 0}},
-                                                         {{x1, y1, 0}, {x1, y0, 0}},
-                                                         {{x1, y0, 0}, {x0, y0, 0}},
-                                                         {{x0, y0, 0}, {x0, y1, 0}}}};
-    for (int w = 0; w < 4; ++w) {
-      if (w == missing) continue;
-      auto [a, b] = walls[w];
-      add_quad(add_part(SemanticClass::kWall, "wall", wall_colour), a, b, b + Vec3{0, 0, wall_h},
-               a + Vec3{0, 0, wall_h});
-    }
-    inside = [=](Vec3 p, double r) {
-      return std::abs(p.x - centre.x) < ex - r - 0.05 && std::abs(p.y - centre.y) < ey - r - 0.05;
-    };
-  } else if (scene.kind == "outdoor") {
-    constexpr double kHalf = 200.0;
-    Rgb ground = pick(structure_rng, kGrounds);
-    add_quad(add_part(SemanticClass::kFloor, "ground", ground), centre + Vec3{-kHalf, -kHalf, 0},
-             centre + Vec3{kHalf, -kHalf, 0}, centre + Vec3{kHalf, kHalf, 0},
-             centre + Vec3{-kHalf, kHalf, 0});
-    inside = [=](Vec3 p, double) { return planar_length(p.x - centre.x, p.y - centre.y) < 12.0; };
-  } else {  // studio
-    // A cove behind the people as seen from the camera: the floor curves up into a wall.
-    Vec3 back = normalize(Vec3{centre.x - camera.position.x, centre.y - camera.position.y, 0});
-    Vec3 side = {-back.y, back.x, 0};
-    double depth = 0;
-    for (const Footprint& f : footprints)
-      depth = std::max(depth, dot(f.centre - centre, back) + f.radius);
-    double wall_at = depth + uniform(structure_rng, 1.0, 2.5);
-    double radius = uniform(structure_rng, 0.5, 1.5);
-    Rgb colour = pick(structure_rng, kStudio);
-    constexpr double kHalfWidth = 15.0, kWallHeight = 6.0, kFront = 25.0;
-    auto at = [&](double along, double across, double z) {
-      return centre + back * along + side * across + Vec3{0, 0, z};
-    };
-    double curve_start = wall_at - radius;
-    add_quad(add_part(SemanticClass::kFloor, "floor", colour), at(-kFront, -kHalfWidth, 0),
-             at(curve_start, -kHalfWidth, 0), at(curve_start, kHalfWidth, 0),
-             at(-kFront, kHalfWidth, 0));
-    Mesh& cove = add_part(SemanticClass::kWall, "backdrop", colour);
-    constexpr int kCurveSteps = 8;
-    for (int k = 0; k < kCurveSteps; ++k) {
-      double a0 = 0.5 * kPi * k / kCurveSteps, a1 = 0.5 * kPi * (k + 1) / kCurveSteps;
-      double s0 = curve_start + radius * portable_sin(a0), z0 = radius - radius * portable_cos(a0);
-      double s1 = curve_start + radius * portable_sin(a1), z1 = radius - radius * portable_cos(a1);
-      add_quad(cove, at(s0, -kHalfWidth, z0), at(s1, -kHalfWidth, z1), at(s1, kHalfWidth, z1),
-               at(s0, kHalfWidth, z0));
-    }
-    add_quad(cove, at(wall_at, -kHalfWidth, radius), at(wall_at, -kHalfWidth, kWallHeight),
-             at(wall_at, kHalfWidth, kWallHeight), at(wall_at, kHalfWidth, radius));
-    inside = [=](Vec3 p, double r) {
-      double along = dot(p - centre, back), across = dot(p - centre, side);
-      return along < curve_start - r - 0.05 && along > -kFront + r && std::abs(across) < 6.0;
-    };
-  }
+  // Structure: room, outdoor ground or studio cove. Props must stay inside it.
+  scene_gen::Structure structure =
+      scene_gen::build_structure(seed, scene.kind, group_centre, camera, footprints);
 
   // Props: not on the people, the camera, or the lines of sight from the camera to them.
-  std::vector<PendingInstance> props;
-  Pcg32 prop_count_rng = Pcg32::for_purpose(seed, "props", 0);
-  const int prop_count = draw_count(spec.scene.props, prop_count_rng, 64);
-  std::vector<Footprint> occupied = footprints;
-  occupied.push_back({camera.position, 0.5});
-  for (int i = 0; i < prop_count; ++i) {
-    Pcg32 rng = Pcg32::for_purpose(seed, "props", static_cast<uint64_t>(i) + 1);
-    PendingInstance prop{SemanticClass::kProp, "", {}};
-    Mesh& mesh = prop.meshes.emplace_back();
-    mesh.albedo = hsv_to_linear(rng.next_double(), uniform(rng, 0.1, 0.8), uniform(rng, 0.3, 0.95));
-    uint32_t type = rng.next_below(3);
-    double radius = 0;
-    Vec3 half;
-    double yaw = 0, height = 0;
-    if (type == 0) {
-      prop.name = "box";
-      half = {uniform(rng, 0.15, 0.5), uniform(rng, 0.15, 0.5), uniform(rng, 0.15, 0.6)};
-      yaw = uniform(rng, 0, 2 * kPi);
-      radius = planar_length(half.x, half.y);
-    } else if (type == 1) {
-      prop.name = "sphere";
-      radius = uniform(rng, 0.12, 0.45);
-    } else {
-      prop.name = "cylinder";
-      radius = uniform(rng, 0.1, 0.35);
-      height = uniform(rng, 0.3, 1.2);
-    }
-    bool placed = false;
-    Vec3 p;
-    double spread = scene.kind == "outdoor" ? 10.0 : 8.0;
-    for (int attempt = 0; attempt < 64 && !placed; ++attempt) {
-      p = centre + Vec3{uniform(rng, -spread, spread), uniform(rng, -spread, spread), 0};
-      if (!inside(p, radius) || overlaps(occupied, p, radius, 0.1)) continue;
-      placed = true;
-      for (const Footprint& f : footprints) {
-        if (distance_to_segment_2d(p, camera.position, f.centre) < radius + 0.3) placed = false;
-      }
-    }
-    if (!placed) continue;
-    occupied.push_back({p, radius});
-    if (type == 0) {
-      add_box(mesh, p + Vec3{0, 0, half.z}, Mat3::rotation_z(yaw), half);
-    } else if (type == 1) {
-      add_ellipsoid(mesh, p + Vec3{0, 0, radius}, Mat3{}, {radius, radius, radius}, 20, 12);
-    } else {
-      add_cylinder(mesh, p, radius, height, 20);
-    }
-    props.push_back(std::move(prop));
-  }
+  std::vector<PendingInstance> props =
+      scene_gen::place_props(spec, seed, scene.kind, group_centre, camera, footprints, structure);
 
-  scene_gen::add_looks(spec, seed, scene, structure, props);
-  scene_gen::add_lights(spec, seed, scene, structure_top, group_centre, camera);
+  scene_gen::add_looks(spec, seed, scene, structure.parts, props);
+  scene_gen::add_lights(spec, seed, scene, structure.top, group_centre, camera);
 
   // Instance ids: humans 1..N, then props, then the structure.
   uint32_t next_id = 1;
@@ -396,7 +231,7 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
     commit(pending);
   }
   for (PendingInstance& prop : props) commit(prop);
-  for (PendingInstance& part : structure) commit(part);
+  for (PendingInstance& part : structure.parts) commit(part);
   return scene;
 }
 

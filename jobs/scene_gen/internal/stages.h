@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,38 @@ struct PendingInstance {
 int draw_count(const Distribution& d, Pcg32& rng, int max);
 
 // ---------------------------------------------------------------------------------------
+// Structure (structure.cpp): the scene's kind, and the room, outdoor ground or studio
+// cove around the people.
+
+// scene.kind, drawn; throws std::invalid_argument for one that is not room, outdoor or
+// studio.
+std::string draw_kind(const JobSpec& spec, uint64_t seed);
+
+struct Structure {
+  std::vector<PendingInstance> parts;  // floor or ground, then walls or the backdrop
+  // Whether a prop of radius r standing at p (z ignored) is inside, clear of the walls.
+  std::function<bool(Vec3, double)> inside;
+  double top = 0;  // rooms: the top of the walls (where ceiling lights hang)
+};
+
+// The structure of a scene of `kind` around the people (`footprints`, centred on
+// `group_centre`) and the camera: rooms enclose both, a studio's cove stands behind the
+// people as seen from the camera.
+Structure build_structure(uint64_t seed, const std::string& kind, Vec3 group_centre,
+                          const render::Camera& camera, const std::vector<Footprint>& footprints);
+
+// ---------------------------------------------------------------------------------------
+// Props (props.cpp).
+
+// The props of a scene of `kind`, inside `structure`: not on the people (`footprints`),
+// the camera, or the lines of sight from the camera to them. A prop that finds no place
+// is left out.
+std::vector<PendingInstance> place_props(const JobSpec& spec, uint64_t seed, const std::string& kind,
+                                         Vec3 group_centre, const render::Camera& camera,
+                                         const std::vector<Footprint>& footprints,
+                                         const Structure& structure);
+
+// ---------------------------------------------------------------------------------------
 // Looks (looks.cpp): a material for every prop and structure part.
 
 // Gives every prop and structure part a material: plain, patterned (probability
@@ -56,7 +89,8 @@ void add_looks(const JobSpec& spec, uint64_t seed, render::Scene& scene,
 
 // The sun and the sky, or the environment map lighting.environment names (then the sun is
 // off). Throws std::invalid_argument when that map is not in `assets`.
-void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* assets, render::Scene& scene);
+void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* assets,
+                     render::Scene& scene);
 
 // Area lights (rooms: under the top of the walls at `structure_top`; studios: softboxes by
 // the camera) and lamps, around the people's centre `group_centre`.
