@@ -24,7 +24,8 @@ using render::Light;
 using render::Scene;
 using render::Sky;
 
-void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* assets, Scene& scene) {
+void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* assets,
+                     Scene& scene) {
   const LightingSpec& light = spec.lighting;
   scene.sun.elevation_deg = std::clamp(
       draw_field(light.sun_elevation_deg, seed, "lighting.sun_elevation_deg"), 0.0, 90.0);

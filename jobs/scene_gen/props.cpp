@@ -35,8 +35,9 @@ double distance_to_segment_2d(Vec3 p, Vec3 a, Vec3 b) {
 
 }  // namespace
 
-std::vector<PendingInstance> place_props(const JobSpec& spec, uint64_t seed, const std::string& kind,
-                                         Vec3 group_centre, const Camera& camera,
+std::vector<PendingInstance> place_props(const JobSpec& spec, uint64_t seed,
+                                         const std::string& kind, Vec3 group_centre,
+                                         const Camera& camera,
                                          const std::vector<Footprint>& footprints,
                                          const Structure& structure) {
   const Vec3 centre = {group_centre.x, group_centre.y, 0};

@@ -124,9 +124,9 @@ void build_cove(Pcg32& structure_rng, Vec3 centre, const Camera& camera,
     return centre + back * along + side * across + Vec3{0, 0, z};
   };
   double curve_start = wall_at - radius;
-  add_quad(add_part(structure, SemanticClass::kFloor, "floor", colour), at(-kFront, -kHalfWidth, 0),
-           at(curve_start, -kHalfWidth, 0), at(curve_start, kHalfWidth, 0),
-           at(-kFront, kHalfWidth, 0));
+  add_quad(add_part(structure, SemanticClass::kFloor, "floor", colour),
+           at(-kFront, -kHalfWidth, 0), at(curve_start, -kHalfWidth, 0),
+           at(curve_start, kHalfWidth, 0), at(-kFront, kHalfWidth, 0));
   Mesh& cove = add_part(structure, SemanticClass::kWall, "backdrop", colour);
   constexpr int kCurveSteps = 8;
   for (int k = 0; k < kCurveSteps; ++k) {

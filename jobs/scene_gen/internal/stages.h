@@ -15,6 +15,7 @@
 
 #include "base/math.h"
 #include "base/rng.h"
+#include "jobs/people.h"
 #include "jobs/scene.h"
 #include "jobs/spec.h"
 #include "render/scene.h"
@@ -45,6 +46,41 @@ struct PendingInstance {
 int draw_count(const Distribution& d, Pcg32& rng, int max);
 
 // ---------------------------------------------------------------------------------------
+// Placement (placement.cpp): the people on the floor.
+
+struct People {
+  std::vector<Person> humans;         // placed; instance ids not yet assigned
+  std::vector<Footprint> footprints;  // footprints[i] is humans[i]'s, at the first frame
+};
+
+// The sample's people (humans.count of them), each built facing `facing_deg` give or take
+// 120 degrees and placed on the floor around the origin without overlapping.
+People place_people(const JobSpec& spec, uint64_t seed, double facing_deg,
+                    const SceneAssets* assets);
+
+// A later frame of a clip (frame > 0): the same people (same draws, same places), rebuilt
+// `frame` / clip.fps seconds on; each one's position follows its root on the floor.
+void move_people_to_frame(const JobSpec& spec, uint64_t seed, double facing_deg,
+                          const SceneAssets* assets, int frame, std::vector<Person>& humans);
+
+// ---------------------------------------------------------------------------------------
+// Framing (framing.cpp): the camera.
+
+// The camera's bearing around the people, radians; drawn before them, as they mostly
+// face it.
+double draw_camera_azimuth(uint64_t seed);
+
+// The centre of the people's bounding box (of a person-sized box at the origin when there
+// are none): what the camera aims at and focuses on.
+Vec3 centre_of_people(const std::vector<Person>& humans);
+
+// Sets scene.camera: up to 8 draws of field of view, eye height and distance from
+// `group_centre` along `camera_azimuth`, keeping the one with the most people fully in
+// frame (camera.keep_in_frame "humans"), then the depth of field.
+void frame_camera(const JobSpec& spec, uint64_t seed, double camera_azimuth, Vec3 group_centre,
+                  const People& people, render::Scene& scene);
+
+// ---------------------------------------------------------------------------------------
 // Structure (structure.cpp): the scene's kind, and the room, outdoor ground or studio
 // cove around the people.
 
@@ -71,8 +107,9 @@ Structure build_structure(uint64_t seed, const std::string& kind, Vec3 group_cen
 // The props of a scene of `kind`, inside `structure`: not on the people (`footprints`),
 // the camera, or the lines of sight from the camera to them. A prop that finds no place
 // is left out.
-std::vector<PendingInstance> place_props(const JobSpec& spec, uint64_t seed, const std::string& kind,
-                                         Vec3 group_centre, const render::Camera& camera,
+std::vector<PendingInstance> place_props(const JobSpec& spec, uint64_t seed,
+                                         const std::string& kind, Vec3 group_centre,
+                                         const render::Camera& camera,
                                          const std::vector<Footprint>& footprints,
                                          const Structure& structure);
 
