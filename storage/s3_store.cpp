@@ -1,3 +1,6 @@
+// S3Store itself: opening a bucket, the curl transport (signed requests over a pool of
+// handles) and the ObjectStore operations. Its configuration is in s3_config.cpp, the XML
+// of the S3 API in s3_xml.cpp and the retry loop (S3Store::send) in s3_retry.cpp.
 #include "storage/s3_store.h"
 
 #include <curl/curl.h>
@@ -8,184 +11,24 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
+
+#include "storage/internal/s3_config.h"
+#include "storage/internal/s3_request.h"
+#include "storage/internal/s3_retry.h"
+#include "storage/internal/s3_xml.h"
 
 namespace synthfarm::storage {
 
-struct S3Store::Request {
-  std::string method;
-  std::string key;  // the object's full key in the bucket; empty for bucket requests
-  std::vector<std::pair<std::string, std::string>> query;
-  std::vector<std::pair<std::string, std::string>> headers;  // signed, besides the usual
-  std::string_view body;
-  std::string body_sha256;  // hex; computed from `body` when empty
-};
-
-struct S3Store::Response {
-  long status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;  // names lower-case
-  std::string endpoint;                        // for messages
-};
+using s3_internal::make_error;
+using s3_internal::retryable;
+using s3_internal::trim;
+using s3_internal::xml_escape;
+using s3_internal::xml_value;
 
 namespace {
-
-constexpr std::string_view kS3Scheme = "s3://";
-
-Error make_error(Error::Code code, std::string message) { return Error{code, std::move(message)}; }
-
-std::string getenv_string(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? std::string(value) : std::string();
-}
-
-std::string trim(std::string_view text) {
-  size_t begin = 0, end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-  return std::string(text.substr(begin, end - begin));
-}
-
-// One section of an INI file (~/.aws/credentials, ~/.aws/config) as key -> value.
-std::map<std::string, std::string> ini_section(const std::string& path,
-                                               const std::string& section) {
-  std::map<std::string, std::string> values;
-  std::ifstream in(path);
-  std::string line;
-  bool inside = false;
-  while (std::getline(in, line)) {
-    const std::string t = trim(line);
-    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
-    if (t.front() == '[' && t.back() == ']') {
-      inside = trim(std::string_view(t).substr(1, t.size() - 2)) == section;
-      continue;
-    }
-    if (!inside) continue;
-    const size_t eq = t.find('=');
-    if (eq == std::string::npos) continue;
-    values[trim(std::string_view(t).substr(0, eq))] = trim(std::string_view(t).substr(eq + 1));
-  }
-  return values;
-}
-
-Result<uint64_t> env_number(const char* name, uint64_t fallback, uint64_t min_value) {
-  const std::string text = getenv_string(name);
-  if (text.empty()) return fallback;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-  if (errno != 0 || end == text.c_str() || *end != '\0' || value < min_value) {
-    return tl::unexpected(
-        make_error(Error::Code::kInvalidUri,
-                   fmt::format("{}={:?}: expected a whole number >= {}", name, text, min_value)));
-  }
-  return static_cast<uint64_t>(value);
-}
-
-bool valid_bucket_name(std::string_view bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
-  for (char c : bucket) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
-      return false;
-    }
-  }
-  return std::isalnum(static_cast<unsigned char>(bucket.front())) &&
-         std::isalnum(static_cast<unsigned char>(bucket.back()));
-}
-
-std::string xml_unescape(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '&') {
-      out.push_back(text[i]);
-      continue;
-    }
-    const size_t semi = text.find(';', i);
-    if (semi == std::string_view::npos) {
-      out.push_back('&');
-      continue;
-    }
-    const std::string_view entity = text.substr(i + 1, semi - i - 1);
-    if (entity == "amp")
-      out.push_back('&');
-    else if (entity == "lt")
-      out.push_back('<');
-    else if (entity == "gt")
-      out.push_back('>');
-    else if (entity == "quot")
-      out.push_back('"');
-    else if (entity == "apos")
-      out.push_back('\'');
-    else if (entity.size() > 1 && entity[0] == '#') {
-      const bool hexa = entity[1] == 'x' || entity[1] == 'X';
-      const unsigned long cp =
-          std::strtoul(std::string(entity.substr(hexa ? 2 : 1)).c_str(), nullptr, hexa ? 16 : 10);
-      // Keys are UTF-8; encode the code point.
-      if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-      } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      }
-    } else {
-      out.append(text.substr(i, semi - i + 1));
-    }
-    i = semi;
-  }
-  return out;
-}
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// The text of the first <tag>...</tag> in `xml` at or after `from`; `end` (optional)
-// receives the position after the closing tag. S3's responses are small, flat documents:
-// tag extraction is enough, no XML parser needed.
-std::optional<std::string> xml_value(std::string_view xml, std::string_view tag, size_t from = 0,
-                                     size_t* end = nullptr) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  const size_t start = xml.find(open, from);
-  if (start == std::string_view::npos) return std::nullopt;
-  const size_t stop = xml.find(close, start + open.size());
-  if (stop == std::string_view::npos) return std::nullopt;
-  if (end) *end = stop + close.size();
-  return xml_unescape(xml.substr(start + open.size(), stop - start - open.size()));
-}
 
 std::string amz_date_now() {
   const std::time_t now = std::time(nullptr);
@@ -211,33 +54,6 @@ std::string snippet(std::string_view body) {
   }
   if (body.size() > 200) out += "...";
   return out;
-}
-
-// curl failures worth another attempt: the server was away, slow or cut us off.
-bool retryable(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool retryable_status(long status, std::string_view body) {
-  if (status >= 500 || status == 429) return true;
-  if (status == 400) {
-    auto error = parse_s3_error(body);
-    return error && (error->code == "RequestTimeout" || error->code == "BadDigest");
-  }
-  return false;
 }
 
 struct UploadCursor {
@@ -273,105 +89,6 @@ size_t write_header(char* data, size_t size, size_t count, void* user) {
 std::once_flag curl_init_once;
 
 }  // namespace
-
-std::optional<S3ErrorBody> parse_s3_error(std::string_view xml) {
-  const size_t error = xml.find("<Error>");
-  if (error == std::string_view::npos) return std::nullopt;
-  auto code = xml_value(xml, "Code", error);
-  if (!code) return std::nullopt;
-  return S3ErrorBody{*code, xml_value(xml, "Message", error).value_or("")};
-}
-
-Result<S3Location> parse_s3_uri(std::string_view uri) {
-  auto bad = [&](std::string_view why) {
-    return tl::unexpected(make_error(Error::Code::kInvalidUri,
-                                     fmt::format("invalid storage URI {:?}: {}", uri, why)));
-  };
-  if (!uri.starts_with(kS3Scheme)) return bad("expected s3://bucket/prefix");
-  std::string_view rest = uri.substr(kS3Scheme.size());
-  const size_t slash = rest.find('/');
-  S3Location location;
-  location.bucket = std::string(rest.substr(0, slash));
-  if (!valid_bucket_name(location.bucket)) {
-    return bad("bucket names are 3 to 63 characters of a-z, 0-9, '.' and '-'");
-  }
-  if (slash != std::string_view::npos) {
-    std::string_view prefix = rest.substr(slash + 1);
-    while (prefix.ends_with('/')) prefix.remove_suffix(1);
-    if (!prefix.empty()) {
-      if (auto valid = validate_key(prefix); !valid) return bad(valid.error().message);
-    }
-    location.prefix = std::string(prefix);
-  }
-  return location;
-}
-
-Result<S3Options> s3_options_from_environment() {
-  S3Options options;
-  options.endpoint = getenv_string("AWS_ENDPOINT_URL_S3");
-  if (options.endpoint.empty()) options.endpoint = getenv_string("AWS_ENDPOINT_URL");
-
-  const std::string home = getenv_string("HOME");
-  std::string profile = getenv_string("AWS_PROFILE");
-  const bool profile_named = !profile.empty();
-  if (profile.empty()) profile = "default";
-  std::string credentials_file = getenv_string("AWS_SHARED_CREDENTIALS_FILE");
-  if (credentials_file.empty() && !home.empty()) credentials_file = home + "/.aws/credentials";
-  std::string config_file = getenv_string("AWS_CONFIG_FILE");
-  if (config_file.empty() && !home.empty()) config_file = home + "/.aws/config";
-  const auto config =
-      ini_section(config_file, profile == "default" ? "default" : "profile " + profile);
-
-  options.region = getenv_string("AWS_REGION");
-  if (options.region.empty()) options.region = getenv_string("AWS_DEFAULT_REGION");
-  if (options.region.empty() && config.count("region")) options.region = config.at("region");
-  if (options.region.empty()) options.region = "us-east-1";
-
-  options.credentials.access_key_id = getenv_string("AWS_ACCESS_KEY_ID");
-  options.credentials.secret_access_key = getenv_string("AWS_SECRET_ACCESS_KEY");
-  options.credentials.session_token = getenv_string("AWS_SESSION_TOKEN");
-  if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
-    auto section = ini_section(credentials_file, profile);
-    if (section.empty()) section = config;  // credentials may sit in the config file too
-    if (section.empty() && profile_named) {
-      return tl::unexpected(make_error(
-          Error::Code::kInvalidUri, fmt::format("AWS_PROFILE={:?}: no such profile in {:?} or {:?}",
-                                                profile, credentials_file, config_file)));
-    }
-    options.credentials.access_key_id = section["aws_access_key_id"];
-    options.credentials.secret_access_key = section["aws_secret_access_key"];
-    options.credentials.session_token = section["aws_session_token"];
-  }
-
-  const std::string style = getenv_string("SYNTHFARM_S3_ADDRESSING_STYLE");
-  if (style == "path")
-    options.path_style = true;
-  else if (style == "virtual")
-    options.path_style = false;
-  else if (!style.empty() && style != "auto") {
-    return tl::unexpected(make_error(
-        Error::Code::kInvalidUri,
-        fmt::format("SYNTHFARM_S3_ADDRESSING_STYLE={:?}: expected path, virtual or auto", style)));
-  }
-  options.ca_bundle = getenv_string("AWS_CA_BUNDLE");
-
-  auto threshold = env_number("SYNTHFARM_S3_MULTIPART_THRESHOLD", options.multipart_threshold, 1);
-  if (!threshold) return tl::unexpected(threshold.error());
-  options.multipart_threshold = *threshold;
-  auto part = env_number("SYNTHFARM_S3_PART_SIZE", options.part_size, 1);
-  if (!part) return tl::unexpected(part.error());
-  options.part_size = *part;
-  auto threads =
-      env_number("SYNTHFARM_S3_PART_THREADS", static_cast<uint64_t>(options.part_threads), 1);
-  if (!threads) return tl::unexpected(threads.error());
-  options.part_threads = static_cast<int>(std::min<uint64_t>(*threads, 64));
-  auto budget = env_number("SYNTHFARM_S3_RETRY_SECONDS",
-                           static_cast<uint64_t>(options.retry_budget.count() / 1000), 0);
-  if (!budget) return tl::unexpected(budget.error());
-  options.retry_budget = std::chrono::seconds(*budget);
-  options.verify_etag = getenv_string("SYNTHFARM_S3_VERIFY_ETAG") != "0";
-  return options;
-}
 
 S3Store::S3Store(S3Location location, S3Options options, std::string scheme, std::string host)
     : location_(std::move(location)),
@@ -595,57 +312,6 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
   }
   release_handle(curl);
   return response;
-}
-
-Result<S3Store::Response> S3Store::send(
-    const Request& request, std::string_view uri,
-    const std::function<std::optional<std::string>(const Response&)>& retry_reason) const {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  thread_local std::minstd_rand jitter(
-      static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
-                            static_cast<size_t>(clock::now().time_since_epoch().count())));
-  std::string last_problem;
-  for (int attempt = 0;; ++attempt) {
-    std::string tampered;
-    std::string_view body = request.body;
-    if (options_.tamper_upload_for_test && !body.empty()) {
-      tampered = std::string(body);
-      options_.tamper_upload_for_test(tampered, attempt);
-      body = tampered;
-    }
-    bool retry = false;
-    auto response = send_once(request, body, &retry);
-    if (response) {
-      std::optional<std::string> reason;
-      if (retryable_status(response->status, response->body)) {
-        reason = http_error(uri, request.method, *response).message;
-      } else if (retry_reason) {
-        reason = retry_reason(*response);
-      }
-      if (!reason) return response;
-      last_problem = *reason;
-    } else {
-      if (!retry) {
-        return tl::unexpected(
-            make_error(Error::Code::kIo, fmt::format("{}: {}", uri, response.error().message)));
-      }
-      last_problem = fmt::format("{}: {}", uri, response.error().message);
-    }
-    // Full jitter: sleep a uniform time in [0, min(cap, base * 2^attempt)].
-    const auto ceiling =
-        std::chrono::milliseconds(std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 10)));
-    const auto sleep = std::chrono::milliseconds(
-        std::uniform_int_distribution<int64_t>(0, ceiling.count())(jitter));
-    const auto elapsed = clock::now() - start;
-    if (elapsed + sleep > options_.retry_budget) {
-      return tl::unexpected(
-          make_error(Error::Code::kIo,
-                     fmt::format("{} (gave up after {} attempts in {:.1f} s)", last_problem,
-                                 attempt + 1, std::chrono::duration<double>(elapsed).count())));
-    }
-    std::this_thread::sleep_for(sleep);
-  }
 }
 
 Result<void> S3Store::put(std::string_view key, std::string_view bytes) {
