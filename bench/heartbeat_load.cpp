@@ -120,10 +120,7 @@ std::optional<int64_t> telemetry_messages(const HttpBase& api) {
   return std::nullopt;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"simulated workers heartbeating a synthfarm coordinator; measures its CPU"};
+struct Options {
   std::string telemetry = "tcp://127.0.0.1:5555";
   std::string api_url;
   std::string id_prefix = "bench-w";
@@ -132,40 +129,40 @@ int main(int argc, char** argv) {
   double hz = 1;
   int pid = 0;
   unsigned seed = 1;
-  app.add_option("--telemetry", telemetry, "coordinator's telemetry endpoint")->capture_default_str();
-  app.add_option("--api", api_url, "coordinator's http://host:port, for /api/workers and /metrics");
-  app.add_option("--pid", pid, "coordinator process id (CPU from /proc/PID/stat)")->required();
-  app.add_option("--workers", workers, "simulated workers (one TelemetrySender each); 0: idle baseline")
+};
+
+// The command line into `o`; an exit status if the program is to stop there (--help, or a
+// bad option, reported by CLI11).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
+  CLI::App app{"simulated workers heartbeating a synthfarm coordinator; measures its CPU"};
+  app.add_option("--telemetry", o.telemetry, "coordinator's telemetry endpoint")->capture_default_str();
+  app.add_option("--api", o.api_url, "coordinator's http://host:port, for /api/workers and /metrics");
+  app.add_option("--pid", o.pid, "coordinator process id (CPU from /proc/PID/stat)")->required();
+  app.add_option("--workers", o.workers, "simulated workers (one TelemetrySender each); 0: idle baseline")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
-  app.add_option("--seconds", seconds, "measured window")->capture_default_str();
-  app.add_option("--hz", hz, "heartbeats per second per worker")->capture_default_str();
-  app.add_option("--id-prefix", id_prefix, "worker ids are <prefix>NNN")->capture_default_str();
-  app.add_option("--seed", seed, "phase jitter seed")->capture_default_str();
+  app.add_option("--seconds", o.seconds, "measured window")->capture_default_str();
+  app.add_option("--hz", o.hz, "heartbeats per second per worker")->capture_default_str();
+  app.add_option("--id-prefix", o.id_prefix, "worker ids are <prefix>NNN")->capture_default_str();
+  app.add_option("--seed", o.seed, "phase jitter seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  return std::nullopt;
+}
 
-  std::optional<HttpBase> api;
-  if (!api_url.empty()) {
-    api = parse_http(api_url);
-    if (!api) {
-      fmt::print(stderr, "--api: expected http://host:port, got '{}'\n", api_url);
-      return 2;
-    }
-  }
-  if (!process_cpu_seconds(pid)) {
-    fmt::print(stderr, "no process {} (cannot read /proc/{}/stat)\n", pid, pid);
-    return 2;
-  }
+using Senders = std::vector<std::unique_ptr<protocol::TelemetrySender>>;
 
+// The simulated workers' connections, made and settled before the window starts; nullopt
+// (after a message) if one cannot be made.
+std::optional<Senders> start_senders(const std::string& telemetry, int workers) {
   // One sender per worker: a ZeroMQ context (I/O thread) and a TCP connection each.
-  std::vector<std::unique_ptr<protocol::TelemetrySender>> senders;
+  Senders senders;
   senders.reserve(workers);
   auto t_connect = Clock::now();
   for (int i = 0; i < workers; ++i) {
     auto s = protocol::TelemetrySender::connect(telemetry);
     if (!s) {
       fmt::print(stderr, "sender {}: {}\n", i, s.error());
-      return 1;
+      return std::nullopt;
     }
     senders.push_back(std::move(*s));
   }
@@ -174,12 +171,11 @@ int main(int argc, char** argv) {
   if (workers > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
   const double connect_s = std::chrono::duration<double>(Clock::now() - t_connect).count();
   if (workers > 0) fmt::print("{} senders created and connected in {:.2f} s\n", workers, connect_s);
+  return senders;
+}
 
-  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / hz));
-  const auto window = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> phase(0, period.count() - 1);
-
+// Each simulated worker's heartbeat, updated and sent once per period.
+std::vector<protocol::Heartbeat> make_heartbeats(int workers, const std::string& id_prefix) {
   std::vector<protocol::Heartbeat> beats(workers);
   const std::string host = []() {
     char buf[256] = {};
@@ -199,18 +195,35 @@ int main(int argc, char** argv) {
       hb.samples_per_sec = 0.5;
     }
   }
+  return beats;
+}
 
-  std::optional<int64_t> received_before;
-  if (api) received_before = telemetry_messages(*api);
+// The measured window: what was sent, and the CPU the coordinator (and this program) used.
+struct Window {
+  double wall_s = 0;
+  double cpu0 = 0, cpu1 = 0;  // coordinator CPU seconds at the start and at the end
+  double cpu_pct = 0, own_pct = 0;
+  std::map<std::string, double> threads0, threads1;  // the same by coordinator thread
+  int64_t sent = 0, dropped = 0;
+  Clock::duration max_late{0};
+};
+
+// Sends every worker's heartbeat once per period, at a random phase, for the window;
+// nullopt (after a message) if the coordinator went away.
+std::optional<Window> measure(const Options& opt, Senders& senders, std::vector<protocol::Heartbeat>& beats) {
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opt.hz));
+  const auto window = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.seconds));
+  std::mt19937_64 rng(opt.seed);
+  std::uniform_int_distribution<int64_t> phase(0, period.count() - 1);
 
   using Due = std::pair<Clock::time_point, int>;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due;
   const auto start = Clock::now();
   const auto end = start + window;
-  for (int i = 0; i < workers; ++i) due.push({start + Clock::duration(phase(rng)), i});
+  for (int i = 0; i < opt.workers; ++i) due.push({start + Clock::duration(phase(rng)), i});
 
-  const auto threads0 = thread_cpu_seconds(pid);
-  const double cpu0 = *process_cpu_seconds(pid);
+  const auto threads0 = thread_cpu_seconds(opt.pid);
+  const double cpu0 = *process_cpu_seconds(opt.pid);
   const double own0 = own_cpu_seconds();
   int64_t sent = 0, dropped = 0;
   Clock::duration max_late{0};
@@ -231,63 +244,108 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_until(end);
   const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  auto cpu1 = process_cpu_seconds(pid);
-  const auto threads1 = thread_cpu_seconds(pid);
+  auto cpu1 = process_cpu_seconds(opt.pid);
+  const auto threads1 = thread_cpu_seconds(opt.pid);
   const double own1 = own_cpu_seconds();
   if (!cpu1) {
-    fmt::print(stderr, "coordinator {} went away during the run\n", pid);
-    return 1;
+    fmt::print(stderr, "coordinator {} went away during the run\n", opt.pid);
+    return std::nullopt;
   }
   const double cpu_pct = (*cpu1 - cpu0) / wall_s * 100.0;
   const double own_pct = (own1 - own0) / wall_s * 100.0;
+  return Window{wall_s, cpu0, *cpu1, cpu_pct, own_pct, threads0, threads1, sent, dropped, max_late};
+}
 
-  // What the coordinator saw: messages received, and workers listed (alive = heard from
-  // in the last 5 s; the last heartbeats are at most one period old).
+// What the coordinator saw: messages received, and workers listed (alive = heard from
+// in the last 5 s; the last heartbeats are at most one period old).
+struct CoordinatorView {
   std::optional<int64_t> received;
   int64_t listed = -1, alive = -1;
+};
+
+CoordinatorView coordinator_view(const std::optional<HttpBase>& api, const std::string& id_prefix,
+                                 const std::optional<int64_t>& received_before) {
+  CoordinatorView view;
   if (api) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the last messages drain
     auto after = telemetry_messages(*api);
-    if (after && received_before) received = *after - *received_before;
+    if (after && received_before) view.received = *after - *received_before;
     httplib::Client client(api->host, api->port);
     client.set_read_timeout(10, 0);
     auto res = client.Get("/api/workers");
     if (res && res->status == 200) {
       auto body = nlohmann::json::parse(res->body, nullptr, false);
       if (!body.is_discarded() && body.contains("workers")) {
-        listed = alive = 0;
+        view.listed = view.alive = 0;
         for (const auto& w : body["workers"]) {
           if (w.value("id", "").rfind(id_prefix, 0) != 0) continue;
-          ++listed;
-          if (w.value("alive", false)) ++alive;
+          ++view.listed;
+          if (w.value("alive", false)) ++view.alive;
         }
       }
     } else {
       fmt::print(stderr, "GET /api/workers failed\n");
     }
   }
+  return view;
+}
 
-  if (workers > 0) {
+// The human-readable lines, then the RESULT line.
+void print_results(const Options& opt, const Window& w, const CoordinatorView& view) {
+  if (opt.workers > 0) {
     fmt::print("{} workers x {:.1f} Hz for {:.1f} s: {} heartbeats sent ({:.1f}/s), {} dropped, max send lateness "
                "{:.1f} ms\n",
-               workers, hz, wall_s, sent, static_cast<double>(sent) / wall_s, dropped,
-               std::chrono::duration<double, std::milli>(max_late).count());
+               opt.workers, opt.hz, w.wall_s, w.sent, static_cast<double>(w.sent) / w.wall_s, w.dropped,
+               std::chrono::duration<double, std::milli>(w.max_late).count());
   }
-  fmt::print("coordinator pid {}: {:.3f} s CPU over {:.1f} s wall = {:.2f}% of one core\n", pid, *cpu1 - cpu0,
-             wall_s, cpu_pct);
+  fmt::print("coordinator pid {}: {:.3f} s CPU over {:.1f} s wall = {:.2f}% of one core\n", opt.pid, w.cpu1 - w.cpu0,
+             w.wall_s, w.cpu_pct);
   // Where it went, by thread (ZeroMQ names its I/O thread ZMQbg/IO/0; the others carry
   // the process name). Threads under 0.01 s are left out.
-  for (const auto& [name, t1] : threads1) {
-    auto it = threads0.find(name);
-    double d = t1 - (it == threads0.end() ? 0.0 : it->second);
-    if (d >= 0.01) fmt::print("  thread {}: {:.2f} s = {:.2f}% of one core\n", name, d, d / wall_s * 100.0);
+  for (const auto& [name, t1] : w.threads1) {
+    auto it = w.threads0.find(name);
+    double d = t1 - (it == w.threads0.end() ? 0.0 : it->second);
+    if (d >= 0.01) fmt::print("  thread {}: {:.2f} s = {:.2f}% of one core\n", name, d, d / w.wall_s * 100.0);
   }
-  if (workers > 0) fmt::print("load generator itself: {:.2f}% of one core\n", own_pct);
-  if (received) fmt::print("coordinator telemetry messages received in the window: {}\n", *received);
-  if (listed >= 0) fmt::print("GET /api/workers: {} workers with ids {}*, {} alive\n", listed, id_prefix, alive);
+  if (opt.workers > 0) fmt::print("load generator itself: {:.2f}% of one core\n", w.own_pct);
+  if (view.received) fmt::print("coordinator telemetry messages received in the window: {}\n", *view.received);
+  if (view.listed >= 0)
+    fmt::print("GET /api/workers: {} workers with ids {}*, {} alive\n", view.listed, opt.id_prefix, view.alive);
   fmt::print("RESULT workers={} seconds={:.3f} sent={} dropped={} received={} cpu_s={:.3f} cpu_pct={:.3f} "
              "own_cpu_pct={:.3f} listed={} alive={}\n",
-             workers, wall_s, sent, dropped, received ? *received : -1, *cpu1 - cpu0, cpu_pct, own_pct,
-             listed, alive);
+             opt.workers, w.wall_s, w.sent, w.dropped, view.received ? *view.received : -1, w.cpu1 - w.cpu0,
+             w.cpu_pct, w.own_pct, view.listed, view.alive);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (auto status = parse_options(argc, argv, opt)) return *status;
+
+  std::optional<HttpBase> api;
+  if (!opt.api_url.empty()) {
+    api = parse_http(opt.api_url);
+    if (!api) {
+      fmt::print(stderr, "--api: expected http://host:port, got '{}'\n", opt.api_url);
+      return 2;
+    }
+  }
+  if (!process_cpu_seconds(opt.pid)) {
+    fmt::print(stderr, "no process {} (cannot read /proc/{}/stat)\n", opt.pid, opt.pid);
+    return 2;
+  }
+
+  auto senders = start_senders(opt.telemetry, opt.workers);
+  if (!senders) return 1;
+  std::vector<protocol::Heartbeat> beats = make_heartbeats(opt.workers, opt.id_prefix);
+
+  std::optional<int64_t> received_before;
+  if (api) received_before = telemetry_messages(*api);
+
+  const auto window = measure(opt, *senders, beats);
+  if (!window) return 1;
+  const CoordinatorView view = coordinator_view(api, opt.id_prefix, received_before);
+  print_results(opt, *window, view);
   return 0;
 }
