@@ -6,6 +6,8 @@
 // turned into SpecErrors.
 #include "jobs/spec.h"
 
+#include "jobs/spec/internal/suggestions.h"
+#include "jobs/spec/internal/text.h"
 #include "humans/skeleton.h"
 #include "base/keypoints.h"
 
@@ -33,6 +35,7 @@
 
 namespace synthfarm::jobs {
 
+using namespace spec_internal;
 using render::Layer;
 namespace {
 
@@ -51,136 +54,6 @@ constexpr std::array<std::string_view, 3> kSceneKinds = {"room", "outdoor", "stu
 constexpr std::array<std::string_view, 7> kMotions = {"static", "walk", "run", "idle", "wave", "sit", "bvh"};
 constexpr std::array<std::string_view, 0> kFutureMotions = {};
 constexpr std::array<std::string_view, 2> kKeepInFrame = {"humans", "none"};
-
-std::string join(std::span<const std::string_view> words, std::string_view separator = ", ") {
-  std::string out;
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += separator;
-    out += words[i];
-  }
-  return out;
-}
-
-bool contains(std::span<const std::string_view> words, std::string_view word) {
-  return std::find(words.begin(), words.end(), word) != words.end();
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Optimal string alignment distance (Levenshtein plus adjacent transpositions), ignoring
-// case: "resoluton" -> "resolution" is 1, "smaples" -> "samples" is 1.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
-          lower(a[i - 2]) == lower(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The candidate the user most likely meant, or nothing when none is close. A word that is
-// a candidate without its unit suffix ("fov" for "fov_deg") also counts as close.
-std::optional<std::string_view> suggest(std::string_view word,
-                                        std::span<const std::string_view> candidates) {
-  std::optional<std::string_view> best;
-  size_t best_distance = std::max<size_t>(1, word.size() / 3) + 1;
-  for (std::string_view candidate : candidates) {
-    size_t distance = edit_distance(word, candidate);
-    if (distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  if (!best && word.size() >= 2) {
-    for (std::string_view candidate : candidates) {
-      if (candidate.size() > word.size() && candidate.starts_with(word) &&
-          candidate[word.size()] == '_') {
-        return candidate;
-      }
-    }
-  }
-  return best;
-}
-
-std::string did_you_mean(std::string_view word, std::span<const std::string_view> candidates) {
-  if (auto best = suggest(word, candidates)) return "did you mean '" + std::string(*best) + "'?";
-  return "expected one of: " + join(candidates);
-}
-
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 when it is not one.
-size_t utf8_sequence(std::string_view s) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto continuation = [&](size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-  unsigned char c = byte(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return continuation(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!continuation(1) || !continuation(2)) return 0;
-    if (c == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && byte(1) >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    if (c == 0xF0 && byte(1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && byte(1) >= 0x90) return 0;  // beyond U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
-
-// Valid UTF-8 without control characters.
-bool is_clean_text(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_sequence(s.substr(i));
-    if (n == 0 || (n == 1 && is_control(static_cast<unsigned char>(s[i])))) return false;
-    i += n;
-  }
-  return true;
-}
-
-// User text echoed in an error becomes printable, valid UTF-8 (errors end up in JSON
-// responses and terminals): invalid bytes and control characters are written as \xNN.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_sequence(s.substr(i));
-    auto c = static_cast<unsigned char>(s[i]);
-    if (n == 0 || (n == 1 && is_control(c))) {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-      i += 1;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
-// Numbers in messages: whole numbers without a fraction, others in shortest round-trip form.
-std::string format_number(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  if (value == std::floor(value) && std::fabs(value) < 9007199254740992.0) {
-    return std::to_string(static_cast<int64_t>(value));
-  }
-  std::array<char, 64> buffer;
-  auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return std::string(buffer.data(), result.ptr);
-}
 
 // ---------------------------------------------------------------------------------------
 // Scalars. Types follow the YAML 1.2 core schema (the one JSON agrees with): a quoted
