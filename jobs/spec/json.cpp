@@ -1,0 +1,159 @@
+// The canonical spec as JSON (spec_to_json, jobs/spec.h): every field in document order,
+// defaults filled in, numbers written the way a user would write them.
+#include "jobs/spec.h"
+
+#include "jobs/spec/internal/yaml_scalars.h"
+
+#include <cmath>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace synthfarm::jobs {
+
+using render::Layer;
+using spec_internal::is_whole;
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Whole numbers as JSON integers, so the output reads like what a user writes.
+Json number_json(double value) {
+  if (is_whole(value) && std::fabs(value) < 9007199254740992.0) {
+    return static_cast<int64_t>(value);
+  }
+  return value;
+}
+
+Json numbers_json(const std::vector<double>& values) {
+  Json out = Json::array();
+  for (double v : values) out.push_back(number_json(v));
+  return out;
+}
+
+Json distribution_json(const Distribution& d) {
+  switch (d.kind) {
+    case Distribution::Kind::kConstant:
+      return number_json(d.a);
+    case Distribution::Kind::kUniform:
+      return Json{{"uniform", numbers_json({d.a, d.b})}};
+    case Distribution::Kind::kUniformInt:
+      return Json{{"uniform_int", numbers_json({d.a, d.b})}};
+    case Distribution::Kind::kNormal: {
+      Json normal = Json::object();
+      normal["mean"] = number_json(d.a);
+      normal["std"] = number_json(d.b);
+      if (d.clip_lo != -1e300 || d.clip_hi != 1e300) {
+        normal["clip"] = numbers_json({d.clip_lo, d.clip_hi});
+      }
+      return Json{{"normal", std::move(normal)}};
+    }
+    case Distribution::Kind::kChoice: {
+      Json out = Json::object();
+      out["choice"] = numbers_json(d.values);
+      if (!d.weights.empty()) out["weights"] = numbers_json(d.weights);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+Json choice_json(const Choice& c) {
+  if (c.values.size() == 1 && c.weights.empty()) return c.values[0];
+  Json out = Json::object();
+  out["choice"] = c.values;
+  if (!c.weights.empty()) out["weights"] = numbers_json(c.weights);
+  return out;
+}
+
+}  // namespace
+
+std::string spec_to_json(const JobSpec& spec) {
+  Json j = Json::object();
+  j["name"] = spec.name;
+  j["samples"] = spec.samples;
+  j["shard_size"] = spec.shard_size;
+  j["seed"] = spec.seed;
+  j["priority"] = spec.priority;
+  j["max_attempts"] = spec.max_attempts;
+  j["on_dead_shards"] = spec.on_dead_shards;
+
+  Json layers = Json::array();
+  for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));
+  j["output"] = Json::object();
+  j["output"]["storage"] = spec.output.storage;
+  j["output"]["layers"] = std::move(layers);
+  j["output"]["labels"] = spec.output.labels;
+  j["output"]["preview"] = spec.output.preview_png;
+
+  const CameraSpec& camera = spec.camera;
+  j["camera"] = Json::object();
+  j["camera"]["resolution"] = {camera.width, camera.height};
+  j["camera"]["fov_deg"] = distribution_json(camera.fov_deg);
+  j["camera"]["height_m"] = distribution_json(camera.height_m);
+  j["camera"]["distance_m"] = distribution_json(camera.distance_m);
+  j["camera"]["keep_in_frame"] = camera.keep_in_frame;
+  j["camera"]["f_number"] = distribution_json(camera.f_number);
+
+  j["render"] = Json::object();
+  j["render"]["spp"] = spec.render.spp;
+  j["render"]["max_bounces"] = spec.render.max_bounces;
+
+  j["scene"] = Json::object();
+  j["scene"]["kind"] = choice_json(spec.scene.kind);
+  j["scene"]["props"] = distribution_json(spec.scene.props);
+  j["scene"]["patterns"] = distribution_json(spec.scene.patterns);
+  j["scene"]["metal"] = distribution_json(spec.scene.metal);
+
+  const LightingSpec& lighting = spec.lighting;
+  j["lighting"] = Json::object();
+  j["lighting"]["sun_elevation_deg"] = distribution_json(lighting.sun_elevation_deg);
+  j["lighting"]["sun_azimuth_deg"] = distribution_json(lighting.sun_azimuth_deg);
+  j["lighting"]["sun_intensity"] = distribution_json(lighting.sun_intensity);
+  j["lighting"]["sky_intensity"] = distribution_json(lighting.sky_intensity);
+  j["lighting"]["sky"] = choice_json(lighting.sky);
+  j["lighting"]["turbidity"] = distribution_json(lighting.turbidity);
+  j["lighting"]["area_lights"] = distribution_json(lighting.area_lights);
+  j["lighting"]["area_light_intensity"] = distribution_json(lighting.area_light_intensity);
+  j["lighting"]["lamps"] = distribution_json(lighting.lamps);
+  j["lighting"]["lamp_intensity"] = distribution_json(lighting.lamp_intensity);
+  j["lighting"]["environment"] = choice_json(lighting.environment);
+  j["lighting"]["environment_intensity"] = distribution_json(lighting.environment_intensity);
+  j["lighting"]["environment_rotation_deg"] = distribution_json(lighting.environment_rotation_deg);
+
+  const HumansSpec& humans = spec.humans;
+  j["humans"] = Json::object();
+  j["humans"]["count"] = distribution_json(humans.count);
+  j["humans"]["height_m"] = distribution_json(humans.height_m);
+  j["humans"]["bmi"] = distribution_json(humans.bmi);
+  j["humans"]["skin_tone"] = distribution_json(humans.skin_tone);
+  j["humans"]["sex"] = distribution_json(humans.sex);
+  j["humans"]["age"] = distribution_json(humans.age);
+  j["humans"]["shoulder_width"] = distribution_json(humans.shoulder_width);
+  j["humans"]["hip_width"] = distribution_json(humans.hip_width);
+  j["humans"]["leg_length"] = distribution_json(humans.leg_length);
+  j["humans"]["arm_length"] = distribution_json(humans.arm_length);
+  j["humans"]["head_size"] = distribution_json(humans.head_size);
+  j["humans"]["motion"] = choice_json(humans.motion);
+  j["humans"]["motion_speed"] = distribution_json(humans.motion_speed);
+  j["humans"]["motion_phase"] = distribution_json(humans.motion_phase);
+  j["humans"]["bvh"] = humans.bvh;
+  Json map = Json::object();
+  map["preset"] = humans.bvh_preset;
+  for (const auto& [ours, theirs] : humans.bvh_joint_map) map[ours] = theirs;
+  j["humans"]["bvh_joint_map"] = map;
+  j["humans"]["body"] = choice_json(humans.body);
+  j["humans"]["characters"] = humans.characters;
+  Json character_map = Json::object();
+  character_map["preset"] = humans.character_preset;
+  for (const auto& [keypoint, joint] : humans.character_joint_map) character_map[keypoint] = joint;
+  j["humans"]["character_joint_map"] = character_map;
+  j["clip"] = {{"frames", spec.clip.frames}, {"fps", spec.clip.fps}};
+  // Every string in a parsed spec is valid UTF-8; replace rather than throw for one built
+  // in code.
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace synthfarm::jobs
