@@ -120,7 +120,7 @@ void tie_break_filter(const RTCFilterFunctionNArguments* args) {
     if (args->valid[i] == 0) continue;
     TieBreakState& state = ctx->rays[RTCRayN_id(args->ray, args->N, i)];
     float t = RTCRayN_tfar(args->ray, args->N, i);
-    // A hit in an instanced shape: the instance's id is the mesh's (see Renderer::render).
+    // A hit in an instanced shape: the instance's id is the mesh's (see build_embree_scene).
     const unsigned instance = RTCHitN_instID(args->hit, args->N, i, 0);
     unsigned geom =
         instance != RTC_INVALID_GEOMETRY_ID ? instance : RTCHitN_geomID(args->hit, args->N, i);
@@ -413,7 +413,7 @@ class FrameTracer {
   }
 
   // A hit in an instanced shape names the shape's geometry and the instance; the instance's
-  // id is the mesh's index in Scene::meshes (Renderer::render attaches it so): make geomID
+  // id is the mesh's index in Scene::meshes (build_embree_scene attaches it so): make geomID
   // the mesh's, as for a mesh traced on its own. The triangle index is the same in both.
   void to_mesh_ids(RTCHit& hit) const {
     if (instanced_ && hit.instID[0] != RTC_INVALID_GEOMETRY_ID) hit.geomID = hit.instID[0];
@@ -1128,6 +1128,185 @@ const MeshShape* placed_shape(const Scene& scene, const Mesh& mesh) {
   return same ? &shape : nullptr;
 }
 
+// One triangle geometry from `positions` and `indices`, attached to `target` as `id`.
+tl::expected<void, std::string> add_triangles(RTCDevice device, RTCScene target,
+                                              const std::vector<float>& positions,
+                                              const std::vector<uint32_t>& indices, unsigned id) {
+  GeometryPtr geometry(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_TRIANGLE));
+  if (!geometry) return embree_failure("cannot create a geometry", rtcGetDeviceError(device));
+  auto* vertex_buffer = static_cast<float*>(
+      rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3,
+                              3 * sizeof(float), positions.size() / 3));
+  auto* index_buffer = static_cast<uint32_t*>(
+      rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3,
+                              3 * sizeof(uint32_t), indices.size() / 3));
+  if (vertex_buffer == nullptr || index_buffer == nullptr) {
+    return embree_failure("cannot allocate geometry buffers", rtcGetDeviceError(device));
+  }
+  std::copy(positions.begin(), positions.end(), vertex_buffer);
+  std::copy(indices.begin(), indices.end(), index_buffer);
+  rtcSetGeometryBuildQuality(geometry.get(), RTC_BUILD_QUALITY_MEDIUM);
+  rtcCommitGeometry(geometry.get());
+  rtcAttachGeometryByID(target, geometry.get(), id);
+  return {};
+}
+
+// One frame's Embree scene (build_embree_scene), built and committed. `scene` is destroyed
+// after the shapes' scenes its instances place.
+struct EmbreeScene {
+  ScenePtr scene;
+  std::vector<ScenePtr> shape_scenes;  // per Scene::shapes: those a mesh places, else empty
+  size_t instanced = 0;                // meshes traced as instances of a shape
+  int64_t bvh_bytes = 0;               // Embree's memory for the geometry and BVHs
+  // The BVH build (rtcCommitScene), on one thread: when it began and ended.
+  std::chrono::steady_clock::time_point build_start, build_end;
+};
+
+// Builds `scene`'s meshes into a new Embree scene on `device`: each on its own, or, when
+// placed from a shared shape (Mesh::shape), as an instance of the shape's BVH whose id is the
+// mesh's index. `filter_supported`: the device runs filter functions (the tie-break);
+// `bytes`: the device's memory monitor count, for EmbreeScene::bvh_bytes.
+tl::expected<EmbreeScene, std::string> build_embree_scene(RTCDevice device, bool filter_supported,
+                                                          const std::atomic<int64_t>& bytes,
+                                                          const Scene& scene) {
+  ScenePtr rtc_scene(rtcNewScene(device));
+  if (!rtc_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
+  // Build flags for this workload (one static scene per sample, then 10^5..10^8 rays):
+  // MEDIUM quality. HIGH (spatial splits) built a 133k-triangle room 4x slower (0.29 s vs
+  // 0.06 s, one thread) and traced it no faster at 64 spp; COMPACT would trade speed for
+  // memory we do not lack; ROBUST is not needed since every hit is recomputed in double.
+  rtcSetSceneBuildQuality(rtc_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
+  // The tie-break filter is the intersect context's (FrameTracer), so that each query can
+  // choose it: label rays mostly go without.
+  const RTCSceneFlags flags =
+      filter_supported ? RTC_SCENE_FLAG_CONTEXT_FILTER_FUNCTION : RTC_SCENE_FLAG_NONE;
+  rtcSetSceneFlags(rtc_scene.get(), flags);
+  const int64_t bytes_before = bytes.load();
+  // Shapes placed by meshes (Mesh::shape) get a BVH of their own, built once, and each such
+  // mesh an instance of it with the mesh's index as its id, so that hits name the mesh
+  // (FrameTracer::to_mesh_ids) and resolve on its world-space triangles like any other's.
+  std::vector<ScenePtr> shape_scenes(scene.shapes.size());
+  size_t instanced = 0;
+  for (size_t i = 0; i < scene.meshes.size(); ++i) {
+    const Mesh& mesh = scene.meshes[i];
+    if (mesh.indices.empty()) continue;
+    const auto id = static_cast<unsigned>(i);
+    const MeshShape* shape = placed_shape(scene, mesh);
+    if (shape == nullptr) {
+      if (auto added = add_triangles(device, rtc_scene.get(), mesh.positions, mesh.indices, id);
+          !added)
+        return tl::unexpected(added.error());
+      continue;
+    }
+    ScenePtr& shape_scene = shape_scenes[static_cast<size_t>(mesh.shape)];
+    if (!shape_scene) {
+      shape_scene.reset(rtcNewScene(device));
+      if (!shape_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
+      rtcSetSceneBuildQuality(shape_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
+      rtcSetSceneFlags(shape_scene.get(), flags);
+      if (auto added =
+              add_triangles(device, shape_scene.get(), shape->positions, shape->indices, 0);
+          !added)
+        return tl::unexpected(added.error());
+    }
+    GeometryPtr instance(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_INSTANCE));
+    if (!instance) return embree_failure("cannot create an instance", rtcGetDeviceError(device));
+    rtcSetGeometryInstancedScene(instance.get(), shape_scene.get());
+    const Mat3& l = mesh.shape_linear;
+    const Vec3& t = mesh.shape_offset;
+    const float xfm[12] = {
+        static_cast<float>(l.m[0][0]), static_cast<float>(l.m[1][0]), static_cast<float>(l.m[2][0]),
+        static_cast<float>(l.m[0][1]), static_cast<float>(l.m[1][1]), static_cast<float>(l.m[2][1]),
+        static_cast<float>(l.m[0][2]), static_cast<float>(l.m[1][2]), static_cast<float>(l.m[2][2]),
+        static_cast<float>(t.x),       static_cast<float>(t.y),       static_cast<float>(t.z)};
+    rtcSetGeometryTransform(instance.get(), 0, RTC_FORMAT_FLOAT3X4_COLUMN_MAJOR, xfm);
+    rtcCommitGeometry(instance.get());
+    rtcAttachGeometryByID(rtc_scene.get(), instance.get(), id);
+    ++instanced;
+  }
+  // A one-thread arena makes Embree's (oneTBB) builder sequential, hence deterministic. The
+  // shapes' BVHs first, then the scene's over its meshes and instances.
+  const auto build_start = std::chrono::steady_clock::now();
+  tbb::task_arena build_arena(1);
+  build_arena.execute([&] {
+    for (ScenePtr& shape_scene : shape_scenes) {
+      if (shape_scene) rtcCommitScene(shape_scene.get());
+    }
+    rtcCommitScene(rtc_scene.get());
+  });
+  const auto build_end = std::chrono::steady_clock::now();
+  const int64_t bvh_bytes = bytes.load() - bytes_before;
+  if (RTCError error = rtcGetDeviceError(device); error != RTC_ERROR_NONE) {
+    return embree_failure("building the scene failed", error);
+  }
+  return EmbreeScene{
+      std::move(rtc_scene), std::move(shape_scenes), instanced, bvh_bytes, build_start, build_end};
+}
+
+// Whether `settings` asks for `layer`.
+bool wants(const RenderSettings& settings, Layer layer) {
+  return (settings.layers & layer_bit(layer)) != 0;
+}
+
+// The layers asked for, sized, by the render threads one layer each (a frame's layers are
+// megabytes). Those the tiles write at every pixel (LabelWriter, shade_tile()) keep what a
+// reused frame holds; the others start out as background. The rest are emptied.
+void size_layers(const RenderSettings& settings, bool shading, size_t pixels,
+                 tbb::task_arena& arena, Frame& frame) {
+  auto layer = [&](Layer l, auto& values, size_t per_pixel, auto background, bool whole) {
+    return [&values, per_pixel, background, whole, want = wants(settings, l), pixels] {
+      if (!want) {
+        values.clear();
+      } else if (whole) {
+        values.resize(per_pixel * pixels);
+      } else {
+        values.assign(per_pixel * pixels, background);
+      }
+    };
+  };
+  arena.execute([&] {
+    tbb::parallel_invoke(layer(Layer::kRgb, frame.rgb, 3, 0.0f, shading),
+                         layer(Layer::kDepth, frame.depth, 1, kInfinity, true),
+                         layer(Layer::kNormal, frame.normal, 3, 0.0f, true),
+                         layer(Layer::kAlbedo, frame.albedo, 3, 0.0f, true),
+                         layer(Layer::kInstance, frame.instance, 1, uint32_t{0}, true),
+                         layer(Layer::kSemantic, frame.semantic, 1, uint32_t{0}, true),
+                         layer(Layer::kPart, frame.part, 1, uint32_t{0}, true),
+                         layer(Layer::kUv, frame.uv, 2, 0.0f, false),
+                         layer(Layer::kMotion, frame.motion, 2, 0.0f, false));
+  });
+}
+
+// The frame's tiles, `tile_size` pixels square, on the threads of `arena` in any order (they
+// write disjoint pixels): their labels when `labels`, their colour when `shading`. Stops
+// between tiles once RenderSettings::cancel is raised. Returns the dropped samples.
+uint64_t render_tiles(const FrameTracer& tracer, const RenderSettings& settings, bool labels,
+                      bool shading, tbb::task_arena& arena, Frame& frame) {
+  const Camera& cam = tracer.scene().camera;
+  const int tile = settings.tile_size;
+  const int tiles_x = (cam.width + tile - 1) / tile;
+  const int tiles_y = (cam.height + tile - 1) / tile;
+  std::atomic<uint64_t> invalid_samples{0};
+  arena.execute([&] {
+    tbb::parallel_for(
+        tbb::blocked_range<int>(0, tiles_x * tiles_y, 1),
+        [&](const tbb::blocked_range<int>& range) {
+          for (int t = range.begin(); t < range.end(); ++t) {
+            if (settings.cancel != nullptr && settings.cancel->load(std::memory_order_relaxed))
+              return;
+            const int x0 = (t % tiles_x) * tile, y0 = (t / tiles_x) * tile;
+            const TileRect rect{x0, y0, std::min(x0 + tile, frame.width),
+                                std::min(y0 + tile, frame.height)};
+            if (labels) label_tile(tracer, rect, frame);
+            if (shading)
+              invalid_samples.fetch_add(shade_tile(tracer, rect, frame), std::memory_order_relaxed);
+          }
+        },
+        tbb::simple_partitioner());
+  });
+  return invalid_samples.load();
+}
+
 }  // namespace
 
 struct Renderer::Impl {
@@ -1142,7 +1321,7 @@ Renderer::~Renderer() = default;
 tl::expected<std::unique_ptr<Renderer>, std::string> Renderer::create() {
   // Default configuration: Embree's "threads=N" option would cap the whole process's
   // oneTBB parallelism (a tbb::global_control), so BVH builds are instead kept on one
-  // thread by committing inside a one-thread task_arena (see render()).
+  // thread by committing inside a one-thread task_arena (see build_embree_scene()).
   DevicePtr device(rtcNewDevice(nullptr));
   if (!device) {
     return embree_failure("cannot create a device", rtcGetDeviceError(nullptr));
@@ -1182,168 +1361,37 @@ tl::expected<void, std::string> Renderer::render(const Scene& scene, const Rende
     return tl::unexpected(
         fmt::format("render: tile_size must be in 1..64, got {}", settings.tile_size));
   }
-  RTCDevice device = impl_->device.get();
-
-  ScenePtr rtc_scene(rtcNewScene(device));
-  if (!rtc_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
-  // Build flags for this workload (one static scene per sample, then 10^5..10^8 rays):
-  // MEDIUM quality. HIGH (spatial splits) built a 133k-triangle room 4x slower (0.29 s vs
-  // 0.06 s, one thread) and traced it no faster at 64 spp; COMPACT would trade speed for
-  // memory we do not lack; ROBUST is not needed since every hit is recomputed in double.
-  rtcSetSceneBuildQuality(rtc_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
-  // The tie-break filter is the intersect context's (FrameTracer), so that each query can
-  // choose it: label rays mostly go without.
-  const RTCSceneFlags flags =
-      impl_->filter_supported ? RTC_SCENE_FLAG_CONTEXT_FILTER_FUNCTION : RTC_SCENE_FLAG_NONE;
-  rtcSetSceneFlags(rtc_scene.get(), flags);
-  const int64_t bytes_before = impl_->bytes.load();
-  // One triangle geometry from `positions` and `indices`, attached to `target` as `id`.
-  auto add_triangles = [&](RTCScene target, const std::vector<float>& positions,
-                           const std::vector<uint32_t>& indices,
-                           unsigned id) -> tl::expected<void, std::string> {
-    GeometryPtr geometry(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_TRIANGLE));
-    if (!geometry) return embree_failure("cannot create a geometry", rtcGetDeviceError(device));
-    auto* vertex_buffer = static_cast<float*>(
-        rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3,
-                                3 * sizeof(float), positions.size() / 3));
-    auto* index_buffer = static_cast<uint32_t*>(
-        rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3,
-                                3 * sizeof(uint32_t), indices.size() / 3));
-    if (vertex_buffer == nullptr || index_buffer == nullptr) {
-      return embree_failure("cannot allocate geometry buffers", rtcGetDeviceError(device));
-    }
-    std::copy(positions.begin(), positions.end(), vertex_buffer);
-    std::copy(indices.begin(), indices.end(), index_buffer);
-    rtcSetGeometryBuildQuality(geometry.get(), RTC_BUILD_QUALITY_MEDIUM);
-    rtcCommitGeometry(geometry.get());
-    rtcAttachGeometryByID(target, geometry.get(), id);
-    return {};
-  };
-  // Shapes placed by meshes (Mesh::shape) get a BVH of their own, built once, and each such
-  // mesh an instance of it with the mesh's index as its id, so that hits name the mesh
-  // (FrameTracer::to_mesh_ids) and resolve on its world-space triangles like any other's.
-  std::vector<ScenePtr> shape_scenes(scene.shapes.size());
-  size_t instanced = 0;
-  for (size_t i = 0; i < scene.meshes.size(); ++i) {
-    const Mesh& mesh = scene.meshes[i];
-    if (mesh.indices.empty()) continue;
-    const auto id = static_cast<unsigned>(i);
-    const MeshShape* shape = placed_shape(scene, mesh);
-    if (shape == nullptr) {
-      if (auto added = add_triangles(rtc_scene.get(), mesh.positions, mesh.indices, id); !added)
-        return tl::unexpected(added.error());
-      continue;
-    }
-    ScenePtr& shape_scene = shape_scenes[static_cast<size_t>(mesh.shape)];
-    if (!shape_scene) {
-      shape_scene.reset(rtcNewScene(device));
-      if (!shape_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
-      rtcSetSceneBuildQuality(shape_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
-      rtcSetSceneFlags(shape_scene.get(), flags);
-      if (auto added = add_triangles(shape_scene.get(), shape->positions, shape->indices, 0);
-          !added)
-        return tl::unexpected(added.error());
-    }
-    GeometryPtr instance(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_INSTANCE));
-    if (!instance) return embree_failure("cannot create an instance", rtcGetDeviceError(device));
-    rtcSetGeometryInstancedScene(instance.get(), shape_scene.get());
-    const Mat3& l = mesh.shape_linear;
-    const Vec3& t = mesh.shape_offset;
-    const float xfm[12] = {
-        static_cast<float>(l.m[0][0]), static_cast<float>(l.m[1][0]), static_cast<float>(l.m[2][0]),
-        static_cast<float>(l.m[0][1]), static_cast<float>(l.m[1][1]), static_cast<float>(l.m[2][1]),
-        static_cast<float>(l.m[0][2]), static_cast<float>(l.m[1][2]), static_cast<float>(l.m[2][2]),
-        static_cast<float>(t.x),       static_cast<float>(t.y),       static_cast<float>(t.z)};
-    rtcSetGeometryTransform(instance.get(), 0, RTC_FORMAT_FLOAT3X4_COLUMN_MAJOR, xfm);
-    rtcCommitGeometry(instance.get());
-    rtcAttachGeometryByID(rtc_scene.get(), instance.get(), id);
-    ++instanced;
-  }
-  // A one-thread arena makes Embree's (oneTBB) builder sequential, hence deterministic. The
-  // shapes' BVHs first, then the scene's over its meshes and instances.
-  const auto build_start = std::chrono::steady_clock::now();
-  tbb::task_arena build_arena(1);
-  build_arena.execute([&] {
-    for (ScenePtr& shape_scene : shape_scenes) {
-      if (shape_scene) rtcCommitScene(shape_scene.get());
-    }
-    rtcCommitScene(rtc_scene.get());
-  });
-  const auto trace_start = std::chrono::steady_clock::now();
-  const int64_t bvh_bytes = impl_->bytes.load() - bytes_before;
-  if (RTCError error = rtcGetDeviceError(device); error != RTC_ERROR_NONE) {
-    return embree_failure("building the scene failed", error);
-  }
+  auto built =
+      build_embree_scene(impl_->device.get(), impl_->filter_supported, impl_->bytes, scene);
+  if (!built) return tl::unexpected(std::move(built.error()));
 
   frame.width = cam.width;
   frame.height = cam.height;
   frame.keypoints.clear();  // label_keypoints() fills only what it sees
   const size_t pixels = static_cast<size_t>(cam.width) * cam.height;
-  auto wants = [&](Layer layer) { return (settings.layers & layer_bit(layer)) != 0; };
-  const bool labels = wants(Layer::kDepth) || wants(Layer::kNormal) || wants(Layer::kAlbedo) ||
-                      wants(Layer::kInstance) || wants(Layer::kSemantic) || wants(Layer::kPart) ||
-                      wants(Layer::kUv) || wants(Layer::kMotion);
-  const bool shading = wants(Layer::kRgb) && !settings.labels_only;
+  const bool labels = wants(settings, Layer::kDepth) || wants(settings, Layer::kNormal) ||
+                      wants(settings, Layer::kAlbedo) || wants(settings, Layer::kInstance) ||
+                      wants(settings, Layer::kSemantic) || wants(settings, Layer::kPart) ||
+                      wants(settings, Layer::kUv) || wants(settings, Layer::kMotion);
+  const bool shading = wants(settings, Layer::kRgb) && !settings.labels_only;
   tbb::task_arena arena(settings.threads > 0 ? settings.threads : tbb::task_arena::automatic);
-  // The layers asked for, sized, by the render threads one layer each (a frame's layers are
-  // megabytes). Those the tiles write at every pixel (LabelWriter, shade_tile()) keep what a
-  // reused frame holds; the others start out as background. The rest are emptied.
-  auto layer = [&](Layer l, auto& values, size_t per_pixel, auto background, bool whole) {
-    return [&values, per_pixel, background, whole, want = wants(l), pixels] {
-      if (!want) {
-        values.clear();
-      } else if (whole) {
-        values.resize(per_pixel * pixels);
-      } else {
-        values.assign(per_pixel * pixels, background);
-      }
-    };
-  };
-  arena.execute([&] {
-    tbb::parallel_invoke(layer(Layer::kRgb, frame.rgb, 3, 0.0f, shading),
-                         layer(Layer::kDepth, frame.depth, 1, kInfinity, true),
-                         layer(Layer::kNormal, frame.normal, 3, 0.0f, true),
-                         layer(Layer::kAlbedo, frame.albedo, 3, 0.0f, true),
-                         layer(Layer::kInstance, frame.instance, 1, uint32_t{0}, true),
-                         layer(Layer::kSemantic, frame.semantic, 1, uint32_t{0}, true),
-                         layer(Layer::kPart, frame.part, 1, uint32_t{0}, true),
-                         layer(Layer::kUv, frame.uv, 2, 0.0f, false),
-                         layer(Layer::kMotion, frame.motion, 2, 0.0f, false));
-  });
+  size_layers(settings, shading, pixels, arena, frame);
 
-  FrameTracer tracer(rtc_scene.get(), scene, settings, impl_->filter_supported, instanced > 0);
-  const int tile = settings.tile_size;
-  const int tiles_x = (cam.width + tile - 1) / tile;
-  const int tiles_y = (cam.height + tile - 1) / tile;
-  std::atomic<uint64_t> invalid_samples{0};
-  arena.execute([&] {
-    tbb::parallel_for(
-        tbb::blocked_range<int>(0, tiles_x * tiles_y, 1),
-        [&](const tbb::blocked_range<int>& range) {
-          for (int t = range.begin(); t < range.end(); ++t) {
-            if (settings.cancel != nullptr && settings.cancel->load(std::memory_order_relaxed))
-              return;
-            const int x0 = (t % tiles_x) * tile, y0 = (t / tiles_x) * tile;
-            const TileRect rect{x0, y0, std::min(x0 + tile, frame.width),
-                                std::min(y0 + tile, frame.height)};
-            if (labels) label_tile(tracer, rect, frame);
-            if (shading)
-              invalid_samples.fetch_add(shade_tile(tracer, rect, frame), std::memory_order_relaxed);
-          }
-        },
-        tbb::simple_partitioner());
-  });
+  FrameTracer tracer(built->scene.get(), scene, settings, impl_->filter_supported,
+                     built->instanced > 0);
+  const uint64_t invalid_samples = render_tiles(tracer, settings, labels, shading, arena, frame);
   if (settings.cancel != nullptr && settings.cancel->load())
     return tl::unexpected(std::string(kCancelled));
   label_keypoints(tracer, frame);
   if (settings.timings != nullptr) {
     const auto end = std::chrono::steady_clock::now();
-    settings.timings->build_s = std::chrono::duration<double>(trace_start - build_start).count();
-    settings.timings->trace_s = std::chrono::duration<double>(end - trace_start).count();
-    settings.timings->bvh_bytes = bvh_bytes;
-    settings.timings->instanced_meshes = instanced;
+    settings.timings->build_s =
+        std::chrono::duration<double>(built->build_end - built->build_start).count();
+    settings.timings->trace_s = std::chrono::duration<double>(end - built->build_end).count();
+    settings.timings->bvh_bytes = built->bvh_bytes;
+    settings.timings->instanced_meshes = built->instanced;
   }
-  frame.invalid_samples = invalid_samples.load();
+  frame.invalid_samples = invalid_samples;
   return {};
 }
 
