@@ -72,7 +72,7 @@ constexpr unsigned kNoId = std::numeric_limits<unsigned>::max();
 constexpr int kStreamSize = 256;
 // Label rays hitting a triangle this close to its boundary (the least of its barycentrics
 // as Embree computes them in float, some 1e-7 accurate) are traced again with the tie-break
-// filter (FrameTracer::trace_label_stream).
+// filter (SceneTracer::trace_label_stream).
 constexpr float kEdgeBand = 1e-3f;
 // Paths continue unconditionally for this many bounces before Russian roulette.
 constexpr int kRouletteDepth = 3;
@@ -207,7 +207,7 @@ struct Hit {
   }
 };
 
-// The per-triangle part of FrameTracer::resolve() for the last triangle seen by a stream of
+// The per-triangle part of SceneTracer::resolve() for the last triangle seen by a stream of
 // coherent label rays, which hit the same triangle many times in a row: its vertices and its
 // unit normal are worked out once. The values are the same bits as recomputing them.
 struct TriangleCache {
@@ -320,36 +320,14 @@ void clear_hit(RTCHit& hit) {
   hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
 }
 
-// Everything one frame's render threads share, read-only once built.
-class FrameTracer {
+// Rays against one frame's Embree scene, with hits resolved on the Scene's own triangles:
+// all the label pass needs, and what the path tracer (FrameTracer, below) traces with.
+class SceneTracer {
  public:
   // `tie_break`: Embree runs filter functions (tie_break_filter); `instanced`: the scene has
   // instances (Mesh::shape).
-  FrameTracer(RTCScene rtc_scene, const Scene& scene, const RenderSettings& settings,
-              bool tie_break, bool instanced)
-      : rtc_scene_(rtc_scene),
-        tie_break_(tie_break),
-        instanced_(instanced),
-        scene_(scene),
-        settings_(settings),
-        local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
-        camera_to_world_(scene.camera.rotation.transposed()),
-        sun_frame_(ShadingFrame::from_normal(scene.sun.direction)) {
-    // The background's sampling tables cost a pass over the environment, and the meshes'
-    // shading setup one over the meshes: only when shading.
-    if (!settings.labels_only) {
-      background_.emplace(scene);
-      prepare_shading();
-    }
-    // 1 - cos of the sun disk's angular radius: 2 sin^2(radius / 2), exact for tiny disks.
-    const double half_radius =
-        0.25 * deg_to_rad(std::clamp(scene.sun.angular_diameter_deg, 0.0, 90.0));
-    const double s = portable_sin(half_radius);
-    sun_one_minus_cos_ = 2.0 * s * s;
-  }
-
-  FrameTracer(const FrameTracer&) = delete;  // shading_ points into material_rows_
-  FrameTracer& operator=(const FrameTracer&) = delete;
+  SceneTracer(RTCScene rtc_scene, const Scene& scene, bool tie_break, bool instanced)
+      : scene_(scene), rtc_scene_(rtc_scene), tie_break_(tie_break), instanced_(instanced) {}
 
   Hit trace(Vec3 origin, Vec3 direction) const {
     RTCRayHit rh;
@@ -489,6 +467,44 @@ class FrameTracer {
     rtcOccluded1(rtc_scene_, &ctx, &ray);
     return ray.tfar < 0;
   }
+
+  const Scene& scene() const { return scene_; }
+
+ protected:
+  const Scene& scene_;  // FrameTracer's shading reads the scene through it
+
+ private:
+  RTCScene rtc_scene_;
+  bool tie_break_;
+  bool instanced_;
+};
+
+// Everything one frame's render threads share, read-only once built.
+class FrameTracer : public SceneTracer {
+ public:
+  // `tie_break`, `instanced`: as SceneTracer's.
+  FrameTracer(RTCScene rtc_scene, const Scene& scene, const RenderSettings& settings,
+              bool tie_break, bool instanced)
+      : SceneTracer(rtc_scene, scene, tie_break, instanced),
+        settings_(settings),
+        local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
+        camera_to_world_(scene.camera.rotation.transposed()),
+        sun_frame_(ShadingFrame::from_normal(scene.sun.direction)) {
+    // The background's sampling tables cost a pass over the environment, and the meshes'
+    // shading setup one over the meshes: only when shading.
+    if (!settings.labels_only) {
+      background_.emplace(scene);
+      prepare_shading();
+    }
+    // 1 - cos of the sun disk's angular radius: 2 sin^2(radius / 2), exact for tiny disks.
+    const double half_radius =
+        0.25 * deg_to_rad(std::clamp(scene.sun.angular_diameter_deg, 0.0, 90.0));
+    const double s = portable_sin(half_radius);
+    sun_one_minus_cos_ = 2.0 * s * s;
+  }
+
+  FrameTracer(const FrameTracer&) = delete;  // shading_ points into material_rows_
+  FrameTracer& operator=(const FrameTracer&) = delete;
 
   // The camera ray of sample `sampler` of pixel (x, y): jittered in the pixel, through the
   // thin lens when the camera has an aperture. `direction` is unit.
@@ -651,7 +667,6 @@ class FrameTracer {
     return sum;
   }
 
-  const Scene& scene() const { return scene_; }
   const RenderSettings& settings() const { return settings_; }
 
  private:
@@ -712,10 +727,6 @@ class FrameTracer {
     sum += contribution;
   }
 
-  RTCScene rtc_scene_;
-  bool tie_break_;
-  bool instanced_;
-  const Scene& scene_;
   const RenderSettings& settings_;
   LocalLights local_lights_;
   std::optional<Background> background_;
@@ -727,7 +738,7 @@ class FrameTracer {
 };
 
 // Visibility of every keypoint set's points by ray casting (see render.h).
-void label_keypoints(const FrameTracer& tracer, Frame& frame) {
+void label_keypoints(const SceneTracer& tracer, Frame& frame) {
   const Scene& scene = tracer.scene();
   const Camera& cam = scene.camera;
   frame.keypoints.resize(scene.keypoints.size());
@@ -762,8 +773,8 @@ struct TileRect {
 
 // The label layers that need where on the triangle the hit is (a varying albedo, part
 // surface coordinates, motion), and every layer of a hit with no plane to meet (a degenerate
-// triangle, a ray in its plane): from the full hit (FrameTracer::resolve()).
-[[gnu::noinline]] void write_labels_of_hit(const FrameTracer& tracer, const RTCRayHit& rh,
+// triangle, a ray in its plane): from the full hit (SceneTracer::resolve()).
+[[gnu::noinline]] void write_labels_of_hit(const SceneTracer& tracer, const RTCRayHit& rh,
                                            size_t pixel, Frame& frame, TriangleCache& triangle,
                                            bool uniform, bool plane) {
   const Scene& scene = tracer.scene();
@@ -821,7 +832,7 @@ struct LabelRow {
 //
 // Depth comes from the triangle's plane, met by the pixel's own ray from the centre of
 // projection in double: with the plane n . p = n . v0 and the ray R^T (a, b, 1) t, the depth
-// is n . (v0 - c) / ((R n) . (a, b, 1)). Like FrameTracer::resolve() it depends only on the
+// is n . (v0 - c) / ((R n) . (a, b, 1)). Like SceneTracer::resolve() it depends only on the
 // pixel and the triangle Embree found, not on the ISA or kernel Embree picked. The normal is
 // the triangle's, turned towards the ray, in camera axes. Layers that need where on the
 // triangle the hit is (a varying albedo, part surface coordinates, motion) and degenerate
@@ -830,7 +841,7 @@ struct LabelRow {
 // background, so they need no filling beforehand.
 class LabelWriter {
  public:
-  LabelWriter(const FrameTracer& tracer, Frame& frame)
+  LabelWriter(const SceneTracer& tracer, Frame& frame)
       : tracer_(tracer),
         scene_(tracer.scene()),
         cam_(scene_.camera),
@@ -985,7 +996,7 @@ class LabelWriter {
     }
   }
 
-  const FrameTracer& tracer_;
+  const SceneTracer& tracer_;
   const Scene& scene_;
   const Camera& cam_;
   Frame& frame_;
@@ -1012,7 +1023,7 @@ class LabelWriter {
 // Labels: one pinhole ray through each pixel centre (camera-to-world * (a, b, 1), its
 // per-column and per-row products worked out once per tile) from the camera's position in
 // float, traced in coherent streams of up to kStreamSize.
-void label_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
+void label_tile(const SceneTracer& tracer, const TileRect& tile, Frame& frame) {
   const Camera& cam = tracer.scene().camera;
   const Mat3 to_world = cam.rotation.transposed();
   // What every label ray shares (its origin in float, and the fields Embree only reads) is
@@ -1176,7 +1187,7 @@ tl::expected<EmbreeScene, std::string> build_embree_scene(RTCDevice device, bool
   // 0.06 s, one thread) and traced it no faster at 64 spp; COMPACT would trade speed for
   // memory we do not lack; ROBUST is not needed since every hit is recomputed in double.
   rtcSetSceneBuildQuality(rtc_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
-  // The tie-break filter is the intersect context's (FrameTracer), so that each query can
+  // The tie-break filter is the intersect context's (SceneTracer), so that each query can
   // choose it: label rays mostly go without.
   const RTCSceneFlags flags =
       filter_supported ? RTC_SCENE_FLAG_CONTEXT_FILTER_FUNCTION : RTC_SCENE_FLAG_NONE;
@@ -1184,7 +1195,7 @@ tl::expected<EmbreeScene, std::string> build_embree_scene(RTCDevice device, bool
   const int64_t bytes_before = bytes.load();
   // Shapes placed by meshes (Mesh::shape) get a BVH of their own, built once, and each such
   // mesh an instance of it with the mesh's index as its id, so that hits name the mesh
-  // (FrameTracer::to_mesh_ids) and resolve on its world-space triangles like any other's.
+  // (SceneTracer::to_mesh_ids) and resolve on its world-space triangles like any other's.
   std::vector<ScenePtr> shape_scenes(scene.shapes.size());
   size_t instanced = 0;
   for (size_t i = 0; i < scene.meshes.size(); ++i) {
