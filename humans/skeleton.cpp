@@ -5,13 +5,6 @@
 
 namespace synthfarm::humans {
 
-std::optional<Joint> joint_from_name(std::string_view name) {
-  for (int j = 0; j < kJointCount; ++j) {
-    if (kJointNames[j] == name) return static_cast<Joint>(j);
-  }
-  return std::nullopt;
-}
-
 bool JointLimit::contains(Vec3 e) const {
   return e.x >= min_deg.x && e.x <= max_deg.x && e.y >= min_deg.y && e.y <= max_deg.y &&
          e.z >= min_deg.z && e.z <= max_deg.z;

@@ -69,7 +69,14 @@ constexpr std::array<std::string_view, kJointCount> kJointNames = {
 constexpr std::array<int, kJointCount> kParents = {-1, 0, 0,  0,  1,  2,  3,  4,  5,  6,  7,  8,
                                                    9,  9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21};
 
-std::optional<Joint> joint_from_name(std::string_view name);
+// The joint named `name` (kJointNames), if any. Inline: the spec validates joint maps with
+// it, and the coordinator, which parses specs, need not link the skeleton's code.
+inline std::optional<Joint> joint_from_name(std::string_view name) {
+  for (int j = 0; j < kJointCount; ++j) {
+    if (kJointNames[j] == name) return static_cast<Joint>(j);
+  }
+  return std::nullopt;
+}
 
 // Allowed range of each Euler angle (degrees, see the conventions above).
 struct JointLimit {

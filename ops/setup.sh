@@ -22,6 +22,7 @@ build_pkgs=(
 test_pkgs=(
   chromium chromium-driver          # dashboard browser tests (headless, WebDriver)
   python3
+  universal-ctags                   # ops/code_size.py (file and function sizes)
   awscli                            # the independent S3 client of the S3 tests
 )
 # s3rver (the S3 test server, ops/s3rver) runs on Node.js; use an npm already installed.

@@ -16,21 +16,6 @@ double planar_length(double x, double y) { return std::sqrt(x * x + y * y); }
 
 }  // namespace
 
-std::string_view semantic_class_name(SemanticClass semantic) {
-  switch (semantic) {
-    case SemanticClass::kBackground:
-      return "background";
-    case SemanticClass::kPerson:
-      return "person";
-    case SemanticClass::kFloor:
-      return "floor";
-    case SemanticClass::kWall:
-      return "wall";
-    case SemanticClass::kProp:
-      return "prop";
-  }
-  return "unknown";
-}
 
 // ---------------------------------------------------------------------------------------
 // Mesh construction.

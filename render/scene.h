@@ -38,7 +38,22 @@ enum class SemanticClass : uint32_t {
   kProp = 4,   // boxes, spheres, cylinders
 };
 // "background", "person", "floor", "wall", "prop".
-std::string_view semantic_class_name(SemanticClass semantic);
+// (Inline: label writers such as the COCO builder need the names, not the renderer.)
+inline std::string_view semantic_class_name(SemanticClass semantic) {
+  switch (semantic) {
+    case SemanticClass::kBackground:
+      return "background";
+    case SemanticClass::kPerson:
+      return "person";
+    case SemanticClass::kFloor:
+      return "floor";
+    case SemanticClass::kWall:
+      return "wall";
+    case SemanticClass::kProp:
+      return "prop";
+  }
+  return "unknown";
+}
 
 // An image texture, decoded to linear RGBA floats (sRGB-encoded images are linearised on
 // load when they hold colour). Row-major, the first row is the image's top row; texture
