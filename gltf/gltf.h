@@ -1,4 +1,4 @@
-// glTF 2.0 in and out of synthfarm (jobs-internal header).
+// glTF 2.0 in and out of synthfarm.
 //
 // export_glb() writes one sample's posed scene as binary glTF (.glb), so a person can open
 // what the renderer saw in Blender or any glTF viewer and look through the same camera.

@@ -1,4 +1,4 @@
-// Static glTF 2.0 scenes as renderable Scenes (jobs-internal header): for rendering a scene
+// Static glTF 2.0 scenes as renderable Scenes: for rendering a scene
 // made elsewhere (Blender, any DCC tool) with synthfarm's path tracer, and for comparing
 // that renderer with others on the same file (bench/cycles_compare.sh).
 //

@@ -1,4 +1,4 @@
-// Imported people (jobs-internal header): skinned glTF 2.0 characters named by the spec
+// Imported people: skinned glTF 2.0 characters named by the spec
 // (humans.characters) turned into persons of a scene, next to the parametric bodies of
 // people.h.
 //

@@ -1,4 +1,4 @@
-// People in a scene (jobs-internal header): draws one person's shape, appearance and
+// People in a scene: draws one person's shape, appearance and
 // motion from the spec and the sample's seed, builds the parametric body (human/body.h),
 // poses it (human/motion.h), dresses it (human/appearance.h) and places the result in the
 // right-handed world, facing `yaw_deg`, with the root at the origin. scene.cpp then moves

@@ -1,10 +1,10 @@
 // glTF metallic-roughness BSDF: Lambert + GGX with visible-normal sampling (see bsdf.h).
-#include "render/bsdf.h"
+#include "render/internal/bsdf.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "render/sampler.h"
+#include "render/internal/sampler.h"
 
 namespace synthfarm::render {
 

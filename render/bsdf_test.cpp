@@ -1,14 +1,14 @@
 // Tests of the principled BSDF without Embree: energy (directional albedo <= 1), agreement of
 // eval, pdf and sample (two independent albedo estimates, a chi-square test of the sampled
 // directions), and the exact Lambertian special case.
-#include "render/bsdf.h"
+#include "render/internal/bsdf.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "render/sampler.h"
+#include "render/internal/sampler.h"
 
 namespace synthfarm::render {
 namespace {

@@ -1,5 +1,5 @@
-// Encoders from a rendered Frame (render.h) to the bytes stored per sample (jobs-internal
-// header). Both encoders write to memory and are deterministic: the same frame always gives
+// Encoders from a rendered Frame (renderer.h) to the bytes stored per sample. Both
+// encoders write to memory and are deterministic: the same frame always gives
 // the same bytes (no timestamps, fixed compression settings). OpenEXR and libpng stay
 // inside image_io.cpp.
 #pragma once

@@ -1,5 +1,5 @@
 // Local lights and the background for next-event estimation (see lights.h).
-#include "render/lights.h"
+#include "render/internal/lights.h"
 
 #include <algorithm>
 #include <cmath>

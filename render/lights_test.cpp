@@ -1,14 +1,14 @@
 // Tests of light sampling without Embree: irradiance from point, spot, rect and disk lights
 // against closed forms, the MIS densities of area lights, environment-map importance
 // sampling (its pdf integrates to 1 and matches what it samples), and the Preetham sky.
-#include "render/lights.h"
+#include "render/internal/lights.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "render/sky.h"
-#include "render/textures.h"
+#include "render/internal/sky.h"
+#include "render/internal/textures.h"
 
 namespace synthfarm::render {
 namespace {

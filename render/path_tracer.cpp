@@ -8,13 +8,13 @@
 #include <limits>
 #include <optional>
 
-#include "render/bsdf.h"
+#include "render/internal/bsdf.h"
 #include "render/internal/embree_scene.h"
 #include "render/internal/frame_tracer.h"
 #include "render/internal/passes.h"
 #include "render/internal/surface_look.h"
-#include "render/lights.h"
-#include "render/sampler.h"
+#include "render/internal/lights.h"
+#include "render/internal/sampler.h"
 
 namespace synthfarm::render::internal {
 

@@ -1,5 +1,5 @@
-// The path tracer (jobs-internal header): renders a Scene (scene.h) into float image layers
-// with Embree 3. Embree stays inside render.cpp; this header shows only plain data.
+// The path tracer: renders a Scene (scene.h) into float image layers with Embree 3.
+// Embree stays inside render/ (internal/embree_scene.h); this header shows only plain data.
 //
 // Light transport: unidirectional path tracing with next-event estimation. Surfaces carry
 // glTF's metallic-roughness BSDF (bsdf.h: Lambert base + GGX specular, visible-normal
@@ -97,9 +97,9 @@
 // 16 bytes per texel; the shading setup shared by the threads (each uniform mesh's BSDF, each
 // material's row of the specular albedo table) under 300 bytes per mesh and material.
 // Measured (bench/room_render.cpp --memory-probe under /usr/bin/time -v, maximum resident
-// size, the generated room with 4 people, 133k
-// triangles, 2 threads): 173 MB at 1920 x 1080 with all layers against
-// 38 MB for a 1 x 1 frame of the same scene, i.e. 135 MB for the frame and its threads.
+// size, the generated room with 4 people, 133k triangles, 2 threads): 173 MB at
+// 1920 x 1080 with all layers against 38 MB for a 1 x 1 frame of the same scene, i.e.
+// 135 MB for the frame and its threads.
 //
 // Speed (that room plus a point light, 640 x 480, 64 spp, 4 bounces, 2 threads, AVX2):
 // about 1.3-1.6 million paths per second; labels only, 3-4 million pixels per second

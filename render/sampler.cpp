@@ -1,5 +1,5 @@
 // Owen-scrambled Sobol points, warps and piecewise-constant distributions (see sampler.h).
-#include "render/sampler.h"
+#include "render/internal/sampler.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Tests of the sampler: Sobol values, stratification after Owen scrambling, determinism,
 // warps and piecewise-constant distributions.
-#include "render/sampler.h"
+#include "render/internal/sampler.h"
 
 #include <gtest/gtest.h>
 

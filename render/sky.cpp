@@ -1,5 +1,5 @@
 // Sky radiance: gradient, uniform and Preetham et al. 1999 (see scene.h's Sky).
-#include "render/sky.h"
+#include "render/internal/sky.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Image textures and procedural patterns (see textures.h).
-#include "render/textures.h"
+#include "render/internal/textures.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
-// Safe reading of glTF files parsed by tinygltf (jobs-internal header, for the glTF
-// importers gltf.cpp and gltf_scene.cpp only; it shows tinygltf types, so nothing outside
+// Safe reading of glTF files parsed by tinygltf (private to gltf/, for the glTF
+// importers gltf.cpp and scene_import.cpp only; it shows tinygltf types, so nothing outside
 // those two files includes it).
 //
 // tinygltf checks few indices and byte ranges. Everything here checks them before use:

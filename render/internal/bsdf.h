@@ -1,4 +1,4 @@
-// The renderer's surface scattering model (jobs-internal header): glTF 2.0's
+// The renderer's surface scattering model: glTF 2.0's
 // metallic-roughness BSDF as a plain value type, evaluated in a local shading frame
 // (+z = shading normal), with no knowledge of rays, meshes or Embree.
 //

@@ -11,11 +11,11 @@
 #include <optional>
 #include <vector>
 
-#include "render/bsdf.h"
+#include "render/internal/bsdf.h"
 #include "render/internal/embree_scene.h"
-#include "render/lights.h"
+#include "render/internal/lights.h"
 #include "render/renderer.h"
-#include "render/sampler.h"
+#include "render/internal/sampler.h"
 #include "render/scene.h"
 
 namespace synthfarm::render::internal {

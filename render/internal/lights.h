@@ -1,4 +1,4 @@
-// Light sampling for next-event estimation (jobs-internal header): the scene's point, spot,
+// Light sampling for next-event estimation: the scene's point, spot,
 // rect and disk lights (Scene::lights) and its background (an environment map or the sky),
 // with the densities that multiple importance sampling needs. The sun, a delta light with
 // nothing to weigh, stays with the integrator (render.cpp).
@@ -29,10 +29,10 @@
 #include <optional>
 #include <vector>
 
-#include "render/bsdf.h"
-#include "render/sampler.h"
+#include "render/internal/bsdf.h"
+#include "render/internal/sampler.h"
 #include "render/scene.h"
-#include "render/sky.h"
+#include "render/internal/sky.h"
 
 namespace synthfarm::render {
 

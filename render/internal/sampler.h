@@ -1,4 +1,4 @@
-// Sample generation for the path tracer (jobs-internal header): an Owen-scrambled Sobol
+// Sample generation for the path tracer: an Owen-scrambled Sobol
 // sequence, the warps that turn its points into directions, and piecewise-constant
 // distributions for importance sampling tabulated functions (environment maps, lights).
 //

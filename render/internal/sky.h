@@ -1,8 +1,8 @@
-// The sky's radiance for the renderer (jobs-internal header): every Sky model of scene.h,
+// The sky's radiance for the renderer: every Sky model of scene.h,
 // with the Preetham model's coefficients worked out once per scene for its sun.
 #pragma once
 
-#include "render/bsdf.h"
+#include "render/internal/bsdf.h"
 #include "render/scene.h"
 
 namespace synthfarm::render {

@@ -6,10 +6,10 @@
 #include <array>
 #include <cstddef>
 
-#include "render/bsdf.h"
+#include "render/internal/bsdf.h"
 #include "render/internal/embree_scene.h"
 #include "render/scene.h"
-#include "render/textures.h"
+#include "render/internal/textures.h"
 
 namespace synthfarm::render::internal {
 

@@ -1,4 +1,4 @@
-// Surface colour sources for materials (jobs-internal header): image textures (bilinear,
+// Surface colour sources for materials: image textures (bilinear,
 // wrapping) and procedural patterns evaluated at a world-space point. Deterministic: integer
 // lattice hashes, + - * / sqrt floor and the portable trigonometry of math.h only.
 //
