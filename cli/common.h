@@ -1,16 +1,14 @@
 // What the synthfarm command's groups of commands share: exit codes, reading spec files
-// (errors name file, line, column and field), the progress bar, and the HTTP helpers that
-// talk to a coordinator. Internal to cli/.
+// (errors name file, line, column and field) and the progress bar. The HTTP helpers that
+// talk to a coordinator are coordinator_client.h's. Internal to cli/.
 #pragma once
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +18,6 @@
 #include "jobs/spec.h"
 
 namespace synthfarm::cli {
-
-using nlohmann::json;
 
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input,
 // 3 `wait`: the job ended partial (on_dead_shards: partial).
@@ -39,12 +35,6 @@ void print_spec_errors(const std::vector<jobs::SpecError>& errors);
 // Reads and validates a spec file; on failure prints every problem (file:line:column:
 // field: message) and returns nullopt. `text` receives the file's bytes.
 std::optional<jobs::JobSpec> load_spec(const std::string& path, std::string& text);
-
-// A client for the coordinator at `url` with the CLI's timeouts.
-httplib::Client client_for(const std::string& url);
-std::string transport_error(const std::string& url, httplib::Error err);
-// GET `path` as JSON; `status` receives the HTTP status (0 when unreachable).
-tl::expected<json, std::string> get_json(const std::string& url, const std::string& path, int& status);
 
 // One line, redrawn in place on a terminal; on a pipe, printed at most every few seconds.
 class ProgressBar {

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/coordinator_client.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::cli {
