@@ -31,33 +31,14 @@ using render::semantic_class_name;
 namespace {
 
 namespace tg = tinygltf;
+using gltf_testing::expect_near;
+using gltf_testing::floats;
+using gltf_testing::gltf_to_world;
 using gltf_testing::ModelBuilder;
 using gltf_testing::parse_glb;
 using gltf_testing::to_glb;
 using gltf_testing::to_gltf_json;
 
-// ---------------------------------------------------------------------------------------
-// Helpers.
-
-// Float data of a tightly packed accessor.
-std::vector<float> floats(const tg::Model& model, int accessor_index) {
-  const tg::Accessor& a = model.accessors.at(static_cast<size_t>(accessor_index));
-  const tg::BufferView& view = model.bufferViews.at(static_cast<size_t>(a.bufferView));
-  const auto& data = model.buffers.at(static_cast<size_t>(view.buffer)).data;
-  size_t n =
-      a.count * static_cast<size_t>(tg::GetNumComponentsInType(static_cast<uint32_t>(a.type)));
-  std::vector<float> out(n);
-  std::memcpy(out.data(), data.data() + view.byteOffset + a.byteOffset, n * sizeof(float));
-  return out;
-}
-
-Vec3 gltf_to_world(Vec3 p) { return {p.x, -p.z, p.y}; }
-
-void expect_near(Vec3 a, Vec3 b, double tolerance, const std::string& what = "") {
-  EXPECT_NEAR(a.x, b.x, tolerance) << what;
-  EXPECT_NEAR(a.y, b.y, tolerance) << what;
-  EXPECT_NEAR(a.z, b.z, tolerance) << what;
-}
 
 // ---------------------------------------------------------------------------------------
 // Export.

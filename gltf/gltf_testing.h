@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "base/math.h"
+
 namespace synthfarm::gltf::gltf_testing {
 
 namespace tg = tinygltf;
@@ -84,5 +86,27 @@ class ModelBuilder {
  private:
   tg::Model& model_;
 };
+
+// Float data of a tightly packed accessor.
+inline std::vector<float> floats(const tg::Model& model, int accessor_index) {
+  const tg::Accessor& a = model.accessors.at(static_cast<size_t>(accessor_index));
+  const tg::BufferView& view = model.bufferViews.at(static_cast<size_t>(a.bufferView));
+  const auto& data = model.buffers.at(static_cast<size_t>(view.buffer)).data;
+  size_t n =
+      a.count * static_cast<size_t>(tg::GetNumComponentsInType(static_cast<uint32_t>(a.type)));
+  std::vector<float> out(n);
+  std::memcpy(out.data(), data.data() + view.byteOffset + a.byteOffset, n * sizeof(float));
+  return out;
+}
+
+// A glTF point (+y up) in synthfarm's frame (+z up).
+inline Vec3 gltf_to_world(Vec3 p) { return {p.x, -p.z, p.y}; }
+
+// Component-wise EXPECT_NEAR of two points.
+inline void expect_near(Vec3 a, Vec3 b, double tolerance, const std::string& what = "") {
+  EXPECT_NEAR(a.x, b.x, tolerance) << what;
+  EXPECT_NEAR(a.y, b.y, tolerance) << what;
+  EXPECT_NEAR(a.z, b.z, tolerance) << what;
+}
 
 }  // namespace synthfarm::gltf::gltf_testing

@@ -19,6 +19,9 @@ namespace synthfarm::jobs {
 namespace {
 
 namespace tg = tinygltf;
+using gltf::gltf_testing::expect_near;
+using gltf::gltf_testing::floats;
+using gltf::gltf_testing::gltf_to_world;
 using gltf::gltf_testing::parse_glb;
 using render::Camera;
 using render::Instance;
@@ -37,31 +40,11 @@ JobSpec small_spec() {
   return spec;
 }
 
-// Float data of a tightly packed accessor.
-std::vector<float> floats(const tg::Model& model, int accessor_index) {
-  const tg::Accessor& a = model.accessors.at(static_cast<size_t>(accessor_index));
-  const tg::BufferView& view = model.bufferViews.at(static_cast<size_t>(a.bufferView));
-  const auto& data = model.buffers.at(static_cast<size_t>(view.buffer)).data;
-  size_t n =
-      a.count * static_cast<size_t>(tg::GetNumComponentsInType(static_cast<uint32_t>(a.type)));
-  std::vector<float> out(n);
-  std::memcpy(out.data(), data.data() + view.byteOffset + a.byteOffset, n * sizeof(float));
-  return out;
-}
-
 Mat3 quaternion_matrix(const std::vector<double>& q) {
   double x = q[0], y = q[1], z = q[2], w = q[3];
   return Mat3::from_rows({1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)},
                          {2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)},
                          {2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)});
-}
-
-Vec3 gltf_to_world(Vec3 p) { return {p.x, -p.z, p.y}; }
-
-void expect_near(Vec3 a, Vec3 b, double tolerance, const std::string& what = "") {
-  EXPECT_NEAR(a.x, b.x, tolerance) << what;
-  EXPECT_NEAR(a.y, b.y, tolerance) << what;
-  EXPECT_NEAR(a.z, b.z, tolerance) << what;
 }
 
 TEST(GltfExportTest, VertexCountBoundsAndInstancesSurviveTheRoundTrip) {
