@@ -21,22 +21,22 @@
 namespace synthfarm::gltf {
 
 using render::Camera;
+using render::encode_png;
 using render::Frame;
 using render::Layer;
+using render::layer_bit;
 using render::Light;
 using render::Material;
 using render::Mesh;
 using render::MeshShape;
+using render::Renderer;
 using render::RenderSettings;
 using render::RenderTimings;
-using render::Renderer;
 using render::Scene;
 using render::SemanticClass;
 using render::Sky;
-using render::Texture;
-using render::encode_png;
-using render::layer_bit;
 using render::srgb_to_linear;
+using render::Texture;
 namespace {
 
 namespace tg = tinygltf;
@@ -51,14 +51,14 @@ tg::Value object(std::initializer_list<std::pair<const std::string, tg::Value>> 
 // A 2 x 2 metre quad (glTF's floor plane, facing +y) in a node moved by (1, 2, 3), a camera
 // 5 m back from the origin at 1.5 m height looking down glTF's -z, a point light, a spot
 // light and a sun, one material.
-struct Fixture {
+struct SceneFixture {
   tg::Model model;
   int positions = -1, normals = -1, texcoords = -1, indices = -1;
   int quad_node = -1, camera_node = -1;
 };
 
-Fixture scene_fixture() {
-  Fixture f;
+SceneFixture scene_fixture() {
+  SceneFixture f;
   tg::Model& m = f.model;
   m.asset.version = "2.0";
   ModelBuilder b(m);
@@ -320,7 +320,7 @@ TEST(GltfSceneTest, MaterialFactorsAndExtensions) {
   EXPECT_EQ(m.base_color_texture, -1);
 
   // Without extensions: glTF's defaults; without a material: glTF's default material.
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   f.model.materials[0].extensions.clear();
   f.model.materials[0].extensions["KHR_materials_ior"] = object({{"ior", tg::Value(1.2)}});
   auto ior = load(f.model);
@@ -338,7 +338,7 @@ TEST(GltfSceneTest, MaterialFactorsAndExtensions) {
 }
 
 TEST(GltfSceneTest, NodeHierarchyScaleAndMirroring) {
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   // A parent scaling by 2 and mirroring x: world = parent * child.
   tg::Node parent;
   parent.name = "Mirror";
@@ -373,7 +373,7 @@ TEST(GltfSceneTest, JsonWithEmbeddedBuffersLoadsTheSame) {
 // An emissive quad filling the view renders at its emitted radiance: the units go through
 // the renderer unchanged.
 TEST(GltfSceneTest, EmissionRendersAtItsRadiance) {
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   f.model.materials[0].pbrMetallicRoughness.baseColorFactor = {0, 0, 0, 1};
   f.model.lights.clear();
   f.model.extensionsUsed = {"KHR_materials_emissive_strength"};
@@ -403,7 +403,7 @@ TEST(GltfSceneTest, EmissionRendersAtItsRadiance) {
 // A mesh that several nodes use is one shape placed by each (the renderer instances it); the
 // images are those of every node carrying its own copy.
 TEST(GltfSceneTest, AMeshSeveralNodesUseIsOneShapePlacedByEach) {
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   f.model.lights.clear();
   f.model.extensionsUsed = {"KHR_materials_emissive_strength", "KHR_materials_specular"};
   // Three more quads below the camera: moved, turned about y, and mirrored and scaled.
@@ -487,7 +487,7 @@ tg::Image raw_image(std::vector<unsigned char> rgba) {
 }
 
 TEST(GltfSceneTest, TexturesDecodeSrgbAndLinear) {
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   f.model.images.push_back(raw_image({128, 0, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255}));
   tg::Texture texture;
   texture.source = 0;
@@ -519,7 +519,7 @@ TEST(GltfSceneTest, TextureInABufferViewAndAnUndecodableOneFallsBack) {
   frame.rgb = {0, 0, 0, 1e9f, 1e9f, 1e9f};
   const std::string png = encode_png(frame);
   for (bool corrupt : {false, true}) {
-    Fixture f = scene_fixture();
+    SceneFixture f = scene_fixture();
     auto& bin = f.model.buffers[0].data;
     tg::BufferView view;
     view.buffer = 0;
@@ -561,7 +561,7 @@ TEST(GltfSceneTest, TextureInABufferViewAndAnUndecodableOneFallsBack) {
 }
 
 TEST(GltfSceneTest, MissingTextureSourceFallsBackWithAWarning) {
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   f.model.materials[0].pbrMetallicRoughness.baseColorTexture.index = 3;  // no textures at all
   auto loaded = load(f.model);
   ASSERT_TRUE(loaded) << loaded.error();
@@ -573,7 +573,7 @@ TEST(GltfSceneTest, MissingTextureSourceFallsBackWithAWarning) {
 }
 
 TEST(GltfSceneTest, SupportedRequiredExtensionsLoad) {
-  Fixture f = scene_fixture();
+  SceneFixture f = scene_fixture();
   f.model.extensionsRequired = {"KHR_lights_punctual", "KHR_materials_emissive_strength"};
   auto loaded = load(f.model);
   EXPECT_TRUE(loaded) << loaded.error();
@@ -582,19 +582,19 @@ TEST(GltfSceneTest, SupportedRequiredExtensionsLoad) {
 // ---------------------------------------------------------------------------------------
 // Bad input.
 
-struct BadInput {
+struct SceneBadInput {
   std::string name;
   std::function<std::string()> bytes;
   std::string expected;  // a substring of the error, after "room.glb: "
 };
 
-std::string fixture_with(const std::function<void(Fixture&)>& change) {
-  Fixture f = scene_fixture();
+std::string scene_with(const std::function<void(SceneFixture&)>& change) {
+  SceneFixture f = scene_fixture();
   change(f);
   return to_glb(f.model);
 }
 
-std::vector<BadInput> bad_inputs() {
+std::vector<SceneBadInput> scene_bad_inputs() {
   const std::string glb = to_glb(scene_fixture().model);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   return {
@@ -604,19 +604,19 @@ std::vector<BadInput> bad_inputs() {
       {"not glTF", [] { return std::string("PK\x03\x04 a zip file"); }, "not a binary glTF file"},
       {"unsupported required extension",
        [] {
-         return fixture_with(
-             [](Fixture& f) { f.model.extensionsRequired = {"KHR_draco_mesh_compression"}; });
+         return scene_with(
+             [](SceneFixture& f) { f.model.extensionsRequired = {"KHR_draco_mesh_compression"}; });
        },
        "requires the extension KHR_draco_mesh_compression, which is not supported"},
       {"NaN vertex",
        [nan] {
-         return fixture_with(
-             [nan](Fixture& f) { std::memcpy(element(f.model, f.positions, 2, 1), &nan, 4); });
+         return scene_with(
+             [nan](SceneFixture& f) { std::memcpy(element(f.model, f.positions, 2, 1), &nan, 4); });
        },
        "mesh 'Quad' primitive 0 POSITION (accessor 0) has a NaN at vertex 2"},
       {"infinite normal",
        [] {
-         return fixture_with([](Fixture& f) {
+         return scene_with([](SceneFixture& f) {
            const float inf = std::numeric_limits<float>::infinity();
            std::memcpy(element(f.model, f.normals, 3, 0), &inf, 4);
          });
@@ -624,7 +624,7 @@ std::vector<BadInput> bad_inputs() {
        "mesh 'Quad' primitive 0 NORMAL (accessor 1) has an infinity at vertex 3"},
       {"index out of range",
        [] {
-         return fixture_with([](Fixture& f) {
+         return scene_with([](SceneFixture& f) {
            const uint32_t nine = 9;
            std::memcpy(element(f.model, f.indices, 4, 0), &nine, 4);
          });
@@ -632,41 +632,44 @@ std::vector<BadInput> bad_inputs() {
        "mesh 'Quad' primitive 0: index 9 at position 4 is beyond its 4 vertices"},
       {"accessor that does not exist",
        [] {
-         return fixture_with(
-             [](Fixture& f) { f.model.meshes[0].primitives[0].attributes["TEXCOORD_0"] = 42; });
+         return scene_with([](SceneFixture& f) {
+           f.model.meshes[0].primitives[0].attributes["TEXCOORD_0"] = 42;
+         });
        },
        "mesh 'Quad' primitive 0 TEXCOORD_0: accessor 42 does not exist"},
       {"accessor past its buffer",
        [] {
-         return fixture_with(
-             [](Fixture& f) { f.model.accessors[static_cast<size_t>(f.normals)].count = 400; });
+         return scene_with([](SceneFixture& f) {
+           f.model.accessors[static_cast<size_t>(f.normals)].count = 400;
+         });
        },
        "mesh 'Quad' primitive 0 NORMAL (accessor 1): 400 elements from byte 0 do not fit"},
       {"normals for other vertices",
        [] {
-         return fixture_with(
-             [](Fixture& f) { f.model.accessors[static_cast<size_t>(f.normals)].count = 3; });
+         return scene_with(
+             [](SceneFixture& f) { f.model.accessors[static_cast<size_t>(f.normals)].count = 3; });
        },
        "mesh 'Quad' primitive 0: NORMAL has 3 entries for 4 vertices"},
       {"no POSITION",
        [] {
-         return fixture_with(
-             [](Fixture& f) { f.model.meshes[0].primitives[0].attributes.erase("POSITION"); });
+         return scene_with(
+             [](SceneFixture& f) { f.model.meshes[0].primitives[0].attributes.erase("POSITION"); });
        },
        "mesh 'Quad' primitive 0: no POSITION"},
       {"material that does not exist",
        [] {
-         return fixture_with([](Fixture& f) { f.model.meshes[0].primitives[0].material = 7; });
+         return scene_with([](SceneFixture& f) { f.model.meshes[0].primitives[0].material = 7; });
        },
        "mesh 'Quad' primitive 0: material 7 does not exist"},
       {"mesh that does not exist",
-       [] { return fixture_with([](Fixture& f) { f.model.nodes[0].mesh = 5; }); },
+       [] { return scene_with([](SceneFixture& f) { f.model.nodes[0].mesh = 5; }); },
        "node 'Floor': mesh 5 does not exist"},
-      {"no camera", [] { return fixture_with([](Fixture& f) { f.model.nodes[1].camera = -1; }); },
+      {"no camera",
+       [] { return scene_with([](SceneFixture& f) { f.model.nodes[1].camera = -1; }); },
        "no camera"},
       {"orthographic camera",
        [] {
-         return fixture_with([](Fixture& f) {
+         return scene_with([](SceneFixture& f) {
            f.model.cameras[0].type = "orthographic";
            f.model.cameras[0].orthographic.xmag = 1;
            f.model.cameras[0].orthographic.ymag = 1;
@@ -676,20 +679,22 @@ std::vector<BadInput> bad_inputs() {
        "node 'Camera': camera 0 is 'orthographic'; only perspective cameras are supported"},
       {"light that does not exist",
        [] {
-         return fixture_with([](Fixture& f) {
+         return scene_with([](SceneFixture& f) {
            f.model.nodes[2].extensions["KHR_lights_punctual"] = object({{"light", tg::Value(9)}});
          });
        },
        "node 'BulbNode': light 9 does not exist (the file has 3)"},
       {"negative intensity",
-       [] { return fixture_with([](Fixture& f) { f.model.lights[0].intensity = -1; }); },
+       [] { return scene_with([](SceneFixture& f) { f.model.lights[0].intensity = -1; }); },
        "node 'BulbNode' light 'Bulb': intensity -1 is not a number >= 0"},
       {"spot cone inside out",
-       [] { return fixture_with([](Fixture& f) { f.model.lights[1].spot.innerConeAngle = 0.6; }); },
+       [] {
+         return scene_with([](SceneFixture& f) { f.model.lights[1].spot.innerConeAngle = 0.6; });
+       },
        "node 'SpotNode' light 'Spot': spot cone angles 0.6 and 0.5 must satisfy"},
       {"node cycle",
        [] {
-         return fixture_with([](Fixture& f) {
+         return scene_with([](SceneFixture& f) {
            f.model.nodes[0].children = {2};
            f.model.nodes[2].children = {0};
            f.model.scenes[0].nodes = {1};
@@ -698,11 +703,11 @@ std::vector<BadInput> bad_inputs() {
        "is its own ancestor"},
       {"transform that overflows",
        [] {
-         return fixture_with([](Fixture& f) { f.model.nodes[0].scale = {1e300, 1e300, 1e300}; });
+         return scene_with([](SceneFixture& f) { f.model.nodes[0].scale = {1e300, 1e300, 1e300}; });
        },
        "mesh 'Quad' primitive 0: vertex 0 is not finite once transformed to the world"},
       {"translation of two numbers",
-       [] { return fixture_with([](Fixture& f) {
+       [] { return scene_with([](SceneFixture& f) {
               f.model.nodes[0].translation = {1, 2};
             }); },
        "node 'Floor': translation needs 3 numbers"},
@@ -710,7 +715,7 @@ std::vector<BadInput> bad_inputs() {
 }
 
 TEST(GltfSceneBadInputTest, EachGivesItsError) {
-  for (const BadInput& bad : bad_inputs()) {
+  for (const SceneBadInput& bad : scene_bad_inputs()) {
     auto loaded = load_gltf_scene(bad.bytes(), "room.glb", options());
     ASSERT_FALSE(loaded) << bad.name;
     EXPECT_EQ(loaded.error().rfind("room.glb: ", 0), 0u) << bad.name << ": " << loaded.error();

@@ -9,8 +9,6 @@
 namespace synthfarm::humans {
 namespace {
 
-int idx(Joint j) { return index(j); }
-
 Appearance draw(uint64_t seed) {
   Pcg32 rng = Pcg32::for_purpose(seed, "appearance_test");
   return draw_appearance(rng, int(seed % 10) + 1);
@@ -39,7 +37,8 @@ TEST(AppearanceDraw, SameStreamSameResult) {
     DressedBody a = dress(body, draw(seed)), b = dress(body, draw(seed));
     EXPECT_EQ(a.body_colors, b.body_colors);
     ASSERT_EQ(a.extras.size(), b.extras.size());
-    for (size_t i = 0; i < a.extras.size(); ++i) EXPECT_EQ(a.extras[i].vertices, b.extras[i].vertices);
+    for (size_t i = 0; i < a.extras.size(); ++i)
+      EXPECT_EQ(a.extras[i].vertices, b.extras[i].vertices);
   }
 }
 
@@ -126,7 +125,8 @@ TEST(AppearanceDress, GarmentsColourTheRightRegions) {
   auto count = [&](const DressedBody& d, Region region, float lo, float hi, Rgb colour) {
     int n = 0, total = 0;
     for (uint32_t v = 0; v < t.vertex_count; ++v) {
-      if (t.regions[v].region != region || t.regions[v].chain < lo || t.regions[v].chain > hi) continue;
+      if (t.regions[v].region != region || t.regions[v].chain < lo || t.regions[v].chain > hi)
+        continue;
       ++total;
       n += d.body_colors[v] == colour;
     }
@@ -191,12 +191,14 @@ TEST(AppearanceDress, ExtraMeshesAreClosedAndFollowTheSkeleton) {
       }
       // The hair turns with the head.
       std::array<Vec3, kJointCount> euler{};
-      euler[idx(Joint::kHead)] = {0, 0, 30};
+      euler[index(Joint::kHead)] = {0, 0, 30};
       const ExtraMesh& hair_mesh = d.extras[0].name == "hair" ? d.extras[0] : d.extras[1];
       std::vector<Vec3> posed;
-      pose_extra(hair_mesh, body, forward_kinematics(body.joints, Pose::from_euler(euler, {})), posed);
+      pose_extra(hair_mesh, body, forward_kinematics(body.joints, Pose::from_euler(euler, {})),
+                 posed);
       double moved = 0;
-      for (size_t v = 0; v < posed.size(); ++v) moved = std::max(moved, length(posed[v] - hair_mesh.vertices[v]));
+      for (size_t v = 0; v < posed.size(); ++v)
+        moved = std::max(moved, length(posed[v] - hair_mesh.vertices[v]));
       EXPECT_GT(moved, 0.03);
     }
   }
@@ -210,9 +212,9 @@ TEST(AppearanceDress, SkirtHangsFromTheHipsAndClearsTheLegs) {
   const ExtraMesh& s = d.extras.at(0);
   double zmin = 1e9, zmax = -1e9;
   for (const Vec3& v : s.vertices) zmin = std::min(zmin, v.z), zmax = std::max(zmax, v.z);
-  EXPECT_GT(zmax, body.joints[idx(Joint::kPelvis)].z);
-  EXPECT_LT(zmin, body.joints[idx(Joint::kLeftHip)].z - 0.2);
-  EXPECT_GT(zmin, body.joints[idx(Joint::kLeftAnkle)].z);
+  EXPECT_GT(zmax, body.joints[index(Joint::kPelvis)].z);
+  EXPECT_LT(zmin, body.joints[index(Joint::kLeftHip)].z - 0.2);
+  EXPECT_GT(zmin, body.joints[index(Joint::kLeftAnkle)].z);
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 namespace synthfarm::humans {
 namespace {
 
-
 // Shapes over the full valid ranges (including odd combinations such as a tall child).
 std::vector<Shape> random_shapes(int n) {
   Pcg32 rng = Pcg32::for_purpose(1234, "body_test");
@@ -38,8 +37,6 @@ double signed_volume(const std::vector<Vec3>& v, const std::vector<std::array<ui
   for (const auto& t : tris) vol += dot(v[t[0]], cross(v[t[1]], v[t[2]])) / 6.0;
   return vol;
 }
-
-int idx(Joint j) { return index(j); }
 
 TEST(BodyTopology, SizesAreInRange) {
   const Topology& t = topology();
@@ -112,8 +109,8 @@ TEST(BodyShape, HeightIsMetAndSolesAreOnTheFloor) {
     EXPECT_NEAR(zmax - zmin, s.height_m, 0.01);
     EXPECT_NEAR(zmax - zmin, s.height_m, 1e-9) << "the final scale should make it exact";
     EXPECT_NEAR(zmin, 0.0, 1e-12);
-    EXPECT_NEAR(body.joints[idx(Joint::kPelvis)].x, 0.0, 1e-12);
-    EXPECT_NEAR(body.joints[idx(Joint::kPelvis)].y, 0.0, 1e-12);
+    EXPECT_NEAR(body.joints[index(Joint::kPelvis)].x, 0.0, 1e-12);
+    EXPECT_NEAR(body.joints[index(Joint::kPelvis)].y, 0.0, 1e-12);
   }
 }
 
@@ -159,10 +156,10 @@ TEST(BodyShape, ChildrenHaveBiggerHeadsAndShorterLegs) {
   child.height_m = adult.height_m;
   RestBody a = build_rest_body(adult), c = build_rest_body(child);
   auto head_fraction = [](const RestBody& b) {
-    return (b.shape.height_m - b.joints[idx(Joint::kNeck)].z) / b.shape.height_m;
+    return (b.shape.height_m - b.joints[index(Joint::kNeck)].z) / b.shape.height_m;
   };
   auto leg_fraction = [](const RestBody& b) {
-    return b.joints[idx(Joint::kLeftHip)].z / b.shape.height_m;
+    return b.joints[index(Joint::kLeftHip)].z / b.shape.height_m;
   };
   EXPECT_GT(head_fraction(c), head_fraction(a) * 1.25);
   EXPECT_LT(leg_fraction(c), leg_fraction(a) * 0.92);
@@ -177,9 +174,10 @@ TEST(BodyShape, SexChangesShoulderToHipRatio) {
     for (size_t v = 0; v < b.vertices.size(); ++v) {
       const auto& reg = topology().regions[v];
       const Vec3 p = b.vertices[v];
-      if (reg.region == Region::kTorso && reg.chain > 0.8f) shoulders = std::max(shoulders, std::abs(p.x));
+      if (reg.region == Region::kTorso && reg.chain > 0.8f)
+        shoulders = std::max(shoulders, std::abs(p.x));
       if ((reg.region == Region::kTorso || reg.region == Region::kThigh) &&
-          std::abs(p.z - b.joints[idx(Joint::kLeftHip)].z) < 0.02)
+          std::abs(p.z - b.joints[index(Joint::kLeftHip)].z) < 0.02)
         hips = std::max(hips, std::abs(p.x));
     }
     return shoulders / hips;
@@ -194,7 +192,8 @@ TEST(BodySkinning, RestPoseReturnsTheRestMesh) {
     skin(body, forward_kinematics(body.joints, Pose::rest()), posed);
     ASSERT_EQ(posed.size(), body.vertices.size());
     double err = 0;
-    for (size_t v = 0; v < posed.size(); ++v) err = std::max(err, length(posed[v] - body.vertices[v]));
+    for (size_t v = 0; v < posed.size(); ++v)
+      err = std::max(err, length(posed[v] - body.vertices[v]));
     EXPECT_LT(err, 1e-9);
   }
 }
@@ -214,7 +213,7 @@ TEST(BodySkinning, WeightsSumToOneAndNameValidJoints) {
 TEST(BodySkinning, BentElbowMovesTheForearmAndNotTheTorso) {
   RestBody body = build_rest_body(Shape{});
   std::array<Vec3, kJointCount> euler{};
-  euler[idx(Joint::kLeftElbow)] = {90, 0, 0};
+  euler[index(Joint::kLeftElbow)] = {90, 0, 0};
   std::vector<Vec3> posed;
   skin(body, forward_kinematics(body.joints, Pose::from_euler(euler, {})), posed);
   const Topology& t = topology();
@@ -288,7 +287,8 @@ TEST(BodyLabels, VAlongTheLimbsGrowsDistally) {
   RestBody body = build_rest_body(Shape{});
   const Topology& t = topology();
   // Upper leg front, left (10): v grows from the hip (0) down to the knee (1).
-  const double hip_z = body.joints[idx(Joint::kLeftHip)].z, knee_z = body.joints[idx(Joint::kLeftKnee)].z;
+  const double hip_z = body.joints[index(Joint::kLeftHip)].z,
+               knee_z = body.joints[index(Joint::kLeftKnee)].z;
   for (uint32_t v = 0; v < t.vertex_count; ++v) {
     if (t.vertex_part[v] != 10) continue;
     const double expected = std::clamp((hip_z - body.vertices[v].z) / (hip_z - knee_z), 0.0, 1.0);
@@ -299,7 +299,7 @@ TEST(BodyLabels, VAlongTheLimbsGrowsDistally) {
 TEST(BodyLabels, FaceKeypointsAreOnTheFrontOfTheHead) {
   RestBody body = build_rest_body(Shape{});
   const Topology& t = topology();
-  const Vec3 head = body.joints[idx(Joint::kHead)];
+  const Vec3 head = body.joints[index(Joint::kHead)];
   for (uint32_t v : t.face_keypoints) {
     ASSERT_LT(v, t.vertex_count);
     EXPECT_GT(body.vertices[v].y, head.y);
@@ -312,8 +312,10 @@ TEST(BodyLabels, FaceKeypointsAreOnTheFrontOfTheHead) {
   for (int i = 1; i < 5; ++i) EXPECT_GT(nose.y, body.vertices[k[i]].y);
   EXPECT_GT(body.vertices[k[int(FaceKeypoint::kLeftEye)]].x, 0.01);
   EXPECT_LT(body.vertices[k[int(FaceKeypoint::kRightEye)]].x, -0.01);
-  EXPECT_GT(body.vertices[k[int(FaceKeypoint::kLeftEar)]].x, body.vertices[k[int(FaceKeypoint::kLeftEye)]].x);
-  EXPECT_LT(body.vertices[k[int(FaceKeypoint::kRightEar)]].x, body.vertices[k[int(FaceKeypoint::kRightEye)]].x);
+  EXPECT_GT(body.vertices[k[int(FaceKeypoint::kLeftEar)]].x,
+            body.vertices[k[int(FaceKeypoint::kLeftEye)]].x);
+  EXPECT_LT(body.vertices[k[int(FaceKeypoint::kRightEar)]].x,
+            body.vertices[k[int(FaceKeypoint::kRightEye)]].x);
 }
 
 TEST(BodyLabels, RegionsMatchTheSkeleton) {
@@ -326,12 +328,13 @@ TEST(BodyLabels, RegionsMatchTheSkeleton) {
       EXPECT_GE(r.chain, 1.8f);
     }
     if (r.region == Region::kFoot) {
-      EXPECT_LT(x.z, body.joints[idx(Joint::kLeftAnkle)].z + 0.04);
+      EXPECT_LT(x.z, body.joints[index(Joint::kLeftAnkle)].z + 0.04);
     }
     if (r.region == Region::kHead) {
-      EXPECT_GT(x.z, body.joints[idx(Joint::kNeck)].z);
+      EXPECT_GT(x.z, body.joints[index(Joint::kNeck)].z);
     }
-    if (r.region == Region::kUpperArm || r.region == Region::kForearm || r.region == Region::kHand) {
+    if (r.region == Region::kUpperArm || r.region == Region::kForearm ||
+        r.region == Region::kHand) {
       EXPECT_EQ(r.side, x.x > 0 ? 1 : -1);
     }
   }

@@ -28,7 +28,7 @@ using render::Instance;
 using render::Mesh;
 using render::semantic_class_name;
 
-JobSpec small_spec() {
+JobSpec export_spec() {
   JobSpec spec;
   spec.name = "gltf-test";
   spec.samples = 10;
@@ -49,7 +49,7 @@ Mat3 quaternion_matrix(const std::vector<double>& q) {
 
 TEST(GltfExportTest, VertexCountBoundsAndInstancesSurviveTheRoundTrip) {
   for (uint64_t index : {0, 1, 2}) {
-    SampleScene scene = build_scene(small_spec(), index);
+    SampleScene scene = build_scene(export_spec(), index);
     auto glb = export_sample_glb(scene);
     ASSERT_TRUE(glb) << glb.error();
     ASSERT_GE(glb->size(), 12u);
@@ -108,7 +108,7 @@ TEST(GltfExportTest, VertexCountBoundsAndInstancesSurviveTheRoundTrip) {
 
 TEST(GltfExportTest, CameraNodeGivesTheSceneCamerasView) {
   for (uint64_t index : {0, 3, 5}) {
-    SampleScene scene = build_scene(small_spec(), index);
+    SampleScene scene = build_scene(export_spec(), index);
     const Camera& camera = scene.camera;
     auto glb = export_sample_glb(scene);
     ASSERT_TRUE(glb) << glb.error();
