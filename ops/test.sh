@@ -14,8 +14,13 @@ if [[ ! -x ops/s3rver/node_modules/.bin/s3rver ]]; then
   npm ci --prefix ops/s3rver --no-audit --no-fund --loglevel=error >/dev/null
 fi
 # -g1 (line tables only): enough for file:line in backtraces and sanitizer reports, and a
-# much lighter compile than full debug info on 2 cores.
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
+# much lighter compile than full debug info on 2 cores. Unity builds (CMake joins up to 8
+# sources of a target into one translation unit) parse the heavy headers (yaml-cpp,
+# nlohmann/json, cpp-httplib, tinygltf, GoogleTest) once per batch instead of once per
+# file: about a quarter less compile time. File-local names (anonymous namespaces) must
+# therefore be unique within a target; a clash fails this build.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 cmake --build build -j "$(nproc)"
 # Unit tests run in parallel; e2e and browser tests are RUN_SERIAL (each starts a whole
 # farm and wants the cores to itself).
@@ -24,7 +29,7 @@ ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 if (($# == 0)); then
   # -O1: what the sanitizers recommend; with -g1 it compiles in well under half the time
   # of -O2 -g under the sanitizers.
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
   cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test jobs_test storage_test queue_test protocol_test coordinator_test worker_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
