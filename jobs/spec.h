@@ -210,4 +210,13 @@ tl::expected<JobSpec, std::vector<SpecError>> parse_spec(std::string_view text,
 // The canonical spec as JSON (every field, defaults filled in), for the API and manifests.
 std::string spec_to_json(const JobSpec& spec);
 
+// Every storage location a spec names, with its field path: output.storage (when set),
+// humans.bvh[i], humans.characters[i], and each environment map of lighting.environment.
+// Whoever runs a job checks each against its storage allow-list.
+struct SpecLocation {
+  std::string path;  // e.g. "humans.bvh[1]"
+  std::string uri;
+};
+std::vector<SpecLocation> spec_locations(const JobSpec& spec);
+
 }  // namespace synthfarm::jobs

@@ -807,4 +807,22 @@ TEST(SpecJsonTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(*parsed, spec);
 }
 
+TEST(SpecLocations, EveryInputAndTheOutputWithTheirFieldPaths) {
+  auto spec = parse_spec(
+      "name: x\nsamples: 10\noutput:\n  storage: file:///srv/out\nhumans:\n  motion: bvh\n"
+      "  bvh: [file:///m/walk.bvh, s3://clips/run.bvh]\n  body: {choice: [parametric, character]}\n"
+      "  characters: [file:///c/alice.glb]\nlighting:\n  environment: {choice: [sky, s3://hdri/park.exr]}\n");
+  ASSERT_TRUE(spec) << spec.error().front().to_string();
+  auto locations = spec_locations(*spec);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& l : locations) got.emplace_back(l.path, l.uri);
+  std::vector<std::pair<std::string, std::string>> want = {{"output.storage", "file:///srv/out"},
+                                                           {"humans.bvh[0]", "file:///m/walk.bvh"},
+                                                           {"humans.bvh[1]", "s3://clips/run.bvh"},
+                                                           {"humans.characters[0]", "file:///c/alice.glb"},
+                                                           {"lighting.environment", "s3://hdri/park.exr"}};
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(spec_locations(JobSpec{}).empty());
+}
+
 }  // namespace synthfarm::jobs

@@ -1,0 +1,21 @@
+// spec_locations(): the storage locations a spec reads or writes (jobs/spec.h).
+#include "jobs/spec.h"
+
+namespace synthfarm::jobs {
+
+std::vector<SpecLocation> spec_locations(const JobSpec& spec) {
+  std::vector<SpecLocation> out;
+  if (!spec.output.storage.empty()) out.push_back({"output.storage", spec.output.storage});
+  for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
+    out.push_back({"humans.bvh[" + std::to_string(i) + "]", spec.humans.bvh[i]});
+  }
+  for (size_t i = 0; i < spec.humans.characters.size(); ++i) {
+    out.push_back({"humans.characters[" + std::to_string(i) + "]", spec.humans.characters[i]});
+  }
+  for (const auto& value : spec.lighting.environment.values) {
+    if (value != "sky") out.push_back({"lighting.environment", value});
+  }
+  return out;
+}
+
+}  // namespace synthfarm::jobs
