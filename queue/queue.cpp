@@ -20,7 +20,7 @@ RedisResult<void> Queue::submit(const std::string& job_id, const JobSubmission& 
       "shard_size", str(job.shard_size), "shards_total", str(job.shards), "shards_done", "0", "shards_dead", "0",
       "samples_done", "0", "renders", "0", "created_ms", str(now_ms), "started_ms", "0", "finished_ms", "0",
       "max_attempts", str(job.max_attempts), "on_dead_shards", job.on_dead_shards, "storage", job.storage, "error", "",
-      "spec_json", job.spec_json};
+      "owner", job.owner, "spec_json", job.spec_json};
   auto reply = redis_.eval(lua::submit, {}, args);
   if (!reply) return tl::unexpected(reply.error());
   if (reply->as_int() != 1) return tl::unexpected(RedisError{false, "job " + job_id + " exists already"});
@@ -167,6 +167,7 @@ JobRecord job_record_from_hash(const std::string& id, const std::map<std::string
   r.max_attempts = static_cast<int>(num("max_attempts"));
   r.storage = text("storage");
   r.error = text("error");
+  r.owner = text("owner");
   return r;
 }
 

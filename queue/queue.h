@@ -48,6 +48,7 @@ struct JobRecord {
   int max_attempts = 3;
   std::string storage;
   std::string error;
+  std::string owner;  // the name of the API token that submitted the job ("" before tokens)
 };
 
 // What the queue stores for a new job: the fields the scripts read (priority, shard
@@ -63,6 +64,7 @@ struct JobSubmission {
   int max_attempts = 3;
   std::string on_dead_shards = "fail";  // "fail" or "partial"
   std::string storage;                  // resolved storage URI of the outputs
+  std::string owner;                    // who submitted it: the API token's name
   std::string spec_json;
 };
 
