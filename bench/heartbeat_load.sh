@@ -53,7 +53,8 @@ for _ in $(seq 100); do
 done
 mkdir -p "$work/out"
 "$build/bin/synthfarm-coordinator" --redis "redis://127.0.0.1:$redis_port" --listen "127.0.0.1:$http_port" \
-  --telemetry "tcp://127.0.0.1:$tele_port" --control "tcp://127.0.0.1:$control_port" --storage-root "file://$work/out" >"$work/coordinator.log" 2>&1 &
+  --telemetry "tcp://127.0.0.1:$tele_port" --control "tcp://127.0.0.1:$control_port" --storage-root "file://$work/out" \
+  --auth "${SYNTHFARM_AUTH:-off}" >"$work/coordinator.log" 2>&1 &
 coord=$!
 pids+=("$coord")
 for _ in $(seq 100); do

@@ -87,7 +87,7 @@ job=$("$build/bin/synthfarm" --url "$FARM_URL" submit "$work/rss.yaml" 2>/dev/nu
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$worker_pid/status"; }
 rss_500="" t_start=$(now)
 while :; do
-  done_n=$(curl -s "$FARM_URL/api/jobs/$job" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["samples_done"], j["state"])')
+  done_n=$(curl -s -H "Authorization: Bearer $SYNTHFARM_TOKEN" "$FARM_URL/api/jobs/$job" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["samples_done"], j["state"])')
   read -r n state <<<"$done_n"
   [[ -z $rss_500 && $n -ge 500 ]] && rss_500=$(hwm)
   [[ $state == done || $state == failed || $state == partial ]] && break

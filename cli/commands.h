@@ -10,12 +10,19 @@
 
 namespace synthfarm::cli {
 
-int cmd_submit(const std::string& url, const std::string& path);
-int cmd_status(const std::string& url, const std::string& job);
+// Where the coordinator is and how to prove who we are (see config.h).
+struct Remote {
+  std::string url;
+  std::string token;    // API token; empty: none (a coordinator with --auth off)
+  std::string ca_file;  // PEM bundle to verify an https:// coordinator; empty: the system's
+};
+
+int cmd_submit(const Remote& remote, const std::string& path);
+int cmd_status(const Remote& remote, const std::string& job);
 // pause | resume | cancel | retry | delete
-int cmd_control(const std::string& url, const std::string& action, const std::string& job);
-int cmd_wait(const std::string& url, const std::string& job, double timeout_s);
-int cmd_fetch(const std::string& url, const std::string& job, const std::string& dir);
+int cmd_control(const Remote& remote, const std::string& action, const std::string& job);
+int cmd_wait(const Remote& remote, const std::string& job, double timeout_s);
+int cmd_fetch(const Remote& remote, const std::string& job, const std::string& dir);
 
 int cmd_validate(const std::string& path);
 int cmd_render_local(const std::string& path, const std::string& out, const std::string& range,
@@ -33,5 +40,20 @@ struct RenderGltfArgs {
   bool labels_only = false;
 };
 int cmd_render_gltf(const RenderGltfArgs& args);
+
+// `synthfarm token ...`: API tokens, kept in Redis (the commands talk to Redis directly:
+// whoever holds the Redis credentials administers the farm's tokens).
+struct TokenArgs {
+  std::string redis = "redis://127.0.0.1:6379";
+  std::string key_prefix = "sf";
+  std::string name;
+  std::string role;
+  std::string dashboard_url;  // token create --login-link / token login-link: the dashboard's URL
+  int64_t link_ttl_s = 900;
+};
+int cmd_token_create(const TokenArgs& args);
+int cmd_token_list(const TokenArgs& args);
+int cmd_token_revoke(const TokenArgs& args);
+int cmd_token_login_link(const TokenArgs& args);
 
 }  // namespace synthfarm::cli

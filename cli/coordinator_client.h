@@ -10,14 +10,17 @@
 
 #include <tl/expected.hpp>
 
+#include "cli/commands.h"
+
 namespace synthfarm::cli {
 
 using nlohmann::json;
 
-// A client for the coordinator at `url` with the CLI's timeouts.
-httplib::Client client_for(const std::string& url);
+// A client for the coordinator with the CLI's timeouts, the API token as a bearer header,
+// and for https:// certificate checks against the system's CAs or `remote.ca_file`.
+httplib::Client client_for(const Remote& remote);
 std::string transport_error(const std::string& url, httplib::Error err);
 // GET `path` as JSON; `status` receives the HTTP status (0 when unreachable).
-tl::expected<json, std::string> get_json(const std::string& url, const std::string& path, int& status);
+tl::expected<json, std::string> get_json(const Remote& remote, const std::string& path, int& status);
 
 }  // namespace synthfarm::cli

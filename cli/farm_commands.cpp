@@ -11,14 +11,14 @@
 
 namespace synthfarm::cli {
 
-int cmd_submit(const std::string& url, const std::string& path) {
+int cmd_submit(const Remote& remote, const std::string& path) {
   // Validate here first so errors name the user's file; the server validates again.
   std::string text;
   if (!load_spec(path, text)) return kExitBadInput;
-  auto client = client_for(url);
+  auto client = client_for(remote);
   auto res = client.Post("/api/jobs", text, "application/yaml");
   if (!res) {
-    fmt::print(stderr, "error: {}\n", transport_error(url, res.error()));
+    fmt::print(stderr, "error: {}\n", transport_error(remote.url, res.error()));
     return kExitFailure;
   }
   auto body = json::parse(res->body, nullptr, false);
@@ -45,10 +45,10 @@ int cmd_submit(const std::string& url, const std::string& path) {
   return 0;
 }
 
-int cmd_status(const std::string& url, const std::string& job) {
+int cmd_status(const Remote& remote, const std::string& job) {
   int status = 0;
   if (!job.empty()) {
-    auto body = get_json(url, "/api/jobs/" + job, status);
+    auto body = get_json(remote, "/api/jobs/" + job, status);
     if (!body) {
       fmt::print(stderr, "error: {}\n", body.error());
       return status == 404 ? kExitBadInput : kExitFailure;
@@ -57,7 +57,7 @@ int cmd_status(const std::string& url, const std::string& job) {
     fmt::print("{}\n", body->dump(2));
     return 0;
   }
-  auto body = get_json(url, "/api/jobs", status);
+  auto body = get_json(remote, "/api/jobs", status);
   if (!body) {
     fmt::print(stderr, "error: {}\n", body.error());
     return kExitFailure;
@@ -74,13 +74,13 @@ int cmd_status(const std::string& url, const std::string& job) {
 }
 
 // pause | resume | cancel | retry | delete
-int cmd_control(const std::string& url, const std::string& action, const std::string& job) {
-  auto client = client_for(url);
+int cmd_control(const Remote& remote, const std::string& action, const std::string& job) {
+  auto client = client_for(remote);
   auto res = action == "delete"
                  ? client.Delete("/api/jobs/" + job)
                  : client.Post("/api/jobs/" + job + "/" + action, "", "application/json");
   if (!res) {
-    fmt::print(stderr, "error: {}\n", transport_error(url, res.error()));
+    fmt::print(stderr, "error: {}\n", transport_error(remote.url, res.error()));
     return kExitFailure;
   }
   auto body = json::parse(res->body, nullptr, false);
@@ -98,13 +98,13 @@ int cmd_control(const std::string& url, const std::string& action, const std::st
   return 0;
 }
 
-int cmd_wait(const std::string& url, const std::string& job, double timeout_s) {
+int cmd_wait(const Remote& remote, const std::string& job, double timeout_s) {
   ProgressBar bar(job);
   auto start = std::chrono::steady_clock::now();
   int unreachable = 0;
   for (;;) {
     int status = 0;
-    auto body = get_json(url, "/api/jobs/" + job, status);
+    auto body = get_json(remote, "/api/jobs/" + job, status);
     if (!body) {
       if (status == 404) {
         bar.finish();

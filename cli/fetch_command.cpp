@@ -18,9 +18,9 @@ namespace synthfarm::cli {
 // written. An object already in `dir` with the right size and sha256 is kept, so a fetch
 // that was interrupted resumes; manifest.json itself is written last, once every object
 // checked out. A mismatch names the object, and the others are still checked.
-int cmd_fetch(const std::string& url, const std::string& job, const std::string& dir) {
+int cmd_fetch(const Remote& remote, const std::string& job, const std::string& dir) {
   int status = 0;
-  auto body = get_json(url, "/api/jobs/" + job, status);
+  auto body = get_json(remote, "/api/jobs/" + job, status);
   if (!body) {
     fmt::print(stderr, "error: {}\n", body.error());
     return status == 404 ? kExitBadInput : kExitFailure;

@@ -10,12 +10,16 @@
 //                                against manifest.json's size and sha256; resumable
 //   synthfarm export-scene SPEC --sample N -o FILE.glb
 //                                one sample's posed scene and camera as binary glTF
+//   synthfarm token create --role R --name N [--login-link URL] | list | revoke NAME |
+//                   login-link NAME URL    API tokens (in Redis; see docs/security.md)
 //   synthfarm render-gltf SCENE.glb --out OUT.exr [--spp N --width W --height H --bounces B
 //                         --threads T --background LEVEL --point-radius M --sun-angle DEG
 //                         --clamp-indirect C --labels-only --no-instancing --png PREVIEW.png]
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input, 3 partial.
+// The API token comes from SYNTHFARM_TOKEN or the config file (cli/config.h), never from
+// an argument.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <map>
@@ -23,15 +27,76 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/config.h"
 
 using namespace synthfarm::cli;
+
+namespace {
+
+struct TokenCommands {
+  CLI::App *create, *list, *revoke, *login_link;
+};
+
+// `synthfarm token create|list|revoke|login-link`, parsed into `token_args`.
+TokenCommands add_token_commands(CLI::App& app, TokenArgs& token_args) {
+  auto* token = app.add_subcommand("token", "API tokens: create, list, revoke, login-link");
+  token->require_subcommand(1);
+  auto redis_options = [&](CLI::App* cmd) {
+    cmd->add_option("--redis", token_args.redis, "Redis address")->envname("SYNTHFARM_REDIS")->capture_default_str();
+    cmd->add_option("--key-prefix", token_args.key_prefix, "prefix of every Redis key")->capture_default_str();
+  };
+  auto* token_create = token->add_subcommand("create", "make a token; prints it once");
+  token_create->add_option("--role", token_args.role, "viewer, submitter or admin")->required();
+  token_create->add_option("--name", token_args.name, "unique name; jobs record it as their submitter")->required();
+  token_create->add_option("--login-link", token_args.dashboard_url,
+                           "also print a link to this dashboard URL that logs a browser in once");
+  redis_options(token_create);
+  auto* token_list = token->add_subcommand("list", "every token's name, role and age");
+  redis_options(token_list);
+  auto* token_revoke = token->add_subcommand("revoke", "revoke a token and its dashboard sessions");
+  token_revoke->add_option("name", token_args.name, "token name")->required();
+  redis_options(token_revoke);
+  auto* token_link = token->add_subcommand("login-link", "print a link that logs a browser in once as a token");
+  token_link->add_option("name", token_args.name, "token name")->required();
+  token_link->add_option("url", token_args.dashboard_url, "the dashboard's URL")->required();
+  redis_options(token_link);
+  for (auto* cmd : {token_create, token_link}) {
+    cmd->add_option("--link-ttl", token_args.link_ttl_s, "seconds the login link stays valid")
+        ->check(CLI::Range(10, 7 * 24 * 3600))
+        ->capture_default_str();
+  }
+  return {token_create, token_list, token_revoke, token_link};
+}
+
+// Where the coordinator is and the token: flags and environment first, then the config
+// file; the token only from SYNTHFARM_TOKEN or the config file.
+tl::expected<Remote, std::string> resolve_remote(const std::string& url, bool url_given, const std::string& ca_file,
+                                                 bool ca_given) {
+  auto config = load_config(config_path());
+  if (!config) return tl::unexpected(config.error());
+  Remote remote{url, "", ca_file};
+  if (!url_given && !std::getenv("SYNTHFARM_URL") && config->url) remote.url = *config->url;
+  if (!ca_given && !std::getenv("SYNTHFARM_CA_FILE") && config->ca_file) remote.ca_file = *config->ca_file;
+  if (const char* t = std::getenv("SYNTHFARM_TOKEN"); t && *t) {
+    remote.token = t;
+  } else if (config->token) {
+    remote.token = *config->token;
+  }
+  return remote;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"synthfarm: synthetic datasets of people, rendered on a farm"};
   app.set_version_flag("--version", std::string("synthfarm ") + SYNTHFARM_VERSION);
   app.require_subcommand(1);
   std::string url = "http://127.0.0.1:8080";
-  app.add_option("--url", url, "coordinator URL")->envname("SYNTHFARM_URL")->capture_default_str();
+  auto* url_option =
+      app.add_option("--url", url, "coordinator URL")->envname("SYNTHFARM_URL")->capture_default_str();
+  std::string ca_file;
+  auto* ca_option = app.add_option("--ca-file", ca_file, "PEM CA bundle that signed an https:// coordinator's certificate")
+                        ->envname("SYNTHFARM_CA_FILE");
   std::string s3_endpoint;
   app.add_option("--s3-endpoint", s3_endpoint,
                  "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "
@@ -130,6 +195,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
 
+  TokenArgs token_args;
+  TokenCommands tokens = add_token_commands(app, token_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,16 +207,27 @@ int main(int argc, char** argv) {
   // s3:// stores take their endpoint from the environment, as every AWS client does; the
   // flag overrides it, set here before any thread starts.
   if (!s3_endpoint.empty()) setenv("AWS_ENDPOINT_URL_S3", s3_endpoint.c_str(), 1);
-  if (*submit) return cmd_submit(url, spec_path);
-  if (*status) return cmd_status(url, job);
-  if (*wait) return cmd_wait(url, job, timeout_s);
+  if (*tokens.create) return cmd_token_create(token_args);
+  if (*tokens.list) return cmd_token_list(token_args);
+  if (*tokens.revoke) return cmd_token_revoke(token_args);
+  if (*tokens.login_link) return cmd_token_login_link(token_args);
   if (*validate) return cmd_validate(spec_path);
-  for (const auto& [name, cmd] : controls) {
-    if (*cmd) return cmd_control(url, name, job);
-  }
   if (*render) return cmd_render_local(spec_path, out, range, threads);
-  if (*fetch) return cmd_fetch(url, job, fetch_dir);
   if (*export_scene) return cmd_export_scene(spec_path, export_sample, out);
   if (*render_gltf) return cmd_render_gltf(gltf);
+
+  // The commands below talk to a coordinator.
+  auto remote = resolve_remote(url, url_option->count() > 0, ca_file, ca_option->count() > 0);
+  if (!remote) {
+    fmt::print(stderr, "error: {}\n", remote.error());
+    return kExitBadInput;
+  }
+  if (*submit) return cmd_submit(*remote, spec_path);
+  if (*status) return cmd_status(*remote, job);
+  if (*wait) return cmd_wait(*remote, job, timeout_s);
+  for (const auto& [name, cmd] : controls) {
+    if (*cmd) return cmd_control(*remote, name, job);
+  }
+  if (*fetch) return cmd_fetch(*remote, job, fetch_dir);
   return kExitBadInput;
 }

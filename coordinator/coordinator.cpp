@@ -1,7 +1,5 @@
 #include "coordinator/coordinator.h"
 
-// Each SSE subscriber holds a server thread while connected.
-#define CPPHTTPLIB_THREAD_POOL_COUNT 32
 #include <httplib.h>
 
 #include <fmt/format.h>
@@ -13,10 +11,16 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
+#include "auth/quota.h"
+#include "auth/sessions.h"
+#include "auth/tokens.h"
+#include "coordinator/api_auth.h"
 #include "coordinator/farm_view.h"
+#include "coordinator/http_server.h"
 #include "coordinator/finalizer.h"
 #include "coordinator/redis_pool.h"
 #include "jobs/object_keys.h"
@@ -25,6 +29,7 @@
 #include "queue/queue.h"
 #include "protocol/control.h"
 #include "protocol/telemetry.h"
+#include "storage/allow_list.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::coordinator {
@@ -84,6 +89,7 @@ json job_json(const queue::JobRecord& r, const JobLive& live) {
           {"started_ms", r.started_ms},
           {"finished_ms", r.finished_ms},
           {"storage", r.storage},
+          {"submitted_by", r.owner},
           {"samples_per_sec", rate},
           {"eta_s", eta},
           {"error", r.error}};
@@ -115,6 +121,10 @@ void reply_error(httplib::Response& res, int status, const std::string& message)
   reply_json(res, status, {{"error", message}});
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 // Redis must never evict queue keys: an evicted lease or job hash loses work silently.
 // Returns a message when the server's policy would drop keys; nullopt when it is safe or
 // cannot be read (managed Redis services may disable CONFIG).
@@ -140,9 +150,17 @@ class CoordinatorImpl final : public Coordinator {
       : options_(std::move(options)),
         clock_(options_.clock ? options_.clock : system_clock()),
         redis_(options_.redis),
-        keys_{options_.key_prefix} {}
+        keys_{options_.key_prefix},
+        authenticator_(options_.key_prefix) {}
 
   tl::expected<void, std::string> start() {
+    if (!options_.auth && !is_loopback(options_.http_host) && !options_.insecure) {
+      return tl::unexpected(fmt::format(
+          "refusing to serve the API on {} with authentication off: anyone who can reach it could submit, "
+          "cancel and delete jobs. Turn authentication on (see docs/security.md), listen on 127.0.0.1, or "
+          "pass --insecure if the network is trusted",
+          options_.http_host));
+    }
     {
       auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
       auto problem = eviction_problem(*redis);
@@ -150,6 +168,13 @@ class CoordinatorImpl final : public Coordinator {
       if (!problem) spdlog::warn("{}; starting anyway and retrying", problem.error().message);
       redis_checked_ = problem.has_value();
       if (redis_checked_) count_jobs_from_before_the_counters(*redis);
+      if (redis_checked_ && options_.auth) {
+        auto tokens = auth::TokenStore(*redis, keys_.prefix).list();
+        if (tokens && tokens->empty()) {
+          spdlog::warn("authentication is on and no API token exists yet: make one with `synthfarm token create "
+                       "--role admin --name <name>`");
+        }
+      }
     }
     auto receiver = protocol::TelemetryReceiver::bind(options_.telemetry_endpoint);
     if (!receiver) return tl::unexpected(receiver.error());
@@ -160,14 +185,21 @@ class CoordinatorImpl final : public Coordinator {
     auto root = storage::canonical_uri(options_.storage_root);
     if (!root) return tl::unexpected("storage root: " + root.error().message);
     storage_root_ = *root;
+    auto allowed = storage::AllowList::parse(options_.allow_storage.empty() ? std::vector<std::string>{storage_root_}
+                                                                           : options_.allow_storage);
+    if (!allowed) return tl::unexpected("--allow-storage: " + allowed.error().message);
+    allowed_ = std::make_unique<storage::AllowList>(std::move(*allowed));
+    // HardenedServer sets TCP_NODELAY on every connection: cpp-httplib sends a response's
+    // headers and body in separate writes, and with Nagle's algorithm on the body would wait
+    // for the client's delayed ACK of the headers, ~40 ms per kept-alive request.
+    auto server = HardenedServer::create(options_.http, options_.tls_cert, options_.tls_key);
+    if (!server) return tl::unexpected(server.error());
+    server_ = std::move(*server);
+    tls_ = server_->tls();
     routes();
-    // cpp-httplib sends a response's headers and body in separate writes: with Nagle's
-    // algorithm on, the body waits for the client's delayed ACK of the headers, ~40 ms
-    // per request on a kept-alive connection (as Prometheus scrapes /metrics).
-    server_.set_tcp_nodelay(true);
-    if (!server_.bind_to_port(options_.http_host.c_str(), options_.http_port)) {
-      return tl::unexpected(fmt::format("cannot listen on http://{}:{} (port in use?)", options_.http_host,
-                                        options_.http_port));
+    if (!server_->bind_to_port(options_.http_host.c_str(), options_.http_port)) {
+      return tl::unexpected(fmt::format("cannot listen on {}://{}:{} (port in use?)", tls_ ? "https" : "http",
+                                        options_.http_host, options_.http_port));
     }
     return {};
   }
@@ -175,10 +207,11 @@ class CoordinatorImpl final : public Coordinator {
   void run() override {
     std::thread telemetry([this] { telemetry_loop(); });
     std::thread housekeeping([this] { housekeeping_loop(); });
-    spdlog::info("coordinator: http://{}:{}  telemetry {}  control {}  redis {}  storage {}", options_.http_host,
+    spdlog::info("coordinator: {}://{}:{}  telemetry {}  control {}  redis {}  storage {}  auth {}", tls_ ? "https" : "http",
+                 options_.http_host,
                  options_.http_port, options_.telemetry_endpoint, options_.control_endpoint,
-                 options_.redis.to_string(), storage_root_);
-    server_.listen_after_bind();
+                 options_.redis.to_string(), storage_root_, options_.auth ? "on" : "OFF");
+    server_->listen_after_bind();
     stopping_ = true;
     telemetry.join();
     housekeeping.join();
@@ -187,7 +220,7 @@ class CoordinatorImpl final : public Coordinator {
 
   void stop() override {
     stopping_ = true;
-    server_.stop();
+    if (server_) server_->stop();
   }
 
  private:
@@ -209,11 +242,75 @@ class CoordinatorImpl final : public Coordinator {
   }
 
   // ---- HTTP -------------------------------------------------------------------------
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&, const auth::Principal&)>;
+
+  // Every API route goes through here: the access check wraps the handler, and the route
+  // joins the table that GET /api/routes lists and the pre-routing check consults.
+  void add_route(const std::string& method, const std::string& pattern, Access access, const std::string& example,
+                 Handler handler) {
+    route_table_.push_back({method, pattern, std::string(access_name(access)), example});
+    route_patterns_.emplace_back(method, std::regex(pattern));
+    auto guarded = [this, access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+      auto principal = authorize(req, res, access);
+      if (principal) handler(req, res, *principal);
+    };
+    if (method == "GET") server_->Get(pattern, guarded);
+    else if (method == "POST") server_->Post(pattern, guarded);
+    else if (method == "DELETE") server_->Delete(pattern, guarded);
+    else throw std::logic_error("add_route: method " + method);
+  }
+
+  // The principal a request acts as, or nullopt after answering 401, 403 or 503.
+  std::optional<auth::Principal> authorize(const httplib::Request& req, httplib::Response& res, Access access) {
+    if (!options_.auth) return auth::Principal{"anonymous", auth::Role::kAdmin, "", false, ""};
+    if (access == Access::kOpen) {
+      if (auto denial = check_access(req, access, std::nullopt, false)) {
+        deny(res, *denial);
+        return std::nullopt;
+      }
+      return auth::Principal{"anonymous", auth::Role::kViewer, "", false, ""};
+    }
+    auto credentials = read_credentials(req);
+    if (!credentials.malformed.empty()) {
+      deny(res, {401, credentials.malformed});
+      return std::nullopt;
+    }
+    std::optional<auth::Principal> principal;
+    if (!credentials.bearer.empty() || !credentials.session.empty()) {
+      auto redis = redis_.acquire();
+      auto found = credentials.bearer.empty() ? authenticator_.by_session(*redis, credentials.session)
+                                              : authenticator_.by_token(*redis, credentials.bearer);
+      if (!found) {
+        reply_error(res, 503, "cannot check credentials: " + found.error());
+        return std::nullopt;
+      }
+      principal = std::move(*found);
+    }
+    bool had = !credentials.bearer.empty() || !credentials.session.empty();
+    if (auto denial = check_access(req, access, principal, had)) {
+      if (denial->status == 403) {
+        spdlog::warn("http {} {}: refused: {}", req.method, req.path, denial->message);
+      }
+      deny(res, *denial);
+      return std::nullopt;
+    }
+    return principal;
+  }
+
+  void deny(httplib::Response& res, const Denial& denial) {
+    if (denial.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"synthfarm\"");
+    reply_error(res, denial.status, denial.message);
+  }
+
+  bool is_api_path(const std::string& path) const {
+    return path.rfind("/api/", 0) == 0 || path == "/api" || path == "/metrics" || path == "/healthz";
+  }
+
   void routes() {
-    server_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    server_->set_logger([](const httplib::Request& req, const httplib::Response& res) {
       if (req.path.rfind("/api/events", 0) != 0) spdlog::debug("http {} {} -> {}", req.method, req.path, res.status);
     });
-    server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown error";
       try {
         std::rethrow_exception(ep);
@@ -224,34 +321,131 @@ class CoordinatorImpl final : public Coordinator {
       spdlog::error("http {} {}: {}", req.method, req.path, what);
       reply_error(res, 500, "internal error: " + what);
     });
-    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
-    server_.Post("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) { submit(req, res); });
-    server_.Get("/api/jobs", [this](const httplib::Request&, httplib::Response& res) { list_jobs(res); });
-    server_.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      get_job(req.matches[1], res);
+    server_->set_default_headers(security_headers());
+    // An API path no route of the table matches is answered here, before the router: a
+    // handler registered on the server directly, around add_route(), is never reached.
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!is_api_path(req.path)) return httplib::Server::HandlerResponse::Unhandled;
+      bool path_known = false;
+      for (const auto& [method, pattern] : route_patterns_) {
+        if (!std::regex_match(req.path, pattern)) continue;
+        if (method == req.method || (method == "GET" && req.method == "HEAD")) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        path_known = true;
+      }
+      reply_error(res, path_known ? 405 : 404, fmt::format("no route {} {}", req.method, req.path));
+      return httplib::Server::HandlerResponse::Handled;
     });
-    server_.Get(R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|json|exr))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  get_sample(req.matches[1], std::stoull(req.matches[2]), req.matches[3], res);
-                });
-    server_.Post(R"(/api/jobs/([^/]+)/(pause|resume|cancel|retry))",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   control(req.matches[1], req.matches[2], res);
-                 });
-    server_.Delete(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      control(req.matches[1], "delete", res);
-    });
-    server_.Get("/api/workers", [this](const httplib::Request&, httplib::Response& res) {
-      reply_json(res, 200, {{"workers", workers_json()}});
-    });
-    server_.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) { events(res); });
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
-    if (!options_.web_dir.empty() && !server_.set_mount_point("/", options_.web_dir)) {
+
+    using Req = const httplib::Request&;
+    using Res = httplib::Response&;
+    using Who = const auth::Principal&;
+    add_route("GET", "/healthz", Access::kOpen, "/healthz", [](Req, Res res, Who) { res.set_content("ok\n", "text/plain"); });
+    add_route("GET", "/metrics", options_.metrics_auth ? Access::kViewer : Access::kOpen, "/metrics",
+              [this](Req, Res res, Who) { metrics(res); });
+    add_route("POST", "/api/session", Access::kOpen, "/api/session",
+              [this](Req req, Res res, Who) { login(req, res); });
+    add_route("GET", "/api/session", Access::kViewer, "/api/session",
+              [this](Req, Res res, Who who) { whoami(res, who); });
+    add_route("DELETE", "/api/session", Access::kViewer, "/api/session",
+              [this](Req req, Res res, Who) { logout(req, res); });
+    add_route("GET", "/api/routes", Access::kViewer, "/api/routes",
+              [this](Req, Res res, Who) { list_routes(res); });
+    add_route("GET", "/api/tokens", Access::kAdmin, "/api/tokens", [this](Req, Res res, Who) { list_tokens(res); });
+    add_route("POST", "/api/jobs", Access::kSubmitter, "/api/jobs",
+              [this](Req req, Res res, Who who) { submit(req, res, who); });
+    add_route("GET", "/api/jobs", Access::kViewer, "/api/jobs", [this](Req, Res res, Who) { list_jobs(res); });
+    add_route("GET", R"(/api/jobs/([^/]+))", Access::kViewer, "/api/jobs/example-000000",
+              [this](Req req, Res res, Who) { get_job(req.matches[1], res); });
+    add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|json|exr))", Access::kViewer,
+              "/api/jobs/example-000000/samples/0.png", [this](Req req, Res res, Who) {
+                get_sample(req.matches[1], std::stoull(req.matches[2]), req.matches[3], res);
+              });
+    add_route("POST", R"(/api/jobs/([^/]+)/(pause|resume|cancel|retry))", Access::kOwner,
+              "/api/jobs/example-000000/pause",
+              [this](Req req, Res res, Who who) { control(req.matches[1], req.matches[2], who, res); });
+    add_route("DELETE", R"(/api/jobs/([^/]+))", Access::kOwner, "/api/jobs/example-000000",
+              [this](Req req, Res res, Who who) { control(req.matches[1], "delete", who, res); });
+    add_route("GET", "/api/workers", Access::kViewer, "/api/workers",
+              [this](Req, Res res, Who) { reply_json(res, 200, {{"workers", workers_json()}}); });
+    add_route("GET", "/api/events", Access::kViewer, "/api/events", [this](Req, Res res, Who) { events(res); });
+    if (!options_.web_dir.empty() && !server_->set_mount_point("/", options_.web_dir)) {
       spdlog::warn("dashboard assets not found in {}; the API still works", options_.web_dir);
     }
   }
 
-  void submit(const httplib::Request& req, httplib::Response& res) {
+  void list_routes(httplib::Response& res) {
+    json out = json::array();
+    for (const auto& r : route_table_) {
+      out.push_back({{"method", r.method}, {"pattern", r.pattern}, {"access", r.access}, {"example", r.example}});
+    }
+    reply_json(res, 200, {{"routes", out}, {"auth", options_.auth}});
+  }
+
+  void list_tokens(httplib::Response& res) {
+    auto redis = redis_.acquire();
+    auto tokens = auth::TokenStore(*redis, keys_.prefix).list();
+    if (!tokens) return reply_error(res, 503, tokens.error());
+    json out = json::array();
+    for (const auto& t : *tokens) {
+      out.push_back({{"name", t.name}, {"role", std::string(auth::role_name(t.role))}, {"created_ms", t.created_ms}});
+    }
+    reply_json(res, 200, {{"tokens", out}});
+  }
+
+  // ---- dashboard sessions --------------------------------------------------------------
+  // POST /api/session {"token": "..."} or {"code": "<one-time login code>"}: opens a
+  // session and sets its cookie. The answer carries the CSRF secret for the page.
+  void login(const httplib::Request& req, httplib::Response& res) {
+    if (!options_.auth) return reply_json(res, 200, {{"name", "anonymous"}, {"role", "admin"}, {"auth", false}});
+    auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !(body.contains("token") || body.contains("code")) ||
+        !body.value("token", json("")).is_string() || !body.value("code", json("")).is_string()) {
+      return reply_error(res, 400, "expected a JSON object with \"token\" (an API token) or \"code\" (a login link's code)");
+    }
+    auto redis = redis_.acquire();
+    auth::SessionStore sessions(*redis, keys_.prefix);
+    tl::expected<std::optional<auth::Principal>, std::string> principal = std::optional<auth::Principal>();
+    if (body.contains("token")) {
+      principal = authenticator_.by_token(*redis, body["token"].get<std::string>());
+    } else {
+      auto hash = sessions.redeem_login_code(body["code"].get<std::string>());
+      if (!hash) return reply_error(res, 503, hash.error());
+      if (hash->has_value()) principal = authenticator_.by_token_hash(*redis, **hash);
+    }
+    if (!principal) return reply_error(res, 503, principal.error());
+    if (!principal->has_value()) {
+      spdlog::warn("http login from {}: unknown token or used login code", req.remote_addr);
+      return deny(res, {401, body.contains("token") ? "unknown or revoked token"
+                                                     : "this login link was used already or has expired; make a new one"});
+    }
+    auto session = sessions.create((*principal)->token_hash, std::chrono::seconds(options_.session_ttl_s));
+    if (!session) return reply_error(res, 503, session.error());
+    res.set_header("Set-Cookie", session_cookie(session->id, static_cast<int>(options_.session_ttl_s), tls_));
+    spdlog::info("dashboard session opened for token '{}'", (*principal)->name);
+    reply_json(res, 200, {{"name", (*principal)->name}, {"role", std::string(auth::role_name((*principal)->role))},
+                          {"csrf", session->csrf}, {"auth", true}});
+  }
+
+  void whoami(httplib::Response& res, const auth::Principal& who) {
+    json body = {{"name", who.name}, {"role", std::string(auth::role_name(who.role))}, {"auth", options_.auth}};
+    if (who.session) body["csrf"] = who.csrf;
+    reply_json(res, 200, body);
+  }
+
+  void logout(const httplib::Request& req, httplib::Response& res) {
+    auto credentials = read_credentials(req);
+    if (!credentials.session.empty()) {
+      auto redis = redis_.acquire();
+      auto removed = auth::SessionStore(*redis, keys_.prefix).remove(credentials.session);
+      if (!removed) return reply_error(res, 503, removed.error());
+    }
+    res.set_header("Set-Cookie", clear_session_cookie(tls_));
+    reply_json(res, 200, {{"logged_out", true}});
+  }
+
+  void submit(const httplib::Request& req, httplib::Response& res, const auth::Principal& who) {
     auto parsed = jobs::parse_spec(req.body, "request body");
     if (!parsed) {
       json errors = json::array();
@@ -272,32 +466,70 @@ class CoordinatorImpl final : public Coordinator {
                                    {"errors", json::array({{{"path", "output.storage"}, {"line", 0}, {"column", 0},
                                                             {"message", canonical.error().message}}})}});
     }
-    auto store = storage::open_store(*canonical);
+    spec.output.storage = *canonical;
+    // Nothing outside the allowed storage, read or written: checked before anything is opened.
+    json refused = json::array();
+    for (const auto& location : jobs::spec_locations(spec)) {
+      if (auto why = allowed_->check(location.uri)) {
+        refused.push_back({{"path", location.path}, {"line", 0}, {"column", 0}, {"message", *why}});
+      }
+    }
+    if (!refused.empty()) {
+      spdlog::warn("http: job from '{}' refused: {}: {}", who.name, refused[0]["path"].get<std::string>(),
+                   refused[0]["message"].get<std::string>());
+      return reply_json(res, 400, {{"error", refused[0]["path"].get<std::string>() + ": " +
+                                                 refused[0]["message"].get<std::string>()},
+                                   {"errors", refused}});
+    }
+    auto store = storage::open_store(spec.output.storage);
     if (!store) {
       return reply_json(res, 400, {{"error", "output.storage: " + store.error().message},
                                    {"errors", json::array({{{"path", "output.storage"}, {"line", 0}, {"column", 0},
                                                             {"message", store.error().message}}})}});
     }
-    spec.output.storage = *canonical;
     auto redis = redis_.acquire();
+    if (options_.auth && who.role < auth::Role::kAdmin) {
+      auto refused = auth::take_quota(*redis, keys_.prefix, who.name, spec.samples,
+                                      {options_.max_jobs_per_hour, options_.max_samples_per_hour}, clock_->wall_ms());
+      if (!refused) return reply_error(res, 503, "job not queued: " + refused.error());
+      if (refused->has_value()) {
+        res.set_header("Retry-After", std::to_string((*refused)->retry_after_s));
+        return reply_error(res, 429, "job not queued: " + (*refused)->message);
+      }
+    }
     queue::Queue queue(*redis, keys_);
-    auto queued = queue.submit(id, job_submission(spec), clock_->wall_ms());
+    queue::JobSubmission submission = job_submission(spec);
+    submission.owner = who.name;
+    auto queued = queue.submit(id, submission, clock_->wall_ms());
     if (!queued) {
       spdlog::error("submit {}: {}", id, queued.error().message);
       return reply_error(res, 503, "job not queued: " + queued.error().message);
     }
     uint64_t shards = jobs::shard_count(spec.samples, spec.shard_size);
-    spdlog::info("job {} queued: {} samples in {} shards -> {}", id, spec.samples, shards, spec.output.storage);
+    spdlog::info("job {} queued by '{}': {} samples in {} shards -> {}", id, who.name, spec.samples, shards,
+                 spec.output.storage);
     reply_json(res, 201, {{"id", id}, {"shards", shards}, {"storage", spec.output.storage}});
   }
 
-  void control(const std::string& id, const std::string& action, httplib::Response& res) {
+  void control(const std::string& id, const std::string& action, const auth::Principal& who, httplib::Response& res) {
     static const std::map<std::string, queue::JobAction> kActions = {
         {"pause", queue::JobAction::kPause},   {"resume", queue::JobAction::kResume},
         {"cancel", queue::JobAction::kCancel}, {"retry", queue::JobAction::kRetryDead},
         {"delete", queue::JobAction::kDelete}};
     auto redis = redis_.acquire();
     queue::Queue queue(*redis, keys_);
+    if (who.role < auth::Role::kAdmin) {
+      // A submitter changes only its own jobs. (The state may change between this read and
+      // the action; the owner never does.)
+      auto record = queue.job(id);
+      if (!record) return reply_error(res, 503, record.error().message);
+      if (!record->has_value()) return reply_error(res, 404, "no job " + id);
+      if ((*record)->owner != who.name) {
+        spdlog::warn("http: token '{}' refused {} of job {} (submitted by '{}')", who.name, action, id, (*record)->owner);
+        return reply_error(res, 403, fmt::format("job {} was submitted by another token; role {} may {} only its own jobs",
+                                                 id, auth::role_name(who.role), action));
+      }
+    }
     auto outcome = queue.control(kActions.at(action), id);
     if (!outcome) return reply_error(res, 503, outcome.error().message);
     if (!outcome->found) return reply_error(res, 404, "no job " + id);
@@ -583,8 +815,13 @@ class CoordinatorImpl final : public Coordinator {
   std::shared_ptr<const Clock> clock_;
   RedisPool redis_;
   queue::keys::Keys keys_;
+  auth::Authenticator authenticator_;  // thread-safe
+  bool tls_ = false;                   // the API is served over HTTPS: cookies get Secure
+  std::vector<RouteInfo> route_table_;                              // written by routes() only
+  std::vector<std::pair<std::string, std::regex>> route_patterns_;  // the same, compiled
   std::string storage_root_;
-  httplib::Server server_;
+  std::unique_ptr<storage::AllowList> allowed_;  // immutable after start()
+  std::unique_ptr<HardenedServer> server_;
   std::unique_ptr<protocol::TelemetryReceiver> receiver_;  // owned by the telemetry thread
   std::unique_ptr<protocol::ControlPublisher> control_;    // thread-safe
   FarmView view_;

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
 #include "base/clock.h"
+#include "coordinator/http_limits.h"
 #include "queue/redis.h"
 
 namespace synthfarm::coordinator {
@@ -21,12 +23,37 @@ struct CoordinatorOptions {
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";  // ZeroMQ PULL, workers connect
   std::string control_endpoint = "tcp://127.0.0.1:5556";    // ZeroMQ PUB of cancels, workers subscribe
   std::string storage_root = "file://./out";  // jobs without output.storage go to <root>/<job id>
+  // Where a job may write its dataset and read its inputs (storage location prefixes);
+  // empty: the storage root alone. A spec naming anything else gets 400.
+  std::vector<std::string> allow_storage;
   std::string web_dir;                        // dashboard assets
   queue::RedisEndpoint redis;
   std::string key_prefix = "sf";
   int64_t housekeeping_ms = 500;  // reaper and finalizer period
+  // Every API route but /healthz and the login needs a token or a dashboard session (see
+  // docs/security.md). Off is for a farm on loopback only: create() refuses a non-loopback
+  // http_host with auth off unless `insecure`.
+  bool auth = true;
+  bool insecure = false;
+  bool metrics_auth = false;  // /metrics needs a viewer token too
+  int64_t session_ttl_s = 12 * 3600;
+  // HTTPS when both are set (PEM files); the session cookie is then Secure.
+  std::string tls_cert, tls_key;
+  HttpLimits http;
+  // Per token (admins exempt), per clock hour: more gets 429 with Retry-After. 0: no limit.
+  int64_t max_jobs_per_hour = 1000;
+  int64_t max_samples_per_hour = 10'000'000;
   // Stamps job records, manifests and the live view; the system clock when not set.
   std::shared_ptr<const Clock> clock;
+};
+
+// A route of the HTTP API as the router holds it: GET /api/routes lists them, and the
+// security tests call each one with no, the wrong and the right credentials.
+struct RouteInfo {
+  std::string method;
+  std::string pattern;  // the router's regular expression
+  std::string access;   // open, viewer, submitter, owner (a submitter's own jobs), admin
+  std::string example;  // a path the pattern matches
 };
 
 class Coordinator {

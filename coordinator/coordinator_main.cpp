@@ -27,18 +27,61 @@ int main(int argc, char** argv) {
   app.add_option("--storage-root", options.storage_root, "where jobs without output.storage write")
       ->envname("SYNTHFARM_STORAGE_ROOT")
       ->capture_default_str();
+  app.add_option("--allow-storage", options.allow_storage,
+                 "storage a job may write to and read inputs from (repeat for several; default: --storage-root)")
+      ->envname("SYNTHFARM_ALLOW_STORAGE")
+      ->delimiter(',');
   app.add_option("--web", options.web_dir, "dashboard assets directory")->capture_default_str();
   app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
   std::string s3_endpoint;
   app.add_option("--s3-endpoint", s3_endpoint,
                  "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "
                  "AWS_ENDPOINT_URL, else AWS)");
+  std::string auth = "on";
+  app.add_option("--auth", auth,
+                 "on: every API route but /healthz needs a token or a dashboard session (docs/security.md); off: "
+                 "open API, loopback only")
+      ->envname("SYNTHFARM_AUTH")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_flag("--insecure", options.insecure, "allow --auth off on a non-loopback address");
+  app.add_flag("--metrics-auth", options.metrics_auth, "/metrics needs a viewer token too (default: open)");
+  app.add_option("--session-ttl", options.session_ttl_s, "dashboard session lifetime, seconds")
+      ->check(CLI::Range(60, 30 * 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--tls-cert", options.tls_cert, "PEM certificate (chain) for HTTPS; with --tls-key")
+      ->envname("SYNTHFARM_TLS_CERT");
+  app.add_option("--tls-key", options.tls_key, "PEM private key for HTTPS")->envname("SYNTHFARM_TLS_KEY");
+  int64_t request_timeout_ms = options.http.request_timeout.count();
+  app.add_option("--request-timeout-ms", request_timeout_ms,
+                 "a request (line, headers, body) must arrive within this time from its first byte")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-client", options.http.max_connections_per_client,
+                 "open HTTP connections per client address; more get 503")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", options.http.max_body_bytes, "larger request bodies get 413")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--http-threads", options.http.threads, "HTTP connections served at once")
+      ->check(CLI::Range(4, 4096))
+      ->capture_default_str();
+  app.add_option("--max-jobs-per-hour", options.max_jobs_per_hour, "per token, admins exempt; more get 429 (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-samples-per-hour", options.max_samples_per_hour,
+                 "samples submitted per token and hour, admins exempt; more get 429 (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // s3:// stores take their endpoint from the environment, as every AWS client does; the
   // flag overrides it, set here before any thread starts.
   if (!s3_endpoint.empty()) setenv("AWS_ENDPOINT_URL_S3", s3_endpoint.c_str(), 1);
 
+  options.auth = auth == "on";
+  options.http.request_timeout = std::chrono::milliseconds(request_timeout_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   auto endpoint = queue::RedisEndpoint::parse(redis);

@@ -2,7 +2,8 @@
 # Runs a dataset job end to end on this machine: installs what is missing (Debian
 # packages), builds, starts redis-server, one coordinator and two workers on loopback,
 # submits examples/quickstart.yaml, shows progress, and prints where the dataset is and
-# the dashboard URL. Stops what it started when it ends, unless --keep.
+# the dashboard URL (with --keep, a link that logs the browser in once: authentication is
+# on). Stops what it started when it ends, unless --keep.
 #
 #   ops/quickstart.sh [--keep] [--spec FILE] [--workers N] [--threads N]
 set -euo pipefail
@@ -57,6 +58,11 @@ if ((status == 0)); then
 else
   echo "The job did not finish; see .cache/quickstart/*.log"
 fi
-echo "Dashboard: $url/"
-if ((!keep)); then echo "(the farm stops now; run with --keep to leave it and the dashboard up)"; fi
+if ((keep)); then
+  # A link that logs one browser in once (within 15 minutes) as the farm's admin token.
+  echo "Dashboard: $(build/bin/synthfarm token login-link "$FARM_TOKEN_NAME" "$url" --redis "$redis" 2>/dev/null)"
+  echo "           (a one-time login link; later: synthfarm token login-link $FARM_TOKEN_NAME $url --redis $redis)"
+else
+  echo "Dashboard: $url/  (the farm stops now; run with --keep to leave it and the dashboard up)"
+fi
 exit "$status"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (Debian packages), builds, and runs the
-# whole suite: every ctest label (unit, e2e, browser; e2e includes the S3 tests), then the unit tests of the core
-# libraries again under AddressSanitizer + UBSan. Extra arguments go to the main ctest
-# run and skip the sanitizer pass, e.g.
+# whole suite: every ctest label (unit, e2e, chaos, browser, security; e2e includes the S3
+# tests), then the unit tests of the core libraries again under AddressSanitizer + UBSan.
+# Extra arguments go to the main ctest run and skip the sanitizer pass, e.g.
 #   ops/test.sh -L unit          only the unit tests
 #   ops/test.sh -R EndToEnd      tests whose name matches
 set -euo pipefail
@@ -31,7 +31,7 @@ if (($# == 0)); then
   # of -O2 -g under the sanitizers.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
-  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test jobs_test storage_test queue_test protocol_test coordinator_test worker_test
+  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test jobs_test storage_test queue_test auth_test protocol_test coordinator_test worker_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
   # optimised build above runs them, the sanitizers see those paths in the smaller tests.
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

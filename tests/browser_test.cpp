@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "queue/redis.h"
 #include "tests/farm.h"
 
 namespace synthfarm::testing {
@@ -91,7 +92,7 @@ std::string text_of(const std::string& selector) {
 TEST(Dashboard, SubmitsAJobAndFollowsItLiveWithoutReloading) {
   Farm farm({.workers = 1, .threads = 1});
   WebDriver browser(farm.dir());
-  browser.open(farm.url() + "/");
+  browser.open(farm.login_url());
   EXPECT_EQ(browser.wait_for(text_of("[data-testid=conn-status]"), "live", std::chrono::seconds(20)), "live");
   EXPECT_EQ(browser.wait_for("return !!document.querySelector('[data-worker-id=\"w1\"]');", true,
                              std::chrono::seconds(20)),
@@ -139,6 +140,62 @@ TEST(Dashboard, SubmitsAJobAndFollowsItLiveWithoutReloading) {
       true, std::chrono::seconds(20));
   EXPECT_EQ(loaded, true) << "no sample preview loaded";
   browser.screenshot(std::filesystem::path(SYNTHFARM_BINARY_DIR) / "dashboard.png");
+}
+
+// Text a hostile party controls (here a job's error, as a failing input's message could
+// carry it, and a dead shard's log tail) is shown as text: no element is made from it and
+// no script in it runs; the login link logged the page in and left the address bar.
+TEST(Dashboard, ShowsHostileTextEscapedAndRunsNoScript) {
+  Farm farm({.workers = 0});
+  std::string id = farm.submit("name: xss\nsamples: 2\ncamera:\n  resolution: [32, 24]\n");
+  ASSERT_FALSE(id.empty());
+  const std::string payload = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>";
+  auto endpoint = queue::RedisEndpoint::parse(farm.redis_url());
+  auto redis = queue::RedisClient::create(*endpoint);
+  ASSERT_TRUE(redis->command({"HSET", "sf:job:" + id, "error", payload}));
+  ASSERT_TRUE(redis->command({"HSET", "sf:job:" + id + ":shard:0", "state", "dead", "attempts", "3", "last_error",
+                              payload, "log_tail", payload}));
+  ASSERT_TRUE(redis->command({"RPUSH", "sf:queue:dead", id + "/0"}));
+
+  WebDriver browser(farm.dir());
+  browser.open(farm.login_url());
+  EXPECT_EQ(browser.wait_for(text_of("[data-testid=conn-status]"), "live", std::chrono::seconds(20)), "live");
+  EXPECT_EQ(browser.run("return window.location.hash;"), "") << "the login code left the address bar";
+  EXPECT_EQ(browser.run(text_of("[data-testid=whoami]")), "farm-admin · admin");
+  std::string row = "[data-job-id=\"" + id + "\"]";
+  EXPECT_EQ(browser.wait_for("return !!document.querySelector('" + row + "');", true, std::chrono::seconds(20)), true);
+  browser.run("document.querySelector('" + row + "').click(); return null;");
+  EXPECT_EQ(browser.wait_for(text_of("[data-testid=detail-error]"), payload, std::chrono::seconds(20)), payload);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(browser.run("return window.__xss === undefined;"), true) << "a script from the payload ran";
+  EXPECT_EQ(browser.run("return document.querySelectorAll('[data-testid=job-detail] img[src=x], "
+                        "[data-testid=job-detail] script').length;"),
+            0)
+      << "markup from the payload became elements";
+}
+
+// Without a session the dashboard asks for a token; a wrong one is refused with the
+// server's message, the right one opens the page.
+TEST(Dashboard, AsksForATokenOnce) {
+  Farm farm({.workers = 0});
+  WebDriver browser(farm.dir());
+  browser.open(farm.url() + "/");
+  EXPECT_EQ(browser.wait_for("const e = document.querySelector('[data-testid=login-token]'); "
+                             "return !!e && !document.getElementById('login').hidden;",
+                             true, std::chrono::seconds(20)),
+            true);
+  auto login = [&](const std::string& token) {
+    browser.run("const t = document.querySelector('[data-testid=login-token]'); t.value = '" + token +
+                "'; document.querySelector('[data-testid=login-submit]').click(); return null;");
+  };
+  login("sft_wrong");
+  EXPECT_EQ(browser.wait_for("const e = document.querySelector('[data-testid=login-error]'); "
+                             "return !!e && !e.hidden && e.textContent.includes('unknown');",
+                             true, std::chrono::seconds(20)),
+            true);
+  login(farm.token());
+  EXPECT_EQ(browser.wait_for(text_of("[data-testid=conn-status]"), "live", std::chrono::seconds(20)), "live");
+  EXPECT_EQ(browser.run("return document.cookie;"), "") << "the session cookie is HttpOnly";
 }
 
 }  // namespace

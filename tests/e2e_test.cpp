@@ -308,6 +308,7 @@ TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
 json first_snapshot(const Farm& farm) {
   httplib::Client client(farm.url());
   client.set_read_timeout(10, 0);
+  client.set_bearer_token_auth(farm.token().c_str());
   std::string stream;
   client.Get("/api/events", [&](const char* data, size_t size) {
     stream.append(data, size);
@@ -459,7 +460,7 @@ TEST(EndToEnd, ProcessesWaitForAnUnreachableRedisAndCarryOn) {
   std::string control = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
   auto coordinator = ChildProcess::spawn({binary("synthfarm-coordinator"), "--redis", redis_url, "--listen",
                                           "127.0.0.1:" + std::to_string(http_port), "--telemetry", telemetry,
-                                          "--control", control,
+                                          "--control", control, "--auth", "off",
                                           "--storage-root", "file://" + (dir.path() / "out").string()},
                                          dir.path() / "coordinator.log");
   auto worker = ChildProcess::spawn({binary("synthfarm-worker"), "--redis", redis_url, "--coordinator", telemetry, "--control", control,

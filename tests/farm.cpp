@@ -4,8 +4,14 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <stdlib.h>
+
 #include <fstream>
 #include <thread>
+
+#include "auth/sessions.h"
+#include "auth/tokens.h"
+#include "queue/redis.h"
 
 namespace synthfarm::testing {
 
@@ -15,6 +21,10 @@ Farm::Farm(FarmOptions options) : options_(options) {
   telemetry_port_ = free_tcp_port();
   control_port_ = free_tcp_port();
   std::filesystem::create_directories(out_root());
+  if (options_.auth && redis_) {
+    token_ = make_token("admin", "farm-admin");
+    setenv("SYNTHFARM_TOKEN", token_.c_str(), 1);
+  }
   coordinator_ = spawn_coordinator();
   for (int i = 0; i < options_.workers; ++i) workers_.push_back(start_worker());
 }
@@ -24,7 +34,14 @@ std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
                                    "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(),
                                    "--control", control(), "--storage-root",
                                    options_.storage_root.empty() ? "file://" + out_root().string() : options_.storage_root,
-                                   "--web", source_path("web")};
+                                   "--web", source_path("web"), "--auth", options_.auth ? "on" : "off"};
+  // Jobs may use the farm's own directory (inputs tests write there, the default output
+  // root) and whatever the test adds; nothing else on this machine.
+  std::string allowed = "file://" + dir().string();
+  if (!options_.storage_root.empty()) allowed += "," + options_.storage_root;
+  for (const auto& a : options_.allow_storage) allowed += "," + a;
+  argv.insert(argv.end(), {"--allow-storage", allowed});
+  argv.insert(argv.end(), options_.coordinator_args.begin(), options_.coordinator_args.end());
   if (!options_.s3_endpoint.empty()) argv.insert(argv.end(), {"--s3-endpoint", options_.s3_endpoint});
   auto coordinator = ChildProcess::spawn(argv, dir() / "coordinator.log", options_.env);
   if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
@@ -54,7 +71,25 @@ void Farm::restart_redis() {
   redis_ = RedisServer::start(options_.redis_args, port, dir() / "redis");
 }
 
+std::string Farm::make_token(const std::string& role, const std::string& name) {
+  auto endpoint = queue::RedisEndpoint::parse(redis_url());
+  auto redis = queue::RedisClient::create(*endpoint);
+  auto token = auth::TokenStore(*redis, "sf").create(name, *auth::parse_role(role), 0);
+  if (!token) throw std::runtime_error("cannot make token " + name + ": " + token.error());
+  return *token;
+}
+
+std::string Farm::login_url() {
+  if (!options_.auth) return url() + "/";
+  auto endpoint = queue::RedisEndpoint::parse(redis_url());
+  auto redis = queue::RedisClient::create(*endpoint);
+  auto code = auth::SessionStore(*redis, "sf").create_login_code(auth::sha256_hex(token_), std::chrono::seconds(600));
+  if (!code) throw std::runtime_error("cannot make a login code: " + code.error());
+  return url() + "/#login=" + *code;
+}
+
 Farm::~Farm() {
+  if (!token_.empty()) unsetenv("SYNTHFARM_TOKEN");
   for (auto& w : workers_) w->signal(SIGTERM);
   for (auto& w : workers_) w->wait(std::chrono::seconds(20));
   workers_.clear();
@@ -85,6 +120,7 @@ std::pair<int, nlohmann::json> Farm::get(const std::string& path) const {
 std::pair<int, std::string> Farm::get_raw(const std::string& path) const {
   httplib::Client client(url());
   client.set_read_timeout(30);
+  if (!token_.empty()) client.set_bearer_token_auth(token_.c_str());
   auto res = client.Get(path);
   if (!res) return {0, ""};
   return {res->status, res->body};
@@ -94,6 +130,7 @@ std::pair<int, nlohmann::json> Farm::post(const std::string& path, const std::st
                                           const std::string& content_type) const {
   httplib::Client client(url());
   client.set_read_timeout(60);
+  if (!token_.empty()) client.set_bearer_token_auth(token_.c_str());
   auto res = client.Post(path, body, content_type);
   if (!res) return {0, nullptr};
   return {res->status, nlohmann::json::parse(res->body, nullptr, false)};

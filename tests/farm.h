@@ -28,6 +28,12 @@ struct FarmOptions {
   std::map<std::string, std::string> env = {};
   // Passed as --s3-endpoint to the coordinator and the workers when set.
   std::string s3_endpoint = {};
+  // Authentication on, as in production: the farm makes an admin token at start, which the
+  // HTTP helpers send and which SYNTHFARM_TOKEN carries to the CLI while the farm lives.
+  bool auth = true;
+  std::vector<std::string> coordinator_args = {};  // extra synthfarm-coordinator arguments
+  // Storage jobs may use besides the farm's directory and storage root (--allow-storage).
+  std::vector<std::string> allow_storage = {};
 };
 
 class Farm {
@@ -36,6 +42,12 @@ class Farm {
   ~Farm();
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  // The admin token made at start ("" with auth off).
+  const std::string& token() const { return token_; }
+  // Makes a token with this role and name (fails the test if it cannot).
+  std::string make_token(const std::string& role, const std::string& name);
+  // A dashboard URL that logs a browser in once as the admin token (the plain URL with auth off).
+  std::string login_url();
   std::string redis_url() const { return redis_ ? redis_->url() : ""; }
   std::string telemetry() const { return "tcp://127.0.0.1:" + std::to_string(telemetry_port_); }
   std::string control() const { return "tcp://127.0.0.1:" + std::to_string(control_port_); }
@@ -46,7 +58,7 @@ class Farm {
   std::vector<std::unique_ptr<ChildProcess>>& workers() { return workers_; }
   ChildProcess& coordinator() { return *coordinator_; }
 
-  // HTTP helpers: status code and parsed body (null when not JSON).
+  // HTTP helpers, sending token(): status code and parsed body (null when not JSON).
   std::pair<int, nlohmann::json> get(const std::string& path) const;
   std::pair<int, nlohmann::json> post(const std::string& path, const std::string& body,
                                       const std::string& content_type = "application/yaml") const;
@@ -77,6 +89,7 @@ class Farm {
   FarmOptions options_;
   TempDir dir_;
   std::unique_ptr<RedisServer> redis_;
+  std::string token_;
   int http_port_ = 0;
   int telemetry_port_ = 0;
   int control_port_ = 0;

@@ -433,7 +433,9 @@ TEST(S3EndToEnd, JobWritesItsDatasetToS3) {
              .threads = 1,
              .storage_root = "s3://" + server->bucket() + "/default-root",
              .env = env,
-             .s3_endpoint = server->endpoint()});
+             .s3_endpoint = server->endpoint(),
+             // no-such-bucket: allowed, so that the bucket check itself is what refuses it
+             .allow_storage = {"s3://" + server->bucket() + "/datasets", "s3://no-such-bucket"}});
   const std::string root = "s3://" + server->bucket() + "/datasets/e2e";
   const std::string id = farm.submit(tiny_spec("e2e-s3", 24, 5, root));
   ASSERT_FALSE(id.empty());
@@ -482,7 +484,7 @@ TEST(S3Chaos, ServerDownForTenSecondsDuringAJob) {
   auto server = S3Server::start();
   auto env = server->client_env();
   env["SYNTHFARM_S3_RETRY_SECONDS"] = "60";
-  Farm farm({.workers = 2, .threads = 1, .env = env});
+  Farm farm({.workers = 2, .threads = 1, .env = env, .allow_storage = {"s3://" + server->bucket() + "/datasets"}});
   const std::string root = "s3://" + server->bucket() + "/datasets/chaos";
   const std::string id = farm.submit(tiny_spec("chaos-s3", 60, 6, root));
   ASSERT_FALSE(id.empty());

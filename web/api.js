@@ -4,6 +4,8 @@
 // every POLL_MS while it is not, reconnecting with backoff. Touches no DOM element: data
 // and connection status go to the callbacks given to startLive().
 
+import { csrfHeaders } from './session.js';
+
 const API = '/api';
 const POLL_MS = 2000;        // fallback polling period while the stream is down
 const STALE_MS = 6000;       // "live" but no snapshot for this long: treat the stream as dead
@@ -36,16 +38,17 @@ export function fetchJob(id, signal) {
 /** Job control: DELETE /api/jobs/{id}, or POST /api/jobs/{id}/{action} (pause, resume, ...). */
 export function requestJobAction(id, action) {
   const path = jobPath(id);
+  const headers = { Accept: 'application/json', ...csrfHeaders() };
   return action === 'delete'
-    ? fetch(path, { method: 'DELETE', headers: { Accept: 'application/json' } })
-    : fetch(`${path}/${action}`, { method: 'POST', headers: { Accept: 'application/json' } });
+    ? fetch(path, { method: 'DELETE', headers })
+    : fetch(`${path}/${action}`, { method: 'POST', headers });
 }
 
 /** POST /api/jobs with a YAML (or JSON) spec. */
 export function submitSpec(body) {
   return fetch(`${API}/jobs`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/yaml', Accept: 'application/json' },
+    headers: { 'Content-Type': 'application/yaml', Accept: 'application/json', ...csrfHeaders() },
     body,
   });
 }

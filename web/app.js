@@ -21,8 +21,10 @@
 //   job_detail.js   job selection and the job detail panel
 //   job_actions.js  job-control buttons in the detail panel
 //   submit.js       spec submission form
+//   session.js      login (token, login link or session cookie) and the CSRF header
 
 import { startLive } from './api.js';
+import { ensureSession } from './session.js';
 import { state, storeData } from './state.js';
 import { renderConn, renderTotals } from './header.js';
 import { initJobs, renderJobs } from './jobs.js';
@@ -56,6 +58,9 @@ setInterval(() => {
   if (state.selected) renderDetail();
 }, 1000);
 
+// Nothing is fetched before the page may call the API (a login link's #login= is consumed
+// here, before the job selection reads the hash).
+await ensureSession();
 render();
 const initial = readHash();
 if (initial) selectJob(initial);

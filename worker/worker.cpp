@@ -122,6 +122,11 @@ class WorkerImpl final : public Worker {
     auto& shard = lease.shard;
     auto spec = job_spec(shard.job_id);
     if (!spec) return fail(shard, spec.error());
+    for (const auto& location : jobs::spec_locations(**spec)) {
+      if (auto why = options_.allow_storage.check(location.uri)) {
+        return fail(shard, fmt::format("{}: this worker's --allow-storage refuses it: {}", location.path, *why));
+      }
+    }
     auto range = jobs::shard_range((*spec)->samples, (*spec)->shard_size, shard.shard);
     shard.first_sample = range.begin;
     shard.sample_count = range.size();
@@ -412,7 +417,8 @@ class WorkerImpl final : public Worker {
 
 tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions options) {
   // Input files a spec points at (humans.bvh clips) are read through storage.
-  auto read_asset = [](const std::string& uri) -> tl::expected<std::string, std::string> {
+  auto read_asset = [allowed = options.allow_storage](const std::string& uri) -> tl::expected<std::string, std::string> {
+    if (auto why = allowed.check(uri)) return tl::unexpected("this worker refuses to read " + *why);
     auto bytes = storage::read_uri(uri);
     if (!bytes) return tl::unexpected(bytes.error().message);
     return std::move(*bytes);

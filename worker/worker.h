@@ -22,6 +22,7 @@
 
 #include "base/clock.h"
 #include "queue/redis.h"
+#include "storage/allow_list.h"
 #include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
@@ -40,6 +41,9 @@ struct WorkerOptions {
   int64_t max_shards = 0;          // stop after this many shards (0: never); for benchmarks
   // Uploader threads and the bound of the queue between the renderer and them.
   UploadLimits upload;
+  // Where jobs may make this worker write and read (defence in depth behind the
+  // coordinator's own check): a shard of a job naming anything else fails.
+  storage::AllowList allow_storage = storage::AllowList::everything();
   // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
   // any job throws, as a crashing renderer would.
   std::optional<uint64_t> fault_throw_on_sample;

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/stop_signals.h"
+#include "storage/allow_list.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
   app.add_option("--s3-endpoint", s3_endpoint,
                  "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "
                  "AWS_ENDPOINT_URL, else AWS)");
+  std::vector<std::string> allow_storage;
+  app.add_option("--allow-storage", allow_storage,
+                 "storage this worker writes to and reads inputs from (repeat for several; default: anywhere a job "
+                 "names, as the coordinator allowed)")
+      ->envname("SYNTHFARM_ALLOW_STORAGE")
+      ->delimiter(',');
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // s3:// stores take their endpoint from the environment, as every AWS client does; the
@@ -67,6 +74,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.redis = *endpoint;
+  if (!allow_storage.empty()) {
+    auto allowed = storage::AllowList::parse(allow_storage);
+    if (!allowed) {
+      spdlog::error("--allow-storage: {}", allowed.error().message);
+      return 2;
+    }
+    options.allow_storage = std::move(*allowed);
+  }
   if (const char* fault = std::getenv("SYNTHFARM_TEST_FAULT")) {
     unsigned long long n = 0;
     if (std::sscanf(fault, "throw-on-sample=%llu", &n) != 1) {

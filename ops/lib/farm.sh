@@ -1,7 +1,9 @@
 # Shell functions that start a farm on loopback: redis-server, one coordinator and N
 # workers, each on a free port, logs under $FARM_RUN. Sourced by ops/quickstart.sh and
 # the benchmarks. Call farm_start, then use $FARM_URL; farm_stop ends what was started.
-# Programs come from $BUILD_DIR/bin (default build/bin).
+# Programs come from $BUILD_DIR/bin (default build/bin). Authentication is on, as in
+# production: farm_start makes an admin token and exports it as SYNTHFARM_TOKEN, which
+# the synthfarm CLI reads; $FARM_TOKEN_NAME names it (for `synthfarm token login-link`).
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
@@ -34,6 +36,13 @@ farm_start() {
     port_busy "$redis_port" && break
     sleep 0.1
   done
+  FARM_TOKEN_NAME="farm-$(date +%Y%m%d-%H%M%S)-$$"
+  SYNTHFARM_TOKEN=$("${BUILD_DIR:-build}"/bin/synthfarm token create --role admin --name "$FARM_TOKEN_NAME" \
+    --redis "$FARM_REDIS" 2>>"$FARM_RUN/token.log") || {
+    echo "farm: cannot make an API token; see $FARM_RUN/token.log" >&2
+    return 1
+  }
+  export SYNTHFARM_TOKEN
   "${BUILD_DIR:-build}"/bin/synthfarm-coordinator --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
     --telemetry "$FARM_TELEMETRY" --control "$FARM_CONTROL" --storage-root "$storage_root" >"$FARM_RUN/coordinator.log" 2>&1 &
   FARM_PIDS+=($!)
