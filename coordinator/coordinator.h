@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <tl/expected.hpp>
 
 #include "base/clock.h"
+#include "protocol/curve.h"
 #include "queue/redis.h"
 
 namespace synthfarm::coordinator {
@@ -20,6 +22,8 @@ struct CoordinatorOptions {
   int http_port = 8080;
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";  // ZeroMQ PULL, workers connect
   std::string control_endpoint = "tcp://127.0.0.1:5556";    // ZeroMQ PUB of cancels, workers subscribe
+  // ZeroMQ CURVE on both sockets: only the listed worker keys get in; off when unset.
+  std::optional<protocol::CurveServerConfig> curve;
   std::string storage_root = "file://./out";  // jobs without output.storage go to <root>/<job id>
   std::string web_dir;                        // dashboard assets
   queue::RedisEndpoint redis;
