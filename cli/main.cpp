@@ -15,6 +15,9 @@
 //                         --clamp-indirect C --labels-only --no-instancing --png PREVIEW.png]
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
+//   synthfarm keygen --out PATH [--force]
+//                                a ZeroMQ CURVE key pair: PATH.key (secret, mode 0600) and
+//                                PATH.pub; prints the public key
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input, 3 partial.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -130,6 +133,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
 
+  bool force = false;
+  auto* keygen = app.add_subcommand("keygen", "write a CURVE key pair for a coordinator or worker");
+  keygen->add_option("--out", out, "PATH: writes PATH.key (secret, mode 0600) and PATH.pub")->required();
+  keygen->add_flag("--force", force, "replace existing key files");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,5 +158,6 @@ int main(int argc, char** argv) {
   if (*fetch) return cmd_fetch(url, job, fetch_dir);
   if (*export_scene) return cmd_export_scene(spec_path, export_sample, out);
   if (*render_gltf) return cmd_render_gltf(gltf);
+  if (*keygen) return cmd_keygen(out, force);
   return kExitBadInput;
 }
