@@ -28,6 +28,9 @@ struct FarmOptions {
   std::map<std::string, std::string> env = {};
   // Passed as --s3-endpoint to the coordinator and the workers when set.
   std::string s3_endpoint = {};
+  // More arguments for the coordinator (e.g. --curve-key, --curve-workers); workers take
+  // theirs through start_worker().
+  std::vector<std::string> coordinator_args = {};
 };
 
 class Farm {
