@@ -69,17 +69,24 @@ CurveServerConfig curve_server_allowing(const testing::TempDir& dir, const std::
   return config;
 }
 
-// Sends heartbeats until the sender's handshake has an outcome (or 5 s pass).
+// Sends heartbeats until the sender's handshake has an outcome (or 5 s pass): a final
+// state, or three handshakes the receiver cut short.
 TelemetryLink send_until_handshake_settles(TelemetrySender& sender) {
   Heartbeat hb;
   hb.worker_id = "w-curve";
   for (int i = 0; i < 250; ++i) {
     sender.send(hb);
     auto link = sender.link();
-    if (link.state != LinkState::kWaiting) return link;
+    if (link.state != LinkState::kWaiting || link.dropped_handshakes >= 3) return link;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return sender.link();
+}
+
+// CURVE on one side only: whichever side reads the other's greeting first reports the
+// mismatch and closes, so the sender sees either the mismatch or its handshakes cut short.
+bool curve_mismatch_seen(const TelemetryLink& link) {
+  return link.state == LinkState::kMismatch || (link.state == LinkState::kWaiting && link.dropped_handshakes >= 3);
 }
 
 // ---- keys and key files -----------------------------------------------------------------
@@ -260,7 +267,8 @@ TEST(CurveTelemetry, APlainSenderDeliversNothingToACurveReceiver) {
   ASSERT_TRUE(receiver) << receiver.error();
   auto sender = TelemetrySender::connect(endpoint);
   ASSERT_TRUE(sender) << sender.error();
-  EXPECT_EQ(send_until_handshake_settles(**sender).state, LinkState::kMismatch);
+  TelemetryLink link = send_until_handshake_settles(**sender);
+  EXPECT_TRUE(curve_mismatch_seen(link)) << static_cast<int>(link.state) << " " << link.dropped_handshakes;
   EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)));
   EXPECT_EQ((*receiver)->rejected(), 0u) << "a mismatch never reaches the ZAP handler";
 }
@@ -271,8 +279,27 @@ TEST(CurveTelemetry, ACurveSenderSeesAPlainReceiverAsAMismatch) {
   ASSERT_TRUE(receiver) << receiver.error();
   auto sender = TelemetrySender::connect(endpoint, CurveClientConfig{fresh_curve_keys(), fresh_curve_keys().public_key});
   ASSERT_TRUE(sender) << sender.error();
-  EXPECT_EQ(send_until_handshake_settles(**sender).state, LinkState::kMismatch);
+  TelemetryLink link = send_until_handshake_settles(**sender);
+  EXPECT_TRUE(curve_mismatch_seen(link)) << static_cast<int>(link.state) << " " << link.dropped_handshakes;
   EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)));
+}
+
+// The coordinator cannot open a hello encrypted to another key, and closes the connection:
+// the sender counts the handshakes cut short (the worker names --coordinator-key then).
+TEST(CurveTelemetry, AWrongServerKeyCutsHandshakesShort) {
+  testing::TempDir dir;
+  CurveKeyPair worker = fresh_curve_keys();
+  CurveServerConfig server = curve_server_allowing(dir, {worker.public_key});
+  const std::string endpoint = curve_test_endpoint();
+  auto receiver = TelemetryReceiver::bind(endpoint, server);
+  ASSERT_TRUE(receiver) << receiver.error();
+  auto sender = TelemetrySender::connect(endpoint, CurveClientConfig{worker, fresh_curve_keys().public_key});
+  ASSERT_TRUE(sender) << sender.error();
+  TelemetryLink link = send_until_handshake_settles(**sender);
+  EXPECT_EQ(link.state, LinkState::kWaiting);
+  EXPECT_GE(link.dropped_handshakes, 3u);
+  EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)));
+  EXPECT_EQ((*receiver)->rejected(), 0u) << "the key list is never asked: the hello did not decrypt";
 }
 
 TEST(CurveTelemetry, ABadConfigIsAnErrorNotASocket) {

@@ -28,15 +28,16 @@ enum class LinkState {
   kWaiting,   // no handshake has completed yet: the coordinator is absent, or slow
   kUp,        // a handshake completed (with CURVE: the coordinator accepted this key)
   kRefused,   // the coordinator refused this sender's CURVE key
-  kMismatch,  // CURVE on one side only
+  kMismatch,  // CURVE on one side only, seen by this side
   kFailed,    // another handshake error (`detail`)
 };
 
 struct TelemetryLink {
   LinkState state = LinkState::kWaiting;
-  // Connections the coordinator closed in the middle of a handshake, as a CURVE server
-  // does to a client that encrypted its hello to another server's key. ZeroMQ retries
-  // these, so they are counted rather than final.
+  // Handshakes the coordinator cut short (closed the connection) since the last one that
+  // completed. A CURVE server does this to a client that encrypted its hello to another
+  // server's key, and either side to the other when CURVE is on one side only and that
+  // side notices first. ZeroMQ retries these every 100 ms, so they are counted, not final.
   uint64_t dropped_handshakes = 0;
   std::string detail;  // ZeroMQ's status or error code, for kRefused and kFailed
 };

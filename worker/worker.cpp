@@ -104,11 +104,12 @@ class WorkerImpl final : public Worker {
   }
 
   // A worker the coordinator refuses gets nothing and says why. ZeroMQ gives up on a
-  // connection whose handshake failed (a refused key, CURVE on one side only), so such a
-  // worker would render unheard and uncancellable: it ends instead, with the fix in its
-  // log. With CURVE nothing is claimed before the coordinator has accepted this worker's
-  // key (a warning every 10 s while it waits); without CURVE an absent coordinator holds
-  // nothing up. Returns false when the worker must exit.
+  // connection whose key was refused, and retries forever one that the coordinator keeps
+  // closing mid-handshake (CURVE on one side only, a wrong coordinator key): either way
+  // the worker would render unheard and uncancellable, so it ends instead, with the fix
+  // in its log. With CURVE nothing is claimed before the coordinator has accepted this
+  // worker's key (a warning every 10 s while it is absent); without CURVE an absent
+  // coordinator holds nothing up. Returns false when the worker must exit.
   bool coordinator_lets_us_work() {
     const auto start = std::chrono::steady_clock::now();
     auto next_warning = start + std::chrono::seconds(10);
@@ -121,45 +122,48 @@ class WorkerImpl final : public Worker {
       if (!options_.curve || link.state == protocol::LinkState::kUp || stopping_) return true;
       if (std::chrono::steady_clock::now() >= next_warning) {
         next_warning += std::chrono::seconds(10);
-        auto waited_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
-        if (link.dropped_handshakes > 0) {
-          spdlog::warn("no CURVE handshake with the coordinator at {} after {} s: it closed the connection {} "
-                       "time(s) mid-handshake; is --coordinator-key ({}) its public key?",
-                       options_.telemetry_endpoint, waited_s.count(), link.dropped_handshakes,
-                       options_.curve->server_public_key);
-        } else {
-          spdlog::warn("waiting for the coordinator at {} to accept this worker's CURVE key before claiming "
-                       "shards ({} s so far; is it running?)",
-                       options_.telemetry_endpoint, waited_s.count());
-        }
+        spdlog::warn("waiting for the coordinator at {} to accept this worker's CURVE key before claiming "
+                     "shards ({} s so far; is it running?)",
+                     options_.telemetry_endpoint,
+                     std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count());
       }
       queue::sleep_unless_stopped(std::chrono::milliseconds(50), stopping_);
     }
   }
 
-  // Why the coordinator's end of the telemetry link turned this worker away for good, or
-  // nullopt.
+  // Why the coordinator's end of the telemetry link turned this worker away, or nullopt.
   std::optional<std::string> link_refusal(const protocol::TelemetryLink& link) const {
+    // ZeroMQ retries a dropped handshake every 100 ms: five in a row is no accident.
+    constexpr uint64_t kDroppedHandshakes = 5;
     const std::string& at = options_.telemetry_endpoint;
+    const bool curve = options_.curve.has_value();
     switch (link.state) {
       case protocol::LinkState::kRefused:
         return fmt::format("coordinator at {} refused this worker's CURVE key {} ({}); add it to the "
                            "coordinator's --curve-workers list",
-                           at, options_.curve ? options_.curve->keys.public_key : "(none)", link.detail);
+                           at, curve ? options_.curve->keys.public_key : "(none)", link.detail);
       case protocol::LinkState::kMismatch:
-        if (options_.curve) {
-          return fmt::format("coordinator at {} does not use CURVE but this worker does (--curve-key): start the "
-                             "coordinator with --curve-key and --curve-workers, or this worker without CURVE",
-                             at);
-        }
-        return fmt::format("coordinator at {} requires CURVE: start this worker with --curve-key and "
-                           "--coordinator-key (synthfarm keygen makes a key pair)",
-                           at);
+        return curve ? fmt::format("coordinator at {} does not use CURVE but this worker does: start the "
+                                   "coordinator with --curve-key and --curve-workers, or this worker without "
+                                   "--curve-key",
+                                   at)
+                     : fmt::format("coordinator at {} requires CURVE: start this worker with --curve-key and "
+                                   "--coordinator-key (synthfarm keygen makes a key pair)",
+                                   at);
       case protocol::LinkState::kFailed:
         return fmt::format("the ZeroMQ handshake with the coordinator at {} failed ({})", at, link.detail);
       default:
-        return std::nullopt;
+        break;
     }
+    if (link.dropped_handshakes < kDroppedHandshakes) return std::nullopt;
+    return curve ? fmt::format("coordinator at {} closed {} CURVE handshakes in a row: either it does not use "
+                               "CURVE (start it with --curve-key and --curve-workers, or this worker without "
+                               "--curve-key), or --coordinator-key {} is not its public key",
+                               at, link.dropped_handshakes, options_.curve->server_public_key)
+                 : fmt::format("coordinator at {} closed {} handshakes in a row: if it requires CURVE, start "
+                               "this worker with --curve-key and --coordinator-key; otherwise check that this "
+                               "is its --telemetry endpoint",
+                               at, link.dropped_handshakes);
   }
 
   tl::expected<const jobs::JobSpec*, std::string> job_spec(const std::string& job_id) {

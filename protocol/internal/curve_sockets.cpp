@@ -153,6 +153,7 @@ TelemetryLink HandshakeMonitor::link() {
       switch (id) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
           if (!is_final(link_.state)) link_.state = LinkState::kUp;
+          link_.dropped_handshakes = 0;
           break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
           link_.state = LinkState::kRefused;
