@@ -19,11 +19,14 @@ int cmd_keygen(const std::string& out, bool force) {
   auto written = protocol::write_curve_key_files(out, *keys, force);
   if (!written) {
     const bool exists = written.error().find("already exists") != std::string::npos;
-    fmt::print(stderr, "error: keygen: {}{}\n", written.error(),
-               exists ? "; --force replaces it (the old key stops working wherever it is listed)" : "");
+    fmt::print(
+        stderr, "error: keygen: {}{}\n", written.error(),
+        exists ? "; --force replaces it (the old key stops working wherever it is listed)" : "");
     return exists ? kExitBadInput : kExitFailure;
   }
-  fmt::print(stderr, "wrote {0}.key (the secret key: keep it on this machine, mode 0600) and {0}.pub\n", out);
+  fmt::print(stderr,
+             "wrote {0}.key (the secret key: keep it on this machine, mode 0600) and {0}.pub\n",
+             out);
   fmt::print("{}\n", keys->public_key);
   return 0;
 }

@@ -45,14 +45,16 @@ struct KeyFileText {
 // between the mode check and the read).
 tl::expected<KeyFileText, std::string> read_key_file_text(const std::string& path) {
   KeyFileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return tl::unexpected(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  if (fd.get() < 0)
+    return tl::unexpected(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   KeyFileText out;
   if (fstat(fd.get(), &out.status) != 0) {
     return tl::unexpected(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
   }
   if (!S_ISREG(out.status.st_mode)) return tl::unexpected(path + " is not a regular file");
   if (out.status.st_size > kMaxKeyFileBytes) {
-    return tl::unexpected(fmt::format("{} is {} bytes: too large for a key file", path, out.status.st_size));
+    return tl::unexpected(
+        fmt::format("{} is {} bytes: too large for a key file", path, out.status.st_size));
   }
   char buf[4096];
   for (;;) {
@@ -71,8 +73,9 @@ tl::expected<KeyFileText, std::string> read_key_file_text(const std::string& pat
 // 0600 and only then given its mode, so a secret is never readable by others, even
 // briefly. Without `overwrite` an existing file is an error; with it, the file is written
 // beside and renamed over the old one.
-tl::expected<void, std::string> write_key_file_text(const std::string& path, const std::string& content,
-                                                    mode_t mode, bool overwrite) {
+tl::expected<void, std::string> write_key_file_text(const std::string& path,
+                                                    const std::string& content, mode_t mode,
+                                                    bool overwrite) {
   const std::string target = overwrite ? fmt::format("{}.tmp-{}", path, getpid()) : path;
   if (overwrite) unlink(target.c_str());
   int raw = open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -155,8 +158,8 @@ tl::expected<CurveKeyPair, std::string> generate_curve_key_pair() {
   return CurveKeyPair{public_key, secret_key};
 }
 
-tl::expected<void, std::string> write_curve_key_files(const std::string& prefix, const CurveKeyPair& keys,
-                                                      bool overwrite) {
+tl::expected<void, std::string> write_curve_key_files(const std::string& prefix,
+                                                      const CurveKeyPair& keys, bool overwrite) {
   if (!is_z85_key(keys.public_key) || !is_z85_key(keys.secret_key)) {
     return tl::unexpected("not a Z85 CURVE key pair; nothing written to " + prefix + ".key");
   }
@@ -168,10 +171,12 @@ tl::expected<void, std::string> write_curve_key_files(const std::string& prefix,
       if (lstat(path.c_str(), &st) == 0) return tl::unexpected(path + " already exists");
     }
   }
-  auto key = write_key_file_text(key_path,
-                                 "# synthfarm CURVE key pair (Z85). Keep this file secret: mode 0600.\n"
-                                 "public: " + keys.public_key + "\nsecret: " + keys.secret_key + "\n",
-                                 0600, overwrite);
+  auto key =
+      write_key_file_text(key_path,
+                          "# synthfarm CURVE key pair (Z85). Keep this file secret: mode 0600.\n"
+                          "public: " +
+                              keys.public_key + "\nsecret: " + keys.secret_key + "\n",
+                          0600, overwrite);
   if (!key) return key;
   auto pub = write_key_file_text(pub_path, keys.public_key + "\n", 0644, overwrite);
   if (!pub && !overwrite) unlink(key_path.c_str());
@@ -179,7 +184,8 @@ tl::expected<void, std::string> write_curve_key_files(const std::string& prefix,
 }
 
 tl::expected<CurveKeyPair, std::string> read_curve_key_file(const std::string& path) {
-  if (!curve_available()) return tl::unexpected(path + ": " + internal::curve_unavailable_message());
+  if (!curve_available())
+    return tl::unexpected(path + ": " + internal::curve_unavailable_message());
   auto file = read_key_file_text(path);
   if (!file) return tl::unexpected(file.error());
   if (file->status.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -195,17 +201,23 @@ tl::expected<CurveKeyPair, std::string> read_curve_key_file(const std::string& p
     if (line.empty() || line.front() == '#') continue;
     size_t colon = line.find(':');
     std::string field(trimmed(line.substr(0, colon == std::string_view::npos ? 0 : colon)));
-    std::string* slot = field == "public" ? &keys.public_key : field == "secret" ? &keys.secret_key : nullptr;
+    std::string* slot = field == "public"   ? &keys.public_key
+                        : field == "secret" ? &keys.secret_key
+                                            : nullptr;
     if (colon == std::string_view::npos || slot == nullptr) {
-      return tl::unexpected(fmt::format("{}:{}: expected 'public: KEY' or 'secret: KEY'", path, i + 1));
+      return tl::unexpected(
+          fmt::format("{}:{}: expected 'public: KEY' or 'secret: KEY'", path, i + 1));
     }
-    if (!slot->empty()) return tl::unexpected(fmt::format("{}:{}: a second {} key", path, i + 1, field));
+    if (!slot->empty())
+      return tl::unexpected(fmt::format("{}:{}: a second {} key", path, i + 1, field));
     *slot = std::string(trimmed(line.substr(colon + 1)));
     if (!is_z85_key(*slot)) {
-      return tl::unexpected(fmt::format("{}:{}: the {} key is not 40 Z85 characters", path, i + 1, field));
+      return tl::unexpected(
+          fmt::format("{}:{}: the {} key is not 40 Z85 characters", path, i + 1, field));
     }
   }
-  if (keys.secret_key.empty()) return tl::unexpected(path + ": no 'secret:' line (is this a .pub file?)");
+  if (keys.secret_key.empty())
+    return tl::unexpected(path + ": no 'secret:' line (is this a .pub file?)");
   if (keys.public_key.empty()) return tl::unexpected(path + ": no 'public:' line");
   char derived[kZ85KeyChars + 1] = {};
   if (zmq_curve_public(derived, keys.secret_key.c_str()) != 0 || keys.public_key != derived) {
@@ -219,14 +231,16 @@ tl::expected<std::string, std::string> read_curve_public_key(const std::string& 
   if (is_z85_key(key_or_path) && stat(key_or_path.c_str(), &st) != 0) return key_or_path;
   auto file = read_key_file_text(key_or_path);
   if (!file) {
-    return tl::unexpected(fmt::format("'{}' is neither a Z85 public key (40 characters) nor a readable "
-                                      "file ({})",
-                                      key_or_path, file.error()));
+    return tl::unexpected(
+        fmt::format("'{}' is neither a Z85 public key (40 characters) nor a readable "
+                    "file ({})",
+                    key_or_path, file.error()));
   }
   auto keys = CurveAllowList::parse(file->text, key_or_path);
   if (!keys) return tl::unexpected(keys.error());
   if (keys->size() != 1) {
-    return tl::unexpected(fmt::format("{}: expected one public key, found {}", key_or_path, keys->size()));
+    return tl::unexpected(
+        fmt::format("{}: expected one public key, found {}", key_or_path, keys->size()));
   }
   return *keys->begin();
 }
@@ -234,7 +248,7 @@ tl::expected<std::string, std::string> read_curve_public_key(const std::string& 
 // ---- CurveAllowList ---------------------------------------------------------------------
 
 tl::expected<std::set<std::string>, std::string> CurveAllowList::parse(const std::string& text,
-                                                                     const std::string& source) {
+                                                                       const std::string& source) {
   std::set<std::string> keys;
   auto lines = key_file_lines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -243,24 +257,27 @@ tl::expected<std::set<std::string>, std::string> CurveAllowList::parse(const std
     std::string key(word);
     if (is_z85_key(key)) {
       if (!rest.empty() && rest.front() != '#') {
-        return tl::unexpected(fmt::format("{}:{}: only a '# comment' may follow the key", source, i + 1));
+        return tl::unexpected(
+            fmt::format("{}:{}: only a '# comment' may follow the key", source, i + 1));
       }
       keys.insert(std::move(key));
       continue;
     }
     if (word.front() == '#') continue;
     if (word == "secret:" || word == "public:") {
-      return tl::unexpected(fmt::format("{}:{}: a line of a .key file; give public keys alone, as in a .pub file",
-                                        source, i + 1));
+      return tl::unexpected(
+          fmt::format("{}:{}: a line of a .key file; give public keys alone, as in a .pub file",
+                      source, i + 1));
     }
-    return tl::unexpected(fmt::format("{}:{}: '{}' is not a Z85 public key (40 characters, as in a .pub file)",
-                                      source, i + 1, word.substr(0, 60)));
+    return tl::unexpected(
+        fmt::format("{}:{}: '{}' is not a Z85 public key (40 characters, as in a .pub file)",
+                    source, i + 1, word.substr(0, 60)));
   }
   return keys;
 }
 
-tl::expected<std::shared_ptr<CurveAllowList>, std::string> CurveAllowList::load(const std::string& path,
-                                                                                ReloadListener on_reload) {
+tl::expected<std::shared_ptr<CurveAllowList>, std::string> CurveAllowList::load(
+    const std::string& path, ReloadListener on_reload) {
   // Not make_shared: the constructor is private.
   std::shared_ptr<CurveAllowList> list(new CurveAllowList(path, std::move(on_reload)));
   auto read = list->read();
@@ -270,8 +287,8 @@ tl::expected<std::shared_ptr<CurveAllowList>, std::string> CurveAllowList::load(
   return list;
 }
 
-tl::expected<std::pair<std::set<std::string>, CurveAllowList::FileStamp>, std::string> CurveAllowList::read()
-    const {
+tl::expected<std::pair<std::set<std::string>, CurveAllowList::FileStamp>, std::string>
+CurveAllowList::read() const {
   auto file = read_key_file_text(path_);
   if (!file) return tl::unexpected(file.error());
   auto keys = parse(file->text, path_);

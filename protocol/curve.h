@@ -105,10 +105,10 @@ class CurveAllowList {
 
 // A client the ZAP handler turned away because its key is not in the allow-list.
 struct CurveRefusal {
-  std::string socket;       // "telemetry" or "control"
-  std::string address;      // the client's IP address
-  std::string public_key;   // the refused key, Z85
-  uint64_t refused_total;   // refusals on this socket so far, this one included
+  std::string socket;      // "telemetry" or "control"
+  std::string address;     // the client's IP address
+  std::string public_key;  // the refused key, Z85
+  uint64_t refused_total;  // refusals on this socket so far, this one included
 };
 
 // A CURVE server's settings (the coordinator's telemetry and control sockets).

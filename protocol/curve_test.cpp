@@ -28,8 +28,8 @@ std::string curve_test_endpoint() {
   return "tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port());
 }
 
-void write_text(const fs::path& path, const std::string& text, fs::perms perms = fs::perms::owner_read |
-                                                                                 fs::perms::owner_write) {
+void write_text(const fs::path& path, const std::string& text,
+                fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   fs::permissions(path, perms, fs::perm_options::replace);
 }
@@ -57,14 +57,16 @@ struct RefusalLog {
 };
 
 // A server key pair and an allow-list file in `dir` listing `allowed`.
-CurveServerConfig curve_server_allowing(const testing::TempDir& dir, const std::vector<std::string>& allowed,
+CurveServerConfig curve_server_allowing(const testing::TempDir& dir,
+                                        const std::vector<std::string>& allowed,
                                         RefusalLog* log = nullptr) {
   std::string text = "# workers allowed in\n";
   for (const auto& key : allowed) text += key + "  # a worker\n";
   write_text(dir.path() / "allowed_workers", text);
   auto list = CurveAllowList::load((dir.path() / "allowed_workers").string());
   EXPECT_TRUE(list) << list.error();
-  CurveServerConfig config{fresh_curve_keys(), list ? *list : std::shared_ptr<CurveAllowList>(), {}};
+  CurveServerConfig config{
+      fresh_curve_keys(), list ? *list : std::shared_ptr<CurveAllowList>(), {}};
   if (log) config.on_refusal = log->listener();
   return config;
 }
@@ -86,7 +88,8 @@ TelemetryLink send_until_handshake_settles(TelemetrySender& sender) {
 // CURVE on one side only: whichever side reads the other's greeting first reports the
 // mismatch and closes, so the sender sees either the mismatch or its handshakes cut short.
 bool curve_mismatch_seen(const TelemetryLink& link) {
-  return link.state == LinkState::kMismatch || (link.state == LinkState::kWaiting && link.dropped_handshakes >= 3);
+  return link.state == LinkState::kMismatch ||
+         (link.state == LinkState::kWaiting && link.dropped_handshakes >= 3);
 }
 
 // ---- keys and key files -----------------------------------------------------------------
@@ -145,13 +148,17 @@ TEST(CurveKeys, KeyFileErrorsNameTheFileAndLine) {
     auto read = read_curve_key_file(path.string());
     return read ? std::string("(read)") : read.error();
   };
-  EXPECT_NE(error_of("# comment\npublic: short\n").find(path.string() + ":2: the public key is not 40 Z85"),
+  EXPECT_NE(error_of("# comment\npublic: short\n")
+                .find(path.string() + ":2: the public key is not 40 Z85"),
             std::string::npos);
-  EXPECT_NE(error_of("public: " + a.public_key + "\nsecret: " + b.secret_key + "\n").find("not the secret key's"),
+  EXPECT_NE(error_of("public: " + a.public_key + "\nsecret: " + b.secret_key + "\n")
+                .find("not the secret key's"),
             std::string::npos);
-  EXPECT_NE(error_of("public: " + a.public_key + "\n").find("no 'secret:' line"), std::string::npos);
-  EXPECT_NE(error_of("publik: " + a.public_key + "\n").find(path.string() + ":1: expected 'public: KEY'"),
+  EXPECT_NE(error_of("public: " + a.public_key + "\n").find("no 'secret:' line"),
             std::string::npos);
+  EXPECT_NE(
+      error_of("publik: " + a.public_key + "\n").find(path.string() + ":1: expected 'public: KEY'"),
+      std::string::npos);
   auto missing = read_curve_key_file((dir.path() / "absent.key").string());
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().find("absent.key"), std::string::npos) << missing.error();
@@ -164,21 +171,24 @@ TEST(CurveKeys, KeyFileErrorsNameTheFileAndLine) {
 
 TEST(CurveAllowListTest, ParsesKeysAndCommentsAndNamesBadLines) {
   CurveKeyPair a = fresh_curve_keys(), b = fresh_curve_keys();
-  auto keys = CurveAllowList::parse("# render nodes\n\n" + a.public_key + "   # render-01\n  " + b.public_key +
-                                        "\n" + a.public_key + "\n",
+  auto keys = CurveAllowList::parse("# render nodes\n\n" + a.public_key + "   # render-01\n  " +
+                                        b.public_key + "\n" + a.public_key + "\n",
                                     "allowed");
   ASSERT_TRUE(keys) << keys.error();
   EXPECT_EQ(*keys, (std::set<std::string>{a.public_key, b.public_key}));
 
   auto secret = CurveAllowList::parse(a.public_key + "\nsecret: " + a.secret_key + "\n", "allowed");
   ASSERT_FALSE(secret);
-  EXPECT_NE(secret.error().find("allowed:2: a line of a .key file"), std::string::npos) << secret.error();
+  EXPECT_NE(secret.error().find("allowed:2: a line of a .key file"), std::string::npos)
+      << secret.error();
   auto junk = CurveAllowList::parse("\n\nnot-a-key\n", "allowed");
   ASSERT_FALSE(junk);
-  EXPECT_NE(junk.error().find("allowed:3: 'not-a-key' is not a Z85 public key"), std::string::npos) << junk.error();
+  EXPECT_NE(junk.error().find("allowed:3: 'not-a-key' is not a Z85 public key"), std::string::npos)
+      << junk.error();
   auto trailing = CurveAllowList::parse(a.public_key + " render-01\n", "allowed");
   ASSERT_FALSE(trailing);
-  EXPECT_NE(trailing.error().find("allowed:1: only a '# comment'"), std::string::npos) << trailing.error();
+  EXPECT_NE(trailing.error().find("allowed:1: only a '# comment'"), std::string::npos)
+      << trailing.error();
 }
 
 TEST(CurveAllowListTest, ReReadsTheFileWhenItChangesAndKeepsTheLastGoodList) {
@@ -187,7 +197,8 @@ TEST(CurveAllowListTest, ReReadsTheFileWhenItChangesAndKeepsTheLastGoodList) {
   const fs::path path = dir.path() / "allowed_workers";
   write_text(path, a.public_key + "\n");
   std::vector<std::pair<bool, std::string>> reloads;  // the test's thread only
-  auto list = CurveAllowList::load(path.string(), [&](bool ok, const std::string& m) { reloads.emplace_back(ok, m); });
+  auto list = CurveAllowList::load(
+      path.string(), [&](bool ok, const std::string& m) { reloads.emplace_back(ok, m); });
   ASSERT_TRUE(list) << list.error();
   EXPECT_TRUE((*list)->allows(a.public_key));
   EXPECT_FALSE((*list)->allows(b.public_key));
@@ -208,7 +219,8 @@ TEST(CurveAllowListTest, ReReadsTheFileWhenItChangesAndKeepsTheLastGoodList) {
   ASSERT_EQ(reloads.size(), 2u);
   EXPECT_FALSE(reloads[1].first);
   EXPECT_NE(reloads[1].second.find(path.string() + ":1:"), std::string::npos) << reloads[1].second;
-  EXPECT_NE(reloads[1].second.find("previous 1 key(s) stay in force"), std::string::npos) << reloads[1].second;
+  EXPECT_NE(reloads[1].second.find("previous 1 key(s) stay in force"), std::string::npos)
+      << reloads[1].second;
 }
 
 // ---- real sockets -----------------------------------------------------------------------
@@ -220,7 +232,8 @@ TEST(CurveTelemetry, AnAllowedKeyDeliversTelemetry) {
   const std::string endpoint = curve_test_endpoint();
   auto receiver = TelemetryReceiver::bind(endpoint, server);
   ASSERT_TRUE(receiver) << receiver.error();
-  auto sender = TelemetrySender::connect(endpoint, CurveClientConfig{worker, server.keys.public_key});
+  auto sender =
+      TelemetrySender::connect(endpoint, CurveClientConfig{worker, server.keys.public_key});
   ASSERT_TRUE(sender) << sender.error();
   Heartbeat hb;
   hb.worker_id = "w-allowed";
@@ -243,13 +256,15 @@ TEST(CurveTelemetry, AnUnknownKeyIsRefusedCountedAndToldWhy) {
   const std::string endpoint = curve_test_endpoint();
   auto receiver = TelemetryReceiver::bind(endpoint, server);
   ASSERT_TRUE(receiver) << receiver.error();
-  auto sender = TelemetrySender::connect(endpoint, CurveClientConfig{stranger, server.keys.public_key});
+  auto sender =
+      TelemetrySender::connect(endpoint, CurveClientConfig{stranger, server.keys.public_key});
   ASSERT_TRUE(sender) << sender.error();
   TelemetryLink link = send_until_handshake_settles(**sender);
   EXPECT_EQ(link.state, LinkState::kRefused) << link.detail;
   EXPECT_EQ(link.detail, "ZAP status 400");
   sender->reset();  // nothing more is tried
-  EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300))) << "a refused client delivers nothing";
+  EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)))
+      << "a refused client delivers nothing";
   EXPECT_EQ((*receiver)->rejected(), 1u);
   auto refusals = log.all();
   ASSERT_EQ(refusals.size(), 1u);
@@ -268,7 +283,8 @@ TEST(CurveTelemetry, APlainSenderDeliversNothingToACurveReceiver) {
   auto sender = TelemetrySender::connect(endpoint);
   ASSERT_TRUE(sender) << sender.error();
   TelemetryLink link = send_until_handshake_settles(**sender);
-  EXPECT_TRUE(curve_mismatch_seen(link)) << static_cast<int>(link.state) << " " << link.dropped_handshakes;
+  EXPECT_TRUE(curve_mismatch_seen(link))
+      << static_cast<int>(link.state) << " " << link.dropped_handshakes;
   EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)));
   EXPECT_EQ((*receiver)->rejected(), 0u) << "a mismatch never reaches the ZAP handler";
 }
@@ -277,10 +293,12 @@ TEST(CurveTelemetry, ACurveSenderSeesAPlainReceiverAsAMismatch) {
   const std::string endpoint = curve_test_endpoint();
   auto receiver = TelemetryReceiver::bind(endpoint);
   ASSERT_TRUE(receiver) << receiver.error();
-  auto sender = TelemetrySender::connect(endpoint, CurveClientConfig{fresh_curve_keys(), fresh_curve_keys().public_key});
+  auto sender = TelemetrySender::connect(
+      endpoint, CurveClientConfig{fresh_curve_keys(), fresh_curve_keys().public_key});
   ASSERT_TRUE(sender) << sender.error();
   TelemetryLink link = send_until_handshake_settles(**sender);
-  EXPECT_TRUE(curve_mismatch_seen(link)) << static_cast<int>(link.state) << " " << link.dropped_handshakes;
+  EXPECT_TRUE(curve_mismatch_seen(link))
+      << static_cast<int>(link.state) << " " << link.dropped_handshakes;
   EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)));
 }
 
@@ -293,13 +311,15 @@ TEST(CurveTelemetry, AWrongServerKeyCutsHandshakesShort) {
   const std::string endpoint = curve_test_endpoint();
   auto receiver = TelemetryReceiver::bind(endpoint, server);
   ASSERT_TRUE(receiver) << receiver.error();
-  auto sender = TelemetrySender::connect(endpoint, CurveClientConfig{worker, fresh_curve_keys().public_key});
+  auto sender =
+      TelemetrySender::connect(endpoint, CurveClientConfig{worker, fresh_curve_keys().public_key});
   ASSERT_TRUE(sender) << sender.error();
   TelemetryLink link = send_until_handshake_settles(**sender);
   EXPECT_EQ(link.state, LinkState::kWaiting);
   EXPECT_GE(link.dropped_handshakes, 3u);
   EXPECT_FALSE((*receiver)->receive(std::chrono::milliseconds(300)));
-  EXPECT_EQ((*receiver)->rejected(), 0u) << "the key list is never asked: the hello did not decrypt";
+  EXPECT_EQ((*receiver)->rejected(), 0u)
+      << "the key list is never asked: the hello did not decrypt";
 }
 
 TEST(CurveTelemetry, ABadConfigIsAnErrorNotASocket) {
@@ -307,7 +327,8 @@ TEST(CurveTelemetry, ABadConfigIsAnErrorNotASocket) {
   auto receiver = TelemetryReceiver::bind(curve_test_endpoint(), server);
   ASSERT_FALSE(receiver);
   EXPECT_NE(receiver.error().find("Z85"), std::string::npos) << receiver.error();
-  auto sender = TelemetrySender::connect(curve_test_endpoint(), CurveClientConfig{fresh_curve_keys(), "short"});
+  auto sender = TelemetrySender::connect(curve_test_endpoint(),
+                                         CurveClientConfig{fresh_curve_keys(), "short"});
   ASSERT_FALSE(sender);
   EXPECT_NE(sender.error().find("server's public key"), std::string::npos) << sender.error();
 }
@@ -320,8 +341,10 @@ TEST(CurveControl, AnAllowedSubscriberHearsACancelAndAnUnknownOneDoesNot) {
   const std::string endpoint = curve_test_endpoint();
   auto publisher = ControlPublisher::bind(endpoint, server);
   ASSERT_TRUE(publisher) << publisher.error();
-  auto allowed = ControlSubscriber::connect({endpoint}, CurveClientConfig{listed, server.keys.public_key});
-  auto refused = ControlSubscriber::connect({endpoint}, CurveClientConfig{stranger, server.keys.public_key});
+  auto allowed =
+      ControlSubscriber::connect({endpoint}, CurveClientConfig{listed, server.keys.public_key});
+  auto refused =
+      ControlSubscriber::connect({endpoint}, CurveClientConfig{stranger, server.keys.public_key});
   ASSERT_TRUE(allowed && refused);
   // PUB/SUB drops messages sent before a subscription is joined: publish until heard.
   std::optional<JobControl> heard, overheard;

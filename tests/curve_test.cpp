@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 // Two samples of one shard each, as small as e2e_test.cpp's jobs.
 std::string curve_farm_spec(const std::string& name) {
   return "name: " + name +
-         "\nsamples: 2\nshard_size: 1\nseed: 7\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: 1\n"
+         "\nsamples: 2\nshard_size: 1\nseed: 7\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: "
+         "1\n"
          "  max_bounces: 1\n";
 }
 
@@ -44,7 +45,8 @@ struct CurveFarmKeys {
     coordinator_public = curve_keygen(dir.path() / "coordinator");
     listed_public = curve_keygen(dir.path() / "listed");
     stranger_public = curve_keygen(dir.path() / "stranger");
-    std::ofstream(dir.path() / "allowed_workers") << "# render nodes\n" << listed_public << "  # listed\n";
+    std::ofstream(dir.path() / "allowed_workers") << "# render nodes\n"
+                                                  << listed_public << "  # listed\n";
   }
   std::string path(const std::string& name) const { return (dir.path() / name).string(); }
   std::vector<std::string> coordinator_args() const {
@@ -52,7 +54,9 @@ struct CurveFarmKeys {
   }
 };
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 TEST(CurveFarm, AnUnlistedWorkerExitsAndClaimsNothingWhileAListedOneRenders) {
   CurveFarmKeys keys;
@@ -61,15 +65,16 @@ TEST(CurveFarm, AnUnlistedWorkerExitsAndClaimsNothingWhileAListedOneRenders) {
   ASSERT_FALSE(job.empty());
 
   // Worker w1, not listed: refused at its first handshake, it stops and says why.
-  auto stranger = farm.start_worker(
-      {"--curve-key", keys.path("stranger.key"), "--coordinator-key", keys.path("coordinator.pub")});
+  auto stranger = farm.start_worker({"--curve-key", keys.path("stranger.key"), "--coordinator-key",
+                                     keys.path("coordinator.pub")});
   auto status = stranger->wait(std::chrono::seconds(60));
   ASSERT_TRUE(status) << "a refused worker must not hang:\n" << stranger->log();
   EXPECT_EQ(*status, 1) << stranger->log();
   const std::string log = stranger->log();
   EXPECT_TRUE(contains(log, "refused this worker's CURVE key " + keys.stranger_public)) << log;
   EXPECT_TRUE(contains(log, "add it to the coordinator's --curve-workers list")) << log;
-  EXPECT_FALSE(contains(log, "shard " + job + "/")) << "the refused worker claimed a shard:\n" << log;
+  EXPECT_FALSE(contains(log, "shard " + job + "/")) << "the refused worker claimed a shard:\n"
+                                                    << log;
   auto [job_status, record] = farm.get("/api/jobs/" + job);
   EXPECT_EQ(record["state"], "queued") << record.dump();
   EXPECT_EQ(record["shards_done"], 0) << record.dump();
@@ -101,7 +106,8 @@ TEST(CurveFarm, AnUnlistedWorkerExitsAndClaimsNothingWhileAListedOneRenders) {
   auto plain_status = plain->wait(std::chrono::seconds(60));
   ASSERT_TRUE(plain_status) << plain->log();
   EXPECT_EQ(*plain_status, 1) << plain->log();
-  EXPECT_TRUE(contains(plain->log(), "start this worker with --curve-key and --coordinator-key")) << plain->log();
+  EXPECT_TRUE(contains(plain->log(), "start this worker with --curve-key and --coordinator-key"))
+      << plain->log();
 
   // Worker w4, listed but given another key for the coordinator: the coordinator cannot
   // read its hello and keeps closing the connection; the worker names the flag.
@@ -110,7 +116,8 @@ TEST(CurveFarm, AnUnlistedWorkerExitsAndClaimsNothingWhileAListedOneRenders) {
   auto misled_status = misled->wait(std::chrono::seconds(60));
   ASSERT_TRUE(misled_status) << misled->log();
   EXPECT_EQ(*misled_status, 1) << misled->log();
-  EXPECT_TRUE(contains(misled->log(), "or --coordinator-key " + keys.stranger_public + " is not its public key"))
+  EXPECT_TRUE(contains(misled->log(),
+                       "or --coordinator-key " + keys.stranger_public + " is not its public key"))
       << misled->log();
 }
 
@@ -134,7 +141,8 @@ TEST(CurveFarm, BadKeyFilesStopTheProcessAtStartNamingTheFile) {
                    keys.path("listed.key"), "--coordinator-key", keys.path("coordinator.pub")},
                   std::chrono::seconds(30));
   EXPECT_EQ(worker_code, 2) << worker_output;
-  EXPECT_TRUE(contains(worker_output, keys.path("listed.key") + " holds a secret key but group or others may open it"))
+  EXPECT_TRUE(contains(worker_output, keys.path("listed.key") +
+                                          " holds a secret key but group or others may open it"))
       << worker_output;
   EXPECT_TRUE(contains(worker_output, "chmod 600")) << worker_output;
 
@@ -148,9 +156,10 @@ TEST(CurveFarm, BadKeyFilesStopTheProcessAtStartNamingTheFile) {
   EXPECT_TRUE(contains(coordinator_output, keys.path("bad_workers") + ":2:")) << coordinator_output;
 
   // Half of the CURVE flags is an error, never a silent plain-text coordinator.
-  auto [half_code, half_output] = run_command(
-      {binary("synthfarm-coordinator"), "--redis", "redis://127.0.0.1:1", "--curve-key", keys.path("coordinator.key")},
-      std::chrono::seconds(30));
+  auto [half_code, half_output] =
+      run_command({binary("synthfarm-coordinator"), "--redis", "redis://127.0.0.1:1", "--curve-key",
+                   keys.path("coordinator.key")},
+                  std::chrono::seconds(30));
   EXPECT_EQ(half_code, 2) << half_output;
   EXPECT_TRUE(contains(half_output, "--curve-key and --curve-workers go together")) << half_output;
 }

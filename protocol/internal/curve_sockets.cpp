@@ -10,11 +10,13 @@ namespace {
 
 // ZeroMQ takes a Z85 key with its terminating NUL: 41 bytes.
 void set_z85_key(zmq::socket_t& socket, int option, const std::string& key) {
-  if (zmq_setsockopt(socket.handle(), option, key.c_str(), key.size() + 1) != 0) throw zmq::error_t();
+  if (zmq_setsockopt(socket.handle(), option, key.c_str(), key.size() + 1) != 0)
+    throw zmq::error_t();
 }
 
 bool is_final(LinkState state) {
-  return state == LinkState::kRefused || state == LinkState::kMismatch || state == LinkState::kFailed;
+  return state == LinkState::kRefused || state == LinkState::kMismatch ||
+         state == LinkState::kFailed;
 }
 
 }  // namespace
@@ -27,16 +29,19 @@ std::string curve_unavailable_message() {
 tl::expected<void, std::string> check_curve(const CurveServerConfig& config) {
   if (!curve_available()) return tl::unexpected(curve_unavailable_message());
   if (!is_z85_key(config.keys.public_key) || !is_z85_key(config.keys.secret_key)) {
-    return tl::unexpected(std::string("the CURVE server's key pair is not two 40-character Z85 keys"));
+    return tl::unexpected(
+        std::string("the CURVE server's key pair is not two 40-character Z85 keys"));
   }
-  if (!config.allowed_clients) return tl::unexpected(std::string("the CURVE server has no list of allowed client keys"));
+  if (!config.allowed_clients)
+    return tl::unexpected(std::string("the CURVE server has no list of allowed client keys"));
   return {};
 }
 
 tl::expected<void, std::string> check_curve(const CurveClientConfig& config) {
   if (!curve_available()) return tl::unexpected(curve_unavailable_message());
   if (!is_z85_key(config.keys.public_key) || !is_z85_key(config.keys.secret_key)) {
-    return tl::unexpected(std::string("the CURVE client's key pair is not two 40-character Z85 keys"));
+    return tl::unexpected(
+        std::string("the CURVE client's key pair is not two 40-character Z85 keys"));
   }
   if (!is_z85_key(config.server_public_key)) {
     return tl::unexpected(std::string("the CURVE server's public key is not 40 Z85 characters"));
@@ -61,7 +66,9 @@ void make_curve_client(zmq::socket_t& socket, const CurveClientConfig& config) {
 // ---- ZapHandler ----------------------------------------------------------------------
 
 ZapHandler::ZapHandler(zmq::context_t& context, std::string socket_name, CurveServerConfig config)
-    : socket_name_(std::move(socket_name)), config_(std::move(config)), socket_(context, zmq::socket_type::rep) {
+    : socket_name_(std::move(socket_name)),
+      config_(std::move(config)),
+      socket_(context, zmq::socket_type::rep) {
   socket_.set(zmq::sockopt::linger, 0);
   // The fixed endpoint where libzmq looks for a context's ZAP handler (RFC 27). Bound
   // here, before the thread starts and before any server socket binds.
@@ -96,7 +103,9 @@ void ZapHandler::serve(std::stop_token stop) {
 void ZapHandler::answer(const std::vector<zmq::message_t>& request) {
   // A request (RFC 27): version, request id, domain, client address, routing id,
   // mechanism, then the credentials: for CURVE, the client's 32-byte public key.
-  auto frame = [&](size_t i) { return i < request.size() ? request[i].to_string() : std::string(); };
+  auto frame = [&](size_t i) {
+    return i < request.size() ? request[i].to_string() : std::string();
+  };
   std::string status = "200", text = "OK", user_id;
   if (request.size() < 6 || frame(0) != "1.0") {
     status = "500";
@@ -125,11 +134,13 @@ void ZapHandler::answer(const std::vector<zmq::message_t>& request) {
 
 // ---- HandshakeMonitor ------------------------------------------------------------------
 
-HandshakeMonitor::HandshakeMonitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& name)
+HandshakeMonitor::HandshakeMonitor(zmq::context_t& context, zmq::socket_t& watched,
+                                   const std::string& name)
     : events_(context, zmq::socket_type::pair) {
   const std::string endpoint = "inproc://synthfarm-handshakes-" + name;
   constexpr int kWatched = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
   if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), kWatched) != 0) throw zmq::error_t();
   events_.set(zmq::sockopt::linger, 0);
   // Connected at once (inproc, already bound): no event is sent before it listens.
