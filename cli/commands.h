@@ -1,7 +1,8 @@
 // The synthfarm command's subcommands, one function each, grouped in files by what they
 // need: farm_commands.cpp (a coordinator), fetch_command.cpp (a coordinator and storage),
 // local_commands.cpp (the spec and the renderer in-process), render_gltf_command.cpp (a
-// glTF file and the renderer). main.cpp parses the command line and calls one of them.
+// glTF file and the renderer), keygen_command.cpp (ZeroMQ CURVE keys). main.cpp parses the
+// command line and calls one of them.
 // Each returns the process exit code (common.h).
 #pragma once
 
@@ -55,5 +56,8 @@ int cmd_token_create(const TokenArgs& args);
 int cmd_token_list(const TokenArgs& args);
 int cmd_token_revoke(const TokenArgs& args);
 int cmd_token_login_link(const TokenArgs& args);
+
+// Writes OUT.key and OUT.pub; refuses to replace them unless `force`.
+int cmd_keygen(const std::string& out, bool force);
 
 }  // namespace synthfarm::cli

@@ -17,6 +17,9 @@
 //                         --clamp-indirect C --labels-only --no-instancing --png PREVIEW.png]
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
+//   synthfarm keygen --out PATH [--force]
+//                                a ZeroMQ CURVE key pair: PATH.key (secret, mode 0600) and
+//                                PATH.pub; prints the public key
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input, 3 partial.
 // The API token comes from SYNTHFARM_TOKEN or the config file (cli/config.h), never from
 // an argument.
@@ -197,6 +200,10 @@ int main(int argc, char** argv) {
 
   TokenArgs token_args;
   TokenCommands tokens = add_token_commands(app, token_args);
+  bool force = false;
+  auto* keygen = app.add_subcommand("keygen", "write a CURVE key pair for a coordinator or worker");
+  keygen->add_option("--out", out, "PATH: writes PATH.key (secret, mode 0600) and PATH.pub")->required();
+  keygen->add_flag("--force", force, "replace existing key files");
 
   try {
     app.parse(argc, argv);
@@ -215,6 +222,7 @@ int main(int argc, char** argv) {
   if (*render) return cmd_render_local(spec_path, out, range, threads);
   if (*export_scene) return cmd_export_scene(spec_path, export_sample, out);
   if (*render_gltf) return cmd_render_gltf(gltf);
+  if (*keygen) return cmd_keygen(out, force);
 
   // The commands below talk to a coordinator.
   auto remote = resolve_remote(url, url_option->count() > 0, ca_file, ca_option->count() > 0);

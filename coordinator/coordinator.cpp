@@ -176,10 +176,10 @@ class CoordinatorImpl final : public Coordinator {
         }
       }
     }
-    auto receiver = protocol::TelemetryReceiver::bind(options_.telemetry_endpoint);
+    auto receiver = protocol::TelemetryReceiver::bind(options_.telemetry_endpoint, options_.curve);
     if (!receiver) return tl::unexpected(receiver.error());
     receiver_ = std::move(*receiver);
-    auto publisher = protocol::ControlPublisher::bind(options_.control_endpoint);
+    auto publisher = protocol::ControlPublisher::bind(options_.control_endpoint, options_.curve);
     if (!publisher) return tl::unexpected(publisher.error());
     control_ = std::move(*publisher);
     auto root = storage::canonical_uri(options_.storage_root);
@@ -711,6 +711,8 @@ class CoordinatorImpl final : public Coordinator {
     out += fmt::format("synthfarm_telemetry_messages_total {}\n", telemetry_messages_.load());
     gauge("synthfarm_telemetry_malformed_total", "Telemetry messages that did not decode.", "counter");
     out += fmt::format("synthfarm_telemetry_malformed_total {}\n", telemetry_malformed_.load());
+    gauge("synthfarm_telemetry_rejected_total", "Telemetry connections refused: CURVE key not in --curve-workers.", "counter");
+    out += fmt::format("synthfarm_telemetry_rejected_total {}\n", receiver_->rejected());  // thread-safe
     gauge("synthfarm_jobs_finalized_total", "Jobs this coordinator finalized since it started.", "counter");
     out += fmt::format("synthfarm_jobs_finalized_total {}\n", jobs_finalized_.load());
     gauge("synthfarm_leases_reaped_total", "Expired leases this coordinator put back in the queue.", "counter");

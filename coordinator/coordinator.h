@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 
 #include "base/clock.h"
 #include "coordinator/http_limits.h"
+#include "protocol/curve.h"
 #include "queue/redis.h"
 
 namespace synthfarm::coordinator {
@@ -22,6 +24,8 @@ struct CoordinatorOptions {
   int http_port = 8080;
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";  // ZeroMQ PULL, workers connect
   std::string control_endpoint = "tcp://127.0.0.1:5556";    // ZeroMQ PUB of cancels, workers subscribe
+  // ZeroMQ CURVE on both sockets: only the listed worker keys get in; off when unset.
+  std::optional<protocol::CurveServerConfig> curve;
   std::string storage_root = "file://./out";  // jobs without output.storage go to <root>/<job id>
   // Where a job may write its dataset and read its inputs (storage location prefixes);
   // empty: the storage root alone. A spec naming anything else gets 400.

@@ -7,6 +7,46 @@
 #include "base/clock.h"
 #include "base/stop_signals.h"
 #include "coordinator/coordinator.h"
+#include "protocol/curve.h"
+
+namespace {
+
+// A refused worker is logged with its address and key: the first 10 refusals of each
+// socket, then every 100th, so a misconfigured worker retrying (or a flood of them)
+// cannot fill the disk. The exact count is synthfarm_telemetry_rejected_total.
+void log_curve_refusal(const synthfarm::protocol::CurveRefusal& r, const std::string& allow_list) {
+  if (r.refused_total > 10 && r.refused_total % 100 != 0) return;
+  spdlog::warn("{}: refused the CURVE client at {}: key {} is not in {} (refusal {}{})", r.socket, r.address,
+               r.public_key, allow_list, r.refused_total,
+               r.refused_total == 10 ? "; only every 100th is logged from here on" : "");
+}
+
+// --curve-key and --curve-workers: both, or neither (CURVE off).
+tl::expected<std::optional<synthfarm::protocol::CurveServerConfig>, std::string> curve_server_config(
+    const std::string& key_file, const std::string& workers_file) {
+  using namespace synthfarm::protocol;
+  if (key_file.empty() && workers_file.empty()) return std::nullopt;
+  if (key_file.empty() || workers_file.empty()) {
+    return tl::unexpected(std::string(
+        "--curve-key and --curve-workers go together: the coordinator's key file and the worker keys it admits"));
+  }
+  auto keys = read_curve_key_file(key_file);
+  if (!keys) return tl::unexpected("--curve-key: " + keys.error());
+  auto allowed = CurveAllowList::load(workers_file, [](bool ok, const std::string& message) {
+    if (ok) {
+      spdlog::info("--curve-workers: {}", message);
+    } else {
+      spdlog::error("--curve-workers: {}", message);
+    }
+  });
+  if (!allowed) return tl::unexpected("--curve-workers: " + allowed.error());
+  spdlog::info("CURVE on telemetry and control: coordinator key {}, {} worker key(s) allowed in {}",
+               keys->public_key, (*allowed)->size(), workers_file);
+  return CurveServerConfig{std::move(*keys), std::move(*allowed),
+                           [workers_file](const CurveRefusal& r) { log_curve_refusal(r, workers_file); }};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace synthfarm;
@@ -24,6 +64,15 @@ int main(int argc, char** argv) {
   app.add_option("--control", options.control_endpoint, "ZeroMQ endpoint workers hear cancellations on")
       ->envname("SYNTHFARM_CONTROL")
       ->capture_default_str();
+  std::string curve_key, curve_workers;
+  app.add_option("--curve-key", curve_key,
+                 "this coordinator's CURVE key file (synthfarm keygen): telemetry and control encrypted, "
+                 "only listed workers let in; needs --curve-workers")
+      ->envname("SYNTHFARM_CURVE_KEY");
+  app.add_option("--curve-workers", curve_workers,
+                 "file of the worker public keys let in: one Z85 key per line, # comments; re-read when it "
+                 "changes")
+      ->envname("SYNTHFARM_CURVE_WORKERS");
   app.add_option("--storage-root", options.storage_root, "where jobs without output.storage write")
       ->envname("SYNTHFARM_STORAGE_ROOT")
       ->capture_default_str();
@@ -102,6 +151,12 @@ int main(int argc, char** argv) {
     spdlog::error("--listen: '{}' has no port number", listen);
     return 2;
   }
+  auto curve = curve_server_config(curve_key, curve_workers);
+  if (!curve) {
+    spdlog::error("{}", curve.error());
+    return 2;
+  }
+  options.curve = std::move(*curve);
 
   StopSignals signals;  // before any thread starts
   options.clock = system_clock();

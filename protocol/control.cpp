@@ -4,14 +4,21 @@
 
 #include <zmq.hpp>
 
+#include "protocol/internal/curve_sockets.h"
+
 namespace synthfarm::protocol {
 namespace {
 
 class ZmqPublisher final : public ControlPublisher {
  public:
-  explicit ZmqPublisher(const std::string& endpoint) : context_(1), socket_(context_, zmq::socket_type::pub) {
+  ZmqPublisher(const std::string& endpoint, const std::optional<CurveServerConfig>& curve)
+      : context_(1), socket_(context_, zmq::socket_type::pub) {
     socket_.set(zmq::sockopt::sndhwm, 10000);
     socket_.set(zmq::sockopt::linger, 0);
+    if (curve) {
+      zap_ = std::make_unique<internal::ZapHandler>(context_, "control", *curve);  // before bind
+      internal::make_curve_server(socket_, *curve);
+    }
     socket_.bind(endpoint);
   }
   void publish(const JobControl& message) override {
@@ -22,16 +29,19 @@ class ZmqPublisher final : public ControlPublisher {
 
  private:
   zmq::context_t context_;
+  // Declared before the socket: it answers handshakes as long as the socket is open.
+  std::unique_ptr<internal::ZapHandler> zap_;
   std::mutex mutex_;
   zmq::socket_t socket_;  // GUARDED_BY(mutex_)
 };
 
 class ZmqSubscriber final : public ControlSubscriber {
  public:
-  explicit ZmqSubscriber(const std::vector<std::string>& endpoints)
+  ZmqSubscriber(const std::vector<std::string>& endpoints, const std::optional<CurveClientConfig>& curve)
       : context_(1), socket_(context_, zmq::socket_type::sub) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::subscribe, "");
+    if (curve) internal::make_curve_client(socket_, *curve);
     for (const auto& endpoint : endpoints) socket_.connect(endpoint);
   }
   std::optional<JobControl> receive(std::chrono::milliseconds timeout) override {
@@ -56,18 +66,27 @@ class ZmqSubscriber final : public ControlSubscriber {
 
 }  // namespace
 
-tl::expected<std::unique_ptr<ControlPublisher>, std::string> ControlPublisher::bind(const std::string& endpoint) {
+tl::expected<std::unique_ptr<ControlPublisher>, std::string> ControlPublisher::bind(
+    const std::string& endpoint, const std::optional<CurveServerConfig>& curve) {
+  if (curve) {
+    if (auto ok = internal::check_curve(*curve); !ok) {
+      return tl::unexpected("control socket " + endpoint + ": " + ok.error());
+    }
+  }
   try {
-    return std::make_unique<ZmqPublisher>(endpoint);
+    return std::make_unique<ZmqPublisher>(endpoint, curve);
   } catch (const zmq::error_t& e) {
     return tl::unexpected("cannot bind control socket " + endpoint + ": " + e.what());
   }
 }
 
 tl::expected<std::unique_ptr<ControlSubscriber>, std::string> ControlSubscriber::connect(
-    const std::vector<std::string>& endpoints) {
+    const std::vector<std::string>& endpoints, const std::optional<CurveClientConfig>& curve) {
+  if (curve) {
+    if (auto ok = internal::check_curve(*curve); !ok) return tl::unexpected("control socket: " + ok.error());
+  }
   try {
-    return std::make_unique<ZmqSubscriber>(endpoints);
+    return std::make_unique<ZmqSubscriber>(endpoints, curve);
   } catch (const zmq::error_t& e) {
     return tl::unexpected("cannot connect the control socket: " + std::string(e.what()));
   }

@@ -31,7 +31,9 @@ struct FarmOptions {
   // Authentication on, as in production: the farm makes an admin token at start, which the
   // HTTP helpers send and which SYNTHFARM_TOKEN carries to the CLI while the farm lives.
   bool auth = true;
-  std::vector<std::string> coordinator_args = {};  // extra synthfarm-coordinator arguments
+  // More arguments for the coordinator (e.g. --curve-key, --curve-workers); workers take
+  // theirs through start_worker().
+  std::vector<std::string> coordinator_args = {};
   // Storage jobs may use besides the farm's directory and storage root (--allow-storage).
   std::vector<std::string> allow_storage = {};
 };

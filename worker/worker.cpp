@@ -48,14 +48,21 @@ class WorkerImpl final : public Worker {
   }
 
   int run() override {
-    spdlog::info("worker {}: redis {}, telemetry {}, {} render thread(s), lease {} ms", options_.worker_id,
+    spdlog::info("worker {}: redis {}, telemetry {}{}, {} render thread(s), lease {} ms", options_.worker_id,
                  options_.redis.to_string(), options_.telemetry_endpoint,
+                 options_.curve ? " (CURVE, key " + options_.curve->keys.public_key + ")" : "",
                  options_.threads > 0 ? std::to_string(options_.threads) : "all", options_.lease_ms);
     std::thread heartbeat([this] { heartbeat_loop(); });
     std::thread control([this] { control_loop(); });
     int64_t idle_ms = options_.idle_poll_ms;
     int64_t shards = 0;
+    int exit_code = 0;
     while (!stopping_) {
+      if (!coordinator_lets_us_work()) {
+        exit_code = 1;
+        break;
+      }
+      if (stopping_) break;
       auto lease = queue::retry_with_backoff<std::optional<queue::Lease>>(
           [&] { return queue_.claim(options_.worker_id, options_.lease_ms); }, stopping_, log_retry());
       if (!lease) {
@@ -81,7 +88,7 @@ class WorkerImpl final : public Worker {
     heartbeat.join();
     control.join();
     spdlog::info("worker {}: stopped after {} samples", options_.worker_id, samples_done_.load());
-    return 0;
+    return exit_code;
   }
 
   void stop() override {
@@ -94,6 +101,69 @@ class WorkerImpl final : public Worker {
     return [](const queue::RedisError& e, std::chrono::milliseconds delay) {
       spdlog::warn("{}; retrying in {:.1f} s", e.message, delay.count() / 1000.0);
     };
+  }
+
+  // A worker the coordinator refuses gets nothing and says why. ZeroMQ gives up on a
+  // connection whose key was refused, and retries forever one that the coordinator keeps
+  // closing mid-handshake (CURVE on one side only, a wrong coordinator key): either way
+  // the worker would render unheard and uncancellable, so it ends instead, with the fix
+  // in its log. With CURVE nothing is claimed before the coordinator has accepted this
+  // worker's key (a warning every 10 s while it is absent); without CURVE an absent
+  // coordinator holds nothing up. Returns false when the worker must exit.
+  bool coordinator_lets_us_work() {
+    const auto start = std::chrono::steady_clock::now();
+    auto next_warning = start + std::chrono::seconds(10);
+    for (;;) {
+      const protocol::TelemetryLink link = telemetry_->link();
+      if (auto refusal = link_refusal(link)) {
+        spdlog::error("{}", *refusal);
+        return false;
+      }
+      if (!options_.curve || link.state == protocol::LinkState::kUp || stopping_) return true;
+      if (std::chrono::steady_clock::now() >= next_warning) {
+        next_warning += std::chrono::seconds(10);
+        spdlog::warn("waiting for the coordinator at {} to accept this worker's CURVE key before claiming "
+                     "shards ({} s so far; is it running?)",
+                     options_.telemetry_endpoint,
+                     std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count());
+      }
+      queue::sleep_unless_stopped(std::chrono::milliseconds(50), stopping_);
+    }
+  }
+
+  // Why the coordinator's end of the telemetry link turned this worker away, or nullopt.
+  std::optional<std::string> link_refusal(const protocol::TelemetryLink& link) const {
+    // ZeroMQ retries a dropped handshake every 100 ms: five in a row is no accident.
+    constexpr uint64_t kDroppedHandshakes = 5;
+    const std::string& at = options_.telemetry_endpoint;
+    const bool curve = options_.curve.has_value();
+    switch (link.state) {
+      case protocol::LinkState::kRefused:
+        return fmt::format("coordinator at {} refused this worker's CURVE key {} ({}); add it to the "
+                           "coordinator's --curve-workers list",
+                           at, curve ? options_.curve->keys.public_key : "(none)", link.detail);
+      case protocol::LinkState::kMismatch:
+        return curve ? fmt::format("coordinator at {} does not use CURVE but this worker does: start the "
+                                   "coordinator with --curve-key and --curve-workers, or this worker without "
+                                   "--curve-key",
+                                   at)
+                     : fmt::format("coordinator at {} requires CURVE: start this worker with --curve-key and "
+                                   "--coordinator-key (synthfarm keygen makes a key pair)",
+                                   at);
+      case protocol::LinkState::kFailed:
+        return fmt::format("the ZeroMQ handshake with the coordinator at {} failed ({})", at, link.detail);
+      default:
+        break;
+    }
+    if (link.dropped_handshakes < kDroppedHandshakes) return std::nullopt;
+    return curve ? fmt::format("coordinator at {} closed {} CURVE handshakes in a row: either it does not use "
+                               "CURVE (start it with --curve-key and --curve-workers, or this worker without "
+                               "--curve-key), or --coordinator-key {} is not its public key",
+                               at, link.dropped_handshakes, options_.curve->server_public_key)
+                 : fmt::format("coordinator at {} closed {} handshakes in a row: if it requires CURVE, start "
+                               "this worker with --curve-key and --coordinator-key; otherwise check that this "
+                               "is its --telemetry endpoint",
+                               at, link.dropped_handshakes);
   }
 
   tl::expected<const jobs::JobSpec*, std::string> job_spec(const std::string& job_id) {
@@ -390,7 +460,7 @@ class WorkerImpl final : public Worker {
   WorkerOptions options_;
   std::shared_ptr<const Clock> clock_;
   std::unique_ptr<jobs::SampleRenderer> renderer_;
-  std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only
+  std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only; link() from any
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
   std::unique_ptr<queue::RedisClient> redis_;          // claim-loop thread only
   queue::Queue queue_;                                 // claim-loop thread only
@@ -425,9 +495,9 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
   };
   auto renderer = jobs::SampleRenderer::create(options.threads, read_asset);
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
-  auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint);
+  auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint, options.curve);
   if (!telemetry) return tl::unexpected(telemetry.error());
-  auto control = protocol::ControlSubscriber::connect(options.control_endpoints);
+  auto control = protocol::ControlSubscriber::connect(options.control_endpoints, options.curve);
   if (!control) return tl::unexpected(control.error());
   return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(*telemetry),
                                       std::move(*control));

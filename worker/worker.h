@@ -9,6 +9,8 @@
 // coordinators' cancel messages (ZeroMQ SUB): a cancelled job's shard is dropped at once,
 // mid-sample; a refused lease renewal does the same when a message was missed. On stop()
 // the worker finishes the sample in hand, gives the shard back to the queue and returns.
+// With CURVE (docs/security.md) it claims nothing until the coordinator has accepted its
+// key, and a worker the coordinator refuses exits with the reason in its log.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <tl/expected.hpp>
 
 #include "base/clock.h"
+#include "protocol/curve.h"
 #include "queue/redis.h"
 #include "storage/allow_list.h"
 #include "worker/upload_pipeline.h"
@@ -32,6 +35,8 @@ struct WorkerOptions {
   std::string telemetry_endpoint = "tcp://127.0.0.1:5555";
   // Control endpoints (one per coordinator): cancel / delete messages arrive here.
   std::vector<std::string> control_endpoints = {"tcp://127.0.0.1:5556"};
+  // ZeroMQ CURVE on the telemetry and control sockets; off when unset.
+  std::optional<protocol::CurveClientConfig> curve;
   std::string worker_id;  // default: <host>-<pid>
   std::string key_prefix = "sf";
   int threads = 0;                 // render threads; 0 = all cores
@@ -58,7 +63,8 @@ class Worker {
  public:
   static tl::expected<std::unique_ptr<Worker>, std::string> create(WorkerOptions options);
   virtual ~Worker() = default;
-  // Runs until stop(); returns the process exit code.
+  // Runs until stop(); returns the process exit code (1 when the coordinator refused
+  // this worker's handshake).
   virtual int run() = 0;
   // Thread-safe, returns at once.
   virtual void stop() = 0;

@@ -9,8 +9,29 @@
 
 #include "base/clock.h"
 #include "base/stop_signals.h"
+#include "protocol/curve.h"
 #include "storage/allow_list.h"
 #include "worker/worker.h"
+
+namespace {
+
+// --curve-key and --coordinator-key: both, or neither (CURVE off).
+tl::expected<std::optional<synthfarm::protocol::CurveClientConfig>, std::string> curve_client_config(
+    const std::string& key_file, const std::string& coordinator_key) {
+  using namespace synthfarm::protocol;
+  if (key_file.empty() && coordinator_key.empty()) return std::nullopt;
+  if (key_file.empty() || coordinator_key.empty()) {
+    return tl::unexpected(std::string(
+        "--curve-key and --coordinator-key go together: this worker's key file and the coordinator's public key"));
+  }
+  auto keys = read_curve_key_file(key_file);
+  if (!keys) return tl::unexpected("--curve-key: " + keys.error());
+  auto server = read_curve_public_key(coordinator_key);
+  if (!server) return tl::unexpected("--coordinator-key: " + server.error());
+  return CurveClientConfig{std::move(*keys), std::move(*server)};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace synthfarm;
@@ -27,6 +48,14 @@ int main(int argc, char** argv) {
       ->envname("SYNTHFARM_CONTROL")
       ->delimiter(',')
       ->capture_default_str();
+  std::string curve_key, coordinator_key;
+  app.add_option("--curve-key", curve_key,
+                 "this worker's CURVE key file (synthfarm keygen): telemetry and control encrypted and "
+                 "authenticated; needs --coordinator-key")
+      ->envname("SYNTHFARM_CURVE_KEY");
+  app.add_option("--coordinator-key", coordinator_key,
+                 "the coordinator's CURVE public key: its .pub file, or the 40-character Z85 key itself")
+      ->envname("SYNTHFARM_COORDINATOR_KEY");
   app.add_option("--threads", options.threads, "render threads; 0 = all cores")
       ->envname("SYNTHFARM_THREADS")
       ->check(CLI::Range(0, 1024))
@@ -82,6 +111,12 @@ int main(int argc, char** argv) {
     }
     options.allow_storage = std::move(*allowed);
   }
+  auto curve = curve_client_config(curve_key, coordinator_key);
+  if (!curve) {
+    spdlog::error("{}", curve.error());
+    return 2;
+  }
+  options.curve = std::move(*curve);
   if (const char* fault = std::getenv("SYNTHFARM_TEST_FAULT")) {
     unsigned long long n = 0;
     if (std::sscanf(fault, "throw-on-sample=%llu", &n) != 1) {
