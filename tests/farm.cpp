@@ -43,7 +43,6 @@ std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
   argv.insert(argv.end(), {"--allow-storage", allowed});
   argv.insert(argv.end(), options_.coordinator_args.begin(), options_.coordinator_args.end());
   if (!options_.s3_endpoint.empty()) argv.insert(argv.end(), {"--s3-endpoint", options_.s3_endpoint});
-  argv.insert(argv.end(), options_.coordinator_args.begin(), options_.coordinator_args.end());
   auto coordinator = ChildProcess::spawn(argv, dir() / "coordinator.log", options_.env);
   if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
     throw std::runtime_error("coordinator did not start:\n" + coordinator->log());
