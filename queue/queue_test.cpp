@@ -577,15 +577,5 @@ TEST(RedisClient, ReconnectsAfterTheServerComesBack) {
   EXPECT_EQ(pong->str, "PONG");
 }
 
-TEST(RedisEndpoint, ParsesForms) {
-  auto e = RedisEndpoint::parse("redis://10.0.0.5:6380/2");
-  ASSERT_TRUE(e);
-  EXPECT_EQ(e->host, "10.0.0.5");
-  EXPECT_EQ(e->port, 6380);
-  EXPECT_EQ(e->db, 2);
-  EXPECT_FALSE(RedisEndpoint::parse("redis://h:99999"));
-  EXPECT_FALSE(RedisEndpoint::parse("redis://h:12/x"));
-}
-
 }  // namespace
 }  // namespace synthfarm::queue

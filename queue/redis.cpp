@@ -162,38 +162,6 @@ class HiredisClient final : public RedisClient {
 
 }  // namespace
 
-tl::expected<RedisEndpoint, std::string> RedisEndpoint::parse(std::string_view uri) {
-  std::string_view rest = uri;
-  if (rest.starts_with("redis://")) rest.remove_prefix(8);
-  RedisEndpoint e;
-  auto slash = rest.find('/');
-  if (slash != std::string_view::npos) {
-    auto db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), e.db);
-      if (ec != std::errc() || p != db.data() + db.size() || e.db < 0) {
-        return tl::unexpected(fmt::format("redis address '{}': database '{}' is not a number", uri, db));
-      }
-    }
-    rest = rest.substr(0, slash);
-  }
-  auto colon = rest.rfind(':');
-  if (colon != std::string_view::npos) {
-    auto port = rest.substr(colon + 1);
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), e.port);
-    if (ec != std::errc() || p != port.data() + port.size() || e.port <= 0 || e.port > 65535) {
-      return tl::unexpected(fmt::format("redis address '{}': port '{}' is not in 1..65535", uri, port));
-    }
-    rest = rest.substr(0, colon);
-  }
-  if (!rest.empty()) e.host = std::string(rest);
-  return e;
-}
-
-std::string RedisEndpoint::to_string() const {
-  return db == 0 ? fmt::format("{}:{}", host, port) : fmt::format("{}:{}/{}", host, port, db);
-}
-
 long long RedisReply::as_int(long long fallback) const {
   if (type == Type::kInteger) return integer;
   if (type == Type::kString || type == Type::kStatus) {

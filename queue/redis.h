@@ -17,16 +17,9 @@
 
 #include <tl/expected.hpp>
 
-namespace synthfarm::queue {
+#include "queue/redis_endpoint.h"
 
-struct RedisEndpoint {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;
-  // "redis://host:port[/db]" or "host:port".
-  static tl::expected<RedisEndpoint, std::string> parse(std::string_view uri);
-  std::string to_string() const;
-};
+namespace synthfarm::queue {
 
 struct RedisReply {
   enum class Type { kNil, kInteger, kString, kArray, kStatus };
