@@ -139,7 +139,7 @@ std::optional<std::string> info_field(std::string_view info, std::string_view fi
 queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClient& redis) {
   auto reply = redis.command({"INFO", "memory"});
   if (!reply) {
-    if (reply.error().connection) return tl::unexpected(reply.error());
+    if (reply.error().connection || reply.error().credentials_refused) return tl::unexpected(reply.error());
     spdlog::warn("cannot read redis maxmemory-policy ({}); make sure it is noeviction", reply.error().message);
     return std::optional<std::string>();
   }
@@ -171,6 +171,8 @@ class CoordinatorImpl final : public Coordinator {
       auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
       auto problem = eviction_problem(*redis);
       if (problem && problem->has_value()) return tl::unexpected(**problem);
+      // Refused credentials will be refused again: better a clear exit than 503s forever.
+      if (!problem && problem.error().credentials_refused) return tl::unexpected(problem.error().message);
       if (!problem) spdlog::warn("{}; starting anyway and retrying", problem.error().message);
       redis_checked_ = problem.has_value();
       if (redis_checked_) count_jobs_from_before_the_counters(*redis);
@@ -196,7 +198,7 @@ class CoordinatorImpl final : public Coordinator {
     return {};
   }
 
-  void run() override {
+  int run() override {
     std::thread telemetry([this] { telemetry_loop(); });
     std::thread housekeeping([this] { housekeeping_loop(); });
     spdlog::info("coordinator: http://{}:{}  telemetry {}  control {}  redis {}  storage {}", options_.http_host,
@@ -207,6 +209,7 @@ class CoordinatorImpl final : public Coordinator {
     telemetry.join();
     housekeeping.join();
     spdlog::info("coordinator: stopped");
+    return refused_ ? 1 : 0;
   }
 
   void stop() override {
@@ -528,6 +531,14 @@ class CoordinatorImpl final : public Coordinator {
     bool was_down = false;
     while (!stopping_) {
       auto ok = housekeeping_pass(queue, *redis);
+      if (!ok && ok.error().credentials_refused) {
+        // Redis was unreachable at start and now refuses our credentials (or they changed
+        // under a running coordinator): nothing here can work, so say so and stop.
+        spdlog::critical("{}; stopping", ok.error().message);
+        refused_ = true;
+        stop();
+        return;
+      }
       if (!ok) {
         auto delay = queue::backoff_delay(failures++, std::chrono::seconds(5));
         if (!was_down || failures % 10 == 0) {
@@ -551,6 +562,7 @@ class CoordinatorImpl final : public Coordinator {
       if (!problem) return tl::unexpected(problem.error());
       if (problem->has_value()) {
         spdlog::critical("{}; stopping", **problem);
+        refused_ = true;
         stop();
         return {};
       }
@@ -618,6 +630,7 @@ class CoordinatorImpl final : public Coordinator {
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
   bool redis_checked_ = false;                                           // start(), then housekeeping thread
+  std::atomic<bool> refused_{false};  // Redis refused us (credentials, eviction policy): exit 1
 };
 
 }  // namespace

@@ -55,9 +55,17 @@ class WorkerImpl final : public Worker {
     std::thread control([this] { control_loop(); });
     int64_t idle_ms = options_.idle_poll_ms;
     int64_t shards = 0;
+    int exit_code = 0;
     while (!stopping_) {
       auto lease = queue::retry_with_backoff<std::optional<queue::Lease>>(
           [&] { return queue_.claim(options_.worker_id, options_.lease_ms); }, stopping_, log_retry());
+      if (!lease && lease.error().credentials_refused) {
+        // AUTH precedes every command on a connection, so this claim never ran; the same
+        // credentials would be refused again.
+        spdlog::error("{}; claiming nothing, exiting", lease.error().message);
+        exit_code = 1;
+        break;
+      }
       if (!lease) {
         if (!stopping_) spdlog::error("claim: {}", lease.error().message);
         queue::sleep_unless_stopped(std::chrono::seconds(1), stopping_);
@@ -81,7 +89,7 @@ class WorkerImpl final : public Worker {
     heartbeat.join();
     control.join();
     spdlog::info("worker {}: stopped after {} samples", options_.worker_id, samples_done_.load());
-    return 0;
+    return exit_code;
   }
 
   void stop() override {
