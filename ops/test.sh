@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (Debian packages), builds, and runs the
-# whole suite: every ctest label (unit, e2e, browser; e2e includes the S3 tests), then the unit tests of the core
+# whole suite: every ctest label (unit, e2e, browser, security; e2e includes the S3 tests), then the unit tests of the core
 # libraries again under AddressSanitizer + UBSan. Extra arguments go to the main ctest
 # run and skip the sanitizer pass, e.g.
 #   ops/test.sh -L unit          only the unit tests

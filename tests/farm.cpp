@@ -20,7 +20,8 @@ Farm::Farm(FarmOptions options) : options_(options) {
 }
 
 std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
-  std::vector<std::string> argv = {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
+  std::vector<std::string> argv = {binary("synthfarm-coordinator"), "--redis",
+                                   redis_url_as(options_.coordinator_redis_user), "--listen",
                                    "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(),
                                    "--control", control(), "--storage-root",
                                    options_.storage_root.empty() ? "file://" + out_root().string() : options_.storage_root,
@@ -66,7 +67,8 @@ Farm::~Farm() {
 
 std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>& extra_args) {
   int n = ++worker_seq_;
-  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url(), "--coordinator", telemetry(),
+  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url_as(options_.worker_redis_user),
+                                   "--coordinator", telemetry(),
                                    "--control", options_.worker_control ? control() : "tcp://127.0.0.1:1",
                                    "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
                                    "--lease-ms", std::to_string(options_.lease_ms)};
@@ -75,6 +77,11 @@ std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>&
   auto env = options_.env;
   for (const auto& [name, value] : options_.worker_env) env[name] = value;
   return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"), env);
+}
+
+std::string Farm::redis_url_as(const std::string& user) const {
+  if (user.empty() || !redis_) return redis_url();
+  return "redis://" + user + "@127.0.0.1:" + std::to_string(redis_->port());
 }
 
 std::pair<int, nlohmann::json> Farm::get(const std::string& path) const {

@@ -28,6 +28,11 @@ struct FarmOptions {
   std::map<std::string, std::string> env = {};
   // Passed as --s3-endpoint to the coordinator and the workers when set.
   std::string s3_endpoint = {};
+  // Redis ACL users the coordinator and the workers name in --redis (empty: the default
+  // user); their passwords come from SYNTHFARM_REDIS_PASSWORD_FILE in `env` and
+  // `worker_env`.
+  std::string coordinator_redis_user = {};
+  std::string worker_redis_user = {};
 };
 
 class Farm {
@@ -37,6 +42,8 @@ class Farm {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
   std::string redis_url() const { return redis_ ? redis_->url() : ""; }
+  // The same Redis as `user` (no password: the programs read it from a file).
+  std::string redis_url_as(const std::string& user) const;
   std::string telemetry() const { return "tcp://127.0.0.1:" + std::to_string(telemetry_port_); }
   std::string control() const { return "tcp://127.0.0.1:" + std::to_string(control_port_); }
   const std::filesystem::path& dir() const { return dir_.path(); }
