@@ -46,6 +46,7 @@ int cmd_render_gltf(const RenderGltfArgs& args);
 // whoever holds the Redis credentials administers the farm's tokens).
 struct TokenArgs {
   std::string redis = "redis://127.0.0.1:6379";
+  std::string redis_password_file;  // under an ACL: the coordinator user's (it may write sf:auth:*)
   std::string key_prefix = "sf";
   std::string name;
   std::string role;

@@ -46,6 +46,9 @@ TokenCommands add_token_commands(CLI::App& app, TokenArgs& token_args) {
   token->require_subcommand(1);
   auto redis_options = [&](CLI::App* cmd) {
     cmd->add_option("--redis", token_args.redis, "Redis address")->envname("SYNTHFARM_REDIS")->capture_default_str();
+    cmd->add_option("--redis-password-file", token_args.redis_password_file,
+                    "file holding the Redis user's password (the user is in --redis)")
+        ->envname("SYNTHFARM_REDIS_PASSWORD_FILE");
     cmd->add_option("--key-prefix", token_args.key_prefix, "prefix of every Redis key")->capture_default_str();
   };
   auto* token_create = token->add_subcommand("create", "make a token; prints it once");

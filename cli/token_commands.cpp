@@ -14,7 +14,7 @@ namespace synthfarm::cli {
 namespace {
 
 std::unique_ptr<queue::RedisClient> connect(const TokenArgs& args) {
-  auto endpoint = queue::RedisEndpoint::parse(args.redis);
+  auto endpoint = queue::RedisEndpoint::parse(args.redis, args.redis_password_file);
   if (!endpoint) {
     fmt::print(stderr, "error: --redis: {}\n", endpoint.error());
     return nullptr;

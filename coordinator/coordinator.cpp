@@ -10,9 +10,11 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <regex>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "auth/quota.h"
@@ -125,21 +127,43 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
+// The value of `field` in an INFO reply ("field:value" lines), or nullopt.
+std::optional<std::string> info_field(std::string_view info, std::string_view field) {
+  while (!info.empty()) {
+    auto end = info.find('\n');
+    auto line = info.substr(0, end);
+    info = end == std::string_view::npos ? std::string_view() : info.substr(end + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.size() > field.size() && line.starts_with(field) && line[field.size()] == ':') {
+      return std::string(line.substr(field.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
 // Redis must never evict queue keys: an evicted lease or job hash loses work silently.
 // Returns a message when the server's policy would drop keys; nullopt when it is safe or
-// cannot be read (managed Redis services may disable CONFIG).
+// cannot be read. The policy comes from INFO, not CONFIG GET: CONFIG can rewrite the
+// server, so the coordinator's ACL user has no CONFIG (ops/redis.acl), and managed Redis
+// services often disable it for everyone.
 queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClient& redis) {
-  auto reply = redis.command({"CONFIG", "GET", "maxmemory-policy"});
+  auto reply = redis.command({"INFO", "memory"});
   if (!reply) {
-    if (reply.error().connection) return tl::unexpected(reply.error());
+    if (reply.error().connection || reply.error().credentials_refused) return tl::unexpected(reply.error());
     spdlog::warn("cannot read redis maxmemory-policy ({}); make sure it is noeviction", reply.error().message);
     return std::optional<std::string>();
   }
-  if (reply->elements.size() == 2 && reply->elements[1].str != "noeviction") {
+  auto policy = info_field(reply->str, "maxmemory_policy");
+  if (!policy) {
+    spdlog::warn("redis at {} reports no maxmemory_policy in INFO memory; make sure it is noeviction",
+                 redis.endpoint().to_string());
+    return std::optional<std::string>();
+  }
+  if (*policy != "noeviction") {
     return std::optional<std::string>(fmt::format(
         "redis at {} has maxmemory-policy {}: it may evict queue keys and lose jobs. Set "
         "maxmemory-policy noeviction (ops/redis.conf has the settings synthfarm needs)",
-        redis.endpoint().to_string(), reply->elements[1].str));
+        redis.endpoint().to_string(), *policy));
   }
   return std::optional<std::string>();
 }
@@ -165,6 +189,8 @@ class CoordinatorImpl final : public Coordinator {
       auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
       auto problem = eviction_problem(*redis);
       if (problem && problem->has_value()) return tl::unexpected(**problem);
+      // Refused credentials will be refused again: better a clear exit than 503s forever.
+      if (!problem && problem.error().credentials_refused) return tl::unexpected(problem.error().message);
       if (!problem) spdlog::warn("{}; starting anyway and retrying", problem.error().message);
       redis_checked_ = problem.has_value();
       if (redis_checked_) count_jobs_from_before_the_counters(*redis);
@@ -204,7 +230,7 @@ class CoordinatorImpl final : public Coordinator {
     return {};
   }
 
-  void run() override {
+  int run() override {
     std::thread telemetry([this] { telemetry_loop(); });
     std::thread housekeeping([this] { housekeeping_loop(); });
     spdlog::info("coordinator: {}://{}:{}  telemetry {}  control {}  redis {}  storage {}  auth {}", tls_ ? "https" : "http",
@@ -216,6 +242,7 @@ class CoordinatorImpl final : public Coordinator {
     telemetry.join();
     housekeeping.join();
     spdlog::info("coordinator: stopped");
+    return refused_ ? 1 : 0;
   }
 
   void stop() override {
@@ -738,6 +765,14 @@ class CoordinatorImpl final : public Coordinator {
     bool was_down = false;
     while (!stopping_) {
       auto ok = housekeeping_pass(queue, *redis);
+      if (!ok && ok.error().credentials_refused) {
+        // Redis was unreachable at start and now refuses our credentials (or they changed
+        // under a running coordinator): nothing here can work, so say so and stop.
+        spdlog::critical("{}; stopping", ok.error().message);
+        refused_ = true;
+        stop();
+        return;
+      }
       if (!ok) {
         auto delay = queue::backoff_delay(failures++, std::chrono::seconds(5));
         if (!was_down || failures % 10 == 0) {
@@ -761,6 +796,7 @@ class CoordinatorImpl final : public Coordinator {
       if (!problem) return tl::unexpected(problem.error());
       if (problem->has_value()) {
         spdlog::critical("{}; stopping", **problem);
+        refused_ = true;
         stop();
         return {};
       }
@@ -833,6 +869,7 @@ class CoordinatorImpl final : public Coordinator {
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
   bool redis_checked_ = false;                                           // start(), then housekeeping thread
+  std::atomic<bool> refused_{false};  // Redis refused us (credentials, eviction policy): exit 1
 };
 
 }  // namespace

@@ -66,8 +66,9 @@ class Coordinator {
   // bound. Redis need not be reachable yet.
   static tl::expected<std::unique_ptr<Coordinator>, std::string> create(CoordinatorOptions options);
   virtual ~Coordinator() = default;
-  // Serves until stop() is called.
-  virtual void run() = 0;
+  // Serves until stop() is called; returns the process exit code: 1 when it stopped
+  // because Redis refused its credentials or may evict keys.
+  virtual int run() = 0;
   // Thread-safe; returns at once.
   virtual void stop() = 0;
 };

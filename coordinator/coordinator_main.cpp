@@ -56,7 +56,13 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8080";
   std::string log_level = "info";
   options.web_dir = SYNTHFARM_WEB_DIR;
-  app.add_option("--redis", redis, "Redis address")->envname("SYNTHFARM_REDIS")->capture_default_str();
+  std::string redis_password_file;
+  app.add_option("--redis", redis, "Redis address, redis://[user[:password]@]host:port[/db]")
+      ->envname("SYNTHFARM_REDIS")
+      ->capture_default_str();
+  app.add_option("--redis-password-file", redis_password_file,
+                 "file holding the Redis password (mode 600), for the user named in --redis")
+      ->envname("SYNTHFARM_REDIS_PASSWORD_FILE");
   app.add_option("--listen", listen, "HTTP address host:port")->envname("SYNTHFARM_LISTEN")->capture_default_str();
   app.add_option("--telemetry", options.telemetry_endpoint, "ZeroMQ endpoint workers send telemetry to")
       ->envname("SYNTHFARM_TELEMETRY")
@@ -133,7 +139,7 @@ int main(int argc, char** argv) {
   options.http.request_timeout = std::chrono::milliseconds(request_timeout_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  auto endpoint = queue::RedisEndpoint::parse(redis);
+  auto endpoint = queue::RedisEndpoint::parse(redis, redis_password_file);
   if (!endpoint) {
     spdlog::error("--redis: {}", endpoint.error());
     return 2;
@@ -169,8 +175,8 @@ int main(int argc, char** argv) {
     spdlog::info("coordinator: signal {}, stopping", sig);
     (*coordinator)->stop();
   });
-  (*coordinator)->run();
-  // run() may also end on its own (listen failure).
+  // run() may also end on its own (listen failure, Redis refusing us).
+  int exit_code = (*coordinator)->run();
   signals.close();
-  return 0;
+  return exit_code;
 }

@@ -1,6 +1,8 @@
 // Every Redis key synthfarm uses, in one place. docs/queue.md describes each key, its
 // type and who writes it; keep the two in step. All keys share a prefix (default "sf")
-// so several farms can share one Redis.
+// so several farms can share one Redis. The worker's Redis user may touch only the
+// families its scripts use, listed by pattern in ops/redis.acl: a new family a worker
+// script touches needs its pattern there (docs/security.md).
 #pragma once
 
 #include <cstdint>

@@ -577,14 +577,57 @@ TEST(RedisClient, ReconnectsAfterTheServerComesBack) {
   EXPECT_EQ(pong->str, "PONG");
 }
 
-TEST(RedisEndpoint, ParsesForms) {
-  auto e = RedisEndpoint::parse("redis://10.0.0.5:6380/2");
-  ASSERT_TRUE(e);
-  EXPECT_EQ(e->host, "10.0.0.5");
-  EXPECT_EQ(e->port, 6380);
-  EXPECT_EQ(e->db, 2);
-  EXPECT_FALSE(RedisEndpoint::parse("redis://h:99999"));
-  EXPECT_FALSE(RedisEndpoint::parse("redis://h:12/x"));
+// Against `requirepass`, the default user's password (ACL users: tests/security_test.cpp).
+TEST(RedisClient, AuthenticatesOnEveryConnect) {
+  auto server = testing::RedisServer::start({"--requirepass", "s3cret"});
+  auto endpoint = RedisEndpoint::parse(server->url()).value();
+  endpoint.password = "s3cret";
+  auto redis = RedisClient::create(endpoint);
+  ASSERT_TRUE(redis->command({"SET", "k", "v"}));
+  int port = server->port();
+  server.reset();
+  EXPECT_FALSE(redis->command({"GET", "k"}));
+  // The reconnect to a new server sends AUTH again before the command.
+  auto again = testing::RedisServer::start({"--requirepass", "s3cret"}, port);
+  auto pong = redis->command({"PING"});
+  ASSERT_TRUE(pong) << pong.error().message;
+  EXPECT_EQ(pong->str, "PONG");
+}
+
+TEST(RedisClient, AWrongPasswordIsRefusedCredentialsNotAConnectionError) {
+  auto server = testing::RedisServer::start({"--requirepass", "s3cret"});
+  auto endpoint = RedisEndpoint::parse(server->url()).value();
+  endpoint.password = "hunter2";
+  auto reply = RedisClient::create(endpoint)->command({"PING"});
+  ASSERT_FALSE(reply);
+  EXPECT_TRUE(reply.error().credentials_refused);
+  EXPECT_FALSE(reply.error().connection) << "retrying cannot help";
+  EXPECT_NE(reply.error().message.find("127.0.0.1:" + std::to_string(server->port()) + " refused user 'default'"),
+            std::string::npos)
+      << reply.error().message;
+  EXPECT_NE(reply.error().message.find("WRONGPASS"), std::string::npos) << reply.error().message;
+  EXPECT_EQ(reply.error().message.find("hunter2"), std::string::npos) << reply.error().message;
+  // retry_with_backoff gives up at once.
+  std::atomic<bool> stop{false};
+  int attempts = 0;
+  auto redis = RedisClient::create(endpoint);
+  auto retried = retry_with_backoff<RedisReply>(
+      [&] {
+        ++attempts;
+        return redis->command({"PING"});
+      },
+      stop, nullptr);
+  EXPECT_FALSE(retried);
+  EXPECT_EQ(attempts, 1);
+}
+
+TEST(RedisClient, NoPasswordForAServerThatWantsOneIsRefusedCredentials) {
+  auto server = testing::RedisServer::start({"--requirepass", "s3cret"});
+  auto reply = RedisClient::create(RedisEndpoint::parse(server->url()).value())->command({"PING"});
+  ASSERT_FALSE(reply);
+  EXPECT_TRUE(reply.error().credentials_refused);
+  EXPECT_FALSE(reply.error().connection);
+  EXPECT_NE(reply.error().message.find("NOAUTH"), std::string::npos) << reply.error().message;
 }
 
 }  // namespace

@@ -94,9 +94,18 @@ class HiredisClient final : public RedisClient {
       ReplyPtr reply(static_cast<redisReply*>(raw));
       if (reply->type == REDIS_REPLY_ERROR) {
         if (!command_error) {
-          command_error = RedisError{false, fmt::format("redis {}: {} ({})", endpoint_.to_string(),
-                                                        std::string(reply->str, reply->len),
-                                                        commands[i].empty() ? "" : commands[i][0])};
+          std::string text(reply->str, reply->len);
+          if (text.starts_with("NOAUTH")) {
+            // The server wants a user and password and the endpoint has none.
+            if (text.ends_with('.')) text.pop_back();
+            command_error = RedisError{.message = fmt::format("redis at {}:{} requires a user and password, "
+                                                              "and none was given: {}",
+                                                              endpoint_.host, endpoint_.port, text),
+                                       .credentials_refused = true};
+          } else {
+            command_error = RedisError{false, fmt::format("redis {}: {} ({})", endpoint_.to_string(), text,
+                                                          commands[i].empty() ? "" : commands[i][0])};
+          }
         }
         out.emplace_back();
         continue;
@@ -138,12 +147,43 @@ class HiredisClient final : public RedisClient {
     redisSetTimeout(ctx.get(), tv);
     redisEnableKeepAlive(ctx.get());
     context_ = std::move(ctx);
+    if (auto authenticated = authenticate(); !authenticated) {
+      context_.reset();
+      return authenticated;
+    }
     if (endpoint_.db != 0) {
       auto selected = command({"SELECT", std::to_string(endpoint_.db)});
       if (!selected) {
         context_.reset();
         return tl::unexpected(selected.error());
       }
+    }
+    return {};
+  }
+
+  // AUTH, first on every new connection. Built by hand rather than through command():
+  // its arguments must never reach a message, and a refusal gets its own kind of error.
+  RedisResult<void> authenticate() {
+    if (endpoint_.password.empty()) return {};
+    std::vector<const char*> argv = {"AUTH"};
+    std::vector<size_t> lens = {4};
+    if (!endpoint_.user.empty()) {
+      argv.push_back(endpoint_.user.data());
+      lens.push_back(endpoint_.user.size());
+    }
+    argv.push_back(endpoint_.password.data());
+    lens.push_back(endpoint_.password.size());
+    ReplyPtr reply(static_cast<redisReply*>(
+        redisCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+    if (!reply) return tl::unexpected(broken());
+    if (reply->type == REDIS_REPLY_ERROR) {
+      // e.g. "WRONGPASS invalid username-password pair or user is disabled."
+      std::string_view why(reply->str, reply->len);
+      if (why.ends_with('.')) why.remove_suffix(1);  // callers add to the message
+      return tl::unexpected(RedisError{
+          .message = fmt::format("redis at {}:{} refused user '{}': {}", endpoint_.host, endpoint_.port,
+                                 endpoint_.user.empty() ? "default" : endpoint_.user, why),
+          .credentials_refused = true});
     }
     return {};
   }
@@ -161,38 +201,6 @@ class HiredisClient final : public RedisClient {
 };
 
 }  // namespace
-
-tl::expected<RedisEndpoint, std::string> RedisEndpoint::parse(std::string_view uri) {
-  std::string_view rest = uri;
-  if (rest.starts_with("redis://")) rest.remove_prefix(8);
-  RedisEndpoint e;
-  auto slash = rest.find('/');
-  if (slash != std::string_view::npos) {
-    auto db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), e.db);
-      if (ec != std::errc() || p != db.data() + db.size() || e.db < 0) {
-        return tl::unexpected(fmt::format("redis address '{}': database '{}' is not a number", uri, db));
-      }
-    }
-    rest = rest.substr(0, slash);
-  }
-  auto colon = rest.rfind(':');
-  if (colon != std::string_view::npos) {
-    auto port = rest.substr(colon + 1);
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), e.port);
-    if (ec != std::errc() || p != port.data() + port.size() || e.port <= 0 || e.port > 65535) {
-      return tl::unexpected(fmt::format("redis address '{}': port '{}' is not in 1..65535", uri, port));
-    }
-    rest = rest.substr(0, colon);
-  }
-  if (!rest.empty()) e.host = std::string(rest);
-  return e;
-}
-
-std::string RedisEndpoint::to_string() const {
-  return db == 0 ? fmt::format("{}:{}", host, port) : fmt::format("{}:{}/{}", host, port, db);
-}
 
 long long RedisReply::as_int(long long fallback) const {
   if (type == Type::kInteger) return integer;

@@ -1,9 +1,11 @@
 // A small synchronous Redis client over hiredis. hiredis types stay in redis.cpp.
 //
-// Connection handling: the client connects lazily and, after any I/O error, drops the
-// connection and reconnects on the next call. It never retries a command by itself
-// (a command may have run before the connection broke); callers decide, usually with
-// retry_with_backoff() below, and every queue script is safe to run twice.
+// Connection handling: the client connects lazily (then AUTH, when the endpoint has a
+// password, and SELECT) and, after any I/O error, drops the connection and reconnects on
+// the next call. It never retries a command by itself (a command may have run before the
+// connection broke); callers decide, usually with retry_with_backoff() below, and every
+// queue script is safe to run twice. Refused credentials are no connection error: they
+// would be refused again (RedisError::credentials_refused).
 #pragma once
 
 #include <atomic>
@@ -17,16 +19,9 @@
 
 #include <tl/expected.hpp>
 
-namespace synthfarm::queue {
+#include "queue/redis_endpoint.h"
 
-struct RedisEndpoint {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;
-  // "redis://host:port[/db]" or "host:port".
-  static tl::expected<RedisEndpoint, std::string> parse(std::string_view uri);
-  std::string to_string() const;
-};
+namespace synthfarm::queue {
 
 struct RedisReply {
   enum class Type { kNil, kInteger, kString, kArray, kStatus };
@@ -41,7 +36,10 @@ struct RedisReply {
 
 struct RedisError {
   bool connection = false;  // true: unreachable or the link broke; retrying may help
-  std::string message;      // names the endpoint for connection errors
+  std::string message;      // names the endpoint for connection and credential errors
+  // The server refused our user and password, or wants some and we have none: retrying
+  // with the same credentials cannot help, so processes report it and exit.
+  bool credentials_refused = false;
 };
 
 template <typename T>

@@ -30,7 +30,8 @@ Farm::Farm(FarmOptions options) : options_(options) {
 }
 
 std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
-  std::vector<std::string> argv = {binary("synthfarm-coordinator"), "--redis", redis_url(), "--listen",
+  std::vector<std::string> argv = {binary("synthfarm-coordinator"), "--redis",
+                                   redis_url_as(options_.coordinator_redis_user), "--listen",
                                    "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(),
                                    "--control", control(), "--storage-root",
                                    options_.storage_root.empty() ? "file://" + out_root().string() : options_.storage_root,
@@ -71,9 +72,17 @@ void Farm::restart_redis() {
   redis_ = RedisServer::start(options_.redis_args, port, dir() / "redis");
 }
 
+// A client as the coordinator's Redis user (the one that may write tokens under an ACL).
+std::unique_ptr<queue::RedisClient> Farm::coordinator_redis() const {
+  auto file = options_.env.find("SYNTHFARM_REDIS_PASSWORD_FILE");
+  auto endpoint = queue::RedisEndpoint::parse(redis_url_as(options_.coordinator_redis_user),
+                                              file == options_.env.end() ? "" : file->second);
+  if (!endpoint) throw std::runtime_error("farm redis: " + endpoint.error());
+  return queue::RedisClient::create(*endpoint);
+}
+
 std::string Farm::make_token(const std::string& role, const std::string& name) {
-  auto endpoint = queue::RedisEndpoint::parse(redis_url());
-  auto redis = queue::RedisClient::create(*endpoint);
+  auto redis = coordinator_redis();
   auto token = auth::TokenStore(*redis, "sf").create(name, *auth::parse_role(role), 0);
   if (!token) throw std::runtime_error("cannot make token " + name + ": " + token.error());
   return *token;
@@ -81,8 +90,7 @@ std::string Farm::make_token(const std::string& role, const std::string& name) {
 
 std::string Farm::login_url() {
   if (!options_.auth) return url() + "/";
-  auto endpoint = queue::RedisEndpoint::parse(redis_url());
-  auto redis = queue::RedisClient::create(*endpoint);
+  auto redis = coordinator_redis();
   auto code = auth::SessionStore(*redis, "sf").create_login_code(auth::sha256_hex(token_), std::chrono::seconds(600));
   if (!code) throw std::runtime_error("cannot make a login code: " + code.error());
   return url() + "/#login=" + *code;
@@ -101,7 +109,8 @@ Farm::~Farm() {
 
 std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>& extra_args) {
   int n = ++worker_seq_;
-  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url(), "--coordinator", telemetry(),
+  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url_as(options_.worker_redis_user),
+                                   "--coordinator", telemetry(),
                                    "--control", options_.worker_control ? control() : "tcp://127.0.0.1:1",
                                    "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
                                    "--lease-ms", std::to_string(options_.lease_ms)};
@@ -110,6 +119,11 @@ std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>&
   auto env = options_.env;
   for (const auto& [name, value] : options_.worker_env) env[name] = value;
   return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"), env);
+}
+
+std::string Farm::redis_url_as(const std::string& user) const {
+  if (user.empty() || !redis_) return redis_url();
+  return "redis://" + user + "@127.0.0.1:" + std::to_string(redis_->port());
 }
 
 std::pair<int, nlohmann::json> Farm::get(const std::string& path) const {

@@ -12,6 +12,10 @@
 
 #include "tests/fixtures.h"
 
+namespace synthfarm::queue {
+class RedisClient;
+}
+
 namespace synthfarm::testing {
 
 struct FarmOptions {
@@ -36,6 +40,11 @@ struct FarmOptions {
   std::vector<std::string> coordinator_args = {};
   // Storage jobs may use besides the farm's directory and storage root (--allow-storage).
   std::vector<std::string> allow_storage = {};
+  // Redis ACL users the coordinator and the workers name in --redis (empty: the default
+  // user); their passwords come from SYNTHFARM_REDIS_PASSWORD_FILE in `env` and
+  // `worker_env`.
+  std::string coordinator_redis_user = {};
+  std::string worker_redis_user = {};
 };
 
 class Farm {
@@ -51,6 +60,8 @@ class Farm {
   // A dashboard URL that logs a browser in once as the admin token (the plain URL with auth off).
   std::string login_url();
   std::string redis_url() const { return redis_ ? redis_->url() : ""; }
+  // The same Redis as `user` (no password: the programs read it from a file).
+  std::string redis_url_as(const std::string& user) const;
   std::string telemetry() const { return "tcp://127.0.0.1:" + std::to_string(telemetry_port_); }
   std::string control() const { return "tcp://127.0.0.1:" + std::to_string(control_port_); }
   const std::filesystem::path& dir() const { return dir_.path(); }
@@ -90,6 +101,7 @@ class Farm {
  private:
   FarmOptions options_;
   TempDir dir_;
+  std::unique_ptr<queue::RedisClient> coordinator_redis() const;
   std::unique_ptr<RedisServer> redis_;
   std::string token_;
   int http_port_ = 0;

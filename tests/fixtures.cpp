@@ -137,7 +137,12 @@ std::unique_ptr<RedisServer> RedisServer::start(const std::vector<std::string>& 
     if (wait_for_tcp(server->port_, std::chrono::seconds(10))) return server;
     server->process_.reset();
   }
-  throw std::runtime_error("redis-server did not start (is it installed? ops/setup.sh installs it)");
+  // Its log says why, e.g. a line of an --aclfile it refused.
+  std::ifstream log(server->data_dir_ / "redis.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  throw std::runtime_error("redis-server did not start (is it installed? ops/setup.sh installs it):\n" +
+                           text.str());
 }
 
 void RedisServer::kill() {

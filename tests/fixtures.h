@@ -59,6 +59,8 @@ class ChildProcess {
 // redis-server on a free loopback port, data in its own temp dir.
 class RedisServer {
  public:
+  // `extra_args` go on redis-server's command line after the fixture's own, e.g.
+  // {"--aclfile", path} for ACL users (url() holds no credentials: clients add their own).
   // port 0 picks a free one; a given port is used as is (to restart "the same" server).
   // `data_dir` (optional) holds its files (AOF, log) instead of its own temp dir, so a
   // server restarted with the same dir and port loads what the last one persisted.

@@ -417,7 +417,7 @@ TEST(SecurityLimits, ASlowClientIsDroppedAtItsDeadlineWhileOthersAreServed) {
             static_cast<ssize_t>(request.size()));
   bool dropped = false;
   // One byte a second: every read succeeds, only the deadline for the whole request ends it.
-  for (int i = 0; i < 8 && !dropped; ++i) {
+  for (int i = 0; i < 12 && !dropped; ++i) {
     if (::send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
       dropped = true;
       break;
@@ -431,7 +431,9 @@ TEST(SecurityLimits, ASlowClientIsDroppedAtItsDeadlineWhileOthersAreServed) {
   double after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ::close(fd);
   EXPECT_TRUE(dropped) << "the slow client is still connected after " << after_s << " s";
-  EXPECT_LT(after_s, 4.0);
+  // The deadline plus scheduling slack on a loaded machine; without a deadline for the
+  // whole request it would stay connected all 12 s.
+  EXPECT_LT(after_s, 6.0);
   EXPECT_GE(after_s, 1.5);
   std::printf("security: a client sending 1 byte/s was dropped after %.1f s (deadline 2 s)\n",
               after_s);

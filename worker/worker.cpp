@@ -65,6 +65,13 @@ class WorkerImpl final : public Worker {
       if (stopping_) break;
       auto lease = queue::retry_with_backoff<std::optional<queue::Lease>>(
           [&] { return queue_.claim(options_.worker_id, options_.lease_ms); }, stopping_, log_retry());
+      if (!lease && lease.error().credentials_refused) {
+        // AUTH precedes every command on a connection, so this claim never ran; the same
+        // credentials would be refused again.
+        spdlog::error("{}; claiming nothing, exiting", lease.error().message);
+        exit_code = 1;
+        break;
+      }
       if (!lease) {
         if (!stopping_) spdlog::error("claim: {}", lease.error().message);
         queue::sleep_unless_stopped(std::chrono::seconds(1), stopping_);

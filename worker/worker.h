@@ -63,8 +63,8 @@ class Worker {
  public:
   static tl::expected<std::unique_ptr<Worker>, std::string> create(WorkerOptions options);
   virtual ~Worker() = default;
-  // Runs until stop(); returns the process exit code (1 when the coordinator refused
-  // this worker's handshake).
+  // Runs until stop(); returns the process exit code: 1 when Redis refused its
+  // credentials or the coordinator refused this worker's handshake.
   virtual int run() = 0;
   // Thread-safe, returns at once.
   virtual void stop() = 0;

@@ -39,7 +39,13 @@ int main(int argc, char** argv) {
   worker::WorkerOptions options;
   std::string redis = "redis://127.0.0.1:6379";
   std::string log_level = "info";
-  app.add_option("--redis", redis, "Redis address")->envname("SYNTHFARM_REDIS")->capture_default_str();
+  std::string redis_password_file;
+  app.add_option("--redis", redis, "Redis address, redis://[user[:password]@]host:port[/db]")
+      ->envname("SYNTHFARM_REDIS")
+      ->capture_default_str();
+  app.add_option("--redis-password-file", redis_password_file,
+                 "file holding the Redis password (mode 600), for the user named in --redis")
+      ->envname("SYNTHFARM_REDIS_PASSWORD_FILE");
   app.add_option("--coordinator", options.telemetry_endpoint, "coordinator telemetry endpoint (ZeroMQ)")
       ->envname("SYNTHFARM_TELEMETRY")
       ->capture_default_str();
@@ -97,7 +103,7 @@ int main(int argc, char** argv) {
   };
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [worker] %v");
-  auto endpoint = queue::RedisEndpoint::parse(redis);
+  auto endpoint = queue::RedisEndpoint::parse(redis, redis_password_file);
   if (!endpoint) {
     spdlog::error("--redis: {}", endpoint.error());
     return 2;
