@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -34,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "protocol/curve.h"
 #include "protocol/messages.h"
 #include "protocol/telemetry.h"
 
@@ -109,6 +111,7 @@ std::optional<HttpBase> parse_http(const std::string& url) {
 std::optional<int64_t> telemetry_messages(const HttpBase& api) {
   httplib::Client client(api.host, api.port);
   client.set_read_timeout(10, 0);
+  if (const char* token = std::getenv("SYNTHFARM_TOKEN")) client.set_bearer_token_auth(token);
   auto res = client.Get("/metrics");
   if (!res || res->status != 200) return std::nullopt;
   std::istringstream in(res->body);
@@ -129,6 +132,8 @@ struct Options {
   double hz = 1;
   int pid = 0;
   unsigned seed = 1;
+  // CURVE: every simulated worker uses this key pair against the coordinator's key.
+  std::string curve_key, coordinator_key;
 };
 
 // The command line into `o`; an exit status if the program is to stop there (--help, or a
@@ -145,6 +150,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--hz", o.hz, "heartbeats per second per worker")->capture_default_str();
   app.add_option("--id-prefix", o.id_prefix, "worker ids are <prefix>NNN")->capture_default_str();
   app.add_option("--seed", o.seed, "phase jitter seed")->capture_default_str();
+  app.add_option("--curve-key", o.curve_key, "CURVE key file of the simulated workers (all share it)");
+  app.add_option("--coordinator-key", o.coordinator_key, "the coordinator's CURVE public key or .pub file");
   CLI11_PARSE(app, argc, argv);
   return std::nullopt;
 }
@@ -153,13 +160,14 @@ using Senders = std::vector<std::unique_ptr<protocol::TelemetrySender>>;
 
 // The simulated workers' connections, made and settled before the window starts; nullopt
 // (after a message) if one cannot be made.
-std::optional<Senders> start_senders(const std::string& telemetry, int workers) {
+std::optional<Senders> start_senders(const std::string& telemetry, int workers,
+                                     const std::optional<protocol::CurveClientConfig>& curve) {
   // One sender per worker: a ZeroMQ context (I/O thread) and a TCP connection each.
   Senders senders;
   senders.reserve(workers);
   auto t_connect = Clock::now();
   for (int i = 0; i < workers; ++i) {
-    auto s = protocol::TelemetrySender::connect(telemetry);
+    auto s = protocol::TelemetrySender::connect(telemetry, curve);
     if (!s) {
       fmt::print(stderr, "sender {}: {}\n", i, s.error());
       return std::nullopt;
@@ -272,6 +280,7 @@ CoordinatorView coordinator_view(const std::optional<HttpBase>& api, const std::
     if (after && received_before) view.received = *after - *received_before;
     httplib::Client client(api->host, api->port);
     client.set_read_timeout(10, 0);
+    if (const char* token = std::getenv("SYNTHFARM_TOKEN")) client.set_bearer_token_auth(token);
     auto res = client.Get("/api/workers");
     if (res && res->status == 200) {
       auto body = nlohmann::json::parse(res->body, nullptr, false);
@@ -336,7 +345,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto senders = start_senders(opt.telemetry, opt.workers);
+  std::optional<protocol::CurveClientConfig> curve;
+  if (!opt.curve_key.empty()) {
+    auto keys = protocol::read_curve_key_file(opt.curve_key);
+    auto server = protocol::read_curve_public_key(opt.coordinator_key);
+    if (!keys || !server) {
+      fmt::print(stderr, "curve: {}\n", !keys ? keys.error() : server.error());
+      return 2;
+    }
+    curve = protocol::CurveClientConfig{*keys, *server};
+  }
+  auto senders = start_senders(opt.telemetry, opt.workers, curve);
   if (!senders) return 1;
   std::vector<protocol::Heartbeat> beats = make_heartbeats(opt.workers, opt.id_prefix);
 
