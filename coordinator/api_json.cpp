@@ -1,0 +1,64 @@
+#include "coordinator/api_json.h"
+
+#include <algorithm>
+#include <string>
+
+#include "protocol/messages.h"
+
+namespace synthfarm::coordinator {
+
+using nlohmann::json;
+
+json job_json(const queue::JobRecord& r, const JobLive& live) {
+  bool active = r.state == "running" || r.state == "queued" || r.state == "finalizing";
+  // Samples of shards still in flight count only while the job runs: once it has ended,
+  // the samples of a shard that failed part-way were never delivered.
+  int64_t done = r.state == "done" ? r.samples
+                 : active          ? std::min(r.samples, r.samples_done + live.inflight_samples)
+                                   : r.samples_done;
+  double rate = live.samples_per_sec;
+  if (!active && r.finished_ms > r.started_ms && r.started_ms > 0) {
+    // An ended job reports its average over the whole run.
+    rate = static_cast<double>(r.samples_done) * 1000.0 /
+           static_cast<double>(r.finished_ms - r.started_ms);
+  }
+  // -1: unknown (no throughput measured yet).
+  double eta = !active ? 0.0 : rate > 0 ? static_cast<double>(r.samples - done) / rate : -1.0;
+  return {{"id", r.id},
+          {"name", r.name},
+          {"state", r.state},
+          {"priority", r.priority},
+          {"samples", r.samples},
+          {"samples_done", done},
+          {"shard_size", r.shard_size},
+          {"shards_total", r.shards_total},
+          {"shards_done", r.shards_done},
+          {"shards_failed", r.shards_dead},
+          {"created_ms", r.created_ms},
+          {"started_ms", r.started_ms},
+          {"finished_ms", r.finished_ms},
+          {"storage", r.storage},
+          {"submitted_by", r.owner},
+          {"samples_per_sec", rate},
+          {"eta_s", eta},
+          {"error", r.error}};
+}
+
+json worker_json(const WorkerView& w, int64_t now_ms) {
+  const auto& hb = w.heartbeat;
+  bool rendering = hb.state == protocol::WorkerState::kRendering;
+  return {{"id", hb.worker_id},
+          {"host", hb.host},
+          {"pid", hb.pid},
+          {"state", w.alive ? std::string(protocol::worker_state_name(hb.state)) : "lost"},
+          {"job", rendering ? hb.shard.job_id : ""},
+          {"shard", rendering ? json(hb.shard.shard) : json(nullptr)},
+          {"threads", hb.threads},
+          {"samples_done", hb.samples_done},
+          {"samples_per_sec", hb.samples_per_sec},
+          {"last_heartbeat_ms", w.last_seen_ms},
+          {"age_ms", now_ms - w.last_seen_ms},
+          {"alive", w.alive}};
+}
+
+}  // namespace synthfarm::coordinator

@@ -1,0 +1,18 @@
+// The JSON the API answers with for a job and a worker (GET /api/jobs, /api/workers and
+// the dashboard's live stream). Internal to coordinator/.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+
+#include "coordinator/farm_view.h"
+#include "queue/queue.h"
+
+namespace synthfarm::coordinator {
+
+// A job's record with its live progress (samples in flight, rate, ETA).
+nlohmann::json job_json(const queue::JobRecord& r, const JobLive& live);
+// A worker as its last heartbeat shows it ("lost" once it has gone quiet).
+nlohmann::json worker_json(const WorkerView& w, int64_t now_ms);
+
+}  // namespace synthfarm::coordinator
