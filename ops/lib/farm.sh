@@ -4,6 +4,8 @@
 # Programs come from $BUILD_DIR/bin (default build/bin). Authentication is on, as in
 # production: farm_start makes an admin token and exports it as SYNTHFARM_TOKEN, which
 # the synthfarm CLI reads; $FARM_TOKEN_NAME names it (for `synthfarm token login-link`).
+# FARM_SECURITY: tokens (the default), full (tokens, and CURVE on telemetry and control
+# with every worker's key listed), off (no tokens, plain ZeroMQ; loopback only).
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
@@ -36,20 +38,35 @@ farm_start() {
     port_busy "$redis_port" && break
     sleep 0.1
   done
-  FARM_TOKEN_NAME="farm-$(date +%Y%m%d-%H%M%S)-$$"
-  SYNTHFARM_TOKEN=$("${BUILD_DIR:-build}"/bin/synthfarm token create --role admin --name "$FARM_TOKEN_NAME" \
-    --redis "$FARM_REDIS" 2>>"$FARM_RUN/token.log") || {
-    echo "farm: cannot make an API token; see $FARM_RUN/token.log" >&2
-    return 1
-  }
-  export SYNTHFARM_TOKEN
-  "${BUILD_DIR:-build}"/bin/synthfarm-coordinator --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
-    --telemetry "$FARM_TELEMETRY" --control "$FARM_CONTROL" --storage-root "$storage_root" >"$FARM_RUN/coordinator.log" 2>&1 &
+  local bin=${BUILD_DIR:-build}/bin security=${FARM_SECURITY:-tokens}
+  local coordinator_security=() worker_security=()
+  if [[ $security == off ]]; then
+    coordinator_security=(--auth off)
+    unset SYNTHFARM_TOKEN
+  else
+    FARM_TOKEN_NAME="farm-$(date +%Y%m%d-%H%M%S)-$$"
+    SYNTHFARM_TOKEN=$("$bin/synthfarm" token create --role admin --name "$FARM_TOKEN_NAME" \
+      --redis "$FARM_REDIS" 2>>"$FARM_RUN/token.log") || {
+      echo "farm: cannot make an API token; see $FARM_RUN/token.log" >&2
+      return 1
+    }
+    export SYNTHFARM_TOKEN
+  fi
+  if [[ $security == full ]]; then
+    "$bin/synthfarm" keygen --out "$FARM_RUN/coordinator" --force >/dev/null 2>&1
+    "$bin/synthfarm" keygen --out "$FARM_RUN/worker" --force >/dev/null 2>&1
+    cp "$FARM_RUN/worker.pub" "$FARM_RUN/allowed_workers"
+    coordinator_security=(--curve-key "$FARM_RUN/coordinator.key" --curve-workers "$FARM_RUN/allowed_workers")
+    worker_security=(--curve-key "$FARM_RUN/worker.key" --coordinator-key "$FARM_RUN/coordinator.pub")
+  fi
+  "$bin/synthfarm-coordinator" --redis "$FARM_REDIS" --listen "127.0.0.1:$http_port" \
+    --telemetry "$FARM_TELEMETRY" --control "$FARM_CONTROL" --storage-root "$storage_root" \
+    "${coordinator_security[@]}" >"$FARM_RUN/coordinator.log" 2>&1 &
   FARM_PIDS+=($!)
   local i
   for i in $(seq "$workers"); do
-    "${BUILD_DIR:-build}"/bin/synthfarm-worker --redis "$FARM_REDIS" --coordinator "$FARM_TELEMETRY" \
-      --control "$FARM_CONTROL" --threads "$threads" --id "w$i" >"$FARM_RUN/worker-$i.log" 2>&1 &
+    "$bin/synthfarm-worker" --redis "$FARM_REDIS" --coordinator "$FARM_TELEMETRY" \
+      --control "$FARM_CONTROL" --threads "$threads" --id "w$i" "${worker_security[@]}" >"$FARM_RUN/worker-$i.log" 2>&1 &
     FARM_PIDS+=($!)
   done
   for _ in $(seq 100); do
