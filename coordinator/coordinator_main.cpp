@@ -119,6 +119,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-body-bytes", options.http.max_body_bytes, "larger request bodies get 413")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
+  app.add_option("--max-header-bytes", options.http.max_header_bytes,
+                 "request line and headers; more get 431")
+      ->check(CLI::Range(1024, 1 << 20))
+      ->capture_default_str();
   app.add_option("--http-threads", options.http.threads, "HTTP connections served at once")
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();

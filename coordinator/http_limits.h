@@ -13,6 +13,7 @@ struct HttpLimits {
   std::chrono::milliseconds keep_alive_timeout{5000};  // idle time between kept-alive requests
   int max_connections_per_client = 16;                 // open connections per client address
   size_t max_body_bytes = 1 << 20;                     // larger request bodies get 413
+  size_t max_header_bytes = 16 << 10;                  // request line and headers; more get 431
   // Connections served at once: each dashboard's live stream holds one while open.
   int threads = 64;
 };

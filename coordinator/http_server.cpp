@@ -60,8 +60,12 @@ bool wait_until(int sock, short events, SteadyClock::time_point deadline) {
 class DeadlineStream final : public httplib::Stream {
  public:
   DeadlineStream(int sock, SSL* ssl, SteadyClock::time_point read_deadline,
-                 std::chrono::milliseconds write_timeout)
-      : sock_(sock), ssl_(ssl), read_deadline_(read_deadline), write_timeout_(write_timeout) {}
+                 std::chrono::milliseconds write_timeout, size_t max_header_bytes)
+      : sock_(sock),
+        ssl_(ssl),
+        read_deadline_(read_deadline),
+        write_timeout_(write_timeout),
+        max_header_bytes_(max_header_bytes) {}
 
   bool deadline_passed() const { return expired_; }
 
@@ -76,6 +80,39 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t read(char* ptr, size_t size) override {
+    ssize_t n = read_some(ptr, size);
+    if (n > 0 && !count_header_bytes(ptr, static_cast<size_t>(n))) {
+      // Answered here, before the library sees the rest: a 431 names the limit, then the
+      // connection ends.
+      std::string body =
+          fmt::format("{{\"error\":\"request headers over {} bytes\"}}\n", max_header_bytes_);
+      std::string response = fmt::format(
+          "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+          "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+          body.size(), body);
+      write(response.data(), response.size());
+      ::shutdown(sock_, SHUT_WR);
+      return -1;
+    }
+    return n;
+  }
+
+ private:
+  // Counts the bytes before the blank line that ends the headers; false once they pass
+  // the limit.
+  bool count_header_bytes(const char* data, size_t n) {
+    for (size_t i = 0; i < n && !headers_done_; ++i) {
+      ++header_bytes_;
+      char c = data[i];
+      terminator_ = (c == '\n' && (terminator_ == 1 || terminator_ == 3)) ? terminator_ + 1
+                    : c == '\r' ? (terminator_ == 2 ? 3 : 1)
+                                : 0;
+      if (terminator_ == 4) headers_done_ = true;
+    }
+    return header_bytes_ <= max_header_bytes_;
+  }
+
+  ssize_t read_some(char* ptr, size_t size) {
     for (;;) {
       if (ssl_) {
         int n = SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
@@ -96,6 +133,7 @@ class DeadlineStream final : public httplib::Stream {
     }
   }
 
+ public:
   ssize_t write(const char* ptr, size_t size) override {
     auto deadline = SteadyClock::now() + write_timeout_;
     size_t sent = 0;
@@ -149,6 +187,10 @@ class DeadlineStream final : public httplib::Stream {
   SSL* ssl_;
   SteadyClock::time_point read_deadline_;
   std::chrono::milliseconds write_timeout_;
+  size_t max_header_bytes_;
+  size_t header_bytes_ = 0;
+  int terminator_ = 0;  // how much of "\r\n\r\n" the last bytes matched
+  bool headers_done_ = false;
   mutable bool expired_ = false;
 };
 
@@ -258,7 +300,7 @@ bool HardenedServer::process_and_close_socket(socket_t sock) {
       break;
     }
     DeadlineStream stream(sock, ssl, SteadyClock::now() + limits_.request_timeout,
-                          limits_.write_timeout);
+                          limits_.write_timeout, limits_.max_header_bytes);
     bool closed = false;
     bool close_connection = n + 1 == keep_alive_max_count_;
     ok = process_request(stream, close_connection, closed, nullptr);

@@ -448,6 +448,9 @@ TEST(SecurityLimits, OversizeBodiesConnectionFloodsAndQuotasAreRefused) {
   std::string submitter = farm.make_token("submitter", "quota-bot");
   auto big = call(farm.url(), "POST", "/api/jobs", submitter, {}, std::string(100000, '#'));
   EXPECT_EQ(big.status, 413) << big.body;
+  auto headers = call(farm.url(), "GET", "/healthz", "", {{"X-Padding", std::string(20000, 'a')}});
+  EXPECT_EQ(headers.status, 431) << headers.body;
+  EXPECT_EQ(call(farm.url(), "GET", "/healthz", "", {{"X-Padding", std::string(8000, 'a')}}).status, 200);
 
   EXPECT_EQ(call(farm.url(), "POST", "/api/jobs", submitter, {}, tiny_spec("q1")).status, 201);
   EXPECT_EQ(call(farm.url(), "POST", "/api/jobs", submitter, {}, tiny_spec("q2")).status, 201);
