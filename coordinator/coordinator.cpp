@@ -21,6 +21,7 @@
 #include "auth/sessions.h"
 #include "auth/tokens.h"
 #include "coordinator/api_auth.h"
+#include "coordinator/coordinator_testing.h"
 #include "coordinator/farm_view.h"
 #include "coordinator/http_server.h"
 #include "coordinator/finalizer.h"
@@ -168,7 +169,7 @@ queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClie
   return std::optional<std::string>();
 }
 
-class CoordinatorImpl final : public Coordinator {
+class CoordinatorImpl final : public Coordinator, public testing::ConnectionServer {
  public:
   explicit CoordinatorImpl(CoordinatorOptions options)
       : options_(std::move(options)),
@@ -249,6 +250,9 @@ class CoordinatorImpl final : public Coordinator {
     stopping_ = true;
     if (server_) server_->stop();
   }
+
+  // testing::ConnectionServer: a connection accepted elsewhere, served on this thread.
+  void serve(int fd) override { server_->serve_connection(fd); }
 
  private:
   // A Redis whose jobs were submitted before the queue kept jobs per state has no
@@ -878,6 +882,14 @@ tl::expected<std::unique_ptr<Coordinator>, std::string> Coordinator::create(Coor
   auto c = std::make_unique<CoordinatorImpl>(std::move(options));
   auto started = c->start();
   if (!started) return tl::unexpected(started.error());
+  return c;
+}
+
+// The same object as create() returns, entered through the test hook instead of run().
+tl::expected<std::unique_ptr<testing::ConnectionServer>, std::string> testing::ConnectionServer::create(
+    CoordinatorOptions options) {
+  auto c = std::make_unique<CoordinatorImpl>(std::move(options));
+  if (auto started = c->start(); !started) return tl::unexpected(started.error());
   return c;
 }
 
