@@ -115,9 +115,13 @@ json worker_json(const WorkerView& w, int64_t now_ms) {
           {"alive", w.alive}};
 }
 
+// JSON text of an answer. Strings from outside (a request's path, a worker id from
+// telemetry) may hold invalid UTF-8, on which dump() throws: they get U+FFFD instead.
+std::string json_text(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void reply_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
+  res.set_content(json_text(body) + "\n", "application/json");
 }
 
 void reply_error(httplib::Response& res, int status, const std::string& message) {
@@ -692,7 +696,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider("text/event-stream", [this](size_t, httplib::DataSink& sink) {
-      std::string frame = "event: snapshot\ndata: " + snapshot().dump() + "\n\n";
+      std::string frame = "event: snapshot\ndata: " + json_text(snapshot()) + "\n\n";
       if (!sink.write(frame.data(), frame.size())) return false;
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (stopping_) {
