@@ -242,23 +242,29 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
     }
     env.width = static_cast<int>(width);
     env.height = static_cast<int>(height);
-    env.texels.assign(static_cast<size_t>(3 * width * height), 0.0f);
-    Imf::FrameBuffer buffer;
-    // The slices are addressed from the data window's origin, which need not be (0, 0).
-    char* base = reinterpret_cast<char*>(env.texels.data()) -
-                 (static_cast<ptrdiff_t>(window.min.x) + static_cast<ptrdiff_t>(window.min.y) * width) * 3 *
-                     static_cast<ptrdiff_t>(sizeof(float));
+    // A strip of rows at a time, the texels growing as rows arrive: a short file whose
+    // header claims a huge map fails at its first missing rows, instead of the reader first
+    // allocating and clearing what the header claims (up to 6 GiB).
+    constexpr int64_t kStripRows = 64;
+    const size_t row_floats = 3 * static_cast<size_t>(width);
     const size_t x_stride = 3 * sizeof(float), y_stride = x_stride * static_cast<size_t>(width);
-    if (rgb) {
-      for (int c = 0; c < 3; ++c) {
-        buffer.insert(std::string(1, "RGB"[c]),
-                      Imf::Slice(Imf::FLOAT, base + c * sizeof(float), x_stride, y_stride));
+    for (int64_t first = window.min.y; first <= window.max.y; first += kStripRows) {
+      const int64_t last = std::min<int64_t>(first + kStripRows - 1, window.max.y);
+      env.texels.resize(row_floats * static_cast<size_t>(last - window.min.y + 1), 0.0f);
+      // OpenEXR addresses a slice from the data window's origin, which need not be (0, 0):
+      // the base is where texel (0, 0) would be. Computed as an integer, since it can lie
+      // outside the vector (C++ pointer arithmetic may not).
+      const uintptr_t base = reinterpret_cast<uintptr_t>(env.texels.data()) -
+                             static_cast<uintptr_t>(window.min.x) * x_stride -
+                             static_cast<uintptr_t>(window.min.y) * y_stride;
+      Imf::FrameBuffer buffer;
+      for (int c = 0; c < (rgb ? 3 : 1); ++c) {
+        buffer.insert(rgb ? std::string(1, "RGB"[c]) : std::string("Y"),
+                      Imf::Slice(Imf::FLOAT, reinterpret_cast<char*>(base + c * sizeof(float)), x_stride, y_stride));
       }
-    } else {
-      buffer.insert("Y", Imf::Slice(Imf::FLOAT, base, x_stride, y_stride));
+      input.setFrameBuffer(buffer);
+      input.readPixels(static_cast<int>(first), static_cast<int>(last));
     }
-    input.setFrameBuffer(buffer);
-    input.readPixels(window.min.y, window.max.y);
     if (!rgb) {
       for (size_t i = 0; i < env.texels.size(); i += 3) env.texels[i + 1] = env.texels[i + 2] = env.texels[i];
     }

@@ -64,6 +64,16 @@ TEST(EnvironmentExrTest, DecodesTheTexelsRowByRow) {
   EXPECT_DOUBLE_EQ(env->intensity, 1);
 }
 
+// Maps are read a strip of 64 rows at a time: a map of several strips, the last one short,
+// comes out whole and in order.
+TEST(EnvironmentExrTest, DecodesAMapOfSeveralStrips) {
+  const std::vector<float> texels = gradient_texels(3, 150);
+  auto env = decode_environment_exr(exr_of(3, 150, texels), "tall.exr");
+  ASSERT_TRUE(env) << env.error();
+  EXPECT_EQ(env->height, 150);
+  EXPECT_EQ(env->texels, texels);
+}
+
 TEST(EnvironmentExrTest, BadFilesAreNamedWithWhatIsWrong) {
   const std::string good = exr_of(8, 4, gradient_texels(8, 4));
   auto error_of = [](const std::string& bytes) {
