@@ -17,8 +17,17 @@ constexpr double kPio2Lo = 6.07710050650619224932e-11;  // pi/2 - kPio2Hi
 using math_internal::kernel_cos;
 using math_internal::kernel_sin;
 
-// x = n * pi/2 + r with |r| <= ~pi/4; returns n mod 4.
+// Beyond this the two-part pi/2 below no longer reduces accurately (fdlibm's bound for it,
+// 2^19 * pi/2), and n soon no longer fits an integer.
+constexpr double kMediumArgument = 823550.0;
+constexpr double kTwoPi = 6.28318530717958647692;
+
+// x = n * pi/2 + r with |r| <= ~pi/4; returns n mod 4. x must be finite. A larger x is
+// first taken modulo 2 pi (the double nearest it): not sin's true argument reduction,
+// but exact (fmod rounds nothing), so the result is the same on every machine, and
+// bounded; no angle that large means anything (it comes from bad input, e.g. a BVH file).
 int reduce_quadrant(double x, double& r) {
+  if (std::fabs(x) > kMediumArgument) x = std::fmod(x, kTwoPi);
   double n = std::floor(x * kTwoOverPi + 0.5);
   r = (x - n * kPio2Hi) - n * kPio2Lo;
   return static_cast<int>(static_cast<int64_t>(n) & 3);
@@ -27,6 +36,7 @@ int reduce_quadrant(double x, double& r) {
 }  // namespace
 
 double portable_sin(double x) {
+  if (!std::isfinite(x)) return std::numeric_limits<double>::quiet_NaN();
   double r = 0;
   switch (reduce_quadrant(x, r)) {
     case 0:
@@ -41,6 +51,7 @@ double portable_sin(double x) {
 }
 
 double portable_cos(double x) {
+  if (!std::isfinite(x)) return std::numeric_limits<double>::quiet_NaN();
   double r = 0;
   switch (reduce_quadrant(x, r)) {
     case 0:

@@ -10,7 +10,9 @@ namespace synthfarm {
 
 // sin and cos from + - * only (fdlibm kernels, Cody-Waite reduction), so results do not
 // depend on which libm code path (FMA or not) a machine selects. Accurate to ~1 ulp for
-// |x| < 1e5, which is all the scene and the renderer need.
+// |x| < 1e5, which is all the scene and the renderer need. Larger arguments (from bad
+// input) are taken modulo 2 pi first: bounded, deterministic, not accurate. NaN for NaN
+// and infinities.
 double portable_sin(double x);
 double portable_cos(double x);
 // The same for |x| <= pi/4 only, skipping the argument reduction (hot sampling code, so

@@ -18,6 +18,23 @@ TEST(PortableMathTest, MatchesLibmClosely) {
   EXPECT_EQ(portable_cos(0.0), 1.0);
 }
 
+// Angles from outside (a BVH file's rotation channels) can be anything: a huge one once
+// overflowed the quadrant's integer conversion (undefined behaviour, found by fuzzing).
+TEST(PortableMathTest, HugeAndNonFiniteArguments) {
+  for (double x : {1e6, -3e8, 1.23457e39, -1e300, 1.7976931348623157e308}) {
+    EXPECT_GE(portable_sin(x), -1.0) << x;
+    EXPECT_LE(portable_sin(x), 1.0) << x;
+    EXPECT_GE(portable_cos(x), -1.0) << x;
+    EXPECT_LE(portable_cos(x), 1.0) << x;
+    EXPECT_NEAR(portable_sin(x) * portable_sin(x) + portable_cos(x) * portable_cos(x), 1.0, 1e-12) << x;
+  }
+  for (double x : {INFINITY, -INFINITY, NAN}) {
+    EXPECT_TRUE(std::isnan(portable_sin(x))) << x;
+    EXPECT_TRUE(std::isnan(portable_cos(x))) << x;
+  }
+  EXPECT_NEAR(portable_sin(800000.0), std::sin(800000.0), 1e-9) << "below the bound: the accurate path";
+}
+
 TEST(PortableMathTest, ExpLogAtan2AcosMatchLibm) {
   for (double x = -30; x <= 30; x += 0.01237) {
     EXPECT_NEAR(portable_exp(x), std::exp(x), 4e-16 * std::exp(x)) << x;

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/coordinator_client.h"
+#include "jobs/manifest.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::cli {
@@ -45,9 +46,9 @@ int cmd_fetch(const Remote& remote, const std::string& job, const std::string& d
                manifest_bytes.error().message);
     return kExitFailure;
   }
-  const json manifest = json::parse(*manifest_bytes, nullptr, false);
-  if (manifest.is_discarded() || !manifest.contains("objects") || !manifest["objects"].is_array()) {
-    fmt::print(stderr, "error: {}/manifest.json: not a dataset manifest\n", source_uri);
+  auto manifest = jobs::parse_dataset_manifest(*manifest_bytes);
+  if (!manifest) {
+    fmt::print(stderr, "error: {}/manifest.json: {}\n", source_uri, manifest.error());
     return kExitFailure;
   }
   std::string dest_uri = dir.find("://") == std::string::npos ? "file://" + dir : dir;
@@ -58,24 +59,20 @@ int cmd_fetch(const Remote& remote, const std::string& job, const std::string& d
     return kExitBadInput;
   }
 
-  const json& objects = manifest["objects"];
+  const std::vector<jobs::ManifestEntry>& objects = manifest->objects;
+  const size_t listed = objects.size() + manifest->problems.size();
   // Progress on one line redrawn in place on a terminal; nothing on a pipe but the summary.
   const bool tty = isatty(fileno(stderr));
   auto progress = [&](size_t done) {
-    if (tty) fmt::print(stderr, "\rfetch {}/{} objects\x1b[K", done, objects.size());
+    if (tty) fmt::print(stderr, "\rfetch {}/{} objects\x1b[K", done, listed);
   };
   uint64_t fetched = 0, kept = 0, fetched_bytes = 0;
   std::vector<std::string> failures;
+  for (const std::string& problem : manifest->problems) failures.push_back("manifest.json: " + problem);
   for (size_t i = 0; i < objects.size(); ++i) {
-    const json& o = objects[i];
-    if (!o.is_object() || !o.contains("key") || !o["key"].is_string() || !o.contains("size") ||
-        !o["size"].is_number_unsigned() || !o.contains("sha256") || !o["sha256"].is_string()) {
-      failures.push_back(fmt::format("manifest.json: objects[{}] lacks key, size or sha256", i));
-      continue;
-    }
-    const std::string key = o["key"];
-    const auto size = o["size"].get<uint64_t>();
-    const std::string sha256 = o["sha256"];
+    const std::string& key = objects[i].key;
+    const uint64_t size = objects[i].size;
+    const std::string& sha256 = objects[i].sha256;
     // Keys come from the manifest: never let one write outside `dir`.
     if (auto valid = storage::validate_key(key); !valid || key == "manifest.json") {
       failures.push_back(
@@ -120,7 +117,7 @@ int cmd_fetch(const Remote& remote, const std::string& job, const std::string& d
     for (const std::string& f : failures) fmt::print(stderr, "error: {}\n", f);
     fmt::print(stderr,
                "error: job {}: {} of {} object(s) failed; manifest.json not written to {}\n", job,
-               failures.size(), objects.size(), (*dest)->uri());
+               failures.size(), listed, (*dest)->uri());
     return kExitFailure;
   }
   if (auto put = (*dest)->put("manifest.json", *manifest_bytes); !put) {

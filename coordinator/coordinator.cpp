@@ -22,6 +22,7 @@
 #include "auth/tokens.h"
 #include "coordinator/api_auth.h"
 #include "coordinator/api_json.h"
+#include "coordinator/coordinator_testing.h"
 #include "coordinator/farm_view.h"
 #include "coordinator/http_server.h"
 #include "coordinator/finalizer.h"
@@ -64,9 +65,13 @@ std::string new_job_id(const std::string& name) {
   return fmt::format("{}-{:06x}", name, rng() & 0xffffff);
 }
 
+// JSON text of an answer. Strings from outside (a request's path, a worker id from
+// telemetry) may hold invalid UTF-8, on which dump() throws: they get U+FFFD instead.
+std::string json_text(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void reply_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
+  res.set_content(json_text(body) + "\n", "application/json");
 }
 
 void reply_error(httplib::Response& res, int status, const std::string& message) {
@@ -118,7 +123,7 @@ queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClie
   return std::optional<std::string>();
 }
 
-class CoordinatorImpl final : public Coordinator {
+class CoordinatorImpl final : public Coordinator, public testing::ConnectionServer {
  public:
   explicit CoordinatorImpl(CoordinatorOptions options)
       : options_(std::move(options)),
@@ -199,6 +204,9 @@ class CoordinatorImpl final : public Coordinator {
     stopping_ = true;
     if (server_) server_->stop();
   }
+
+  // testing::ConnectionServer: a connection accepted elsewhere, served on this thread.
+  void serve(int fd) override { server_->serve_connection(fd); }
 
  private:
   // A Redis whose jobs were submitted before the queue kept jobs per state has no
@@ -638,7 +646,7 @@ class CoordinatorImpl final : public Coordinator {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider("text/event-stream", [this](size_t, httplib::DataSink& sink) {
-      std::string frame = "event: snapshot\ndata: " + snapshot().dump() + "\n\n";
+      std::string frame = "event: snapshot\ndata: " + json_text(snapshot()) + "\n\n";
       if (!sink.write(frame.data(), frame.size())) return false;
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (stopping_) {
@@ -828,6 +836,14 @@ tl::expected<std::unique_ptr<Coordinator>, std::string> Coordinator::create(Coor
   auto c = std::make_unique<CoordinatorImpl>(std::move(options));
   auto started = c->start();
   if (!started) return tl::unexpected(started.error());
+  return c;
+}
+
+// The same object as create() returns, entered through the test hook instead of run().
+tl::expected<std::unique_ptr<testing::ConnectionServer>, std::string> testing::ConnectionServer::create(
+    CoordinatorOptions options) {
+  auto c = std::make_unique<CoordinatorImpl>(std::move(options));
+  if (auto started = c->start(); !started) return tl::unexpected(started.error());
   return c;
 }
 

@@ -29,6 +29,10 @@ class HardenedServer : public httplib::Server {
       HttpLimits limits, const std::string& tls_cert, const std::string& tls_key);
   ~HardenedServer() override;
   bool tls() const { return ctx_ != nullptr; }
+  // Serves a connection accepted elsewhere exactly as one from the listener (limits,
+  // deadlines, keep-alive), on the calling thread, and closes it: the HTTP fuzz target's
+  // way in (coordinator_testing.h). false when the connection ended in an error.
+  bool serve_connection(socket_t sock) { return process_and_close_socket(sock); }
   // Connections refused for the per-client limit, and requests dropped at their deadline.
   uint64_t refused_connections() const { return refused_.load(); }
   uint64_t timed_out_requests() const { return timed_out_.load(); }

@@ -41,6 +41,7 @@ class Lexer {
   void skip_line() {
     while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
   }
+  size_t remaining() const { return text_.size() - pos_; }
   // The rest of the current line (from the current position), then moves to the next.
   bool take_line(std::string_view& out, int& line) {
     if (pos_ >= text_.size()) return false;
@@ -297,7 +298,10 @@ class Parser {
     lex_.skip_line();
 
     const int columns = out_.channel_count;
-    out_.values.reserve(static_cast<size_t>(out_.frame_count) * columns);
+    // Room for what the rest of the text can hold (a value takes at least two bytes, a
+    // digit and a separator), not for what Frames: claims: a few bytes claiming ten
+    // million frames of many channels must not reserve gigabytes.
+    out_.values.reserve(std::min(static_cast<size_t>(out_.frame_count) * columns, lex_.remaining() / 2));
     int frame = 0, last_line = time.line;
     std::string_view line;
     int line_no = 0;

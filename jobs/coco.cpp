@@ -234,7 +234,15 @@ tl::expected<void, std::string> DatasetBuilder::add_image(std::string_view sampl
                 {"width", *width},
                 {"height", *height},
                 {"sample", *index}};
-  if (j.contains("clip") && j["clip"].is_object()) image["frame"] = j["clip"].value("frame", 0);
+  if (j.contains("clip") && j["clip"].is_object()) {
+    // Not value("frame", 0): it converts whatever is there, throwing on a string and
+    // undefined for a number beyond int.
+    const json& clip = j["clip"];
+    auto frame = clip.contains("frame") ? unsigned_field(clip, "frame", where + ".clip")
+                                        : tl::expected<uint64_t, std::string>(0);
+    if (!frame) return tl::unexpected(frame.error());
+    image["frame"] = *frame;
+  }
 
   // Built aside and appended only when the whole image is good.
   std::string person_items, instance_items;

@@ -286,6 +286,15 @@ TEST(CocoDataset, BadSampleJsonIsRefusedNamingTheFieldAndAddsNothing) {
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().find("y.json.instances[0].keypoints"), std::string::npos) << r.error();
   EXPECT_FALSE(builder.add_image("[1, 2", "a.png", "z.json").has_value());
+  // A clip frame that is not a non-negative integer once threw (a string) or overflowed
+  // int (1e300) out of add_image.
+  for (json frame : {json("one"), json(1e300), json(-1)}) {
+    json clip = sample(0, json::array());
+    clip["clip"] = {{"frame", frame}, {"frames", 3}};
+    r = builder.add_image(clip.dump(), "a.png", "c.json");
+    ASSERT_FALSE(r.has_value()) << frame;
+    EXPECT_NE(r.error().find("c.json.clip.frame"), std::string::npos) << r.error();
+  }
   EXPECT_EQ(builder.images(), 0u);
   EXPECT_EQ(json::parse(builder.finish().instances)["images"].size(), 0u);
 }

@@ -23,19 +23,47 @@ tl::expected<ShardManifest, std::string> parse_shard_manifest(std::string_view b
     if (j.value("format", "") != "synthfarm.shard/1") {
       return tl::unexpected(std::string("not a synthfarm shard manifest (format field)"));
     }
+    // get<uint64_t>() converts any number, and a float beyond 2^64 (or a negative one) has
+    // no uint64_t value at all: counts must be written as non-negative integers.
+    auto count = [](const nlohmann::json& value, const char* field) {
+      if (!value.is_number_unsigned()) {
+        throw nlohmann::json::type_error::create(302, std::string(field) + " must be a non-negative integer", &value);
+      }
+      return value.get<uint64_t>();
+    };
     ShardManifest m;
     m.job_id = j.at("job").get<std::string>();
-    m.shard = j.at("shard").get<uint64_t>();
-    m.first_sample = j.at("first_sample").get<uint64_t>();
-    m.sample_count = j.at("sample_count").get<uint64_t>();
+    m.shard = count(j.at("shard"), "shard");
+    m.first_sample = count(j.at("first_sample"), "first_sample");
+    m.sample_count = count(j.at("sample_count"), "sample_count");
     for (const auto& o : j.at("objects")) {
-      m.objects.push_back({o.at("key").get<std::string>(), o.at("size").get<uint64_t>(),
+      m.objects.push_back({o.at("key").get<std::string>(), count(o.at("size"), "objects[].size"),
                            o.at("sha256").get<std::string>()});
     }
     return m;
   } catch (const nlohmann::json::exception& e) {
     return tl::unexpected(std::string("malformed shard manifest: ") + e.what());
   }
+}
+
+tl::expected<DatasetManifest, std::string> parse_dataset_manifest(std::string_view bytes) {
+  const nlohmann::json manifest = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (manifest.is_discarded() || !manifest.is_object() || !manifest.contains("objects") ||
+      !manifest["objects"].is_array()) {
+    return tl::unexpected(std::string("not a dataset manifest (no \"objects\" array)"));
+  }
+  DatasetManifest out;
+  const nlohmann::json& objects = manifest["objects"];
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const nlohmann::json& o = objects[i];
+    if (!o.is_object() || !o.contains("key") || !o["key"].is_string() || !o.contains("size") ||
+        !o["size"].is_number_unsigned() || !o.contains("sha256") || !o["sha256"].is_string()) {
+      out.problems.push_back(fmt::format("objects[{}] lacks key, size or sha256", i));
+      continue;
+    }
+    out.objects.push_back({o["key"].get<std::string>(), o["size"].get<uint64_t>(), o["sha256"].get<std::string>()});
+  }
+  return out;
 }
 
 }  // namespace synthfarm::jobs

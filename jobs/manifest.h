@@ -1,5 +1,5 @@
 // Shard manifests: the commit marker a worker writes after every object of a shard is
-// stored. It lists each object with its size and sha256; readers trust manifests only.
+// stored; and the reader of a dataset's manifest.json. It lists each object with its size and sha256; readers trust manifests only.
 // The bytes depend only on the shard's contents (no worker id, token or time), so a
 // shard rendered twice writes the same manifest.
 #pragma once
@@ -33,5 +33,17 @@ struct ShardManifest {
 std::string shard_manifest_key(uint64_t shard);
 std::string shard_manifest_to_json(const ShardManifest& manifest);
 tl::expected<ShardManifest, std::string> parse_shard_manifest(std::string_view bytes);
+
+// The objects a dataset's manifest.json lists (the coordinator's finalizer writes it;
+// `synthfarm fetch` downloads and checks what it lists). Read from storage, so never
+// trusted: an entry without a string key, an unsigned size and a string sha256 is a
+// problem ("objects[3] lacks key, size or sha256"), reported beside the good entries, in
+// order. Keys are not checked here: the reader checks them against where it writes.
+// Errors: not JSON, or no "objects" array.
+struct DatasetManifest {
+  std::vector<ManifestEntry> objects;
+  std::vector<std::string> problems;
+};
+tl::expected<DatasetManifest, std::string> parse_dataset_manifest(std::string_view bytes);
 
 }  // namespace synthfarm::jobs

@@ -48,6 +48,7 @@ RULES = {
                     "protocol", "storage", "auth"},
     "bench":       ANY,
     "tests":       ANY,
+    "fuzz":        ANY,
 }
 
 # Test code of any module may also use the shared fixtures in tests/ (they start real

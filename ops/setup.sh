@@ -25,6 +25,7 @@ test_pkgs=(
   universal-ctags                   # ops/code_size.py (file and function sizes)
   awscli                            # the independent S3 client of the S3 tests
   curl openssl                      # security tests: raw API calls, a test CA and certificates
+  clang                             # libFuzzer with ASan and UBSan (fuzz/, bench/fuzz.sh)
 )
 # s3rver (the S3 test server, ops/s3rver) runs on Node.js; use an npm already installed.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (Debian packages), builds, and runs the
-# whole suite: every ctest label (unit, e2e, chaos, browser, security; e2e includes the S3
-# tests), then the unit tests of the core libraries again under AddressSanitizer + UBSan.
-# Extra arguments go to the main ctest run and skip the sanitizer pass, e.g.
+# whole suite: every ctest label (unit, e2e, chaos, browser, security, fuzz; e2e includes
+# the S3 tests), then the unit tests of the core libraries again under AddressSanitizer +
+# UBSan, then the fuzz targets built with clang's libFuzzer, fuzzing briefly.
+# Extra arguments go to the main ctest run and skip the sanitizer and fuzzing passes, e.g.
 #   ops/test.sh -L unit          only the unit tests
 #   ops/test.sh -R EndToEnd      tests whose name matches
 set -euo pipefail
@@ -37,4 +38,13 @@ if (($# == 0)); then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --timeout 900 -L unit \
     -E 'HumanLabels.VisibleKeypoints|SceneLooksTest.SurfacesGetPatterns|CharacterTest.VisibleCharacterKeypoints'
+
+  # Fuzzing (label fuzz): the parsers of outside bytes (fuzz/) built with clang, libFuzzer,
+  # ASan and UBSan, only the fuzz targets and the libraries under them. Each target replays
+  # its seed corpus (every input that once crashed it included), then fuzzes for
+  # SYNTHFARM_FUZZ_SECONDS (10 s) in a scratch copy of it; bench/fuzz.sh runs them longer.
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_FUZZ=ON \
+    -DCMAKE_UNITY_BUILD=ON "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
+  cmake --build build-fuzz -j "$(nproc)" --target fuzz_targets
+  ctest --test-dir build-fuzz --output-on-failure -j "$(nproc)" --timeout 300 -L fuzz
 fi

@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace synthfarm::render {
@@ -53,7 +54,11 @@ class StringIStream final : public Imf::IStream {
   explicit StringIStream(std::string_view bytes) : Imf::IStream("memory"), bytes_(bytes) {}
 
   bool read(char c[], int n) override {
-    if (n < 0 || pos_ + static_cast<size_t>(n) > bytes_.size()) throw std::runtime_error("unexpected end of file");
+    // OpenEXR seeks to offsets read from the file: pos_ may be anywhere, and pos_ + n
+    // may wrap (it did, found by fuzzing), so compare without adding to it.
+    if (n < 0 || pos_ > bytes_.size() || static_cast<size_t>(n) > bytes_.size() - pos_) {
+      throw std::runtime_error("unexpected end of file");
+    }
     std::memcpy(c, bytes_.data() + pos_, static_cast<size_t>(n));
     pos_ += static_cast<size_t>(n);
     return pos_ < bytes_.size();
@@ -65,6 +70,44 @@ class StringIStream final : public Imf::IStream {
   std::string_view bytes_;
   size_t pos_ = 0;
 };
+
+// nullopt when every header attribute's declared size fits in the file; else what does
+// not. OpenEXR allocates an attribute's declared size before reading it, so a file of a
+// few bytes could make it allocate 2 GB (found by fuzzing): the sizes are checked here,
+// from the format's layout (magic, version, then per part attributes of name\0 type\0
+// int32 size and value, each list ending in an empty name; multi-part files end the list
+// of parts with one more empty name).
+std::optional<std::string> oversized_attribute(std::string_view bytes) {
+  if (bytes.size() < 8) return std::nullopt;  // OpenEXR says what is wrong with it
+  const bool multipart = (static_cast<unsigned char>(bytes[6]) & 0x10) != 0;  // version flag 0x1000
+  size_t pos = 8;
+  auto c_string = [&](std::string_view& out) {
+    const size_t end = bytes.find('\0', pos);
+    if (end == std::string_view::npos) return false;
+    out = bytes.substr(pos, end - pos);
+    pos = end + 1;
+    return true;
+  };
+  for (;;) {
+    std::string_view name, type;
+    if (!c_string(name)) return std::nullopt;  // truncated: OpenEXR's own error
+    if (name.empty()) {
+      // The end of one part's attributes; a multi-part file's list of parts ends with an
+      // empty part (a second empty name at once).
+      if (!multipart || pos >= bytes.size() || bytes[pos] == '\0') return std::nullopt;
+      continue;
+    }
+    if (!c_string(type) || bytes.size() - pos < 4) return std::nullopt;
+    uint32_t size = 0;
+    std::memcpy(&size, bytes.data() + pos, 4);  // little-endian, as x86-64
+    pos += 4;
+    if (size > bytes.size() - pos) {
+      return fmt::format("header attribute '{}' declares {} bytes, but only {} follow", name, size,
+                         bytes.size() - pos);
+    }
+    pos += size;
+  }
+}
 
 // x^(1/5) for x in [0, 1] by Newton's method from above: only + - * / (portable bits).
 double fifth_root(double x) {
@@ -224,6 +267,7 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
       static_cast<unsigned char>(bytes[2]) != 0x31 || static_cast<unsigned char>(bytes[3]) != 0x01) {
     return tl::unexpected(file + ": not an OpenEXR file");
   }
+  if (auto problem = oversized_attribute(bytes)) return tl::unexpected(file + ": " + *problem);
   Environment env;
   env.name = file;
   try {
@@ -242,23 +286,29 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
     }
     env.width = static_cast<int>(width);
     env.height = static_cast<int>(height);
-    env.texels.assign(static_cast<size_t>(3 * width * height), 0.0f);
-    Imf::FrameBuffer buffer;
-    // The slices are addressed from the data window's origin, which need not be (0, 0).
-    char* base = reinterpret_cast<char*>(env.texels.data()) -
-                 (static_cast<ptrdiff_t>(window.min.x) + static_cast<ptrdiff_t>(window.min.y) * width) * 3 *
-                     static_cast<ptrdiff_t>(sizeof(float));
+    // A strip of rows at a time, the texels growing as rows arrive: a short file whose
+    // header claims a huge map fails at its first missing rows, instead of the reader first
+    // allocating and clearing what the header claims (up to 6 GiB).
+    constexpr int64_t kStripRows = 64;
+    const size_t row_floats = 3 * static_cast<size_t>(width);
     const size_t x_stride = 3 * sizeof(float), y_stride = x_stride * static_cast<size_t>(width);
-    if (rgb) {
-      for (int c = 0; c < 3; ++c) {
-        buffer.insert(std::string(1, "RGB"[c]),
-                      Imf::Slice(Imf::FLOAT, base + c * sizeof(float), x_stride, y_stride));
+    for (int64_t first = window.min.y; first <= window.max.y; first += kStripRows) {
+      const int64_t last = std::min<int64_t>(first + kStripRows - 1, window.max.y);
+      env.texels.resize(row_floats * static_cast<size_t>(last - window.min.y + 1), 0.0f);
+      // OpenEXR addresses a slice from the data window's origin, which need not be (0, 0):
+      // the base is where texel (0, 0) would be. Computed as an integer, since it can lie
+      // outside the vector (C++ pointer arithmetic may not).
+      const uintptr_t base = reinterpret_cast<uintptr_t>(env.texels.data()) -
+                             static_cast<uintptr_t>(window.min.x) * x_stride -
+                             static_cast<uintptr_t>(window.min.y) * y_stride;
+      Imf::FrameBuffer buffer;
+      for (int c = 0; c < (rgb ? 3 : 1); ++c) {
+        buffer.insert(rgb ? std::string(1, "RGB"[c]) : std::string("Y"),
+                      Imf::Slice(Imf::FLOAT, reinterpret_cast<char*>(base + c * sizeof(float)), x_stride, y_stride));
       }
-    } else {
-      buffer.insert("Y", Imf::Slice(Imf::FLOAT, base, x_stride, y_stride));
+      input.setFrameBuffer(buffer);
+      input.readPixels(static_cast<int>(first), static_cast<int>(last));
     }
-    input.setFrameBuffer(buffer);
-    input.readPixels(window.min.y, window.max.y);
     if (!rgb) {
       for (size_t i = 0; i < env.texels.size(); i += 3) env.texels[i + 1] = env.texels[i + 2] = env.texels[i];
     }

@@ -64,6 +64,16 @@ TEST(EnvironmentExrTest, DecodesTheTexelsRowByRow) {
   EXPECT_DOUBLE_EQ(env->intensity, 1);
 }
 
+// Maps are read a strip of 64 rows at a time: a map of several strips, the last one short,
+// comes out whole and in order.
+TEST(EnvironmentExrTest, DecodesAMapOfSeveralStrips) {
+  const std::vector<float> texels = gradient_texels(3, 150);
+  auto env = decode_environment_exr(exr_of(3, 150, texels), "tall.exr");
+  ASSERT_TRUE(env) << env.error();
+  EXPECT_EQ(env->height, 150);
+  EXPECT_EQ(env->texels, texels);
+}
+
 TEST(EnvironmentExrTest, BadFilesAreNamedWithWhatIsWrong) {
   const std::string good = exr_of(8, 4, gradient_texels(8, 4));
   auto error_of = [](const std::string& bytes) {
@@ -72,6 +82,26 @@ TEST(EnvironmentExrTest, BadFilesAreNamedWithWhatIsWrong) {
     return env ? std::string() : env.error();
   };
   EXPECT_EQ(error_of("P3\n1 1\n255\n0 0 0\n"), "park.exr: not an OpenEXR file");
+  // An attribute declaring more bytes than the file has: refused before OpenEXR would
+  // allocate them (found by fuzzing).
+  std::string huge = good;
+  const size_t channels = huge.find(std::string("channels\0chlist\0", 16));
+  ASSERT_NE(channels, std::string::npos);
+  huge.replace(channels + 16, 4, std::string("\xff\xff\xff\x7f", 4));
+  EXPECT_EQ(error_of(huge).rfind("park.exr: header attribute 'channels' declares 2147483647 bytes, but only ", 0), 0u)
+      << error_of(huge);
+  // A line offset near 2^64: OpenEXR seeks there, and the read's end once wrapped around
+  // (found by fuzzing). The 4x2 map is one chunk, its offset the table's own end.
+  std::string far = good;
+  size_t table = 0;
+  for (size_t p = 8; p + 8 <= far.size() && table == 0; ++p) {
+    uint64_t v = 0;
+    std::memcpy(&v, far.data() + p, 8);
+    if (v == p + 8) table = p;
+  }
+  ASSERT_NE(table, 0u);
+  far.replace(table, 8, std::string(8, '\xff'));
+  EXPECT_EQ(error_of(far).rfind("park.exr: ", 0), 0u) << error_of(far);
   for (size_t cut : {size_t{8}, good.size() / 3, good.size() - 5}) {
     const std::string e = error_of(good.substr(0, cut));
     EXPECT_EQ(e.rfind("park.exr: ", 0), 0u) << cut << ": " << e;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -499,23 +500,14 @@ Result<std::vector<ObjectInfo>> S3Store::list(std::string_view prefix) const {
     auto response = send(request, what);
     if (!response) return tl::unexpected(response.error());
     if (response->status != 200) return tl::unexpected(http_error(what, "LIST", *response));
-    const std::string& xml = response->body;
-    if (xml.find("<ListBucketResult") == std::string::npos) {
-      return tl::unexpected(make_error(
-          Error::Code::kIo, fmt::format("{}: LIST: unexpected answer {:?}", what, snippet(xml))));
+    auto page = parse_s3_list_page(response->body, root);
+    if (!page) {
+      return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: LIST: unexpected answer {:?}",
+                                                                     what, snippet(response->body))));
     }
-    size_t pos = 0, end = 0;
-    while (auto contents = xml_value(xml, "Contents", pos, &end)) {
-      pos = end;
-      auto key = xml_value(*contents, "Key");
-      auto size = xml_value(*contents, "Size");
-      if (!key || !size || !std::string_view(*key).starts_with(root)) continue;
-      std::string relative = key->substr(root.size());
-      if (!validate_key(relative)) continue;  // not an object this store could have written
-      objects.push_back(ObjectInfo{std::move(relative), std::strtoull(size->c_str(), nullptr, 10)});
-    }
-    if (xml_value(xml, "IsTruncated").value_or("false") != "true") break;
-    auto next = xml_value(xml, "NextContinuationToken");
+    std::move(page->objects.begin(), page->objects.end(), std::back_inserter(objects));
+    if (!page->truncated) break;
+    const auto& next = page->next_token;
     if (!next || next->empty() || *next == token) {
       return tl::unexpected(make_error(
           Error::Code::kIo,

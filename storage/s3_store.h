@@ -77,6 +77,17 @@ struct S3ErrorBody {
 };
 std::optional<S3ErrorBody> parse_s3_error(std::string_view xml);
 
+// One page of a ListObjectsV2 answer (<ListBucketResult>): the objects whose keys start
+// with `root` (the store's "prefix/", or empty), keyed relative to it, leaving out keys
+// this store could not have written; and whether more pages follow, with the token that
+// asks for the next. nullopt: the body is not a ListBucketResult.
+struct S3ListPage {
+  std::vector<ObjectInfo> objects;
+  bool truncated = false;
+  std::optional<std::string> next_token;  // NextContinuationToken, when the answer has one
+};
+std::optional<S3ListPage> parse_s3_list_page(std::string_view xml, std::string_view root);
+
 class S3Store final : public ObjectStore {
  public:
   static Result<std::unique_ptr<S3Store>> open(std::string_view uri, S3Options options);

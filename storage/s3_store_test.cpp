@@ -114,6 +114,32 @@ TEST(S3ErrorTest, ParsesCodeAndMessage) {
   EXPECT_EQ(no_message->message, "");
 }
 
+TEST(S3ListPageTest, ObjectsUnderTheRootAndTheContinuation) {
+  const std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult><Name>b</Name>"
+      "<Contents><Key>run/a.json</Key><Size>12</Size></Contents>"
+      "<Contents><Key>other/b.json</Key><Size>3</Size></Contents>"
+      "<Contents><Key>run/../escape</Key><Size>1</Size></Contents>"
+      "<Contents><Key>run/c&amp;d.png</Key><Size>7</Size></Contents>"
+      "<Contents><Key>run/no-size</Key></Contents>"
+      "<IsTruncated>true</IsTruncated><NextContinuationToken>t2</NextContinuationToken>"
+      "</ListBucketResult>";
+  auto page = parse_s3_list_page(xml, "run/");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->objects.size(), 2u);
+  EXPECT_EQ(page->objects[0].key, "a.json");
+  EXPECT_EQ(page->objects[0].size, 12u);
+  EXPECT_EQ(page->objects[1].key, "c&d.png");
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_token, "t2");
+  auto last = parse_s3_list_page("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>", "");
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last->objects.empty());
+  EXPECT_FALSE(last->truncated);
+  EXPECT_FALSE(last->next_token);
+  EXPECT_FALSE(parse_s3_list_page("<Error><Code>AccessDenied</Code></Error>", ""));
+}
+
 TEST(S3UriTest, BucketAndPrefix) {
   auto location = parse_s3_uri("s3://datasets/people/v1/");
   ASSERT_TRUE(location) << location.error().message;

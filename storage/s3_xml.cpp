@@ -1,5 +1,6 @@
-// The XML of the S3 API: S3's error bodies (parse_s3_error), the values S3Store reads from
-// its answers and the text it escapes in the bodies it sends.
+// The XML of the S3 API: S3's error bodies (parse_s3_error), list pages
+// (parse_s3_list_page), the values S3Store reads from its answers and the text it escapes
+// in the bodies it sends.
 #include "storage/internal/s3_xml.h"
 
 #include <cstdlib>
@@ -109,6 +110,24 @@ std::optional<S3ErrorBody> parse_s3_error(std::string_view xml) {
   auto code = xml_value(xml, "Code", error);
   if (!code) return std::nullopt;
   return S3ErrorBody{*code, xml_value(xml, "Message", error).value_or("")};
+}
+
+std::optional<S3ListPage> parse_s3_list_page(std::string_view xml, std::string_view root) {
+  if (xml.find("<ListBucketResult") == std::string_view::npos) return std::nullopt;
+  S3ListPage page;
+  size_t pos = 0, end = 0;
+  while (auto contents = xml_value(xml, "Contents", pos, &end)) {
+    pos = end;
+    auto key = xml_value(*contents, "Key");
+    auto size = xml_value(*contents, "Size");
+    if (!key || !size || !std::string_view(*key).starts_with(root)) continue;
+    std::string relative = key->substr(root.size());
+    if (!validate_key(relative)) continue;  // not an object this store could have written
+    page.objects.push_back(ObjectInfo{std::move(relative), std::strtoull(size->c_str(), nullptr, 10)});
+  }
+  page.truncated = xml_value(xml, "IsTruncated").value_or("false") == "true";
+  page.next_token = xml_value(xml, "NextContinuationToken");
+  return page;
 }
 
 }  // namespace synthfarm::storage
