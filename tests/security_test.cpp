@@ -532,6 +532,16 @@ TEST(SecurityTls, TheCliVerifiesTheCoordinatorsCertificate) {
   EXPECT_NE(login->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
 }
 
+TEST(SecurityStartup, MetricsNeedAViewerTokenWithMetricsAuth) {
+  Farm farm({.workers = 0, .coordinator_args = {"--metrics-auth"}});
+  std::string viewer = farm.make_token("viewer", "prometheus");
+  EXPECT_EQ(call(farm.url(), "GET", "/metrics", "").status, 401);
+  auto scraped = call(farm.url(), "GET", "/metrics", viewer);
+  EXPECT_EQ(scraped.status, 200);
+  EXPECT_NE(scraped.body.find("synthfarm_redis_up 1"), std::string::npos) << scraped.body;
+  EXPECT_EQ(call(farm.url(), "GET", "/healthz", "").status, 200) << "/healthz stays open";
+}
+
 TEST(SecurityStartup, NoUnauthenticatedApiOffLoopbackUnlessInsecure) {
   auto redis = RedisServer::start();
   TempDir dir;
