@@ -77,6 +77,8 @@ class StringIStream final : public Imf::IStream {
 // from the format's layout (magic, version, then per part attributes of name\0 type\0
 // int32 size and value, each list ending in an empty name; multi-part files end the list
 // of parts with one more empty name).
+constexpr int64_t kMaxEnvironmentWidth = 32768, kMaxEnvironmentHeight = 16384, kMaxEnvironmentChannels = 16;
+
 std::optional<std::string> oversized_attribute(std::string_view bytes) {
   if (bytes.size() < 8) return std::nullopt;  // OpenEXR says what is wrong with it
   const bool multipart = (static_cast<unsigned char>(bytes[6]) & 0x10) != 0;  // version flag 0x1000
@@ -104,6 +106,30 @@ std::optional<std::string> oversized_attribute(std::string_view bytes) {
     if (size > bytes.size() - pos) {
       return fmt::format("header attribute '{}' declares {} bytes, but only {} follow", name, size,
                          bytes.size() - pos);
+    }
+    // OpenEXR sizes its line buffers from the data window and the channels before reading
+    // a pixel: a huge window in a small file would allocate gigabytes. Checked here first.
+    if (name == "dataWindow" && type == "box2i" && size == 16) {
+      int32_t box[4];
+      std::memcpy(box, bytes.data() + pos, 16);
+      const int64_t width = int64_t{box[2]} - box[0] + 1, height = int64_t{box[3]} - box[1] + 1;
+      if (width < 2 || height < 1 || width > kMaxEnvironmentWidth || height > kMaxEnvironmentHeight) {
+        return fmt::format("an environment map must be 2x1 to {}x{} texels, not {}x{}", kMaxEnvironmentWidth,
+                           kMaxEnvironmentHeight, width, height);
+      }
+    }
+    if (name == "channels" && type == "chlist") {
+      // Each channel: its name, a NUL, 16 bytes of type and sampling; a NUL ends the list.
+      size_t channels = 0, p = pos;
+      while (p < pos + size && bytes[p] != '\0') {
+        const size_t end = bytes.find('\0', p);
+        if (end == std::string_view::npos || end >= pos + size) break;
+        p = end + 1 + 16;
+        ++channels;
+      }
+      if (channels > kMaxEnvironmentChannels) {
+        return fmt::format("{} channels; an environment map has at most {}", channels, kMaxEnvironmentChannels);
+      }
     }
     pos += size;
   }
@@ -275,9 +301,9 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
     Imf::InputFile input(stream);
     const Imath::Box2i window = input.header().dataWindow();
     const int64_t width = int64_t{window.max.x} - window.min.x + 1, height = int64_t{window.max.y} - window.min.y + 1;
-    if (width < 2 || height < 1 || width > 32768 || height > 16384) {
-      return tl::unexpected(fmt::format("{}: an environment map must be 2x1 to 32768x16384 texels, not {}x{}", file,
-                                        width, height));
+    if (width < 2 || height < 1 || width > kMaxEnvironmentWidth || height > kMaxEnvironmentHeight) {
+      return tl::unexpected(fmt::format("{}: an environment map must be 2x1 to {}x{} texels, not {}x{}", file,
+                                        kMaxEnvironmentWidth, kMaxEnvironmentHeight, width, height));
     }
     const Imf::ChannelList& channels = input.header().channels();
     const bool rgb = channels.findChannel("R") && channels.findChannel("G") && channels.findChannel("B");
