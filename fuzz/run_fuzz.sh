@@ -20,9 +20,10 @@ rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -r "$seeds"/. "$work/corpus/"
 # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb: libFuzzer's
-# default, written out because the EXR and glTF targets allocate what headers ask for.
+# default, written out; -malloc_limit_mb: one allocation of more than 512 MB is a finding
+# (a parser sizing a buffer from a header before reading what it describes).
 set +e
-"$binary" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+"$binary" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
   -artifact_prefix="$work/artifacts/" "$@" "$work/corpus" >"$work/fuzz.log" 2>&1
 status=$?
 set -e

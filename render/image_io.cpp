@@ -71,66 +71,166 @@ class StringIStream final : public Imf::IStream {
   size_t pos_ = 0;
 };
 
-// nullopt when every header attribute's declared size fits in the file; else what does
-// not. OpenEXR allocates an attribute's declared size before reading it, so a file of a
-// few bytes could make it allocate 2 GB (found by fuzzing): the sizes are checked here,
-// from the format's layout (magic, version, then per part attributes of name\0 type\0
-// int32 size and value, each list ending in an empty name; multi-part files end the list
-// of parts with one more empty name).
+// The header of an environment map, walked the way OpenEXR 3.1's Header::readFrom walks it,
+// before OpenEXR sees it: nullopt when it is safe to hand over, else what is wrong.
+// OpenEXR allocates from header values before reading what they describe (an attribute's
+// declared size, a string vector's entry sizes, a preview's width x height, line buffers
+// from the data window and the channels), so a file of a few bytes could make it allocate
+// gigabytes; all found by fuzzing. The walk must stay in step with OpenEXR's: its readers
+// of known types read their own layout and ignore the declared size (a channel list reads
+// entries until an empty name), so a declared size that differs from the layout is refused
+// here, since past it the two walks would see different attributes.
+// Layout: magic, version, then attributes of name\0 type\0 int32 size and value, the list
+// ending in an empty name. Multi-part and deep files are refused: a map is one image.
 constexpr int64_t kMaxEnvironmentWidth = 32768, kMaxEnvironmentHeight = 16384, kMaxEnvironmentChannels = 16;
+constexpr size_t kMaxExrName = 255;  // OpenEXR's Name::MAX_LENGTH
 
-std::optional<std::string> oversized_attribute(std::string_view bytes) {
+// The size OpenEXR's reader of a known fixed-layout type consumes, or -1 for types read by
+// their declared size (string, floatvector, unknown types kept opaque) or checked apart.
+int fixed_attribute_size(std::string_view type) {
+  static const std::pair<std::string_view, int> kSizes[] = {
+      {"box2i", 16},   {"box2f", 16}, {"chromaticities", 32}, {"compression", 1}, {"deepImageState", 1},
+      {"double", 8},   {"envmap", 1}, {"float", 4},           {"int", 4},         {"keycode", 28},
+      {"lineOrder", 1}, {"m33f", 36}, {"m33d", 72},           {"m44f", 64},       {"m44d", 128},
+      {"rational", 8}, {"tiledesc", 9}, {"timecode", 8},      {"v2i", 8},         {"v2f", 8},
+      {"v2d", 16},     {"v3i", 12},   {"v3f", 12},            {"v3d", 24}};
+  for (const auto& [name, size] : kSizes) {
+    if (name == type) return size;
+  }
+  return -1;
+}
+
+// What the walk learns of the image, to bound what OpenEXR will allocate for one chunk.
+struct ExrFacts {
+  int64_t width = 0;           // the data window's
+  int64_t bytes_per_pixel = 0;  // over the channels: 2 for HALF, 4 for UINT and FLOAT
+  int64_t lines_per_chunk = 1;  // from the compression
+  int64_t tile_width = 0, tile_height = 0;
+  int64_t channels = 0;  // OpenEXR adds a repeated "channels" attribute's entries to the list
+};
+// OpenEXR sizes a line buffer or a tile buffer, and its compressor's, before reading it.
+constexpr int64_t kMaxExrChunkBytes = int64_t{256} << 20;
+
+int32_t read_i32(std::string_view bytes, size_t pos) {
+  int32_t v = 0;
+  std::memcpy(&v, bytes.data() + pos, 4);  // little-endian, as x86-64
+  return v;
+}
+
+// What is wrong with one attribute's value (bytes [pos, pos + size)), or nullopt.
+std::optional<std::string> bad_attribute_value(std::string_view bytes, std::string_view name, std::string_view type,
+                                               size_t pos, size_t size, ExrFacts& facts) {
+  if (const int fixed = fixed_attribute_size(type); fixed >= 0) {
+    if (size != static_cast<size_t>(fixed)) {
+      return fmt::format("header attribute '{}' of type {} declares {} bytes, not {}", name, type, size, fixed);
+    }
+  } else if (type == "chlist") {
+    // Entries of name\0 and 16 bytes (type, pLinear, 3 reserved, xSampling, ySampling); an
+    // empty name ends the list, which must be the attribute's last byte.
+    const bool image_channels = name == "channels";
+    size_t p = pos;
+    const size_t end = pos + size;
+    while (p < end && bytes[p] != '\0') {
+      const size_t nul = bytes.find('\0', p);
+      if (nul == std::string_view::npos || nul >= end || nul - p > kMaxExrName || end - (nul + 1) < 16) {
+        return fmt::format("header attribute '{}': a channel entry runs past its {} bytes", name, size);
+      }
+      p = nul + 1 + 16;
+      if (!image_channels) continue;
+      facts.bytes_per_pixel += read_i32(bytes, nul + 1) == 1 ? 2 : 4;  // HALF, else UINT or FLOAT
+      if (++facts.channels > kMaxEnvironmentChannels) {
+        return fmt::format("more than {} channels; an environment map has at most {}", kMaxEnvironmentChannels,
+                           kMaxEnvironmentChannels);
+      }
+    }
+    if (p + 1 != end) {
+      return fmt::format("header attribute '{}': the channel list does not end at its declared {} bytes", name, size);
+    }
+  } else if (type == "stringvector") {
+    // Entries of int32 length and bytes; OpenEXR sizes each string from its length.
+    for (size_t p = pos; p < pos + size;) {
+      if (pos + size - p < 4) return fmt::format("header attribute '{}': a truncated string entry", name);
+      const int32_t length = read_i32(bytes, p);
+      p += 4;
+      if (length < 0 || static_cast<size_t>(length) > pos + size - p) {
+        return fmt::format("header attribute '{}': a string entry of {} bytes runs past the attribute", name, length);
+      }
+      p += static_cast<size_t>(length);
+    }
+  } else if (type == "preview") {
+    // Width and height, then 4 bytes a pixel: OpenEXR allocates width x height first.
+    if (size < 8 || uint64_t{static_cast<uint32_t>(read_i32(bytes, pos))} *
+                            static_cast<uint32_t>(read_i32(bytes, pos + 4)) * 4 != size - 8) {
+      return fmt::format("header attribute '{}': the preview's size does not match its {} bytes", name, size);
+    }
+  } else if (type == "idmanifest") {
+    return fmt::format("header attribute '{}': an ID manifest has no place in an environment map", name);
+  }
+  if (name == "compression" && type == "compression") {
+    // Scan lines per chunk: none, RLE, ZIPS 1; ZIP, PXR24 16; PIZ, B44(A), DWAA 32; DWAB 256.
+    static constexpr int64_t kLines[] = {1, 1, 1, 16, 32, 16, 32, 32, 32, 256};
+    const auto method = static_cast<unsigned char>(bytes[pos]);
+    facts.lines_per_chunk = method < std::size(kLines) ? kLines[method] : 256;
+  }
+  if (name == "tiles" && type == "tiledesc") {
+    facts.tile_width = static_cast<uint32_t>(read_i32(bytes, pos));
+    facts.tile_height = static_cast<uint32_t>(read_i32(bytes, pos + 4));
+  }
+  if (name == "dataWindow" && type == "box2i") {
+    const int64_t width = int64_t{read_i32(bytes, pos + 8)} - read_i32(bytes, pos) + 1;
+    const int64_t height = int64_t{read_i32(bytes, pos + 12)} - read_i32(bytes, pos + 4) + 1;
+    if (width < 2 || height < 1 || width > kMaxEnvironmentWidth || height > kMaxEnvironmentHeight) {
+      return fmt::format("an environment map must be 2x1 to {}x{} texels, not {}x{}", kMaxEnvironmentWidth,
+                         kMaxEnvironmentHeight, width, height);
+    }
+    facts.width = width;
+  }
+  return std::nullopt;
+}
+
+// Bytes of one chunk as OpenEXR buffers it (an upper bound: subsampling only shrinks it).
+std::optional<std::string> oversized_chunk(const ExrFacts& facts) {
+  const bool tiled = facts.tile_width > 0 || facts.tile_height > 0;
+  const bool tile_fits = facts.tile_width <= kMaxEnvironmentWidth && facts.tile_height <= kMaxEnvironmentWidth;
+  if ((!tiled || tile_fits) &&
+      facts.bytes_per_pixel * (tiled ? facts.tile_width * facts.tile_height : facts.width * facts.lines_per_chunk) <=
+          kMaxExrChunkBytes) {
+    return std::nullopt;
+  }
+  return tiled ? fmt::format("tiles of {}x{} texels are too large for an environment map", facts.tile_width,
+                             facts.tile_height)
+               : fmt::format("{}-texel rows of {} bytes a texel in chunks of {} rows are too large to buffer",
+                             facts.width, facts.bytes_per_pixel, facts.lines_per_chunk);
+}
+
+std::optional<std::string> unsafe_exr_header(std::string_view bytes) {
   if (bytes.size() < 8) return std::nullopt;  // OpenEXR says what is wrong with it
-  const bool multipart = (static_cast<unsigned char>(bytes[6]) & 0x10) != 0;  // version flag 0x1000
+  const auto flags = static_cast<unsigned char>(bytes[5]);  // version bits 8..15
+  if (flags & 0x18) return std::string("a multi-part or deep OpenEXR file is not an environment map");
+  ExrFacts facts;
   size_t pos = 8;
   auto c_string = [&](std::string_view& out) {
     const size_t end = bytes.find('\0', pos);
-    if (end == std::string_view::npos) return false;
+    if (end == std::string_view::npos || end - pos > kMaxExrName) return false;
     out = bytes.substr(pos, end - pos);
     pos = end + 1;
     return true;
   };
   for (;;) {
     std::string_view name, type;
-    if (!c_string(name)) return std::nullopt;  // truncated: OpenEXR's own error
-    if (name.empty()) {
-      // The end of one part's attributes; a multi-part file's list of parts ends with an
-      // empty part (a second empty name at once).
-      if (!multipart || pos >= bytes.size() || bytes[pos] == '\0') return std::nullopt;
-      continue;
+    if (!c_string(name)) return std::string("the header ends inside an attribute name");
+    if (name.empty()) return oversized_chunk(facts);
+    if (!c_string(type) || bytes.size() - pos < 4) {
+      return fmt::format("the header ends inside attribute '{}'", name);
     }
-    if (!c_string(type) || bytes.size() - pos < 4) return std::nullopt;
-    uint32_t size = 0;
-    std::memcpy(&size, bytes.data() + pos, 4);  // little-endian, as x86-64
+    const int32_t declared = read_i32(bytes, pos);
     pos += 4;
-    if (size > bytes.size() - pos) {
-      return fmt::format("header attribute '{}' declares {} bytes, but only {} follow", name, size,
+    if (declared < 0 || static_cast<size_t>(declared) > bytes.size() - pos) {
+      return fmt::format("header attribute '{}' declares {} bytes, but only {} follow", name, declared,
                          bytes.size() - pos);
     }
-    // OpenEXR sizes its line buffers from the data window and the channels before reading
-    // a pixel: a huge window in a small file would allocate gigabytes. Checked here first.
-    if (name == "dataWindow" && type == "box2i" && size == 16) {
-      int32_t box[4];
-      std::memcpy(box, bytes.data() + pos, 16);
-      const int64_t width = int64_t{box[2]} - box[0] + 1, height = int64_t{box[3]} - box[1] + 1;
-      if (width < 2 || height < 1 || width > kMaxEnvironmentWidth || height > kMaxEnvironmentHeight) {
-        return fmt::format("an environment map must be 2x1 to {}x{} texels, not {}x{}", kMaxEnvironmentWidth,
-                           kMaxEnvironmentHeight, width, height);
-      }
-    }
-    if (name == "channels" && type == "chlist") {
-      // Each channel: its name, a NUL, 16 bytes of type and sampling; a NUL ends the list.
-      size_t channels = 0, p = pos;
-      while (p < pos + size && bytes[p] != '\0') {
-        const size_t end = bytes.find('\0', p);
-        if (end == std::string_view::npos || end >= pos + size) break;
-        p = end + 1 + 16;
-        ++channels;
-      }
-      if (channels > kMaxEnvironmentChannels) {
-        return fmt::format("{} channels; an environment map has at most {}", channels, kMaxEnvironmentChannels);
-      }
-    }
+    const auto size = static_cast<size_t>(declared);
+    if (auto problem = bad_attribute_value(bytes, name, type, pos, size, facts)) return problem;
     pos += size;
   }
 }
@@ -293,7 +393,7 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
       static_cast<unsigned char>(bytes[2]) != 0x31 || static_cast<unsigned char>(bytes[3]) != 0x01) {
     return tl::unexpected(file + ": not an OpenEXR file");
   }
-  if (auto problem = oversized_attribute(bytes)) return tl::unexpected(file + ": " + *problem);
+  if (auto problem = unsafe_exr_header(bytes)) return tl::unexpected(file + ": " + *problem);
   Environment env;
   env.name = file;
   try {
