@@ -1,6 +1,7 @@
 #include "coordinator/coordinator.h"
 
 #include <httplib.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "auth/quota.h"
+#include "base/host.h"
 #include "auth/sessions.h"
 #include "auth/tokens.h"
 #include "coordinator/api_auth.h"
@@ -777,6 +779,11 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   }
 
   queue::RedisResult<void> finalize(queue::Queue& queue, const std::string& id) {
+    // Several coordinators may serve one Redis: one writes a job's dataset at a time, and
+    // every attempt writes the same bytes (the finalized time is fixed at the first claim).
+    auto claim = queue.finalize_claim(id, instance_id_, kFinalizeLockMs);
+    if (!claim) return tl::unexpected(claim.error());
+    if (!claim->has_value()) return {};  // another coordinator is finalizing it
     auto record = queue.job(id);
     if (!record) return tl::unexpected(record.error());
     if (!record->has_value() || (*record)->state != "finalizing") return queue.mark_done(id);
@@ -790,7 +797,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     for (const auto& d : *dead) dead_set.insert(d.shard);
     auto store = open_cached((*record)->storage);
     tl::expected<ManifestSummary, std::string> written =
-        store ? write_dataset_manifest(**store, **record, spec_json, dead_set, clock_->wall_ms()) : tl::unexpected(store.error());
+        store ? write_dataset_manifest(**store, **record, spec_json, dead_set, **claim) : tl::unexpected(store.error());
     if (!written) {
       int& tries = finalize_failures_[id];
       spdlog::error("finalize {} (attempt {}): {}", id, ++tries, written.error());
@@ -807,7 +814,13 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     return {};
   }
 
+  // A finalizer's lock outlives a crashed holder by this much; a finalize that takes
+  // longer only lets another coordinator write the same bytes beside it.
+  static constexpr int64_t kFinalizeLockMs = 10 * 60 * 1000;
+
   CoordinatorOptions options_;
+  // This process among the coordinators sharing the Redis (the finalizer lock's owner).
+  const std::string instance_id_ = fmt::format("{}-{}-{}", host_name(), ::getpid(), std::random_device{}());
   std::shared_ptr<const Clock> clock_;
   RedisPool redis_;
   queue::keys::Keys keys_;

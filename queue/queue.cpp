@@ -233,6 +233,14 @@ RedisResult<std::vector<std::string>> Queue::finalizable() {
   return out;
 }
 
+RedisResult<std::optional<int64_t>> Queue::finalize_claim(const std::string& job_id, const std::string& owner,
+                                                          int64_t ttl_ms) {
+  auto reply = redis_.eval(lua::finalize_claim, {}, {keys_.prefix, job_id, owner, std::to_string(ttl_ms)});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->is_nil()) return std::optional<int64_t>();
+  return std::optional<int64_t>(std::stoll(reply->str));
+}
+
 RedisResult<void> Queue::mark_done(const std::string& job_id) {
   auto reply = redis_.eval(lua::mark_done, {}, {keys_.prefix, job_id});
   if (!reply) return tl::unexpected(reply.error());

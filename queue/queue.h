@@ -156,6 +156,13 @@ class Queue {
   RedisResult<std::optional<int64_t>> rebuild_job_counts(bool only_if_missing = false);
   // Jobs whose shards are all done and that wait for their dataset manifest.
   RedisResult<std::vector<std::string>> finalizable();
+  // Before writing a job's dataset: with several coordinators on one Redis, one finalizes a
+  // job at a time. Takes or renews the job's finalizer lock for `owner` (for `ttl_ms`) and
+  // returns the job's finalized time, fixed at the first claim so that every attempt writes
+  // the same manifest bytes; nullopt while another owner holds the lock. mark_done and
+  // mark_failed drop the lock.
+  RedisResult<std::optional<int64_t>> finalize_claim(const std::string& job_id, const std::string& owner,
+                                                     int64_t ttl_ms);
   // Marks a finalizing job done (idempotent) and takes it off the finalize list.
   RedisResult<void> mark_done(const std::string& job_id);
   RedisResult<void> mark_failed(const std::string& job_id, const std::string& error);

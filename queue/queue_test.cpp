@@ -127,6 +127,32 @@ TEST_F(QueueTest, CompletionNeedsTheCurrentToken) {
   EXPECT_TRUE(queue_->finalizable()->empty());
 }
 
+// Two coordinators on one Redis: one finalizes a job at a time, and every claim of the job
+// (the holder again, or another coordinator once the holder's lock lapsed) gets the same
+// finalized time, so a rewritten manifest.json has the same bytes.
+TEST_F(QueueTest, OneCoordinatorFinalizesAJobAtATimeWithOneFinalizedTime) {
+  ASSERT_TRUE(queue_->submit("job-z", spec(1, 1), 1));
+  auto lease = queue_->claim("w1", 30000)->value();
+  lease.shard.sample_count = 1;
+  ASSERT_TRUE(*queue_->complete(lease.shard));
+  auto first = queue_->finalize_claim("job-z", "coordinator-a", 60000);
+  ASSERT_TRUE(first && first->has_value());
+  EXPECT_GT(**first, 1'700'000'000'000);
+  EXPECT_FALSE(queue_->finalize_claim("job-z", "coordinator-b", 60000)->has_value()) << "a holds the lock";
+  EXPECT_EQ(*queue_->finalize_claim("job-z", "coordinator-a", 60000), *first) << "the holder renews it";
+  // a dies: its lock lapses, b takes over with a's finalized time.
+  ASSERT_TRUE(queue_->finalize_claim("job-z", "coordinator-a", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(*queue_->finalize_claim("job-z", "coordinator-b", 60000), *first);
+  ASSERT_TRUE(queue_->mark_done("job-z"));
+  EXPECT_EQ(redis_->command({"EXISTS", queue_->keys().job("job-z") + ":finalizer"})->as_int(), 0)
+      << "mark_done drops the lock";
+  ASSERT_TRUE(queue_->finalize_claim("job-z", "coordinator-b", 60000));
+  ASSERT_TRUE(queue_->control(JobAction::kDelete, "job-z")->changed);
+  EXPECT_EQ(redis_->command({"EXISTS", queue_->keys().job("job-z") + ":finalizer"})->as_int(), 0)
+      << "deleting the job deletes its lock";
+}
+
 TEST_F(QueueTest, ExpiredLeaseIsReapedAndTheOldHolderFenced) {
   ASSERT_TRUE(queue_->submit("job-c", spec(2, 2), 1));
   auto first = queue_->claim("slow", 50)->value();

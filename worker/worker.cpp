@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/host.h"
 #include "jobs/manifest.h"
 #include "jobs/sample.h"
 #include "jobs/sharding.h"
@@ -24,12 +25,6 @@
 
 namespace synthfarm::worker {
 namespace {
-
-std::string host_name() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 class WorkerImpl final : public Worker {
  public:

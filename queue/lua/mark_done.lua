@@ -7,4 +7,5 @@ if v[1] == 'finalizing' then
   set_state(jkey, ended, 'finished_ms', s(now_ms()))
 end
 redis.call('LREM', p .. ':queue:finalize', 0, ARGV[2])
+redis.call('DEL', jkey .. ':finalizer')
 return 1

@@ -6,4 +6,5 @@ if redis.call('EXISTS', jkey) == 1 then
   set_state(jkey, 'failed', 'error', ARGV[3], 'finished_ms', s(now_ms()))
 end
 redis.call('LREM', p .. ':queue:finalize', 0, ARGV[2])
+redis.call('DEL', jkey .. ':finalizer')
 return 1
