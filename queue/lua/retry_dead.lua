@@ -18,6 +18,8 @@ end
 if n > 0 then
   redis.call('HINCRBY', jkey, 'shards_dead', -n)
   redis.call('DEL', jkey .. ':blocklist', jkey .. ':failures')
+  -- A new dataset will be written when these shards end: with its own finalized time.
+  redis.call('HDEL', jkey, 'finalized_ms')
   local started = tonumber(redis.call('HGET', jkey, 'started_ms')) or 0
   set_state(jkey, started > 0 and 'running' or 'queued', 'error', '', 'finished_ms', 0)
 end
