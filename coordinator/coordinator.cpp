@@ -29,6 +29,7 @@
 #include "coordinator/http_server.h"
 #include "coordinator/finalizer.h"
 #include "coordinator/redis_pool.h"
+#include "coordinator/telemetry_relay.h"
 #include "jobs/object_keys.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
@@ -188,8 +189,12 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   }
 
   int run() override {
+    if (options_.shared_view) relay_ = std::make_unique<TelemetryRelay>(options_.redis, keys_.prefix + ":telemetry");
     std::thread telemetry([this] { telemetry_loop(); });
     std::thread housekeeping([this] { housekeeping_loop(); });
+    std::thread relay([this] {
+      if (relay_) relay_->apply_loop(view_, *clock_, stopping_);
+    });
     spdlog::info("coordinator: {}://{}:{}  telemetry {}  control {}  redis {}  storage {}  auth {}", tls_ ? "https" : "http",
                  options_.http_host,
                  options_.http_port, options_.telemetry_endpoint, options_.control_endpoint,
@@ -198,6 +203,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     stopping_ = true;
     telemetry.join();
     housekeeping.join();
+    relay.join();
     spdlog::info("coordinator: stopped");
     return refused_ ? 1 : 0;
   }
@@ -709,14 +715,30 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
 
   // ---- background loops -------------------------------------------------------------
   void telemetry_loop() {
+    std::vector<protocol::Telemetry> batch;
     while (!stopping_) {
       auto message = receiver_->receive(std::chrono::milliseconds(200));
       telemetry_malformed_ = receiver_->malformed();
       if (!message) continue;
       ++telemetry_messages_;
-      view_.on_telemetry(*message, clock_->wall_ms());
+      if (!relay_) {
+        view_.on_telemetry(*message, clock_->wall_ms());
+        continue;
+      }
+      // Shared view: what has arrived goes to the stream in one round trip, and comes back
+      // to this view through the relay's apply_loop like every other coordinator's.
+      batch.push_back(std::move(*message));
+      while (batch.size() < 256) {
+        auto more = receiver_->receive(std::chrono::milliseconds(0));
+        if (!more) break;
+        ++telemetry_messages_;
+        batch.push_back(std::move(*more));
+      }
+      relay_->publish_or_apply(batch, view_, clock_->wall_ms());
+      batch.clear();
     }
   }
+
 
   void housekeeping_loop() {
     auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
@@ -819,6 +841,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   static constexpr int64_t kFinalizeLockMs = 10 * 60 * 1000;
 
   CoordinatorOptions options_;
+  std::unique_ptr<TelemetryRelay> relay_;  // --shared-view
   // This process among the coordinators sharing the Redis (the finalizer lock's owner).
   const std::string instance_id_ = fmt::format("{}-{}-{}", host_name(), ::getpid(), std::random_device{}());
   std::shared_ptr<const Clock> clock_;

@@ -34,6 +34,9 @@ struct CoordinatorOptions {
   queue::RedisEndpoint redis;
   std::string key_prefix = "sf";
   int64_t housekeeping_ms = 500;  // reaper and finalizer period
+  // Several coordinators serve this farm: share the live view (workers, progress,
+  // throughput) through the Redis stream <prefix>:telemetry (telemetry_relay.h).
+  bool shared_view = false;
   // Every API route but /healthz and the login needs a token or a dashboard session (see
   // docs/security.md). Off is for a farm on loopback only: create() refuses a non-loopback
   // http_host with auth off unless `insecure`.

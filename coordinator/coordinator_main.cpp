@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--web", options.web_dir, "dashboard assets directory")->capture_default_str();
   app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
+  app.add_flag("--shared-view", options.shared_view,
+               "several coordinators serve this farm: share the live view (workers, progress, throughput) "
+               "through Redis, so each shows every worker")
+      ->envname("SYNTHFARM_SHARED_VIEW");
   std::string s3_endpoint;
   app.add_option("--s3-endpoint", s3_endpoint,
                  "S3-compatible server for s3:// locations, e.g. http://127.0.0.1:9000 (default: "

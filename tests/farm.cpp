@@ -30,10 +30,27 @@ Farm::Farm(FarmOptions options) : options_(options) {
 }
 
 std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
+  return spawn_coordinator(http_port_, telemetry_port_, control_port_, "coordinator.log", {});
+}
+
+CoordinatorReplica Farm::start_coordinator_replica(const std::vector<std::string>& extra_args) {
+  CoordinatorReplica replica;
+  replica.http_port = free_tcp_port();
+  replica.telemetry_port = free_tcp_port();
+  replica.control_port = free_tcp_port();
+  replica.process = spawn_coordinator(replica.http_port, replica.telemetry_port, replica.control_port,
+                                      "coordinator-" + std::to_string(replica.http_port) + ".log", extra_args);
+  return replica;
+}
+
+std::unique_ptr<ChildProcess> Farm::spawn_coordinator(int http_port, int telemetry_port, int control_port,
+                                                      const std::string& log_name,
+                                                      const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {binary("synthfarm-coordinator"), "--redis",
                                    redis_url_as(options_.coordinator_redis_user), "--listen",
-                                   "127.0.0.1:" + std::to_string(http_port_), "--telemetry", telemetry(),
-                                   "--control", control(), "--storage-root",
+                                   "127.0.0.1:" + std::to_string(http_port), "--telemetry",
+                                   "tcp://127.0.0.1:" + std::to_string(telemetry_port), "--control",
+                                   "tcp://127.0.0.1:" + std::to_string(control_port), "--storage-root",
                                    options_.storage_root.empty() ? "file://" + out_root().string() : options_.storage_root,
                                    "--web", source_path("web"), "--auth", options_.auth ? "on" : "off"};
   // Jobs may use the farm's own directory (inputs tests write there, the default output
@@ -43,9 +60,10 @@ std::unique_ptr<ChildProcess> Farm::spawn_coordinator() {
   for (const auto& a : options_.allow_storage) allowed += "," + a;
   argv.insert(argv.end(), {"--allow-storage", allowed});
   argv.insert(argv.end(), options_.coordinator_args.begin(), options_.coordinator_args.end());
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   if (!options_.s3_endpoint.empty()) argv.insert(argv.end(), {"--s3-endpoint", options_.s3_endpoint});
-  auto coordinator = ChildProcess::spawn(argv, dir() / "coordinator.log", options_.env);
-  if (!wait_for_tcp(http_port_, std::chrono::seconds(20))) {
+  auto coordinator = ChildProcess::spawn(argv, dir() / log_name, options_.env);
+  if (!wait_for_tcp(http_port, std::chrono::seconds(20))) {
     throw std::runtime_error("coordinator did not start:\n" + coordinator->log());
   }
   return coordinator;

@@ -18,6 +18,16 @@ class RedisClient;
 
 namespace synthfarm::testing {
 
+// A second coordinator of a farm (same Redis, storage and flags; its own ports), as
+// another Kubernetes replica would be.
+struct CoordinatorReplica {
+  std::unique_ptr<ChildProcess> process;
+  int http_port = 0, telemetry_port = 0, control_port = 0;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port); }
+  std::string telemetry() const { return "tcp://127.0.0.1:" + std::to_string(telemetry_port); }
+  std::string control() const { return "tcp://127.0.0.1:" + std::to_string(control_port); }
+};
+
 struct FarmOptions {
   int workers = 2;
   int threads = 1;           // render threads per worker
@@ -68,6 +78,9 @@ class Farm {
   std::filesystem::path out_root() const { return dir_.path() / "out"; }
 
   std::unique_ptr<ChildProcess> start_worker(const std::vector<std::string>& extra_args = {});
+  // Another coordinator on this farm's Redis and storage, with the farm's coordinator flags
+  // and `extra_args`.
+  CoordinatorReplica start_coordinator_replica(const std::vector<std::string>& extra_args = {});
   std::vector<std::unique_ptr<ChildProcess>>& workers() { return workers_; }
   ChildProcess& coordinator() { return *coordinator_; }
 
@@ -112,6 +125,8 @@ class Farm {
   std::vector<std::unique_ptr<ChildProcess>> workers_;
   std::vector<std::unique_ptr<ChildProcess>> retired_workers_;  // killed; kept for their logs
   std::unique_ptr<ChildProcess> spawn_coordinator();
+  std::unique_ptr<ChildProcess> spawn_coordinator(int http_port, int telemetry_port, int control_port,
+                                                  const std::string& log_name, const std::vector<std::string>& extra_args);
 };
 
 }  // namespace synthfarm::testing
