@@ -247,7 +247,7 @@ sleep 2
 completed_after=$(nf_metric synthfarm_samples_completed_total)
 ((completed_after == completed)) || fail "c's late completion was counted: $completed -> $completed_after samples"
 [[ $(nf_job_field "$job2" shards_done) == "$(nf_job_field "$job2" shards_total)" ]] || fail "job $job2: shards_done != shards_total"
-[[ $(nf_job_field "$job2" state) == done ]] || fail "job $job2 is $(nf_job_field "$job2" state) after c came back"
+[[ $(nf_job_field "$job2" state) == "done" ]] || fail "job $job2 is $(nf_job_field "$job2" state) after c came back"
 hashes "$NF_OUT" "$job2" >"$work/after-return.sha256"
 diff -u "$work/before-return.sha256" "$work/after-return.sha256" ||
   fail "the finished dataset of $job2 changed after c came back"

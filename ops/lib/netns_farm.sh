@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # NF_* variables are set for the caller
 # Shell functions that run one synthfarm across several hosts on this machine: each host
 # is a Linux network namespace with its own address on a bridge, so every connection
 # between the programs crosses a real interface, and a program that assumes one host
@@ -63,7 +64,8 @@ nf_add_ns() {
 }
 
 # Namespace net holds bridge br0; hosts a, b and c each have eth0 (their address, /24)
-# whose peer is the bridge's port to-<host>. Namespace l is the loopback layout's host.
+# whose peer is the bridge's port to-<host>. (The loopback layout's host, l, is made
+# when first used.)
 nf_network_up() {
   local net host
   nf_add_ns net
@@ -77,7 +79,6 @@ nf_network_up() {
     ip -n "$(nf_ns "$host")" addr add "${NF_ADDR[$host]}/24" dev eth0
     ip -n "$(nf_ns "$host")" link set eth0 up
   done
-  nf_add_ns l
 }
 
 # nf_link HOST up|down: plugs a host's cable into the bridge, or pulls it out.
@@ -163,6 +164,7 @@ nf_farm_start() {
     server_host=a worker_hosts=(b c) NF_CLIENT=b NF_SERVER_ADDR=${NF_ADDR[a]}
   else
     server_host=l worker_hosts=(l l) NF_CLIENT=l NF_SERVER_ADDR=127.0.0.1
+    [[ " ${NF_NAMESPACES[*]} " == *" $(nf_ns l) "* ]] || nf_add_ns l
   fi
   local addr=$NF_SERVER_ADDR
   NF_URL=http://$addr:$NF_HTTP_PORT
@@ -238,8 +240,8 @@ nf_cleanup() {
   local ns pids
   for ns in "${NF_NAMESPACES[@]}"; do
     # Only this run's processes can be in this run's namespaces (helpers started by a caller).
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
+    ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done
   NF_NAMESPACES=()
