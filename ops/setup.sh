@@ -26,6 +26,7 @@ test_pkgs=(
   awscli                            # the independent S3 client of the S3 tests
   curl openssl                      # security tests: raw API calls, a test CA and certificates
   clang                             # libFuzzer with ASan and UBSan (fuzz/, bench/fuzz.sh)
+  iproute2                          # the multi-host test and bench: network namespaces, veths, a bridge, ss
 )
 # s3rver (the S3 test server, ops/s3rver) runs on Node.js; use an npm already installed.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

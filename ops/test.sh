@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (Debian packages), builds, and runs the
-# whole suite: every ctest label (unit, e2e, chaos, browser, security, fuzz; e2e includes
-# the S3 tests), then the unit tests of the core libraries again under AddressSanitizer +
-# UBSan, then the fuzz targets built with clang's libFuzzer, fuzzing briefly.
+# whole suite: every ctest label (unit, e2e, chaos, browser, security, cluster, fuzz; e2e
+# includes the S3 tests; cluster needs root and is skipped without it), then the unit
+# tests of the core libraries again under AddressSanitizer + UBSan, then the fuzz targets
+# built with clang's libFuzzer, fuzzing briefly.
 # Extra arguments go to the main ctest run and skip the sanitizer and fuzzing passes, e.g.
 #   ops/test.sh -L unit          only the unit tests
 #   ops/test.sh -R EndToEnd      tests whose name matches
