@@ -28,7 +28,9 @@ test_pkgs=(
   clang                             # libFuzzer with ASan and UBSan (fuzz/, bench/fuzz.sh)
   iproute2                          # the multi-host test and bench: network namespaces, veths, a bridge, ss
 )
-# s3rver (the S3 test server, ops/s3rver) runs on Node.js; use an npm already installed.
+# s3rver (the S3 test server, ops/s3rver) and the Kubernetes manifests' checks
+# (ops/k8s/validate) run on Node.js; use an npm already installed. kubectl is not
+# installed: ops/k8s/tools.sh unpacks Debian's kubernetes-client into ops/k8s/.tools/.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 want=("${build_pkgs[@]}")

@@ -15,6 +15,13 @@ ops/setup.sh
 if [[ ! -x ops/s3rver/node_modules/.bin/s3rver ]]; then
   npm ci --prefix ops/s3rver --no-audit --no-fund --loglevel=error >/dev/null
 fi
+# The Kubernetes manifests' checks (label cluster): the schema packages pinned by
+# ops/k8s/validate/package-lock.json, and Debian's kubectl 1.20 (kustomize v2.0.3)
+# unpacked into ops/k8s/.tools/ by ops/k8s/tools.sh.
+if [[ ! -d ops/k8s/validate/node_modules/kubernetes-models ]]; then
+  npm ci --prefix ops/k8s/validate --no-audit --no-fund --loglevel=error >/dev/null
+fi
+ops/k8s/tools.sh install >/dev/null
 # -g1 (line tables only): enough for file:line in backtraces and sanitizer reports, and a
 # much lighter compile than full debug info on 2 cores. Unity builds (CMake joins up to 8
 # sources of a target into one translation unit) parse the heavy headers (yaml-cpp,

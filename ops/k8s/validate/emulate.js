@@ -454,7 +454,8 @@ async function emulate(opts) {
     if (!/^sft_[0-9a-f]{64}$/.test(token)) fail(`synthfarm token create printed no token: ${created.stdout}`);
     const tokenDir = path.join(opts.secrets, 'synthfarm-metrics-token');
     fs.mkdirSync(tokenDir, { recursive: true });
-    fs.writeFileSync(path.join(tokenDir, 'token'), token + '\n', { mode: 0o600 });
+    // As docs/deploy.md stores it: the token alone, no line break (an HTTP header value).
+    fs.writeFileSync(path.join(tokenDir, 'token'), token, { mode: 0o600 });
 
     // /metrics as Prometheus scrapes it: the ServiceMonitor's scheme, port, path, token
     // and TLS settings where the overlay has one; else HTTPS on the --listen port.
@@ -478,7 +479,7 @@ async function emulate(opts) {
     const tls = { verify: true, ca: fs.readFileSync(caFile), servername: scrape.servername };
     const anonymous = await request({ scheme: scrape.scheme, port, path: scrape.path, ...tls });
     if (anonymous.status !== 401) fail(`GET ${scrape.path} without a token answered ${anonymous.status}, expected 401 (--metrics-auth)`);
-    const bearer = { Authorization: `Bearer ${fs.readFileSync(tokenFile, 'utf8').trim()}` };
+    const bearer = { Authorization: `Bearer ${fs.readFileSync(tokenFile, 'utf8')}` };
     const metrics = await request({ scheme: scrape.scheme, port, path: scrape.path, headers: bearer, ...tls });
     if (metrics.status !== 200) fail(`GET ${scrape.path} with the viewer token answered ${metrics.status}`);
     fs.writeFileSync(opts.metricsOut, metrics.body);
