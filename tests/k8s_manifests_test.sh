@@ -4,7 +4,8 @@
 #  2. each overlay's pods run here as written (ops/k8s/validate/emulate.js): Redis with its
 #     rendered ACL file, the real coordinator and worker with the manifests' flags, Secrets
 #     made as docs/deploy.md makes them; probes, /metrics with a viewer token over verified
-#     TLS, the worker alive over CURVE, exit 0 on SIGTERM within the grace period;
+#     TLS, the worker alive over CURVE, a small job through dev's farm into its claim, exit
+#     0 on SIGTERM within the grace period;
 #  3. every object validates against its schema and the farm's invariants hold
 #     (ops/k8s/validate/validate.js), with the metric names that coordinator exported;
 #  4. the checks can fail: each of the self-test's broken copies is reported, and an
@@ -68,10 +69,15 @@ image_paths=(
   --image-path "/usr/bin/synthfarm=$cli"
   --image-path "/usr/share/synthfarm/web=$root/web"
 )
+# dev keeps datasets on a claim (a folder here): a small job goes through that farm too.
+printf 'name: k8s-dev\nsamples: 2\nshard_size: 1\nseed: 1\ncamera:\n  resolution: [32, 24]\nrender:\n  spp: 1\n' \
+  >"$work/spec.yaml"
 for o in "${overlays[@]}"; do
   echo "overlay $o, its pods run here:"
+  submit=()
+  [[ $o == dev ]] && submit=(--submit "$work/spec.yaml")
   node "$validate/emulate.js" --overlay "$work/$o.yaml" --secrets "$s" --work "$work/run-$o" \
-    --metrics-out "$work/$o.metrics" "${image_paths[@]}"
+    --metrics-out "$work/$o.metrics" "${image_paths[@]}" "${submit[@]}"
 done
 # Every coordinator exported the same names (one binary); any of them will do.
 cmp -s <(grep -o '^[a-z_]*' "$work/dev.metrics" | sort -u) <(grep -o '^[a-z_]*' "$work/prod.metrics" | sort -u) ||

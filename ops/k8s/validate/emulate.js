@@ -18,6 +18,11 @@
 //
 //   node emulate.js --overlay RENDERED.yaml --secrets DIR --work DIR --metrics-out FILE
 //       --image-path /usr/bin/synthfarm-coordinator=BUILD/bin/synthfarm-coordinator ...
+//       [--submit SPEC]
+//
+// --submit: also submits SPEC through the API with an admin token made the same way, waits
+// for the job, and checks its manifest.json where the coordinator's file:// --storage-root
+// (the overlay's claim) says.
 //
 // DIR of --secrets holds one folder per Secret with one file per key
 // (DIR/synthfarm-redis/worker); the viewer token is written to
@@ -50,6 +55,7 @@ function parseArgs(argv) {
     else if (a === '--secrets') opts.secrets = value();
     else if (a === '--work') opts.work = value();
     else if (a === '--metrics-out') opts.metricsOut = value();
+    else if (a === '--submit') opts.submit = path.resolve(value());
     else if (a === '--image-path') {
       const [from, to] = value().split('=');
       if (!from || !to) usage('--image-path FROM=TO');
@@ -152,7 +158,8 @@ class Pod {
   }
 }
 
-// Replaces whole path prefixes (FROM followed by '/' or the end of a path) and addresses,
+// Replaces whole path prefixes (FROM followed by '/' or the end of a path, also inside
+// file:// locations and comma-separated lists) and addresses,
 // in one pass: a replacement is never rewritten again (the sandbox may lie under /tmp,
 // itself a mount path).
 function rewriter(pathMap, addressMap) {
@@ -162,7 +169,7 @@ function rewriter(pathMap, addressMap) {
   const longestFirst = (keys) => [...keys].sort((a, b) => b.length - a.length).map(escape).join('|');
   const re = new RegExp(
     `(${longestFirst(addresses.keys()) || '(?!)'})(?![0-9])` +
-    `|(^|[\\s=:"'(])(${longestFirst(paths.keys()) || '(?!)'})(?=/|$|[\\s"';)&|])`, 'gm');
+    `|(^|[\\s=:"'(,]|file://)(${longestFirst(paths.keys()) || '(?!)'})(?=/|$|[\\s"';)&|,])`, 'gm');
   return (text) => String(text).replace(re, (match, address, lead, p) =>
     (address !== undefined ? addresses.get(address) : lead + paths.get(p)));
 }
@@ -480,7 +487,14 @@ async function emulate(opts) {
     const anonymous = await request({ scheme: scrape.scheme, port, path: scrape.path, ...tls });
     if (anonymous.status !== 401) fail(`GET ${scrape.path} without a token answered ${anonymous.status}, expected 401 (--metrics-auth)`);
     const bearer = { Authorization: `Bearer ${fs.readFileSync(tokenFile, 'utf8')}` };
-    const metrics = await request({ scheme: scrape.scheme, port, path: scrape.path, headers: bearer, ...tls });
+    // A token made within 100 ms of the coordinator's last read of its token table may be
+    // refused once (auth/authenticator.h): Prometheus scrapes again; so does this, for 3 s.
+    let metrics;
+    for (const deadline = Date.now() + 3000; ;) {
+      metrics = await request({ scheme: scrape.scheme, port, path: scrape.path, headers: bearer, ...tls });
+      if (metrics.status === 200 || Date.now() > deadline) break;
+      await sleep(150);
+    }
     if (metrics.status !== 200) fail(`GET ${scrape.path} with the viewer token answered ${metrics.status}`);
     fs.writeFileSync(opts.metricsOut, metrics.body);
     lines.push(`${scrape.path}: 401 without a token, 200 with the viewer token over ${scrape.scheme} (certificate verified as ${scrape.servername})`);
@@ -513,6 +527,10 @@ async function emulate(opts) {
     }
     lines.push('worker alive in /metrics (Redis user worker, CURVE both ways)');
 
+    // A job through the API, rendered by the worker and finalized by the coordinator into
+    // the storage the overlay names (a file:// root: the claim's folder here).
+    if (opts.submit) lines.push(await submitJob(opts, { cli, redisUrl, passwordFile, port, caFile, coordinatorArgs: ca }));
+
     lines.push(await farm.stop(worker));
     lines.push(await farm.stop(coordinator));
     lines.push(await farm.stop(redis));
@@ -522,16 +540,60 @@ async function emulate(opts) {
   }
 }
 
+async function submitJob(opts, { cli, redisUrl, passwordFile, port, caFile, coordinatorArgs }) {
+  const root = flagValue(coordinatorArgs, '--storage-root');
+  if (!/^file:\/\//.test(String(root))) fail(`--submit: the coordinator's --storage-root ${root} is not a file:// location here`);
+  const env = { ...process.env, XDG_CONFIG_HOME: path.join(opts.work, 'cli-config') };
+  const run = (args, what) => {
+    const r = spawnSync(cli, args, { encoding: 'utf8', timeout: 120000, env });
+    if (r.status !== 0) fail(`${what} exited ${r.status}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  env.SYNTHFARM_TOKEN = run(['token', 'create', '--role', 'admin', '--name', 'emulated-admin',
+    '--redis', redisUrl, '--redis-password-file', passwordFile], 'synthfarm token create --role admin');
+  // The coordinator reads its token table again on an unknown token at most ten times a
+  // second (auth/authenticator.h): a token made within 100 ms of its last read can be
+  // refused once. Wait until it is accepted, as a person's next try would be.
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const r = await request({ scheme: 'https', port, path: '/api/jobs', verify: true, ca: fs.readFileSync(caFile),
+      servername: 'localhost', headers: { Authorization: `Bearer ${env.SYNTHFARM_TOKEN}` } });
+    if (r.status === 200) break;
+    if (Date.now() > deadline) fail(`the new admin token is still refused after 3 s: ${r.status} ${r.body}`);
+    await sleep(150);
+  }
+  // The certificate names localhost (docs/deploy.md, step 3), as for kubectl port-forward.
+  const remote = ['--url', `https://localhost:${port}`, '--ca-file', caFile];
+  const job = run([...remote, 'submit', opts.submit], 'synthfarm submit');
+  run([...remote, 'wait', job, '--timeout', '90'], `synthfarm wait ${job}`);
+  const manifest = path.join(root.replace(/^file:\/\//, ''), job, 'manifest.json');
+  if (!fs.existsSync(manifest)) fail(`job ${job} is done but ${manifest} does not exist`);
+  const dataset = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+  if (dataset.complete !== true) fail(`job ${job}: ${manifest} says the dataset is not complete`);
+  return `job ${job} submitted with an admin token, rendered and finalized: a complete dataset of ` +
+    `${dataset.counts.samples} samples (${dataset.counts.objects} objects) where --storage-root points`;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  fs.mkdirSync(opts.work, { recursive: true });
-  try {
-    const { lines, notes } = await emulate(opts);
-    for (const l of lines) console.log(`  ${l}`);
-    for (const n of notes) console.log(`  ${n}`);
-  } catch (e) {
-    if (!(e instanceof EmulationError)) process.stderr.write(`emulate: ${e.stack}\n`);
-    process.exit(1);
+  // A free port may be taken by another program between being chosen and being bound
+  // (other tests on the machine): then the whole run starts again on new ports, twice at most.
+  for (let attempt = 1; ; ++attempt) {
+    const work = attempt === 1 ? opts.work : `${opts.work}.${attempt}`;
+    fs.mkdirSync(work, { recursive: true });
+    try {
+      const { lines, notes } = await emulate({ ...opts, work });
+      for (const l of lines) console.log(`  ${l}`);
+      for (const n of notes) console.log(`  ${n}`);
+      return;
+    } catch (e) {
+      if (!(e instanceof EmulationError)) process.stderr.write(`emulate: ${e.stack}\n`);
+      if (e instanceof EmulationError && /address already in use|EADDRINUSE|port in use/i.test(e.message) && attempt < 3) {
+        process.stderr.write('emulate: a port was taken meanwhile; again on new ports\n');
+        continue;
+      }
+      process.exit(1);
+    }
   }
 }
 
