@@ -4,8 +4,9 @@
 #  2. each overlay's pods run here as written (ops/k8s/validate/emulate.js): Redis with its
 #     rendered ACL file, the real coordinator and worker with the manifests' flags, Secrets
 #     made as docs/deploy.md makes them; probes, /metrics with a viewer token over verified
-#     TLS, the worker alive over CURVE, a small job through dev's farm into its claim, exit
-#     0 on SIGTERM within the grace period;
+#     TLS, the worker alive over CURVE, a small job through dev's farm into its claim, a
+#     worker stopped (SIGTERM) while it holds a lease giving its shard back at once, every
+#     program ending with 0 on SIGTERM within its grace period;
 #  3. every object validates against its schema and the farm's invariants hold
 #     (ops/k8s/validate/validate.js), with the metric names that coordinator exported;
 #  4. the checks can fail: each of the self-test's broken copies is reported, and an
@@ -69,13 +70,16 @@ image_paths=(
   --image-path "/usr/bin/synthfarm=$cli"
   --image-path "/usr/share/synthfarm/web=$root/web"
 )
-# dev keeps datasets on a claim (a folder here): a small job goes through that farm too.
+# dev keeps datasets on a claim (a folder here): a small job goes through that farm too,
+# then a job of one slower shard, during which the worker gets SIGTERM (a scale-down).
 printf 'name: k8s-dev\nsamples: 2\nshard_size: 1\nseed: 1\ncamera:\n  resolution: [32, 24]\nrender:\n  spp: 1\n' \
   >"$work/spec.yaml"
+printf 'name: k8s-stop\nsamples: 8\nshard_size: 8\nseed: 2\ncamera:\n  resolution: [160, 120]\nrender:\n  spp: 32\n' \
+  >"$work/stop.yaml"
 for o in "${overlays[@]}"; do
   echo "overlay $o, its pods run here:"
   submit=()
-  [[ $o == dev ]] && submit=(--submit "$work/spec.yaml")
+  [[ $o == dev ]] && submit=(--submit "$work/spec.yaml" --stop-during "$work/stop.yaml")
   node "$validate/emulate.js" --overlay "$work/$o.yaml" --secrets "$s" --work "$work/run-$o" \
     --metrics-out "$work/$o.metrics" "${image_paths[@]}" "${submit[@]}"
 done

@@ -18,11 +18,13 @@
 //
 //   node emulate.js --overlay RENDERED.yaml --secrets DIR --work DIR --metrics-out FILE
 //       --image-path /usr/bin/synthfarm-coordinator=BUILD/bin/synthfarm-coordinator ...
-//       [--submit SPEC]
+//       [--submit SPEC [--stop-during SPEC2]]
 //
 // --submit: also submits SPEC through the API with an admin token made the same way, waits
 // for the job, and checks its manifest.json where the coordinator's file:// --storage-root
-// (the overlay's claim) says.
+// (the overlay's claim) says. --stop-during: then submits SPEC2 (a shard that takes a few
+// seconds) and stops the worker with SIGTERM while it holds the lease, as a scale-down
+// does: the shard must be back in the queue at once and the worker gone within its grace.
 //
 // DIR of --secrets holds one folder per Secret with one file per key
 // (DIR/synthfarm-redis/worker); the viewer token is written to
@@ -56,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--work') opts.work = value();
     else if (a === '--metrics-out') opts.metricsOut = value();
     else if (a === '--submit') opts.submit = path.resolve(value());
+    else if (a === '--stop-during') opts.stopDuring = path.resolve(value());
     else if (a === '--image-path') {
       const [from, to] = value().split('=');
       if (!from || !to) usage('--image-path FROM=TO');
@@ -529,9 +532,19 @@ async function emulate(opts) {
 
     // A job through the API, rendered by the worker and finalized by the coordinator into
     // the storage the overlay names (a file:// root: the claim's folder here).
-    if (opts.submit) lines.push(await submitJob(opts, { cli, redisUrl, passwordFile, port, caFile, coordinatorArgs: ca }));
+    let client;
+    if (opts.submit) {
+      client = await submitJob(opts, { cli, redisUrl, passwordFile, port, caFile, coordinatorArgs: ca });
+      lines.push(client.line);
+    }
 
-    lines.push(await farm.stop(worker));
+    if (opts.stopDuring) {
+      if (!client) fail('--stop-during needs --submit');
+      const scrapeMetrics = async () => (await request({ scheme: scrape.scheme, port, path: scrape.path, headers: bearer, ...tls })).body;
+      lines.push(await stopDuringShard(farm, worker, client, opts.stopDuring, scrapeMetrics));
+    } else {
+      lines.push(await farm.stop(worker));
+    }
     lines.push(await farm.stop(coordinator));
     lines.push(await farm.stop(redis));
     return { lines, notes: farm.notes };
@@ -570,8 +583,46 @@ async function submitJob(opts, { cli, redisUrl, passwordFile, port, caFile, coor
   if (!fs.existsSync(manifest)) fail(`job ${job} is done but ${manifest} does not exist`);
   const dataset = JSON.parse(fs.readFileSync(manifest, 'utf8'));
   if (dataset.complete !== true) fail(`job ${job}: ${manifest} says the dataset is not complete`);
-  return `job ${job} submitted with an admin token, rendered and finalized: a complete dataset of ` +
+  const line = `job ${job} submitted with an admin token, rendered and finalized: a complete dataset of ` +
     `${dataset.counts.samples} samples (${dataset.counts.objects} objects) where --storage-root points`;
+  return { line, submit: (spec) => run([...remote, 'submit', spec], 'synthfarm submit') };
+}
+
+function gauge(body, name) {
+  const m = new RegExp(`^${name} ([0-9.]+)$`, 'm').exec(body);
+  return m ? Number(m[1]) : undefined;
+}
+
+// Scale-down's path: SIGTERM reaches a worker while it holds a lease. It must give the shard
+// back to the queue at once (not leave it to expire after --lease-ms) and exit 0 within
+// its grace period.
+async function stopDuringShard(farm, worker, client, spec, scrapeMetrics) {
+  const job = client.submit(spec);
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (worker.exited) fail(`the worker exited (${JSON.stringify(worker.exited)}); log:\n${tail(worker.log)}`);
+    if (gauge(await scrapeMetrics(), 'synthfarm_shards_leased') >= 1) break;
+    if (Date.now() > deadline) fail(`job ${job}: no shard was leased within 30 s; worker log:\n${tail(worker.log)}`);
+    await sleep(100);
+  }
+  const t0 = Date.now();
+  const stopped = await farm.stop(worker);
+  const leaseMs = Number(flagValue(worker.argv, '--lease-ms') || 30000);
+  let body;
+  for (;;) {
+    body = await scrapeMetrics();
+    if (gauge(body, 'synthfarm_shards_leased') === 0 && gauge(body, 'synthfarm_shards_pending') >= 1) break;
+    if (Date.now() - t0 > leaseMs / 2) {
+      fail(`after SIGTERM the shard was not given back (leased ${gauge(body, 'synthfarm_shards_leased')}, ` +
+        `pending ${gauge(body, 'synthfarm_shards_pending')}); worker log:\n${tail(worker.log)}`);
+    }
+    await sleep(100);
+  }
+  if (!/returned to the queue \(stop requested\)/.test(fs.readFileSync(worker.log, 'utf8'))) {
+    fail(`the worker's log does not say it returned its shard; log:\n${tail(worker.log)}`);
+  }
+  return `SIGTERM while the worker held a lease of job ${job}: ${stopped}; the shard was back in the queue ` +
+    `${((Date.now() - t0) / 1000).toFixed(1)} s after the signal (its lease: ${leaseMs / 1000} s)`;
 }
 
 async function main() {
