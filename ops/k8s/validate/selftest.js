@@ -72,6 +72,7 @@ const CASES = [
   ['--threads unlike the CPU request', 'prod', 'threads', 'must equal the CPU request', (o) => { setArg(worker(o), '--threads', '4'); }],
   ['$(VAR) not in env', 'dev', 'env-expansion', 'does not define', (o) => { worker(o).args.push('--allow-storage=$(NOWHERE)'); }],
   ['flag given an empty value', 'prod', 'env-expansion', 'empty value', (o) => { configMapWith(o, 'S3_ENDPOINT').data.S3_ENDPOINT = ''; }],
+  ['two coordinators without a shared view', 'dev', 'coordinator-flags', '--shared-view', (o) => { coordinator(o).args = coordinator(o).args.filter((a) => a !== '--shared-view'); }],
   ['coordinator without --auth on', 'prod', 'coordinator-flags', '--auth=on is required', (o) => { setArg(coordinator(o), '--auth', 'off'); }],
   ['worker without CURVE', 'dev', 'worker-flags', '--curve-key and --coordinator-key', (o) => { worker(o).args = worker(o).args.filter((a) => !a.startsWith('--coordinator-key')); }],
   ['worker endpoint on the wrong port', 'prod', 'worker-endpoints', 'does not reach', (o) => { setArg(worker(o), '--control', 'tcp://synthfarm-coordinator:5555'); }],

@@ -203,6 +203,8 @@ function checkCoordinator(m, r) {
     const httpPort = listenPort(flagValue(a, '--listen'));
     const tls = flagValue(a, '--tls-cert') !== undefined;
     r.check('coordinator-flags', what, flagValue(a, '--auth') === 'on', '--auth=on is required');
+    r.check('coordinator-flags', what, (w.spec.replicas || 1) < 2 || flagValue(a, '--shared-view') === true,
+      'several replicas need --shared-view, or each shows only the workers connected to it');
     r.check('coordinator-flags', what, /^0\.0\.0\.0:\d+$/.test(String(flagValue(a, '--listen'))), '--listen must be 0.0.0.0:PORT in a pod');
     r.check('coordinator-flags', what, tls && flagValue(a, '--tls-key') !== undefined, '--tls-cert and --tls-key are required');
     r.check('coordinator-flags', what, flagValue(a, '--curve-key') !== undefined && flagValue(a, '--curve-workers') !== undefined,
