@@ -121,9 +121,8 @@ TEST_F(AuthRedisTest, AuthenticatorFindsNewTokensAtOnceAndForgetsRevokedOnes) {
   EXPECT_EQ((*p)->role, Role::kViewer);
   EXPECT_FALSE((*p)->session);
 
-  // A token made after the table was cached is found on the first try after 100 ms.
+  // A token made right after the table was cached is found on the first try, at once.
   auto second = store.create("second", Role::kAdmin, 2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   p = auth.by_token(*redis_, *second);
   ASSERT_TRUE(p && p->has_value());
   EXPECT_EQ((*p)->role, Role::kAdmin);

@@ -6,20 +6,18 @@ namespace synthfarm::auth {
 namespace {
 
 constexpr auto kMaxAge = std::chrono::seconds(1);
-constexpr auto kMinAgeOnMiss = std::chrono::milliseconds(100);
 
 }  // namespace
 
 Authenticator::Authenticator(std::string prefix) : prefix_(std::move(prefix)) {}
 
 tl::expected<std::shared_ptr<const Authenticator::Table>, std::string> Authenticator::table(
-    queue::RedisClient& redis, bool missed) {
+    queue::RedisClient& redis) {
   auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
-    auto age = now - loaded_at_;
-    if (table_ && age < kMaxAge && (!missed || age < kMinAgeOnMiss)) return table_;
-    // Claim this refresh, so that a burst of requests with unknown tokens reads Redis once.
+    if (table_ && now - loaded_at_ < kMaxAge) return table_;
+    // Claim this refresh, so that a burst of requests reads Redis once.
     if (table_) loaded_at_ = now;
   }
   // Read without the lock held: Redis is I/O.
@@ -47,12 +45,16 @@ std::optional<Principal> Authenticator::find(const Table& table, std::string_vie
 
 tl::expected<std::optional<Principal>, std::string> Authenticator::by_token_hash(
     queue::RedisClient& redis, std::string_view hash) {
-  auto cached = table(redis, false);
+  auto cached = table(redis);
   if (!cached) return tl::unexpected(cached.error());
   if (auto p = find(**cached, hash)) return p;
-  auto fresh = table(redis, true);
-  if (!fresh) return tl::unexpected(fresh.error());
-  return find(**fresh, hash);
+  // Not in the cached table: maybe made since it was read. One HGET of this hash, so a
+  // new token works at once (the hash is a SHA-256 of a random token: how long Redis
+  // takes to look it up tells nothing about any token).
+  auto fresh = TokenStore(redis, prefix_).find_hash(std::string(hash));
+  if (!fresh) return find(**cached, hash);  // Redis away: what is known
+  if (!fresh->has_value()) return std::optional<Principal>();
+  return Principal{(*fresh)->name, (*fresh)->role, (*fresh)->hash, false, ""};
 }
 
 tl::expected<std::optional<Principal>, std::string> Authenticator::by_token(

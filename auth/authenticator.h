@@ -1,10 +1,10 @@
 // Who is asking: turns a bearer token or a dashboard session id into a principal (name and
 // role), for the coordinator's HTTP layer. Thread-safe.
 //
-// The token table is cached in memory and read again from Redis once it is a second old,
-// or sooner (at most ten times a second) when an unknown token is presented, so a token
-// made a moment ago works at once and a revoked one stops within a second. Presented
-// tokens are hashed and compared against every known hash in constant time.
+// The token table is cached in memory and read again from Redis once it is a second old;
+// a token not in it is looked up in Redis by its hash, so a token made a moment ago works
+// at once, and a revoked one stops within a second. Presented tokens are hashed and
+// compared against every cached hash in constant time.
 #pragma once
 
 #include <chrono>
@@ -44,9 +44,8 @@ class Authenticator {
 
  private:
   using Table = std::vector<TokenInfo>;
-  // The cached table, read again when stale (or, with `missed`, when a lookup missed).
-  tl::expected<std::shared_ptr<const Table>, std::string> table(queue::RedisClient& redis,
-                                                                bool missed);
+  // The cached table, read again when stale.
+  tl::expected<std::shared_ptr<const Table>, std::string> table(queue::RedisClient& redis);
   std::optional<Principal> find(const Table& table, std::string_view hash) const;
 
   std::string prefix_;

@@ -130,6 +130,16 @@ tl::expected<std::vector<TokenInfo>, std::string> TokenStore::list() {
   return out;
 }
 
+tl::expected<std::optional<TokenInfo>, std::string> TokenStore::find_hash(const std::string& hash) {
+  auto reply = redis_.command({"HGET", tokens_key(), hash});
+  if (!reply) return tl::unexpected(redis_error(reply.error()));
+  if (reply->is_nil()) return std::optional<TokenInfo>();
+  auto info = nlohmann::json::parse(reply->str, nullptr, false);
+  auto role = info.is_object() ? parse_role(info.value("role", "")) : std::nullopt;
+  if (!role) return std::optional<TokenInfo>();
+  return std::optional<TokenInfo>(TokenInfo{info.value("name", ""), *role, info.value("created_ms", int64_t{0}), hash});
+}
+
 tl::expected<bool, std::string> TokenStore::revoke(const std::string& name) {
   auto reply = redis_.eval(kRevokeScript, {tokens_key(), names_key()}, {name});
   if (!reply) return tl::unexpected(redis_error(reply.error()));

@@ -55,6 +55,8 @@ class TokenStore {
   tl::expected<std::string, std::string> create(const std::string& name, Role role, int64_t now_ms);
   // Every token, by name.
   tl::expected<std::vector<TokenInfo>, std::string> list();
+  // The token of a SHA-256 hash (hex), read from Redis now; nullopt when there is none.
+  tl::expected<std::optional<TokenInfo>, std::string> find_hash(const std::string& hash);
   // false: no token of that name. Sessions opened with the token end with it.
   tl::expected<bool, std::string> revoke(const std::string& name);
 
