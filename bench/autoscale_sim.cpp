@@ -186,9 +186,9 @@ void sweep(const ScaledObjectSpec& base, const Trace& trace, const FarmOptions& 
            const std::vector<double>& maxima) {
   fmt::print("\nsweep: the ScaledObject above with threshold (shards per worker), cooldownPeriod and "
              "maxReplicaCount changed; 'fixed' is ceil(worker-hours / 24) workers all day\n");
-  fmt::print("\n| threshold | cooldown | max | worker-hours | busy | wasted h | wait p50 | wait p95 | drain p95 "
-             "| drain max | fixed N | fixed wait p95 | fixed drain p95 |\n"
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fmt::print("\n| threshold | cooldown | max | worker-hours | busy | wasted h | wait p50 | wait p95 | drain p50 "
+             "| drain p95 | drain max | fixed N | fixed wait p95 | fixed drain p95 |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (double threshold : thresholds) {
     for (double cooldown : cooldowns) {
       for (double max_replicas : maxima) {
@@ -201,10 +201,11 @@ void sweep(const ScaledObjectSpec& base, const Trace& trace, const FarmOptions& 
         const int n = run_pair("KEDA", keda, trace, farm, rows);
         const FarmResult& r = rows[0].r;
         const FarmResult& f = rows[1].r;
-        fmt::print("| {:g} | {} s | {} | {:.2f} | {:.0f}% | {:.2f} | {} | {} | {} | {}{} | {} | {} | {} |\n", threshold,
-                   cooldown, so.max_replica_count, r.worker_hours, 100 * r.render_hours / r.worker_hours,
-                   r.wasted_hours, duration(percentile(r.queue_wait_s, 0.5)),
-                   duration(percentile(r.queue_wait_s, 0.95)), duration(percentile(r.drain_s, 0.95)),
+        fmt::print("| {:g} | {} s | {} | {:.2f} | {:.0f}% | {:.2f} | {} | {} | {} | {} | {}{} | {} | {} | {} |\n",
+                   threshold, so.cooldown_period_s, so.max_replica_count, r.worker_hours,
+                   100 * r.render_hours / r.worker_hours, r.wasted_hours, duration(percentile(r.queue_wait_s, 0.5)),
+                   duration(percentile(r.queue_wait_s, 0.95)), duration(percentile(r.drain_s, 0.5)),
+                   duration(percentile(r.drain_s, 0.95)),
                    duration(percentile(r.drain_s, 1.0)), r.drained ? "" : " (not drained)", n,
                    duration(percentile(f.queue_wait_s, 0.95)), duration(percentile(f.drain_s, 0.95)));
       }
