@@ -225,7 +225,7 @@ FarmResult FarmSim::run() {
     if (finished(t)) break;
     const int64_t next = next_time(t);
     if (next == kNever || next > o_.give_up_ms) {
-      result_.drained = false;
+      result_.drained = jobs_done_ == trace_.jobs.size();  // else: the farm could not drain the day
       break;
     }
     t = next;

@@ -52,7 +52,7 @@ struct FarmResult {
   int64_t shards_given_back = 0;  // by pods that got SIGTERM mid-shard
   int peak_replicas = 0;
   int64_t end_ms = 0;             // when the day ended (see above)
-  bool drained = true;            // false: give_up_ms was reached with work left
+  bool drained = true;            // false: give_up_ms was reached with jobs not done
   std::vector<double> queue_wait_s;  // per shard: submission to the claim that completed it
   std::vector<double> drain_s;       // per job: submission to its last shard done
 };
