@@ -26,6 +26,14 @@
 namespace synthfarm::worker {
 namespace {
 
+// --health-file: how often it is rewritten; how long Redis may stay silent, and the claim
+// loop (outside a shard: a sample may take any time) stay away, before it is left to go
+// stale; and how often the heartbeat thread asks Redis itself when nothing else did.
+constexpr int64_t kHealthRefreshMs = 1000;
+constexpr int64_t kHealthRedisWindowMs = 15000;
+constexpr int64_t kHealthClaimLoopWindowMs = 60000;
+constexpr int64_t kHealthPingMs = 5000;
+
 class WorkerImpl final : public Worker {
  public:
   WorkerImpl(WorkerOptions options, std::unique_ptr<jobs::SampleRenderer> renderer,
@@ -47,12 +55,14 @@ class WorkerImpl final : public Worker {
                  options_.redis.to_string(), options_.telemetry_endpoint,
                  options_.curve ? " (CURVE, key " + options_.curve->keys.public_key + ")" : "",
                  options_.threads > 0 ? std::to_string(options_.threads) : "all", options_.lease_ms);
+    claim_loop_came_round();
     std::thread heartbeat([this] { heartbeat_loop(); });
     std::thread control([this] { control_loop(); });
     int64_t idle_ms = options_.idle_poll_ms;
     int64_t shards = 0;
     int exit_code = 0;
     while (!stopping_) {
+      claim_loop_came_round();
       if (!coordinator_lets_us_work()) {
         exit_code = 1;
         break;
@@ -67,6 +77,7 @@ class WorkerImpl final : public Worker {
         exit_code = 1;
         break;
       }
+      if (lease) redis_answered();
       if (!lease) {
         if (!stopping_) spdlog::error("claim: {}", lease.error().message);
         queue::sleep_unless_stopped(std::chrono::seconds(1), stopping_);
@@ -89,6 +100,10 @@ class WorkerImpl final : public Worker {
     wake_.notify_all();
     heartbeat.join();
     control.join();
+    if (options_.health_file) {
+      spdlog::info("removing the health file {}", options_.health_file->path().string());
+      options_.health_file.reset();
+    }
     spdlog::info("worker {}: stopped after {} samples", options_.worker_id, samples_done_.load());
     return exit_code;
   }
@@ -122,6 +137,7 @@ class WorkerImpl final : public Worker {
         return false;
       }
       if (!options_.curve || link.state == protocol::LinkState::kUp || stopping_) return true;
+      claim_loop_came_round();  // waiting, not stuck
       if (std::chrono::steady_clock::now() >= next_warning) {
         next_warning += std::chrono::seconds(10);
         spdlog::warn("waiting for the coordinator at {} to accept this worker's CURVE key before claiming "
@@ -225,6 +241,7 @@ class WorkerImpl final : public Worker {
       }
     };
     for (uint64_t index = range.begin; index < range.end; ++index) {
+      claim_loop_came_round();
       if (stopping_) return give_back(shard, "stop requested");
       if (lease_lost_ || dropped_) return abandon(shard);
       if (uploads.failure()) return fail(shard, *uploads.failure());
@@ -378,6 +395,7 @@ class WorkerImpl final : public Worker {
     auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
     queue::Queue queue(*redis, queue::keys::Keys{options_.key_prefix});
     int64_t next_beat = 0;
+    int64_t next_health = 0;
     for (;;) {
       std::deque<protocol::Telemetry> outgoing;
       std::optional<queue::ShardRef> shard;
@@ -386,7 +404,8 @@ class WorkerImpl final : public Worker {
       int64_t now = clock_->wall_ms();
       {
         std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_beat - now)),
+        const int64_t due = options_.health_file ? std::min(next_beat, next_health) : next_beat;
+        wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, due - now)),
                        [&] { return !outbox_.empty() || quit_heartbeat_; });
         now = clock_->wall_ms();
         outgoing.swap(outbox_);
@@ -408,6 +427,7 @@ class WorkerImpl final : public Worker {
       if (extend) {
         // Lock never held across this I/O.
         auto renewed = queue.extend(*shard, options_.lease_ms);
+        if (renewed) redis_answered();
         if (!renewed) {
           spdlog::warn("lease renewal for {}/{}: {}", shard->job_id, shard->shard, renewed.error().message);
         } else if (!renewed->has_value()) {
@@ -435,7 +455,54 @@ class WorkerImpl final : public Worker {
         next_beat = now + options_.heartbeat_ms;
       }
       if (quit) return;
+      if (options_.health_file && now >= next_health) {
+        update_health_file(*redis, shard);
+        next_health = now + kHealthRefreshMs;
+      }
     }
+  }
+
+  void redis_answered() { redis_answered_ms_ = clock_->wall_ms(); }
+  void claim_loop_came_round() { claim_loop_ms_ = clock_->wall_ms(); }
+
+  // --health-file: rewritten while the worker is healthy, left to go stale while it is not.
+  // Heartbeat thread only; `redis` is that thread's own connection.
+  void update_health_file(queue::RedisClient& redis, const std::optional<queue::ShardRef>& shard) {
+    int64_t now = clock_->wall_ms();
+    if (now - redis_answered_ms_ >= kHealthPingMs && now >= next_health_ping_ms_) {
+      // Nothing else reached Redis lately (the claim loop waits for the coordinator, or a
+      // Redis outage is under way): ask it. TIME is the cheapest command the worker's Redis
+      // user may run (ops/redis.acl grants it no PING).
+      next_health_ping_ms_ = now + kHealthPingMs;
+      if (redis.command({"TIME"})) redis_answered();
+      now = clock_->wall_ms();
+    }
+    const int64_t redis_ms = redis_answered_ms_, loop_ms = claim_loop_ms_;
+    std::string trouble;
+    if (now - redis_ms > kHealthRedisWindowMs) {
+      trouble = redis_ms == 0 ? fmt::format("redis at {} has not answered since the worker started",
+                                            options_.redis.to_string())
+                              : fmt::format("redis at {} has not answered for {} s", options_.redis.to_string(),
+                                            (now - redis_ms) / 1000);
+    } else if (!shard && now - loop_ms > kHealthClaimLoopWindowMs) {
+      trouble = fmt::format("the claim loop has not come round for {} s", (now - loop_ms) / 1000);
+    }
+    const std::string& path = options_.health_file->path().string();
+    if (!trouble.empty()) {
+      if (!health_trouble_) spdlog::warn("not healthy, so the health file {} goes stale: {}", path, trouble);
+      health_trouble_ = true;
+      return;
+    }
+    if (health_trouble_) spdlog::info("healthy again: refreshing the health file {}", path);
+    health_trouble_ = false;
+    const std::string text = fmt::format(
+        "worker {} pid {}\nhealthy at {} (unix ms)\nredis answered {} ms before\n{}\n", options_.worker_id,
+        getpid(), now, now - redis_ms,
+        shard ? fmt::format("rendering {}/{}", shard->job_id, shard->shard) : std::string("not rendering"));
+    auto written = options_.health_file->refresh(text);
+    if (!written && !health_write_failed_) spdlog::error("health file: {}", written.error());
+    if (written && health_write_failed_) spdlog::info("health file {} written again", path);
+    health_write_failed_ = !written;
   }
 
   // Owns the control socket: a cancel or delete for the job in hand stops the render
@@ -475,6 +542,12 @@ class WorkerImpl final : public Worker {
   std::atomic<bool> dropped_{false};    // the job in hand was cancelled or deleted
   std::atomic<bool> interrupt_{false};  // stop the render in progress (either of the above)
   std::atomic<uint64_t> samples_done_{0};
+  std::atomic<int64_t> redis_answered_ms_{0};  // the last Redis reply to either connection
+  std::atomic<int64_t> claim_loop_ms_{0};      // the claim loop's last time round
+  // Heartbeat thread only.
+  bool health_trouble_ = false;
+  bool health_write_failed_ = false;
+  int64_t next_health_ping_ms_ = 0;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<queue::ShardRef> current_;          // GUARDED_BY(mutex_)

@@ -11,6 +11,10 @@
 // the worker finishes the sample in hand, gives the shard back to the queue and returns.
 // With CURVE (docs/security.md) it claims nothing until the coordinator has accepted its
 // key, and a worker the coordinator refuses exits with the reason in its log.
+// With a health file (--health-file) the heartbeat thread rewrites it about once a second
+// while the worker is healthy: the claim loop comes round (or a shard is in hand) and
+// Redis answered within the last 15 s (the heartbeat thread asks it when nothing else
+// did for 5 s). run() removes it when the worker stops.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +30,7 @@
 #include "protocol/curve.h"
 #include "queue/redis.h"
 #include "storage/allow_list.h"
+#include "worker/health_file.h"
 #include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
@@ -57,6 +62,8 @@ struct WorkerOptions {
   // Stamps telemetry and paces heartbeats and lease renewals; the system clock when not
   // set. (Lease deadlines themselves are Redis TIME.)
   std::shared_ptr<const Clock> clock;
+  // Kept fresh while the worker is healthy, removed when run() returns; none when null.
+  std::unique_ptr<HealthFile> health_file;
 };
 
 class Worker {

@@ -11,6 +11,7 @@
 #include "base/stop_signals.h"
 #include "protocol/curve.h"
 #include "storage/allow_list.h"
+#include "worker/health_file.h"
 #include "worker/worker.h"
 
 namespace {
@@ -87,6 +88,12 @@ int main(int argc, char** argv) {
                  "names, as the coordinator allowed)")
       ->envname("SYNTHFARM_ALLOW_STORAGE")
       ->delimiter(',');
+  std::string health_file;
+  app.add_option("--health-file", health_file,
+                 "rewrite this file about once a second while the worker is healthy (its claim loop comes "
+                 "round and Redis answered within 15 s); removed when the worker stops. Probes check its age, "
+                 "e.g. find PATH -mmin -1")
+      ->envname("SYNTHFARM_HEALTH_FILE");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // s3:// stores take their endpoint from the environment, as every AWS client does; the
@@ -133,9 +140,18 @@ int main(int argc, char** argv) {
     spdlog::warn("test fault switch on: sample {} of every job throws", n);
   }
 
+  if (!health_file.empty()) {
+    auto file = worker::HealthFile::create(health_file, "starting\n");
+    if (!file) {
+      spdlog::error("--health-file: {}", file.error());
+      return 2;
+    }
+    options.health_file = std::move(*file);
+  }
+
   StopSignals signals;  // before any thread starts
   options.clock = system_clock();
-  auto worker = worker::Worker::create(options);
+  auto worker = worker::Worker::create(std::move(options));
   if (!worker) {
     spdlog::error("worker: {}", worker.error());
     return 1;
