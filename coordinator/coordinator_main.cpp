@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "base/clock.h"
 #include "base/stop_signals.h"
@@ -10,6 +11,19 @@
 #include "protocol/curve.h"
 
 namespace {
+
+// The dashboard's assets: those installed with the program (cmake --install puts them in
+// <prefix>/share/synthfarm/web beside <prefix>/bin), else the source tree's web/ (a build
+// tree's program).
+std::string default_web_dir() {
+  std::error_code error;
+  const auto program = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const auto installed = program.parent_path().parent_path() / SYNTHFARM_WEB_INSTALL_DIR;
+    if (std::filesystem::is_regular_file(installed / "index.html", error)) return installed.string();
+  }
+  return SYNTHFARM_WEB_DIR;
+}
 
 // A refused worker is logged with its address and key: the first 10 refusals of each
 // socket, then every 100th, so a misconfigured worker retrying (or a flood of them)
@@ -55,7 +69,7 @@ int main(int argc, char** argv) {
   std::string redis = "redis://127.0.0.1:6379";
   std::string listen = "127.0.0.1:8080";
   std::string log_level = "info";
-  options.web_dir = SYNTHFARM_WEB_DIR;
+  options.web_dir = default_web_dir();
   std::string redis_password_file;
   app.add_option("--redis", redis, "Redis address, redis://[user[:password]@]host:port[/db]")
       ->envname("SYNTHFARM_REDIS")
@@ -86,7 +100,9 @@ int main(int argc, char** argv) {
                  "storage a job may write to and read inputs from (repeat for several; default: --storage-root)")
       ->envname("SYNTHFARM_ALLOW_STORAGE")
       ->delimiter(',');
-  app.add_option("--web", options.web_dir, "dashboard assets directory")->capture_default_str();
+  app.add_option("--web", options.web_dir, "dashboard assets directory")
+      ->envname("SYNTHFARM_WEB")
+      ->capture_default_str();
   app.add_option("--key-prefix", options.key_prefix, "prefix of every Redis key")->capture_default_str();
   app.add_flag("--shared-view", options.shared_view,
                "several coordinators serve this farm: share the live view (workers, progress, throughput) "
