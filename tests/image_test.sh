@@ -21,8 +21,9 @@
 # installed dashboard and /healthz; the workers' health files are fresh, checked by the
 # Kubernetes probe run inside their namespaces as kubelet would; SIGTERM to each
 # container's PID 1 ends it with exit 0 after the program logged the signal (the workers
-# remove their health files); a library missing from the root file system makes the
-# programs fail to start.
+# remove their health files), PID 1 being tini or, for one worker, the program itself (as
+# ops/k8s runs it: `command:` replaces the entrypoint); a library missing from the root
+# file system makes the programs fail to start.
 #
 #   tests/image_test.sh BUILD_DIR
 set -euo pipefail
@@ -111,10 +112,12 @@ volume() {
   chown 10001:10001 "$work/run-$1"
 }
 # in_image NAME [VAR=value...] -- COMMAND...: runs COMMAND through the entrypoint in the
-# background, stdout to $work/logs/NAME.log (the programs log there), stderr to NAME.err;
-# $last_pid is its unshare process.
+# background (with NO_ENTRYPOINT=1, COMMAND alone, as Kubernetes runs a container whose
+# `command:` is set), stdout to $work/logs/NAME.log (the programs log there), stderr to
+# NAME.err; $last_pid is its unshare process.
 in_image() {
-  local name=$1 env=()
+  local name=$1 env=() entry=("${entrypoint[@]}")
+  [[ -z ${NO_ENTRYPOINT:-} ]] || entry=()
   shift
   while [[ $1 != -- ]]; do env+=("$1"); shift; done
   shift
@@ -122,7 +125,7 @@ in_image() {
   IMAGE_ROOT=$rootfs IMAGE_USER=$image_user IMAGE_WORKDIR=$image_workdir HIDE_LIBRARY=${HIDE_LIBRARY:-} \
     VOLUME_RUN=$work/run-$name VOLUME_SECRETS=$work/secrets VOLUME_DATA=$work/data \
     unshare --mount --pid --fork --kill-child -- sh -c "$inside" inside \
-    "${image_env[@]}" "${env[@]}" "${entrypoint[@]}" "$@" >"$work/logs/$name.log" 2>"$work/logs/$name.err" &
+    "${image_env[@]}" "${env[@]}" "${entry[@]}" "$@" >"$work/logs/$name.log" 2>"$work/logs/$name.err" &
   last_pid=$!
   host_pids+=("$last_pid")
 }
@@ -134,12 +137,14 @@ run_image() {
   cat "$work/logs/$1.log"
   return "$status"
 }
-# The container's PID 1 (tini) as this machine sees it: the child of its unshare.
+# The container's PID 1 (tini, or the program itself) as this machine sees it: the child
+# of its unshare, once it has become that.
 container_init() {
-  local pid=$1 init=
+  local pid=$1 init= exe=
   for _ in $(seq 50); do
     init=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
-    [[ -n $init ]] && [[ $(readlink "/proc/$init/exe" 2>/dev/null) == */tini ]] && break
+    exe=$(readlink "/proc/$init/exe" 2>/dev/null || true)
+    [[ -n $init && ( $exe == */tini || $exe == */synthfarm* ) ]] && break
     sleep 0.1
   done
   [[ -n $init ]] || fail "no process under unshare $pid"
@@ -199,9 +204,11 @@ url=http://127.0.0.1:$http_port
 for _ in $(seq 100); do port_busy "$http_port" && break; sleep 0.1; done
 [[ $(curl -s "$url/healthz") == ok ]] || fail "no /healthz from the coordinator: $(cat "$work/logs/coordinator.log")"
 curl -s "$url/" | grep -q '<html' || fail "the coordinator does not serve the installed dashboard"
+# The second worker runs as ops/k8s runs it: its `command:` replaces the entrypoint, so the
+# program itself is PID 1 and must take SIGTERM without tini.
 workers=()
 for w in w1 w2; do
-  in_image "$w" -- synthfarm-worker --id "image-$w" --threads 1 \
+  NO_ENTRYPOINT=$([[ $w == w2 ]] && echo 1 || true) in_image "$w" -- synthfarm-worker --id "image-$w" --threads 1 \
     --redis "$(redis_as worker)" --redis-password-file /run/secrets/synthfarm/redis-worker \
     --coordinator "tcp://127.0.0.1:$telemetry_port" --control "tcp://127.0.0.1:$control_port" \
     --curve-key "/run/secrets/synthfarm/$w.key" --coordinator-key /run/secrets/synthfarm/coordinator.pub
@@ -242,14 +249,16 @@ inits=()
 for i in 0 1; do
   init=$(container_init "${workers[$i]}")
   inits+=("$init")
-  [[ $(awk '/^NSpid:/ {print $NF}' "/proc/$init/status") == 1 ]] || fail "tini is not PID 1 in its container"
+  [[ $(awk '/^NSpid:/ {print $NF}' "/proc/$init/status") == 1 ]] || fail "worker $((i + 1)) is not PID 1 in its container"
+  expected=$([[ $i == 0 ]] && echo tini || echo synthfarm-worker)
+  [[ $(readlink "/proc/$init/exe") == */$expected ]] || fail "worker $((i + 1))'s PID 1 is not $expected"
   nsenter --target "$init" --mount --pid --root --wd --setuid 10001 --setgid 10001 -- \
     /bin/sh -c 'test -n "$(find /run/synthfarm/worker.alive -mmin -1)"' || fail "worker $((i + 1))'s health probe fails"
 done
 [[ -f $work/run-w1/worker.alive && -f $work/run-w2/worker.alive ]] || fail "no health files in the workers' volumes"
 
-# SIGTERM to each container's PID 1 (what a runtime sends): tini passes it on, the program
-# stops cleanly and its exit status comes back out.
+# SIGTERM to each container's PID 1 (what a runtime sends): tini passes it on, or the
+# program takes it itself; it stops cleanly and its exit status comes back out.
 stop_container() {
   local name=$1 pid=$2 init status=0
   init=$(container_init "$pid")
