@@ -7,7 +7,7 @@
 #
 #   --build DIR     a configured and built build tree (default: build)
 #   --out DIR       where everything goes (default: DIR/image of --build)
-#   --tag NAME:TAG  the image's name (default: synthfarm:<version>-<commit>)
+#   --tag NAME:TAG  the image's name (default: synthfarm:<version>, what ops/k8s/overlays/prod runs)
 #   --rootfs-only   stop after the root file system and its tarball (no OCI image)
 #   --fresh         make the Debian part again even if a cached one fits
 #
@@ -74,7 +74,7 @@ done
 ((rootfs_only)) || command -v buildah >/dev/null || die "'buildah' not found; ops/setup.sh installs it"
 version=$(sed -n 's/^project(synthfarm VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-tag=${tag:-synthfarm:$version-$revision}
+tag=${tag:-synthfarm:$version}
 started=$SECONDS
 
 # ---- 1. the programs ----------------------------------------------------------------
@@ -186,7 +186,9 @@ for p in "${programs[@]}"; do
   chroot --userspec=10001:10001 "$rootfs" "/usr/bin/$p" --help >/dev/null 2>&1 ||
     die "$p --help fails in the image as uid 10001"
 done
-for f in /usr/bin/tini /bin/sh /usr/bin/find /etc/ssl/certs/ca-certificates.crt /etc/os-release; do
+# tini the entrypoint; sh and find the worker probe's; install what ops/k8s's init containers
+# copy the CURVE keys with.
+for f in /usr/bin/tini /bin/sh /usr/bin/find /usr/bin/install /etc/ssl/certs/ca-certificates.crt /etc/os-release; do
   [[ -e $rootfs$f ]] || die "the image lacks $f"
 done
 
