@@ -203,7 +203,8 @@ coordinator=$last_pid
 url=http://127.0.0.1:$http_port
 for _ in $(seq 100); do port_busy "$http_port" && break; sleep 0.1; done
 [[ $(curl -s "$url/healthz") == ok ]] || fail "no /healthz from the coordinator: $(cat "$work/logs/coordinator.log")"
-curl -s "$url/" | grep -q '<html' || fail "the coordinator does not serve the installed dashboard"
+page=$(curl -s "$url/")
+grep -q '<html' <<<"$page" || fail "the coordinator does not serve the installed dashboard"
 # The second worker runs as ops/k8s runs it: its `command:` replaces the entrypoint, so the
 # program itself is PID 1 and must take SIGTERM without tini.
 workers=()

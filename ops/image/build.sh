@@ -123,7 +123,10 @@ mmdebstrap_args=(
 )
 # A mirror whose Release files are past their Valid-Until (a snapshot) needs what this
 # machine's apt is told for it.
-if apt-config dump 2>/dev/null | grep -q '^Acquire::Check-Valid-Until "false";'; then
+# (Read whole before grep: grep -q stops early, and apt-config's SIGPIPE would fail the
+# pipeline now and then.)
+apt_config=$(apt-config dump 2>/dev/null || true)
+if grep -q '^Acquire::Check-Valid-Until "false";' <<<"$apt_config"; then
   mmdebstrap_args+=(--aptopt='Acquire::Check-Valid-Until "false"')
 fi
 key=$( (printf '%s\n' "${mmdebstrap_args[@]}"; for m in "${mirrors[@]}"; do [[ -f $m ]] && cat "$m" || echo "$m"; done) |
