@@ -71,11 +71,12 @@ TEST(WorkerHealth, FileIsRefreshedWhileTheWorkerRunsAndRemovedWhenItStops) {
   auto worker = farm.start_worker({"--health-file", file.string()});
   ASSERT_TRUE(eventually([&] { return age(file).has_value(); }, seconds(20))) << worker->log();
 
-  // About once a second: at least 3 different write times in 3.5 s, never older than 2 s.
-  const auto times = write_times(file, milliseconds(3500));
+  // About once a second: at least 3 different write times in 4.5 s (some slack for a busy
+  // machine), and never much older than a second.
+  const auto times = write_times(file, milliseconds(4500));
   EXPECT_GE(times.size(), 3u) << worker->log();
   ASSERT_TRUE(age(file).has_value());
-  EXPECT_LT(*age(file), seconds(2));
+  EXPECT_LT(*age(file), milliseconds(2500));
   EXPECT_EQ(probe(file), 0);
   // Written whole each time (a rename), with what a person looking at it wants to know.
   const std::string text = run_command({"cat", file.string()}).second;
