@@ -1,5 +1,6 @@
 // The synthfarm command's subcommands, one function each, grouped in files by what they
 // need: farm_commands.cpp (a coordinator), fetch_command.cpp (a coordinator and storage),
+// scale_command.cpp (a coordinator and Slurm's client programs),
 // local_commands.cpp (the spec and the renderer in-process), render_gltf_command.cpp (a
 // glTF file and the renderer), keygen_command.cpp (ZeroMQ CURVE keys). main.cpp parses the
 // command line and calls one of them.
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace synthfarm::cli {
 
@@ -24,6 +26,21 @@ int cmd_status(const Remote& remote, const std::string& job);
 int cmd_control(const Remote& remote, const std::string& action, const std::string& job);
 int cmd_wait(const Remote& remote, const std::string& job, double timeout_s);
 int cmd_fetch(const Remote& remote, const std::string& job, const std::string& dir);
+
+// `synthfarm scale slurm` (scale_command.cpp): a job array of workers sized from the
+// coordinator's queue; one round, or one every `watch_s` seconds.
+struct ScaleSlurmArgs {
+  int64_t max_workers = 0;
+  int64_t shards_per_worker = 2;
+  std::string script = "ops/slurm/workers.sbatch";
+  std::vector<std::string> sbatch_args;  // more sbatch options, one argument each
+  std::string job_name = "synthfarm-worker";
+  std::string worker_prefix = "slurm-";  // as SYNTHFARM_WORKER_ID_PREFIX in the script
+  bool shrink_running = false;
+  bool dry_run = false;
+  double watch_s = 0;
+};
+int cmd_scale_slurm(const Remote& remote, const ScaleSlurmArgs& args);
 
 int cmd_validate(const std::string& path);
 int cmd_render_local(const std::string& path, const std::string& out, const std::string& range,

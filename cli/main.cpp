@@ -17,6 +17,10 @@
 //                         --clamp-indirect C --labels-only --no-instancing --png PREVIEW.png]
 //                                render a static glTF scene with the path tracer and print
 //                                `synthfarm render_seconds=S ...` (the render call alone)
+//   synthfarm scale slurm --max N [--shards-per-worker S --script FILE --sbatch-arg ARG
+//                   --shrink-running --dry-run --watch SECONDS]
+//                                submit or cancel Slurm array tasks of workers to match the
+//                                queue (pending + leased shards / S, at most N)
 //   synthfarm keygen --out PATH [--force]
 //                                a ZeroMQ CURVE key pair: PATH.key (secret, mode 0600) and
 //                                PATH.pub; prints the public key
@@ -72,6 +76,86 @@ TokenCommands add_token_commands(CLI::App& app, TokenArgs& token_args) {
         ->capture_default_str();
   }
   return {token_create, token_list, token_revoke, token_link};
+}
+
+// `synthfarm render-gltf`, parsed into `gltf`.
+CLI::App* add_render_gltf_command(CLI::App& app, RenderGltfArgs& gltf) {
+  auto* render_gltf = app.add_subcommand(
+      "render-gltf", "render a static glTF scene with the path tracer; prints the render time");
+  render_gltf->add_option("scene", gltf.scene, ".glb, or .gltf with embedded buffers")->required();
+  render_gltf->add_option("--out", gltf.out, "output float EXR")->required();
+  render_gltf->add_option("--spp", gltf.spp, "samples per pixel")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  render_gltf->add_option("--width", gltf.width, "pixels")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  render_gltf->add_option("--height", gltf.height, "pixels")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  render_gltf->add_option("--bounces", gltf.bounces, "indirect bounces after the first hit")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  render_gltf->add_option("--threads", gltf.threads, "render threads; 0 = all cores")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  render_gltf->add_option("--background", gltf.background, "uniform grey background radiance")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  render_gltf
+      ->add_option("--point-radius", gltf.point_radius,
+                   "metres: point and spot lights become spheres (0: points, as glTF has them)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  render_gltf
+      ->add_option("--sun-angle", gltf.sun_angle,
+                   "degrees: angular diameter of the directional light (0: a direction)")
+      ->check(CLI::Range(0.0, 90.0))
+      ->capture_default_str();
+  render_gltf
+      ->add_option("--clamp-indirect", gltf.clamp_indirect,
+                   "clamp indirect light contributions (sum of R, G, B; 0: no clamp)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  render_gltf->add_flag("--labels-only", gltf.labels_only,
+                        "label layers only (one ray per pixel, no light transport)");
+  render_gltf->add_flag("--no-instancing", gltf.no_instancing,
+                        "give every node its own copy of its mesh (default: a mesh several "
+                        "nodes use is built once and instanced)");
+  render_gltf->add_option("--png", gltf.png, "also write an 8-bit sRGB preview");
+  render_gltf->add_option("--repeat", gltf.repeat, "render this many times; report the fastest")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  return render_gltf;
+}
+
+// `synthfarm scale slurm`, parsed into `scale`.
+CLI::App* add_scale_commands(CLI::App& app, ScaleSlurmArgs& scale) {
+  auto* group = app.add_subcommand("scale", "size a batch scheduler's worker jobs from the queue");
+  group->require_subcommand(1);
+  auto* slurm = group->add_subcommand(
+      "slurm", "submit or cancel Slurm array tasks of ops/slurm/workers.sbatch to match the queue");
+  slurm->add_option("--max", scale.max_workers, "at most this many worker tasks")
+      ->required()
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+  slurm->add_option("--shards-per-worker", scale.shards_per_worker,
+                    "pending + leased shards per wanted worker (KEDA's threshold)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->capture_default_str();
+  slurm->add_option("--script", scale.script, "the worker batch script sbatch submits")->capture_default_str();
+  slurm->add_option("--sbatch-arg", scale.sbatch_args,
+                    "one more sbatch argument, e.g. --sbatch-arg=--partition=render (repeat for several)")
+      ->allow_extra_args(false);
+  slurm->add_option("--job-name", scale.job_name, "Slurm job name of the worker tasks (squeue -n)")
+      ->capture_default_str();
+  slurm->add_option("--worker-prefix", scale.worker_prefix,
+                    "worker id prefix, as SYNTHFARM_WORKER_ID_PREFIX in the script")
+      ->capture_default_str();
+  slurm->add_flag("--shrink-running", scale.shrink_running,
+                  "also stop running tasks whose workers hold shards (their shards are rendered again)");
+  slurm->add_flag("--dry-run", scale.dry_run, "print what would be submitted or cancelled; change nothing");
+  slurm->add_option("--watch", scale.watch_s, "repeat every SECONDS (0: once)")->check(CLI::NonNegativeNumber);
+  return slurm;
 }
 
 // Where the coordinator is and the token: flags and environment first, then the config
@@ -154,52 +238,9 @@ int main(int argc, char** argv) {
   export_scene->add_option("--sample", export_sample, "sample index")->capture_default_str();
   export_scene->add_option("-o,--out", out, "output .glb file")->required();
   RenderGltfArgs gltf;
-  auto* render_gltf = app.add_subcommand(
-      "render-gltf", "render a static glTF scene with the path tracer; prints the render time");
-  render_gltf->add_option("scene", gltf.scene, ".glb, or .gltf with embedded buffers")->required();
-  render_gltf->add_option("--out", gltf.out, "output float EXR")->required();
-  render_gltf->add_option("--spp", gltf.spp, "samples per pixel")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  render_gltf->add_option("--width", gltf.width, "pixels")
-      ->check(CLI::Range(1, 65536))
-      ->capture_default_str();
-  render_gltf->add_option("--height", gltf.height, "pixels")
-      ->check(CLI::Range(1, 65536))
-      ->capture_default_str();
-  render_gltf->add_option("--bounces", gltf.bounces, "indirect bounces after the first hit")
-      ->check(CLI::Range(0, 1024))
-      ->capture_default_str();
-  render_gltf->add_option("--threads", gltf.threads, "render threads; 0 = all cores")
-      ->check(CLI::Range(0, 1024))
-      ->capture_default_str();
-  render_gltf->add_option("--background", gltf.background, "uniform grey background radiance")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  render_gltf
-      ->add_option("--point-radius", gltf.point_radius,
-                   "metres: point and spot lights become spheres (0: points, as glTF has them)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  render_gltf
-      ->add_option("--sun-angle", gltf.sun_angle,
-                   "degrees: angular diameter of the directional light (0: a direction)")
-      ->check(CLI::Range(0.0, 90.0))
-      ->capture_default_str();
-  render_gltf
-      ->add_option("--clamp-indirect", gltf.clamp_indirect,
-                   "clamp indirect light contributions (sum of R, G, B; 0: no clamp)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  render_gltf->add_flag("--labels-only", gltf.labels_only,
-                        "label layers only (one ray per pixel, no light transport)");
-  render_gltf->add_flag("--no-instancing", gltf.no_instancing,
-                        "give every node its own copy of its mesh (default: a mesh several "
-                        "nodes use is built once and instanced)");
-  render_gltf->add_option("--png", gltf.png, "also write an 8-bit sRGB preview");
-  render_gltf->add_option("--repeat", gltf.repeat, "render this many times; report the fastest")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+  auto* render_gltf = add_render_gltf_command(app, gltf);
+  ScaleSlurmArgs scale;
+  auto* scale_slurm = add_scale_commands(app, scale);
 
   TokenArgs token_args;
   TokenCommands tokens = add_token_commands(app, token_args);
@@ -240,5 +281,6 @@ int main(int argc, char** argv) {
     if (*cmd) return cmd_control(*remote, name, job);
   }
   if (*fetch) return cmd_fetch(*remote, job, fetch_dir);
+  if (*scale_slurm) return cmd_scale_slurm(*remote, scale);
   return kExitBadInput;
 }
