@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "auth/tokens.h"
 
 namespace synthfarm::testing {
 
@@ -229,6 +232,35 @@ std::pair<int, std::string> S3Server::aws(const std::vector<std::string>& args) 
   env.erase("AWS_ENDPOINT_URL");  // given on the command line
   env["AWS_PAGER"] = "";
   return run_command(argv, std::chrono::seconds(300), env);
+}
+
+std::string shipped_redis_acl(const std::map<std::string, std::string>& passwords) {
+  const std::string placeholder = "#" + std::string(64, '0');
+  std::ifstream file(source_path("ops/redis.acl"));
+  std::string out, line;
+  std::map<std::string, bool> replaced;
+  while (std::getline(file, line)) {
+    for (const auto& [user, password] : passwords) {
+      auto at = line.find(placeholder);
+      if (line.starts_with("user " + user + " ") && at != std::string::npos) {
+        line.replace(at, placeholder.size(), "#" + auth::sha256_hex(password));
+        replaced[user] = true;
+      }
+    }
+    out += line + "\n";
+  }
+  for (const auto& [user, password] : passwords) {
+    if (!replaced[user]) {
+      throw std::runtime_error("ops/redis.acl has no line 'user " + user + " ... " + placeholder + "'");
+    }
+  }
+  return out;
+}
+
+std::string write_secret(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text << "\n";
+  if (::chmod(path.c_str(), 0600) != 0) throw std::runtime_error("cannot chmod " + path.string());
+  return path.string();
 }
 
 std::string binary(const std::string& name) { return std::string(SYNTHFARM_BIN_DIR) + "/" + name; }

@@ -114,6 +114,14 @@ class S3Server {
   std::vector<std::unique_ptr<ChildProcess>> retired_;  // killed, kept until destruction
 };
 
+// ops/redis.acl as shipped, with each named user's placeholder hash replaced by the SHA-256
+// of its password, as docs/security.md tells operators to: tests load the real file, not a
+// copy of it. Throws when a named user has no placeholder line.
+std::string shipped_redis_acl(const std::map<std::string, std::string>& passwords);
+// Writes `text` and a line break to a file only its owner may read or write (mode 0600), as
+// password and key files must be; returns its path.
+std::string write_secret(const std::filesystem::path& path, const std::string& text);
+
 // Path of a project executable in the build tree (e.g. "synthfarm-worker").
 std::string binary(const std::string& name);
 // Path of a file in the source tree (e.g. "web").

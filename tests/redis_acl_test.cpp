@@ -15,7 +15,6 @@
 
 #include "queue/queue.h"
 #include "queue/redis.h"
-#include "storage/object_store.h"
 #include "tests/farm.h"
 
 namespace synthfarm::testing {
@@ -23,49 +22,11 @@ namespace {
 
 const std::string kCoordinatorPassword = "coordinator-test-password";
 const std::string kWorkerPassword = "worker-test-password";
-const std::string kPlaceholder = "#" + std::string(64, '0');
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// ops/redis.acl with each user's placeholder hash replaced by the SHA-256 of its
-// password (what `echo -n PASSWORD | sha256sum` prints).
-std::string shipped_acl_with_passwords(const std::map<std::string, std::string>& passwords) {
-  std::istringstream shipped(read_text(source_path("ops/redis.acl")));
-  std::string out, line;
-  std::map<std::string, bool> replaced;
-  while (std::getline(shipped, line)) {
-    for (const auto& [user, password] : passwords) {
-      auto at = line.find(kPlaceholder);
-      if (line.starts_with("user " + user + " ") && at != std::string::npos) {
-        line.replace(at, kPlaceholder.size(), "#" + storage::sha256_hex(password));
-        replaced[user] = true;
-      }
-    }
-    out += line + "\n";
-  }
-  for (const auto& [user, password] : passwords) {
-    EXPECT_TRUE(replaced[user]) << "ops/redis.acl has no line 'user " << user << " ... " << kPlaceholder << "'";
-  }
-  return out;
-}
-
-// A file only its owner may read, as --redis-password-file wants.
-std::string write_secret(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text << "\n";
-  EXPECT_EQ(::chmod(path.c_str(), 0600), 0);
-  return path.string();
-}
-
 class RedisAclTest : public ::testing::Test {
  protected:
   void SetUp() override {
     acl_path_ = dir_.path() / "redis.acl";
-    std::ofstream(acl_path_) << shipped_acl_with_passwords(
+    std::ofstream(acl_path_) << shipped_redis_acl(
         {{"coordinator", kCoordinatorPassword}, {"worker", kWorkerPassword}});
     // DEBUG on, so that only the ACL stands between the users and it.
     server_ = RedisServer::start({"--aclfile", acl_path_.string(), "--enable-debug-command", "yes"});
@@ -335,7 +296,7 @@ TEST_F(RedisAclTest, APasswordFileOthersMayReadIsRefused) {
 TEST(RedisAclFarm, AJobRunsWithTheShippedUsers) {
   TempDir secrets;
   auto acl = secrets.path() / "redis.acl";
-  std::ofstream(acl) << shipped_acl_with_passwords(
+  std::ofstream(acl) << shipped_redis_acl(
       {{"coordinator", kCoordinatorPassword}, {"worker", kWorkerPassword}});
   auto coordinator_password = write_secret(secrets.path() / "coordinator.password", kCoordinatorPassword);
   auto worker_password = write_secret(secrets.path() / "worker.password", kWorkerPassword);
