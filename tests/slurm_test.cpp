@@ -274,13 +274,21 @@ TEST(Slurm, AnArrayRendersExactDatasetsThroughCancelAndRequeue) {
 
   // B. The same array's workers take the next job. One task is stopped mid-shard, the
   // other requeued mid-shard; the job still ends exact.
-  const std::string spec_b = spec("slurm-b", 16, 4, "[128, 96]", 16, 2);
+  // Six shards of four samples of about half a second each on one thread: enough work
+  // left after the stop for the requeue, and after the requeue for the task's second life.
+  const std::string spec_b = spec("slurm-b", 24, 4, "[128, 96]", 16, 2);
   const std::string id_b = farm.submit(spec_b);
   ASSERT_FALSE(id_b.empty());
   const std::string w0 = "slurm-" + array + "_0", w1 = "slurm-" + array + "_1";
+  auto shards_left = [&] {
+    auto [status, job] = farm.get("/api/jobs/" + id_b);
+    return status == 200 ? job["shards_total"].get<int64_t>() - job["shards_done"].get<int64_t>()
+                         : -1;
+  };
   ASSERT_TRUE(
       eventually([&] { return f.rendering(w0, id_b) && f.rendering(w1, id_b); }, seconds(30)))
       << f.logs();
+  ASSERT_GE(shards_left(), 4) << "job B went too fast to stop a task in the middle of it";
 
   auto [stop_code, stop_out] = slurm.run({"scancel", "--signal=TERM", array + "_1"});
   ASSERT_EQ(stop_code, 0) << stop_out;
@@ -299,6 +307,8 @@ TEST(Slurm, AnArrayRendersExactDatasetsThroughCancelAndRequeue) {
       << "a worker stopped by SIGTERM exits 0";
 
   ASSERT_TRUE(eventually([&] { return f.rendering(w0, id_b); }, seconds(10))) << f.logs();
+  // Two shards not done: the one the task gives back, at least, is left for its next life.
+  ASSERT_GE(shards_left(), 2) << "job B went too fast to requeue a task in the middle of it";
   const auto requeued_at = Clock::now();
   auto [requeue_code, requeue_out] = slurm.run({"scontrol", "requeue", array + "_0"});
   ASSERT_EQ(requeue_code, 0) << requeue_out;
@@ -324,7 +334,7 @@ TEST(Slurm, AnArrayRendersExactDatasetsThroughCancelAndRequeue) {
   EXPECT_TRUE(contains(log0.substr(0, second_life), "returned to the queue")) << log0;
   EXPECT_TRUE(contains(log0.substr(second_life), "shard " + id_b + "/")) << log0;
   EXPECT_EQ(count_lines(log0, "workers.sbatch: worker " + w0), 2) << log0;
-  expect_exact_dataset(farm, id_b, spec_b, 16);
+  expect_exact_dataset(farm, id_b, spec_b, 24);
 
   // C. Misconfigured: the script says what is missing, and the task fails at once.
   auto env = f.worker_env();
