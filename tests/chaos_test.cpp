@@ -53,16 +53,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Polls `done` every `step` until it holds or `timeout` passes.
-template <typename F>
-bool eventually(F done, milliseconds timeout, milliseconds step = milliseconds(100)) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(step);
-  }
-  return done();
-}
 
 // Reads the queue's state straight from Redis. Survives a Redis restart: the client
 // reconnects on the next call after a broken link, and each read is retried (bounded)

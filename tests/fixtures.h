@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -14,6 +15,18 @@
 #include <vector>
 
 namespace synthfarm::testing {
+
+// Polls `done` every `step` until it holds or `timeout` passes; its last answer.
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = std::chrono::milliseconds(100)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(step);
+  }
+  return done();
+}
 
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {

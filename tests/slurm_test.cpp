@@ -49,15 +49,6 @@ int64_t wall_ms() {
       .count();
 }
 
-template <typename F>
-bool eventually(F done, milliseconds timeout, milliseconds step = milliseconds(100)) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(step);
-  }
-  return done();
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

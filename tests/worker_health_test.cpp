@@ -35,16 +35,6 @@ int probe(const fs::path& path) {
       .first;
 }
 
-// Polls `condition` every 100 ms until it holds or `timeout` passes.
-template <typename Condition>
-bool eventually(Condition condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return true;
-}
 
 // The distinct modification times the file shows over `span`, sampled every 100 ms.
 std::set<fs::file_time_type> write_times(const fs::path& path, milliseconds span) {
