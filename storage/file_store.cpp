@@ -158,7 +158,7 @@ Result<fs::path> FileStore::path_for(std::string_view key) const {
   return path;
 }
 
-Result<void> FileStore::put(std::string_view key, std::string_view bytes) {
+Result<void> FileStore::put(std::string_view key, std::string_view bytes, const PutOptions& options) {
   auto target = path_for(key);
   if (!target) return tl::unexpected(target.error());
   const fs::path dir = target->parent_path();
@@ -184,10 +184,30 @@ Result<void> FileStore::put(std::string_view key, std::string_view bytes) {
   }
   if (::fsync(fd.get()) != 0) return io_error(temp, "cannot fsync temporary file", errno);
   if (fd.close() != 0) return io_error(temp, "cannot close temporary file", errno);
-  if (::rename(temp.c_str(), target->c_str()) != 0) {
-    return io_error(*target, "cannot rename temporary file onto", errno);
+  // The commit point: nothing before it is visible to readers, so the guard is asked here,
+  // as late as possible, and a refusal leaves nothing behind but the removed temp file.
+  if (options.guard) {
+    if (auto refused = options.guard()) {
+      return tl::unexpected(Error{Error::Code::kFenced,
+                                  fmt::format("{}/{}: not written: {}", uri(), key, *refused)});
+    }
   }
-  guard.release();
+  if (options.create_only) {
+    // link(2) fails with EEXIST instead of replacing: an atomic create-only commit. The
+    // temp name is removed by the guard either way.
+    if (::link(temp.c_str(), target->c_str()) != 0) {
+      if (errno == EEXIST) {
+        return tl::unexpected(Error{Error::Code::kAlreadyExists,
+                                    fmt::format("{}/{}: already exists; not replaced", uri(), key)});
+      }
+      return io_error(*target, "cannot link temporary file to", errno);
+    }
+  } else {
+    if (::rename(temp.c_str(), target->c_str()) != 0) {
+      return io_error(*target, "cannot rename temporary file onto", errno);
+    }
+    guard.release();
+  }
   if (int err = fsync_dir(dir); err != 0) return io_error(dir, "cannot fsync directory", err);
   return {};
 }
