@@ -96,12 +96,6 @@ RedisResult<ControlOutcome> Queue::control(JobAction action, const std::string& 
   return ControlOutcome{n >= 0, n > 0, n > 0 ? n : 0};
 }
 
-RedisResult<void> Queue::count_render(const std::string& job_id) {
-  auto reply = redis_.command({"HINCRBY", keys_.job(job_id), "renders", "1"});
-  if (!reply) return tl::unexpected(reply.error());
-  return {};
-}
-
 RedisResult<int64_t> Queue::add_renders(const ShardRef& shard, int64_t renders) {
   auto reply = redis_.eval(lua::add_renders, {}, {keys_.prefix, shard.job_id, str(shard.token), str(renders)});
   if (!reply) return tl::unexpected(reply.error());

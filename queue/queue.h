@@ -140,8 +140,6 @@ class Queue {
   // lost), for the job's `renders` counter (stored renders, repeats included). Once per
   // token: safe to retry. Returns the renders added (0: added before, or the job is gone).
   RedisResult<int64_t> add_renders(const ShardRef& shard, int64_t renders);
-  // Deprecated: one more render, not retried safely (a lost reply counts twice or never).
-  RedisResult<void> count_render(const std::string& job_id);
   RedisResult<std::vector<DeadShard>> dead_shards(const std::string& job_id);
   RedisResult<std::vector<std::string>> blocklist(const std::string& job_id);
   void set_retry_backoff_ms(int64_t ms) { retry_backoff_ms_ = ms; }

@@ -1,0 +1,298 @@
+// Chaos for the lease fence (issue: a finished dataset stays finished). A worker is paused
+// (SIGSTOP) at a random point of its shard, in each of three phases: while rendering,
+// inside an upload (right before the commit of a sample object), and between its last
+// sample and the shard manifest. Another worker finishes the job; then the paused worker
+// is cut off from Redis (a TCP proxy in this test stops forwarding) and resumed, for longer
+// than its lease. Nothing under the dataset's prefix may be created or replaced after
+// manifest.json: every file keeps its inode, mtime and size, and no file appears.
+//
+// SYNTHFARM_FENCE_TRIALS sets the number of trials (default 18, a third per phase);
+// SYNTHFARM_CHAOS_SEED the seed of the pause points.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "tests/farm.h"
+
+namespace synthfarm::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+template <typename F>
+bool eventually(F done, milliseconds timeout, milliseconds step = milliseconds(10)) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(step);
+  }
+  return done();
+}
+
+// A TCP proxy on a free loopback port in front of `target_port`. cut() stops forwarding:
+// bytes in flight stay unanswered and new connections are accepted but never reach the
+// target, as on a partitioned network (the client's own timeouts fire). restore() closes
+// every connection that lived through the cut (clients reconnect) and forwards again.
+class TcpProxy {
+ public:
+  explicit TcpProxy(int target_port) : target_port_(target_port) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr = loopback(0);
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 64) != 0) {
+      throw std::runtime_error("proxy: cannot listen");
+    }
+    socklen_t len = sizeof addr;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~TcpProxy() {
+    stop_ = true;
+    accept_thread_.join();
+    close(listen_fd_);
+    std::lock_guard lock(mutex_);
+    for (auto& t : pumps_) t.join();
+  }
+  int port() const { return port_; }
+  void cut() { ++epoch_, cut_ = true; }
+  void restore() {
+    ++epoch_;
+    cut_ = false;
+  }
+
+ private:
+  static sockaddr_in loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    return addr;
+  }
+  void accept_loop() {
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int client = accept(listen_fd_, nullptr, nullptr);
+      if (client < 0) continue;
+      std::lock_guard lock(mutex_);
+      pumps_.emplace_back([this, client] { pump(client); });
+    }
+  }
+  // One connection: waits out a cut before connecting upstream; a cut while connected
+  // freezes it, and it is closed when the cut ends.
+  void pump(int client) {
+    while (cut_ && !stop_) std::this_thread::sleep_for(milliseconds(10));
+    const uint64_t epoch = epoch_;
+    int upstream = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = loopback(target_port_);
+    if (stop_ || epoch_ != epoch || connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(upstream);
+      close(client);
+      return;
+    }
+    pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+    char buf[16384];
+    bool open = true;
+    while (open && !stop_) {
+      if (cut_) {
+        std::this_thread::sleep_for(milliseconds(10));
+        continue;
+      }
+      if (epoch_ != epoch) break;  // lived through a cut
+      if (poll(fds, 2, 50) <= 0) continue;
+      for (int i = 0; i < 2 && open; ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ssize_t n = read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0 || write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) open = false;
+      }
+    }
+    close(upstream);
+    close(client);
+  }
+
+  const int target_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> cut_{false};
+  std::atomic<uint64_t> epoch_{0};
+  std::thread accept_thread_;
+  std::mutex mutex_;
+  std::vector<std::thread> pumps_;  // GUARDED_BY(mutex_)
+};
+
+struct FileState {
+  ino_t inode = 0;
+  int64_t mtime_ns = 0;
+  int64_t size = 0;
+  bool operator==(const FileState&) const = default;
+};
+
+// Every object under `root` with its inode, mtime and size; the file store's temp files
+// (".tmp.*": scratch, never listed, never in a manifest) go to `temps` when given.
+std::map<std::string, FileState> snapshot(const fs::path& root, std::vector<std::string>* temps = nullptr) {
+  std::map<std::string, FileState> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (it->path().filename().string().starts_with(".tmp.")) {
+      if (temps) temps->push_back(it->path().lexically_relative(root).generic_string());
+      continue;
+    }
+    files[it->path().lexically_relative(root).generic_string()] =
+        FileState{st.st_ino, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                  static_cast<int64_t>(st.st_size)};
+  }
+  return files;
+}
+
+std::string differences(const std::map<std::string, FileState>& before, const std::map<std::string, FileState>& after) {
+  std::ostringstream out;
+  for (const auto& [key, state] : after) {
+    auto it = before.find(key);
+    if (it == before.end()) out << "  created: " << key << "\n";
+    else if (!(it->second == state)) out << "  replaced or changed: " << key << "\n";
+  }
+  for (const auto& [key, state] : before) {
+    if (!after.count(key)) out << "  removed: " << key << "\n";
+  }
+  return out.str();
+}
+
+// The process is stopped (state T in /proc/PID/stat).
+bool is_stopped(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'T';
+}
+
+enum class Phase { kRendering, kUploading, kBeforeManifest };
+const char* name(Phase phase) {
+  switch (phase) {
+    case Phase::kRendering: return "rendering";
+    case Phase::kUploading: return "uploading";
+    case Phase::kBeforeManifest: return "before the shard manifest";
+  }
+  return "?";
+}
+
+constexpr int kSamples = 4;            // one shard of four samples
+constexpr int kObjectsPerSample = 3;   // .exr, .png, .json
+constexpr int64_t kLeaseMs = 1500;
+
+TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
+  uint32_t seed = 20261207;
+  if (const char* s = std::getenv("SYNTHFARM_CHAOS_SEED"); s && *s) seed = static_cast<uint32_t>(std::stoul(s));
+  int trials = 18;
+  if (const char* s = std::getenv("SYNTHFARM_FENCE_TRIALS"); s && *s) trials = std::stoi(s);
+  std::cout << "[fence] seed " << seed << ", " << trials << " trials" << std::endl;
+  std::mt19937 rng(seed);
+
+  Farm farm({.workers = 0, .threads = 1, .lease_ms = kLeaseMs});
+  TcpProxy proxy(std::stoi(farm.redis_url().substr(farm.redis_url().rfind(':') + 1)));
+  const std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
+  auto rescuer = farm.start_worker();
+  std::map<Phase, int> hit, writes_after_manifest;
+  const auto t0 = Clock::now();
+  for (int trial = 0; trial < trials; ++trial) {
+    const Phase phase = static_cast<Phase>(trial % 3);
+    rescuer->signal(SIGSTOP);  // the victim must take the shard
+    std::map<std::string, std::string> env;
+    if (phase == Phase::kUploading) {
+      std::uniform_int_distribution<int> commit(1, kSamples * kObjectsPerSample);
+      env["SYNTHFARM_TEST_FAULT"] = "stop-at-commit=" + std::to_string(commit(rng));
+    } else if (phase == Phase::kBeforeManifest) {
+      env["SYNTHFARM_TEST_FAULT"] = "stop-at-commit=" + std::to_string(kSamples * kObjectsPerSample + 1);
+    }
+    auto victim = farm.start_worker_via(via_proxy, {}, env);
+    const std::string id = farm.submit("name: fence-" + std::to_string(trial) + "\nsamples: " +
+                                       std::to_string(kSamples) + "\nshard_size: " + std::to_string(kSamples) +
+                                       "\nmax_attempts: 100\nseed: " + std::to_string(trial) +
+                                       "\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: 4\n  max_bounces: 1\n");
+    ASSERT_FALSE(id.empty());
+    const std::regex claim("shard " + id + "/0 \\(samples 0\\.\\.3\\) token ([0-9]+)");
+    std::smatch m;
+    std::string log;
+    ASSERT_TRUE(eventually([&] { log = victim->log(); return std::regex_search(log, m, claim); }, seconds(60)))
+        << "trial " << trial << ": the victim never claimed the shard\n" << victim->log();
+    if (phase == Phase::kRendering) {
+      std::uniform_int_distribution<int> delay_ms(0, 200);
+      std::this_thread::sleep_for(milliseconds(delay_ms(rng)));
+      victim->signal(SIGSTOP);
+    }
+    ASSERT_TRUE(eventually([&] { return is_stopped(victim->pid()); }, seconds(60)))
+        << "trial " << trial << " (" << name(phase) << "): the victim never stopped\n" << victim->log();
+    const bool victim_done = victim->log().find("shard " + id + "/0 failed") != std::string::npos ||
+                             farm.get("/api/jobs/" + id).second.value("state", "") == "done";
+    rescuer->signal(SIGCONT);
+    auto job = farm.wait(id, seconds(60));
+    ASSERT_EQ(job["state"], "done") << job.dump() << "\n" << farm.all_logs(2000);
+    const fs::path root = farm.out_root() / id;
+    const auto before = snapshot(root);
+    ASSERT_TRUE(before.count("manifest.json"));
+
+    // Cut the victim off from Redis and let it run, longer than its lease.
+    rescuer->signal(SIGSTOP);
+    proxy.cut();
+    victim->signal(SIGCONT);
+    const bool noticed = eventually(
+        [&] { return std::regex_search(victim->log(), std::regex("shard " + id + "/0: lease lost|lease on " + id)); },
+        milliseconds(kLeaseMs + 2000));
+    std::this_thread::sleep_for(milliseconds(500));  // whatever it does next, give it time to do it
+    std::vector<std::string> temps;
+    const auto after = snapshot(root, &temps);
+    const std::string changed = differences(before, after);
+    EXPECT_TRUE(temps.empty()) << "trial " << trial << ": temp files left behind: " << temps.front();
+    if (!victim_done) ++hit[phase];
+    if (!changed.empty()) ++writes_after_manifest[phase];
+    EXPECT_TRUE(changed.empty()) << "trial " << trial << " (paused " << name(phase)
+                                 << "): the dataset changed after manifest.json:\n" << changed << victim->log();
+    EXPECT_TRUE(noticed || victim_done) << "trial " << trial << ": the victim never dropped the shard\n"
+                                        << victim->log();
+    proxy.restore();
+    victim->signal(SIGKILL);
+    victim->wait(seconds(10));
+    rescuer->signal(SIGCONT);
+    if (HasFailure()) break;
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::cout << "[fence] " << trials << " trials in " << took << " s; paused while rendering "
+            << hit[Phase::kRendering] << ", uploading " << hit[Phase::kUploading] << ", before the shard manifest "
+            << hit[Phase::kBeforeManifest] << "; trials with writes after manifest.json: "
+            << writes_after_manifest[Phase::kRendering] + writes_after_manifest[Phase::kUploading] +
+                   writes_after_manifest[Phase::kBeforeManifest]
+            << std::endl;
+  for (Phase phase : {Phase::kRendering, Phase::kUploading, Phase::kBeforeManifest}) {
+    EXPECT_GT(hit[phase], 0) << "no trial paused the victim " << name(phase);
+  }
+  rescuer->signal(SIGTERM);
+  rescuer->wait(seconds(20));
+}
+
+}  // namespace
+}  // namespace synthfarm::testing
