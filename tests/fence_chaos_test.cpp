@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,6 +293,103 @@ TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
   }
   rescuer->signal(SIGTERM);
   rescuer->wait(seconds(20));
+}
+
+// Counts the renames into place in one directory (IN_MOVED_TO), by file name: the file
+// store's every stored object, repeats included, as a witness beside the workers' count.
+class RenameCounter {
+ public:
+  explicit RenameCounter(const fs::path& dir) {
+    fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd_ < 0 || inotify_add_watch(fd_, dir.c_str(), IN_MOVED_TO) < 0) throw std::runtime_error("inotify");
+    thread_ = std::thread([this] {
+      alignas(inotify_event) char buf[65536];
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0) continue;
+        ssize_t n = read(fd_, buf, sizeof buf);
+        for (ssize_t at = 0; at < n;) {
+          auto* event = reinterpret_cast<inotify_event*>(buf + at);
+          if (event->len > 0) {
+            std::lock_guard lock(mutex_);
+            ++renames_[event->name];
+          }
+          at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        }
+      }
+    });
+  }
+  ~RenameCounter() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::map<std::string, int> renames() {
+    std::lock_guard lock(mutex_);
+    return renames_;
+  }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mutex_;
+  std::map<std::string, int> renames_;  // GUARDED_BY(mutex_)
+};
+
+// Redis killed and restarted, and unreachable for 5 s (longer than the lease), while
+// workers store samples: `renders` ends equal to the renders the store saw stored (each
+// sample's three objects are put in one order, so its stored renders are the renames of
+// the object it puts last, the fewest), and never below the samples.
+TEST(FenceChaos, RendersAreExactThroughRedisRestartsAndOutages) {
+  constexpr int kJobSamples = 160;
+  Farm farm({.workers = 0, .threads = 1, .lease_ms = 3000,
+             .redis_args = {"--appendonly", "yes", "--appendfsync", "everysec"}});
+  TcpProxy proxy(std::stoi(farm.redis_url().substr(farm.redis_url().rfind(':') + 1)));
+  const std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
+  const std::string id = farm.submit("name: renders\nsamples: " + std::to_string(kJobSamples) +
+                                     "\nshard_size: 5\nmax_attempts: 100\nseed: 3\ncamera:\n  resolution: [64, 48]\n"
+                                     "render:\n  spp: 4\n  max_bounces: 1\n");
+  ASSERT_FALSE(id.empty());
+  const fs::path samples = farm.out_root() / id / "samples";
+  fs::create_directories(samples);
+  RenameCounter counter(samples);
+  std::vector<std::unique_ptr<ChildProcess>> workers;
+  for (int i = 0; i < 2; ++i) workers.push_back(farm.start_worker_via(via_proxy));
+  auto samples_done = [&] { return farm.get("/api/jobs/" + id).second.value("samples_done", 0); };
+  ASSERT_TRUE(eventually([&] { return samples_done() >= 20; }, seconds(60), milliseconds(50))) << farm.all_logs();
+  proxy.cut();
+  std::this_thread::sleep_for(seconds(5));
+  proxy.restore();
+  ASSERT_TRUE(eventually([&] { return samples_done() >= 80; }, seconds(60), milliseconds(50))) << farm.all_logs();
+  farm.restart_redis();
+  auto job = farm.wait(id, seconds(180));
+  ASSERT_EQ(job["state"], "done") << job.dump() << farm.all_logs(3000);
+  // Renders of leases that ended without a completion are reported after their lease:
+  // give the workers a moment, then stop them gracefully (a stop reports too).
+  for (auto& w : workers) w->signal(SIGTERM);
+  for (auto& w : workers) w->wait(seconds(30));
+  std::this_thread::sleep_for(milliseconds(300));
+  const auto renames = counter.renames();
+  std::map<int, std::map<std::string, int>> per_sample;  // index -> extension -> renames
+  for (const auto& [file, n] : renames) {
+    int index = 0;
+    char ext[8] = {};
+    if (std::sscanf(file.c_str(), "%8d.%7s", &index, ext) == 2) per_sample[index][ext] += n;
+  }
+  int64_t stored = 0;
+  for (const auto& [index, by_ext] : per_sample) {
+    int fewest = INT32_MAX;
+    for (const char* ext : {"exr", "png", "json"}) fewest = std::min(fewest, by_ext.count(ext) ? by_ext.at(ext) : 0);
+    stored += fewest;
+  }
+  job = farm.get("/api/jobs/" + id).second;
+  const int64_t renders = job.value("renders", -1);
+  std::cout << "[fence] renders " << renders << " (GET /api/jobs), stored renders seen by inotify " << stored
+            << ", samples " << kJobSamples << std::endl;
+  EXPECT_EQ(static_cast<int>(per_sample.size()), kJobSamples);
+  EXPECT_GE(renders, kJobSamples) << job.dump();
+  EXPECT_EQ(renders, stored) << farm.all_logs(3000);
 }
 
 }  // namespace
