@@ -315,4 +315,37 @@ Result<void> FileStore::remove(std::string_view key) {
   return {};
 }
 
+Result<std::vector<ObjectInfo>> FileStore::list_scratch(std::string_view prefix) const {
+  std::vector<ObjectInfo> temps;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(real_root_, fs::directory_options::none, ec);
+  if (ec) return io_error(real_root_, "cannot list", ec);
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return io_error(real_root_, "cannot list", ec);
+    if (!is_temp_name(it->path().filename().string())) continue;
+    const fs::file_status status = it->symlink_status(ec);
+    if (ec || !fs::is_regular_file(status)) continue;
+    std::string name = it->path().lexically_relative(real_root_).generic_string();
+    if (!std::string_view(name).starts_with(prefix)) continue;
+    const uintmax_t size = it->file_size(ec);
+    temps.push_back(ObjectInfo{std::move(name), ec ? 0 : static_cast<uint64_t>(size)});
+  }
+  std::sort(temps.begin(), temps.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return temps;
+}
+
+Result<void> FileStore::remove_scratch(std::string_view name) {
+  // Only a temp file's name: a valid key whose last segment is a temp name, inside the root.
+  const size_t slash = name.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
+  if (!is_temp_name(base) || !validate_key(name)) {
+    return tl::unexpected(
+        Error{Error::Code::kInvalidKey, fmt::format("{:?} is not a temporary file of this store", name)});
+  }
+  const fs::path path = real_root_ / fs::path(name);
+  if (auto inside = check_inside(path, name); !inside) return tl::unexpected(inside.error());
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error(path, "cannot remove", errno);
+  return {};
+}
+
 }  // namespace synthfarm::storage

@@ -40,6 +40,9 @@ class FileStore final : public ObjectStore {
   Result<std::vector<ObjectInfo>> list(std::string_view prefix) const override;
   // Removing a missing key succeeds (idempotent). Emptied directories are left in place.
   Result<void> remove(std::string_view key) override;
+  // Temp files (".tmp.*") under `prefix`, e.g. of a process killed mid-put.
+  Result<std::vector<ObjectInfo>> list_scratch(std::string_view prefix) const override;
+  Result<void> remove_scratch(std::string_view name) override;
 
  private:
   FileStore(std::filesystem::path root, std::filesystem::path real_root);

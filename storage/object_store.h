@@ -70,6 +70,17 @@ class ObjectStore {
   // Every object whose key starts with `prefix`, sorted by key.
   virtual Result<std::vector<ObjectInfo>> list(std::string_view prefix) const = 0;
   virtual Result<void> remove(std::string_view key) = 0;
+  // The store's own leftovers under `prefix`, which list() never shows: the file store's
+  // temp files of writers killed mid-put (names relative to the root). Empty for stores
+  // without any (S3 keeps an interrupted multipart upload's parts out of the bucket's
+  // listing; a lifecycle rule removes them, docs/storage.md).
+  virtual Result<std::vector<ObjectInfo>> list_scratch(std::string_view /*prefix*/) const {
+    return std::vector<ObjectInfo>();
+  }
+  // Removes one leftover named by list_scratch(); anything else is refused.
+  virtual Result<void> remove_scratch(std::string_view name) {
+    return tl::unexpected(Error{Error::Code::kInvalidKey, std::string(name) + ": this store keeps no scratch"});
+  }
 };
 
 // Checks a key against the rules above; the error names the key and the rule.

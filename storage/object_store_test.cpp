@@ -410,6 +410,30 @@ TEST_F(FileStoreTest, CreateOnlyPutRefusesASecondCommit) {
   EXPECT_EQ(refused, 7);
 }
 
+// Temp files of interrupted writes are the store's scratch: listed and removed only as
+// such, and nothing else can be removed that way.
+TEST_F(FileStoreTest, ScratchIsTheTempFilesOnly) {
+  ASSERT_TRUE(store_->put("samples/a.json", "a"));
+  write_file(root_ / "samples/.tmp.a.json.1.2.3", "partial");
+  write_file(root_ / ".tmp.manifest.json.1.2.3", "partial");
+  auto scratch = store_->list_scratch("");
+  ASSERT_TRUE(scratch) << scratch.error().message;
+  ASSERT_EQ(scratch->size(), 2u);
+  EXPECT_EQ((*scratch)[0].key, ".tmp.manifest.json.1.2.3");
+  EXPECT_EQ((*scratch)[1].key, "samples/.tmp.a.json.1.2.3");
+  EXPECT_EQ(store_->list_scratch("samples/")->size(), 1u);
+  for (const char* bad : {"samples/a.json", "../.tmp.x", "samples/../../.tmp.x", "/.tmp.x", ".tmp.x/"}) {
+    auto removed = store_->remove_scratch(bad);
+    ASSERT_FALSE(removed) << bad;
+    EXPECT_EQ(removed.error().code, Error::Code::kInvalidKey) << bad;
+  }
+  EXPECT_EQ(*store_->get("samples/a.json"), "a");
+  ASSERT_TRUE(store_->remove_scratch("samples/.tmp.a.json.1.2.3"));
+  ASSERT_TRUE(store_->remove_scratch(".tmp.manifest.json.1.2.3"));
+  EXPECT_TRUE(store_->list_scratch("")->empty());
+  EXPECT_EQ(keys(""), std::vector<std::string>{"samples/a.json"});
+}
+
 TEST(Sha256Test, StandardVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

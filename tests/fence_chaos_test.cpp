@@ -392,5 +392,46 @@ TEST(FenceChaos, RendersAreExactThroughRedisRestartsAndOutages) {
   EXPECT_EQ(renders, stored) << farm.all_logs(3000);
 }
 
+// `synthfarm verify` names each object under a job's prefix that manifest.json does not
+// list and each temp file; `synthfarm gc` removes them, and refuses on a running job.
+TEST(FenceChaos, VerifyNamesStraysAndGcRemovesThemOnlyOnceTheJobEnded) {
+  Farm farm({.workers = 1, .threads = 1, .lease_ms = 3000});
+  const std::string spec = "name: gc\nsamples: 4\nshard_size: 2\nseed: 1\ncamera:\n  resolution: [32, 24]\n"
+                           "render:\n  spp: 1\n  max_bounces: 0\n";
+  const std::string id = farm.submit(spec);
+  ASSERT_EQ(farm.wait(id, seconds(120))["state"], "done") << farm.all_logs();
+  const fs::path root = farm.out_root() / id;
+  auto cli = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {binary("synthfarm"), "--url", farm.url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, seconds(60));
+  };
+  auto [clean_status, clean] = cli({"verify", id});
+  EXPECT_EQ(clean_status, 0) << clean;
+  const std::vector<std::string> planted = {"samples/00000009.exr", "notes.txt", "shards/extra.json",
+                                            "samples/.tmp.00000001.png.123.abc.0"};
+  for (const auto& rel : planted) std::ofstream(root / rel) << "stray";
+  auto [status, out] = cli({"verify", id});
+  EXPECT_EQ(status, 1) << out;
+  for (const auto& rel : planted) EXPECT_NE(out.find(rel), std::string::npos) << rel << " not named:\n" << out;
+  EXPECT_EQ(out.find("shards/000000.manifest.json"), std::string::npos) << "a shard manifest is no stray\n" << out;
+
+  // A job that has not ended (its worker stopped): gc refuses and removes nothing.
+  farm.workers()[0]->signal(SIGSTOP);
+  const std::string queued = farm.submit(spec);
+  auto [refused_status, refused] = cli({"gc", queued});
+  farm.workers()[0]->signal(SIGCONT);
+  EXPECT_EQ(refused_status, 2) << refused;
+  EXPECT_NE(refused.find("has ended"), std::string::npos) << refused;
+
+  auto [gc_status, gc] = cli({"gc", id});
+  EXPECT_EQ(gc_status, 0) << gc;
+  for (const auto& rel : planted) EXPECT_FALSE(fs::exists(root / rel)) << rel << " still there\n" << gc;
+  EXPECT_TRUE(fs::exists(root / "manifest.json"));
+  EXPECT_TRUE(fs::exists(root / "samples/00000003.exr"));
+  auto [after_status, after] = cli({"verify", id});
+  EXPECT_EQ(after_status, 0) << after;
+}
+
 }  // namespace
 }  // namespace synthfarm::testing
