@@ -6,7 +6,8 @@
 // than its lease. Nothing under the dataset's prefix may be created or replaced after
 // manifest.json: every file keeps its inode, mtime and size, and no file appears.
 //
-// SYNTHFARM_FENCE_TRIALS sets the number of trials (default 18, a third per phase);
+// The same on S3 (s3rver), comparing LastModified, ETag and size. SYNTHFARM_FENCE_TRIALS
+// sets the number of trials (default 18 on files, 9 on S3, a third per phase);
 // SYNTHFARM_CHAOS_SEED the seed of the pause points.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -144,39 +146,52 @@ class TcpProxy {
   std::vector<std::thread> pumps_;  // GUARDED_BY(mutex_)
 };
 
-struct FileState {
-  ino_t inode = 0;
-  int64_t mtime_ns = 0;
-  int64_t size = 0;
-  bool operator==(const FileState&) const = default;
-};
+// A dataset as seen from outside: key -> what changes when the object is created again
+// (a file's inode, mtime and size; an S3 object's LastModified, ETag and size).
+using Listing = std::map<std::string, std::string>;
+// Lists job `id`'s objects; the store's temp files (never listed, never in a manifest) go
+// to `temps`.
+using Lister = std::function<Listing(const std::string& id, std::vector<std::string>* temps)>;
 
-// Every object under `root` with its inode, mtime and size; the file store's temp files
-// (".tmp.*": scratch, never listed, never in a manifest) go to `temps` when given.
-std::map<std::string, FileState> snapshot(const fs::path& root, std::vector<std::string>* temps = nullptr) {
-  std::map<std::string, FileState> files;
+Listing list_files(const fs::path& root, std::vector<std::string>* temps) {
+  Listing files;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const std::string rel = it->path().lexically_relative(root).generic_string();
     if (it->path().filename().string().starts_with(".tmp.")) {
-      if (temps) temps->push_back(it->path().lexically_relative(root).generic_string());
+      temps->push_back(rel);
       continue;
     }
-    files[it->path().lexically_relative(root).generic_string()] =
-        FileState{st.st_ino, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                  static_cast<int64_t>(st.st_size)};
+    files[rel] = std::to_string(st.st_ino) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+                 std::to_string(st.st_mtim.tv_nsec) + " " + std::to_string(st.st_size);
   }
   return files;
 }
 
-std::string differences(const std::map<std::string, FileState>& before, const std::map<std::string, FileState>& after) {
+// Through awscli (ListObjectsV2), as a user of the bucket would see it.
+Listing list_s3(const S3Server& server, const std::string& prefix) {
+  auto [code, out] = server.aws({"s3api", "list-objects-v2", "--bucket", server.bucket(), "--prefix", prefix,
+                                 "--output", "json"});
+  Listing objects;
+  EXPECT_EQ(code, 0) << out;
+  auto listing = nlohmann::json::parse(out, nullptr, false);
+  if (listing.is_discarded() || !listing.contains("Contents")) return objects;
+  for (const auto& o : listing["Contents"]) {
+    objects[o.value("Key", "").substr(prefix.size())] = o.value("LastModified", "") + " " + o.value("ETag", "") +
+                                                        " " + std::to_string(o.value("Size", int64_t{-1}));
+  }
+  return objects;
+}
+
+std::string differences(const Listing& before, const Listing& after) {
   std::ostringstream out;
   for (const auto& [key, state] : after) {
     auto it = before.find(key);
-    if (it == before.end()) out << "  created: " << key << "\n";
-    else if (!(it->second == state)) out << "  replaced or changed: " << key << "\n";
+    if (it == before.end()) out << "  created: " << key << " (" << state << ")\n";
+    else if (it->second != state) out << "  replaced: " << key << " (" << it->second << " -> " << state << ")\n";
   }
   for (const auto& [key, state] : before) {
     if (!after.count(key)) out << "  removed: " << key << "\n";
@@ -206,15 +221,17 @@ constexpr int kSamples = 4;            // one shard of four samples
 constexpr int kObjectsPerSample = 3;   // .exr, .png, .json
 constexpr int64_t kLeaseMs = 1500;
 
-TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
+// The trials: in each, a victim worker (reaching Redis through a proxy) takes a one-shard
+// job and is paused in the trial's phase; a rescuer finishes the job; the victim is cut
+// off from Redis and resumed for longer than its lease; `list` must see no change.
+void run_pause_trials(Farm& farm, int default_trials, const Lister& list) {
   uint32_t seed = 20261207;
   if (const char* s = std::getenv("SYNTHFARM_CHAOS_SEED"); s && *s) seed = static_cast<uint32_t>(std::stoul(s));
-  int trials = 18;
+  int trials = default_trials;
   if (const char* s = std::getenv("SYNTHFARM_FENCE_TRIALS"); s && *s) trials = std::stoi(s);
   std::cout << "[fence] seed " << seed << ", " << trials << " trials" << std::endl;
   std::mt19937 rng(seed);
 
-  Farm farm({.workers = 0, .threads = 1, .lease_ms = kLeaseMs});
   TcpProxy proxy(std::stoi(farm.redis_url().substr(farm.redis_url().rfind(':') + 1)));
   const std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
   auto rescuer = farm.start_worker();
@@ -253,8 +270,8 @@ TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
     rescuer->signal(SIGCONT);
     auto job = farm.wait(id, seconds(60));
     ASSERT_EQ(job["state"], "done") << job.dump() << "\n" << farm.all_logs(2000);
-    const fs::path root = farm.out_root() / id;
-    const auto before = snapshot(root);
+    std::vector<std::string> temps;
+    const Listing before = list(id, &temps);
     ASSERT_TRUE(before.count("manifest.json"));
 
     // Cut the victim off from Redis and let it run, longer than its lease.
@@ -265,8 +282,8 @@ TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
         [&] { return std::regex_search(victim->log(), std::regex("shard " + id + "/0: lease lost|lease on " + id)); },
         milliseconds(kLeaseMs + 2000));
     std::this_thread::sleep_for(milliseconds(500));  // whatever it does next, give it time to do it
-    std::vector<std::string> temps;
-    const auto after = snapshot(root, &temps);
+    temps.clear();
+    const Listing after = list(id, &temps);
     const std::string changed = differences(before, after);
     EXPECT_TRUE(temps.empty()) << "trial " << trial << ": temp files left behind: " << temps.front();
     if (!victim_done) ++hit[phase];
@@ -279,7 +296,7 @@ TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
     victim->signal(SIGKILL);
     victim->wait(seconds(10));
     rescuer->signal(SIGCONT);
-    if (HasFailure()) break;
+    if (::testing::Test::HasFailure()) break;
   }
   const double took = std::chrono::duration<double>(Clock::now() - t0).count();
   std::cout << "[fence] " << trials << " trials in " << took << " s; paused while rendering "
@@ -293,6 +310,25 @@ TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
   }
   rescuer->signal(SIGTERM);
   rescuer->wait(seconds(20));
+}
+
+TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifest) {
+  Farm farm({.workers = 0, .threads = 1, .lease_ms = kLeaseMs});
+  run_pause_trials(farm, 18, [&](const std::string& id, std::vector<std::string>* temps) {
+    return list_files(farm.out_root() / id, temps);
+  });
+}
+
+// The same with the dataset on S3 (s3rver): no object's LastModified, ETag or size changes
+// and none appears after manifest.json. Fewer trials: each listing runs awscli.
+TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifestOnS3) {
+  auto server = S3Server::start();
+  auto env = server->client_env();
+  Farm farm({.workers = 0, .threads = 1, .lease_ms = kLeaseMs, .storage_root = "s3://" + server->bucket() + "/fenced",
+             .env = env, .s3_endpoint = server->endpoint()});
+  run_pause_trials(farm, 9, [&](const std::string& id, std::vector<std::string>*) {
+    return list_s3(*server, "fenced/" + id + "/");
+  });
 }
 
 // Counts the renames into place in one directory (IN_MOVED_TO), by file name: the file
