@@ -331,6 +331,47 @@ TEST(FenceChaos, PausedWorkerCutOffFromRedisWritesNothingAfterTheManifestOnS3) {
   });
 }
 
+// No pause at all: a worker cut off from Redis while it renders notices on its own
+// clock, within its lease, that it may not write any more: it drops the shard (before the
+// reaper can give it away) and writes nothing after manifest.json, however long it stays
+// cut off.
+TEST(FenceChaos, WorkerCutOffWhileRenderingStopsWritingWithinItsLease) {
+  Farm farm({.workers = 0, .threads = 1, .lease_ms = kLeaseMs});
+  TcpProxy proxy(std::stoi(farm.redis_url().substr(farm.redis_url().rfind(':') + 1)));
+  auto rescuer = farm.start_worker();
+  rescuer->signal(SIGSTOP);
+  auto victim = farm.start_worker_via("redis://127.0.0.1:" + std::to_string(proxy.port()));
+  const std::string id = farm.submit("name: cut\nsamples: 40\nshard_size: 40\nmax_attempts: 100\nseed: 8\n"
+                                     "camera:\n  resolution: [64, 48]\nrender:\n  spp: 4\n  max_bounces: 1\n");
+  ASSERT_FALSE(id.empty());
+  const fs::path root = farm.out_root() / id;
+  ASSERT_TRUE(eventually([&] { return fs::exists(root / "samples/00000001.json"); }, seconds(60)))
+      << victim->log();
+  proxy.cut();
+  const auto cut_at = Clock::now();
+  rescuer->signal(SIGCONT);
+  const std::regex dropped("shard " + id + "/0: lease lost \\(token [0-9]+: ");
+  ASSERT_TRUE(eventually([&] { return std::regex_search(victim->log(), dropped); }, seconds(10)))
+      << "the cut-off worker never dropped its shard on its own deadline\n" << victim->log();
+  const double noticed_s = std::chrono::duration<double>(Clock::now() - cut_at).count();
+  std::cout << "[fence] cut-off worker dropped its shard " << noticed_s << " s after the cut (lease "
+            << kLeaseMs / 1000.0 << " s)" << std::endl;
+  EXPECT_LT(noticed_s, kLeaseMs / 1000.0) << "it must stop before its lease could have been given away";
+  auto job = farm.wait(id, seconds(120));
+  ASSERT_EQ(job["state"], "done") << job.dump() << farm.all_logs(2000);
+  std::vector<std::string> temps;
+  const Listing before = list_files(root, &temps);
+  std::this_thread::sleep_for(seconds(3));  // still cut off
+  const Listing after = list_files(root, &temps);
+  EXPECT_EQ(differences(before, after), "") << victim->log();
+  EXPECT_TRUE(temps.empty()) << temps.front();
+  proxy.restore();
+  victim->signal(SIGTERM);
+  rescuer->signal(SIGTERM);
+  victim->wait(seconds(20));
+  rescuer->wait(seconds(20));
+}
+
 // Counts the renames into place in one directory (IN_MOVED_TO), by file name: the file
 // store's every stored object, repeats included, as a witness beside the workers' count.
 class RenameCounter {
