@@ -27,6 +27,7 @@ test_pkgs=(
   curl openssl                      # security tests: raw API calls, a test CA and certificates
   clang                             # libFuzzer with ASan and UBSan (fuzz/, bench/fuzz.sh)
   iproute2                          # the multi-host test and bench: network namespaces, veths, a bridge, ss
+  libfaketime                       # fence_chaos_test: a worker's wall clock stepped by hours
 )
 # s3rver (the S3 test server, ops/s3rver) and the Kubernetes manifests' checks
 # (ops/k8s/validate) run on Node.js; use an npm already installed. kubectl is not

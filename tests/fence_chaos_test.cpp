@@ -224,7 +224,9 @@ constexpr int64_t kLeaseMs = 1500;
 // The trials: in each, a victim worker (reaching Redis through a proxy) takes a one-shard
 // job and is paused in the trial's phase; a rescuer finishes the job; the victim is cut
 // off from Redis and resumed for longer than its lease; `list` must see no change.
-void run_pause_trials(Farm& farm, int default_trials, const Lister& list) {
+// `step_clock` (optional) is called just before the victim is resumed.
+void run_pause_trials(Farm& farm, int default_trials, const Lister& list,
+                      const std::function<void(int trial)>& step_clock = {}) {
   uint32_t seed = 20261207;
   if (const char* s = std::getenv("SYNTHFARM_CHAOS_SEED"); s && *s) seed = static_cast<uint32_t>(std::stoul(s));
   int trials = default_trials;
@@ -277,6 +279,7 @@ void run_pause_trials(Farm& farm, int default_trials, const Lister& list) {
     // Cut the victim off from Redis and let it run, longer than its lease.
     rescuer->signal(SIGSTOP);
     proxy.cut();
+    if (step_clock) step_clock(trial);
     victim->signal(SIGCONT);
     const bool noticed = eventually(
         [&] { return std::regex_search(victim->log(), std::regex("shard " + id + "/0: lease lost|lease on " + id)); },
@@ -370,6 +373,44 @@ TEST(FenceChaos, WorkerCutOffWhileRenderingStopsWritingWithinItsLease) {
   rescuer->signal(SIGTERM);
   victim->wait(seconds(20));
   rescuer->wait(seconds(20));
+}
+
+// The workers' wall clock (CLOCK_REALTIME, through libfaketime, whose offset a file
+// holds; CLOCK_MONOTONIC and CLOCK_BOOTTIME left alone) stepped by hours, back and forth:
+// a worker renders a 3 s shard on a 1.5 s lease through two steps with one claim and no
+// lost lease (renewals are paced on the boot clock), and paused workers resumed right
+// after a step still write nothing after manifest.json.
+TEST(FenceChaos, WallClockStepsNeitherEndNorExtendALease) {
+  const std::string faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+  ASSERT_TRUE(fs::exists(faketime)) << faketime << " is missing: apt-get install libfaketime (ops/setup.sh does)";
+  TempDir dir;
+  const fs::path offset = dir.path() / "wall-clock-offset";
+  auto step = [&](const std::string& seconds_offset) { std::ofstream(offset) << seconds_offset << "\n"; };
+  step("+0");
+  Farm farm({.workers = 0, .threads = 1, .lease_ms = kLeaseMs,
+             .worker_env = {{"LD_PRELOAD", faketime}, {"FAKETIME_TIMESTAMP_FILE", offset.string()},
+                            {"FAKETIME_NO_CACHE", "1"}, {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}}});
+  {
+    auto worker = farm.start_worker();
+    const std::string id = farm.submit("name: steps\nsamples: 40\nshard_size: 40\nmax_attempts: 1\nseed: 4\n"
+                                       "camera:\n  resolution: [64, 48]\nrender:\n  spp: 4\n  max_bounces: 1\n");
+    const fs::path root = farm.out_root() / id;
+    ASSERT_TRUE(eventually([&] { return fs::exists(root / "samples/00000001.json"); }, seconds(60))) << worker->log();
+    step("-3600");
+    ASSERT_TRUE(eventually([&] { return fs::exists(root / "samples/00000015.json"); }, seconds(60))) << worker->log();
+    step("+7200");
+    auto job = farm.wait(id, seconds(60));
+    EXPECT_EQ(job["state"], "done") << job.dump() << worker->log();
+    EXPECT_EQ(worker->log().find("lease lost"), std::string::npos) << worker->log();
+    EXPECT_EQ(worker->log().find("lease on"), std::string::npos) << worker->log();
+    EXPECT_NE(worker->log().find("shard " + id + "/0 (samples 0..39) token"), std::string::npos);
+    worker->signal(SIGTERM);
+    worker->wait(seconds(20));
+  }
+  run_pause_trials(
+      farm, 6,
+      [&](const std::string& id, std::vector<std::string>* temps) { return list_files(farm.out_root() / id, temps); },
+      [&](int trial) { step(trial % 2 == 0 ? "-7200" : "+7200"); });
 }
 
 // Counts the renames into place in one directory (IN_MOVED_TO), by file name: the file
