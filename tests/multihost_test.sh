@@ -232,12 +232,17 @@ completed=$(nf_metric synthfarm_samples_completed_total)
 # c, cut off, hears nothing from Redis, but its own lease deadline (the time it sent its
 # last renewal that succeeded, plus the lease, minus a margin; CLOCK_BOOTTIME) passes: it
 # drops the shard and stores nothing more (docs/queue.md, fencing), then retries reporting
-# its stored renders until Redis is back.
-dropped=$(wait_for_line "$NF_FARM/worker-c.log" "shard $job2/$shard: lease lost \(token $token[: ]" 180 "$cut_line") ||
-  fail "c, cut off, never dropped shard $shard when its lease deadline passed"
-say "c dropped shard $shard on its own deadline while cut off; plugging c back in"
+# its stored renders until Redis is back. Or, if it stored the whole shard before that
+# deadline, it retries its completion. Either way the retries of its main loop are logged
+# (renewals are logged differently).
+wait_for_line "$NF_FARM/worker-c.log" "shard $job2/$shard: lease lost \(token $token[: ]|unreachable: .*; retrying in" \
+  180 "$cut_line" >/dev/null || fail "c, cut off, neither dropped shard $shard on its deadline nor retried its completion"
+say "c, cut off, has stopped writing shard $shard; plugging c back in"
 nf_link c up
-rejected=$dropped
+rejected=$(wait_for_line "$NF_FARM/worker-c.log" \
+  "shard $job2/$shard: (lease lost \(token $token[: ]|completion rejected: the lease \(token $token\) is not current any more)" \
+  60 "$cut_line") ||
+  fail "c, back on the network, neither dropped shard $shard (token $token) nor had its completion rejected"
 say "c is back: \"$rejected\""
 # Whatever c does next (claims, renewals) must not touch the finished job.
 sleep 2
