@@ -1,6 +1,6 @@
 // The synthfarm command's subcommands, one function each, grouped in files by what they
-// need: farm_commands.cpp (a coordinator), fetch_command.cpp (a coordinator and storage),
-// scale_command.cpp (a coordinator and Slurm's client programs),
+// need: farm_commands.cpp (a coordinator), fetch_command.cpp and verify_command.cpp (a
+// coordinator and storage), scale_command.cpp (a coordinator and Slurm's client programs),
 // local_commands.cpp (the spec and the renderer in-process), render_gltf_command.cpp (a
 // glTF file and the renderer), keygen_command.cpp (ZeroMQ CURVE keys). main.cpp parses the
 // command line and calls one of them.
@@ -26,6 +26,10 @@ int cmd_status(const Remote& remote, const std::string& job);
 int cmd_control(const Remote& remote, const std::string& action, const std::string& job);
 int cmd_wait(const Remote& remote, const std::string& job, double timeout_s);
 int cmd_fetch(const Remote& remote, const std::string& job, const std::string& dir);
+// verify: names every stray object under the job's prefix (not in manifest.json), every
+// temp file, and listed objects that are missing or of another size; exit 1 if any.
+// gc (`collect_garbage`): removes the strays and temp files; refused until the job ended.
+int cmd_verify(const Remote& remote, const std::string& job, bool collect_garbage);
 
 // `synthfarm scale slurm` (scale_command.cpp): a job array of workers sized from the
 // coordinator's queue; one round, or one every `watch_s` seconds.

@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -175,6 +176,20 @@ tl::expected<Remote, std::string> resolve_remote(const std::string& url, bool ur
   return remote;
 }
 
+// `fetch JOB DIR`, `verify JOB` and `gc JOB`: a finished job's dataset in storage.
+std::tuple<CLI::App*, CLI::App*, CLI::App*> add_dataset_commands(CLI::App& app, std::string& job,
+                                                                 std::string& fetch_dir) {
+  auto* fetch = app.add_subcommand("fetch", "download a finished job's dataset and verify every sha256");
+  fetch->add_option("job", job, "job id")->required();
+  fetch->add_option("dir", fetch_dir, "destination directory or storage URI")->required();
+  auto* verify = app.add_subcommand(
+      "verify", "name every object under a job's prefix that its manifest.json does not list, and temp files");
+  verify->add_option("job", job, "job id")->required();
+  auto* gc = app.add_subcommand("gc", "remove a finished job's stray objects and temp files (see verify)");
+  gc->add_option("job", job, "job id")->required();
+  return {fetch, verify, gc};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -227,10 +242,7 @@ int main(int argc, char** argv) {
   render->add_option("--threads", threads, "render threads; 0 = all cores")
       ->check(CLI::Range(0, 1024));
   std::string fetch_dir;
-  auto* fetch =
-      app.add_subcommand("fetch", "download a finished job's dataset and verify every sha256");
-  fetch->add_option("job", job, "job id")->required();
-  fetch->add_option("dir", fetch_dir, "destination directory or storage URI")->required();
+  auto [fetch, verify, gc] = add_dataset_commands(app, job, fetch_dir);
   int64_t export_sample = 0;
   auto* export_scene =
       app.add_subcommand("export-scene", "write one sample's scene and camera as binary glTF");
@@ -282,5 +294,7 @@ int main(int argc, char** argv) {
   }
   if (*fetch) return cmd_fetch(*remote, job, fetch_dir);
   if (*scale_slurm) return cmd_scale_slurm(*remote, scale);
+  if (*verify) return cmd_verify(*remote, job, false);
+  if (*gc) return cmd_verify(*remote, job, true);
   return kExitBadInput;
 }

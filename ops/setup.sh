@@ -29,6 +29,7 @@ test_pkgs=(
   iproute2                          # the multi-host test and bench: network namespaces, veths, a bridge, ss
   mmdebstrap buildah                # the container image (ops/image/build.sh) and its test
   slurm-wlm munge                   # the cluster tests: slurmctld, slurmd, sbatch & co., munged
+  libfaketime                       # fence_chaos_test: a worker's wall clock stepped by hours
 )
 # s3rver (the S3 test server, ops/s3rver) and the Kubernetes manifests' checks
 # (ops/k8s/validate) run on Node.js; use an npm already installed. kubectl is not

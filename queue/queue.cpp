@@ -47,9 +47,9 @@ RedisResult<std::optional<int64_t>> Queue::extend(const ShardRef& shard, int64_t
   return std::optional<int64_t>(reply->as_int());
 }
 
-RedisResult<bool> Queue::complete(const ShardRef& shard) {
+RedisResult<bool> Queue::complete(const ShardRef& shard, int64_t renders) {
   auto reply = redis_.eval(lua::complete, {}, {keys_.prefix, shard.job_id, str(shard.shard),
-                                           str(shard.token), str(shard.sample_count)});
+                                           str(shard.token), str(shard.sample_count), str(renders)});
   if (!reply) return tl::unexpected(reply.error());
   return reply->as_int() == 1;  // 0: stale token; -1: job cancelled or deleted
 }
@@ -96,10 +96,10 @@ RedisResult<ControlOutcome> Queue::control(JobAction action, const std::string& 
   return ControlOutcome{n >= 0, n > 0, n > 0 ? n : 0};
 }
 
-RedisResult<void> Queue::count_render(const std::string& job_id) {
-  auto reply = redis_.command({"HINCRBY", keys_.job(job_id), "renders", "1"});
+RedisResult<int64_t> Queue::add_renders(const ShardRef& shard, int64_t renders) {
+  auto reply = redis_.eval(lua::add_renders, {}, {keys_.prefix, shard.job_id, str(shard.token), str(renders)});
   if (!reply) return tl::unexpected(reply.error());
-  return {};
+  return reply->as_int();
 }
 
 RedisResult<std::vector<DeadShard>> Queue::dead_shards(const std::string& job_id) {

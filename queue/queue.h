@@ -117,8 +117,10 @@ class Queue {
   RedisResult<std::optional<Lease>> claim(const std::string& worker_id, int64_t lease_ms);
   // New deadline, or nullopt if the lease is no longer ours (token moved on).
   RedisResult<std::optional<int64_t>> extend(const ShardRef& shard, int64_t lease_ms);
-  // true: accepted. false: stale token, the shard belongs to someone else now.
-  RedisResult<bool> complete(const ShardRef& shard);
+  // true: accepted. false: stale token, the shard belongs to someone else now. `renders`:
+  // the sample renders this lease stored, added to the job's `renders` in the same script
+  // (accepted or not; once per token, so a retried call adds nothing more).
+  RedisResult<bool> complete(const ShardRef& shard, int64_t renders = 0);
   // Gives the shard back without counting an attempt (graceful stop). false if stale.
   RedisResult<bool> release(const ShardRef& shard);
   // Counts an attempt; retried after a backoff (base * 2^(attempt-1), at most 60 s) until
@@ -134,8 +136,10 @@ class Queue {
   // Pause (claims skip the job; shards in flight finish), resume, cancel (workers drop
   // the job's shards at their next lease renewal), retry dead shards, delete.
   RedisResult<ControlOutcome> control(JobAction action, const std::string& job_id);
-  // One more sample render of the job (repeats included), for the `renders` counter.
-  RedisResult<void> count_render(const std::string& job_id);
+  // The sample renders a lease stored that ends without a completion (failed, given back,
+  // lost), for the job's `renders` counter (stored renders, repeats included). Once per
+  // token: safe to retry. Returns the renders added (0: added before, or the job is gone).
+  RedisResult<int64_t> add_renders(const ShardRef& shard, int64_t renders);
   RedisResult<std::vector<DeadShard>> dead_shards(const std::string& job_id);
   RedisResult<std::vector<std::string>> blocklist(const std::string& job_id);
   void set_retry_backoff_ms(int64_t ms) { retry_backoff_ms_ = ms; }
@@ -159,8 +163,8 @@ class Queue {
   // Before writing a job's dataset: with several coordinators on one Redis, one finalizes a
   // job at a time. Takes or renews the job's finalizer lock for `owner` (for `ttl_ms`) and
   // returns the job's finalized time, fixed at the first claim so that every attempt writes
-  // the same manifest bytes; nullopt while another owner holds the lock. mark_done and
-  // mark_failed drop the lock.
+  // the same manifest bytes; nullopt while another owner holds the lock, or while any shard
+  // of the job is leased. mark_done and mark_failed drop the lock.
   RedisResult<std::optional<int64_t>> finalize_claim(const std::string& job_id, const std::string& owner,
                                                      int64_t ttl_ms);
   // Marks a finalizing job done (idempotent) and takes it off the finalize list.

@@ -127,6 +127,63 @@ TEST_F(QueueTest, CompletionNeedsTheCurrentToken) {
   EXPECT_TRUE(queue_->finalizable()->empty());
 }
 
+// manifest.json is the last write of a dataset: no coordinator may start it while a
+// shard of the job is leased (the state machine never gets there, so plant one).
+TEST_F(QueueTest, NoFinalizeWhileAShardOfTheJobIsLeased) {
+  ASSERT_TRUE(queue_->submit("job-f", spec(2, 2), 1));
+  auto lease = queue_->claim("w1", 30000)->value();
+  lease.shard.sample_count = 2;
+  ASSERT_TRUE(*queue_->complete(lease.shard, 2));
+  ASSERT_EQ(queue_->job("job-f")->value().state, "finalizing");
+  ASSERT_TRUE(redis_->command({"ZADD", queue_->keys().leases(), "99999999999999", "job-f/0"}));
+  ASSERT_TRUE(redis_->command({"ZADD", queue_->keys().leases(), "99999999999999", "job-f2/0"}));
+  auto claim = queue_->finalize_claim("job-f", "c1", 60000);
+  ASSERT_TRUE(claim);
+  EXPECT_FALSE(claim->has_value()) << "finalize_claim while job-f/0 is leased";
+  ASSERT_TRUE(redis_->command({"ZREM", queue_->keys().leases(), "job-f/0"}));
+  claim = queue_->finalize_claim("job-f", "c1", 60000);
+  ASSERT_TRUE(claim);
+  EXPECT_TRUE(claim->has_value()) << "another job's lease (job-f2/0) does not hold job-f up";
+}
+
+// `renders` counts the sample renders each lease stored, once per fencing token: retried
+// completions and reports (a lost reply) add nothing, a stale holder's renders count too,
+// and a finished job never shows fewer renders than samples.
+TEST_F(QueueTest, RendersCountEachLeaseOnceWhateverIsRetried) {
+  ASSERT_TRUE(queue_->submit("job-r", spec(4, 2), 1));
+  auto first = queue_->claim("w1", 30000)->value();
+  first.shard.sample_count = 2;
+  // w1 stored one sample and failed; its report is sent twice (the first reply was lost).
+  EXPECT_EQ(*queue_->add_renders(first.shard, 1), 1);
+  EXPECT_EQ(*queue_->add_renders(first.shard, 1), 0);
+  ASSERT_EQ(*queue_->fail(first.shard, "boom", "w1"), FailOutcome::kRetry);
+  EXPECT_EQ(queue_->job("job-r")->value().renders, 1);
+
+  auto other = queue_->claim("w2", 30000)->value();
+  other.shard.sample_count = 2;
+  EXPECT_TRUE(*queue_->complete(other.shard, 2));
+  EXPECT_FALSE(*queue_->complete(other.shard, 2)) << "the retried completion is stale";
+  EXPECT_EQ(queue_->job("job-r")->value().renders, 3);
+
+  ASSERT_TRUE(redis_->command({"ZREM", queue_->keys().delayed(), "job-r/0"}));
+  ASSERT_TRUE(redis_->command({"ZADD", queue_->keys().pending(), "0", "job-r/0"}));
+  auto again = queue_->claim("w3", 30000)->value();
+  again.shard.sample_count = 2;
+  ShardRef stale = again.shard;
+  stale.token += 1000;  // a holder fenced off earlier: its completion is refused, its renders count
+  EXPECT_FALSE(*queue_->complete(stale, 2));
+  EXPECT_TRUE(*queue_->complete(again.shard, 2));
+  auto job = queue_->job("job-r")->value();
+  EXPECT_EQ(job.state, "finalizing");
+  EXPECT_EQ(job.samples_done, 4);
+  EXPECT_EQ(job.renders, 7);
+  EXPECT_GE(job.renders, job.samples);
+
+  ASSERT_TRUE(queue_->control(JobAction::kDelete, "job-r"));
+  EXPECT_EQ(*queue_->add_renders(again.shard, 5), 0) << "a deleted job is not brought back";
+  EXPECT_EQ(redis_->command({"EXISTS", queue_->keys().job("job-r"), queue_->keys().job("job-r") + ":renders"})->as_int(), 0);
+}
+
 // Two coordinators on one Redis: one finalizes a job at a time, and every claim of the job
 // (the holder again, or another coordinator once the holder's lock lapsed) gets the same
 // finalized time, so a rewritten manifest.json has the same bytes.

@@ -158,7 +158,7 @@ Result<fs::path> FileStore::path_for(std::string_view key) const {
   return path;
 }
 
-Result<void> FileStore::put(std::string_view key, std::string_view bytes) {
+Result<void> FileStore::put(std::string_view key, std::string_view bytes, const PutOptions& options) {
   auto target = path_for(key);
   if (!target) return tl::unexpected(target.error());
   const fs::path dir = target->parent_path();
@@ -184,10 +184,30 @@ Result<void> FileStore::put(std::string_view key, std::string_view bytes) {
   }
   if (::fsync(fd.get()) != 0) return io_error(temp, "cannot fsync temporary file", errno);
   if (fd.close() != 0) return io_error(temp, "cannot close temporary file", errno);
-  if (::rename(temp.c_str(), target->c_str()) != 0) {
-    return io_error(*target, "cannot rename temporary file onto", errno);
+  // The commit point: nothing before it is visible to readers, so the guard is asked here,
+  // as late as possible, and a refusal leaves nothing behind but the removed temp file.
+  if (options.guard) {
+    if (auto refused = options.guard()) {
+      return tl::unexpected(Error{Error::Code::kFenced,
+                                  fmt::format("{}/{}: not written: {}", uri(), key, *refused)});
+    }
   }
-  guard.release();
+  if (options.create_only) {
+    // link(2) fails with EEXIST instead of replacing: an atomic create-only commit. The
+    // temp name is removed by the guard either way.
+    if (::link(temp.c_str(), target->c_str()) != 0) {
+      if (errno == EEXIST) {
+        return tl::unexpected(Error{Error::Code::kAlreadyExists,
+                                    fmt::format("{}/{}: already exists; not replaced", uri(), key)});
+      }
+      return io_error(*target, "cannot link temporary file to", errno);
+    }
+  } else {
+    if (::rename(temp.c_str(), target->c_str()) != 0) {
+      return io_error(*target, "cannot rename temporary file onto", errno);
+    }
+    guard.release();
+  }
   if (int err = fsync_dir(dir); err != 0) return io_error(dir, "cannot fsync directory", err);
   return {};
 }
@@ -292,6 +312,39 @@ Result<void> FileStore::remove(std::string_view key) {
     if (errno == ENOENT || errno == ENOTDIR) return {};
     return io_error(*path, "cannot remove", errno);
   }
+  return {};
+}
+
+Result<std::vector<ObjectInfo>> FileStore::list_scratch(std::string_view prefix) const {
+  std::vector<ObjectInfo> temps;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(real_root_, fs::directory_options::none, ec);
+  if (ec) return io_error(real_root_, "cannot list", ec);
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return io_error(real_root_, "cannot list", ec);
+    if (!is_temp_name(it->path().filename().string())) continue;
+    const fs::file_status status = it->symlink_status(ec);
+    if (ec || !fs::is_regular_file(status)) continue;
+    std::string name = it->path().lexically_relative(real_root_).generic_string();
+    if (!std::string_view(name).starts_with(prefix)) continue;
+    const uintmax_t size = it->file_size(ec);
+    temps.push_back(ObjectInfo{std::move(name), ec ? 0 : static_cast<uint64_t>(size)});
+  }
+  std::sort(temps.begin(), temps.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return temps;
+}
+
+Result<void> FileStore::remove_scratch(std::string_view name) {
+  // Only a temp file's name: a valid key whose last segment is a temp name, inside the root.
+  const size_t slash = name.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
+  if (!is_temp_name(base) || !validate_key(name)) {
+    return tl::unexpected(
+        Error{Error::Code::kInvalidKey, fmt::format("{:?} is not a temporary file of this store", name)});
+  }
+  const fs::path path = real_root_ / fs::path(name);
+  if (auto inside = check_inside(path, name); !inside) return tl::unexpected(inside.error());
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error(path, "cannot remove", errno);
   return {};
 }
 

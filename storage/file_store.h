@@ -4,7 +4,8 @@
 //
 // Writes go to a temporary file ".tmp.<name>.<pid>.<thread>.<n>" in the target's directory,
 // are fsynced, renamed over the target and the directory is fsynced, so readers see the old
-// or the whole new object. Names whose segment starts with ".tmp." are reserved for these
+// or the whole new object. A put's commit guard is asked just before the rename; a create-only put
+// link(2)s the temp file to the target instead, which fails rather than replace one. Names whose segment starts with ".tmp." are reserved for these
 // files: such keys are refused and such files never appear in list().
 //
 // Besides validate_key(), every path is resolved (symlinks followed) and must lie inside the
@@ -30,7 +31,8 @@ class FileStore final : public ObjectStore {
   static Result<std::unique_ptr<FileStore>> open(const std::filesystem::path& root);
 
   std::string uri() const override;
-  Result<void> put(std::string_view key, std::string_view bytes) override;
+  using ObjectStore::put;
+  Result<void> put(std::string_view key, std::string_view bytes, const PutOptions& options) override;
   Result<std::string> get(std::string_view key) const override;
   Result<std::optional<ObjectInfo>> head(std::string_view key) const override;
   // Regular files only (and symlinks to regular files inside the root), skipping temp files
@@ -38,6 +40,9 @@ class FileStore final : public ObjectStore {
   Result<std::vector<ObjectInfo>> list(std::string_view prefix) const override;
   // Removing a missing key succeeds (idempotent). Emptied directories are left in place.
   Result<void> remove(std::string_view key) override;
+  // Temp files (".tmp.*") under `prefix`, e.g. of a process killed mid-put.
+  Result<std::vector<ObjectInfo>> list_scratch(std::string_view prefix) const override;
+  Result<void> remove_scratch(std::string_view name) override;
 
  private:
   FileStore(std::filesystem::path root, std::filesystem::path real_root);

@@ -6,10 +6,16 @@
 // "." or "..", no leading '/', no backslashes or NUL. Writes are atomic: a reader sees
 // either the old object or the whole new one, never a part.
 //
+// A put may carry a commit guard and be create-only (PutOptions): the guard is how a caller
+// fences its writes (the worker passes its lease's: a write after the lease ended is not
+// made), create-only how a commit marker refuses a second commit. The store does not know
+// what a guard stands for.
+//
 // Implementations are thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,7 +27,9 @@
 namespace synthfarm::storage {
 
 struct Error {
-  enum class Code { kInvalidKey, kInvalidUri, kNotFound, kIo };
+  // kFenced: the put's commit guard refused it; nothing was written.
+  // kAlreadyExists: a create-only put found the key taken; nothing was written.
+  enum class Code { kInvalidKey, kInvalidUri, kNotFound, kIo, kFenced, kAlreadyExists };
   Code code;
   std::string message;  // names the URI or key and what the system said
 };
@@ -34,18 +42,45 @@ struct ObjectInfo {
   uint64_t size = 0;
 };
 
+// Called by a backend immediately before the step that makes a put visible: the file
+// store's rename (or link) into place, each attempt of an S3 PUT, each attempt of a
+// CompleteMultipartUpload. nullopt lets the put go on; a reason refuses it
+// (Error::Code::kFenced, the message names the object and the reason). Called from the
+// thread that called put() (or one of its part threads), so it must be thread-safe.
+using CommitGuard = std::function<std::optional<std::string>()>;
+
+struct PutOptions {
+  CommitGuard guard;  // empty: always go on
+  // Refuse with Error::Code::kAlreadyExists when the key exists (the file store: link(2),
+  // atomic; S3: `If-None-Match: *`, after a HEAD for servers that ignore it: see
+  // docs/storage.md).
+  bool create_only = false;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
   // The URI of the root, e.g. "file:///data/out/job-1".
   virtual std::string uri() const = 0;
-  virtual Result<void> put(std::string_view key, std::string_view bytes) = 0;
+  Result<void> put(std::string_view key, std::string_view bytes) { return put(key, bytes, PutOptions{}); }
+  virtual Result<void> put(std::string_view key, std::string_view bytes, const PutOptions& options) = 0;
   virtual Result<std::string> get(std::string_view key) const = 0;
   // Expected absence is not an error.
   virtual Result<std::optional<ObjectInfo>> head(std::string_view key) const = 0;
   // Every object whose key starts with `prefix`, sorted by key.
   virtual Result<std::vector<ObjectInfo>> list(std::string_view prefix) const = 0;
   virtual Result<void> remove(std::string_view key) = 0;
+  // The store's own leftovers under `prefix`, which list() never shows: the file store's
+  // temp files of writers killed mid-put (names relative to the root). Empty for stores
+  // without any (S3 keeps an interrupted multipart upload's parts out of the bucket's
+  // listing; a lifecycle rule removes them, docs/storage.md).
+  virtual Result<std::vector<ObjectInfo>> list_scratch(std::string_view /*prefix*/) const {
+    return std::vector<ObjectInfo>();
+  }
+  // Removes one leftover named by list_scratch(); anything else is refused.
+  virtual Result<void> remove_scratch(std::string_view name) {
+    return tl::unexpected(Error{Error::Code::kInvalidKey, std::string(name) + ": this store keeps no scratch"});
+  }
 };
 
 // Checks a key against the rules above; the error names the key and the rule.

@@ -1,10 +1,12 @@
 #include "storage/object_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -337,6 +339,99 @@ TEST_F(FileStoreTest, PutFailureIsIoAndLeavesNoTemp) {
   for (const auto& entry : fs::recursive_directory_iterator(root_)) {
     EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp.")) << entry.path();
   }
+}
+
+// The commit guard is asked right before the rename: a refusal writes nothing, replaces
+// nothing and leaves no temp file; the error says why.
+TEST_F(FileStoreTest, CommitGuardRefusalWritesNothing) {
+  ASSERT_TRUE(store_->put("samples/a.json", "old"));
+  struct stat before {};
+  ASSERT_EQ(::stat((root_ / "samples/a.json").c_str(), &before), 0);
+  int asked = 0;
+  PutOptions fenced;
+  fenced.guard = [&]() -> std::optional<std::string> {
+    ++asked;
+    return "the lease ended";
+  };
+  for (const char* key : {"samples/a.json", "samples/b.json"}) {
+    auto put = store_->put(key, "new", fenced);
+    ASSERT_FALSE(put) << key;
+    EXPECT_EQ(put.error().code, Error::Code::kFenced);
+    EXPECT_NE(put.error().message.find("the lease ended"), std::string::npos) << put.error().message;
+    EXPECT_NE(put.error().message.find(key), std::string::npos) << put.error().message;
+  }
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(*store_->get("samples/a.json"), "old");
+  EXPECT_FALSE(store_->head("samples/b.json")->has_value());
+  struct stat after {};
+  ASSERT_EQ(::stat((root_ / "samples/a.json").c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "replaced";
+  for (const auto& entry : fs::recursive_directory_iterator(root_)) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp.")) << entry.path();
+  }
+  PutOptions open;
+  open.guard = [] { return std::optional<std::string>(); };
+  ASSERT_TRUE(store_->put("samples/b.json", "new", open));
+  EXPECT_EQ(*store_->get("samples/b.json"), "new");
+}
+
+// A create-only put (a shard manifest, the commit marker) never replaces: the second is
+// refused with kAlreadyExists and the first one's bytes and inode stay.
+TEST_F(FileStoreTest, CreateOnlyPutRefusesASecondCommit) {
+  PutOptions create_only;
+  create_only.create_only = true;
+  ASSERT_TRUE(store_->put("shards/000001.manifest.json", "first", create_only));
+  struct stat before {};
+  ASSERT_EQ(::stat((root_ / "shards/000001.manifest.json").c_str(), &before), 0);
+  auto again = store_->put("shards/000001.manifest.json", "second", create_only);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Error::Code::kAlreadyExists);
+  EXPECT_NE(again.error().message.find("shards/000001.manifest.json"), std::string::npos) << again.error().message;
+  EXPECT_EQ(*store_->get("shards/000001.manifest.json"), "first");
+  struct stat after {};
+  ASSERT_EQ(::stat((root_ / "shards/000001.manifest.json").c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  EXPECT_EQ(after.st_nlink, 1u) << "the temp file's name is gone";
+  for (const auto& entry : fs::recursive_directory_iterator(root_)) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp.")) << entry.path();
+  }
+  // Racing create-only puts of one key: exactly one wins.
+  std::atomic<int> won{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto put = store_->put("shards/000002.manifest.json", "writer " + std::to_string(t), create_only);
+      if (put) ++won;
+      else if (put.error().code == Error::Code::kAlreadyExists) ++refused;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ(refused, 7);
+}
+
+// Temp files of interrupted writes are the store's scratch: listed and removed only as
+// such, and nothing else can be removed that way.
+TEST_F(FileStoreTest, ScratchIsTheTempFilesOnly) {
+  ASSERT_TRUE(store_->put("samples/a.json", "a"));
+  write_file(root_ / "samples/.tmp.a.json.1.2.3", "partial");
+  write_file(root_ / ".tmp.manifest.json.1.2.3", "partial");
+  auto scratch = store_->list_scratch("");
+  ASSERT_TRUE(scratch) << scratch.error().message;
+  ASSERT_EQ(scratch->size(), 2u);
+  EXPECT_EQ((*scratch)[0].key, ".tmp.manifest.json.1.2.3");
+  EXPECT_EQ((*scratch)[1].key, "samples/.tmp.a.json.1.2.3");
+  EXPECT_EQ(store_->list_scratch("samples/")->size(), 1u);
+  for (const char* bad : {"samples/a.json", "../.tmp.x", "samples/../../.tmp.x", "/.tmp.x", ".tmp.x/"}) {
+    auto removed = store_->remove_scratch(bad);
+    ASSERT_FALSE(removed) << bad;
+    EXPECT_EQ(removed.error().code, Error::Code::kInvalidKey) << bad;
+  }
+  EXPECT_EQ(*store_->get("samples/a.json"), "a");
+  ASSERT_TRUE(store_->remove_scratch("samples/.tmp.a.json.1.2.3"));
+  ASSERT_TRUE(store_->remove_scratch(".tmp.manifest.json.1.2.3"));
+  EXPECT_TRUE(store_->list_scratch("")->empty());
+  EXPECT_EQ(keys(""), std::vector<std::string>{"samples/a.json"});
 }
 
 TEST(Sha256Test, StandardVectors) {

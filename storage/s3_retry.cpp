@@ -57,7 +57,8 @@ bool retryable_status(long status, std::string_view body) {
 
 Result<S3Store::Response> S3Store::send(
     const Request& request, std::string_view uri,
-    const std::function<std::optional<std::string>(const Response&)>& retry_reason) const {
+    const std::function<std::optional<std::string>(const Response&)>& retry_reason,
+    const CommitGuard* guard) const {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   thread_local std::minstd_rand jitter(
@@ -71,6 +72,12 @@ Result<S3Store::Response> S3Store::send(
       tampered = std::string(body);
       options_.tamper_upload_for_test(tampered, attempt);
       body = tampered;
+    }
+    if (guard && *guard) {
+      if (auto refused = (*guard)()) {
+        return tl::unexpected(
+            make_error(Error::Code::kFenced, fmt::format("{}: not written: {}", uri, *refused)));
+      }
     }
     bool retry = false;
     auto response = send_once(request, body, &retry);

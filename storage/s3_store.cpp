@@ -315,13 +315,38 @@ Result<S3Store::Response> S3Store::send_once(const Request& request, std::string
   return response;
 }
 
-Result<void> S3Store::put(std::string_view key, std::string_view bytes) {
+Result<void> S3Store::put(std::string_view key, std::string_view bytes, const PutOptions& options) {
   if (auto valid = validate_key(key); !valid) return tl::unexpected(valid.error());
-  if (bytes.size() > options_.multipart_threshold) return put_multipart(key, bytes);
-  return put_single(key, bytes);
+  if (options.create_only) {
+    if (auto free = refuse_existing(key); !free) return free;
+  }
+  if (bytes.size() > options_.multipart_threshold) return put_multipart(key, bytes, options);
+  return put_single(key, bytes, options);
 }
 
-Result<void> S3Store::put_single(std::string_view key, std::string_view bytes) {
+Result<void> S3Store::refuse_existing(std::string_view key) const {
+  auto existing = head(key);
+  if (!existing) return tl::unexpected(existing.error());
+  if (existing->has_value()) {
+    return tl::unexpected(make_error(Error::Code::kAlreadyExists,
+                                     fmt::format("{}: already exists; not replaced", object_uri(key))));
+  }
+  return {};
+}
+
+namespace {
+
+// A conditional write that found the key taken (412), or lost the race to a concurrent
+// conditional write of it (409 ConditionalRequestConflict).
+bool condition_refused(long status, std::string_view body) {
+  if (status == 412) return true;
+  auto error = parse_s3_error(body);
+  return status == 409 && error && error->code == "ConditionalRequestConflict";
+}
+
+}  // namespace
+
+Result<void> S3Store::put_single(std::string_view key, std::string_view bytes, const PutOptions& options) {
   const std::string uri = object_uri(key);
   // Each digest computed once: hashing is a good part of the CPU time of an upload.
   const std::string md5_raw = sigv4::md5(bytes);
@@ -330,8 +355,14 @@ Result<void> S3Store::put_single(std::string_view key, std::string_view bytes) {
   Request request{"PUT", object_key(key), {}, {}, bytes, sigv4::hex(sha256_raw)};
   request.headers = {{"content-md5", sigv4::base64(md5_raw)},
                      {"x-amz-checksum-sha256", sigv4::base64(sha256_raw)}};
-  auto response = send(request, uri, etag_check(md5, uri));
+  if (options.create_only) request.headers.emplace_back("if-none-match", "*");
+  auto response = send(request, uri, etag_check(md5, uri), &options.guard);
   if (!response) return tl::unexpected(response.error());
+  if (options.create_only && condition_refused(response->status, response->body)) {
+    return tl::unexpected(
+        make_error(Error::Code::kAlreadyExists, fmt::format("{}: already exists; not replaced (HTTP {})", uri,
+                                                            response->status)));
+  }
   if (response->status != 200) return tl::unexpected(http_error(uri, "PUT", *response));
   return {};
 }
@@ -348,7 +379,7 @@ std::function<std::optional<std::string>(const S3Store::Response&)> S3Store::eta
   };
 }
 
-Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes) {
+Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes, const PutOptions& options) {
   const std::string uri = object_uri(key);
   const std::string full_key = object_key(key);
   Request create{"POST", full_key, {{"uploads", ""}}, {}, {}, {}};
@@ -424,6 +455,7 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
   }
   xml += "</CompleteMultipartUpload>";
   Request complete{"POST", full_key, {{"uploadId", *upload_id}}, {}, xml, {}};
+  if (options.create_only) complete.headers.emplace_back("if-none-match", "*");
   // A completion can fail after "200 OK": S3 then sends an <Error> body.
   auto error_in_body = [&](const Response& response) -> std::optional<std::string> {
     if (response.status != 200) return std::nullopt;
@@ -434,10 +466,15 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
     }
     return std::nullopt;
   };
-  auto completed = send(complete, uri, error_in_body);
+  auto completed = send(complete, uri, error_in_body, &options.guard);
   if (!completed) {
     abort_upload();
     return tl::unexpected(completed.error());
+  }
+  if (options.create_only && condition_refused(completed->status, completed->body)) {
+    abort_upload();
+    return tl::unexpected(make_error(Error::Code::kAlreadyExists,
+                                     fmt::format("{}: already exists; not replaced (HTTP {})", uri, completed->status)));
   }
   if (completed->status != 200 || parse_s3_error(completed->body) ||
       completed->body.find("CompleteMultipartUploadResult") == std::string::npos) {

@@ -10,6 +10,9 @@
 // upload (parts in parallel; aborted on failure). 5xx, 429, timeouts, resets and a
 // mismatched ETag are retried with exponential backoff and full jitter within a time budget;
 // other 4xx are not. Errors name the object's URI and the server's <Code> and <Message>.
+// A put's commit guard is asked before every attempt of the request that makes the object
+// visible (the PUT, or CompleteMultipartUpload); a create-only put sends `If-None-Match: *`
+// (412 -> kAlreadyExists) after a HEAD, for servers that ignore the header.
 //
 // Thread-safe: options are immutable after open(); the curl handle pool has its own mutex.
 #pragma once
@@ -94,7 +97,8 @@ class S3Store final : public ObjectStore {
   ~S3Store() override;
 
   std::string uri() const override;
-  Result<void> put(std::string_view key, std::string_view bytes) override;
+  using ObjectStore::put;
+  Result<void> put(std::string_view key, std::string_view bytes, const PutOptions& options) override;
   Result<std::string> get(std::string_view key) const override;
   Result<std::optional<ObjectInfo>> head(std::string_view key) const override;
   Result<std::vector<ObjectInfo>> list(std::string_view prefix) const override;
@@ -109,13 +113,18 @@ class S3Store final : public ObjectStore {
 
   std::string object_key(std::string_view key) const;  // prefix + "/" + key
   std::string object_uri(std::string_view key) const;  // "s3://bucket/prefix/key"
-  Result<void> put_single(std::string_view key, std::string_view bytes);
-  Result<void> put_multipart(std::string_view key, std::string_view bytes);
+  Result<void> put_single(std::string_view key, std::string_view bytes, const PutOptions& options);
+  Result<void> put_multipart(std::string_view key, std::string_view bytes, const PutOptions& options);
+  // kAlreadyExists when a create-only put's key is taken (a HEAD: the fallback for servers
+  // that ignore If-None-Match); nothing otherwise.
+  Result<void> refuse_existing(std::string_view key) const;
   // Sends with retries. `retry_reason` may call a received response retryable (e.g. a
-  // mismatched ETag); the returned response is the last one, whatever its status.
+  // mismatched ETag); the returned response is the last one, whatever its status. `guard`
+  // (optional) is asked before every attempt: a refusal ends the call with kFenced.
   Result<Response> send(
       const Request& request, std::string_view uri,
-      const std::function<std::optional<std::string>(const Response&)>& retry_reason = {}) const;
+      const std::function<std::optional<std::string>(const Response&)>& retry_reason = {},
+      const CommitGuard* guard = nullptr) const;
   // One attempt; on a transport failure `retry` (optional) says whether another may help.
   Result<Response> send_once(const Request& request, std::string_view body, bool* retry) const;
   Error http_error(std::string_view uri, std::string_view what, const Response& response) const;

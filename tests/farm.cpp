@@ -126,8 +126,14 @@ Farm::~Farm() {
 }
 
 std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>& extra_args) {
+  return start_worker_via(redis_url_as(options_.worker_redis_user), extra_args);
+}
+
+std::unique_ptr<ChildProcess> Farm::start_worker_via(const std::string& redis_url,
+                                                     const std::vector<std::string>& extra_args,
+                                                     const std::map<std::string, std::string>& extra_env) {
   int n = ++worker_seq_;
-  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url_as(options_.worker_redis_user),
+  std::vector<std::string> argv = {binary("synthfarm-worker"), "--redis", redis_url,
                                    "--coordinator", telemetry(),
                                    "--control", options_.worker_control ? control() : "tcp://127.0.0.1:1",
                                    "--threads", std::to_string(options_.threads), "--id", "w" + std::to_string(n),
@@ -136,6 +142,7 @@ std::unique_ptr<ChildProcess> Farm::start_worker(const std::vector<std::string>&
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto env = options_.env;
   for (const auto& [name, value] : options_.worker_env) env[name] = value;
+  for (const auto& [name, value] : extra_env) env[name] = value;
   return ChildProcess::spawn(argv, dir() / ("worker-" + std::to_string(n) + ".log"), env);
 }
 

@@ -78,6 +78,11 @@ class Farm {
   std::filesystem::path out_root() const { return dir_.path() / "out"; }
 
   std::unique_ptr<ChildProcess> start_worker(const std::vector<std::string>& extra_args = {});
+  // A worker that reaches Redis at `redis_url` (e.g. through a test's TCP proxy), with
+  // `env` added to the farm's worker environment.
+  std::unique_ptr<ChildProcess> start_worker_via(const std::string& redis_url,
+                                                 const std::vector<std::string>& extra_args = {},
+                                                 const std::map<std::string, std::string>& env = {});
   // Another coordinator on this farm's Redis and storage, with the farm's coordinator flags
   // and `extra_args`.
   CoordinatorReplica start_coordinator_replica(const std::vector<std::string>& extra_args = {});

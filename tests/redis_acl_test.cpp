@@ -160,9 +160,9 @@ TEST_F(RedisAclTest, EachUserCanDoItsPartOfAWholeJob) {
   auto extended = worker.extend(shard, 30000);
   ASSERT_TRUE(extended) << extended.error().message;
   EXPECT_TRUE(extended->has_value());
-  auto counted = worker.count_render("acl-job");
+  auto counted = worker.add_renders(shard, 1);
   ASSERT_TRUE(counted) << counted.error().message;
-  auto completed = worker.complete(shard);
+  auto completed = worker.complete(shard, 1);
   ASSERT_TRUE(completed) << completed.error().message;
   EXPECT_TRUE(*completed);
 

@@ -9,8 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -325,6 +328,154 @@ class JunkServer {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// A TCP server on a free port that answers each connection (one request) with what
+// `answer` makes of the request's head, and keeps every request it saw.
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::function<std::string(const std::string&)> answer) : answer_(std::move(answer)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    listen(fd_, 16);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        int client = accept(fd_, nullptr, nullptr);
+        if (client < 0) continue;
+        std::string request;
+        char buf[4096];
+        ssize_t n;
+        while (request.find("\r\n\r\n") == std::string::npos && (n = read(client, buf, sizeof buf)) > 0)
+          request.append(buf, static_cast<size_t>(n));
+        const std::string reply = answer_(request);
+        {
+          std::lock_guard lock(mutex_);
+          requests_.push_back(request);
+        }
+        (void)!write(client, reply.data(), reply.size());
+        shutdown(client, SHUT_WR);
+        while (read(client, buf, sizeof buf) > 0) {
+        }
+        close(client);
+      }
+    });
+  }
+  ~ScriptedServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  std::function<std::string(const std::string&)> answer_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> requests_;  // GUARDED_BY(mutex_)
+};
+
+// The conditional write as AWS S3 takes it: a create-only put asks first (HEAD, for
+// servers that ignore the condition), then sends `If-None-Match: *` with the PUT, and a
+// 412 answer means the key was taken meanwhile: kAlreadyExists, not an error to retry.
+TEST(S3StoreServer, CreateOnlyPutSendsIfNoneMatchAndTakes412AsAlreadyExists) {
+  ScriptedServer server([](const std::string& request) -> std::string {
+    if (request.starts_with("HEAD ")) return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const std::string body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PreconditionFailed</Code><Message>At least one of "
+        "the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>";
+    return fmt::format("HTTP/1.1 412 Precondition Failed\r\nContent-Type: application/xml\r\nContent-Length: "
+                       "{}\r\nConnection: close\r\n\r\n{}",
+                       body.size(), body);
+  });
+  S3Options options;
+  options.endpoint = server.endpoint();
+  options.credentials = {"S3RVER", "S3RVER", ""};
+  options.check_bucket = false;
+  options.retry_budget = std::chrono::seconds(2);
+  auto store = open_or_die("s3://bucket/job", options);
+  storage::PutOptions create_only;
+  create_only.create_only = true;
+  auto put = store->put("shards/000003.manifest.json", "{}", create_only);
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, storage::Error::Code::kAlreadyExists) << put.error().message;
+  EXPECT_NE(put.error().message.find("s3://bucket/job/shards/000003.manifest.json"), std::string::npos)
+      << put.error().message;
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u) << "a HEAD, then one PUT (a 412 is not retried)";
+  EXPECT_TRUE(requests[0].starts_with("HEAD /bucket/job/shards/000003.manifest.json ")) << requests[0];
+  EXPECT_TRUE(requests[1].starts_with("PUT /bucket/job/shards/000003.manifest.json ")) << requests[1];
+  std::string put_head = requests[1];
+  std::transform(put_head.begin(), put_head.end(), put_head.begin(), ::tolower);
+  EXPECT_NE(put_head.find("\r\nif-none-match: *\r\n"), std::string::npos) << requests[1];
+  ASSERT_NE(put_head.find("signedheaders="), std::string::npos) << requests[1];
+  EXPECT_NE(put_head.substr(put_head.find("signedheaders=")).find("if-none-match"), std::string::npos)
+      << "the condition is signed with the request\n" << requests[1];
+
+  // A plain put sends no condition.
+  (void)store->put("samples/00000000.json", "{}");
+  requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  std::string plain = requests[2];
+  std::transform(plain.begin(), plain.end(), plain.begin(), ::tolower);
+  EXPECT_EQ(plain.find("if-none-match"), std::string::npos) << requests[2];
+}
+
+// On s3rver, which ignores If-None-Match on PUT (3.7.1 reads it only for GET), the HEAD
+// before a create-only put is what refuses a second commit; a commit guard's refusal
+// stores nothing, for single and multipart uploads.
+TEST(S3StoreServer, SecondCommitRefusedAndFencedPutsStoreNothing) {
+  auto server = S3Server::start();
+  const std::string root = "s3://" + server->bucket() + "/jobs/fenced";
+  auto options = options_for(*server);
+  options.multipart_threshold = 6 << 20;
+  options.part_size = 5 << 20;
+  auto store = open_or_die(root, options);
+  storage::PutOptions create_only;
+  create_only.create_only = true;
+  ASSERT_TRUE(store->put("shards/000000.manifest.json", "first", create_only));
+  auto head = [&](const std::string& key) {
+    auto [code, out] = server->aws({"s3api", "head-object", "--bucket", server->bucket(), "--key", "jobs/fenced/" + key});
+    return code == 0 ? out : std::string();
+  };
+  const std::string before = head("shards/000000.manifest.json");
+  ASSERT_NE(before, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // LastModified has 1 s steps
+  auto again = store->put("shards/000000.manifest.json", "second", create_only);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, storage::Error::Code::kAlreadyExists) << again.error().message;
+  EXPECT_EQ(aws_download(*server, root + "/shards/000000.manifest.json"), "first");
+  EXPECT_EQ(head("shards/000000.manifest.json"), before) << "ETag and LastModified unchanged";
+
+  std::atomic<int> asked{0};
+  storage::PutOptions fenced;
+  fenced.guard = [&]() -> std::optional<std::string> {
+    ++asked;
+    return "lease ended";
+  };
+  for (const auto& [key, size] : std::vector<std::pair<std::string, size_t>>{{"samples/00000001.json", 100},
+                                                                              {"samples/00000001.exr", 11 << 20}}) {
+    auto put = store->put(key, bytes_of(size, 7), fenced);
+    ASSERT_FALSE(put) << key;
+    EXPECT_EQ(put.error().code, storage::Error::Code::kFenced) << put.error().message;
+    EXPECT_NE(put.error().message.find("lease ended"), std::string::npos) << put.error().message;
+    EXPECT_EQ(head(key), "") << key << " was stored";
+  }
+  EXPECT_EQ(asked, 2) << "once before the PUT, once before CompleteMultipartUpload";
+  EXPECT_EQ(aws_list(*server, root), (std::set<std::string>{"shards/000000.manifest.json"}));
+}
 
 TEST(S3StoreServer, GarbageServersGiveClearErrors) {
   S3Options options;

@@ -15,8 +15,8 @@ uint64_t size_of(const SampleUpload& sample) {
 
 }  // namespace
 
-UploadPipeline::UploadPipeline(storage::ObjectStore& store, UploadLimits limits)
-    : store_(store), limits_(limits) {
+UploadPipeline::UploadPipeline(storage::ObjectStore& store, UploadLimits limits, storage::PutOptions put_options)
+    : store_(store), limits_(limits), put_options_(std::move(put_options)) {
   const int threads = std::max(1, limits_.threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { uploader_loop(); });
 }
@@ -88,7 +88,7 @@ void UploadPipeline::uploader_loop() {
     std::optional<std::string> error;
     for (const auto& [key, data] : sample.objects) {
       // No lock held across the I/O.
-      auto put = store_.put(key, data);
+      auto put = store_.put(key, data, put_options_);
       if (!put) {
         error = fmt::format("sample {}: storing {}: {}", sample.index, key, put.error().message);
         break;

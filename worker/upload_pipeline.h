@@ -7,6 +7,8 @@
 // memory). Each uploader stores a sample's objects one by one; a sample counts as stored
 // only when every put() of it returned success (for S3: the server confirmed the bytes).
 // The first failure stops the pipeline: queued samples are dropped and failure() reports it.
+// Every put carries the pipeline's PutOptions: the worker passes its lease's commit guard,
+// so an uploader whose lease ended writes nothing (the put fails with kFenced).
 //
 // Thread-safe for one producer: submit(), take_stored(), wait_all() and failure() are
 // called by the render loop; the uploader threads are owned and joined by the destructor.
@@ -52,7 +54,7 @@ struct StoredSample {
 
 class UploadPipeline {
  public:
-  UploadPipeline(storage::ObjectStore& store, UploadLimits limits);
+  UploadPipeline(storage::ObjectStore& store, UploadLimits limits, storage::PutOptions put_options = {});
   ~UploadPipeline();  // drops what is queued, waits for the puts in flight
   UploadPipeline(const UploadPipeline&) = delete;
   UploadPipeline& operator=(const UploadPipeline&) = delete;
@@ -72,6 +74,7 @@ class UploadPipeline {
 
   storage::ObjectStore& store_;
   const UploadLimits limits_;
+  const storage::PutOptions put_options_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<SampleUpload> queue_;      // GUARDED_BY(mutex_)

@@ -20,11 +20,15 @@ using storage::Result;
 class GatedStore final : public storage::ObjectStore {
  public:
   std::string uri() const override { return "mem://"; }
-  Result<void> put(std::string_view key, std::string_view bytes) override {
+  using storage::ObjectStore::put;
+  Result<void> put(std::string_view key, std::string_view bytes, const storage::PutOptions& options) override {
     std::unique_lock lock(mutex_);
     ++puts_started_;
     opened_.wait(lock, [&] { return open_; });
     if (key == fail_key_) return tl::unexpected(Error{Error::Code::kIo, "disk on fire"});
+    if (options.guard) {
+      if (auto refused = options.guard()) return tl::unexpected(Error{Error::Code::kFenced, *refused});
+    }
     objects_[std::string(key)] = std::string(bytes);
     return {};
   }
@@ -145,6 +149,28 @@ TEST(UploadPipelineTest, AFailedPutFailsThePipeline) {
   EXPECT_NE(failure->find("disk on fire"), std::string::npos) << *failure;
   EXPECT_FALSE(pipeline.submit(sample(99), {}));
   for (const auto& s : pipeline.take_stored()) EXPECT_NE(s.index, 3u);
+}
+
+// The pipeline hands its PutOptions to every put: once the lease's guard refuses, no
+// sample is stored and the pipeline reports the refusal.
+TEST(UploadPipelineTest, AGuardThatRefusesStopsEveryUpload) {
+  GatedStore store;
+  std::atomic<bool> lease_ended{false};
+  storage::PutOptions options;
+  options.guard = [&]() -> std::optional<std::string> {
+    if (lease_ended) return "lease ended";
+    return std::nullopt;
+  };
+  UploadPipeline pipeline(store, {.threads = 2, .max_queued_samples = 4, .max_queued_bytes = 1 << 20}, options);
+  ASSERT_TRUE(pipeline.submit(sample(0), {}));
+  ASSERT_TRUE(pipeline.wait_all({}));
+  EXPECT_EQ(store.stored(), 2u);
+  lease_ended = true;
+  for (uint64_t i = 1; i < 5; ++i) (void)pipeline.submit(sample(i), {});
+  EXPECT_FALSE(pipeline.wait_all({}));
+  ASSERT_TRUE(pipeline.failure());
+  EXPECT_NE(pipeline.failure()->find("lease ended"), std::string::npos) << *pipeline.failure();
+  EXPECT_EQ(store.stored(), 2u) << "nothing stored after the guard refused";
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #include "worker/worker.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -21,6 +23,7 @@
 #include "queue/queue.h"
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
+#include "worker/lease_fence.h"
 #include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
@@ -41,6 +44,7 @@ class WorkerImpl final : public Worker {
              std::unique_ptr<protocol::ControlSubscriber> control)
       : options_(std::move(options)),
         clock_(options_.clock ? options_.clock : system_clock()),
+        boot_clock_(options_.boot_clock ? options_.boot_clock : system_boot_clock()),
         renderer_(std::move(renderer)),
         telemetry_(std::move(telemetry)),
         control_(std::move(control)),
@@ -68,8 +72,13 @@ class WorkerImpl final : public Worker {
         break;
       }
       if (stopping_) break;
+      int64_t claim_sent_ms = 0;  // boot clock: when the claim that succeeded was sent
       auto lease = queue::retry_with_backoff<std::optional<queue::Lease>>(
-          [&] { return queue_.claim(options_.worker_id, options_.lease_ms); }, stopping_, log_retry());
+          [&] {
+            claim_sent_ms = boot_clock_->boot_ms();
+            return queue_.claim(options_.worker_id, options_.lease_ms);
+          },
+          stopping_, log_retry());
       if (!lease && lease.error().credentials_refused) {
         // AUTH precedes every command on a connection, so this claim never ran; the same
         // credentials would be refused again.
@@ -89,7 +98,7 @@ class WorkerImpl final : public Worker {
         continue;
       }
       idle_ms = options_.idle_poll_ms;
-      render_shard(std::move(**lease));
+      render_shard(std::move(**lease), claim_sent_ms);
       if (options_.max_shards > 0 && ++shards >= options_.max_shards) break;
     }
     {
@@ -206,8 +215,9 @@ class WorkerImpl final : public Worker {
     return (stores_[uri] = std::move(*store)).get();
   }
 
-  void render_shard(queue::Lease lease) {
+  void render_shard(queue::Lease lease, int64_t claim_sent_ms) {
     auto& shard = lease.shard;
+    renders_stored_ = 0;
     auto spec = job_spec(shard.job_id);
     if (!spec) return fail(shard, spec.error());
     for (const auto& location : jobs::spec_locations(**spec)) {
@@ -220,21 +230,25 @@ class WorkerImpl final : public Worker {
     shard.sample_count = range.size();
     auto store = store_for((*spec)->output.storage);
     if (!store) return fail(shard, store.error());
-    set_current(shard);
+    // This worker's own lease deadline: every write of the shard asks it first, the
+    // uploads' and the shard manifest's inside the store, right before their commit step.
+    auto fence = std::make_shared<LeaseFence>(boot_clock_, options_.lease_ms, claim_sent_ms);
+    set_current(shard, fence);
     spdlog::info("shard {}/{} (samples {}..{}) token {}", shard.job_id, shard.shard, range.begin, range.end - 1,
                  shard.token);
 
     // Samples go to the uploaders as soon as they are rendered; the shard manifest (the
     // commit marker) is stored only once every sample is confirmed stored, and the shard
     // completed in Redis only after that.
-    UploadPipeline uploads(**store, options_.upload);
+    UploadPipeline uploads(**store, options_.upload, storage::PutOptions{commit_guard(*fence), false});
     std::map<uint64_t, StoredSample> stored;  // by sample index: the manifest lists them in order
-    auto give_up = [this] { return stopping_.load() || lease_lost_.load() || dropped_.load(); };
+    // Is the shard still ours to write? Not once the job was cancelled, a renewal was
+    // refused, or the fence's deadline passed (a paused worker, or one cut off from Redis).
+    auto lease_gone = [&] { return lease_lost_.load() || dropped_.load() || fence->check().has_value(); };
+    auto give_up = [&] { return stopping_.load() || lease_gone(); };
     auto collect = [&] {
       for (auto& sample : uploads.take_stored()) {
-        // Counts stored sample renders, repeats included (a statistic: a lost increment, or a
-        // render that failed before it was stored, is not counted).
-        (void)queue_.count_render(shard.job_id);
+        ++renders_stored_;  // reported to Redis once, when the lease ends (`renders`)
         sample_finished(shard, sample.index, sample.render_ms, sample.bytes);
         const uint64_t index = sample.index;
         stored[index] = std::move(sample);
@@ -243,7 +257,7 @@ class WorkerImpl final : public Worker {
     for (uint64_t index = range.begin; index < range.end; ++index) {
       claim_loop_came_round();
       if (stopping_) return give_back(shard, "stop requested");
-      if (lease_lost_ || dropped_) return abandon(shard);
+      if (lease_gone()) return abandon(shard, fence.get());
       if (uploads.failure()) return fail(shard, *uploads.failure());
       auto t0 = std::chrono::steady_clock::now();
       tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
@@ -257,7 +271,7 @@ class WorkerImpl final : public Worker {
       }
       // A worker that lost its lease (or whose job was cancelled) while rendering stores
       // nothing more: the new holder writes the same bytes anyway.
-      if (lease_lost_ || dropped_) return abandon(shard);
+      if (lease_gone()) return abandon(shard, fence.get());
       if (!objects) {
         // The samples rendered before it are still stored and counted (renders counts
         // every stored render, failed shards' too).
@@ -271,20 +285,18 @@ class WorkerImpl final : public Worker {
       for (const auto& [key, data] : objects->keyed(index)) upload.objects.emplace_back(key, *data);
       objects = tl::unexpected(std::string());  // the upload holds the only copy now
       if (!uploads.submit(std::move(upload), give_up)) {
+        collect();
         if (stopping_) return give_back(shard, "stop requested");
-        if (lease_lost_ || dropped_) return abandon(shard);
+        if (lease_gone()) return abandon(shard, fence.get());
         return fail(shard, *uploads.failure());
       }
       collect();
     }
-    if (!uploads.wait_all(give_up)) {
-      collect();
-      if (stopping_) return give_back(shard, "stop requested");
-      if (lease_lost_ || dropped_) return abandon(shard);
-      return fail(shard, *uploads.failure());
-    }
+    const bool all_stored = uploads.wait_all(give_up);
     collect();
-    if (lease_lost_ || dropped_) return abandon(shard);
+    if (stopping_ && !all_stored) return give_back(shard, "stop requested");
+    if (lease_gone()) return abandon(shard, fence.get());
+    if (!all_stored) return fail(shard, *uploads.failure());
     if (stored.size() != range.size()) {  // a bug, not a storage failure; never commit a partial shard
       return fail(shard, fmt::format("{} of {} samples confirmed stored", stored.size(), range.size()));
     }
@@ -292,9 +304,37 @@ class WorkerImpl final : public Worker {
     for (auto& [index, sample] : stored) {
       for (auto& object : sample.objects) manifest.objects.push_back(std::move(object));
     }
-    auto put = (*store)->put(jobs::shard_manifest_key(shard.shard), jobs::shard_manifest_to_json(manifest));
-    if (!put) return fail(shard, "storing the shard manifest: " + put.error().message);
-    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard); }, stopping_, log_retry());
+    commit_shard(**store, shard, manifest, *fence);
+  }
+
+  // The fence's guard, for the store to ask right before each commit step; with the test
+  // fault switch, the N-th one first stops this process.
+  storage::CommitGuard commit_guard(const LeaseFence& fence) {
+    storage::CommitGuard guard = fence.guard();
+    if (!options_.fault_stop_at_commit) return guard;
+    return [this, guard] {
+      if (++commits_ == *options_.fault_stop_at_commit) ::raise(SIGSTOP);
+      return guard();
+    };
+  }
+
+  // Stores the shard manifest (the commit marker: fenced, create-only), then completes the
+  // shard in Redis with the lease's token.
+  void commit_shard(storage::ObjectStore& store, const queue::ShardRef& shard, const jobs::ShardManifest& manifest,
+                    const LeaseFence& fence) {
+    const std::string key = jobs::shard_manifest_key(shard.shard);
+    auto put = store.put(key, jobs::shard_manifest_to_json(manifest), storage::PutOptions{commit_guard(fence), true});
+    if (!put && put.error().code == storage::Error::Code::kFenced) return abandon(shard, &fence);
+    if (!put && put.error().code == storage::Error::Code::kAlreadyExists) {
+      // An earlier holder of the shard committed it and lost its lease before completing:
+      // its manifest lists the same bytes (rendering is deterministic), so it stays.
+      spdlog::warn("shard {}/{}: {}; completing with token {}", shard.job_id, shard.shard, put.error().message,
+                   shard.token);
+    } else if (!put) {
+      return fail(shard, "storing the shard manifest: " + put.error().message);
+    }
+    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard, renders_stored_); },
+                                                    stopping_, log_retry());
     clear_current();
     if (!accepted) {
       spdlog::error("shard {}/{}: completion not recorded: {}", shard.job_id, shard.shard, accepted.error().message);
@@ -314,9 +354,24 @@ class WorkerImpl final : public Worker {
     post(done);
   }
 
+  // The sample renders this lease stored, for the job's `renders`, when the lease ends
+  // without a completion (which carries them itself). Retried like the other queue calls;
+  // once per token in Redis, so a retry never counts twice. `stop`: give up when it turns
+  // true (the count is then short by these renders).
+  void report_renders(const queue::ShardRef& shard, const std::atomic<bool>& stop) {
+    if (renders_stored_ == 0) return;
+    auto added = queue::retry_with_backoff<int64_t>([&] { return queue_.add_renders(shard, renders_stored_); },
+                                                    stop, log_retry());
+    if (!added) {
+      spdlog::warn("shard {}/{}: {} stored renders not counted: {}", shard.job_id, shard.shard, renders_stored_,
+                   added.error().message);
+    }
+  }
+
   void fail(const queue::ShardRef& shard, const std::string& error) {
     clear_current();
     spdlog::error("shard {}/{} failed: {}", shard.job_id, shard.shard, error);
+    report_renders(shard, stopping_);
     std::string tail = options_.log_tail ? options_.log_tail() : std::string();
     auto outcome = queue::retry_with_backoff<queue::FailOutcome>([&] { return queue_.fail(shard, error, options_.worker_id, tail); },
                                                                       stopping_, log_retry());
@@ -328,20 +383,27 @@ class WorkerImpl final : public Worker {
   void give_back(const queue::ShardRef& shard, const char* why) {
     clear_current();
     std::atomic<bool> never{false};  // finish the release even while stopping
+    report_renders(shard, never);
     auto released = queue::retry_with_backoff<bool>([&] { return queue_.release(shard); }, never, log_retry(),
                                                        std::chrono::seconds(1));
     spdlog::info("shard {}/{} returned to the queue ({}){}", shard.job_id, shard.shard, why,
                  released && *released ? "" : ": lease had already moved on");
   }
 
-  void abandon(const queue::ShardRef& shard) {
+  // `fence` (optional): the shard's, to say whether its deadline is why.
+  void abandon(const queue::ShardRef& shard, const LeaseFence* fence = nullptr) {
     clear_current();
+    const std::optional<std::string> ended = fence ? fence->check() : std::nullopt;
     if (dropped_) {
       spdlog::info("shard {}/{}: job cancelled; shard dropped", shard.job_id, shard.shard);
+    } else if (ended) {
+      spdlog::warn("shard {}/{}: lease lost (token {}: {}); dropping it, nothing more is stored", shard.job_id,
+                   shard.shard, shard.token, *ended);
     } else {
       spdlog::warn("shard {}/{}: lease lost (token {} is stale); dropping it", shard.job_id, shard.shard,
                    shard.token);
     }
+    report_renders(shard, stopping_);
   }
 
   // Leases are renewed every lease/3, and at least every heartbeat: a renewal is also how
@@ -349,19 +411,21 @@ class WorkerImpl final : public Worker {
   int64_t renew_interval_ms() const { return std::min(options_.lease_ms / 3, options_.heartbeat_ms); }
 
   // ---- shared with the heartbeat thread ----------------------------------------------
-  void set_current(const queue::ShardRef& shard) {
+  void set_current(const queue::ShardRef& shard, std::shared_ptr<LeaseFence> fence) {
     std::lock_guard lock(mutex_);
     current_ = shard;
+    fence_ = std::move(fence);
     lease_lost_ = false;
     dropped_ = false;
     interrupt_ = false;
     state_ = protocol::WorkerState::kRendering;
-    next_extend_ms_ = clock_->wall_ms() + renew_interval_ms();
+    next_extend_ms_ = boot_clock_->boot_ms() + renew_interval_ms();
   }
 
   void clear_current() {
     std::lock_guard lock(mutex_);
     current_.reset();
+    fence_.reset();
     state_ = stopping_ ? protocol::WorkerState::kStopping : protocol::WorkerState::kIdle;
   }
 
@@ -394,26 +458,35 @@ class WorkerImpl final : public Worker {
   void heartbeat_loop() {
     auto redis = queue::RedisClient::create(options_.redis, std::chrono::seconds(2));
     queue::Queue queue(*redis, queue::keys::Keys{options_.key_prefix});
+    // Paced on the boot clock: a stepped wall clock neither stops nor hurries renewals.
     int64_t next_beat = 0;
     int64_t next_health = 0;
     for (;;) {
       std::deque<protocol::Telemetry> outgoing;
       std::optional<queue::ShardRef> shard;
+      std::shared_ptr<LeaseFence> fence;
       protocol::Heartbeat hb;
       bool quit = false, extend = false;
-      int64_t now = clock_->wall_ms();
+      int64_t boot_now = boot_clock_->boot_ms();
+      int64_t now = 0;
       {
         std::unique_lock lock(mutex_);
-        const int64_t due = options_.health_file ? std::min(next_beat, next_health) : next_beat;
-        wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, due - now)),
-                       [&] { return !outbox_.empty() || quit_heartbeat_; });
+        // Until the next heartbeat, renewal or health-file refresh, whichever is first: a
+        // renewal that comes late eats into the lease fence's slack.
+        int64_t due = next_beat;
+        if (current_) due = std::min(due, next_extend_ms_);
+        if (options_.health_file) due = std::min(due, next_health);
+        const int64_t wait_ms = std::clamp<int64_t>(due - boot_now, 1, renew_interval_ms());
+        wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return !outbox_.empty() || quit_heartbeat_; });
+        boot_now = boot_clock_->boot_ms();
         now = clock_->wall_ms();
         outgoing.swap(outbox_);
         quit = quit_heartbeat_;
         shard = current_;
-        if (shard && now >= next_extend_ms_) {
+        fence = fence_;
+        if (shard && boot_now >= next_extend_ms_) {
           extend = true;
-          next_extend_ms_ = now + renew_interval_ms();
+          next_extend_ms_ = boot_now + renew_interval_ms();
         }
         while (!finished_ms_.empty() && finished_ms_.front() < now - 10000) finished_ms_.pop_front();
         hb.samples_per_sec = finished_ms_.empty() ? 0.0 : finished_ms_.size() / 10.0;
@@ -425,12 +498,16 @@ class WorkerImpl final : public Worker {
       }
       for (const auto& m : outgoing) telemetry_->send(m);
       if (extend) {
-        // Lock never held across this I/O.
+        // Lock never held across this I/O. The fence moves from when the renewal was sent,
+        // and only when Redis accepted it.
+        const int64_t sent_ms = boot_clock_->boot_ms();
         auto renewed = queue.extend(*shard, options_.lease_ms);
         if (renewed) redis_answered();
         if (!renewed) {
           spdlog::warn("lease renewal for {}/{}: {}", shard->job_id, shard->shard, renewed.error().message);
-        } else if (!renewed->has_value()) {
+        } else if (renewed->has_value()) {
+          if (fence) fence->renewed(sent_ms);
+        } else {
           {
             // Only if the worker still holds that shard (it may have moved on meanwhile).
             std::lock_guard lock(mutex_);
@@ -443,7 +520,17 @@ class WorkerImpl final : public Worker {
                        shard->shard);
         }
       }
-      if (now >= next_beat || quit) {
+      if (fence) {
+        if (auto ended = fence->check()) {
+          // Interrupts the sample in hand: nothing it renders could be stored anyway.
+          std::lock_guard lock(mutex_);
+          if (current_ && *current_ == *shard && !lease_lost_.exchange(true)) {
+            interrupt_ = true;
+            spdlog::warn("lease on {}/{} given up: {}", shard->job_id, shard->shard, *ended);
+          }
+        }
+      }
+      if (boot_now >= next_beat || quit) {
         hb.worker_id = options_.worker_id;
         hb.host = host_;
         hb.pid = static_cast<uint32_t>(getpid());
@@ -452,12 +539,12 @@ class WorkerImpl final : public Worker {
         hb.sent_ms = now;
         hb.threads = static_cast<uint32_t>(options_.threads > 0 ? options_.threads : std::thread::hardware_concurrency());
         telemetry_->send(hb);
-        next_beat = now + options_.heartbeat_ms;
+        next_beat = boot_now + options_.heartbeat_ms;
       }
       if (quit) return;
-      if (options_.health_file && now >= next_health) {
+      if (options_.health_file && boot_now >= next_health) {
         update_health_file(*redis, shard);
-        next_health = now + kHealthRefreshMs;
+        next_health = boot_now + kHealthRefreshMs;
       }
     }
   }
@@ -528,6 +615,7 @@ class WorkerImpl final : public Worker {
 
   WorkerOptions options_;
   std::shared_ptr<const Clock> clock_;
+  std::shared_ptr<const BootClock> boot_clock_;
   std::unique_ptr<jobs::SampleRenderer> renderer_;
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only; link() from any
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
@@ -548,11 +636,14 @@ class WorkerImpl final : public Worker {
   bool health_trouble_ = false;
   bool health_write_failed_ = false;
   int64_t next_health_ping_ms_ = 0;
+  std::atomic<uint64_t> commits_{0};    // commit guards asked (the stop-at-commit test fault)
   std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<queue::ShardRef> current_;          // GUARDED_BY(mutex_)
+  std::shared_ptr<LeaseFence> fence_;               // GUARDED_BY(mutex_): current_'s
+  int64_t renders_stored_ = 0;                      // claim-loop thread only: by the current lease
   protocol::WorkerState state_ = protocol::WorkerState::kIdle;  // GUARDED_BY(mutex_)
-  int64_t next_extend_ms_ = 0;                         // GUARDED_BY(mutex_)
+  int64_t next_extend_ms_ = 0;                         // GUARDED_BY(mutex_), boot clock
   std::deque<int64_t> finished_ms_;                    // GUARDED_BY(mutex_)
   std::deque<protocol::Telemetry> outbox_;             // GUARDED_BY(mutex_)
   bool quit_heartbeat_ = false;                        // GUARDED_BY(mutex_)

@@ -5,7 +5,10 @@
 // rendered (UploadPipeline: a bounded queue, so the renderer waits when storage is slower);
 // once every sample is confirmed stored, store the shard manifest (the commit marker), and
 // only then complete the shard in Redis with the lease's fencing token. A heartbeat thread renews the lease every lease/3 and sends
-// telemetry; render threads never touch the lease. A control thread listens for the
+// telemetry; render threads never touch the lease. Every write of a shard is fenced by the
+// worker's own lease deadline (LeaseFence, worker/lease_fence.h, on CLOCK_BOOTTIME): once
+// no renewal has succeeded for lease - margin, nothing more is stored and the shard is
+// dropped, even while Redis cannot be reached to say so. A control thread listens for the
 // coordinators' cancel messages (ZeroMQ SUB): a cancelled job's shard is dropped at once,
 // mid-sample; a refused lease renewal does the same when a message was missed. On stop()
 // the worker finishes the sample in hand, gives the shard back to the queue and returns.
@@ -26,6 +29,7 @@
 
 #include <tl/expected.hpp>
 
+#include "base/boot_clock.h"
 #include "base/clock.h"
 #include "protocol/curve.h"
 #include "queue/redis.h"
@@ -57,13 +61,20 @@ struct WorkerOptions {
   // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
   // any job throws, as a crashing renderer would.
   std::optional<uint64_t> fault_throw_on_sample;
+  // Test-only fault switch (SYNTHFARM_TEST_FAULT=stop-at-commit=N): the N-th storage write
+  // of this process (counting sample objects, then shard manifests) SIGSTOPs the process
+  // inside its commit guard, just before the lease check, as a pause at that moment would.
+  std::optional<uint64_t> fault_stop_at_commit;
   // The worker's last log lines, sent with a failed shard (dead letters keep them).
   std::function<std::string()> log_tail;
-  // Stamps telemetry and paces heartbeats and lease renewals; the system clock when not
-  // set. (Lease deadlines themselves are Redis TIME.)
+  // Stamps telemetry and paces heartbeats; the system clock when not set. (Lease deadlines
+  // are Redis TIME in Redis, and boot_clock on the worker.)
   std::shared_ptr<const Clock> clock;
   // Kept fresh while the worker is healthy, removed when run() returns; none when null.
   std::unique_ptr<HealthFile> health_file;
+  // Paces lease renewals and times the worker's own lease deadline (the fence);
+  // CLOCK_BOOTTIME when not set.
+  std::shared_ptr<const BootClock> boot_clock;
 };
 
 class Worker {

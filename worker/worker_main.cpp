@@ -132,12 +132,17 @@ int main(int argc, char** argv) {
   options.curve = std::move(*curve);
   if (const char* fault = std::getenv("SYNTHFARM_TEST_FAULT")) {
     unsigned long long n = 0;
-    if (std::sscanf(fault, "throw-on-sample=%llu", &n) != 1) {
-      spdlog::error("SYNTHFARM_TEST_FAULT: expected throw-on-sample=N, got '{}'", fault);
+    if (std::sscanf(fault, "throw-on-sample=%llu", &n) == 1) {
+      options.fault_throw_on_sample = n;
+      spdlog::warn("test fault switch on: sample {} of every job throws", n);
+    } else if (std::sscanf(fault, "stop-at-commit=%llu", &n) == 1 && n > 0) {
+      options.fault_stop_at_commit = n;
+      spdlog::warn("test fault switch on: this worker stops itself (SIGSTOP) at its storage commit {}", n);
+    } else {
+      spdlog::error("SYNTHFARM_TEST_FAULT: expected throw-on-sample=N or stop-at-commit=N (N >= 1), got '{}'",
+                    fault);
       return 2;
     }
-    options.fault_throw_on_sample = n;
-    spdlog::warn("test fault switch on: sample {} of every job throws", n);
   }
 
   if (!health_file.empty()) {

@@ -1,6 +1,8 @@
--- ARGV: prefix, job, shard, token, samples in shard. Returns 1 accepted, 0 stale token,
--- -1 job cancelled or deleted.
+-- ARGV: prefix, job, shard, token, samples in shard, renders this lease stored. Returns 1
+-- accepted, 0 stale token, -1 job cancelled or deleted. The renders count whether or not
+-- the completion is accepted (they were stored either way), once per token.
 local job, shard = ARGV[2], ARGV[3]
+add_renders(job, ARGV[4], ARGV[6])
 local jkey = job_key(job)
 local skey = shard_key(job, shard)
 local v = redis.call('HMGET', skey, 'state', 'token')

@@ -13,7 +13,7 @@ for n = 0, total - 1 do
 end
 forget_state(jkey)
 redis.call('DEL', jkey, jkey .. ':spec', jkey .. ':parked', jkey .. ':blocklist', jkey .. ':failures',
-           jkey .. ':finalizer')
+           jkey .. ':finalizer', jkey .. ':renders')
 redis.call('ZREM', p .. ':jobs', job)
 redis.call('LREM', p .. ':queue:finalize', 0, job)
 return 1

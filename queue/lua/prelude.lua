@@ -83,3 +83,15 @@ local function dead_letter(job, shard, member, err)
   check_end(job)
 end
 local function is_active(state) return state == 'queued' or state == 'running' end
+-- Adds the sample renders one lease stored to the job's `renders` counter, once per fencing
+-- token (tokens are unique per claim), so a call retried after a lost reply, or a
+-- completion and a later report of the same lease, add nothing more. Nothing for a job
+-- that is gone. The job's `:renders` hash (token -> renders) remembers what was added.
+local function add_renders(job, token, n)
+  n = tonumber(n) or 0
+  local jkey = job_key(job)
+  if n <= 0 or redis.call('EXISTS', jkey) == 0 then return 0 end
+  if redis.call('HSETNX', jkey .. ':renders', token, s(n)) == 0 then return 0 end
+  redis.call('HINCRBY', jkey, 'renders', n)
+  return n
+end
