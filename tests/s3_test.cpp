@@ -289,46 +289,6 @@ TEST(S3StoreServer, UnreachableEndpointGivesUpWithinTheBudget) {
   EXPECT_GT(took, std::chrono::milliseconds(300)) << "retried before giving up";
 }
 
-// A TCP server on a free port that answers every connection with `reply` and hangs up.
-class JunkServer {
- public:
-  explicit JunkServer(std::string reply) : reply_(std::move(reply)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(fd_, 16);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        int client = accept(fd_, nullptr, nullptr);
-        if (client < 0) continue;
-        char buf[4096];
-        (void)!read(client, buf, sizeof buf);
-        (void)!write(client, reply_.data(), reply_.size());
-        close(client);
-      }
-    });
-  }
-  ~JunkServer() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::string reply_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // A TCP server on a free port that answers each connection (one request) with what
 // `answer` makes of the request's head, and keeps every request it saw.
 class ScriptedServer {
@@ -385,6 +345,13 @@ class ScriptedServer {
   std::thread thread_;
   std::mutex mutex_;
   std::vector<std::string> requests_;  // GUARDED_BY(mutex_)
+};
+
+// A server on a free port that answers every request with `reply` and hangs up.
+class JunkServer : public ScriptedServer {
+ public:
+  explicit JunkServer(std::string reply)
+      : ScriptedServer([reply = std::move(reply)](const std::string&) { return reply; }) {}
 };
 
 // The conditional write as AWS S3 takes it: a create-only put asks first (HEAD, for
