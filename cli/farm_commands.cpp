@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/coordinator_client.h"
+#include "cli/job_store.h"
 
 namespace synthfarm::cli {
 
@@ -117,7 +118,7 @@ int cmd_wait(const Remote& remote, const std::string& job, double timeout_s) {
       unreachable = 0;
       const auto& j = *body;
       std::string state = j["state"];
-      bool ended = state == "done" || state == "failed" || state == "partial";
+      bool ended = job_ended(state);
       bar.update(j["samples_done"].get<int64_t>(), j["samples"].get<int64_t>(),
                  j["samples_per_sec"].get<double>(), j["eta_s"].get<double>(), state, ended);
       if (ended) {

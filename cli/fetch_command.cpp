@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/coordinator_client.h"
+#include "cli/job_store.h"
 #include "jobs/manifest.h"
 #include "storage/object_store.h"
 
@@ -20,27 +21,12 @@ namespace synthfarm::cli {
 // that was interrupted resumes; manifest.json itself is written last, once every object
 // checked out. A mismatch names the object, and the others are still checked.
 int cmd_fetch(const Remote& remote, const std::string& job, const std::string& dir) {
-  int status = 0;
-  auto body = get_json(remote, "/api/jobs/" + job, status);
-  if (!body) {
-    fmt::print(stderr, "error: {}\n", body.error());
-    return status == 404 ? kExitBadInput : kExitFailure;
-  }
-  const std::string state = body->value("state", "");
-  if (state != "done" && state != "partial" && state != "failed") {
-    fmt::print(
-        stderr,
-        "error: job {} is {}: only a job that has ended can be fetched (synthfarm wait {})\n", job,
-        state, job);
-    return kExitBadInput;
-  }
-  const std::string source_uri = body->value("storage", "");
-  auto source = storage::open_store(source_uri);
-  if (!source) {
-    fmt::print(stderr, "error: job {}: storage {}: {}\n", job, source_uri, source.error().message);
-    return kExitFailure;
-  }
-  auto manifest_bytes = (*source)->get("manifest.json");
+  auto opened = open_job_store(remote, job, "only a job that has ended can be fetched");
+  if (!opened) return opened.error();
+  const std::string& state = opened->state;
+  auto& source = opened->store;
+  const std::string& source_uri = opened->uri;
+  auto manifest_bytes = source->get("manifest.json");
   if (!manifest_bytes) {
     fmt::print(stderr, "error: job {} ({}) has no dataset manifest: {}\n", job, state,
                manifest_bytes.error().message);
@@ -88,7 +74,7 @@ int cmd_fetch(const Remote& remote, const std::string& job, const std::string& d
         continue;
       }
     }
-    auto bytes = (*source)->get(key);
+    auto bytes = source->get(key);
     if (!bytes) {
       failures.push_back(fmt::format("{}: cannot read: {}", key, bytes.error().message));
       continue;

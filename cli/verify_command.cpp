@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/coordinator_client.h"
+#include "cli/job_store.h"
 #include "jobs/manifest.h"
 #include "storage/object_store.h"
 
@@ -28,7 +29,6 @@ struct Survey {
   std::vector<std::string> problems;  // listed objects missing or of another size
 };
 
-bool ended(const std::string& state) { return state == "done" || state == "partial" || state == "failed"; }
 
 tl::expected<Survey, std::string> survey(const storage::ObjectStore& store) {
   auto manifest_bytes = store.get("manifest.json");
@@ -63,25 +63,12 @@ tl::expected<Survey, std::string> survey(const storage::ObjectStore& store) {
 }  // namespace
 
 int cmd_verify(const Remote& remote, const std::string& job, bool collect_garbage) {
-  int status = 0;
-  auto body = get_json(remote, "/api/jobs/" + job, status);
-  if (!body) {
-    fmt::print(stderr, "error: {}\n", body.error());
-    return status == 404 ? kExitBadInput : kExitFailure;
-  }
-  const std::string state = body->value("state", "");
-  if (collect_garbage && !ended(state)) {
-    fmt::print(stderr, "error: job {} is {}: gc removes nothing until the job has ended (synthfarm wait {})\n", job,
-               state, job);
-    return kExitBadInput;
-  }
-  const std::string uri = body->value("storage", "");
-  auto store = storage::open_store(uri);
-  if (!store) {
-    fmt::print(stderr, "error: job {}: storage {}: {}\n", job, uri, store.error().message);
-    return kExitFailure;
-  }
-  auto found = survey(**store);
+  auto opened = open_job_store(remote, job, collect_garbage ? "gc removes nothing until the job has ended" : nullptr);
+  if (!opened) return opened.error();
+  const std::string& state = opened->state;
+  auto& store = opened->store;
+  const std::string& uri = opened->uri;
+  auto found = survey(*store);
   if (!found) {
     fmt::print(stderr, "error: job {} ({}): {}\n", job, state, found.error());
     return kExitFailure;
@@ -96,7 +83,7 @@ int cmd_verify(const Remote& remote, const std::string& job, bool collect_garbag
   }
   size_t removed_strays = 0, removed_scratch = 0, failed = 0;
   for (const auto& key : found->strays) {
-    if (auto removed = (*store)->remove(key); removed) {
+    if (auto removed = store->remove(key); removed) {
       fmt::print("removed: {}/{}\n", uri, key);
       ++removed_strays;
     } else {
@@ -105,7 +92,7 @@ int cmd_verify(const Remote& remote, const std::string& job, bool collect_garbag
     }
   }
   for (const auto& name : found->scratch) {
-    if (auto removed = (*store)->remove_scratch(name); removed) {
+    if (auto removed = store->remove_scratch(name); removed) {
       fmt::print("removed: {}/{}\n", uri, name);
       ++removed_scratch;
     } else {
