@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -36,6 +37,9 @@ struct Distribution {
   static Distribution uniform_int(double lo, double hi) { return {Kind::kUniformInt, lo, hi, -1e300, 1e300, {}, {}}; }
   static Distribution normal(double mean, double std, double lo, double hi) {
     return {Kind::kNormal, mean, std, lo, hi, {}, {}};
+  }
+  static Distribution choice_of(std::vector<double> values) {
+    return {Kind::kChoice, 0, 0, -1e300, 1e300, std::move(values), {}};
   }
 
   // One draw. Deterministic for a given generator state.
@@ -171,6 +175,67 @@ struct ClipSpec {
   friend bool operator==(const ClipSpec&, const ClipSpec&) = default;
 };
 
+// The camera after the lens: exposure, colour, Bayer sensor, noise, ISP, JPEG, lens
+// distortion, motion blur and an optional learned model (sensor/, docs/sensor.md). Absent
+// from a spec (enabled = false), the preview is the clean render's sRGB image, as before.
+struct SensorNoiseSpec {
+  // "brooks": shot noise `a` log-uniform in `shot`, read noise log b = read_slope * log a +
+  // read_intercept + N(0, read_jitter) (Brooks et al. 2019); "profile": a = S(iso),
+  // b = O(iso) from `profile` or `profile_uri`; "none".
+  std::string model = "brooks";
+  std::pair<double, double> shot = {0.0001, 0.012};  // 1e-7..1, lo <= hi
+  double read_slope = 2.18;
+  double read_intercept = 1.2;
+  double read_jitter = 0.26;  // 0..5
+  // S(iso) = s_gain * iso + s_offset, O(iso) = o_gain * iso^2 + o_offset (DNG NoiseProfile
+  // / Android SENSOR_NOISE_PROFILE form), raw units (white level = 1).
+  double s_gain = 0, s_offset = 0, o_gain = 0, o_offset = 0;
+  std::string profile_uri;  // a calibrate-sensor YAML (file:// or s3://); overrides the four above
+  Distribution row = Distribution::constant(0);  // std of a per-row offset, 0..0.1
+  int bit_depth = 12;                           // quantisation of the raw, 0 (none) or 8..16
+  friend bool operator==(const SensorNoiseSpec&, const SensorNoiseSpec&) = default;
+};
+
+struct SensorDistortionSpec {
+  // "none", "brown_conrady" (OpenCV k1, k2, p1, p2, k3, k4, k5, k6: rational model when any of
+  // k4..k6 is set) or "fisheye" (Kannala-Brandt, OpenCV's fisheye k1..k4).
+  Choice model = {{"none"}, {}};
+  Distribution k1 = Distribution::constant(0), k2 = Distribution::constant(0),
+               k3 = Distribution::constant(0), k4 = Distribution::constant(0),
+               k5 = Distribution::constant(0), k6 = Distribution::constant(0);
+  Distribution p1 = Distribution::constant(0), p2 = Distribution::constant(0);
+  friend bool operator==(const SensorDistortionSpec&, const SensorDistortionSpec&) = default;
+};
+
+struct SensorSpec {
+  bool enabled = false;  // true when the spec has a sensor section
+  // Exposure: "auto" (the scene's luminance to middle grey, plus ev) or "manual"
+  // (iso * shutter_s / f_number^2 times the sensor's calibration constant).
+  std::string exposure = "auto";
+  Distribution ev = Distribution::constant(0);                        // -10..10
+  Distribution iso = Distribution::choice_of({100, 200, 400, 800, 1600});  // 25..409600
+  Distribution shutter_s = Distribution::constant(1.0 / 60);          // 1e-6..1
+  Distribution f_number = Distribution::constant(2.8);                // 0.5..64, manual exposure only
+  // Colour: a camera preset's matrices, or "random" (a random convex combination of the
+  // presets, Brooks et al.); white-balance gains drawn as Brooks et al. do.
+  Choice camera = {{"random"}, {}};
+  Distribution red_gain = Distribution::uniform(1.9, 2.4);   // 0.1..10
+  Distribution blue_gain = Distribution::uniform(1.5, 1.9);  // 0.1..10
+  Choice cfa = {{"rggb"}, {}};                               // rggb | bggr | grbg | gbrg
+  SensorNoiseSpec noise;
+  std::string demosaic = "malvar";     // malvar | bilinear
+  std::string tone_curve = "smoothstep";  // smoothstep | none (sRGB transfer only)
+  Distribution jpeg_quality = Distribution::constant(0);     // 0 (PNG) or 1..100
+  Distribution vignetting = Distribution::constant(0);       // fall-off at the corner, 0..1
+  Distribution chromatic_aberration = Distribution::constant(0);  // px at the corner, 0..10
+  Distribution sharpen = Distribution::constant(0);          // unsharp-mask amount, 0..4
+  SensorDistortionSpec distortion;
+  bool motion_blur = false;  // sample people and camera over shutter_s in the path tracer
+  std::string model;         // a TorchScript camera model (file:// or s3:// URI); empty = none
+  std::vector<std::string> layers;  // extra EXR layers: "camera" (camera.R/G/B), "raw" (raw.Y)
+  friend bool operator==(const SensorSpec&, const SensorSpec&) = default;
+};
+
 struct JobSpec {
   std::string name;            // required; [a-z0-9][a-z0-9._-]{0,63}
   int64_t samples = 0;         // required; 1..100000000
@@ -188,6 +253,7 @@ struct JobSpec {
   LightingSpec lighting;
   HumansSpec humans;
   ClipSpec clip;
+  SensorSpec sensor;
   friend bool operator==(const JobSpec&, const JobSpec&) = default;
 };
 

@@ -17,6 +17,8 @@ build_pkgs=(
   libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
   libcurl4-openssl-dev              # s3:// storage (HTTP client; SigV4 signing uses OpenSSL)
   libtinygltf-dev                   # glTF characters and scene export
+  libjpeg62-turbo-dev               # the camera stage's JPEG (libjpeg-turbo)
+  libtorch-dev libopenblas0-pthread # learned camera models (the reference BLAS is ~10x slower)
   libgtest-dev libgmock-dev libexpected-dev
 )
 test_pkgs=(
