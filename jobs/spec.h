@@ -231,6 +231,9 @@ struct SensorSpec {
   Distribution sharpen = Distribution::constant(0);          // unsharp-mask amount, 0..4
   SensorDistortionSpec distortion;
   bool motion_blur = false;  // sample people and camera over shutter_s in the path tracer
+  // The camera's own motion during the shutter (a pan along its x axis, direction drawn
+  // per sample), m/s, 0..20; only with motion_blur.
+  Distribution camera_speed_m_s = Distribution::constant(0);
   std::string model;         // a TorchScript camera model (file:// or s3:// URI); empty = none
   std::vector<std::string> layers;  // extra EXR layers: "camera" (camera.R/G/B), "raw" (raw.Y)
   friend bool operator==(const SensorSpec&, const SensorSpec&) = default;
