@@ -179,18 +179,20 @@ struct ClipSpec {
 // distortion, motion blur and an optional learned model (sensor/, docs/sensor.md). Absent
 // from a spec (enabled = false), the preview is the clean render's sRGB image, as before.
 struct SensorNoiseSpec {
-  // "brooks": shot noise `a` log-uniform in `shot`, read noise log b = read_slope * log a +
-  // read_intercept + N(0, read_jitter) (Brooks et al. 2019); "profile": a = S(iso),
-  // b = O(iso) from `profile` or `profile_uri`; "none".
-  std::string model = "brooks";
+  // "poisson_gaussian": heteroscedastic noise of variance a * x + b on the raw (x: the raw
+  // value, white level 1); "none". Without a profile, a is drawn log-uniform in `shot` and
+  // log b = read_slope * log a + read_intercept + N(0, read_jitter) (Brooks et al. 2019).
+  std::string model = "poisson_gaussian";
   std::pair<double, double> shot = {0.0001, 0.012};  // 1e-7..1, lo <= hi
   double read_slope = 2.18;
   double read_intercept = 1.2;
   double read_jitter = 0.26;  // 0..5
-  // S(iso) = s_gain * iso + s_offset, O(iso) = o_gain * iso^2 + o_offset (DNG NoiseProfile
-  // / Android SENSOR_NOISE_PROFILE form), raw units (white level = 1).
+  // A camera profile instead: a = S(iso) = s_gain * iso + s_offset, b = O(iso) = o_gain *
+  // iso^2 + o_offset (DNG NoiseProfile / Android SENSOR_NOISE_PROFILE form), given inline
+  // or as a calibrate-sensor YAML (file:// or s3://, read when the job runs).
+  bool has_profile = false;
   double s_gain = 0, s_offset = 0, o_gain = 0, o_offset = 0;
-  std::string profile_uri;  // a calibrate-sensor YAML (file:// or s3://); overrides the four above
+  std::string profile_uri;
   Distribution row = Distribution::constant(0);  // std of a per-row offset, 0..0.1
   int bit_depth = 12;                           // quantisation of the raw, 0 (none) or 8..16
   friend bool operator==(const SensorNoiseSpec&, const SensorNoiseSpec&) = default;

@@ -68,6 +68,54 @@ Json choice_json(const Choice& c) {
   return out;
 }
 
+Json sensor_json(const SensorSpec& sensor) {
+  Json out = Json::object();
+  out["exposure"] = sensor.exposure;
+  out["ev"] = distribution_json(sensor.ev);
+  out["iso"] = distribution_json(sensor.iso);
+  out["shutter_s"] = distribution_json(sensor.shutter_s);
+  out["f_number"] = distribution_json(sensor.f_number);
+  out["camera"] = choice_json(sensor.camera);
+  out["red_gain"] = distribution_json(sensor.red_gain);
+  out["blue_gain"] = distribution_json(sensor.blue_gain);
+  out["cfa"] = choice_json(sensor.cfa);
+  const SensorNoiseSpec& noise = sensor.noise;
+  Json n = Json::object();
+  n["model"] = noise.model;
+  n["shot"] = numbers_json({noise.shot.first, noise.shot.second});
+  n["read_slope"] = number_json(noise.read_slope);
+  n["read_intercept"] = number_json(noise.read_intercept);
+  n["read_jitter"] = number_json(noise.read_jitter);
+  if (!noise.profile_uri.empty()) {
+    n["profile"] = noise.profile_uri;
+  } else if (noise.has_profile) {
+    n["profile"] = {{"s_gain", number_json(noise.s_gain)},
+                    {"s_offset", number_json(noise.s_offset)},
+                    {"o_gain", number_json(noise.o_gain)},
+                    {"o_offset", number_json(noise.o_offset)}};
+  }
+  n["row"] = distribution_json(noise.row);
+  n["bit_depth"] = noise.bit_depth;
+  out["noise"] = std::move(n);
+  out["demosaic"] = sensor.demosaic;
+  out["tone_curve"] = sensor.tone_curve;
+  out["jpeg_quality"] = distribution_json(sensor.jpeg_quality);
+  out["vignetting"] = distribution_json(sensor.vignetting);
+  out["chromatic_aberration"] = distribution_json(sensor.chromatic_aberration);
+  out["sharpen"] = distribution_json(sensor.sharpen);
+  const SensorDistortionSpec& lens = sensor.distortion;
+  out["distortion"] = {{"model", choice_json(lens.model)},  {"k1", distribution_json(lens.k1)},
+                       {"k2", distribution_json(lens.k2)},   {"k3", distribution_json(lens.k3)},
+                       {"k4", distribution_json(lens.k4)},   {"k5", distribution_json(lens.k5)},
+                       {"k6", distribution_json(lens.k6)},   {"p1", distribution_json(lens.p1)},
+                       {"p2", distribution_json(lens.p2)}};
+  out["motion_blur"] = sensor.motion_blur;
+  out["camera_speed_m_s"] = distribution_json(sensor.camera_speed_m_s);
+  if (!sensor.model.empty()) out["model"] = sensor.model;
+  out["layers"] = sensor.layers;
+  return out;
+}
+
 }  // namespace
 
 std::string spec_to_json(const JobSpec& spec) {
@@ -151,6 +199,9 @@ std::string spec_to_json(const JobSpec& spec) {
   for (const auto& [keypoint, joint] : humans.character_joint_map) character_map[keypoint] = joint;
   j["humans"]["character_joint_map"] = character_map;
   j["clip"] = {{"frames", spec.clip.frames}, {"fps", spec.clip.fps}};
+  // Absent unless asked for, so the canonical form of a spec without a camera stage (and
+  // every hash of it) is what it was before the stage existed.
+  if (spec.sensor.enabled) j["sensor"] = sensor_json(spec.sensor);
   // Every string in a parsed spec is valid UTF-8; replace rather than throw for one built
   // in code.
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -15,6 +15,8 @@ std::vector<SpecLocation> spec_locations(const JobSpec& spec) {
   for (const auto& value : spec.lighting.environment.values) {
     if (value != "sky") out.push_back({"lighting.environment", value});
   }
+  if (!spec.sensor.noise.profile_uri.empty()) out.push_back({"sensor.noise.profile", spec.sensor.noise.profile_uri});
+  if (!spec.sensor.model.empty()) out.push_back({"sensor.model", spec.sensor.model});
   return out;
 }
 

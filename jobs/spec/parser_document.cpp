@@ -122,16 +122,15 @@ bool valid_name(std::string_view name) {
 
 JobSpec Parser::parse_document(const Field& top) {
   JobSpec spec;
-  static constexpr std::array<std::string_view, 14> kKeys = {
+  static constexpr std::array<std::string_view, 15> kKeys = {
       "name",   "samples", "shard_size", "seed",  "priority", "max_attempts", "on_dead_shards",
-      "output", "camera",  "render",     "scene", "lighting", "humans",       "clip"};
-  static constexpr std::array<std::string_view, 1> kFuture = {"sensor"};
+      "output", "camera",  "render",     "scene", "lighting", "humans",       "clip", "sensor"};
   if (!top.node.IsMap()) {
     fail(top, "the spec must be a mapping of fields (name: ..., samples: ...), got " +
                   describe(top.node));
     return spec;
   }
-  auto seen = mapping(top, kKeys, kFuture, [&](std::string_view key, const Field& value) {
+  auto seen = mapping(top, kKeys, {}, [&](std::string_view key, const Field& value) {
     if (key == "name") {
       auto name = string(value, "a string");
       if (name && !valid_name(*name)) {
@@ -177,6 +176,8 @@ JobSpec Parser::parse_document(const Field& top) {
       lighting(value, spec.lighting);
     } else if (key == "clip") {
       clip(value, spec.clip);
+    } else if (key == "sensor") {
+      sensor(value, spec.sensor);
     } else {
       humans(value, spec.humans);
     }

@@ -3,7 +3,7 @@
 // keeps its default. Its members are defined by what they read: parser_values.cpp (the value
 // kinds every section is made of: mappings, numbers, distributions, choices),
 // parser_document.cpp (the top level, output, camera, render), parser_scene.cpp (scene,
-// lighting) and parser_humans.cpp (humans, clip).
+// lighting), parser_humans.cpp (humans, clip) and parser_sensor.cpp (sensor).
 #pragma once
 
 #include <algorithm>
@@ -150,6 +150,15 @@ class Parser {
   void lighting(const Field& field, LightingSpec& out);
   void humans(const Field& field, HumansSpec& out);
   void clip(const Field& field, ClipSpec& out);
+  void sensor(const Field& field, SensorSpec& out);
+  void sensor_noise(const Field& field, SensorNoiseSpec& out);
+  void sensor_distortion(const Field& field, SensorDistortionSpec& out);
+  // A plain number (not a distribution) within `range`.
+  std::optional<double> number(const Field& field, const Range& range);
+  // One word of `allowed` (not drawn per sample).
+  std::optional<std::string> word(const Field& field, std::string_view what, std::span<const std::string_view> allowed);
+  // One file:// or s3:// URI whose name ends in one of `extensions`.
+  std::optional<std::string> file_uri(const Field& field, std::span<const std::string_view> extensions);
   // A list of file:// or s3:// URIs whose names end in one of `extensions` (lower case).
   void uri_list(const Field& field, std::span<const std::string_view> extensions,
                 std::vector<std::string>& out);
