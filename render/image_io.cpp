@@ -285,7 +285,7 @@ double tone_map(double v) {
 
 }  // namespace
 
-std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers) {
+std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers, const std::vector<ExtraChannel>& extra) {
   Imf::Header header(frame.width, frame.height);
   header.compression() = Imf::ZIP_COMPRESSION;
   // Fixed, not the process-wide default: the level changes the bytes. Not stored in the file.
@@ -348,6 +348,9 @@ std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers) {
         break;
     }
   }
+  for (const ExtraChannel& channel : extra) {
+    add(channel.name.c_str(), Imf::FLOAT, channel.values, static_cast<size_t>(channel.stride) * kF);
+  }
   std::string out;
   {
     StringOStream stream(out);
@@ -363,12 +366,19 @@ std::string encode_png(const Frame& frame, double exposure) {
   const size_t pixels = static_cast<size_t>(frame.width) * frame.height;
   std::vector<uint8_t> rgb8(3 * pixels);
   for (size_t i = 0; i < 3 * pixels; ++i) rgb8[i] = encode_srgb8(tone_map(exposure * frame.rgb[i]));
+  return encode_png_rgb8(rgb8, frame.width, frame.height);
+}
 
+std::string encode_png_rgb8(const std::vector<uint8_t>& rgb8, int width, int height) {
+  if (rgb8.size() != 3 * static_cast<size_t>(width) * static_cast<size_t>(height)) {
+    throw std::runtime_error("png: the image has " + std::to_string(rgb8.size()) + " bytes, not 3 * " +
+                             std::to_string(width) + " * " + std::to_string(height));
+  }
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
-  image.width = static_cast<png_uint_32>(frame.width);
-  image.height = static_cast<png_uint_32>(frame.height);
+  image.width = static_cast<png_uint_32>(width);
+  image.height = static_cast<png_uint_32>(height);
   image.format = PNG_FORMAT_RGB;
   image.flags = PNG_IMAGE_FLAG_FAST;  // a preview: speed over size
   png_alloc_size_t size = 0;

@@ -4,6 +4,7 @@
 // inside image_io.cpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -23,8 +24,16 @@ namespace synthfarm::render {
 //   kPart     part.id                      UINT
 //   kUv       uv.U, uv.V                   FLOAT
 //   kMotion   motion.X, motion.Y           FLOAT, pixels, forward (render.h)
+// `extra` adds FLOAT channels after the layers (the camera stage's camera.R/G/B and raw.Y):
+// each reads values[offset + stride * pixel] for the frame's width * height pixels.
 // Throws std::runtime_error if OpenEXR fails.
-std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers);
+struct ExtraChannel {
+  std::string name;
+  const float* values = nullptr;
+  int stride = 1;  // floats between one pixel's value and the next's
+};
+std::string encode_exr(const Frame& frame, const std::vector<Layer>& layers,
+                       const std::vector<ExtraChannel>& extra = {});
 
 // The sRGB decoding function (IEC 61966-2-1), c in [0, 1] -> linear; portable bits (only
 // + - * /), so decoded textures are the same on every machine.
@@ -34,6 +43,9 @@ double srgb_to_linear(double c);
 // point 4), then the exact sRGB transfer function rounded to the nearest code.
 // Throws std::runtime_error if libpng fails.
 std::string encode_png(const Frame& frame, double exposure = 1.0);
+// An 8-bit RGB image (interleaved, row-major, 3 * width * height bytes) as PNG, the same
+// settings as encode_png. Throws std::runtime_error if libpng fails.
+std::string encode_png_rgb8(const std::vector<uint8_t>& rgb8, int width, int height);
 
 // An equirectangular environment map from OpenEXR bytes (any compression, scanline or
 // tiled, first part): the R, G, B channels (or Y alone, as grey), read as float. `name`
