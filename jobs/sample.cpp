@@ -3,6 +3,9 @@
 // Per-sample JSON (keys sorted, compact; numbers in shortest round-trip form):
 //   index, seed (the sample's seed), job_seed, width, height,
 //   K [[fx,0,cx],[0,fy,cy],[0,0,1]] (pixels; pixel centres at integer + 0.5),
+//   distortion {model "brown_conrady" | "fisheye", coefficients [OpenCV's order: k1,k2,p1,p2,
+//     k3,k4,k5,k6 | k1..k4]} only when the sample has a lens (jobs/lens_stage.h): every layer,
+//     box, mask, keypoint and joints_2d is then the distorted image's, and K its intrinsics,
 //   world_to_camera 4x4 row-major (OpenCV camera; world +z up, metres),
 //   camera {fov_deg, height_m, distance_m, position [x,y,z]},
 //   render {spp, max_bounces}, layers [names],
@@ -40,6 +43,7 @@
 
 #include "jobs/characters.h"
 #include "jobs/coco.h"
+#include "jobs/lens_stage.h"
 #include "render/image_io.h"
 #include "render/renderer.h"
 #include "base/rng.h"
@@ -78,16 +82,15 @@ struct InstanceStats {
 };
 
 // {name: [x, y, z]} of joints in camera space, and {name: [u, v] or null} in the image.
-void joints_json(const Camera& cam, std::span<const std::string> names, std::span<const Vec3> world_points,
-                 json& item) {
+void joints_json(const Camera& cam, const LensStage& lens, std::span<const std::string> names,
+                 std::span<const Vec3> world_points, json& item) {
   json world = json::object(), camera = json::object(), image = json::object();
   for (size_t k = 0; k < names.size(); ++k) {
     const Vec3 c = cam.to_camera(world_points[k]);
     world[names[k]] = vec_json(world_points[k]);
     camera[names[k]] = vec_json(c);
-    if (c.z > 1e-9) {
-      auto [u, v] = cam.project(c);
-      image[names[k]] = json::array({u, v});
+    if (auto uv = lens.project(cam, c)) {
+      image[names[k]] = json::array({(*uv)[0], (*uv)[1]});
     } else {
       image[names[k]] = nullptr;
     }
@@ -98,7 +101,7 @@ void joints_json(const Camera& cam, std::span<const std::string> names, std::spa
 }
 
 std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, const SampleScene& scene,
-                        const Frame& frame) {
+                        const Frame& frame, const LensStage& lens) {
   const Camera& cam = scene.camera;
   json j;
   j["index"] = index;
@@ -114,6 +117,10 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
   j["height"] = cam.height;
   j["K"] = json::array({json::array({cam.fx, 0.0, cam.cx}), json::array({0.0, cam.fy, cam.cy}),
                         json::array({0.0, 0.0, 1.0})});
+  if (lens.active()) {
+    j["distortion"] = {{"model", sensor::lens_model_name(lens.distortion().model)},
+                       {"coefficients", lens.coefficients()}};
+  }
   Vec3 t = cam.translation();
   const Mat3& r = cam.rotation;
   j["world_to_camera"] = json::array({json::array({r.m[0][0], r.m[0][1], r.m[0][2], t.x}),
@@ -216,7 +223,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
         item["character"] = human.character;
         item["animation"] = human.character_animation;
         item["time_s"] = human.character_time_s;
-        joints_json(cam, human.character_joint_names, human.character_joints, item);
+        joints_json(cam, lens, human.character_joint_names, human.character_joints, item);
       } else {
         const humans::Shape& s = human.shape;
         item["shape"] = {{"height_m", s.height_m},     {"bmi", s.bmi},
@@ -231,7 +238,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
         json pose = json::object();
         for (int k = 0; k < humans::kJointCount; ++k) pose[kNames[k]] = vec_json(human.pose_euler_deg[k]);
         item["pose"] = pose;
-        joints_json(cam, kNames, human.joints, item);
+        joints_json(cam, lens, kNames, human.joints, item);
       }
     }
     instances.push_back(item);
@@ -386,8 +393,17 @@ class EmbreeSampleRenderer final : public SampleRenderer {
       const bool motion = std::find(spec.output.layers.begin(), spec.output.layers.end(), Layer::kMotion) !=
                           spec.output.layers.end();
       Frame frame;  // one for the clip: its layers' memory is reused frame after frame
+      Frame wide;   // the undistorted render when the sample has a lens (lens_stage.h)
+      std::optional<LensStage> lens;  // one camera per sample: made on the first frame
       for (int f = 0; f < spec.clip.frames; ++f) {
         SampleScene scene = build_scene(spec, index, &*assets, f);
+        if (!lens) {
+          auto made = LensStage::create(spec, index, scene.camera);
+          if (!made) return tl::unexpected(fmt::format("sample {}: {}", index, made.error()));
+          lens = std::move(*made);
+        }
+        const Camera output_camera = scene.camera;
+        if (lens->active()) scene.camera = lens->wide_camera(output_camera);
         if (motion) add_next_positions(scene, build_scene(spec, index, &*assets, f + 1));
         RenderSettings settings;
         settings.spp = spec.render.spp;
@@ -402,15 +418,19 @@ class EmbreeSampleRenderer final : public SampleRenderer {
         settings.layers = layer_bit(Layer::kInstance);
         for (Layer layer : spec.output.layers) settings.layers |= layer_bit(layer);
         settings.labels_only = !wants_rgb(spec);
-        if (auto rendered = renderer_->render(scene, settings, frame); !rendered) {
+        if (auto rendered = renderer_->render(scene, settings, lens->active() ? wide : frame); !rendered) {
           return tl::unexpected(spec.clip.frames > 1
                                     ? fmt::format("sample {} frame {}: {}", index, f, rendered.error())
                                     : fmt::format("sample {}: {}", index, rendered.error()));
         }
+        if (lens->active()) {
+          scene.camera = output_camera;
+          lens->apply(scene, wide, frame);
+        }
         FrameObjects& out = f == 0 ? static_cast<FrameObjects&>(objects) : objects.later_frames.emplace_back();
         out.exr = encode_exr(frame, spec.output.layers);
         if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(frame);
-        out.json = sample_json(spec, index, f, scene, frame);
+        out.json = sample_json(spec, index, f, scene, frame, *lens);
       }
       return objects;
     } catch (const std::exception& e) {
