@@ -2,8 +2,9 @@
 // need: farm_commands.cpp (a coordinator), fetch_command.cpp and verify_command.cpp (a
 // coordinator and storage), scale_command.cpp (a coordinator and Slurm's client programs),
 // local_commands.cpp (the spec and the renderer in-process), render_gltf_command.cpp (a
-// glTF file and the renderer), keygen_command.cpp (ZeroMQ CURVE keys). main.cpp parses the
-// command line and calls one of them.
+// glTF file and the renderer), keygen_command.cpp (ZeroMQ CURVE keys), calibrate_command.cpp
+// (raw frames and the sensor's calibration). main.cpp parses the command line and calls one
+// of them.
 // Each returns the process exit code (common.h).
 #pragma once
 
@@ -81,5 +82,10 @@ int cmd_token_login_link(const TokenArgs& args);
 
 // Writes OUT.key and OUT.pub; refuses to replace them unless `force`.
 int cmd_keygen(const std::string& out, bool force);
+
+// `synthfarm calibrate-sensor FRAMES... -o camera.yaml`: a noise profile by photon transfer
+// from dark and flat raw frames (16-bit PGM or OpenEXR raw.Y / Y) named iso<N>-dark-... and
+// iso<N>-flat-<tag>-...
+int cmd_calibrate_sensor(const std::vector<std::string>& frames, const std::string& out);
 
 }  // namespace synthfarm::cli

@@ -24,6 +24,10 @@
 //   synthfarm keygen --out PATH [--force]
 //                                a ZeroMQ CURVE key pair: PATH.key (secret, mode 0600) and
 //                                PATH.pub; prints the public key
+//   synthfarm calibrate-sensor FRAMES... -o camera.yaml
+//                                a sensor noise profile by photon transfer from raw frames
+//                                (16-bit PGM or EXR raw.Y/Y) named iso<N>-dark-... and
+//                                iso<N>-flat-<tag>-...; prints a table per ISO
 // Exit codes: 0 success, 1 failure (job failed, server unreachable), 2 bad input, 3 partial.
 // The API token comes from SYNTHFARM_TOKEN or the config file (cli/config.h), never from
 // an argument.
@@ -260,6 +264,15 @@ int main(int argc, char** argv) {
   auto* keygen = app.add_subcommand("keygen", "write a CURVE key pair for a coordinator or worker");
   keygen->add_option("--out", out, "PATH: writes PATH.key (secret, mode 0600) and PATH.pub")->required();
   keygen->add_flag("--force", force, "replace existing key files");
+  std::vector<std::string> calibration_frames;
+  auto* calibrate = app.add_subcommand(
+      "calibrate-sensor", "fit a sensor noise profile (photon transfer) from dark and flat raw frames");
+  calibrate
+      ->add_option("frames", calibration_frames,
+                   "single-channel 16-bit PGM (P5) or OpenEXR (raw.Y or Y) frames; names carry iso<N> and "
+                   "'dark' or 'flat-<tag>' (pairs of each), e.g. iso800-flat-a-1.pgm")
+      ->required();
+  calibrate->add_option("-o,--out", out, "the noise profile YAML to write")->required();
 
   try {
     app.parse(argc, argv);
@@ -279,6 +292,7 @@ int main(int argc, char** argv) {
   if (*export_scene) return cmd_export_scene(spec_path, export_sample, out);
   if (*render_gltf) return cmd_render_gltf(gltf);
   if (*keygen) return cmd_keygen(out, force);
+  if (*calibrate) return cmd_calibrate_sensor(calibration_frames, out);
 
   // The commands below talk to a coordinator.
   auto remote = resolve_remote(url, url_option->count() > 0, ca_file, ca_option->count() > 0);
