@@ -35,56 +35,84 @@ std::array<double, 3> white_balance(const CameraParams& p) {
   return {p.rgb_gain * p.red_gain, p.rgb_gain, p.rgb_gain * p.blue_gain};
 }
 
-// One colour plane of an interleaved RGB image sampled bilinearly at continuous
-// coordinates (pixel centres at +0.5), clamped to the edge.
-float sample(std::span<const float> rgb, int width, int height, int channel, double fx, double fy) {
-  const double sx = std::clamp(fx - 0.5, 0.0, width - 1.0),
-               sy = std::clamp(fy - 0.5, 0.0, height - 1.0);
-  const int x0 = std::min(static_cast<int>(sx), width - 1),
-            y0 = std::min(static_cast<int>(sy), height - 1);
-  const int x1 = std::min(x0 + 1, width - 1), y1 = std::min(y0 + 1, height - 1);
-  const double tx = sx - x0, ty = sy - y0;
-  auto at = [&](int x, int y) {
-    return static_cast<double>(rgb[3 * (static_cast<size_t>(y) * width + x) + channel]);
-  };
-  const double top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * tx;
-  const double bottom = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * tx;
-  return static_cast<float>(top + (bottom - top) * ty);
-}
+// One colour plane of an interleaved RGB image scaled about the centre (cx, cy): lateral
+// chromatic aberration magnifies a colour about the centre, so output pixel (x, y) reads the
+// source at (cx + (x + 0.5 - cx) * scale, cy + (y + 0.5 - cy) * scale). The mapping
+// separates, so where each column and each row reads from is worked out once. Bilinear,
+// clamped to the edge.
+class RadialScale {
+ public:
+  RadialScale(std::span<const float> rgb, int width, int height, int channel, double cx, double cy,
+              double scale)
+      : rgb_(rgb), width_(width), channel_(channel) {
+    columns_.resize(width);
+    for (int x = 0; x < width; ++x) columns_[x] = tap(cx + (x + 0.5 - cx) * scale, width);
+    rows_.resize(height);
+    for (int y = 0; y < height; ++y) rows_[y] = tap(cy + (y + 0.5 - cy) * scale, height);
+  }
+  double at(int x, int y) const {
+    const Tap& row = rows_[y];
+    const Tap& column = columns_[x];
+    const float* top = rgb_.data() + 3 * static_cast<size_t>(row.i0) * width_ + channel_;
+    const float* bottom = rgb_.data() + 3 * static_cast<size_t>(row.i1) * width_ + channel_;
+    const size_t i0 = 3 * static_cast<size_t>(column.i0), i1 = 3 * static_cast<size_t>(column.i1);
+    const double upper = top[i0] + (top[i1] - top[i0]) * column.t;
+    const double lower = bottom[i0] + (bottom[i1] - bottom[i0]) * column.t;
+    return upper + (lower - upper) * row.t;
+  }
 
-// Binomial [1 4 6 4 1] / 16 blur of one row or column position, mirrored at the ends.
+ private:
+  struct Tap {
+    int i0 = 0, i1 = 0;
+    double t = 0;
+  };
+  // The two neighbours of continuous coordinate `c` (pixel centres at +0.5) and the weight of
+  // the second.
+  static Tap tap(double c, int n) {
+    const double s = std::clamp(c - 0.5, 0.0, n - 1.0);
+    const int i0 = std::min(static_cast<int>(s), n - 1);
+    return {i0, std::min(i0 + 1, n - 1), s - i0};
+  }
+  std::span<const float> rgb_;
+  int width_, channel_;
+  std::vector<Tap> columns_, rows_;
+};
+
+// Reflection about the edge pixel (-1 -> 1, n -> n - 2).
 inline int reflect(int i, int n) {
   while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
   return i;
 }
 
 // Unsharp mask in place on display values: x + amount * (x - blur(x)), clipped to [0, 1].
-// The blur is separable binomial (sigma 1 px).
+// The blur is the separable binomial [1 4 6 4 1] / 16 (sigma 1 px), mirrored at the borders.
+// Both passes run over whole interleaved rows without branches: the horizontal one through a
+// copy of the row with two mirrored pixels on each side, the vertical one from five row
+// pointers.
 void unsharp_mask(std::vector<float>& rgb, int width, int height, double amount) {
-  constexpr float kTaps[5] = {1.0f / 16, 4.0f / 16, 6.0f / 16, 4.0f / 16, 1.0f / 16};
+  constexpr float k0 = 1.0f / 16, k1 = 4.0f / 16, k2 = 6.0f / 16;
+  const size_t stride = 3 * static_cast<size_t>(width);
   std::vector<float> across(rgb.size());
+  std::vector<float> padded(stride + 12);
   for (int y = 0; y < height; ++y) {
-    const float* row = rgb.data() + static_cast<size_t>(y) * width * 3;
-    float* out = across.data() + static_cast<size_t>(y) * width * 3;
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float sum = 0;
-        for (int k = -2; k <= 2; ++k) sum += kTaps[k + 2] * row[3 * reflect(x + k, width) + c];
-        out[3 * x + c] = sum;
-      }
+    const float* row = rgb.data() + y * stride;
+    for (int x = -2; x < width + 2; ++x)
+      std::copy_n(row + 3 * reflect(x, width), 3, padded.data() + 3 * (x + 2));
+    const float* p = padded.data() + 6;
+    float* out = across.data() + y * stride;
+    for (size_t i = 0; i < stride; ++i)
+      out[i] = (p[i - 6] + p[i + 6]) * k0 + (p[i - 3] + p[i + 3]) * k1 + p[i] * k2;
   }
   const auto a = static_cast<float>(amount);
   for (int y = 0; y < height; ++y) {
-    float* row = rgb.data() + static_cast<size_t>(y) * width * 3;
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float blur = 0;
-        for (int k = -2; k <= 2; ++k)
-          blur += kTaps[k + 2] *
-                  across[3 * (static_cast<size_t>(reflect(y + k, height)) * width + x) + c];
-        const float v = row[3 * x + c];
-        row[3 * x + c] = std::clamp(v + a * (v - blur), 0.0f, 1.0f);
-      }
+    const float* r[5];
+    for (int k = 0; k < 5; ++k) r[k] = across.data() + reflect(y + k - 2, height) * stride;
+    float* row = rgb.data() + y * stride;
+    for (size_t i = 0; i < stride; ++i) {
+      const float blur = (r[0][i] + r[4][i]) * k0 + (r[1][i] + r[3][i]) * k1 + r[2][i] * k2;
+      const float v = row[i];
+      row[i] = std::clamp(v + a * (v - blur), 0.0f, 1.0f);
+    }
   }
 }
 
@@ -140,6 +168,8 @@ std::vector<float> expose(std::span<const float> linear_rgb, int width, int heig
   const double shift = std::min(p.chromatic_aberration / corner, 0.5);
   const double red_scale = 1.0 / (1.0 + shift), blue_scale = 1.0 / (1.0 - shift);
   const bool lateral = p.chromatic_aberration > 0;
+  const RadialScale red_plane(linear_rgb, width, height, 0, cx, cy, lateral ? red_scale : 1.0);
+  const RadialScale blue_plane(linear_rgb, width, height, 2, cx, cy, lateral ? blue_scale : 1.0);
   for (int y = 0; y < height; ++y) {
     const double dy = y + 0.5 - cy;
     for (int x = 0; x < width; ++x) {
@@ -150,8 +180,8 @@ std::vector<float> expose(std::span<const float> linear_rgb, int width, int heig
       const double gain = p.exposure / (falloff * falloff);
       float red = linear_rgb[i], blue = linear_rgb[i + 2];
       if (lateral) {
-        red = sample(linear_rgb, width, height, 0, cx + dx * red_scale, cy + dy * red_scale);
-        blue = sample(linear_rgb, width, height, 2, cx + dx * blue_scale, cy + dy * blue_scale);
+        red = static_cast<float>(red_plane.at(x, y));
+        blue = static_cast<float>(blue_plane.at(x, y));
       }
       out[i] = static_cast<float>(red * gain);
       out[i + 1] = static_cast<float>(linear_rgb[i + 1] * gain);
