@@ -80,7 +80,9 @@ std::vector<float> expose(std::span<const float> linear_rgb, int width, int heig
 // clipped to [0, 1] (saturation), one colour per photosite by p.cfa, scaled into
 // [black_level, 1]: the clean raw.
 RawImage mosaic(std::span<const float> exposed_rgb, int width, int height, const CameraParams& p);
-// The ISP. Errors name a bad parameter or a raw whose size does not match.
+// The ISP. The CFA and the black level come from `raw`, everything else from `p` (its cfa
+// and black_level are mosaic()'s). Errors name a bad parameter or a raw whose size does not
+// match.
 tl::expected<CameraImage, std::string> develop(const RawImage& raw, const CameraParams& p);
 // expose, mosaic, add_noise(p.noise, seed), develop.
 tl::expected<CameraImage, std::string> apply_camera(std::span<const float> linear_rgb, int width,

@@ -1,7 +1,10 @@
 #include "sensor/noise.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "base/math.h"
 
@@ -41,6 +44,10 @@ class NormalPairs {
 double standard_normal(Pcg32& rng) { return NormalPairs(rng).next(); }
 
 void add_noise(RawImage& raw, const NoiseParams& noise, uint64_t seed) {
+  if (raw.width < 0 || raw.height < 0 ||
+      raw.data.size() != static_cast<size_t>(raw.width) * raw.height)
+    throw std::invalid_argument(fmt::format("add_noise: {} values is not a {} x {} raw image",
+                                            raw.data.size(), raw.width, raw.height));
   const int width = raw.width;
   const double black = raw.black_level;
   const bool random = noise.shot > 0 || noise.read > 0 || noise.row > 0;

@@ -34,7 +34,8 @@ struct NoiseProfile {
 // Adds noise to every photosite of `raw` in place: x + sqrt(shot * x + read) * N(0, 1) plus
 // the row's offset, then quantisation, then clipping to [0, 1]. Row y draws from
 // Pcg32::for_purpose(seed, "sensor.noise", y): its offset first, then its photosites left
-// to right, so the result depends only on (raw, noise, seed).
+// to right, so the result depends only on (raw, noise, seed). A raw whose data does not
+// hold width * height values is a caller's bug (std::invalid_argument).
 void add_noise(RawImage& raw, const NoiseParams& noise, uint64_t seed);
 
 // Brooks et al.'s draw: log(shot) uniform in [log shot_lo, log shot_hi], log(read) =
