@@ -60,9 +60,8 @@ std::optional<SampleShutter> add_motion_blur(const JobSpec& spec, uint64_t index
 }
 
 nlohmann::json shutter_json(const SampleShutter& shutter) {
-  nlohmann::json out = {{"open_s", -shutter.shutter_s / 2},
-                        {"close_s", shutter.shutter_s / 2},
-                        {"labels_at", "mid"}};
+  nlohmann::json out = {
+      {"open_s", -shutter.shutter_s / 2}, {"close_s", shutter.shutter_s / 2}, {"labels_at", "mid"}};
   const Vec3 v = shutter.camera_velocity_m_s;
   if (v.x != 0 || v.y != 0 || v.z != 0) out["camera_velocity_m_s"] = {v.x, v.y, v.z};
   return out;

@@ -35,9 +35,9 @@ JobSpec running_spec() {
   spec.camera.height = 48;
   spec.render.spp = 8;
   spec.render.max_bounces = 2;
-  spec.output.layers = {Layer::kRgb,      Layer::kDepth,    Layer::kNormal, Layer::kAlbedo,
-                        Layer::kInstance, Layer::kSemantic, Layer::kPart,   Layer::kUv,
-                        Layer::kMotion};
+  spec.output.layers = {Layer::kRgb,    Layer::kDepth,    Layer::kNormal,
+                        Layer::kAlbedo, Layer::kInstance, Layer::kSemantic,
+                        Layer::kPart,   Layer::kUv,       Layer::kMotion};
   spec.scene.kind = {{"outdoor"}, {}};
   spec.humans.count = Distribution::constant(2);
   spec.humans.motion = {{"run"}, {}};
@@ -97,10 +97,9 @@ TEST(MotionBlurJobsTest, ATimeOffsetMovesThePeopleAndNothingElse) {
     ++people_meshes;
     ASSERT_EQ(open.meshes[i].positions.size(), mid.meshes[i].positions.size());
     // A runner covers some 3 to 6 m/s; the limbs swing faster, the head and trunk slower.
-    const double speed =
-        mean_displacement(open.meshes[i].positions, close.meshes[i].positions) / t;
-    std::printf("person mesh %zu (instance %u): mean vertex speed over the shutter %.2f m/s\n",
-                i, mid.meshes[i].instance_id, speed);
+    const double speed = mean_displacement(open.meshes[i].positions, close.meshes[i].positions) / t;
+    std::printf("person mesh %zu (instance %u): mean vertex speed over the shutter %.2f m/s\n", i,
+                mid.meshes[i].instance_id, speed);
     EXPECT_GT(speed, 1.0);
     EXPECT_LT(speed, 12.0);
   }

@@ -393,7 +393,8 @@ class EmbreeSampleRenderer final : public SampleRenderer {
       for (int f = 0; f < spec.clip.frames; ++f) {
         SampleScene scene = build_scene(spec, index, &*assets, f);
         if (motion) add_next_positions(scene, build_scene(spec, index, &*assets, f + 1));
-        const std::optional<SampleShutter> shutter = add_motion_blur(spec, index, &*assets, f, scene);
+        const std::optional<SampleShutter> shutter =
+            add_motion_blur(spec, index, &*assets, f, scene);
         RenderSettings settings;
         settings.spp = spec.render.spp;
         settings.max_bounces = spec.render.max_bounces;

@@ -4,8 +4,6 @@
 // camera moving past a still square streaks it the same; a scene that holds still renders
 // the same bytes with motion blur on; shutter positions that do not fit are refused; and
 // motion-blurred renders are identical for any thread count and tiling.
-#include "render/renderer.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "render/renderer.h"
 #include "render/scene.h"
 
 namespace synthfarm::render {
@@ -35,12 +34,12 @@ Frame render_frame(const Renderer& renderer, const Scene& scene, const RenderSet
 // 40 degrees wide; a square of side kSide facing it kDistance away, centred on the optical
 // axis at mid-shutter. kSpeed for kShutter moves it (or the camera) kTravel.
 constexpr int kWidth = 128, kHeight = 8;
-constexpr double kDistance = 5.0;                 // metres
-constexpr double kSide = 0.3;                     // metres
-constexpr double kSpeed = 30.0;                   // metres per second
-constexpr double kShutter = 1.0 / 30;             // seconds
-constexpr double kTravel = kSpeed * kShutter;     // metres in the shutter (1 m)
-constexpr float kGlow = 4.0f;                     // the square's emitted radiance
+constexpr double kDistance = 5.0;              // metres
+constexpr double kSide = 0.3;                  // metres
+constexpr double kSpeed = 30.0;                // metres per second
+constexpr double kShutter = 1.0 / 30;          // seconds
+constexpr double kTravel = kSpeed * kShutter;  // metres in the shutter (1 m)
+constexpr float kGlow = 4.0f;                  // the square's emitted radiance
 
 // The emissive square centred at `centre` (in the plane y = centre.y, facing -y).
 Mesh square_at(Vec3 centre) {
@@ -75,8 +74,8 @@ std::vector<double> column_coverage(const Frame& frame) {
   std::vector<double> coverage(static_cast<size_t>(frame.width), 0.0);
   for (int y = 0; y < frame.height; ++y) {
     for (int x = 0; x < frame.width; ++x) {
-      coverage[x] += frame.rgb[3 * (static_cast<size_t>(y) * frame.width + x)] /
-                     (kGlow * frame.height);
+      coverage[x] +=
+          frame.rgb[3 * (static_cast<size_t>(y) * frame.width + x)] / (kGlow * frame.height);
     }
   }
   return coverage;
@@ -133,11 +132,12 @@ void expect_streak(const Frame& frame, double side_px, double travel_px, const c
     ++plateau_columns;
   }
   plateau /= std::max(plateau_columns, 1);
-  std::printf("%s: streak %d px measured, %.2f px analytic (square %.2f px + travel %.2f px); "
-              "plateau coverage %.4f over %d columns, analytic %.4f; integral %.3f px, "
-              "analytic %.3f px\n",
-              what, measured, analytic, side_px, travel_px, plateau, plateau_columns,
-              side_px / travel_px, total, side_px);
+  std::printf(
+      "%s: streak %d px measured, %.2f px analytic (square %.2f px + travel %.2f px); "
+      "plateau coverage %.4f over %d columns, analytic %.4f; integral %.3f px, "
+      "analytic %.3f px\n",
+      what, measured, analytic, side_px, travel_px, plateau, plateau_columns, side_px / travel_px,
+      total, side_px);
   EXPECT_NEAR(measured, analytic, 1.5) << what;
   EXPECT_GT(plateau_columns, 10) << what;
   EXPECT_NEAR(plateau, side_px / travel_px, 0.02) << what;
@@ -285,8 +285,8 @@ TEST(MotionBlurTest, IdenticalBytesForAnyThreadCountAndTiling) {
   scene.camera.aperture_radius_m = 0.02;
   scene.camera.focus_distance_m = kDistance;
   const Vec3 x_axis = scene.camera.rotation.row(0);
-  scene.camera.shutter_positions = {{scene.camera.position - x_axis * 0.05,
-                                     scene.camera.position + x_axis * 0.05}};
+  scene.camera.shutter_positions = {
+      {scene.camera.position - x_axis * 0.05, scene.camera.position + x_axis * 0.05}};
   Mesh box;
   box.instance_id = 2;
   box.semantic = SemanticClass::kProp;
