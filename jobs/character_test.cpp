@@ -502,6 +502,27 @@ TEST(ClipTest, CharactersPlayTheirAnimationAcrossTheFrames) {
   }
 }
 
+// A moment before the animation's start (motion blur's shutter opening before a still's
+// moment, build_scene's negative time offset) comes from the end of the looping animation,
+// not a pose clamped to its first key.
+TEST(ClipTest, ACharacterBeforeItsAnimationStartsPlaysItsEnd) {
+  const CharacterFile file = parametric_character(humans::Shape{});
+  JobSpec spec = clip_spec();
+  spec.humans.count = Distribution::constant(1);
+  spec.humans.body = {{"character"}, {}};
+  spec.humans.characters = {kUri};
+  auto assets = load_scene_assets(spec, reader_of({{kUri, file.bytes}}));
+  ASSERT_TRUE(assets) << assets.error();
+  const SampleScene still = build_scene(spec, 1, &*assets);
+  const double t0 = still.humans[0].character_time_s;
+  const SampleScene before = build_scene(spec, 1, &*assets, 0, -(t0 + 0.25));
+  // The one-second animation, 0.25 s before its start: 0.75 s in.
+  EXPECT_NEAR(before.humans[0].character_time_s, 0.75, 1e-9);
+  const SampleScene same = build_scene(spec, 1, &*assets, 0, 0.0);
+  EXPECT_EQ(same.meshes[0].positions, still.meshes[0].positions);
+  EXPECT_NE(before.meshes[0].positions, still.meshes[0].positions);
+}
+
 // Forward motion vectors: on a walking person they match how far its points move on the
 // image in the next frame; everything else holds still (0).
 TEST(ClipTest, MotionVectorsFollowThePeople) {

@@ -97,9 +97,10 @@ Person build_character(const JobSpec& spec, uint64_t seed, uint64_t who, double 
     start_s = (phase - std::floor(phase)) * character.duration_s(animation);
   }
   // Animations loop, like the procedural clips: a clip longer than the animation plays it
-  // again from its start.
+  // again from its start, and a moment before the start (a shutter opening before the
+  // first frame) comes from its end.
   double at_s = start_s + time_s;
-  if (animation >= 0 && time_s > 0) {
+  if (animation >= 0 && time_s != 0) {
     const double duration = character.duration_s(animation);
     if (duration > 0) at_s -= duration * std::floor(at_s / duration);
   }

@@ -21,7 +21,9 @@
 //                 motion, motion_speed, motion_phase,
 //                 pose {joint: [x,y,z]} (local Euler angles in degrees, human/skeleton.h),
 //                 yaw_deg, position, joints_3d_world, joints_3d_camera {joint: [x,y,z]},
-//                 joints_2d {joint: [u,v] or null behind the camera}}].
+//                 joints_2d {joint: [u,v] or null behind the camera}}],
+//   shutter {open_s, close_s, labels_at "mid", camera_velocity_m_s} with motion blur only
+//     (jobs/motion_blur.h: every label is that of mid-shutter).
 // bbox is tight around the instance's pixels in the instance layer (COCO: x, y of the
 // top-left pixel, width and height in pixels); [0,0,0,0] when not visible. The instance's
 // mask is its id in the instance layer; `segmentation` is that mask in COCO's compressed
@@ -44,6 +46,7 @@
 #include "jobs/characters.h"
 #include "jobs/coco.h"
 #include "jobs/lens_stage.h"
+#include "jobs/motion_blur.h"
 #include "render/image_io.h"
 #include "render/renderer.h"
 #include "base/rng.h"
@@ -101,7 +104,7 @@ void joints_json(const Camera& cam, const LensStage& lens, std::span<const std::
 }
 
 std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, const SampleScene& scene,
-                        const Frame& frame, const LensStage& lens) {
+                        const Frame& frame, const LensStage& lens, const std::optional<SampleShutter>& shutter) {
   const Camera& cam = scene.camera;
   json j;
   j["index"] = index;
@@ -134,6 +137,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
                  {"aperture_radius_m", cam.aperture_radius_m},
                  {"focus_distance_m", cam.focus_distance_m}};
   j["render"] = {{"spp", spec.render.spp}, {"max_bounces", spec.render.max_bounces}};
+  if (shutter) j["shutter"] = shutter_json(*shutter);
   json layers = json::array();
   for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));
   j["layers"] = layers;
@@ -405,6 +409,8 @@ class EmbreeSampleRenderer final : public SampleRenderer {
         const Camera output_camera = scene.camera;
         if (lens->active()) scene.camera = lens->wide_camera(output_camera);
         if (motion) add_next_positions(scene, build_scene(spec, index, &*assets, f + 1));
+        const std::optional<SampleShutter> shutter =
+            add_motion_blur(spec, index, &*assets, f, scene);
         RenderSettings settings;
         settings.spp = spec.render.spp;
         settings.max_bounces = spec.render.max_bounces;
@@ -430,7 +436,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
         FrameObjects& out = f == 0 ? static_cast<FrameObjects&>(objects) : objects.later_frames.emplace_back();
         out.exr = encode_exr(frame, spec.output.layers);
         if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(frame);
-        out.json = sample_json(spec, index, f, scene, frame, *lens);
+        out.json = sample_json(spec, index, f, scene, frame, *lens, shutter);
       }
       return objects;
     } catch (const std::exception& e) {

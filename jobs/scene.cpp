@@ -56,7 +56,8 @@ void assign_instance_ids(std::vector<Person>& humans, std::vector<PendingInstanc
 
 }  // namespace
 
-SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets, int frame) {
+SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets, int frame,
+                        double time_offset_s) {
   const uint64_t seed = sample_seed(spec.seed, index);
   SampleScene scene;
 
@@ -75,10 +76,11 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   scene_gen::frame_camera(spec, seed, camera_azimuth, group_centre, people, scene);
   const render::Camera& camera = scene.camera;
 
-  // Later frames of a clip: the same people (same draws, same places), moved on in time;
-  // the camera, framed on the first frame, stays.
-  if (frame > 0) {
-    scene_gen::move_people_to_frame(spec, seed, facing_deg, assets, frame, people.humans);
+  // Later frames of a clip, or another moment of the shutter: the same people (same draws,
+  // same places), moved on in time; the camera, framed on the first frame, stays.
+  if (frame > 0 || time_offset_s != 0) {
+    scene_gen::move_people_to_frame(spec, seed, facing_deg, assets, frame, time_offset_s,
+                                    people.humans);
   }
 
   // Sun and sky.

@@ -104,9 +104,12 @@ struct SceneAssets {
 // same camera, room, props, lights and people (the same instance ids); only the people
 // move, frame / clip.fps seconds on from the first frame (people.h). The camera is framed
 // on the first frame, so people walking out of the picture leave it.
+// `time_offset_s` moves the people that many seconds further (either way) without changing
+// anything else, the camera included: motion blur (motion_blur.h) builds a frame's scene at
+// shutter open and close with it. 0 gives the frame itself, bit for bit.
 // Throws std::invalid_argument for values a validated spec cannot hold (unknown kind), or
 // when the spec needs assets (motion "bvh", body "character") that `assets` does not hold.
 SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* assets = nullptr,
-                  int frame = 0);
+                  int frame = 0, double time_offset_s = 0);
 
 }  // namespace synthfarm::jobs

@@ -7,7 +7,9 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <span>
 
 namespace synthfarm::render::internal {
 
@@ -43,22 +45,33 @@ const MeshShape* placed_shape(const Scene& scene, const Mesh& mesh) {
   return same ? &shape : nullptr;
 }
 
-// One triangle geometry from `positions` and `indices`, attached to `target` as `id`.
+// One triangle geometry from `indices` and one vertex array per time step (`steps`: one
+// for a mesh that holds still; open, mid and close for one moving in the shutter, which
+// Embree interpolates linearly by the ray's time), attached to `target` as `id`.
 tl::expected<void, std::string> add_triangles(RTCDevice device, RTCScene target,
-                                              const std::vector<float>& positions,
+                                              std::span<const std::vector<float>* const> steps,
                                               const std::vector<uint32_t>& indices, unsigned id) {
   GeometryPtr geometry(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_TRIANGLE));
   if (!geometry) return embree_failure("cannot create a geometry", rtcGetDeviceError(device));
-  auto* vertex_buffer = static_cast<float*>(
-      rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3,
-                              3 * sizeof(float), positions.size() / 3));
+  if (steps.size() > 1) {
+    rtcSetGeometryTimeStepCount(geometry.get(), static_cast<unsigned>(steps.size()));
+  }
+  for (size_t step = 0; step < steps.size(); ++step) {
+    const std::vector<float>& positions = *steps[step];
+    auto* vertex_buffer = static_cast<float*>(rtcSetNewGeometryBuffer(
+        geometry.get(), RTC_BUFFER_TYPE_VERTEX, static_cast<unsigned>(step), RTC_FORMAT_FLOAT3,
+        3 * sizeof(float), positions.size() / 3));
+    if (vertex_buffer == nullptr) {
+      return embree_failure("cannot allocate geometry buffers", rtcGetDeviceError(device));
+    }
+    std::copy(positions.begin(), positions.end(), vertex_buffer);
+  }
   auto* index_buffer = static_cast<uint32_t*>(
       rtcSetNewGeometryBuffer(geometry.get(), RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3,
                               3 * sizeof(uint32_t), indices.size() / 3));
-  if (vertex_buffer == nullptr || index_buffer == nullptr) {
+  if (index_buffer == nullptr) {
     return embree_failure("cannot allocate geometry buffers", rtcGetDeviceError(device));
   }
-  std::copy(positions.begin(), positions.end(), vertex_buffer);
   std::copy(indices.begin(), indices.end(), index_buffer);
   rtcSetGeometryBuildQuality(geometry.get(), RTC_BUILD_QUALITY_MEDIUM);
   rtcCommitGeometry(geometry.get());
@@ -122,10 +135,16 @@ tl::expected<EmbreeScene, std::string> build_embree_scene(RTCDevice device, bool
     const Mesh& mesh = scene.meshes[i];
     if (mesh.indices.empty()) continue;
     const auto id = static_cast<unsigned>(i);
-    const MeshShape* shape = placed_shape(scene, mesh);
+    // A mesh moving in the shutter gets Embree's time steps (open, mid, close) and is built
+    // on its own even when placed from a shape: the shape's BVH holds still.
+    const bool moves = scene.motion_blur && mesh.moves_in_shutter();
+    const MeshShape* shape = moves ? nullptr : placed_shape(scene, mesh);
     if (shape == nullptr) {
-      if (auto added = add_triangles(device, rtc_scene.get(), mesh.positions, mesh.indices, id);
-          !added)
+      const std::array<const std::vector<float>*, 3> steps = {
+          moves ? &mesh.shutter_positions[0] : &mesh.positions, &mesh.positions,
+          &mesh.shutter_positions[1]};
+      auto used = moves ? std::span(steps) : std::span(steps).subspan(1, 1);
+      if (auto added = add_triangles(device, rtc_scene.get(), used, mesh.indices, id); !added)
         return tl::unexpected(added.error());
       continue;
     }
@@ -135,9 +154,8 @@ tl::expected<EmbreeScene, std::string> build_embree_scene(RTCDevice device, bool
       if (!shape_scene) return embree_failure("cannot create a scene", rtcGetDeviceError(device));
       rtcSetSceneBuildQuality(shape_scene.get(), RTC_BUILD_QUALITY_MEDIUM);
       rtcSetSceneFlags(shape_scene.get(), flags);
-      if (auto added =
-              add_triangles(device, shape_scene.get(), shape->positions, shape->indices, 0);
-          !added)
+      const std::array<const std::vector<float>*, 1> steps = {&shape->positions};
+      if (auto added = add_triangles(device, shape_scene.get(), steps, shape->indices, 0); !added)
         return tl::unexpected(added.error());
     }
     GeometryPtr instance(rtcNewGeometry(device, RTC_GEOMETRY_TYPE_INSTANCE));

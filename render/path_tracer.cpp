@@ -51,12 +51,12 @@ double mis_weight_over_pdf(double a, double b) {
 }  // namespace
 
 Spectrum FrameTracer::radiance(Vec3 origin, Vec3 direction, const Hit& first,
-                               const SobolSampler& sampler) const {
+                               const SobolSampler& sampler, float time) const {
   Spectrum sum, throughput{1, 1, 1};
   double bsdf_pdf = 0;  // density of the BSDF sample that made this ray (not for depth 0)
   const Sun& sun = scene_.sun;
   for (int depth = 0;; ++depth) {
-    const Hit hit = depth == 0 ? first : trace(origin, direction);
+    const Hit hit = depth == 0 ? first : trace(origin, direction, time);
     const double t_max = hit.valid ? hit.distance : std::numeric_limits<double>::infinity();
     // Light met by this ray left the previous vertex: `depth - 1` bounces so far.
     if (auto light = local_lights_.intersect(origin, direction, t_max, depth == 0)) {
@@ -140,7 +140,7 @@ Spectrum FrameTracer::radiance(Vec3 origin, Vec3 direction, const Hit& first,
     if (depth < kEveryShadowDepth || count == 1) {
       for (int i = 0; i < count; ++i) {
         const ShadowCandidate& c = candidates[i];
-        if (!occluded(start, c.direction, c.distance)) add(sum, c.contribution, depth);
+        if (!occluded(start, c.direction, c.distance, time)) add(sum, c.contribution, depth);
       }
     } else if (count > 1) {
       double weights[3], total = 0;
@@ -153,7 +153,7 @@ Spectrum FrameTracer::radiance(Vec3 origin, Vec3 direction, const Hit& first,
         int chosen = 0;
         while (chosen + 1 < count && u >= weights[chosen]) u -= weights[chosen++];
         const ShadowCandidate& c = candidates[chosen];
-        if (weights[chosen] > 0 && !occluded(start, c.direction, c.distance)) {
+        if (weights[chosen] > 0 && !occluded(start, c.direction, c.distance, time)) {
           add(sum, c.contribution * (total / weights[chosen]), depth);
         }
       }
@@ -213,12 +213,14 @@ void FrameTracer::prepare_shading() {
 
 // Colour: spp paths per pixel from the pixel's own sampler. A pixel's camera rays are traced
 // together, kStreamSize at a time, as one coherent stream (they start at the same point and
-// stay within the pixel); each path then goes on alone. Returns the dropped samples.
+// stay within the pixel; with motion blur each at its own moment of the shutter); each path
+// then goes on alone, at its camera ray's moment. Returns the dropped samples.
 uint64_t shade_tile(const FrameTracer& tracer, const TileRect& tile, Frame& frame) {
   const RenderSettings& settings = tracer.settings();
   uint64_t invalid = 0;
   std::array<RTCRayHit, kStreamSize> rays;
   std::array<Vec3, kStreamSize> origins, directions;
+  std::array<float, kStreamSize> times;
   TriangleCache triangle;
   for (int y = tile.y0; y < tile.y1; ++y) {
     for (int x = tile.x0; x < tile.x1; ++x) {
@@ -230,15 +232,17 @@ uint64_t shade_tile(const FrameTracer& tracer, const TileRect& tile, Frame& fram
         const int count = std::min(kStreamSize, settings.spp - first);
         for (int i = 0; i < count; ++i) {
           sampler.start_sample(static_cast<uint32_t>(first + i));
-          tracer.camera_ray(x, y, sampler, origins[i], directions[i]);
-          set_ray(rays[i].ray, origins[i], directions[i], kInfinity, static_cast<unsigned>(i));
+          times[i] = tracer.shutter_time(sampler);
+          tracer.camera_ray(x, y, sampler, times[i], origins[i], directions[i]);
+          set_ray(rays[i].ray, origins[i], directions[i], kInfinity, static_cast<unsigned>(i),
+                  times[i]);
           clear_hit(rays[i].hit);
         }
         tracer.trace_stream(rays.data(), count);
         for (int i = 0; i < count; ++i) {
           sampler.start_sample(static_cast<uint32_t>(first + i));
           const Hit hit = tracer.resolve(rays[i], &triangle);
-          const Spectrum l = tracer.radiance(origins[i], directions[i], hit, sampler);
+          const Spectrum l = tracer.radiance(origins[i], directions[i], hit, sampler, times[i]);
           if (std::isfinite(l.r) && std::isfinite(l.g) && std::isfinite(l.b)) {
             sum += l;
             ++valid;

@@ -144,6 +144,19 @@ tl::expected<void, std::string> Renderer::render(const Scene& scene, const Rende
     return tl::unexpected(
         fmt::format("render: tile_size must be in 1..64, got {}", settings.tile_size));
   }
+  if (scene.motion_blur) {
+    // Shutter positions either fit their mesh or are absent: half a set would be a mesh that
+    // the path tracer and the labels see in different places.
+    for (size_t i = 0; i < scene.meshes.size(); ++i) {
+      const Mesh& mesh = scene.meshes[i];
+      const auto& [open, close] = mesh.shutter_positions;
+      if ((open.empty() && close.empty()) || mesh.moves_in_shutter()) continue;
+      return tl::unexpected(fmt::format(
+          "render: mesh {} (instance {}): shutter_positions hold {} and {} floats, expected {} "
+          "each (its positions) or none",
+          i, mesh.instance_id, open.size(), close.size(), mesh.positions.size()));
+    }
+  }
   auto built = internal::build_embree_scene(impl_->device.get(), impl_->filter_supported,
                                             impl_->bytes, scene);
   if (!built) return tl::unexpected(std::move(built.error()));

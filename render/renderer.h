@@ -33,11 +33,25 @@
 // Camera: pinhole, or a thin lens when Camera::aperture_radius_m > 0 (points on the lens by
 // the concentric disk map, focused on the plane at camera z = focus_distance_m).
 //
+// Motion blur (Scene::motion_blur): every camera path draws its moment in the shutter,
+// uniform from open (0) to close (1), from a sampler slot of its own, and every ray of the
+// path (camera ray, bounces, shadow rays) traces at that moment, so a moving surface lights
+// and shadows itself where it is then. Meshes with Mesh::shutter_positions become Embree
+// geometries with three time steps (open, mid = Mesh::positions, close) that Embree
+// interpolates linearly by the ray's time; the camera ray starts where the camera is at
+// that moment (Camera::shutter_positions; the rotation holds). Everything else holds still
+// (instanced shapes, lights, the sky). Labels, keypoints and the motion layer are those of
+// mid-shutter: their rays trace at time 0.5, where every moving mesh is exactly at
+// Mesh::positions, from Camera::position, so they are bit for bit those of the scene
+// without motion blur. Shading reads the mid-shutter attributes (shading normals, texture
+// coordinates) at the hit's barycentrics on the triangle where it was at the path's moment.
+//
 // Sampling: an Owen-scrambled Sobol sampler (sampler.h) per pixel, seeded by (sample seed,
 // pixel index) and indexed by (sample number, dimension slot); every slot of a path has a
 // fixed number (pixel jitter, lens, then per bounce: light choice, light point, background,
-// lobe, direction, roulette, sun disk, shadow choice), so the noise is well stratified and
-// never depends on tiles, threads or the order pixels are rendered in.
+// lobe, direction, roulette, sun disk, shadow choice; the shutter time, with motion blur
+// only, in a slot far above the bounces' so that no other slot moves), so the noise is well
+// stratified and never depends on tiles, threads or the order pixels are rendered in.
 //
 // Label layers (depth, normal, albedo, instance, semantic, part, uv) come from one pinhole
 // ray through each pixel centre, so they are exact, never averaged. They are traced as
@@ -76,8 +90,9 @@
 // context's filter with per-ray state, also for streams; label rays trace without it and
 // again with it where they land within 1e-3 of a triangle's edge, the only place a
 // neighbour can tie), and the hit distance and barycentrics are recomputed in double
-// precision from the triangle's vertices, so shading does not depend on which Embree kernel
-// (SSE, AVX2, packets or single rays) found the hit.
+// precision from the triangle's vertices (a moving mesh's interpolated in double to the
+// ray's time, as Embree interpolates them in float), so shading does not depend on which
+// Embree kernel (SSE, AVX2, packets or single rays) found the hit.
 //
 // Instancing: a mesh placed from a shared shape (Mesh::shape, Scene::shapes) is traced as an
 // Embree instance of that shape's BVH, built once per frame; the instance's id is the mesh's

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -132,6 +133,15 @@ struct Environment {
   double rotation_deg = 0;  // about +z, counter-clockwise seen from above
 };
 
+// Shutter times run from 0 (open) through 0.5 (mid-shutter, the labelled moment) to 1
+// (close). Where a point that is at `open`, `mid` and `close` at those three moments is at
+// `time`: linear in each half of the shutter, exactly `mid` at 0.5.
+inline Vec3 shutter_point(Vec3 open, Vec3 mid, Vec3 close, double time) {
+  if (time < 0.5) return open + (mid - open) * (2.0 * time);
+  if (time > 0.5) return mid + (close - mid) * (2.0 * time - 1.0);
+  return mid;
+}
+
 // One diffuse triangle mesh. An instance (a human, a prop) may own several meshes.
 struct Mesh {
   std::vector<float> positions;   // x, y, z per vertex, world metres
@@ -154,6 +164,13 @@ struct Mesh {
   // Optional: where every vertex is one frame later, for the
   // motion layer; empty for a mesh that does not move.
   std::vector<float> next_positions;
+  // Optional, for motion blur (Scene::motion_blur): every vertex at shutter open ([0]) and
+  // at shutter close ([1]), laid out as `positions`, which stays the mid-shutter geometry
+  // (the one the labels see). Between the three the vertex moves linearly (open -> mid over
+  // the first half of the shutter, mid -> close over the second), so mid-shutter is exact
+  // and a person's limbs follow their arcs at three points rather than two. Both empty: the
+  // mesh holds still.
+  std::array<std::vector<float>, 2> shutter_positions;
   // Optional: this mesh is Scene::shapes[shape] placed by x -> shape_linear * x +
   // shape_offset: the same triangles in the same order, each vertex the shape's vertex so
   // mapped (a mirroring map may turn each triangle's winding round). The renderer then builds
@@ -166,6 +183,11 @@ struct Mesh {
   size_t triangle_count() const { return indices.size() / 3; }
   Vec3 vertex(uint32_t i) const {
     return {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]};
+  }
+  // Whether the mesh has shutter positions that fit its vertices.
+  bool moves_in_shutter() const {
+    return shutter_positions[0].size() == positions.size() &&
+           shutter_positions[1].size() == positions.size() && !positions.empty();
   }
 };
 
@@ -202,7 +224,17 @@ struct Camera {
   // optical axis that is in focus. Labels always use the pinhole ray through the pixel centre.
   double aperture_radius_m = 0;
   double focus_distance_m = 1;
+  // Motion blur (Scene::motion_blur): the centre of projection at shutter open ([0]) and
+  // close ([1]); `position` stays the mid-shutter one, which the labels and the keypoints
+  // use. It moves linearly open -> mid -> close like a mesh's vertices; the rotation holds.
+  // Empty: the camera holds still.
+  std::optional<std::array<Vec3, 2>> shutter_positions;
 
+  // The centre of projection at shutter time `time` (0 = open, 0.5 = mid, 1 = close).
+  Vec3 position_at(double time) const {
+    if (!shutter_positions) return position;
+    return shutter_point((*shutter_positions)[0], position, (*shutter_positions)[1], time);
+  }
   // world_to_camera translation: -rotation * position.
   Vec3 translation() const { return -(rotation * position); }
   Vec3 to_camera(Vec3 world) const { return rotation * (world - position); }
@@ -295,6 +327,11 @@ struct Scene {
   std::shared_ptr<const Environment> environment;  // replaces the sky when set
   std::vector<Instance> instances;                 // sorted by id, ids 1..instances.size()
   std::vector<KeypointSet> keypoints;              // labelled into Frame::keypoints, in order
+  // Motion blur: every camera path samples a moment of the shutter, uniformly from open to
+  // close, and sees the meshes (Mesh::shutter_positions) and the camera
+  // (Camera::shutter_positions) where they are then. Labels and keypoints stay those of
+  // mid-shutter (`positions`, Camera::position). Off: shutter positions are ignored.
+  bool motion_blur = false;
 };
 
 }  // namespace synthfarm::render

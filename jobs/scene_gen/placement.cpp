@@ -89,9 +89,10 @@ People place_people(const JobSpec& spec, uint64_t seed, double facing_deg,
 }
 
 void move_people_to_frame(const JobSpec& spec, uint64_t seed, double facing_deg,
-                          const SceneAssets* assets, int frame, std::vector<Person>& humans) {
+                          const SceneAssets* assets, int frame, double time_offset_s,
+                          std::vector<Person>& humans) {
   const int human_count = static_cast<int>(humans.size());
-  const double time_s = static_cast<double>(frame) / spec.clip.fps;
+  const double time_s = static_cast<double>(frame) / spec.clip.fps + time_offset_s;
   for (int i = 0; i < human_count; ++i) {
     Pcg32 facing_rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(i));
     Person later = build_person(spec, seed, i, facing_deg + uniform(facing_rng, -120, 120), assets, time_s);

@@ -50,6 +50,11 @@ constexpr int kStreamSize = 256;
 // as Embree computes them in float, some 1e-7 accurate) are traced again with the tie-break
 // filter (SceneTracer::trace_label_stream).
 constexpr float kEdgeBand = 1e-3f;
+// A ray's moment in the shutter (RTCRay::time; 0 = open, 1 = close): mid-shutter, the
+// labelled moment, at which every moving mesh is exactly at Mesh::positions. Label and
+// keypoint rays trace at it, and so does everything when Scene::motion_blur is off (Embree
+// ignores the time of a mesh without time steps).
+constexpr float kMidShutter = 0.5f;
 
 // The closest hit accepted so far for one ray, carried through the intersection filter so
 // that hits at exactly equal distance (shared edges, coincident faces) resolve to the lowest
@@ -128,12 +133,17 @@ struct Hit {
 // unit normal are worked out once. The values are the same bits as recomputing them.
 struct TriangleCache {
   unsigned geom = kNoId, prim = kNoId;
+  // A triangle of a mesh moving in the shutter (motion blur), taken at shutter time `time`;
+  // any other is the same at every time.
+  bool moving = false;
+  float time = kMidShutter;
   Vec3 v0, e1, e2;
   Vec3 unit_normal;  // cross(e1, e2) / its length, valid when length > 0
   double length = 0;
 };
 
-inline void set_ray(RTCRay& ray, Vec3 origin, Vec3 direction, float tfar, unsigned id) {
+inline void set_ray(RTCRay& ray, Vec3 origin, Vec3 direction, float tfar, unsigned id,
+                    float time = kMidShutter) {
   ray.org_x = static_cast<float>(origin.x);
   ray.org_y = static_cast<float>(origin.y);
   ray.org_z = static_cast<float>(origin.z);
@@ -141,7 +151,7 @@ inline void set_ray(RTCRay& ray, Vec3 origin, Vec3 direction, float tfar, unsign
   ray.dir_x = static_cast<float>(direction.x);
   ray.dir_y = static_cast<float>(direction.y);
   ray.dir_z = static_cast<float>(direction.z);
-  ray.time = 0.0f;
+  ray.time = time;
   ray.tfar = tfar;
   ray.mask = 0xFFFFFFFFu;
   ray.id = id;
@@ -163,9 +173,10 @@ class SceneTracer {
   SceneTracer(RTCScene rtc_scene, const Scene& scene, bool tie_break, bool instanced)
       : scene_(scene), rtc_scene_(rtc_scene), tie_break_(tie_break), instanced_(instanced) {}
 
-  Hit trace(Vec3 origin, Vec3 direction) const {
+  // `time`: the ray's moment in the shutter (motion blur).
+  Hit trace(Vec3 origin, Vec3 direction, float time = kMidShutter) const {
     RTCRayHit rh;
-    set_ray(rh.ray, origin, direction, kInfinity, 0);
+    set_ray(rh.ray, origin, direction, kInfinity, 0, time);
     clear_hit(rh.hit);
     intersect1(rh);
     to_mesh_ids(rh.hit);
@@ -236,13 +247,16 @@ class SceneTracer {
   // the normal follow from them, so shading and labels do not depend on the ISA (SSE, AVX2)
   // or the kernel (single ray, packet) Embree picked at run time. Embree's own u, v are only a
   // fallback for a degenerate determinant.
-  // `cache` (optional) keeps the triangle's own quantities between calls.
+  // `cache` (optional) keeps the triangle's own quantities between calls. A moving mesh's
+  // triangle is taken where it is at the ray's time (triangle()), as Embree traced it.
   Hit resolve(const RTCRayHit& rh, TriangleCache* cache = nullptr) const {
     if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return Hit{};
     const Mesh& mesh = scene_.meshes[rh.hit.geomID];
-    if (cache == nullptr) return resolve_on(rh, mesh, triangle(rh.hit.geomID, rh.hit.primID));
-    if (cache->geom != rh.hit.geomID || cache->prim != rh.hit.primID) {
-      *cache = triangle(rh.hit.geomID, rh.hit.primID);
+    const float time = rh.ray.time;
+    if (cache == nullptr) return resolve_on(rh, mesh, triangle(rh.hit.geomID, rh.hit.primID, time));
+    if (cache->geom != rh.hit.geomID || cache->prim != rh.hit.primID ||
+        (cache->moving && cache->time != time)) {
+      *cache = triangle(rh.hit.geomID, rh.hit.primID, time);
     }
     return resolve_on(rh, mesh, *cache);
   }
@@ -259,16 +273,21 @@ class SceneTracer {
       __builtin_prefetch(&mesh.positions[3 * static_cast<size_t>(tri[k])]);
   }
 
-  // Triangle `prim` of mesh `geom`, in double. Built whole (no zero-fill first): it runs once
-  // per ray where no cache holds it.
-  TriangleCache triangle(unsigned geom, unsigned prim) const {
+  // Triangle `prim` of mesh `geom`, in double, at shutter time `time`. Built whole (no
+  // zero-fill first): it runs once per ray where no cache holds it. A mesh that moves in the
+  // shutter (motion blur) has its vertices interpolated in double between its time steps
+  // (shutter_point()), the way Embree interpolates them in float: the hit is then resolved
+  // on the triangle where it was at that moment. At mid-shutter, and for every mesh that
+  // holds still, these are the Mesh::positions triangles, bit for bit.
+  TriangleCache triangle(unsigned geom, unsigned prim, float time = kMidShutter) const {
     const Mesh& mesh = scene_.meshes[geom];
     const uint32_t* tri = triangle_indices(geom, prim);
+    if (time != kMidShutter && scene_.motion_blur && mesh.moves_in_shutter()) [[unlikely]] {
+      return moving_triangle(mesh, tri, geom, prim, time);
+    }
     const Vec3 v0 = mesh.vertex(tri[0]), e1 = mesh.vertex(tri[1]) - v0,
                e2 = mesh.vertex(tri[2]) - v0;
-    const Vec3 n = cross(e1, e2);
-    const double len = length(n);
-    return TriangleCache{geom, prim, v0, e1, e2, len > 0 ? n * (1.0 / len) : Vec3{}, len};
+    return triangle_of(geom, prim, false, kMidShutter, v0, e1, e2);
   }
 
   Hit resolve_on(const RTCRayHit& rh, const Mesh& mesh, const TriangleCache& t) const {
@@ -293,9 +312,9 @@ class SceneTracer {
     return Hit{true, point, n, length(point - o), &mesh, rh.hit.primID, u, v};
   }
 
-  bool occluded(Vec3 origin, Vec3 direction, double distance) const {
+  bool occluded(Vec3 origin, Vec3 direction, double distance, float time = kMidShutter) const {
     RTCRay ray;
-    set_ray(ray, origin, direction, static_cast<float>(distance), 0);
+    set_ray(ray, origin, direction, static_cast<float>(distance), 0, time);
     RTCIntersectContext ctx;
     rtcInitIntersectContext(&ctx);
     rtcOccluded1(rtc_scene_, &ctx, &ray);
@@ -308,6 +327,27 @@ class SceneTracer {
   const Scene& scene_;  // FrameTracer's shading reads the scene through it
 
  private:
+  static TriangleCache triangle_of(unsigned geom, unsigned prim, bool moving, float time,
+                                   Vec3 v0, Vec3 e1, Vec3 e2) {
+    const Vec3 n = cross(e1, e2);
+    const double len = length(n);
+    return TriangleCache{geom, prim, moving, time, v0,
+                         e1,   e2,   len > 0 ? n * (1.0 / len) : Vec3{}, len};
+  }
+  [[gnu::noinline]] static TriangleCache moving_triangle(const Mesh& mesh, const uint32_t* tri,
+                                                         unsigned geom, unsigned prim,
+                                                         float time) {
+    auto at = [&](uint32_t i) {
+      const size_t k = 3 * static_cast<size_t>(i);
+      const std::vector<float>& open = mesh.shutter_positions[0];
+      const std::vector<float>& close = mesh.shutter_positions[1];
+      return shutter_point({open[k], open[k + 1], open[k + 2]}, mesh.vertex(i),
+                           {close[k], close[k + 1], close[k + 2]}, time);
+    };
+    const Vec3 v0 = at(tri[0]), e1 = at(tri[1]) - v0, e2 = at(tri[2]) - v0;
+    return triangle_of(geom, prim, true, time, v0, e1, e2);
+  }
+
   RTCScene rtc_scene_;
   bool tie_break_;
   bool instanced_;

@@ -30,6 +30,12 @@ constexpr uint32_t kSlotLightChoice = 0, kSlotLightPoint = 1, kSlotBackground = 
                    kSlotsPerBounce = 8;
 static_assert(kSlotsCamera + 6 * kSlotsPerBounce == SobolSampler::kCachedSlots,
               "the sampler caches the seeds of the camera slots and six bounces");
+// The path's moment in the shutter (motion blur only). A slot of its own far above every
+// bounce's (2 + 8 * depth), rather than one more camera slot: that would move every
+// bounce's slots and so change every render, motion-blurred or not. The padded sampler
+// scrambles each slot independently, so its number does not matter to its quality; read
+// only when Scene::motion_blur is on, it leaves every other slot's points as they were.
+constexpr uint32_t kSlotTime = 0x8000'0000u;
 
 // What shading needs of a mesh, worked out once per frame: when it looks the same all over
 // (uniform_look), its BSDF and emission; and its material's row of the specular albedo table
@@ -50,6 +56,7 @@ class FrameTracer : public SceneTracer {
         settings_(settings),
         local_lights_(settings.labels_only ? std::vector<Light>{} : scene.lights),
         camera_to_world_(scene.camera.rotation.transposed()),
+        camera_moves_(scene.motion_blur && scene.camera.shutter_positions.has_value()),
         sun_frame_(ShadingFrame::from_normal(scene.sun.direction)) {
     // The background's sampling tables cost a pass over the environment, and the meshes'
     // shading setup one over the meshes: only when shading.
@@ -67,19 +74,31 @@ class FrameTracer : public SceneTracer {
   FrameTracer(const FrameTracer&) = delete;  // shading_ points into material_rows_
   FrameTracer& operator=(const FrameTracer&) = delete;
 
-  // The camera ray of sample `sampler` of pixel (x, y): jittered in the pixel, through the
-  // thin lens when the camera has an aperture. `direction` is unit.
-  void camera_ray(int x, int y, const SobolSampler& sampler, Vec3& origin, Vec3& direction) const {
+  // The moment in the shutter of the path of sample `sampler` (0 = open, 1 = close): uniform
+  // over the shutter (a box shutter) with motion blur, else mid-shutter without reading a
+  // slot. Every ray of the path (bounces, shadow rays) traces at it.
+  float shutter_time(const SobolSampler& sampler) const {
+    if (!scene_.motion_blur) return kMidShutter;
+    // Rounded to float once, Embree's precision: the double triangle (SceneTracer::triangle)
+    // is then taken at the very moment Embree traced.
+    return static_cast<float>(sampler.get1d(kSlotTime));
+  }
+
+  // The camera ray of sample `sampler` of pixel (x, y) at shutter time `time`: jittered in
+  // the pixel, through the thin lens when the camera has an aperture, from where the camera
+  // is at `time` (Camera::position_at). `direction` is unit.
+  void camera_ray(int x, int y, const SobolSampler& sampler, float time, Vec3& origin,
+                  Vec3& direction) const {
     const Camera& cam = scene_.camera;
     auto jitter = sampler.get2d(kSlotPixel);
     Vec3 d_cam{(x + jitter[0] - cam.cx) / cam.fx, (y + jitter[1] - cam.cy) / cam.fy, 1.0};
-    origin = cam.position;
+    origin = camera_moves_ ? cam.position_at(time) : cam.position;
     if (cam.aperture_radius_m > 0) {
       auto lens = concentric_disk(sampler.get2d(kSlotLens));
       Vec3 lens_point{lens[0] * cam.aperture_radius_m, lens[1] * cam.aperture_radius_m, 0};
       Vec3 focus = d_cam * cam.focus_distance_m;  // on the plane camera z = focus distance
       d_cam = focus - lens_point;
-      origin = cam.position + camera_to_world_ * lens_point;
+      origin = origin + camera_to_world_ * lens_point;
     }
     direction = normalize(camera_to_world_ * d_cam);
   }
@@ -94,8 +113,9 @@ class FrameTracer : public SceneTracer {
   // sum of the lights' estimates (Russian roulette on the shadow rays), so the MIS weights
   // stay those of the lights' own densities; where every light is visible it is exact.
   // `first`: the camera ray's hit, traced by the caller (camera rays go in coherent streams).
-  Spectrum radiance(Vec3 origin, Vec3 direction, const Hit& first,
-                    const SobolSampler& sampler) const;
+  // `time`: the path's moment in the shutter (shutter_time()), shared by all its rays.
+  Spectrum radiance(Vec3 origin, Vec3 direction, const Hit& first, const SobolSampler& sampler,
+                    float time) const;
 
   const RenderSettings& settings() const { return settings_; }
 
@@ -138,6 +158,7 @@ class FrameTracer : public SceneTracer {
   LocalLights local_lights_;
   std::optional<Background> background_;
   Mat3 camera_to_world_;
+  bool camera_moves_;  // motion blur with Camera::shutter_positions
   ShadingFrame sun_frame_;        // about Sun::direction
   double sun_one_minus_cos_ = 0;  // of the sun disk's angular radius; 0: a delta light
   std::vector<SpecularAlbedoRow> material_rows_;  // per Scene::materials

@@ -58,10 +58,13 @@ struct People {
 People place_people(const JobSpec& spec, uint64_t seed, double facing_deg,
                     const SceneAssets* assets);
 
-// A later frame of a clip (frame > 0): the same people (same draws, same places), rebuilt
-// `frame` / clip.fps seconds on; each one's position follows its root on the floor.
+// A later frame of a clip (frame > 0), or a moment of the shutter around a frame
+// (`time_offset_s`, negative before it): the same people (same draws, same places),
+// rebuilt `frame` / clip.fps + `time_offset_s` seconds on; each one's position follows its
+// root on the floor.
 void move_people_to_frame(const JobSpec& spec, uint64_t seed, double facing_deg,
-                          const SceneAssets* assets, int frame, std::vector<Person>& humans);
+                          const SceneAssets* assets, int frame, double time_offset_s,
+                          std::vector<Person>& humans);
 
 // ---------------------------------------------------------------------------------------
 // Framing (framing.cpp): the camera.
