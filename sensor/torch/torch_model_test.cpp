@@ -1,7 +1,11 @@
 #include "sensor/torch/torch_model.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <time.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -184,6 +188,62 @@ def forward(self, image, params):
   for (auto& t : threads) t.join();
   for (uint64_t seed = 0; seed < 8; ++seed)
     EXPECT_TRUE(same_bits(alone[seed], together[seed])) << seed;
+}
+
+// Which calls wait for which: a small model applied while a slow one is inside its
+// forward (about 0.25 s of CPU) waits for it only when they share the random-draw lock
+// (both random) or the loader's one slot. "Inside" is 40 ms of the slow thread's own CPU
+// time, far more than copying the input takes; "waits" is taking more than 30% of the slow
+// call's time (a small call alone takes about 1 ms), so the check holds on a loaded machine.
+bool small_waits_for_slow(const LearnedModel& slow, const LearnedModel& small) {
+  using Clock = std::chrono::steady_clock;
+  const int w = 960, h = 720;
+  const auto big = test_image(w, h, 3), tiny = test_image(8, 8, 3);
+  std::atomic<bool> slow_done = false;
+  const auto slow_start = Clock::now();
+  std::thread runner([&] {
+    applied(slow, big, w, h, 1);
+    slow_done = true;
+  });
+  clockid_t runner_clock;
+  EXPECT_EQ(pthread_getcpuclockid(runner.native_handle(), &runner_clock), 0);
+  for (timespec cpu{}; !slow_done; std::this_thread::sleep_for(std::chrono::milliseconds(1))) {
+    clock_gettime(runner_clock, &cpu);
+    if (cpu.tv_sec > 0 || cpu.tv_nsec > 40'000'000) break;
+  }
+  EXPECT_FALSE(slow_done) << "the slow model was not slow enough to test with";
+  const auto small_start = Clock::now();
+  applied(small, tiny, 8, 8, 2);
+  const auto small_time = Clock::now() - small_start;
+  runner.join();
+  const auto slow_time = Clock::now() - slow_start;
+  return small_time > 0.3 * slow_time;
+}
+
+TEST(TorchModel, OnlyRandomModelsWaitForEachOther) {
+  const std::string conv = models::conv_model(20, 7);
+  const std::string noisy_conv = models::script_model(R"(
+def forward(self, image, params):
+    w = torch.ones(20, 3, 3, 3) * 0.01
+    h = torch.relu(torch.conv2d(image, w, None, 1, 1))
+    h = torch.conv2d(h, torch.ones(3, 20, 3, 3) * 0.001, None, 1, 1)
+    return image + h + 0.01 * torch.randn_like(image)
+)",
+                                                      models::kRgbMetadata);
+  auto loader = make_loader(4);
+  auto slow = *loader(conv, "slow.pt");
+  auto slow_random = *loader(noisy_conv, "slow_random.pt");
+  auto small = *loader(models::colour_matrix_model({1, 0, 0, 0, 1, 0, 0, 0, 1}), "small.pt");
+  auto small_random = *loader(models::noise_model(0.01), "small_random.pt");
+  EXPECT_FALSE(small_waits_for_slow(*slow, *small));
+  EXPECT_FALSE(small_waits_for_slow(*slow, *small_random));
+  EXPECT_FALSE(small_waits_for_slow(*slow_random, *small));
+  EXPECT_TRUE(small_waits_for_slow(*slow_random, *small_random));  // one generator
+  auto one_slot = make_loader(1);
+  EXPECT_FALSE(small_waits_for_slow(**one_slot(conv, "slow.pt"), *small));  // slots are per loader
+  EXPECT_TRUE(small_waits_for_slow(
+      **one_slot(conv, "slow.pt"),
+      **one_slot(models::colour_matrix_model({1, 0, 0, 0, 1, 0, 0, 0, 1}), "s.pt")));
 }
 
 // The contract: the same bytes whatever the thread count of the program.
