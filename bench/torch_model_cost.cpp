@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
     auto reference = frame;
     apply(*one, reference, width, height);  // warm-up, and the one-thread bits
     const double ms_1t = ms_per_frame(*one, frame, width, height, 1, rounds);
+    const double peak_1t_mb = max_rss_mb() - rss_before;
     auto two = load({.threads = 2}, conv);
     const double ms_2t = ms_per_frame(*two, frame, width, height, 2, rounds);
     const double peak_mb = max_rss_mb() - rss_before;
@@ -135,9 +136,10 @@ int main(int argc, char** argv) {
     }
     const double ms_intra = ms_per_frame(*intra, frame, width, height, 1, rounds);
     fmt::print(
-        "torch_model_cost intra_op_threads=2 ms_per_frame={:.1f} conv_bits_equal_1t={} "
-        "sum_frames_differing={}/{}\n",
-        ms_intra, same_bits(conv_out, reference) ? "yes" : "no", sums_differ, sum_frames.size());
+        "torch_model_cost peak_rss_mb_1t={:.1f} intra_op_threads=2 ms_per_frame={:.1f} "
+        "conv_bits_equal_1t={} sum_frames_differing={}/{}\n",
+        peak_1t_mb, ms_intra, same_bits(conv_out, reference) ? "yes" : "no", sums_differ,
+        sum_frames.size());
   } catch (const std::exception& e) {
     fmt::print(stderr, "torch_model_cost: {}\n", e.what());
     return 1;
