@@ -234,6 +234,8 @@ class TorchModel final : public LearnedModel {
       return run(image, width, height, params, seed);
     } catch (const std::exception& e) {
       return tl::unexpected(name_ + ": forward failed: " + describe(e));
+    } catch (...) {
+      return tl::unexpected(name_ + ": forward failed: an exception that is not a std::exception");
     }
   }
 
@@ -305,6 +307,8 @@ tl::expected<std::shared_ptr<const LearnedModel>, std::string> load_model(
     module = torch::jit::load(stream, device, extra);
   } catch (const std::exception& e) {
     return tl::unexpected(name + ": not a TorchScript archive: " + describe(e));
+  } catch (...) {
+    return tl::unexpected(name + ": not a TorchScript archive (an unknown exception)");
   }
   try {
     auto domain = parse_metadata(extra[kMetadataFile], name);
@@ -317,6 +321,8 @@ tl::expected<std::shared_ptr<const LearnedModel>, std::string> load_model(
                                               slots);
   } catch (const std::exception& e) {
     return tl::unexpected(name + ": cannot read the model: " + describe(e));
+  } catch (...) {
+    return tl::unexpected(name + ": cannot read the model (an unknown exception)");
   }
 }
 
@@ -344,6 +350,8 @@ tl::expected<LearnedModelLoader, std::string> torch_model_loader(const TorchMode
     });
   } catch (const std::exception& e) {
     return tl::unexpected("learned models: LibTorch failed to start: " + describe(e));
+  } catch (...) {
+    return tl::unexpected(std::string("learned models: LibTorch failed to start"));
   }
 }
 
