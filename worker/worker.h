@@ -33,6 +33,7 @@
 #include "base/clock.h"
 #include "protocol/curve.h"
 #include "queue/redis.h"
+#include "sensor/learned_model.h"
 #include "storage/allow_list.h"
 #include "worker/health_file.h"
 #include "worker/upload_pipeline.h"
@@ -58,6 +59,10 @@ struct WorkerOptions {
   // Where jobs may make this worker write and read (defence in depth behind the
   // coordinator's own check): a shard of a job naming anything else fails.
   storage::AllowList allow_storage = storage::AllowList::everything();
+  // Reads the learned camera models specs name (sensor.model): worker_main links the
+  // LibTorch plugin and sets sensor::torch_model_loader(threads). The worker hands it to
+  // jobs::SampleRenderer::create when the sensor stage joins the sample pipeline.
+  sensor::LearnedModelLoader learned_models;
   // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
   // any job throws, as a crashing renderer would.
   std::optional<uint64_t> fault_throw_on_sample;

@@ -5,11 +5,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "base/clock.h"
 #include "base/stop_signals.h"
 #include "protocol/curve.h"
+#include "sensor/torch/torch_model.h"
 #include "storage/allow_list.h"
 #include "worker/health_file.h"
 #include "worker/worker.h"
@@ -30,6 +32,19 @@ tl::expected<std::optional<synthfarm::protocol::CurveClientConfig>, std::string>
   auto server = read_curve_public_key(coordinator_key);
   if (!server) return tl::unexpected("--coordinator-key: " + server.error());
   return CurveClientConfig{std::move(*keys), std::move(*server)};
+}
+
+// Learned camera models (sensor.model) run in this process through LibTorch, linked: the
+// worker is the one program that always carries it. As many samples may run a model at
+// once as there are render threads, each on one LibTorch thread, which keeps the bits
+// independent of the count (sensor/torch/torch_model.h).
+std::optional<synthfarm::sensor::LearnedModelLoader> learned_model_loader(int threads) {
+  auto loader = synthfarm::sensor::torch_model_loader(threads);
+  if (!loader) {
+    spdlog::error("learned camera models: {}", loader.error());
+    return std::nullopt;
+  }
+  return std::move(*loader);
 }
 
 }  // namespace
@@ -153,6 +168,10 @@ int main(int argc, char** argv) {
     }
     options.health_file = std::move(*file);
   }
+
+  auto learned_models = learned_model_loader(options.threads);
+  if (!learned_models) return 1;
+  options.learned_models = std::move(*learned_models);
 
   StopSignals signals;  // before any thread starts
   options.clock = system_clock();
