@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "jobs/sample.h"
+#include "sensor/learned_model.h"
 #include "jobs/scene.h"
 #include "jobs/scene_export.h"
 #include "storage/object_store.h"
@@ -54,7 +55,14 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
     return kExitFailure;
   }
   spec->output.storage = *canonical;
-  auto renderer = jobs::SampleRenderer::create(threads, read_asset);
+  // LibTorch is opened only when a spec names a learned camera model (sensor.model).
+  sensor::LearnedModelLoader load_model = [threads](const std::string& bytes, const std::string& name)
+      -> tl::expected<std::shared_ptr<const sensor::LearnedModel>, std::string> {
+    auto loader = sensor::plugin_model_loader(threads);
+    if (!loader) return tl::unexpected(loader.error());
+    return (*loader)(bytes, name);
+  };
+  auto renderer = jobs::SampleRenderer::create(threads, read_asset, std::move(load_model));
   if (!renderer) {
     fmt::print(stderr, "error: renderer: {}\n", renderer.error());
     return kExitFailure;

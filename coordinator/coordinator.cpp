@@ -351,7 +351,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     add_route("GET", "/api/jobs", Access::kViewer, "/api/jobs", [this](Req, Res res, Who) { list_jobs(res); });
     add_route("GET", R"(/api/jobs/([^/]+))", Access::kViewer, "/api/jobs/example-000000",
               [this](Req req, Res res, Who) { get_job(req.matches[1], res); });
-    add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|json|exr))", Access::kViewer,
+    add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|jpg|json|exr))", Access::kViewer,
               "/api/jobs/example-000000/samples/0.png", [this](Req req, Res res, Who) {
                 get_sample(req.matches[1], std::stoull(req.matches[2]), req.matches[3], res);
               });
@@ -599,15 +599,28 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     }
     auto store = open_cached(storage_uri);
     if (!store) return reply_error(res, 502, store.error());
-    auto bytes = (*store)->get(jobs::sample_key(index, ext));
-    if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
-      bytes = (*store)->get(jobs::frame_key(index, 0, ext));  // a clip: its first frame
+    auto fetch = [&](const std::string& kind) {
+      auto bytes = (*store)->get(jobs::sample_key(index, kind));
+      if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
+        bytes = (*store)->get(jobs::frame_key(index, 0, kind));  // a clip: its first frame
+      }
+      return bytes;
+    };
+    // .png asks for the preview: a sample whose camera stage made a JPEG has that instead.
+    std::string kind = ext;
+    auto bytes = fetch(kind);
+    if (!bytes && ext == "png" && bytes.error().code == storage::Error::Code::kNotFound) {
+      kind = "jpg";
+      bytes = fetch(kind);
     }
     if (!bytes) {
       int status = bytes.error().code == storage::Error::Code::kNotFound ? 404 : 502;
       return reply_error(res, status, bytes.error().message);
     }
-    const char* type = ext == "png" ? "image/png" : ext == "json" ? "application/json" : "image/x-exr";
+    const char* type = kind == "png"   ? "image/png"
+                       : kind == "jpg" ? "image/jpeg"
+                       : kind == "json" ? "application/json"
+                                        : "image/x-exr";
     res.set_header("Cache-Control", "max-age=3600, immutable");
     res.set_content(std::move(*bytes), type);
   }

@@ -35,7 +35,9 @@ tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& sto
           fmt::format("{}: size or sha256 differs from its shard manifest", o->key));
     }
     const std::string stem = o->key.substr(0, o->key.size() - std::string_view(".json").size());
-    const std::string file_name = keys.count(stem + ".png") ? stem + ".png" : stem + ".exr";
+    const std::string file_name = keys.count(stem + ".png")   ? stem + ".png"
+                                  : keys.count(stem + ".jpg") ? stem + ".jpg"
+                                                              : stem + ".exr";
     auto added = builder.add_image(*bytes, file_name, o->key);
     if (!added) return added;
   }

@@ -47,6 +47,8 @@
 #include "jobs/coco.h"
 #include "jobs/lens_stage.h"
 #include "jobs/motion_blur.h"
+#include "jobs/sensor_stage.h"
+#include "sensor/calibration.h"
 #include "render/image_io.h"
 #include "render/renderer.h"
 #include "base/rng.h"
@@ -104,9 +106,9 @@ void joints_json(const Camera& cam, const LensStage& lens, std::span<const std::
 }
 
 std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, const SampleScene& scene,
-                        const Frame& frame, const LensStage& lens, const std::optional<SampleShutter>& shutter) {
+                        const Frame& frame, const LensStage& lens, const json& extra) {
   const Camera& cam = scene.camera;
-  json j;
+  json j = extra;
   j["index"] = index;
   if (spec.clip.frames > 1) {
     j["clip"] = {{"frame", frame_number},
@@ -137,7 +139,6 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
                  {"aperture_radius_m", cam.aperture_radius_m},
                  {"focus_distance_m", cam.focus_distance_m}};
   j["render"] = {{"spp", spec.render.spp}, {"max_bounces", spec.render.max_bounces}};
-  if (shutter) j["shutter"] = shutter_json(*shutter);
   json layers = json::array();
   for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));
   j["layers"] = layers;
@@ -324,6 +325,29 @@ tl::expected<std::shared_ptr<const Environment>, std::string> load_environment(c
   return std::make_shared<const Environment>(std::move(*environment));
 }
 
+// sensor.noise.profile's calibrate-sensor file, read and parsed.
+tl::expected<std::shared_ptr<const sensor::NoiseProfile>, std::string> load_noise_profile(
+    const std::string& uri, const AssetReader& read_asset) {
+  if (!read_asset) return tl::unexpected(fmt::format("sensor.noise.profile: {}: no file reader in this process", uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("sensor.noise.profile: {}", bytes.error()));
+  auto profile = sensor::noise_profile_from_yaml(*bytes, file_name_of(uri));
+  if (!profile) return tl::unexpected(fmt::format("sensor.noise.profile: {}", profile.error()));
+  return std::make_shared<const sensor::NoiseProfile>(*profile);
+}
+
+// sensor.model's TorchScript file, read and loaded.
+tl::expected<std::shared_ptr<const sensor::LearnedModel>, std::string> load_camera_model(
+    const std::string& uri, const AssetReader& read_asset, const sensor::LearnedModelLoader& load_model) {
+  if (!load_model) return tl::unexpected(fmt::format("sensor.model: {}: this process cannot run learned models", uri));
+  if (!read_asset) return tl::unexpected(fmt::format("sensor.model: {}: no file reader in this process", uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("sensor.model: {}", bytes.error()));
+  auto model = load_model(*bytes, std::string(file_name_of(uri)));
+  if (!model) return tl::unexpected(fmt::format("sensor.model: {}", model.error()));
+  return *model;
+}
+
 // The text a joint map is cached under, beside the file's URI.
 template <typename Map>
 std::string map_key(std::string_view preset, const Map& map) {
@@ -365,8 +389,30 @@ tl::expected<SceneAssets, std::string> gather_assets(const JobSpec& spec, LoadCl
 
 class EmbreeSampleRenderer final : public SampleRenderer {
  public:
-  EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads, AssetReader read_asset)
-      : renderer_(std::move(renderer)), threads_(threads), read_asset_(std::move(read_asset)) {}
+  EmbreeSampleRenderer(std::unique_ptr<Renderer> renderer, int threads, AssetReader read_asset,
+                       sensor::LearnedModelLoader load_model)
+      : renderer_(std::move(renderer)),
+        threads_(threads),
+        read_asset_(std::move(read_asset)),
+        load_model_(std::move(load_model)) {}
+
+  // The sensor section's files, loaded (cached per URI).
+  tl::expected<SensorAssets, std::string> load_sensor_assets(const SensorSpec& sensor) const {
+    SensorAssets assets;
+    if (!sensor.enabled) return assets;
+    if (!sensor.noise.profile_uri.empty()) {
+      auto profile = cached(profiles_, sensor.noise.profile_uri,
+                            [&] { return load_noise_profile(sensor.noise.profile_uri, read_asset_); });
+      if (!profile) return tl::unexpected(profile.error());
+      assets.profile = **profile;
+    }
+    if (!sensor.model.empty()) {
+      auto model = cached(models_, sensor.model, [&] { return load_camera_model(sensor.model, read_asset_, load_model_); });
+      if (!model) return tl::unexpected(model.error());
+      assets.model = *model;
+    }
+    return assets;
+  }
 
   // The spec's input files, parsed (cached per URI and joint map). Errors name the spec
   // field, the file and what is wrong with it.
@@ -393,6 +439,10 @@ class EmbreeSampleRenderer final : public SampleRenderer {
     try {
       auto assets = load_assets(spec);
       if (!assets) return tl::unexpected(fmt::format("sample {}: {}", index, assets.error()));
+      auto sensor_assets = load_sensor_assets(spec.sensor);
+      if (!sensor_assets) return tl::unexpected(fmt::format("sample {}: {}", index, sensor_assets.error()));
+      const bool camera_stage = spec.sensor.enabled && wants_rgb(spec);
+      std::optional<SensorDraw> camera;  // drawn on frame 0, kept for the clip
       SampleObjects objects;
       const bool motion = std::find(spec.output.layers.begin(), spec.output.layers.end(), Layer::kMotion) !=
                           spec.output.layers.end();
@@ -434,9 +484,26 @@ class EmbreeSampleRenderer final : public SampleRenderer {
           lens->apply(scene, wide, frame);
         }
         FrameObjects& out = f == 0 ? static_cast<FrameObjects&>(objects) : objects.later_frames.emplace_back();
-        out.exr = encode_exr(frame, spec.output.layers);
-        if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(frame);
-        out.json = sample_json(spec, index, f, scene, frame, *lens, shutter);
+        json extra = json::object();
+        if (camera_stage) {
+          const uint64_t seed = sample_seed(spec.seed, index);
+          if (!camera) camera = draw_sensor(spec.sensor, *sensor_assets, seed, frame);
+          auto image = run_sensor(spec.sensor, *sensor_assets, *camera, frame,
+                                  mix64(seed ^ purpose_hash("sensor.noise.pixels") ^ static_cast<uint64_t>(f)));
+          if (!image) return tl::unexpected(fmt::format("sample {}: {}", index, image.error()));
+          out.exr = encode_exr(frame, spec.output.layers, sensor_channels(spec.sensor, *image));
+          if (!image->image.jpeg.empty()) {
+            out.jpg = std::move(image->image.jpeg);
+          } else if (spec.output.preview_png) {
+            out.png = render::encode_png_rgb8(image->image.srgb8, frame.width, frame.height);
+          }
+          extra["sensor"] = sensor_json(spec.sensor, *camera);
+        } else {
+          out.exr = encode_exr(frame, spec.output.layers);
+          if (spec.output.preview_png && wants_rgb(spec)) out.png = encode_png(frame);
+        }
+        if (shutter) extra["shutter"] = shutter_json(*shutter);
+        out.json = sample_json(spec, index, f, scene, frame, *lens, extra);
       }
       return objects;
     } catch (const std::exception& e) {
@@ -465,10 +532,13 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   std::unique_ptr<Renderer> renderer_;
   int threads_;
   AssetReader read_asset_;
+  sensor::LearnedModelLoader load_model_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<const MocapClip>> clips_;            // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const CharacterAsset>> characters_;  // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const Environment>> environments_;   // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const sensor::NoiseProfile>> profiles_;  // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const sensor::LearnedModel>> models_;    // GUARDED_BY(mutex_)
 };
 
 }  // namespace
@@ -485,6 +555,7 @@ std::vector<std::pair<std::string, const std::string*>> SampleObjects::keyed(uin
   auto add = [&](const FrameObjects& frame, int number) {
     for (auto [ext, bytes] : {std::pair<const char*, const std::string*>{"exr", &frame.exr},
                               {"png", &frame.png},
+                              {"jpg", &frame.jpg},
                               {"json", &frame.json}}) {
       if (bytes->empty()) continue;
       out.emplace_back(later_frames.empty() ? sample_key(index, ext) : frame_key(index, number, ext), bytes);
@@ -495,13 +566,14 @@ std::vector<std::pair<std::string, const std::string*>> SampleObjects::keyed(uin
   return out;
 }
 
-tl::expected<std::unique_ptr<SampleRenderer>, std::string> SampleRenderer::create(int threads,
-                                                                                AssetReader read_asset) {
+tl::expected<std::unique_ptr<SampleRenderer>, std::string> SampleRenderer::create(
+    int threads, AssetReader read_asset, sensor::LearnedModelLoader load_model) {
   if (threads < 0)
     return tl::unexpected(fmt::format("render threads must be >= 0, got {}", threads));
   auto renderer = Renderer::create();
   if (!renderer) return tl::unexpected(renderer.error());
-  return std::make_unique<EmbreeSampleRenderer>(std::move(*renderer), threads, std::move(read_asset));
+  return std::make_unique<EmbreeSampleRenderer>(std::move(*renderer), threads, std::move(read_asset),
+                                                std::move(load_model));
 }
 
 }  // namespace synthfarm::jobs

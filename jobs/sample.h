@@ -19,18 +19,20 @@
 
 #include "jobs/scene.h"
 #include "jobs/spec.h"
+#include "sensor/learned_model.h"
 
 namespace synthfarm::jobs {
 
 // The objects of one frame.
 struct FrameObjects {
   std::string exr;   // multi-layer OpenEXR
-  std::string png;   // sRGB preview (empty if not asked for)
+  std::string png;   // sRGB preview (empty if not asked for, or when the camera stage made a JPEG)
+  std::string jpg;   // the camera stage's JPEG, when it drew a JPEG quality (then there is no png)
   std::string json;  // camera, instances, boxes, keypoints
 };
 
 // The objects of one sample, in the storage layout of docs/architecture.md: a still image
-// is samples/{index:08d}.{exr,png,json}; the K frames of a clip (spec clip.frames > 1) are
+// is samples/{index:08d}.{exr,png or jpg,json}; the K frames of a clip (spec clip.frames > 1) are
 // samples/{index:08d}.f{frame:03d}.{exr,png,json}.
 struct SampleObjects : FrameObjects {
   std::vector<FrameObjects> later_frames;  // a clip's frames 1 .. K-1; this is frame 0
@@ -53,9 +55,11 @@ tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, co
 // the parsed input files (each read and parsed once per process).
 class SampleRenderer {
  public:
-  // threads: render threads used inside one sample (tiles); 0 = all cores.
-  static tl::expected<std::unique_ptr<SampleRenderer>, std::string> create(int threads,
-                                                                            AssetReader read_asset = {});
+  // threads: render threads used inside one sample (tiles); 0 = all cores. `load_model`
+  // turns a spec's sensor.model file into a runnable model (LibTorch: sensor/torch/); empty,
+  // a spec that names a model fails with an error that says so.
+  static tl::expected<std::unique_ptr<SampleRenderer>, std::string> create(
+      int threads, AssetReader read_asset = {}, sensor::LearnedModelLoader load_model = {});
   virtual ~SampleRenderer() = default;
 
   // Renders sample `index` of `spec`. An error string names what went wrong. When

@@ -82,6 +82,11 @@ const BadSpec kBadSpecs[] = {
      4, 21, "motion_blur: true"},
     {"ModelNotAUri", "name: x\nsamples: 10\nsensor:\n  model: camera.pt\n", "sensor.model", 4, 10,
      "file:// or s3:// URI"},
+    {"LensThatFolds", "name: x\nsamples: 10\nsensor:\n  distortion: {model: brown_conrady, k1: -0.9}\n",
+     "sensor.distortion", 4, 15, "folds"},
+    {"FisheyeWiderThanAPinhole",
+     "name: x\nsamples: 10\ncamera: {fov_deg: 150}\nsensor:\n  distortion: {model: fisheye, k1: {uniform: [-0.1, 0]}}\n",
+     "sensor.distortion", 5, 15, "camera.fov_deg = 150"},
     {"UnknownSensorLayer", "name: x\nsamples: 10\nsensor:\n  layers: [camera, bayer]\n", "sensor.layers[1]", 4, 20,
      "unknown sensor layer 'bayer'"},
     {"EnvironmentNotAnExr", "name: x\nsamples: 10\nlighting:\n  environment: {choice: [sky, file:///h/park.hdr]}\n",
@@ -552,7 +557,7 @@ sensor:
   noise: {profile: {s_gain: 1.0e-6, s_offset: 2.0e-5, o_gain: 3.0e-12, o_offset: 1.0e-6}, row: 0.001, bit_depth: 10}
   demosaic: bilinear
   jpeg_quality: {uniform_int: [30, 95]}
-  distortion: {model: {choice: [brown_conrady, fisheye]}, k1: {uniform: [-0.3, -0.1]}, k2: 0.05}
+  distortion: {model: {choice: [brown_conrady, fisheye]}, k1: {uniform: [-0.1, -0.05]}, k2: 0.01}
   motion_blur: true
   camera_speed_m_s: 1.5
   model: s3://models/camera.pt

@@ -659,7 +659,7 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
     if (!bytes) return tl::unexpected(bytes.error().message);
     return std::move(*bytes);
   };
-  auto renderer = jobs::SampleRenderer::create(options.threads, read_asset);
+  auto renderer = jobs::SampleRenderer::create(options.threads, read_asset, options.learned_models);
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
   auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint, options.curve);
   if (!telemetry) return tl::unexpected(telemetry.error());

@@ -186,6 +186,7 @@ JobSpec Parser::parse_document(const Field& top) {
     require(top, *seen, "name");
     require(top, *seen, "samples");
   }
+  if (spec.sensor.enabled) check_lens(spec);
   return spec;
 }
 

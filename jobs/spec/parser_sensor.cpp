@@ -7,8 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include "base/math.h"
 #include "jobs/spec/internal/text.h"
 #include "jobs/spec/internal/yaml_scalars.h"
+#include "sensor/colour_matrices.h"
+#include "sensor/lens.h"
 
 namespace synthfarm::jobs::spec_internal {
 
@@ -94,7 +97,79 @@ void Parser::sensor_noise(const Field& field, SensorNoiseSpec& out) {
   });
 }
 
+namespace {
+
+// The lenses a distortion section can draw that a submit-time check looks at: each model
+// with every combination of each drawn coefficient's smallest and largest value (a
+// constant has one), or, past 64 combinations, the two joint extremes and each
+// coefficient's extremes alone. A lens that folds is found this way for every model the
+// fields make monotone in each coefficient; the worker checks each sample's own draw again.
+std::vector<sensor::Distortion> lens_corners(const SensorDistortionSpec& spec) {
+  // OpenCV's order: k1, k2, p1, p2, k3, k4, k5, k6.
+  const std::array<const Distribution*, 8> opencv = {&spec.k1, &spec.k2, &spec.p1, &spec.p2,
+                                                     &spec.k3, &spec.k4, &spec.k5, &spec.k6};
+  std::vector<sensor::Distortion> out;
+  for (const std::string& name : spec.model.values) {
+    const auto model = sensor::lens_model_from_name(name);
+    if (!model || *model == sensor::LensModel::kNone) continue;
+    // Fisheye takes k1..k4 (k1, k2, k3, k4 of the spec) in its first four slots.
+    std::array<const Distribution*, 8> slots = opencv;
+    if (*model == sensor::LensModel::kFisheye) slots = {&spec.k1, &spec.k2, &spec.k3, &spec.k4, nullptr, nullptr,
+                                                        nullptr, nullptr};
+    std::vector<size_t> drawn;
+    sensor::Distortion low{*model, {}}, high{*model, {}};
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!slots[i]) continue;
+      low.k[i] = slots[i]->min_value();
+      high.k[i] = slots[i]->max_value();
+      if (low.k[i] != high.k[i]) drawn.push_back(i);
+    }
+    if (drawn.size() <= 6) {
+      for (uint32_t mask = 0; mask < (1u << drawn.size()); ++mask) {
+        sensor::Distortion d = low;
+        for (size_t bit = 0; bit < drawn.size(); ++bit)
+          if (mask & (1u << bit)) d.k[drawn[bit]] = high.k[drawn[bit]];
+        out.push_back(d);
+      }
+    } else {
+      out.push_back(low);
+      out.push_back(high);
+      for (size_t i : drawn) {
+        sensor::Distortion a = low, b = high;
+        a.k[i] = high.k[i];
+        b.k[i] = low.k[i];
+        out.push_back(a);
+        out.push_back(b);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Parser::check_lens(const JobSpec& spec) {
+  if (!distortion_field_) return;
+  // The same geometry as the camera's (look_at_camera), at a small size: what the lens
+  // needs is the field of view's, the pixel count only refines the border.
+  constexpr int kProbeWidth = 64;
+  const int probe_height = std::max(1, static_cast<int>(kProbeWidth * static_cast<int64_t>(spec.camera.height) /
+                                                        std::max(1, spec.camera.width)));
+  for (double fov : {spec.camera.fov_deg.min_value(), spec.camera.fov_deg.max_value()}) {
+    const double half = 0.5 * deg_to_rad(fov);
+    const double f = 0.5 * kProbeWidth * portable_cos(half) / portable_sin(half);
+    const sensor::Pinhole probe{f, f, 0.5 * kProbeWidth, 0.5 * probe_height, kProbeWidth, probe_height};
+    for (const sensor::Distortion& lens : lens_corners(spec.sensor.distortion)) {
+      if (auto wide = sensor::wide_pinhole(lens, probe); !wide) {
+        fail(*distortion_field_, wide.error() + " (with camera.fov_deg = " + format_number(fov) + ")");
+        return;
+      }
+    }
+  }
+}
+
 void Parser::sensor_distortion(const Field& field, SensorDistortionSpec& out) {
+  distortion_field_ = field;
   static constexpr std::array<std::string_view, 9> kKeys = {"model", "k1", "k2", "k3", "k4",
                                                             "k5",    "k6", "p1", "p2"};
   std::array<Distribution*, 8> coefficients = {&out.k1, &out.k2, &out.k3, &out.k4,
@@ -146,8 +221,9 @@ void Parser::sensor(const Field& field, SensorSpec& out) {
     } else if (key == "f_number") {
       set(out.f_number, value, {0.5, 64});
     } else if (key == "camera") {
-      static constexpr std::array<std::string_view, 1> kCameras = {"random"};
-      set(out.camera, choice(value, "camera", kCameras, {}));
+      std::vector<std::string_view> cameras = {"random"};
+      for (std::string_view preset : sensor::camera_presets()) cameras.push_back(preset);
+      set(out.camera, choice(value, "camera", cameras, {}));
     } else if (key == "red_gain") {
       set(out.red_gain, value, {0.1, 10});
     } else if (key == "blue_gain") {

@@ -2,7 +2,9 @@
 // LibTorch themselves (sensor_plugin_test loads them through the dlopen'ed plugin).
 //
 //   write_test_models DIR      -> DIR/noise.pt (rgb, sigma 0.01), DIR/conv.pt (rgb, 4,723
-//   parameters)
+//   parameters), DIR/raw_noise.pt (raw, sigma 0.01), and three broken ones for error paths:
+//   DIR/nan.pt (returns NaN), DIR/one_input.pt (forward takes no params),
+//   DIR/not_torchscript.pt (text)
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,12 @@ int main(int argc, char** argv) {
   const std::pair<const char*, std::string> files[] = {
       {"noise.pt", models::noise_model(0.01)},
       {"conv.pt", models::conv_model(20, 7)},
+      {"raw_noise.pt", models::noise_model(0.01, models::kRawMetadata)},
+      // Broken models for the pipeline's error paths: NaN out, one input, not TorchScript.
+      {"nan.pt", models::script_model("def forward(self, image, params):\n    return image / 0.0 * 0.0\n",
+                                      models::kRgbMetadata)},
+      {"one_input.pt", models::script_model("def forward(self, image):\n    return image\n", models::kRgbMetadata)},
+      {"not_torchscript.pt", std::string("this is not a TorchScript archive\n")},
   };
   for (const auto& [name, bytes] : files) {
     std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);

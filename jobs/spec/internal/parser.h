@@ -153,6 +153,9 @@ class Parser {
   void sensor(const Field& field, SensorSpec& out);
   void sensor_noise(const Field& field, SensorNoiseSpec& out);
   void sensor_distortion(const Field& field, SensorDistortionSpec& out);
+  // A lens the camera's field of view would fold, or that a pinhole cannot render, reported
+  // at sensor.distortion (lens_corners in parser_sensor.cpp says which draws are tried).
+  void check_lens(const JobSpec& spec);
   // A plain number (not a distribution) within `range`.
   std::optional<double> number(const Field& field, const Range& range);
   // One word of `allowed` (not drawn per sample).
@@ -177,6 +180,7 @@ class Parser {
   }
 
   std::string source_;
+  std::optional<Field> distortion_field_;  // sensor.distortion, for check_lens
   std::vector<SpecError> errors_;
   bool truncated_ = false;
 };
