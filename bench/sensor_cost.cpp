@@ -9,9 +9,13 @@
 // of the maximum resident size over the first call. The last line is one key=value record
 // that scripts read:
 //   sensor_cost physical_ms=... jpeg_ms=... bytes_per_frame=...
-// more keys may be appended to it (the peer render time of the quickstart sample, say).
+// then the peer measured in the same run: the CPU time of rendering sample 0 of `--spec`
+// (the quickstart by default) at the same size on one render thread, and the ratio of the
+// camera's time to it (the target: under 5%):
+//   sensor_cost physical_ms=... jpeg_ms=... bytes_per_frame=... render_ms=... ratio=...
 //
 //   build/bin/sensor_cost [--rounds 30] [--width 640] [--height 480] [--jpeg-quality 90]
+//                         [--spec examples/quickstart.yaml] [--render-rounds 3]
 #include <fmt/format.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -22,12 +26,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/math.h"
+#include "jobs/sample.h"
+#include "jobs/spec.h"
 #include "sensor/camera_model.h"
 #include "sensor/jpeg.h"
 
@@ -98,6 +106,36 @@ double median(std::vector<double> values) {
 
 double ms_since(Clock::time_point t0) { return (Clock::now() - t0).count(); }
 
+// Process CPU time, ms: the renderer runs its tiles on threads of its own.
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+}
+
+// The median CPU time (ms) of rendering sample 0 of the spec at `spec_path` at width x height
+// with one render thread; an error names the file.
+tl::expected<double, std::string> render_ms(const std::string& spec_path, int width, int height, int rounds) {
+  std::ifstream in(spec_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return tl::unexpected(spec_path + ": cannot read");
+  auto spec = jobs::parse_spec(text.str(), spec_path);
+  if (!spec) return tl::unexpected(spec.error().front().to_string());
+  spec->camera.width = width;
+  spec->camera.height = height;
+  auto renderer = jobs::SampleRenderer::create(1);
+  if (!renderer) return tl::unexpected(renderer.error());
+  std::vector<double> times;
+  for (int r = 0; r < rounds; ++r) {
+    const double t0 = process_cpu_ms();
+    auto objects = (*renderer)->render(*spec, 0);
+    times.push_back(process_cpu_ms() - t0);
+    if (!objects) return tl::unexpected(objects.error());
+  }
+  return median(times);
+}
+
 int64_t max_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -108,12 +146,16 @@ int64_t max_rss_bytes() {
 
 int main(int argc, char** argv) {
   CLI::App app("sensor_cost: milliseconds and memory per frame of the physical camera pipeline");
-  int rounds = 30, width = 640, height = 480, quality = 90;
+  int rounds = 30, width = 640, height = 480, quality = 90, render_rounds = 3;
+  std::string spec_path = "examples/quickstart.yaml";
   app.add_option("--rounds", rounds, "timed rounds (the median is printed)")
       ->check(CLI::Range(1, 10000));
   app.add_option("--width", width, "pixels")->check(CLI::Range(2, 16384));
   app.add_option("--height", height, "pixels")->check(CLI::Range(2, 16384));
   app.add_option("--jpeg-quality", quality, "1..100")->check(CLI::Range(1, 100));
+  app.add_option("--spec", spec_path, "the spec whose sample 0 is the peer (render time)");
+  app.add_option("--render-rounds", render_rounds, "renders of the peer (the median is used)")
+      ->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
 
   const std::vector<float> scene = synthetic_scene(width, height);
@@ -189,10 +231,19 @@ int main(int argc, char** argv) {
              peak_bytes / 1e6,
              static_cast<double>(peak_bytes) / (static_cast<double>(width) * height),
              rss_growth / 1e6);
+  auto peer = render_ms(spec_path, width, height, render_rounds);
+  if (!peer) {
+    fmt::print(stderr, "sensor_cost: {}\n", peer.error());
+    return 1;
+  }
+  fmt::print("  peer: sample 0 of {} rendered at {}x{} on one thread: {:.1f} ms CPU; the camera is {:.2f}% of it\n",
+             spec_path, width, height, *peer, 100.0 * median(whole) / *peer);
   std::vector<std::pair<std::string, std::string>> record = {
       {"physical_ms", fmt::format("{:.2f}", median(whole))},
       {"jpeg_ms", fmt::format("{:.2f}", median(jpeg_ms))},
       {"bytes_per_frame", std::to_string(peak_bytes)},
+      {"render_ms", fmt::format("{:.1f}", *peer)},
+      {"ratio", fmt::format("{:.4f}", median(whole) / *peer)},
   };
   std::string line = "sensor_cost";
   for (const auto& [key, value] : record) line += " " + key + "=" + value;

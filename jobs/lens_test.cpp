@@ -16,10 +16,14 @@
 #include "jobs/coco_testing.h"
 #include "jobs/lens_stage.h"
 #include "jobs/sample.h"
+#include "jobs/sample_testing.h"
 #include "render/exr_testing.h"
 
 namespace synthfarm::jobs {
 namespace {
+
+using sample_testing::make_renderer;
+using sample_testing::render_ok;
 
 using nlohmann::json;
 using render::Layer;
@@ -58,12 +62,6 @@ JobSpec lens_spec(const std::string& model) {
     d.k3 = Distribution::uniform(-0.002, 0.002);
   }
   return spec;
-}
-
-std::unique_ptr<SampleRenderer> make_renderer(int threads) {
-  auto renderer = SampleRenderer::create(threads);
-  EXPECT_TRUE(renderer.has_value()) << renderer.error();
-  return renderer ? std::move(*renderer) : nullptr;
 }
 
 sensor::Distortion distortion_of(const json& j) {

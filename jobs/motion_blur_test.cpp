@@ -13,11 +13,15 @@
 #include <string>
 
 #include "jobs/sample.h"
+#include "jobs/sample_testing.h"
 #include "jobs/scene.h"
 #include "render/exr_testing.h"
 
 namespace synthfarm::jobs {
 namespace {
+
+using sample_testing::make_renderer;
+using sample_testing::render_ok;
 
 using nlohmann::json;
 using render::Layer;
@@ -53,18 +57,6 @@ JobSpec blurred(JobSpec spec, double shutter_s, double camera_speed_m_s) {
   spec.sensor.shutter_s = Distribution::constant(shutter_s);
   spec.sensor.camera_speed_m_s = Distribution::constant(camera_speed_m_s);
   return spec;
-}
-
-std::unique_ptr<SampleRenderer> make_renderer(int threads) {
-  auto renderer = SampleRenderer::create(threads);
-  EXPECT_TRUE(renderer.has_value()) << renderer.error();
-  return std::move(*renderer);
-}
-
-SampleObjects render_ok(const SampleRenderer& renderer, const JobSpec& spec, uint64_t index) {
-  auto objects = renderer.render(spec, index);
-  EXPECT_TRUE(objects.has_value()) << objects.error();
-  return objects ? *objects : SampleObjects{};
 }
 
 // The mean distance between two layouts of the same vertices.

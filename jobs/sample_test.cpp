@@ -1,6 +1,7 @@
 // Tests of SampleRenderer, the per-sample pipeline: determinism across thread counts,
 // EXR/PNG/JSON contents, and analytic checks (floor depth, hand-projected joints).
 #include "jobs/sample.h"
+#include "jobs/sample_testing.h"
 
 #include <gtest/gtest.h>
 #include <png.h>
@@ -24,6 +25,9 @@ namespace synthfarm::jobs {
 using render::Layer;
 namespace {
 
+using sample_testing::make_renderer;
+using sample_testing::render_ok;
+
 using nlohmann::json;
 using render::Layer;
 using render::exr_testing::channel_names;
@@ -46,18 +50,6 @@ JobSpec small_spec(std::string kind = "room") {
   spec.scene.kind = {{std::move(kind)}, {}};
   spec.humans.motion = {{"static", "walk", "wave"}, {}};
   return spec;
-}
-
-std::unique_ptr<SampleRenderer> make_renderer(int threads) {
-  auto renderer = SampleRenderer::create(threads);
-  EXPECT_TRUE(renderer.has_value()) << renderer.error();
-  return std::move(*renderer);
-}
-
-SampleObjects render_ok(const SampleRenderer& renderer, const JobSpec& spec, uint64_t index) {
-  auto objects = renderer.render(spec, index);
-  EXPECT_TRUE(objects.has_value()) << objects.error();
-  return objects ? *objects : SampleObjects{};
 }
 
 

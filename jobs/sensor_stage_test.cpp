@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "jobs/sample.h"
+#include "jobs/sample_testing.h"
 #include "render/exr_testing.h"
 
 namespace synthfarm::jobs {
@@ -57,18 +58,13 @@ AssetReader model_reader() {
   };
 }
 
+using sample_testing::render_ok;
+
+// A renderer that runs learned models through the LibTorch plugin, as render --local does.
 std::unique_ptr<SampleRenderer> make_renderer(int threads, AssetReader reader = {}) {
   auto loader = sensor::plugin_model_loader(threads);
   EXPECT_TRUE(loader.has_value()) << loader.error();
-  auto renderer = SampleRenderer::create(threads, std::move(reader), loader ? *loader : sensor::LearnedModelLoader{});
-  EXPECT_TRUE(renderer.has_value()) << renderer.error();
-  return std::move(*renderer);
-}
-
-SampleObjects render_ok(const SampleRenderer& renderer, const JobSpec& spec, uint64_t index) {
-  auto objects = renderer.render(spec, index);
-  EXPECT_TRUE(objects.has_value()) << objects.error();
-  return objects ? *objects : SampleObjects{};
+  return sample_testing::make_renderer(threads, std::move(reader), loader ? *loader : sensor::LearnedModelLoader{});
 }
 
 TEST(SensorStage, TheCameraMakesThePreviewAndTheRenderStaysTheGroundTruth) {

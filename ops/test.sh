@@ -40,13 +40,15 @@ if (($# == 0)); then
   # of -O2 -g under the sanitizers.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
-  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test jobs_test storage_test queue_test auth_test protocol_test coordinator_test worker_test
+  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test sensor_test jobs_test storage_test queue_test auth_test protocol_test coordinator_test worker_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
   # optimised build above runs them, the sanitizers see those paths in the smaller tests.
-  # systemd_units checks the unit files against the programs, which this pass does not build.
+  # systemd_units checks the unit files against the programs, which this pass does not build;
+  # nor does it build the LibTorch plugin's tests and model writer (LibTorch is not
+  # sanitizer-built, and only the worker and the plugin's own tests load it).
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --timeout 900 -L unit \
-    -E 'HumanLabels.VisibleKeypoints|SceneLooksTest.SurfacesGetPatterns|CharacterTest.VisibleCharacterKeypoints|systemd_units'
+    -E 'HumanLabels.VisibleKeypoints|SceneLooksTest.SurfacesGetPatterns|CharacterTest.VisibleCharacterKeypoints|systemd_units|sensor_torch_write_models'
 
   # Fuzzing (label fuzz): the parsers of outside bytes (fuzz/) built with clang, libFuzzer,
   # ASan and UBSan, only the fuzz targets and the libraries under them. Each target replays

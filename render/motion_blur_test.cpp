@@ -13,22 +13,11 @@
 #include <vector>
 
 #include "render/renderer.h"
+#include "render/renderer_testing.h"
 #include "render/scene.h"
 
 namespace synthfarm::render {
 namespace {
-
-std::unique_ptr<Renderer> make_renderer() {
-  auto renderer = Renderer::create();
-  EXPECT_TRUE(renderer.has_value()) << renderer.error();
-  return renderer ? std::move(*renderer) : nullptr;
-}
-
-Frame render_frame(const Renderer& renderer, const Scene& scene, const RenderSettings& settings) {
-  auto frame = renderer.render(scene, settings);
-  EXPECT_TRUE(frame.has_value()) << frame.error();
-  return frame ? std::move(*frame) : Frame{};
-}
 
 // The geometry of the streak scenes: a camera at (0, 0, 1) looking along +y, 128 x 8 pixels,
 // 40 degrees wide; a square of side kSide facing it kDistance away, centred on the optical
@@ -145,7 +134,7 @@ void expect_streak(const Frame& frame, double side_px, double travel_px, const c
 }
 
 TEST(MotionBlurTest, AMovingSquareStreaksOverItsTravelAndIsLabelledAtMidShutter) {
-  auto renderer = make_renderer();
+  auto renderer = renderer_testing::make_renderer();
   const Scene still = streak_scene();
   Scene moving = still;
   moving.motion_blur = true;
@@ -154,8 +143,8 @@ TEST(MotionBlurTest, AMovingSquareStreaksOverItsTravelAndIsLabelledAtMidShutter)
   const Mesh close = square_at({kTravel / 2, kDistance, 1});
   moving.meshes[0].shutter_positions = {open.positions, close.positions};
 
-  const Frame blurred = render_frame(*renderer, moving, streak_settings());
-  const Frame sharp = render_frame(*renderer, still, streak_settings());
+  const Frame blurred = renderer_testing::render_frame(*renderer, moving, streak_settings());
+  const Frame sharp = renderer_testing::render_frame(*renderer, still, streak_settings());
   const double px_per_m = still.camera.fx / kDistance;
   expect_streak(blurred, kSide * px_per_m, kTravel * px_per_m, "moving square");
   // Without motion blur the square is as wide as itself.
@@ -170,13 +159,13 @@ TEST(MotionBlurTest, AMovingSquareStreaksOverItsTravelAndIsLabelledAtMidShutter)
 
   // Motion blur off: the same shutter positions are ignored, the render is the still one.
   moving.motion_blur = false;
-  const Frame off = render_frame(*renderer, moving, streak_settings());
+  const Frame off = renderer_testing::render_frame(*renderer, moving, streak_settings());
   EXPECT_EQ(off.rgb, sharp.rgb);
   expect_same_labels(off, sharp, "motion blur off");
 }
 
 TEST(MotionBlurTest, AMovingCameraStreaksAStillSquare) {
-  auto renderer = make_renderer();
+  auto renderer = renderer_testing::make_renderer();
   const Scene still = streak_scene();
   Scene panning = still;
   panning.motion_blur = true;
@@ -184,15 +173,15 @@ TEST(MotionBlurTest, AMovingCameraStreaksAStillSquare) {
   const Vec3 x_axis = still.camera.rotation.row(0);
   panning.camera.shutter_positions = {{still.camera.position - x_axis * (kTravel / 2),
                                        still.camera.position + x_axis * (kTravel / 2)}};
-  const Frame blurred = render_frame(*renderer, panning, streak_settings());
+  const Frame blurred = renderer_testing::render_frame(*renderer, panning, streak_settings());
   const double px_per_m = still.camera.fx / kDistance;
   expect_streak(blurred, kSide * px_per_m, kTravel * px_per_m, "panning camera");
-  const Frame sharp = render_frame(*renderer, still, streak_settings());
+  const Frame sharp = renderer_testing::render_frame(*renderer, still, streak_settings());
   expect_same_labels(blurred, sharp, "panning vs still camera");
 }
 
 TEST(MotionBlurTest, AStillSceneRendersTheSameBytesWithMotionBlurOn) {
-  auto renderer = make_renderer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = streak_scene();
   // Something lit besides the glow, so that bounces and shadow rays are traced too.
   Mesh floor;
@@ -208,16 +197,16 @@ TEST(MotionBlurTest, AStillSceneRendersTheSameBytesWithMotionBlurOn) {
   RenderSettings settings = streak_settings();
   settings.spp = 16;
   settings.max_bounces = 2;
-  const Frame off = render_frame(*renderer, scene, settings);
+  const Frame off = renderer_testing::render_frame(*renderer, scene, settings);
   scene.motion_blur = true;  // nothing moves: no mesh or camera has shutter positions
-  const Frame on = render_frame(*renderer, scene, settings);
+  const Frame on = renderer_testing::render_frame(*renderer, scene, settings);
   expect_same_labels(on, off, "still scene, motion blur on vs off");
   // The time slot is drawn but moves nothing, and no other slot moved: the same noise.
   EXPECT_EQ(on.rgb, off.rgb);
 }
 
 TEST(MotionBlurTest, ShutterPositionsThatDoNotFitAreRefused) {
-  auto renderer = make_renderer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = streak_scene();
   scene.motion_blur = true;
   scene.meshes[0].shutter_positions[0] = scene.meshes[0].positions;
@@ -234,7 +223,7 @@ TEST(MotionBlurTest, ShutterPositionsThatDoNotFitAreRefused) {
 // another moment, the box would have moved over its start (the box comes towards the sun)
 // and shadowed its own lit face. The face's radiance is the analytic albedo * sun * cos.
 TEST(MotionBlurTest, ShadowRaysTraceAtTheirPathsMoment) {
-  auto renderer = make_renderer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene;
   scene.kind = "analytic";
   scene.camera = look_at_camera(32, 24, 40, {0, 0, 1}, {0, 1, 1});
@@ -259,7 +248,7 @@ TEST(MotionBlurTest, ShadowRaysTraceAtTheirPathsMoment) {
   scene.motion_blur = true;
   RenderSettings settings = streak_settings();
   settings.spp = 64;
-  const Frame frame = render_frame(*renderer, scene, settings);
+  const Frame frame = renderer_testing::render_frame(*renderer, scene, settings);
   // The centre 8 x 8 pixels see the front face (normal -y) at every moment.
   const double expected = 0.5 * 2 * dot(Vec3{0, -1, 0}, scene.sun.direction);
   double lowest = 1e9, highest = 0;
@@ -279,7 +268,7 @@ TEST(MotionBlurTest, ShadowRaysTraceAtTheirPathsMoment) {
 // A lit scene in which a mesh casting a shadow moves, the camera pans through a thin lens,
 // and paths bounce: every thread count and tiling gives the same bytes.
 TEST(MotionBlurTest, IdenticalBytesForAnyThreadCountAndTiling) {
-  auto renderer = make_renderer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = streak_scene();
   scene.camera = look_at_camera(40, 30, 50, {0, -1, 1.2}, {0, kDistance, 0.6});
   scene.camera.aperture_radius_m = 0.02;
@@ -319,13 +308,13 @@ TEST(MotionBlurTest, IdenticalBytesForAnyThreadCountAndTiling) {
   scene.motion_blur = true;
 
   RenderSettings settings{8, 3, 77, 1};
-  const Frame one = render_frame(*renderer, scene, settings);
+  const Frame one = renderer_testing::render_frame(*renderer, scene, settings);
   settings.threads = 2;
-  const Frame two = render_frame(*renderer, scene, settings);
+  const Frame two = renderer_testing::render_frame(*renderer, scene, settings);
   settings.tile_size = 7;
-  const Frame odd_tiles = render_frame(*renderer, scene, settings);
+  const Frame odd_tiles = renderer_testing::render_frame(*renderer, scene, settings);
   settings.tile_size = 1;
-  const Frame pixel_tiles = render_frame(*renderer, scene, settings);
+  const Frame pixel_tiles = renderer_testing::render_frame(*renderer, scene, settings);
   for (const Frame* other : {&two, &odd_tiles, &pixel_tiles}) {
     EXPECT_EQ(one.rgb, other->rgb);
     expect_same_labels(one, *other, "thread count and tiling");
@@ -333,7 +322,7 @@ TEST(MotionBlurTest, IdenticalBytesForAnyThreadCountAndTiling) {
   EXPECT_EQ(one.invalid_samples, 0u);
   // The blur shows: the same scene without it renders other colours, the same labels.
   scene.motion_blur = false;
-  const Frame still = render_frame(*renderer, scene, settings);
+  const Frame still = renderer_testing::render_frame(*renderer, scene, settings);
   EXPECT_NE(one.rgb, still.rgb);
   expect_same_labels(one, still, "blurred vs still");
 }

@@ -4,6 +4,7 @@
 // sphere, the Preetham sky, thin-lens focus, NaN samples, layer subsets, and identical
 // bytes for any thread count and tiling.
 #include "render/renderer.h"
+#include "render/renderer_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -24,18 +25,6 @@ namespace synthfarm::render {
 namespace {
 
 using scene_testing::plane_scene;
-
-std::unique_ptr<Renderer> make_path_tracer() {
-  auto renderer = Renderer::create();
-  EXPECT_TRUE(renderer.has_value()) << renderer.error();
-  return renderer ? std::move(*renderer) : nullptr;
-}
-
-Frame render_frame(const Renderer& renderer, const Scene& scene, const RenderSettings& settings) {
-  auto frame = renderer.render(scene, settings);
-  EXPECT_TRUE(frame.has_value()) << frame.error();
-  return frame ? std::move(*frame) : Frame{};
-}
 
 Mesh lambertian_mesh(uint32_t id, SemanticClass semantic, float albedo) {
   Mesh mesh;
@@ -59,7 +48,7 @@ std::shared_ptr<Environment> constant_environment(float radiance) {
 // Russian roulette never ends them: GreyEnclosureAroundALightIsAnalytic tests it); the
 // environment variant adds importance sampling and MIS.
 TEST(PathTracerTest, WhiteFurnaceRendersOne) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene;
   scene.kind = "furnace";
   scene.camera = look_at_camera(48, 36, 50, {0, -3, 1.2}, {0, 0, 0.5});
@@ -77,7 +66,7 @@ TEST(PathTracerTest, WhiteFurnaceRendersOne) {
   for (bool environment : {false, true}) {
     scene.sky = Sky::uniform(1.0);
     scene.environment = environment ? constant_environment(1.0f) : nullptr;
-    Frame frame = render_frame(*renderer, scene, settings);
+    Frame frame = renderer_testing::render_frame(*renderer, scene, settings);
     double sum = 0, sphere_sum = 0;
     int count = 0, sphere_count = 0;
     for (size_t p = 0; p < frame.instance.size(); ++p) {
@@ -102,7 +91,7 @@ TEST(PathTracerTest, WhiteFurnaceRendersOne) {
 // throughput at each bounce, so Russian roulette ends most of them from the third bounce on:
 // a fault in its reweighting shows here (the white furnace never plays roulette).
 TEST(PathTracerTest, GreyEnclosureAroundALightIsAnalytic) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   const double radius = 2.0, albedo = 0.5, intensity = 4.0, light_radius = 0.1;
   Scene scene;
   scene.kind = "enclosure";
@@ -119,7 +108,7 @@ TEST(PathTracerTest, GreyEnclosureAroundALightIsAnalytic) {
   scene.lights = {light};
   const double s = (light_radius / radius) * (light_radius / radius);
   const double expected = albedo * intensity / (kPi * radius * radius * (1 - albedo * (1 - s)));
-  Frame frame = render_frame(*renderer, scene, RenderSettings{64, 64, 7, 2});
+  Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{64, 64, 7, 2});
   double sum = 0;
   for (size_t p = 0; p < frame.instance.size(); ++p) {
     ASSERT_EQ(frame.instance[p], 1u);
@@ -131,9 +120,9 @@ TEST(PathTracerTest, GreyEnclosureAroundALightIsAnalytic) {
 
 // A lone Lambertian plane lit by the sun only: radiance = albedo * intensity * cos exactly.
 TEST(PathTracerTest, SunOnALambertianPlaneIsAnalytic) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.6, 0.0, 2.5, 35.0);
-  Frame frame = render_frame(*renderer, scene, RenderSettings{4, 2, 1, 2});
+  Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{4, 2, 1, 2});
   const double expected = 0.6 * 2.5 * std::sin(deg_to_rad(35.0));
   int checked = 0;
   for (size_t p = 0; p < frame.instance.size(); ++p) {
@@ -155,14 +144,14 @@ Vec3 label_point(const Scene& scene, const Frame& frame, int x, int y) {
 
 // A point light over a Lambertian plane: L = albedo / pi * I cos / r^2 at every point.
 TEST(PathTracerTest, PointLightOnAPlaneIsInverseSquare) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.5, 0.0, 0.0, 45.0);
   Light light;
   light.kind = Light::Kind::kPoint;
   light.intensity = 10;
   light.position = {1, 5, 1.2};
   scene.lights.push_back(light);
-  Frame frame = render_frame(*renderer, scene, RenderSettings{16, 0, 2, 2});
+  Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{16, 0, 2, 2});
   double rel_sum = 0;
   int count = 0;
   for (int y = 18; y < frame.height; ++y) {
@@ -184,7 +173,7 @@ TEST(PathTracerTest, PointLightOnAPlaneIsInverseSquare) {
 // emitting sphere wholly above a point's horizon gives it the irradiance I cos / r^2), but
 // through cone sampling, MIS with BSDF rays that hit the sphere, and a clipped shadow ray.
 TEST(PathTracerTest, SphereLightOnAPlaneMatchesThePointOfTheSameIntensity) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.5, 0.0, 0.0, 45.0);
   Light light;
   light.kind = Light::Kind::kPoint;
@@ -192,7 +181,7 @@ TEST(PathTracerTest, SphereLightOnAPlaneMatchesThePointOfTheSameIntensity) {
   light.position = {1, 5, 1.2};
   light.radius = 0.4;
   scene.lights.push_back(light);
-  Frame frame = render_frame(*renderer, scene, RenderSettings{64, 1, 2, 2});
+  Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{64, 1, 2, 2});
   double rel_sum = 0;
   int count = 0;
   for (int y = 18; y < frame.height; ++y) {
@@ -216,10 +205,10 @@ TEST(PathTracerTest, SphereLightOnAPlaneMatchesThePointOfTheSameIntensity) {
 // A sun with a disk (penumbrae) gives an unshadowed Lambertian plane what the delta sun
 // gives, within the disk's tiny spread of angles.
 TEST(PathTracerTest, SunDiskOnALambertianPlaneIsAnalytic) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.6, 0.0, 2.5, 35.0);
   scene.sun.angular_diameter_deg = 0.53;
-  Frame frame = render_frame(*renderer, scene, RenderSettings{4, 2, 1, 2});
+  Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{4, 2, 1, 2});
   const double expected = 0.6 * 2.5 * std::sin(deg_to_rad(35.0));
   int checked = 0;
   for (size_t p = 0; p < frame.instance.size(); ++p) {
@@ -236,7 +225,7 @@ TEST(PathTracerTest, SunDiskOnALambertianPlaneIsAnalytic) {
 // casting shadows and interreflections, must average what three renders with one light
 // each sum to (they choose nothing).
 TEST(PathTracerTest, OneShadowRayPerDeepVertexIsUnbiased) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene;
   scene.kind = "analytic";
   scene.camera = look_at_camera(48, 36, 55, {0, -3.2, 1.6}, {0, 0, 0.4});
@@ -269,7 +258,7 @@ TEST(PathTracerTest, OneShadowRayPerDeepVertexIsUnbiased) {
   all.environment = sky.environment;
   const RenderSettings settings{32, 3, 7, 2};
   auto mean = [&](const Scene& s) {
-    Frame frame = render_frame(*renderer, s, settings);
+    Frame frame = renderer_testing::render_frame(*renderer, s, settings);
     EXPECT_EQ(frame.invalid_samples, 0u);
     double sum = 0;
     for (float v : frame.rgb) sum += v;
@@ -281,12 +270,12 @@ TEST(PathTracerTest, OneShadowRayPerDeepVertexIsUnbiased) {
 
 // clamp_indirect limits light after a bounce and never direct light.
 TEST(PathTracerTest, ClampIndirectLeavesDirectLightAlone) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.6, 0.0, 2.5, 35.0);
   RenderSettings settings{4, 2, 1, 2};
-  Frame plain = render_frame(*renderer, scene, settings);
+  Frame plain = renderer_testing::render_frame(*renderer, scene, settings);
   settings.clamp_indirect = 1e-6;
-  Frame clamped = render_frame(*renderer, scene, settings);
+  Frame clamped = renderer_testing::render_frame(*renderer, scene, settings);
   EXPECT_EQ(plain.rgb, clamped.rgb);  // a lone plane has no indirect light
 
   // A box open to the sky: most of its light has bounced. A clamp far above any value
@@ -302,11 +291,11 @@ TEST(PathTracerTest, ClampIndirectLeavesDirectLightAlone) {
   box.sun.intensity = 2;
   box.sun.direction = normalize(Vec3{0, -0.3, 1});
   settings.clamp_indirect = 0;
-  const Frame unclamped = render_frame(*renderer, box, settings);
+  const Frame unclamped = renderer_testing::render_frame(*renderer, box, settings);
   settings.clamp_indirect = 1e9;
-  EXPECT_EQ(render_frame(*renderer, box, settings).rgb, unclamped.rgb);
+  EXPECT_EQ(renderer_testing::render_frame(*renderer, box, settings).rgb, unclamped.rgb);
   settings.clamp_indirect = 0.01;
-  const Frame tight = render_frame(*renderer, box, settings);
+  const Frame tight = renderer_testing::render_frame(*renderer, box, settings);
   double sum_unclamped = 0, sum_tight = 0;
   for (size_t i = 0; i < unclamped.rgb.size(); ++i) {
     EXPECT_LE(tight.rgb[i], unclamped.rgb[i] + 1e-6f) << i;
@@ -320,7 +309,7 @@ TEST(PathTracerTest, ClampIndirectLeavesDirectLightAlone) {
 // the point under its centre: L = radiance R^2 / (h^2 + R^2). Light sampling and BSDF rays
 // that hit the disk are combined by MIS; the rect light is checked the same way.
 TEST(PathTracerTest, AreaLightsOnAPlaneMatchClosedForms) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene;
   scene.kind = "analytic";
   scene.camera = look_at_camera(16, 16, 1.0, {0, -1e-3, 0.5}, {0, 0, 0});
@@ -349,7 +338,7 @@ TEST(PathTracerTest, AreaLightsOnAPlaneMatchClosedForms) {
       {rect, 4 * radiance * view_factor}};
   for (const auto& [light, expected] : cases) {
     scene.lights = {light};
-    Frame frame = render_frame(*renderer, scene, RenderSettings{64, 0, 9, 2});
+    Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{64, 0, 9, 2});
     double sum = 0;
     for (size_t p = 0; p < frame.instance.size(); ++p) sum += frame.rgb[3 * p];
     EXPECT_NEAR(sum / frame.instance.size(), expected, 0.01 * expected)
@@ -360,7 +349,7 @@ TEST(PathTracerTest, AreaLightsOnAPlaneMatchClosedForms) {
 // Depth and normal of a sphere against a ray-sphere intersection (the mesh is a fine
 // tessellation, hence the tolerances).
 TEST(PathTracerTest, DepthAndNormalOfASphereAreAnalytic) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene;
   scene.kind = "analytic";
   scene.camera = look_at_camera(48, 48, 40, {0, -4, 0.5}, {0, 0, 0.5});
@@ -372,7 +361,7 @@ TEST(PathTracerTest, DepthAndNormalOfASphereAreAnalytic) {
   scene.instances = {{1, SemanticClass::kProp, "sphere"}};
   RenderSettings settings{1, 0, 1, 2};
   settings.labels_only = true;
-  Frame frame = render_frame(*renderer, scene, settings);
+  Frame frame = renderer_testing::render_frame(*renderer, scene, settings);
   const Camera& cam = scene.camera;
   int checked = 0;
   for (int y = 0; y < frame.height; ++y) {
@@ -521,16 +510,16 @@ void expect_same_frames(const Frame& a, const Frame& b, const std::string& what)
 }
 
 TEST(PathTracerTest, IdenticalBytesForAnyThreadCountAndTiling) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = everything_scene();
   RenderSettings settings{8, 3, 77, 1};
-  Frame one = render_frame(*renderer, scene, settings);
+  Frame one = renderer_testing::render_frame(*renderer, scene, settings);
   settings.threads = 2;
-  Frame two = render_frame(*renderer, scene, settings);
+  Frame two = renderer_testing::render_frame(*renderer, scene, settings);
   settings.tile_size = 7;
-  Frame odd_tiles = render_frame(*renderer, scene, settings);
+  Frame odd_tiles = renderer_testing::render_frame(*renderer, scene, settings);
   settings.tile_size = 1;
-  Frame pixel_tiles = render_frame(*renderer, scene, settings);
+  Frame pixel_tiles = renderer_testing::render_frame(*renderer, scene, settings);
   expect_same_frames(one, two, "1 vs 2 threads");
   expect_same_frames(one, odd_tiles, "16 vs 7 pixel tiles");
   expect_same_frames(one, pixel_tiles, "16 vs 1 pixel tiles");
@@ -546,20 +535,20 @@ TEST(PathTracerTest, IdenticalBytesForAnyThreadCountAndTiling) {
   EXPECT_LT(lo, 0.3);
   // Another seed renders different noise, the same labels.
   settings.seed = 78;
-  Frame other = render_frame(*renderer, scene, settings);
+  Frame other = renderer_testing::render_frame(*renderer, scene, settings);
   EXPECT_NE(one.rgb, other.rgb);
   EXPECT_EQ(one.depth, other.depth);
 }
 
 TEST(PathTracerTest, PreethamSkyRendersAndIsBluerOverhead) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.5, 1.0, 3.0, 30.0);
   scene.sky.model = Sky::Model::kPreetham;
   scene.sky.turbidity = 2.5;
   // The sun behind the camera: the view is away from the white circumsolar glow.
   scene.sun.direction = {0, -scene.sun.direction.y, scene.sun.direction.z};
-  Frame a = render_frame(*renderer, scene, RenderSettings{4, 1, 5, 1});
-  Frame b = render_frame(*renderer, scene, RenderSettings{4, 1, 5, 2});
+  Frame a = renderer_testing::render_frame(*renderer, scene, RenderSettings{4, 1, 5, 1});
+  Frame b = renderer_testing::render_frame(*renderer, scene, RenderSettings{4, 1, 5, 2});
   EXPECT_EQ(a.rgb, b.rgb);
   EXPECT_EQ(a.invalid_samples, 0u);
   // The top row looks at a clear sky away from the sun: bluer than red.
@@ -584,7 +573,7 @@ int blurred_pixels(const Frame& frame) {
 // the focus distance the edge is sharp; twice as far it blurs over the circle of confusion
 // (radius fx * aperture * |1/focus - 1/z| pixels).
 TEST(PathTracerTest, ThinLensFocusesAtTheFocusDistance) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Material glow;
   glow.base_color = {0, 0, 0};
   glow.emission = {1, 1, 1};
@@ -606,8 +595,8 @@ TEST(PathTracerTest, ThinLensFocusesAtTheFocusDistance) {
   };
   RenderSettings settings{64, 0, 4, 2};
   Scene sharp_scene = scene_with_wall_at(2.0);
-  Frame sharp = render_frame(*renderer, sharp_scene, settings);
-  Frame blurred = render_frame(*renderer, scene_with_wall_at(4.0), settings);
+  Frame sharp = renderer_testing::render_frame(*renderer, sharp_scene, settings);
+  Frame blurred = renderer_testing::render_frame(*renderer, scene_with_wall_at(4.0), settings);
   EXPECT_LE(blurred_pixels(sharp), 1);
   const double coc_radius = sharp_scene.camera.fx * 0.1 * (1.0 / 2 - 1.0 / 4);  // ~4.4 px
   EXPECT_GE(blurred_pixels(blurred), static_cast<int>(2 * coc_radius) - 2);
@@ -622,7 +611,7 @@ TEST(PathTracerTest, ThinLensFocusesAtTheFocusDistance) {
 // A texture holding NaN makes some radiance samples NaN: they are dropped and counted, and
 // the image stays finite.
 TEST(PathTracerTest, NanSamplesAreDroppedAndCounted) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = plane_scene(0.5, 1.0, 2.0, 45.0);
   Texture broken;
   broken.width = 2;
@@ -639,18 +628,18 @@ TEST(PathTracerTest, NanSamplesAreDroppedAndCounted) {
     scene.meshes[0].texcoords.insert(scene.meshes[0].texcoords.end(),
                                      {static_cast<float>(p.x), static_cast<float>(p.y)});
   }
-  Frame frame = render_frame(*renderer, scene, RenderSettings{4, 2, 5, 2});
+  Frame frame = renderer_testing::render_frame(*renderer, scene, RenderSettings{4, 2, 5, 2});
   EXPECT_GT(frame.invalid_samples, 0u);
   for (float v : frame.rgb) ASSERT_TRUE(std::isfinite(v));
 }
 
 TEST(PathTracerTest, LabelsOnlyAndLayerSubsets) {
-  auto renderer = make_path_tracer();
+  auto renderer = renderer_testing::make_renderer();
   Scene scene = everything_scene();
-  Frame full = render_frame(*renderer, scene, RenderSettings{2, 1, 3, 2});
+  Frame full = renderer_testing::render_frame(*renderer, scene, RenderSettings{2, 1, 3, 2});
   RenderSettings labels{2, 1, 3, 2};
   labels.labels_only = true;
-  Frame fast = render_frame(*renderer, scene, labels);
+  Frame fast = renderer_testing::render_frame(*renderer, scene, labels);
   ASSERT_EQ(fast.rgb.size(), full.rgb.size());
   for (float v : fast.rgb) ASSERT_EQ(v, 0.0f);
   EXPECT_EQ(fast.depth, full.depth);
@@ -662,7 +651,7 @@ TEST(PathTracerTest, LabelsOnlyAndLayerSubsets) {
 
   RenderSettings subset{2, 1, 3, 2};
   subset.layers = layer_bit(Layer::kRgb) | layer_bit(Layer::kInstance);
-  Frame some = render_frame(*renderer, scene, subset);
+  Frame some = renderer_testing::render_frame(*renderer, scene, subset);
   EXPECT_EQ(some.rgb, full.rgb);
   EXPECT_EQ(some.instance, full.instance);
   EXPECT_TRUE(some.depth.empty());

@@ -10,7 +10,6 @@
 namespace synthfarm::sensor {
 namespace {
 
-constexpr Cfa kAllCfas[] = {Cfa::kRggb, Cfa::kBggr, Cfa::kGrbg, Cfa::kGbrg};
 
 std::vector<float> constant_image(int width, int height, float r, float g, float b) {
   std::vector<float> rgb;

@@ -2,6 +2,7 @@
 // shared by the mosaic, the demosaicers, the raw EXR layer and the spec.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string_view>
 
@@ -9,6 +10,7 @@ namespace synthfarm::sensor {
 
 // Named by the colours of the top-left 2 x 2 block, row by row (OpenCV/DNG convention).
 enum class Cfa { kRggb, kBggr, kGrbg, kGbrg };
+inline constexpr std::array<Cfa, 4> kAllCfas = {Cfa::kRggb, Cfa::kBggr, Cfa::kGrbg, Cfa::kGbrg};
 
 // 0 = red, 1 = green, 2 = blue: the colour photosite (x, y) of `cfa` records.
 constexpr int cfa_colour(Cfa cfa, int x, int y) {

@@ -14,7 +14,6 @@
 namespace synthfarm::sensor {
 namespace {
 
-constexpr Cfa kAllCfas[] = {Cfa::kRggb, Cfa::kBggr, Cfa::kGrbg, Cfa::kGbrg};
 
 // A mosaic of `rgb` (interleaved) by `cfa`, no colour transform.
 std::vector<float> sample_cfa(const std::vector<float>& rgb, int width, int height, Cfa cfa) {
