@@ -79,11 +79,11 @@ tl::expected<sensor::Rgb8Image, std::string> decode_png(const std::string& bytes
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) return tl::unexpected(image.message);
+  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) return tl::unexpected(std::string(image.message));
   image.format = PNG_FORMAT_RGB;
   sensor::Rgb8Image out{static_cast<int>(image.width), static_cast<int>(image.height), {}};
   out.pixels.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) return tl::unexpected(image.message);
+  if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) return tl::unexpected(std::string(image.message));
   return out;
 }
 

@@ -2,8 +2,8 @@
 // camera for one sample (a noise flow on the raw mosaic, or an RGB-to-camera mapping).
 // This header is the whole interface the sample pipeline sees; it names no LibTorch type.
 // The implementation lives in sensor/torch/, a shared library (libsynthfarm_sensor_torch.so)
-// that only the worker links; every other program opens it with plugin_model_loader() when
-// a spec names a model, so it never NEEDs LibTorch to start.
+// that programs open with plugin_model_loader(): the worker at start, the CLI when a spec
+// names a model; none NEEDs LibTorch to start, and the coordinator never loads it.
 //
 // Determinism: apply() with the same bytes, image, parameters and seed returns the same
 // bits whatever the thread count of the calling program (sensor/torch/torch_model.h says

@@ -3,8 +3,9 @@
 // that a model does not fold the image onto itself, and the wider undistorted pinhole camera
 // to render so that a warp (lens_warp.h) can fill every distorted output pixel.
 //
-// Must not depend on render/ or on the spec: the coordinator links this file alone (the
-// synthfarm_lens target) to validate a spec's lens at submission, without the renderer.
+// Must not depend on render/ or on the spec: the coordinator links this file (in the
+// synthfarm_sensor_models target, with the camera presets) to validate a spec's lens at
+// submission, without the renderer.
 // Every transcendental function that feeds output is base/math.h's portable_*, so results
 // are bit-identical on any x86-64 machine; nothing here is random or stateful.
 //

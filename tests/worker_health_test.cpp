@@ -92,7 +92,13 @@ TEST(WorkerHealth, FileGoesStaleWhileRedisIsDownAndIsRefreshedWhenItIsBack) {
   Farm farm(no_workers());
   const fs::path file = farm.dir() / "worker.alive";
   auto worker = farm.start_worker({"--health-file", file.string()});
-  ASSERT_TRUE(eventually([&] { return age(file) && *age(file) < seconds(2); }, seconds(20)))
+  // Healthy first: Redis has answered (the file the worker writes at start says "starting").
+  ASSERT_TRUE(eventually(
+      [&] {
+        return age(file) && *age(file) < seconds(2) &&
+               run_command({"cat", file.string()}).second.find("redis answered") != std::string::npos;
+      },
+      seconds(20)))
       << worker->log();
 
   farm.redis()->kill();

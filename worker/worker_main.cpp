@@ -11,7 +11,7 @@
 #include "base/clock.h"
 #include "base/stop_signals.h"
 #include "protocol/curve.h"
-#include "sensor/torch/torch_model.h"
+#include "sensor/learned_model.h"
 #include "storage/allow_list.h"
 #include "worker/health_file.h"
 #include "worker/worker.h"
@@ -34,17 +34,21 @@ tl::expected<std::optional<synthfarm::protocol::CurveClientConfig>, std::string>
   return CurveClientConfig{std::move(*keys), std::move(*server)};
 }
 
-// Learned camera models (sensor.model) run in this process through LibTorch, linked: the
-// worker is the one program that always carries it. As many samples may run a model at
-// once as there are render threads, each on one LibTorch thread, which keeps the bits
-// independent of the count (sensor/torch/torch_model.h).
-std::optional<synthfarm::sensor::LearnedModelLoader> learned_model_loader(int threads) {
-  auto loader = synthfarm::sensor::torch_model_loader(threads);
-  if (!loader) {
-    spdlog::error("learned camera models: {}", loader.error());
-    return std::nullopt;
-  }
-  return std::move(*loader);
+// Learned camera models (sensor.model) run in this process through the LibTorch plugin,
+// opened here at start (after the stop signals are blocked: OpenBLAS starts its threads
+// when it is loaded, and they must inherit the mask, or a SIGTERM could land on one of them
+// and kill the process). As many samples may run a model at once as there are render
+// threads, each on one LibTorch thread, which keeps the bits independent of the count
+// (sensor/torch/torch_model.h). A worker without the plugin still renders every job
+// without a model; a job with one fails its shards with the reason logged here.
+synthfarm::sensor::LearnedModelLoader learned_model_loader(int threads) {
+  auto loader = synthfarm::sensor::plugin_model_loader(threads);
+  if (loader) return std::move(*loader);
+  spdlog::warn("learned camera models unavailable: {}", loader.error());
+  return [error = loader.error()](const std::string&, const std::string& name)
+             -> tl::expected<std::shared_ptr<const synthfarm::sensor::LearnedModel>, std::string> {
+    return tl::unexpected(name + ": learned camera models unavailable on this worker: " + error);
+  };
 }
 
 }  // namespace
@@ -169,11 +173,8 @@ int main(int argc, char** argv) {
     options.health_file = std::move(*file);
   }
 
-  auto learned_models = learned_model_loader(options.threads);
-  if (!learned_models) return 1;
-  options.learned_models = std::move(*learned_models);
-
-  StopSignals signals;  // before any thread starts
+  StopSignals signals;  // before any thread starts (learned_model_loader's among them)
+  options.learned_models = learned_model_loader(options.threads);
   options.clock = system_clock();
   auto worker = worker::Worker::create(std::move(options));
   if (!worker) {

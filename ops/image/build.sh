@@ -15,7 +15,7 @@
 # Steps:
 #  1. `cmake --install --strip` stages the programs in OUT/stage/usr (bin/, share/synthfarm/web,
 #     and lib/synthfarm/libsynthfarm_sensor_torch.so: learned camera models, which the worker
-#     links and the CLI opens on demand).
+#     opens at start and the CLI on demand).
 #  2. The Debian packages to install are those owning the libraries the programs and the
 #     plugin name in their NEEDED entries (objdump -p, dpkg -S; the plugin brings LibTorch's
 #     runtime, libtorch1.13), plus: libopenblas0-pthread (LibTorch calls whatever

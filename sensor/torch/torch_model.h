@@ -1,7 +1,7 @@
 // The LibTorch implementation of sensor::LearnedModel, built as the shared library
-// libsynthfarm_sensor_torch.so. The worker links it and calls torch_model_loader(); every
-// other program reaches the same code through sensor::plugin_model_loader() (dlopen of the
-// extern "C" factory declared below). No LibTorch type appears here.
+// libsynthfarm_sensor_torch.so. Programs reach it through sensor::plugin_model_loader()
+// (dlopen of the extern "C" factory declared below); its own tests and benchmarks link it and
+// call torch_model_loader(). No LibTorch type appears here.
 //
 // Model format: a TorchScript archive (torch.jit.save / torch::jit::Module::save) whose
 //   forward(image: Tensor, params: Tensor) -> Tensor
