@@ -5,7 +5,7 @@
 // (the PNG, or the JPEG decoded); tiles are laid out in the order above, four per row, and
 // written as one PNG.
 //
-//   build/bin/sensor_sheet [--spec examples/quickstart.yaml] [--sample 2] [--spp 64]
+//   build/bin/sensor_sheet [--spec examples/quickstart.yaml] [--sample 5] [--spp 64]
 //                          [--out docs/sensor_sheet.png]
 #include <fmt/format.h>
 #include <png.h>
@@ -92,7 +92,7 @@ tl::expected<sensor::Rgb8Image, std::string> decode_png(const std::string& bytes
 int main(int argc, char** argv) {
   CLI::App app("sensor_sheet: one sample through several cameras, as one PNG");
   std::string spec_path = "examples/quickstart.yaml", out_path = "docs/sensor_sheet.png";
-  int sample = 2, spp = 64, threads = 0;
+  int sample = 5, spp = 64, threads = 0;
   app.add_option("--spec", spec_path, "the spec whose sample is shown");
   app.add_option("--sample", sample, "which sample")->check(CLI::NonNegativeNumber);
   app.add_option("--spp", spp, "samples per pixel of every tile")->check(CLI::Range(1, 65536));
