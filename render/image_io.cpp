@@ -463,4 +463,57 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
   return env;
 }
 
+tl::expected<ExrChannel, std::string> decode_exr_channel(std::string_view bytes, std::string_view name,
+                                                         const std::vector<std::string>& channels, int max_side) {
+  const std::string file(name);
+  if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0x76 || static_cast<unsigned char>(bytes[1]) != 0x2f ||
+      static_cast<unsigned char>(bytes[2]) != 0x31 || static_cast<unsigned char>(bytes[3]) != 0x01) {
+    return tl::unexpected(file + ": not an OpenEXR file");
+  }
+  if (auto problem = unsafe_exr_header(bytes)) return tl::unexpected(file + ": " + *problem);
+  try {
+    StringIStream stream(bytes);
+    Imf::InputFile input(stream);
+    const Imath::Box2i window = input.header().dataWindow();
+    const int64_t width = int64_t{window.max.x} - window.min.x + 1, height = int64_t{window.max.y} - window.min.y + 1;
+    if (width < 1 || height < 1 || width > max_side || height > max_side) {
+      return tl::unexpected(fmt::format("{}: EXR size {} x {} is outside 1..{}", file, width, height, max_side));
+    }
+    ExrChannel out;
+    for (const std::string& channel : channels) {
+      if (input.header().channels().findChannel(channel)) {
+        out.channel = channel;
+        break;
+      }
+    }
+    if (out.channel.empty()) {
+      std::string names;
+      for (const std::string& channel : channels) names += (names.empty() ? "" : " or ") + channel;
+      return tl::unexpected(fmt::format("{}: EXR has no {} channel", file, names));
+    }
+    out.width = static_cast<int>(width);
+    out.height = static_cast<int>(height);
+    out.values.resize(static_cast<size_t>(width * height));
+    // OpenEXR addresses a slice from the data window's origin: the base is where pixel (0, 0)
+    // would be, computed as an integer since it may lie outside the vector.
+    const size_t y_stride = sizeof(float) * static_cast<size_t>(width);
+    const uintptr_t base = reinterpret_cast<uintptr_t>(out.values.data()) -
+                           static_cast<uintptr_t>(window.min.x) * sizeof(float) -
+                           static_cast<uintptr_t>(window.min.y) * y_stride;
+    Imf::FrameBuffer buffer;
+    buffer.insert(out.channel, Imf::Slice(Imf::FLOAT, reinterpret_cast<char*>(base), sizeof(float), y_stride));
+    input.setFrameBuffer(buffer);
+    input.readPixels(window.min.y, window.max.y);
+    for (size_t i = 0; i < out.values.size(); ++i) {
+      if (!std::isfinite(out.values[i])) {
+        return tl::unexpected(fmt::format("{}: pixel ({}, {}) of {} is not finite", file, i % out.width,
+                                          i / out.width, out.channel));
+      }
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return tl::unexpected(fmt::format("{}: not a readable OpenEXR file: {}", file, e.what()));
+  }
+}
+
 }  // namespace synthfarm::render

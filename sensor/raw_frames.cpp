@@ -1,10 +1,5 @@
 #include "sensor/raw_frames.h"
 
-#include <OpenEXR/ImfChannelList.h>
-#include <OpenEXR/ImfFrameBuffer.h>
-#include <OpenEXR/ImfHeader.h>
-#include <OpenEXR/ImfIO.h>
-#include <OpenEXR/ImfInputFile.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,28 +9,10 @@
 #include <optional>
 #include <stdexcept>
 
+#include "render/image_io.h"
+
 namespace synthfarm::sensor {
 namespace {
-
-// An Imf::IStream over bytes in memory; reads past the end throw, so a truncated file is
-// an error message.
-class MemoryIStream final : public Imf::IStream {
- public:
-  explicit MemoryIStream(std::string_view bytes) : Imf::IStream("memory"), bytes_(bytes) {}
-  bool read(char c[], int n) override {
-    if (n < 0 || pos_ > bytes_.size() || static_cast<size_t>(n) > bytes_.size() - pos_)
-      throw std::runtime_error("unexpected end of file");
-    std::memcpy(c, bytes_.data() + pos_, static_cast<size_t>(n));
-    pos_ += static_cast<size_t>(n);
-    return pos_ < bytes_.size();
-  }
-  uint64_t tellg() override { return pos_; }
-  void seekg(uint64_t pos) override { pos_ = static_cast<size_t>(pos); }
-
- private:
-  std::string_view bytes_;
-  size_t pos_ = 0;
-};
 
 // A PGM header: whitespace-separated decimal fields with '#' comments to the end of a line.
 class HeaderReader {
@@ -129,44 +106,9 @@ std::string encode_pgm(std::span<const float> values, int width, int height, int
 }
 
 tl::expected<MonoImage, std::string> decode_raw_exr(std::string_view bytes, std::string_view name) {
-  try {
-    MemoryIStream stream(bytes);
-    Imf::InputFile input(stream);
-    const Imath::Box2i window = input.header().dataWindow();
-    const int64_t width = int64_t{window.max.x} - window.min.x + 1,
-                  height = int64_t{window.max.y} - window.min.y + 1;
-    if (width < 1 || height < 1 || width > kMaxFrameSide || height > kMaxFrameSide)
-      return tl::unexpected(
-          fmt::format("{}: EXR size {} x {} is outside 1..{}", name, width, height, kMaxFrameSide));
-    const Imf::ChannelList& channels = input.header().channels();
-    const char* channel = channels.findChannel("raw.Y") ? "raw.Y"
-                          : channels.findChannel("Y")   ? "Y"
-                                                        : nullptr;
-    if (!channel) return tl::unexpected(fmt::format("{}: EXR has no raw.Y or Y channel", name));
-    MonoImage image;
-    image.width = static_cast<int>(width);
-    image.height = static_cast<int>(height);
-    image.data.resize(static_cast<size_t>(width * height));
-    // OpenEXR addresses a slice from the data window's origin: the base is where pixel
-    // (0, 0) would be, computed as an integer since it may lie outside the vector.
-    const size_t y_stride = sizeof(float) * static_cast<size_t>(width);
-    const uintptr_t base = reinterpret_cast<uintptr_t>(image.data.data()) -
-                           static_cast<uintptr_t>(window.min.x) * sizeof(float) -
-                           static_cast<uintptr_t>(window.min.y) * y_stride;
-    Imf::FrameBuffer buffer;
-    buffer.insert(channel,
-                  Imf::Slice(Imf::FLOAT, reinterpret_cast<char*>(base), sizeof(float), y_stride));
-    input.setFrameBuffer(buffer);
-    input.readPixels(window.min.y, window.max.y);
-    for (size_t i = 0; i < image.data.size(); ++i) {
-      if (!std::isfinite(image.data[i]))
-        return tl::unexpected(fmt::format("{}: pixel ({}, {}) of {} is not finite", name,
-                                          i % image.width, i / image.width, channel));
-    }
-    return image;
-  } catch (const std::exception& e) {
-    return tl::unexpected(fmt::format("{}: not a readable OpenEXR file: {}", name, e.what()));
-  }
+  auto layer = render::decode_exr_channel(bytes, name, {"raw.Y", "Y"}, kMaxFrameSide);
+  if (!layer) return tl::unexpected(layer.error());
+  return MonoImage{layer->width, layer->height, std::move(layer->values)};
 }
 
 tl::expected<MonoImage, std::string> decode_raw_frame(std::string_view bytes,

@@ -2,8 +2,8 @@
 // OpenEXR with a `raw.Y` or `Y` channel (the raw layer the sample pipeline writes), read
 // from bytes in memory into floats in raw units (white level = 1), and PGM written. The
 // frames are an operator's own files, read by a command-line tool: sizes are bounded and
-// every problem is a message naming the file, but OpenEXR's header is not walked the way
-// render/image_io.cpp walks untrusted environment maps. OpenEXR stays inside raw_frames.cpp.
+// every problem is a message naming the file. EXRs are read by render/image_io.h's
+// decode_exr_channel, which checks their header as it does untrusted environment maps.
 #pragma once
 
 #include <span>
