@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Builds synthfarm's container image: the three programs, the LibTorch plugin and the
-# dashboard on a Debian 12 root file system made from Debian packages, holding the runtime
-# libraries the programs link and nothing to build with. No base image is pulled from any
-# registry.
+# Builds synthfarm's container image: the three programs and the dashboard on a Debian 12
+# root file system made from Debian packages, holding the runtime libraries the programs
+# link and nothing to build with. No base image is pulled from any registry.
 #
 #   ops/image/build.sh [--build DIR] [--out DIR] [--tag NAME:TAG] [--rootfs-only] [--fresh]
 #
@@ -13,16 +12,17 @@
 #   --fresh         make the Debian part again even if a cached one fits
 #
 # Steps:
-#  1. `cmake --install --strip` stages the programs in OUT/stage/usr (bin/, share/synthfarm/web,
-#     and lib/synthfarm/libsynthfarm_sensor_torch.so: learned camera models, which the worker
-#     opens at start and the CLI on demand).
-#  2. The Debian packages to install are those owning the libraries the programs and the
-#     plugin name in their NEEDED entries (objdump -p, dpkg -S; the plugin brings LibTorch's
-#     runtime, libtorch1.13), plus: libopenblas0-pthread (LibTorch calls whatever
-#     libblas.so.3 is installed, and apt would pick the reference BLAS, ~10x slower), tini
-#     (the init, ENTRYPOINT), dash and findutils (the worker probe's /bin/sh and find),
-#     ca-certificates (HTTPS to S3), base-files (/etc/os-release, which image scanners read)
-#     and base-passwd (/etc/passwd); and what dpkg itself and the packages' maintainer scripts run (dpkg, coreutils, sed,
+#  1. `cmake --install --strip` stages the programs in OUT/stage/usr (bin/, share/synthfarm/web).
+#     The LibTorch plugin (learned camera models, sensor/torch/) is left out: Debian's
+#     libtorch1.13 depends on several hundred packages (OpenCV, Qt, FFmpeg, GDAL), some of
+#     whose maintainer scripts cannot run in this Essential-less root file system. The
+#     image's workers render every job without `sensor.model` and fail the shards of one
+#     that names a model, saying why (docs/deploy.md, docs/sensor.md).
+#  2. The Debian packages to install are those owning the libraries the programs name in
+#     their NEEDED entries (objdump -p, dpkg -S), plus: tini (the init, ENTRYPOINT), dash
+#     and findutils (the worker probe's /bin/sh and find), ca-certificates (HTTPS to S3),
+#     base-files (/etc/os-release, which image scanners read) and base-passwd (/etc/passwd);
+#     and what dpkg itself and the packages' maintainer scripts run (dpkg, coreutils, sed,
 #     grep, diffutils, libc-bin, and perl-base for debconf: Debian's Essential packages,
 #     which no package lists as a dependency). apt adds the dependencies; no -dev package,
 #     no compiler.
@@ -32,13 +32,10 @@
 #  4. The programs go on top, with the user synthfarm (uid/gid 10001), the directories meant
 #     to be volumes (/var/lib/synthfarm, /run/synthfarm; writable by that user, the rest of
 #     the file system read-only to it), and apt's leftovers removed. Checks: no -dev package
-#     or compiler; every library each program and the plugin needs resolves inside (ld.so
-#     --list); libblas.so.3 is OpenBLAS; each program starts as uid 10001.
+#     or compiler; every library each program needs resolves inside (ld.so --list); each
+#     program starts as uid 10001.
 #  5. buildah commits it from `scratch` as an OCI image: OUT/oci (an OCI layout) and
 #     OUT/synthfarm-image.tar (the same as an oci-archive, for `podman load`).
-# One image serves all three programs, so the coordinator's containers carry LibTorch too
-# (several hundred MiB with what Debian's libtorch1.13 depends on), which only the worker
-# uses; a separate worker image would keep it out of the others.
 # At the end it prints the image's and the root file system's sizes and the packages that
 # take the most room. Outputs: OUT/rootfs (the root file system), OUT/synthfarm-rootfs.tar,
 # OUT/oci, OUT/synthfarm-image.tar, OUT/summary.txt.
@@ -94,15 +91,11 @@ for p in "${programs[@]}"; do
   [[ -x $stage/usr/bin/$p ]] || die "cmake --install put no $p in bin/: build the tree first"
 done
 [[ -f $stage/usr/share/synthfarm/web/index.html ]] || die "cmake --install put no dashboard in share/synthfarm/web"
-plugin=$(find "$stage/usr" -path '*/synthfarm/libsynthfarm_sensor_torch.so' | head -1)
-[[ -n $plugin ]] || die "cmake --install put no libsynthfarm_sensor_torch.so in lib/synthfarm"
-plugin=${plugin#"$stage"}
+rm -rf "$stage"/usr/lib/synthfarm "$stage"/usr/lib/*/synthfarm  # the LibTorch plugin: see step 1
 
 # ---- 2. the packages ----------------------------------------------------------------
 multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH)
-# (Our own plugin is staged, not a Debian package's.)
-mapfile -t needed < <(for f in "${programs[@]/#//usr/bin/}" "$plugin"; do objdump -p "$stage$f" | awk '$1 == "NEEDED" {print $2}'; done |
-  grep -v '^libsynthfarm_' | sort -u)
+mapfile -t needed < <(for p in "${programs[@]}"; do objdump -p "$stage/usr/bin/$p" | awk '$1 == "NEEDED" {print $2}'; done | sort -u)
 libraries=()
 for soname in "${needed[@]}"; do
   owner=$(dpkg -S "*/$multiarch/$soname" 2>/dev/null | grep -v '^diversion' | head -1 | cut -d: -f1) || true
@@ -110,7 +103,7 @@ for soname in "${needed[@]}"; do
   libraries+=("$owner")
 done
 mapfile -t libraries < <(printf '%s\n' "${libraries[@]}" | sort -u)
-extras=(libopenblas0-pthread tini dash findutils ca-certificates base-files base-passwd)
+extras=(tini dash findutils ca-certificates base-files base-passwd)
 installer=(dpkg coreutils sed grep diffutils libc-bin perl-base)
 mapfile -t packages < <(printf '%s\n' "${libraries[@]}" "${extras[@]}" "${installer[@]}" | sort -u)
 say "libraries the programs link (${#needed[@]}) come from: ${libraries[*]}"
@@ -192,18 +185,13 @@ for f in cc c++ gcc g++ cpp clang ld as make cmake; do
 done
 headers=$(find "$rootfs/usr/include" -type f 2>/dev/null | head -3 || true)
 [[ -z $headers ]] || die "the image has headers: ${headers//$rootfs/}"
-# Every library each program and the plugin needs resolves inside the image, and each
-# program starts there as the image's user.
-interpreter=$(readelf -l "$rootfs/usr/bin/synthfarm" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
-for f in "${programs[@]/#//usr/bin/}" "$plugin"; do
-  if ! listed=$(chroot "$rootfs" "$interpreter" --list "$f" 2>&1) || grep -q 'not found' <<<"$listed"; then
-    die "$f cannot load in the image: $(grep -E 'not found|error' <<<"$listed" | tr -s ' \t\n' ' ')"
-  fi
-done
-blas=$(chroot "$rootfs" "$interpreter" --list "$plugin" | awk '$1 == "libblas.so.3" {print $3}')
-[[ $(chroot "$rootfs" readlink -f "$blas" 2>/dev/null) == *openblas* ]] ||
-  die "LibTorch's libblas.so.3 in the image is not OpenBLAS (${blas:-not found}): the reference BLAS is ~10x slower"
+# Every library each program needs resolves inside the image, and each program starts
+# there as the image's user.
 for p in "${programs[@]}"; do
+  interpreter=$(readelf -l "$rootfs/usr/bin/$p" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+  if ! listed=$(chroot "$rootfs" "$interpreter" --list "/usr/bin/$p" 2>&1) || grep -q 'not found' <<<"$listed"; then
+    die "$p cannot load in the image: $(grep -E 'not found|error' <<<"$listed" | tr -s ' \t\n' ' ')"
+  fi
   chroot --userspec=10001:10001 "$rootfs" "/usr/bin/$p" --help >/dev/null 2>&1 ||
     die "$p --help fails in the image as uid 10001"
 done
@@ -264,8 +252,7 @@ fi
   echo "root file system: $(mib "$(du -sb "$rootfs" | cut -f1)") in $(find "$rootfs" -type f | wc -l) files," \
     "$(dpkg_query -W -f='.\n' | wc -l) Debian packages ($rootfs)"
   echo "synthfarm itself: $(mib "$(cat "$rootfs"/usr/bin/synthfarm{,-coordinator,-worker} | wc -c)") (the three" \
-    "programs, stripped), $(mib "$(stat -c %s "$rootfs$plugin")") (the LibTorch plugin)," \
-    "$(mib "$(du -sb "$rootfs/usr/share/synthfarm/web" | cut -f1)") (the dashboard)"
+    "programs, stripped), $(mib "$(du -sb "$rootfs/usr/share/synthfarm/web" | cut -f1)") (the dashboard)"
   echo "the 10 largest packages: dpkg's Installed-Size, and what their files take here after trimming (KiB)"
   mapfile -t largest < <(dpkg_query -W -f='${Installed-Size} ${Package}\n' | sort -rn | head -10)
   for line in "${largest[@]}"; do
