@@ -43,12 +43,12 @@ if (($# == 0)); then
   cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test sensor_test jobs_test storage_test queue_test auth_test protocol_test coordinator_test worker_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
   # optimised build above runs them, the sanitizers see those paths in the smaller tests.
-  # systemd_units checks the unit files against the programs, which this pass does not build;
-  # nor does it build the LibTorch plugin's tests and model writer (LibTorch is not
-  # sanitizer-built, and only the worker and the plugin's own tests load it).
+  # systemd_units and cli_torch_link_check check the programs, which this pass does not build;
+  # nor does it build the LibTorch plugin, its tests or its model writer (LibTorch itself is
+  # not sanitizer-built).
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --timeout 900 -L unit \
-    -E 'HumanLabels.VisibleKeypoints|SceneLooksTest.SurfacesGetPatterns|CharacterTest.VisibleCharacterKeypoints|systemd_units|sensor_torch_write_models'
+    -E 'HumanLabels.VisibleKeypoints|SceneLooksTest.SurfacesGetPatterns|CharacterTest.VisibleCharacterKeypoints|systemd_units|sensor_torch_write_models|cli_torch_link_check'
 
   # Fuzzing (label fuzz): the parsers of outside bytes (fuzz/) built with clang, libFuzzer,
   # ASan and UBSan, only the fuzz targets and the libraries under them. Each target replays
