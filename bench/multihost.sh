@@ -25,7 +25,7 @@ NF_SOURCE=$PWD
 # shellcheck source=ops/lib/netns_farm.sh
 source ops/lib/netns_farm.sh
 
-work=$(mktemp -d -t synthfarm-bench-multihost.XXXXXX)
+work=$(mktemp -d)
 nf_init "$work"
 nf_netns_permitted || { echo "bench/multihost.sh: 'ip netns add' is not permitted here: $NF_NETNS_ERROR" >&2; exit 2; }
 trap 'nf_cleanup; rm -rf "$work"' EXIT
