@@ -397,13 +397,23 @@ std::string encode_png_rgb8(const std::vector<uint8_t>& rgb8, int width, int hei
   return out;
 }
 
-tl::expected<Environment, std::string> decode_environment_exr(std::string_view bytes, std::string_view name) {
-  const std::string file(name);
+namespace {
+
+// Why `bytes` must not reach OpenEXR: not an EXR at all, or a header unsafe_exr_header
+// refuses; nullopt when it may.
+std::optional<std::string> unreadable_exr(std::string_view bytes) {
   if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0x76 || static_cast<unsigned char>(bytes[1]) != 0x2f ||
       static_cast<unsigned char>(bytes[2]) != 0x31 || static_cast<unsigned char>(bytes[3]) != 0x01) {
-    return tl::unexpected(file + ": not an OpenEXR file");
+    return "not an OpenEXR file";
   }
-  if (auto problem = unsafe_exr_header(bytes)) return tl::unexpected(file + ": " + *problem);
+  return unsafe_exr_header(bytes);
+}
+
+}  // namespace
+
+tl::expected<Environment, std::string> decode_environment_exr(std::string_view bytes, std::string_view name) {
+  const std::string file(name);
+  if (auto problem = unreadable_exr(bytes)) return tl::unexpected(file + ": " + *problem);
   Environment env;
   env.name = file;
   try {
@@ -466,11 +476,7 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
 tl::expected<ExrChannel, std::string> decode_exr_channel(std::string_view bytes, std::string_view name,
                                                          const std::vector<std::string>& channels, int max_side) {
   const std::string file(name);
-  if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0x76 || static_cast<unsigned char>(bytes[1]) != 0x2f ||
-      static_cast<unsigned char>(bytes[2]) != 0x31 || static_cast<unsigned char>(bytes[3]) != 0x01) {
-    return tl::unexpected(file + ": not an OpenEXR file");
-  }
-  if (auto problem = unsafe_exr_header(bytes)) return tl::unexpected(file + ": " + *problem);
+  if (auto problem = unreadable_exr(bytes)) return tl::unexpected(file + ": " + *problem);
   try {
     StringIStream stream(bytes);
     Imf::InputFile input(stream);
