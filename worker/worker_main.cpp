@@ -51,6 +51,18 @@ synthfarm::sensor::LearnedModelLoader learned_model_loader(int threads) {
   };
 }
 
+// The recon plugin (recon/torch/): with it the worker claims fit_people shards too and says
+// which BLAS LibTorch runs on; without it, it claims render shards only.
+std::shared_ptr<const synthfarm::recon::PeopleFitter> people_fitter(int threads) {
+  auto fitter = synthfarm::recon::plugin_people_fitter(threads);
+  if (!fitter) {
+    spdlog::warn("fit_people unavailable, this worker claims no such shard: {}", fitter.error());
+    return nullptr;
+  }
+  spdlog::info("fit_people: {}", (*fitter)->describe());
+  return std::move(*fitter);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +187,7 @@ int main(int argc, char** argv) {
 
   StopSignals signals;  // before any thread starts (learned_model_loader's among them)
   options.learned_models = learned_model_loader(options.threads);
+  options.people_fitter = people_fitter(options.threads);
   options.clock = system_clock();
   auto worker = worker::Worker::create(std::move(options));
   if (!worker) {
