@@ -54,8 +54,11 @@ class WorkerImpl final : public Worker {
         queue_(*redis_, queue::keys::Keys{options_.key_prefix}),
         host_(host_name()) {
     if (options_.worker_id.empty()) options_.worker_id = fmt::format("{}-{}", host_, getpid());
-    tasks_ = {"render"};
-    for (std::string& task : recon_->tasks()) tasks_.push_back(std::move(task));
+    tasks_ = options_.tasks;
+    if (tasks_.empty()) {
+      tasks_ = {"render"};
+      for (std::string& task : recon_->tasks()) tasks_.push_back(std::move(task));
+    }
   }
 
   int run() override {
@@ -679,6 +682,14 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
   auto renderer = jobs::SampleRenderer::create(options.threads, read_asset, options.learned_models);
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
   auto recon = std::make_unique<ReconRunner>(options.people_fitter, read_asset);
+  for (const std::string& task : options.tasks) {
+    const std::vector<std::string> can = recon->tasks();
+    if (task != "render" && std::find(can.begin(), can.end(), task) == can.end()) {
+      return tl::unexpected(fmt::format("--tasks {}: this worker cannot run it ({})", task,
+                                        task == "fit_people" ? "the recon LibTorch plugin did not load"
+                                                             : "not in this version"));
+    }
+  }
   auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint, options.curve);
   if (!telemetry) return tl::unexpected(telemetry.error());
   auto control = protocol::ControlSubscriber::connect(options.control_endpoints, options.curve);

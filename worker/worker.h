@@ -67,6 +67,9 @@ struct WorkerOptions {
   // Fits people for task fit_people (recon/people_fit.h): worker_main opens the recon
   // LibTorch plugin at start. Null: the worker does not claim fit_people shards.
   std::shared_ptr<const recon::PeopleFitter> people_fitter;
+  // The tasks this worker claims (queue::keys::kTasks); empty: every one it can run. One it
+  // cannot run (fit_people without people_fitter) is an error of create().
+  std::vector<std::string> tasks;
   // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
   // any job throws, as a crashing renderer would.
   std::optional<uint64_t> fault_throw_on_sample;

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -125,6 +126,8 @@ int main(int argc, char** argv) {
                  "round and Redis answered within 15 s); removed when the worker stops. Probes check its age, "
                  "e.g. find PATH -mmin -1")
       ->envname("SYNTHFARM_HEALTH_FILE");
+  app.add_option("--tasks", options.tasks, "the tasks this worker claims (default: every one it can run)")
+      ->envname("SYNTHFARM_TASKS")->delimiter(',')->check(CLI::IsMember({"render", "fit_people", "fuse_depth"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // s3:// stores take their endpoint from the environment, as every AWS client does; the
@@ -187,7 +190,9 @@ int main(int argc, char** argv) {
 
   StopSignals signals;  // before any thread starts (learned_model_loader's among them)
   options.learned_models = learned_model_loader(options.threads);
-  options.people_fitter = people_fitter(options.threads);
+  if (options.tasks.empty() || std::count(options.tasks.begin(), options.tasks.end(), "fit_people")) {
+    options.people_fitter = people_fitter(options.threads);
+  }
   options.clock = system_clock();
   auto worker = worker::Worker::create(std::move(options));
   if (!worker) {
