@@ -235,9 +235,10 @@ tl::expected<void, std::string> DatasetBuilder::add_image(std::string_view sampl
                 {"height", *height},
                 {"sample", *index}};
   // The camera, as synthfarm's extension of COCO that recon/coco_input.h reads: a fit of
-  // these keypoints then needs no guess of the field of view.
+  // these keypoints then needs no guess of the field of view. Not for a sample with a lens:
+  // its keypoints are the distorted image's, which no pinhole K describes.
   for (const char* camera : {"K", "world_to_camera"}) {
-    if (j.contains(camera) && j[camera].is_array()) image[camera] = j[camera];
+    if (!j.contains("distortion") && j.contains(camera) && j[camera].is_array()) image[camera] = j[camera];
   }
   const bool clip_frame = j.contains("clip") && j["clip"].is_object();
   if (clip_frame) {

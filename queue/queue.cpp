@@ -50,9 +50,10 @@ RedisResult<std::optional<int64_t>> Queue::extend(const ShardRef& shard, int64_t
   return std::optional<int64_t>(reply->as_int());
 }
 
-RedisResult<bool> Queue::complete(const ShardRef& shard, int64_t renders) {
-  auto reply = redis_.eval(lua::complete, {}, {keys_.prefix, shard.job_id, str(shard.shard),
-                                           str(shard.token), str(shard.sample_count), str(renders)});
+RedisResult<bool> Queue::complete(const ShardRef& shard, int64_t renders, const ShardResiduals& residuals) {
+  auto reply = redis_.eval(lua::complete, {},
+                           {keys_.prefix, shard.job_id, str(shard.shard), str(shard.token), str(shard.sample_count),
+                            str(renders), fmt::format("{:.17g}", residuals.sum_px), str(residuals.units)});
   if (!reply) return tl::unexpected(reply.error());
   return reply->as_int() == 1;  // 0: stale token; -1: job cancelled or deleted
 }
@@ -172,6 +173,8 @@ JobRecord job_record_from_hash(const std::string& id, const std::map<std::string
   r.error = text("error");
   r.owner = text("owner");
   r.task = text("task");
+  r.residual_sum_px = std::strtod(text("residual_sum_px").c_str(), nullptr);
+  r.residual_units = num("residual_units");
   if (r.task.empty()) r.task = "render";  // jobs queued before tasks existed
   return r;
 }

@@ -50,6 +50,8 @@ struct JobRecord {
   std::string error;
   std::string owner;  // the name of the API token that submitted the job ("" before tokens)
   std::string task = "render";  // what its shards ask of a worker (kTasks)
+  double residual_sum_px = 0;   // fit_people: the completed units' mean residuals, summed
+  int64_t residual_units = 0;   // and how many
 };
 
 // What the queue stores for a new job: the fields the scripts read (priority, shard
@@ -77,6 +79,12 @@ struct JobCounts {
   std::map<std::string, int64_t> by_state;  // every state of kJobStates (0 when none), and
                                             // any other the counters hold
   int64_t total() const;
+};
+
+// A fit_people shard's units' mean reprojection errors, summed (pixels), and how many.
+struct ShardResiduals {
+  double sum_px = 0;
+  int64_t units = 0;
 };
 
 struct Lease {
@@ -125,7 +133,9 @@ class Queue {
   // true: accepted. false: stale token, the shard belongs to someone else now. `renders`:
   // the sample renders this lease stored, added to the job's `renders` in the same script
   // (accepted or not; once per token, so a retried call adds nothing more).
-  RedisResult<bool> complete(const ShardRef& shard, int64_t renders = 0);
+  // `residuals`: a fit_people shard's units' mean reprojection errors, added to the job's
+  // residual_sum_px and residual_units when the completion is accepted.
+  RedisResult<bool> complete(const ShardRef& shard, int64_t renders = 0, const ShardResiduals& residuals = {});
   // Gives the shard back without counting an attempt (graceful stop). false if stale.
   RedisResult<bool> release(const ShardRef& shard);
   // Counts an attempt; retried after a backoff (base * 2^(attempt-1), at most 60 s) until

@@ -219,7 +219,16 @@ tl::expected<UnitObjects, std::string> ReconRunner::run(const jobs::JobSpec& spe
   try {
     auto fitted = spec.fit.mode == "scan" ? impl_->fit_scan_unit(spec, unit) : impl_->fit_coco_unit(spec, unit);
     if (!fitted) return tl::unexpected(fmt::format("unit {}: {}", unit, fitted.error()));
-    return UnitObjects{{jobs::unit_key("fits", unit, "json"), fitted->dump() + "\n"}};
+    UnitObjects out;
+    double sum = 0;
+    int people = 0;
+    for (const json& person : (*fitted)["people"]) {
+      sum += person["mean_residual_px"].get<double>();
+      ++people;
+    }
+    out.mean_residual_px = people > 0 ? sum / people : -1;
+    out.objects.emplace_back(jobs::unit_key("fits", unit, "json"), fitted->dump() + "\n");
+    return out;
   } catch (const NonFinite&) {
     return tl::unexpected(fmt::format("unit {}: the fit produced a non-finite value; nothing stored", unit));
   }

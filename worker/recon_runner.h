@@ -25,8 +25,10 @@
 
 namespace synthfarm::worker {
 
-// (storage key, bytes) of each object of a unit.
-using UnitObjects = std::vector<std::pair<std::string, std::string>>;
+struct UnitObjects {
+  std::vector<std::pair<std::string, std::string>> objects;  // (storage key, bytes)
+  double mean_residual_px = -1;  // over the unit's labelled keypoints, for telemetry; -1: none
+};
 
 class ReconRunner {
  public:

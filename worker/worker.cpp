@@ -226,6 +226,7 @@ class WorkerImpl final : public Worker {
   void render_shard(queue::Lease lease, int64_t claim_sent_ms) {
     auto& shard = lease.shard;
     renders_stored_ = 0;
+    residuals_ = {};
     auto spec = job_spec(shard.job_id);
     if (!spec) return fail(shard, spec.error());
     for (const auto& location : jobs::spec_locations(**spec)) {
@@ -257,7 +258,11 @@ class WorkerImpl final : public Worker {
     auto collect = [&] {
       for (auto& sample : uploads.take_stored()) {
         ++renders_stored_;  // reported to Redis once, when the lease ends (`renders`)
-        sample_finished(shard, sample.index, sample.render_ms, sample.bytes);
+        if (sample.residual_px >= 0) {  // a fit_people unit: its figure joins the job's at completion
+          residuals_.sum_px += sample.residual_px;
+          ++residuals_.units;
+        }
+        sample_finished(shard, sample.index, sample.render_ms, sample.bytes, sample.residual_px);
         const uint64_t index = sample.index;
         stored[index] = std::move(sample);
       }
@@ -297,7 +302,8 @@ class WorkerImpl final : public Worker {
       upload.index = index;
       upload.render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (unit) {
-        for (auto& [key, data] : *unit) upload.objects.emplace_back(std::move(key), std::move(data));
+        upload.residual_px = unit->mean_residual_px;
+        for (auto& [key, data] : unit->objects) upload.objects.emplace_back(std::move(key), std::move(data));
       } else {
         for (const auto& [key, data] : objects->keyed(index)) upload.objects.emplace_back(key, *data);
       }
@@ -351,7 +357,7 @@ class WorkerImpl final : public Worker {
     } else if (!put) {
       return fail(shard, "storing the shard manifest: " + put.error().message);
     }
-    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard, renders_stored_); },
+    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard, renders_stored_, residuals_); },
                                                     stopping_, log_retry());
     clear_current();
     if (!accepted) {
@@ -447,13 +453,15 @@ class WorkerImpl final : public Worker {
     state_ = stopping_ ? protocol::WorkerState::kStopping : protocol::WorkerState::kIdle;
   }
 
-  void sample_finished(const queue::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes) {
+  void sample_finished(const queue::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes,
+                       double residual_px) {
     ++samples_done_;
     protocol::SampleProgress p;
     p.worker_id = options_.worker_id;
     p.shard = shard;
     p.sample = index;
     p.render_ms = render_ms;
+    p.residual_px = residual_px;
     p.bytes = bytes;
     p.sent_ms = clock_->wall_ms();
     {
@@ -662,6 +670,7 @@ class WorkerImpl final : public Worker {
   std::optional<queue::ShardRef> current_;          // GUARDED_BY(mutex_)
   std::shared_ptr<LeaseFence> fence_;               // GUARDED_BY(mutex_): current_'s
   int64_t renders_stored_ = 0;                      // claim-loop thread only: by the current lease
+  queue::ShardResiduals residuals_;                 // claim-loop thread only: the current shard's fits
   protocol::WorkerState state_ = protocol::WorkerState::kIdle;  // GUARDED_BY(mutex_)
   int64_t next_extend_ms_ = 0;                         // GUARDED_BY(mutex_), boot clock
   std::deque<int64_t> finished_ms_;                    // GUARDED_BY(mutex_)
