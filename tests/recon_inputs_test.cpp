@@ -39,7 +39,10 @@ TEST(ReconInputs, TheFarmsCocoFileParses) {
   EXPECT_GT(annotations, 0u);
   EXPECT_TRUE(file->dropped_keypoints.empty());
   EXPECT_EQ(file->images[0].K.width, 96);
-  EXPECT_EQ(file->images[0].K.fx, 0);  // the farm's COCO file has no K: the fitter guesses
+  // The farm's COCO file carries each sample's camera: the fitter needs no guess.
+  EXPECT_EQ(file->images[0].K.fx, samples[0]["K"][0][0].get<double>());
+  ASSERT_TRUE(file->images[0].view.has_value());
+  EXPECT_EQ(file->images[0].view->translation.z, samples[0]["world_to_camera"][2][3].get<double>());
   // Each annotation's keypoints are those of a person instance of its sample, v > 0 ones
   // exactly.
   for (const recon::CocoPerson& person : file->people) {
