@@ -17,8 +17,6 @@ using humans::BodyPrimitive;
 using humans::Joint;
 constexpr int kJoints = humans::kJointCount;
 
-const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
-const auto kI64 = torch::TensorOptions().dtype(torch::kInt64);
 
 int prim(BodyPrimitive p) { return static_cast<int>(p); }
 int jnt(Joint j) { return humans::index(j); }

@@ -28,6 +28,10 @@ namespace synthfarm::recon::torch_fit {
 
 using torch::Tensor;
 
+// Every tensor of the fitter is double precision; indices are 64-bit.
+inline const torch::TensorOptions kF64 = torch::TensorOptions().dtype(torch::kFloat64);
+inline const torch::TensorOptions kI64 = torch::TensorOptions().dtype(torch::kInt64);
+
 // Shape tensors: [B, 9] in humans::Shape's field order.
 constexpr int kShapeSize = 9;
 enum ShapeField : int { kHeight, kBmi, kSex, kAge, kShoulder, kHip, kLeg, kArm, kHead };

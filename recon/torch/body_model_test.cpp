@@ -15,7 +15,6 @@
 namespace synthfarm::recon::torch_fit {
 namespace {
 
-const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 
 const BodyModel& model() {
   static const BodyModel m = BodyModel::create();
