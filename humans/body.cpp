@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "humans/body_binding.h"
 #include "humans/internal/body_geometry.h"
 
 namespace synthfarm::humans {
@@ -21,10 +22,7 @@ namespace {
 
 // Local coordinates of x in a primitive: the clamped axis parameter t and the offset from
 // the axis point divided by the semi-axes there.
-struct Local {
-  double t = 0;
-  Vec3 q;
-};
+using Local = PrimitiveLocal;  // body_binding.h
 
 Vec3 radii_at(const Primitive& p, double t) { return p.ra + (p.rb - p.ra) * t; }
 
@@ -55,12 +53,18 @@ double prim_distance(const Primitive& p, Vec3 x) {
 
 // ---- Template --------------------------------------------------------------------------
 
-// Each template vertex is rebuilt from up to four primitives.
-struct Binding {
-  std::array<uint8_t, 4> prim{};
-  std::array<double, 4> weight{};
-  std::array<Local, 4> local{};
-};
+// Each template vertex is rebuilt from up to four primitives (body_binding.h).
+using Binding = VertexBinding;
+static_assert(kBodyPrimitiveCount == kPrimCount);
+static_assert(int(BodyPrimitive::kNose) == kNose && int(BodyPrimitive::kLeftCollar) == kLCollar &&
+              int(BodyPrimitive::kRightFingers) == kRFingers && int(BodyPrimitive::kLeftThigh) == kLThigh &&
+              int(BodyPrimitive::kRightToes) == kRToes, "body_binding.h: BodyPrimitive out of step with Prim");
+constexpr bool depth_flags_match() {
+  for (int i = 0; i < kPrimCount; ++i)
+    if (kPrimInfo[i].depth_is_up != kPrimitiveDepthIsUp[i]) return false;
+  return true;
+}
+static_assert(depth_flags_match(), "body_binding.h: kPrimitiveDepthIsUp out of step with kPrimInfo");
 
 struct Template {
   Topology topology;
@@ -590,6 +594,8 @@ size_t Topology::memory_bytes() const {
 }
 
 const Topology& topology() { return template_data().topology; }
+
+std::span<const VertexBinding> vertex_bindings() { return template_data().bindings; }
 
 RestBody build_rest_body(const Shape& requested) {
   const Template& tpl = template_data();

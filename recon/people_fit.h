@@ -71,6 +71,9 @@ struct FitResult {
   bool converged = false;  // false also for a fit that diverged (its values are then the
                            // last finite ones; never NaN)
   int iterations = 0;
+  // Not fitted: fewer than kMinLabelledKeypoints labelled keypoints (or no usable camera);
+  // the other fields are then defaults and converged is false.
+  bool skipped = false;
 };
 
 // A scan registration: the fit, and the mean distance from the scan's points to the fitted
@@ -117,7 +120,7 @@ tl::expected<std::shared_ptr<const PeopleFitter>, std::string> plugin_people_fit
 // types change, so that a stale plugin is refused instead of misread.
 inline constexpr const char* kReconPluginLibrary = "libsynthfarm_recon_torch.so";
 inline constexpr const char* kReconPluginFactory = "synthfarm_recon_torch_fitter";
-inline constexpr int kPeopleFitterAbi = 1;
+inline constexpr int kPeopleFitterAbi = 2;
 using ReconPluginFactory = void (*)(int abi, int threads,
                                     tl::expected<std::shared_ptr<const PeopleFitter>, std::string>* out);
 
