@@ -74,6 +74,7 @@ tl::expected<void, std::string> add_shard_fits(const storage::ObjectStore& store
     const bool sequence = unit.value("mode", "") == "sequence";
     bool first = true;
     for (const json& person : unit["people"]) {
+      if (person.value("skipped", false)) continue;  // nothing was fitted
       json ids = {{"unit", unit["unit"]}, {"fits", o->key}};
       for (const char* id : {"annotation_id", "image_id", "track_id", "frame"}) {
         if (person.contains(id)) ids[id] = person[id];

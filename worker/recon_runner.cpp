@@ -40,6 +40,7 @@ json shape_json(const humans::Shape& s) {
 
 // One fitted person: the fields poses.jsonl and shapes.jsonl are made of (docs/recon.md).
 json fit_json(const recon::FitResult& fit, std::string_view frame) {
+  if (fit.skipped) return {{"skipped", true}};  // too few labelled keypoints: nothing fitted
   json pose = json::object(), joints = json::object();
   for (int j = 0; j < humans::kJointCount; ++j) {
     const std::string name(humans::kJointNames[j]);
@@ -223,6 +224,7 @@ tl::expected<UnitObjects, std::string> ReconRunner::run(const jobs::JobSpec& spe
     double sum = 0;
     int people = 0;
     for (const json& person : (*fitted)["people"]) {
+      if (!person.contains("mean_residual_px")) continue;  // skipped
       sum += person["mean_residual_px"].get<double>();
       ++people;
     }

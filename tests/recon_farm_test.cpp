@@ -1,0 +1,130 @@
+// Reconstruction jobs through a real farm (Redis, coordinator, workers, file storage): a
+// render job's own COCO keypoints are fitted by a fit_people job, whose poses.jsonl and
+// shapes.jsonl then pose and shape the people of a third job; bad inputs are refused at
+// submission (not COCO) or fail their shard naming the file and the element with nothing
+// stored (a scan with a NaN); a render-only worker leaves fitting shards queued for one
+// that can fit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/farm.h"
+
+namespace synthfarm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::vector<json> jsonl(const fs::path& path) {
+  std::vector<json> lines;
+  std::istringstream in(slurp(path));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(json::parse(line));
+  }
+  return lines;
+}
+
+TEST(ReconFarm, RenderedPeopleAreFittedAndTheirFitsPoseTheNextDataset) {
+  Farm farm({.workers = 2, .threads = 1});
+  const std::string render_id = farm.submit(
+      "name: people\nsamples: 6\nshard_size: 3\nseed: 4\ncamera: {resolution: [160, 120]}\n"
+      "render: {spp: 1, max_bounces: 0}\nhumans: {count: {uniform_int: [1, 2]}, motion: static}\n"
+      "output: {layers: [instance]}\n");
+  ASSERT_EQ(farm.wait(render_id)["state"], "done") << farm.logs();
+  const fs::path coco = farm.out_root() / render_id / "annotations/coco_person_keypoints.json";
+  ASSERT_TRUE(fs::exists(coco));
+
+  auto [status, submitted] = farm.post("/api/jobs", "name: fit\ntask: fit_people\nshard_size: 2\ninputs: file://" +
+                                                        coco.string() + "\n");
+  ASSERT_EQ(status, 201) << submitted;
+  const std::string fit_id = submitted["id"];
+  const json fit_job = farm.wait(fit_id);
+  ASSERT_EQ(fit_job["state"], "done") << fit_job << farm.logs();
+  const fs::path fit_root = farm.out_root() / fit_id;
+  const std::vector<json> poses = jsonl(fit_root / "poses.jsonl");
+  const std::vector<json> shapes = jsonl(fit_root / "shapes.jsonl");
+  ASSERT_FALSE(poses.empty());
+  EXPECT_EQ(poses.size(), shapes.size());
+  int converged = 0;
+  for (const json& line : poses) {
+    converged += line["converged"].get<bool>() ? 1 : 0;
+    EXPECT_LT(line["mean_residual_px"].get<double>(), 10.0) << line;  // exact keypoints, K known
+    EXPECT_EQ(line["pose"].size(), 24u);
+  }
+  EXPECT_GE(converged * 10, static_cast<int>(poses.size()) * 8) << "most fits of exact keypoints converge";
+  // The unit JSONs carry per-keypoint residuals, null where the keypoint is unlabelled.
+  const json unit = json::parse(slurp(fit_root / "fits/00000000.json"));
+  ASSERT_FALSE(unit["people"].empty());
+  EXPECT_EQ(unit["people"][0]["residuals_px"][0].size(), 17u);
+  const json manifest = json::parse(slurp(fit_root / "manifest.json"));
+  EXPECT_EQ(manifest["annotations"]["poses"], "poses.jsonl");
+  EXPECT_EQ(manifest["counts"]["people_fitted"], shapes.size());
+
+  const std::string again = farm.submit("name: refit\nsamples: 2\nseed: 9\ncamera: {resolution: [64, 48]}\n"
+                                        "render: {spp: 1}\nhumans:\n  count: 1\n  poses: file://" +
+                                        (fit_root / "poses.jsonl").string() + "\n  shapes: file://" +
+                                        (fit_root / "shapes.jsonl").string() + "\n");
+  ASSERT_EQ(farm.wait(again)["state"], "done") << farm.logs();
+  const json sample = json::parse(slurp(farm.out_root() / again / "samples/00000000.json"));
+  const json& person = sample["instances"][0];
+  EXPECT_EQ(person["motion"], "fitted") << person;
+  EXPECT_TRUE(person["motion_clip"].get<std::string>().starts_with("poses.jsonl:")) << person;
+  EXPECT_TRUE(person["shape_source"].get<std::string>().starts_with("shapes.jsonl:")) << person;
+}
+
+TEST(ReconFarm, BadInputsAreRefusedOrFailTheirShardStoringNothing) {
+  Farm farm({.workers = 1, .threads = 1});
+  const fs::path not_coco = farm.dir() / "people.json";
+  std::ofstream(not_coco) << R"({"images": [{"id": 1, "width": 64, "height": 48}],
+ "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "keypoints": [1, 2, 2]}]})";
+  auto [status, reply] = farm.post("/api/jobs", "name: fit\ntask: fit_people\ninputs: file://" + not_coco.string());
+  EXPECT_EQ(status, 400) << reply;
+  EXPECT_EQ(reply["errors"][0]["path"], "inputs") << reply;
+  const std::string message = reply["errors"][0]["message"];
+  EXPECT_NE(message.find("people.json: annotations[0].keypoints"), std::string::npos) << message;
+
+  const fs::path scan = farm.dir() / "scan.ply";
+  std::ofstream(scan) << "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\n"
+                         "property float z\nend_header\n0 0 0\n0 nan 1\n";
+  const std::string id =
+      farm.submit("name: scan\ntask: fit_people\nmax_attempts: 1\nfit: {mode: scan}\ninputs: [file://" + scan.string() + "]\n");
+  const json job = farm.wait(id, std::chrono::seconds(120));
+  EXPECT_EQ(job["state"], "failed") << job;
+  const std::string error = job.value("error", "");
+  EXPECT_NE(error.find("scan.ply"), std::string::npos) << error;
+  EXPECT_NE(error.find("vertex 1"), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(farm.out_root() / id / "fits")) << "a failed unit stores nothing";
+  EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
+}
+
+TEST(ReconFarm, ARenderOnlyWorkerLeavesFittingShardsToAWorkerThatFits) {
+  Farm farm({.workers = 0});
+  auto render_only = farm.start_worker({"--tasks", "render"});
+  const fs::path coco = farm.dir() / "one.json";
+  json keypoints = json::array();
+  for (int k = 0; k < 17; ++k) keypoints.insert(keypoints.end(), {100 + 3 * k, 50 + 9 * k, 2});
+  std::ofstream(coco) << json{{"images", {{{"id", 1}, {"width", 320}, {"height", 240}}}},
+                              {"annotations", {{{"id", 1}, {"image_id", 1}, {"category_id", 1}, {"keypoints", keypoints}}}},
+                              {"categories", {{{"id", 1}, {"name", "person"}}}}}
+                             .dump();
+  const std::string id = farm.submit("name: fit\ntask: fit_people\ninputs: file://" + coco.string() + "\n");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(farm.get("/api/jobs/" + id).second["state"], "queued") << farm.logs();
+  auto fitter = farm.start_worker({"--tasks", "fit_people"});
+  const json job = farm.wait(id, std::chrono::seconds(120));
+  EXPECT_EQ(job["state"], "done") << job << farm.logs();
+}
+
+}  // namespace
+}  // namespace synthfarm::testing
