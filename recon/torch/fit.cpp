@@ -343,7 +343,7 @@ std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
   std::vector<int64_t> first_obs(rows1);
   for (int64_t i = int64_t(obs1.size()) - 1; i >= 0; --i) first_obs[rows_of_obs1[i]] = i;
   const Tensor first_index = torch::tensor(first_obs, kI64);
-  constexpr int kStage1Steps = 50;
+  constexpr int kStage1Steps = 30;
   Tensor loss1;
   {
     torch::AutoGradMode grad(true);
@@ -389,7 +389,7 @@ std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
     double pose, limits, shape;
     int steps;
   };
-  const Round rounds[] = {{30, 1e4, 10, 40}, {10, 1e4, 4, 40}, {3, 1e4, 1.5, 70}};
+  const Round rounds[] = {{60, 1e4, 10, 30}, {25, 1e4, 6, 30}, {12, 1e4, 4, 50}};
   const std::vector<double> base_lr = {0.02, 0.01, 0.03, 0.05};
   LastFinite last;
   std::vector<Tensor> history;
@@ -435,7 +435,7 @@ std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
   Tensor converged = finite_now.clone();
   if (history.size() > 15) {
     const Tensor now = history.back(), before = history[history.size() - 16];
-    converged = converged & ((now - before).abs() <= 0.005 * now.abs() + 1e-6);
+    converged = converged & ((now - before).abs() <= 0.01 * now.abs() + 1.0);
   }
   if (!finite_now.all().item<bool>()) {
     auto pick_row = [&](const Tensor& now, const Tensor& good) {

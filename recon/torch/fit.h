@@ -20,7 +20,8 @@
 //     depth (one view); the hypothesis with the lowest loss is kept.
 //   Stage 2: pose, shape, rotation and translation together, in three rounds of decreasing
 //     prior weights (pose prior, joint limits, shape prior), Adam with a decaying step.
-//   Convergence: finite, and the loss changed by less than 0.5 % over the last 15 steps. A
+//   Convergence: finite, and the loss changed by less than 1 % (+ 1 canonical px^2) over the
+//     last 15 steps. A
 //     body whose loss stops being finite is reported with its last finite parameters and not
 //     converged.
 // Thread safety: fit() may run concurrently on one Context.

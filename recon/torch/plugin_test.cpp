@@ -26,6 +26,10 @@ TEST(PluginPeopleFitter, OpensAndFits) {
   EXPECT_LT(r[0].joints[0].z, 8.0);
   // fit_sequence and fit_scan are not written yet: they say so by skipping.
   EXPECT_TRUE((*fitter)->fit_sequence(std::span(&p.keypoints, 1), p.K, 30)[0].skipped);
+  // A bad thread count is an error, not a crash.
+  auto stale = plugin_people_fitter(0);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_NE(stale.error().find("threads must be 1..1024"), std::string::npos) << stale.error();
 }
 
 }  // namespace

@@ -190,7 +190,11 @@ Gmm fit_gmm(const std::vector<Sample>& x, int k_count) {
       }
       double sum = 0;
       for (int k = 0; k < k_count; ++k) sum += std::exp(log_p[k] - top);
-      for (int k = 0; k < k_count; ++k) r[k][i] = std::exp(log_p[k] - top) / sum;
+      // Negligible responsibilities are dropped, so the M-step skips those samples.
+      for (int k = 0; k < k_count; ++k) {
+        const double rk = std::exp(log_p[k] - top) / sum;
+        r[k][i] = rk < 1e-9 ? 0.0 : rk;
+      }
     }
   }
   return g;
