@@ -3,16 +3,15 @@
 // written as .glb; best of --repeats runs each. The same depth maps then go to Open3D's
 // ScalableTSDFVolume (bench/tsdf_open3d_peer.py, Debian's python3-open3d) in the same run,
 // at the same thread count, and the ratios are printed. Without python3-open3d the peer
-// is skipped with a message.
+// is skipped with a message. The peer's OpenMP threads wait passively: spinning ones
+// collapse on a machine shared with other work (27 s instead of 2 s for 30 views here).
 //
 //   build/bin/tsdf_fusion [--views 30 --width 640 --height 480 --voxel 0.01 --trunc 0.04
 //                          --threads 0 --repeats 3 --python /usr/bin/python3 --glb out.glb]
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <stdlib.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -59,7 +59,8 @@ void write_views(const std::vector<recon::DepthView>& views, const std::filesyst
     const recon::DepthView& v = views[k];
     const std::string file = fmt::format("view{:03d}.f32", k);
     std::ofstream(dir / file, std::ios::binary)
-        .write(reinterpret_cast<const char*>(v.depth.data()), static_cast<std::streamsize>(4 * v.depth.size()));
+        .write(reinterpret_cast<const char*>(v.depth.data()),
+               static_cast<std::streamsize>(4 * v.depth.size()));
     const Mat3& r = v.rotation;
     const Vec3 t = v.translation;
     list.push_back({{"depth", file},
@@ -103,7 +104,8 @@ int main(int argc, char** argv) {
   app.add_option("--python", python, "the Python that has Debian's python3-open3d");
   app.add_option("--glb", glb_path, "also keep the fused mesh as this .glb");
   CLI11_PARSE(app, argc, argv);
-  const int cores = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   auto start = std::chrono::steady_clock::now();
   auto views = testing::render_depth_views(testing::tsdf_room_scene(),
@@ -112,7 +114,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "tsdf_fusion: {}\n", views.error());
     return 1;
   }
-  fmt::print("rendered {} depth maps at {}x{} in {:.2f} s\n", views->size(), width, height, seconds_since(start));
+  fmt::print("rendered {} depth maps at {}x{} in {:.2f} s\n", views->size(), width, height,
+             seconds_since(start));
 
   double best_integrate = std::numeric_limits<double>::infinity(), best_extract = best_integrate,
          best_glb = best_integrate;
@@ -147,18 +150,24 @@ int main(int argc, char** argv) {
     blocks = volume->block_count();
     if (!glb_path.empty() && r == 0) std::ofstream(glb_path, std::ios::binary) << *glb;
   }
-  fmt::print("synthfarm TSDF ({} threads): integrate {} views {:.3f} s ({:.1f} ms/view), extract {:.3f} s, "
-             "glb {:.3f} s; {} blocks, {} triangles, {:.1f} MB glb\n",
-             cores, views->size(), best_integrate, 1000 * best_integrate / views->size(), best_extract, best_glb,
-             blocks, mesh.triangle_count(), glb_bytes / 1e6);
+  fmt::print(
+      "synthfarm TSDF ({} threads): integrate {} views {:.3f} s ({:.1f} ms/view), extract {:.3f} "
+      "s, "
+      "glb {:.3f} s; {} blocks, {} triangles, {:.1f} MB glb\n",
+      cores, views->size(), best_integrate, 1000 * best_integrate / views->size(), best_extract,
+      best_glb, blocks, mesh.triangle_count(), glb_bytes / 1e6);
 
   ScratchDir scratch;
   write_views(*views, scratch.path());
   const std::string script = std::string(SYNTHFARM_SOURCE_DIR) + "/bench/tsdf_open3d_peer.py";
-  auto [out, status] = run(fmt::format("OMP_NUM_THREADS={} '{}' '{}' '{}' --voxel {} --trunc {} --repeats {}", cores,
-                                       python, script, scratch.path().string(), voxel, trunc, repeats));
+  auto [out, status] =
+      run(fmt::format("OMP_NUM_THREADS={} OMP_WAIT_POLICY=PASSIVE '{}' '{}' '{}' --voxel {} "
+                      "--trunc {} --repeats {}",
+                      cores, python, script, scratch.path().string(), voxel, trunc, repeats));
   if (status == 3) {
-    fmt::print("peer skipped: Open3D is not importable by {} (Debian: apt-get install python3-open3d)\n", python);
+    fmt::print(
+        "peer skipped: Open3D is not importable by {} (Debian: apt-get install python3-open3d)\n",
+        python);
     return 0;
   }
   nlohmann::json peer = nlohmann::json::parse(out, nullptr, false);
@@ -167,10 +176,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double o3d_integrate = peer["integrate_s"], o3d_extract = peer["extract_s"];
-  fmt::print("Open3D {} ScalableTSDFVolume (OMP_NUM_THREADS={}): integrate {:.3f} s, extract {:.3f} s "
-             "(marching cubes), {} triangles\n",
-             peer["open3d"].get<std::string>(), cores, o3d_integrate, o3d_extract, peer["triangles"].get<int64_t>());
-  fmt::print("ratio synthfarm / Open3D: integrate {:.2f}, extract {:.2f}\n", best_integrate / o3d_integrate,
-             best_extract / o3d_extract);
+  fmt::print(
+      "Open3D {} ScalableTSDFVolume (OMP_NUM_THREADS={}): integrate {:.3f} s, extract {:.3f} s "
+      "(marching cubes), {} triangles\n",
+      peer["open3d"].get<std::string>(), cores, o3d_integrate, o3d_extract,
+      peer["triangles"].get<int64_t>());
+  fmt::print("ratio synthfarm / Open3D: integrate {:.2f}, extract {:.2f}\n",
+             best_integrate / o3d_integrate, best_extract / o3d_extract);
   return 0;
 }

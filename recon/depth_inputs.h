@@ -24,31 +24,35 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "recon/tsdf.h"
 
 namespace synthfarm::recon {
 
 // (a) from bytes; `exr_name` and `json_name` are used in messages and as the view's name.
-tl::expected<DepthView, std::string> decode_farm_sample(std::string_view exr_bytes, std::string_view exr_name,
-                                                        std::string_view json_bytes, std::string_view json_name,
+tl::expected<DepthView, std::string> decode_farm_sample(std::string_view exr_bytes,
+                                                        std::string_view exr_name,
+                                                        std::string_view json_bytes,
+                                                        std::string_view json_name,
                                                         bool with_colour);
 // (a) from files.
 tl::expected<DepthView, std::string> load_farm_sample(const std::filesystem::path& exr,
-                                                      const std::filesystem::path& json, bool with_colour);
+                                                      const std::filesystem::path& json,
+                                                      bool with_colour);
 
 // (b): every frame of a poses file, in its order.
-tl::expected<std::vector<DepthView>, std::string> load_depth_captures(const std::filesystem::path& poses_file);
+tl::expected<std::vector<DepthView>, std::string> load_depth_captures(
+    const std::filesystem::path& poses_file);
 
 // A 16-bit grey PNG of camera z in millimetres (0 = none) as metres (0 where none).
 struct DepthImage {
   int width = 0, height = 0;
   std::vector<float> depth_m;
 };
-tl::expected<DepthImage, std::string> decode_depth_png_mm(std::string_view bytes, std::string_view name);
+tl::expected<DepthImage, std::string> decode_depth_png_mm(std::string_view bytes,
+                                                          std::string_view name);
 // The inverse, for tests, benches and tools: depth in metres rounded to millimetres,
 // clamped to 1 .. 65535; values that are not finite or <= 0 become 0.
 std::string encode_depth_png_mm(const std::vector<float>& depth_m, int width, int height);
@@ -59,6 +63,7 @@ struct ColourImage {
   int width = 0, height = 0;
   std::vector<float> rgb;
 };
-tl::expected<ColourImage, std::string> decode_colour_png(std::string_view bytes, std::string_view name);
+tl::expected<ColourImage, std::string> decode_colour_png(std::string_view bytes,
+                                                         std::string_view name);
 
 }  // namespace synthfarm::recon

@@ -1,20 +1,19 @@
 // Unit tests of the capture readers (depth_inputs.h): 16-bit millimetre PNGs round-trip,
 // a poses file with colour is read, the farm's EXR + JSON sample is read (with +inf sky),
 // and bad inputs are named by file and element.
-#include <gtest/gtest.h>
+#include "recon/depth_inputs.h"
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "recon/depth_inputs.h"
 #include "render/image_io.h"
 
 namespace synthfarm::recon {
@@ -61,10 +60,13 @@ TEST(DepthInputs, MillimetrePngRoundTrips) {
   ASSERT_EQ(back->height, 5);
   for (size_t i = 0; i < depth.size(); ++i) EXPECT_NEAR(back->depth_m[i], depth[i], 0.0005) << i;
   EXPECT_EQ(back->depth_m[3], 0.0f);
-  auto eight_bit = decode_depth_png_mm(render::encode_png_rgb8(std::vector<uint8_t>(3 * 4, 9), 2, 2), "c.png");
+  auto eight_bit =
+      decode_depth_png_mm(render::encode_png_rgb8(std::vector<uint8_t>(3 * 4, 9), 2, 2), "c.png");
   ASSERT_FALSE(eight_bit);
-  EXPECT_NE(eight_bit.error().find("c.png: 8-bit with 3 channel(s)"), std::string::npos) << eight_bit.error();
-  EXPECT_NE(decode_depth_png_mm("not a png", "n.png").error().find("n.png: not a PNG"), std::string::npos);
+  EXPECT_NE(eight_bit.error().find("c.png: 8-bit with 3 channel(s)"), std::string::npos)
+      << eight_bit.error();
+  EXPECT_NE(decode_depth_png_mm("not a png", "n.png").error().find("n.png: not a PNG"),
+            std::string::npos);
 }
 
 TEST(DepthInputs, PosesFileWithColour) {
@@ -95,16 +97,19 @@ TEST(DepthInputs, SizeDisagreeingWithIntrinsicsNamesFileAndElement) {
   dir.write("poses.json", nlohmann::json{{"frames", {frame_json(640, 480)}}}.dump());
   auto views = load_depth_captures(dir.path / "poses.json");
   ASSERT_FALSE(views);
-  EXPECT_EQ(views.error(), "poses.json: frames[0].width x height: 640 x 480, but d/000.png is 8 x 6");
+  EXPECT_EQ(views.error(),
+            "poses.json: frames[0].width x height: 640 x 480, but d/000.png is 8 x 6");
 }
 
 TEST(DepthInputs, MissingFilesAndBadElementsAreNamed) {
   TempDir dir;
-  EXPECT_NE(load_depth_captures(dir.path / "poses.json").error().find("poses.json: cannot read"), std::string::npos);
+  EXPECT_NE(load_depth_captures(dir.path / "poses.json").error().find("poses.json: cannot read"),
+            std::string::npos);
   dir.write("poses.json", nlohmann::json{{"frames", {frame_json(8, 6)}}}.dump());
   auto missing = load_depth_captures(dir.path / "poses.json");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().find("poses.json: frames[0].depth: cannot read"), std::string::npos) << missing.error();
+  EXPECT_NE(missing.error().find("poses.json: frames[0].depth: cannot read"), std::string::npos)
+      << missing.error();
   EXPECT_NE(missing.error().find("000.png"), std::string::npos);
 
   dir.write("d/000.png", encode_depth_png_mm(ramp(8, 6), 8, 6));
@@ -116,11 +121,13 @@ TEST(DepthInputs, MissingFilesAndBadElementsAreNamed) {
   frame = frame_json(8, 6);
   frame["K"][0] = {50.0, 0.0};
   dir.write("poses.json", nlohmann::json{{"frames", {frame}}}.dump());
-  EXPECT_EQ(load_depth_captures(dir.path / "poses.json").error(), "poses.json: frames[0].K[0]: expected 3 numbers");
+  EXPECT_EQ(load_depth_captures(dir.path / "poses.json").error(),
+            "poses.json: frames[0].K[0]: expected 3 numbers");
   frame = frame_json(8, 6);
   frame["depht"] = "x";
   dir.write("poses.json", nlohmann::json{{"frames", {frame}}}.dump());
-  EXPECT_EQ(load_depth_captures(dir.path / "poses.json").error(), "poses.json: frames[0].depht: unknown key");
+  EXPECT_EQ(load_depth_captures(dir.path / "poses.json").error(),
+            "poses.json: frames[0].depht: unknown key");
 }
 
 // A farm sample: the EXR's depth.Z (with +inf for the sky) and the sample JSON's camera.
@@ -144,10 +151,13 @@ TEST(DepthInputs, FarmSample) {
   sample["width"] = 8;
   auto wrong = decode_farm_sample(exr, "00000007.exr", sample.dump(), "00000007.json", false);
   ASSERT_FALSE(wrong);
-  EXPECT_EQ(wrong.error(), "00000007.json: width x height: 8 x 3, but 00000007.exr depth.Z is 4 x 3");
+  EXPECT_EQ(wrong.error(),
+            "00000007.json: width x height: 8 x 3, but 00000007.exr depth.Z is 4 x 3");
   sample["width"] = 4;
   sample["distortion"] = {{"model", "brown"}};
-  EXPECT_NE(decode_farm_sample(exr, "e.exr", sample.dump(), "s.json", false).error().find("s.json: distortion"),
+  EXPECT_NE(decode_farm_sample(exr, "e.exr", sample.dump(), "s.json", false)
+                .error()
+                .find("s.json: distortion"),
             std::string::npos);
 }
 

@@ -2,6 +2,7 @@
 // libpng's classic interface, because its simplified one applies gamma rules to 16-bit
 // data and depth must come back bit for bit. libpng reports errors by longjmp, so the
 // functions that call it keep no object with a destructor alive across setjmp.
+#include <fmt/format.h>
 #include <png.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "recon/depth_inputs.h"
 #include "render/image_io.h"
@@ -50,7 +49,8 @@ const char* decode_raw_png(std::string_view bytes, RawPng* out, char* message) {
   if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0) {
     return "not a PNG file";
   }
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, message, on_png_error, on_png_warning);
+  png_structp png =
+      png_create_read_struct(PNG_LIBPNG_VER_STRING, message, on_png_error, on_png_warning);
   if (!png) return "out of memory";
   png_infop info = png_create_info_struct(png);
   PngSource source{reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), 0};
@@ -74,7 +74,8 @@ const char* decode_raw_png(std::string_view bytes, RawPng* out, char* message) {
   out->data.resize(row_bytes * static_cast<size_t>(out->height));
   const int passes = png_set_interlace_handling(png);
   for (int pass = 0; pass < passes; ++pass) {
-    for (int y = 0; y < out->height; ++y) png_read_row(png, out->data.data() + row_bytes * y, nullptr);
+    for (int y = 0; y < out->height; ++y)
+      png_read_row(png, out->data.data() + row_bytes * y, nullptr);
   }
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
@@ -95,9 +96,10 @@ void write_to_string(png_structp png, png_bytep data, size_t n) {
 void flush_nothing(png_structp) {}
 
 // 16-bit grey, big-endian rows already laid out in `rows`. Returns "" or the problem.
-const char* encode_gray16(const std::vector<unsigned char>& rows, int width, int height, std::string* out,
-                          char* message) {
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, message, on_png_error, on_png_warning);
+const char* encode_gray16(const std::vector<unsigned char>& rows, int width, int height,
+                          std::string* out, char* message) {
+  png_structp png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, message, on_png_error, on_png_warning);
   if (!png) return "out of memory";
   png_infop info = png_create_info_struct(png);
   if (!info || setjmp(png_jmpbuf(png))) {
@@ -106,10 +108,12 @@ const char* encode_gray16(const std::vector<unsigned char>& rows, int width, int
   }
   png_set_write_fn(png, out, write_to_string, flush_nothing);
   png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 16,
-               PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+               PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
   png_set_compression_level(png, 6);
   png_write_info(png, info);
-  for (int y = 0; y < height; ++y) png_write_row(png, rows.data() + static_cast<size_t>(2 * width) * y);
+  for (int y = 0; y < height; ++y)
+    png_write_row(png, rows.data() + static_cast<size_t>(2 * width) * y);
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
   return "";
@@ -117,12 +121,14 @@ const char* encode_gray16(const std::vector<unsigned char>& rows, int width, int
 
 }  // namespace
 
-tl::expected<DepthImage, std::string> decode_depth_png_mm(std::string_view bytes, std::string_view name) {
+tl::expected<DepthImage, std::string> decode_depth_png_mm(std::string_view bytes,
+                                                          std::string_view name) {
   auto raw = read_png(bytes, name);
   if (!raw) return tl::unexpected(raw.error());
   if (raw->bit_depth != 16 || raw->channels != 1) {
-    return tl::unexpected(fmt::format("{}: {}-bit with {} channel(s); a depth map is a 16-bit grey PNG of millimetres",
-                                      name, raw->bit_depth, raw->channels));
+    return tl::unexpected(fmt::format(
+        "{}: {}-bit with {} channel(s); a depth map is a 16-bit grey PNG of millimetres", name,
+        raw->bit_depth, raw->channels));
   }
   DepthImage out{raw->width, raw->height, {}};
   const size_t pixels = static_cast<size_t>(raw->width) * raw->height;
@@ -138,8 +144,9 @@ std::string encode_depth_png_mm(const std::vector<float>& depth_m, int width, in
   std::vector<unsigned char> rows(2 * static_cast<size_t>(width) * height);
   for (size_t i = 0; i < depth_m.size() && i < rows.size() / 2; ++i) {
     const double d = depth_m[i];
-    const unsigned mm =
-        std::isfinite(d) && d > 0 ? static_cast<unsigned>(std::clamp(std::lround(d * 1000), 1l, 65535l)) : 0;
+    const unsigned mm = std::isfinite(d) && d > 0
+                            ? static_cast<unsigned>(std::clamp(std::lround(d * 1000), 1l, 65535l))
+                            : 0;
     rows[2 * i] = static_cast<unsigned char>(mm >> 8);
     rows[2 * i + 1] = static_cast<unsigned char>(mm & 0xff);
   }
@@ -150,7 +157,8 @@ std::string encode_depth_png_mm(const std::vector<float>& depth_m, int width, in
   return out;
 }
 
-tl::expected<ColourImage, std::string> decode_colour_png(std::string_view bytes, std::string_view name) {
+tl::expected<ColourImage, std::string> decode_colour_png(std::string_view bytes,
+                                                         std::string_view name) {
   auto raw = read_png(bytes, name);
   if (!raw) return tl::unexpected(raw.error());
   ColourImage out{raw->width, raw->height, {}};
@@ -167,7 +175,9 @@ tl::expected<ColourImage, std::string> decode_colour_png(std::string_view bytes,
   for (size_t i = 0; i < pixels; ++i) {
     for (int ch = 0; ch < 3; ++ch) {
       const size_t at = (i * raw->channels + (colour_channels == 3 ? ch : 0)) * bytes_per_sample;
-      const unsigned code = bytes_per_sample == 2 ? (unsigned{raw->data[at]} << 8) | raw->data[at + 1] : raw->data[at];
+      const unsigned code = bytes_per_sample == 2
+                                ? (unsigned{raw->data[at]} << 8) | raw->data[at + 1]
+                                : raw->data[at];
       out.rgb[3 * i + ch] = linear[code];
     }
   }

@@ -2,14 +2,14 @@
 // glTF export of the fused mesh. The polygoniser is in tsdf_mesh.cpp.
 #include "recon/tsdf.h"
 
-#include <algorithm>
-#include <cmath>
-#include <utility>
-
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
 
 #include "gltf/gltf.h"
 #include "recon/internal/tsdf_grid.h"
@@ -19,8 +19,8 @@ namespace synthfarm::recon {
 
 using internal::Block;
 using internal::block_key;
-using internal::kBlockSide;
 using internal::kBlockSamples;
+using internal::kBlockSide;
 
 namespace {
 
@@ -28,21 +28,23 @@ bool finite_positive(double v) { return std::isfinite(v) && v > 0; }
 
 std::string view_problem(const DepthView& view) {
   const Intrinsics& K = view.K;
-  if (!finite_positive(K.fx) || !finite_positive(K.fy) || !std::isfinite(K.cx) || !std::isfinite(K.cy)) {
-    return fmt::format("{}: K: fx {} fy {} cx {} cy {}: focal lengths must be finite and > 0", view.name,
-                       K.fx, K.fy, K.cx, K.cy);
+  if (!finite_positive(K.fx) || !finite_positive(K.fy) || !std::isfinite(K.cx) ||
+      !std::isfinite(K.cy)) {
+    return fmt::format("{}: K: fx {} fy {} cx {} cy {}: focal lengths must be finite and > 0",
+                       view.name, K.fx, K.fy, K.cx, K.cy);
   }
   if (K.width < 1 || K.height < 1) {
-    return fmt::format("{}: width x height {} x {} must be at least 1 x 1", view.name, K.width, K.height);
+    return fmt::format("{}: width x height {} x {} must be at least 1 x 1", view.name, K.width,
+                       K.height);
   }
   const size_t pixels = static_cast<size_t>(K.width) * static_cast<size_t>(K.height);
   if (view.depth.size() != pixels) {
-    return fmt::format("{}: depth: {} values, but the intrinsics' width x height {} x {} needs {}", view.name,
-                       view.depth.size(), K.width, K.height, pixels);
+    return fmt::format("{}: depth: {} values, but the intrinsics' width x height {} x {} needs {}",
+                       view.name, view.depth.size(), K.width, K.height, pixels);
   }
   if (!view.rgb.empty() && view.rgb.size() != 3 * pixels) {
-    return fmt::format("{}: rgb: {} values, but the intrinsics' width x height {} x {} needs {}", view.name,
-                       view.rgb.size(), K.width, K.height, 3 * pixels);
+    return fmt::format("{}: rgb: {} values, but the intrinsics' width x height {} x {} needs {}",
+                       view.name, view.rgb.size(), K.width, K.height, 3 * pixels);
   }
   for (int r = 0; r < 3; ++r) {
     for (int c = 0; c < 3; ++c) {
@@ -83,16 +85,19 @@ TsdfVolume::~TsdfVolume() = default;
 
 tl::expected<TsdfVolume, std::string> TsdfVolume::create(const TsdfParams& params) {
   if (!(params.voxel_size_m >= 0.001 && params.voxel_size_m <= 1)) {
-    return tl::unexpected(fmt::format("tsdf: voxel_size_m {} is outside 0.001 .. 1", params.voxel_size_m));
+    return tl::unexpected(
+        fmt::format("tsdf: voxel_size_m {} is outside 0.001 .. 1", params.voxel_size_m));
   }
   if (!(params.truncation_m >= params.voxel_size_m) || !std::isfinite(params.truncation_m)) {
     return tl::unexpected(fmt::format("tsdf: truncation_m {} must be at least one voxel ({})",
                                       params.truncation_m, params.voxel_size_m));
   }
   if (!finite_positive(params.max_depth_m)) {
-    return tl::unexpected(fmt::format("tsdf: max_depth_m {} must be finite and > 0", params.max_depth_m));
+    return tl::unexpected(
+        fmt::format("tsdf: max_depth_m {} must be finite and > 0", params.max_depth_m));
   }
-  if (params.threads < 0) return tl::unexpected(fmt::format("tsdf: threads {} is negative", params.threads));
+  if (params.threads < 0)
+    return tl::unexpected(fmt::format("tsdf: threads {} is negative", params.threads));
   auto impl = std::make_unique<Impl>();
   impl->params = params;
   impl->grid.voxel_size = params.voxel_size_m;
@@ -103,10 +108,11 @@ const TsdfParams& TsdfVolume::params() const { return impl_->params; }
 size_t TsdfVolume::block_count() const { return impl_->grid.blocks.size(); }
 
 TsdfVolume::Sample TsdfVolume::sample(int i, int j, int k) const {
-  const Block* block = impl_->grid.find(block_key(internal::floor_div(i), internal::floor_div(j),
-                                                  internal::floor_div(k)));
+  const Block* block = impl_->grid.find(
+      block_key(internal::floor_div(i), internal::floor_div(j), internal::floor_div(k)));
   if (!block) return {};
-  const int s = internal::local_index(i & (kBlockSide - 1), j & (kBlockSide - 1), k & (kBlockSide - 1));
+  const int s =
+      internal::local_index(i & (kBlockSide - 1), j & (kBlockSide - 1), k & (kBlockSide - 1));
   if (block->weight[s] == 0) return {};
   return {block->tsdf[s], block->weight[s]};
 }
@@ -135,10 +141,12 @@ std::vector<uint64_t> touched_blocks(const DepthView& view, const TsdfParams& pa
           if (!(d > 0 && d <= params.max_depth_m)) continue;  // also NaN
           const Vec3 ray = to_world * Vec3{(u + 0.5 - K.cx) / K.fx, (v + 0.5 - K.cy) / K.fy, 1.0};
           const double z0 = std::max(d - trunc, 1e-3), z1 = d + trunc;
-          const int steps = std::max(1, static_cast<int>(std::ceil((z1 - z0) * length(ray) / (0.5 * block_m))));
+          const int steps =
+              std::max(1, static_cast<int>(std::ceil((z1 - z0) * length(ray) / (0.5 * block_m))));
           for (int s = 0; s <= steps; ++s) {
             const Vec3 p = centre + ray * (z0 + (z1 - z0) * s / steps);
-            if (!(std::abs(p.x) < limit && std::abs(p.y) < limit && std::abs(p.z) < limit)) continue;
+            if (!(std::abs(p.x) < limit && std::abs(p.y) < limit && std::abs(p.z) < limit))
+              continue;
             const uint64_t key = block_key(static_cast<int>(std::floor(p.x / block_m)),
                                            static_cast<int>(std::floor(p.y / block_m)),
                                            static_cast<int>(std::floor(p.z / block_m)));
@@ -166,8 +174,10 @@ void update_block(Block& block, uint64_t key, const DepthView& view, const TsdfP
   const Mat3& R = view.rotation;
   const bool colour = !view.rgb.empty();
   if (colour && block.color.empty()) block.color.assign(4 * kBlockSamples, 0.0f);
-  const Vec3 step_x = R.column(0) * voxel, step_y = R.column(1) * voxel, step_z = R.column(2) * voxel;
-  const Vec3 origin = R * (Vec3{double(bx), double(by), double(bz)} * (voxel * kBlockSide)) + view.translation;
+  const Vec3 step_x = R.column(0) * voxel, step_y = R.column(1) * voxel,
+             step_z = R.column(2) * voxel;
+  const Vec3 origin =
+      R * (Vec3{double(bx), double(by), double(bz)} * (voxel * kBlockSide)) + view.translation;
   for (int z = 0; z < kBlockSide; ++z) {
     for (int y = 0; y < kBlockSide; ++y) {
       const Vec3 row = origin + step_z * double(z) + step_y * double(y);
@@ -216,7 +226,8 @@ tl::expected<void, std::string> TsdfVolume::integrate(const DepthView& view) {
 
 FusedMesh TsdfVolume::extract_mesh() const { return internal::polygonise(impl_->grid); }
 
-tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh, const std::string& name) {
+tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh,
+                                                      const std::string& name) {
   if (mesh.positions.size() % 3 != 0 || mesh.indices.size() % 3 != 0) {
     return tl::unexpected(fmt::format("{}: positions or indices are not whole triples", name));
   }

@@ -32,9 +32,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "base/math.h"
 #include "recon/people_fit.h"
@@ -112,6 +111,7 @@ class TsdfVolume {
 // The mesh as binary glTF (.glb), ready for render jobs: one mesh of POSITION, NORMAL
 // (area-weighted), indices and COLOR_0 when it has colours, under a node named `name`, in
 // glTF's +y-up frame (gltf/gltf.h). Errors: a mesh whose arrays disagree.
-tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh, const std::string& name);
+tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh,
+                                                      const std::string& name);
 
 }  // namespace synthfarm::recon

@@ -63,7 +63,8 @@ void gather(const BlockMap& grid, int bx, int by, int bz, Neighbourhood& n) {
           n.observed[t] = 1;
           if (block->tsdf[s] < 0) n.any_inside = true;
           if (!block->color.empty()) {
-            std::copy_n(&block->color[4 * static_cast<size_t>(s)], 4, &n.color[4 * static_cast<size_t>(t)]);
+            std::copy_n(&block->color[4 * static_cast<size_t>(s)], 4,
+                        &n.color[4 * static_cast<size_t>(t)]);
           }
         }
       }
@@ -112,18 +113,20 @@ class Mesher {
     if (ni == 0 || no == 0) return;
     // From the inside corners towards the outside ones: where the normals must point.
     Vec3 towards_outside;
-    for (int k = 0; k < no; ++k) towards_outside = towards_outside + as_vec(p[outside[k]]) * (1.0 / no);
-    for (int k = 0; k < ni; ++k) towards_outside = towards_outside - as_vec(p[inside[k]]) * (1.0 / ni);
+    for (int k = 0; k < no; ++k)
+      towards_outside = towards_outside + as_vec(p[outside[k]]) * (1.0 / no);
+    for (int k = 0; k < ni; ++k)
+      towards_outside = towards_outside - as_vec(p[inside[k]]) * (1.0 / ni);
     auto edge = [&](int a, int b) {
       if (a > b) std::swap(a, b);  // corner[a] is corner[b]'s lower end
       return vertex(n, p[a], corner[a] ^ corner[b]);
     };
     if (ni == 1) {
-      triangle(edge(inside[0], outside[0]), edge(inside[0], outside[1]), edge(inside[0], outside[2]),
-               towards_outside);
+      triangle(edge(inside[0], outside[0]), edge(inside[0], outside[1]),
+               edge(inside[0], outside[2]), towards_outside);
     } else if (ni == 3) {
-      triangle(edge(inside[0], outside[0]), edge(inside[1], outside[0]), edge(inside[2], outside[0]),
-               towards_outside);
+      triangle(edge(inside[0], outside[0]), edge(inside[1], outside[0]),
+               edge(inside[2], outside[0]), towards_outside);
     } else {
       const uint32_t ac = edge(inside[0], outside[0]), ad = edge(inside[0], outside[1]),
                      bd = edge(inside[1], outside[1]), bc = edge(inside[1], outside[0]);
@@ -138,12 +141,14 @@ class Mesher {
   uint32_t vertex(const Neighbourhood& n, Point lo, int dir) {
     const Point g = {origin_.x + lo.x, origin_.y + lo.y, origin_.z + lo.z};
     constexpr int64_t kBias = int64_t{1} << 19;
-    const uint64_t key = (static_cast<uint64_t>(g.x + kBias) << 43) | (static_cast<uint64_t>(g.y + kBias) << 23) |
+    const uint64_t key = (static_cast<uint64_t>(g.x + kBias) << 43) |
+                         (static_cast<uint64_t>(g.y + kBias) << 23) |
                          (static_cast<uint64_t>(g.z + kBias) << 3) | static_cast<uint64_t>(dir);
     auto [it, added] = vertices_.try_emplace(key, static_cast<uint32_t>(closing_.size()));
     if (!added) return it->second;
     const Point step = {dir & 1, (dir >> 1) & 1, (dir >> 2) & 1};
-    const int a = cell_index(lo.x, lo.y, lo.z), b = cell_index(lo.x + step.x, lo.y + step.y, lo.z + step.z);
+    const int a = cell_index(lo.x, lo.y, lo.z),
+              b = cell_index(lo.x + step.x, lo.y + step.y, lo.z + step.z);
     const double va = n.value[a], vb = n.value[b];
     const double t = std::clamp(va / (va - vb), kEdgeMargin, 1 - kEdgeMargin);
     const double voxel = grid_.voxel_size;
@@ -195,10 +200,12 @@ FusedMesh polygonise(const BlockMap& grid) {
   for (size_t i = 0; i < grid.blocks.size(); ++i) {
     const Block& block = *grid.blocks[i];
     bool inside = false;
-    for (int s = 0; s < kBlockSamples && !inside; ++s) inside = block.weight[s] > 0 && block.tsdf[s] < 0;
+    for (int s = 0; s < kBlockSamples && !inside; ++s)
+      inside = block.weight[s] > 0 && block.tsdf[s] < 0;
     if (!inside) continue;
     const auto [bx, by, bz] = block_coordinates(grid.keys[i]);
-    for (int d = 0; d < 8; ++d) cell_blocks.push_back(block_key(bx - (d & 1), by - ((d >> 1) & 1), bz - ((d >> 2) & 1)));
+    for (int d = 0; d < 8; ++d)
+      cell_blocks.push_back(block_key(bx - (d & 1), by - ((d >> 1) & 1), bz - ((d >> 2) & 1)));
   }
   std::sort(cell_blocks.begin(), cell_blocks.end());
   cell_blocks.erase(std::unique(cell_blocks.begin(), cell_blocks.end()), cell_blocks.end());

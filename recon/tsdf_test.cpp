@@ -1,6 +1,8 @@
 // Unit tests of depth fusion (tsdf.h) and its inputs (depth_inputs.h): analytic depth maps
 // of a sphere and a plane fuse to the right surface, closed by the padding; colour; the same
 // bits at any thread count; bad inputs named by file and element.
+#include "recon/tsdf.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "recon/depth_inputs.h"
-#include "recon/tsdf.h"
 #include "render/image_io.h"
 
 namespace synthfarm::recon {
@@ -45,7 +46,8 @@ void render_sphere(DepthView& view, bool colour) {
   if (colour) view.rgb.assign(3 * view.depth.size(), 0.0f);
   for (int v = 0; v < h; ++v) {
     for (int u = 0; u < w; ++u) {
-      const Vec3 ray_c = {(u + 0.5 - view.K.cx) / view.K.fx, (v + 0.5 - view.K.cy) / view.K.fy, 1.0};
+      const Vec3 ray_c = {(u + 0.5 - view.K.cx) / view.K.fx, (v + 0.5 - view.K.cy) / view.K.fy,
+                          1.0};
       const Vec3 ray = to_world * ray_c;  // z component along the optical axis is 1
       const double a = dot(ray, ray), b = 2 * dot(ray, eye), c = dot(eye, eye) - kRadius * kRadius;
       const double disc = b * b - 4 * a * c;
@@ -65,8 +67,8 @@ std::vector<DepthView> sphere_views(bool colour) {
   std::vector<DepthView> views;
   for (int k = 0; k < 12; ++k) {
     const double azimuth = 2 * std::numbers::pi * k / 12, elevation = (k % 3 - 1) * 0.6;
-    Vec3 eye = {1.2 * std::cos(azimuth) * std::cos(elevation), 1.2 * std::sin(azimuth) * std::cos(elevation),
-                1.2 * std::sin(elevation)};
+    Vec3 eye = {1.2 * std::cos(azimuth) * std::cos(elevation),
+                1.2 * std::sin(azimuth) * std::cos(elevation), 1.2 * std::sin(elevation)};
     DepthView view = looking_at_origin(eye, 320, 240, 280);
     view.name = "sphere" + std::to_string(k);
     render_sphere(view, colour);
@@ -76,7 +78,8 @@ std::vector<DepthView> sphere_views(bool colour) {
 }
 
 FusedMesh fuse(const std::vector<DepthView>& views, int threads = 0) {
-  auto volume = TsdfVolume::create({.voxel_size_m = 0.01, .truncation_m = 0.04, .max_depth_m = 10, .threads = threads});
+  auto volume = TsdfVolume::create(
+      {.voxel_size_m = 0.01, .truncation_m = 0.04, .max_depth_m = 10, .threads = threads});
   EXPECT_TRUE(volume) << volume.error();
   for (const DepthView& view : views) {
     auto done = volume->integrate(view);
@@ -92,16 +95,17 @@ FusedMesh fuse(const std::vector<DepthView>& views, int threads = 0) {
   for (size_t t = 0; t < mesh.triangle_count(); ++t) {
     for (int e = 0; e < 3; ++e) {
       const uint32_t a = mesh.indices[3 * t + e], b = mesh.indices[3 * t + (e + 1) % 3];
-      if (a == b) return ::testing::AssertionFailure() << "triangle " << t << " repeats vertex " << a;
+      if (a == b)
+        return ::testing::AssertionFailure() << "triangle " << t << " repeats vertex " << a;
       ++directed[{a, b}];
     }
   }
   for (const auto& [edge, count] : directed) {
     auto back = directed.find({edge.second, edge.first});
     if (count != 1 || back == directed.end() || back->second != 1) {
-      return ::testing::AssertionFailure() << "edge " << edge.first << "-" << edge.second << " used " << count
-                                           << " times this way, " << (back == directed.end() ? 0 : back->second)
-                                           << " the other";
+      return ::testing::AssertionFailure()
+             << "edge " << edge.first << "-" << edge.second << " used " << count
+             << " times this way, " << (back == directed.end() ? 0 : back->second) << " the other";
     }
   }
   return ::testing::AssertionSuccess();
@@ -119,7 +123,8 @@ TEST(Tsdf, SphereFusesToItsSurfaceAndCloses) {
   size_t observed = 0, closing = 0;
   for (size_t t = 0; t < mesh.triangle_count(); ++t) {
     const Vec3 centre = (vertex(mesh, mesh.indices[3 * t]) + vertex(mesh, mesh.indices[3 * t + 1]) +
-                         vertex(mesh, mesh.indices[3 * t + 2])) * (1.0 / 3);
+                         vertex(mesh, mesh.indices[3 * t + 2])) *
+                        (1.0 / 3);
     const double r = length(centre);
     if (mesh.closing[t]) {
       ++closing;
@@ -205,7 +210,8 @@ TEST(Tsdf, SameBitsAtAnyThreadCount) {
 TEST(Tsdf, NanAndNegativeDepthAreNoMeasurement) {
   std::vector<DepthView> views = sphere_views(false);
   for (DepthView& view : views) {
-    for (size_t i = 0; i < view.depth.size(); i += 7) view.depth[i] = std::numeric_limits<float>::quiet_NaN();
+    for (size_t i = 0; i < view.depth.size(); i += 7)
+      view.depth[i] = std::numeric_limits<float>::quiet_NaN();
     for (size_t i = 3; i < view.depth.size(); i += 11) view.depth[i] = -1.0f;
   }
   const FusedMesh mesh = fuse(views);

@@ -30,13 +30,15 @@ render::Scene tsdf_room_scene() {
   // Boxes first (instance ids: props before the room's parts, as jobs numbers them).
   const Mat3 turn_a = Mat3::rotation_z(20 * std::numbers::pi / 180);
   const Mat3 turn_c = Mat3::rotation_z(-35 * std::numbers::pi / 180);
-  render::add_box(part(SemanticClass::kProp, "box", {0.6f, 0.2f, 0.2f}), {0.8, 0.5, 0.3}, turn_a, {0.3, 0.2, 0.3});
+  render::add_box(part(SemanticClass::kProp, "box", {0.6f, 0.2f, 0.2f}), {0.8, 0.5, 0.3}, turn_a,
+                  {0.3, 0.2, 0.3});
   render::add_box(part(SemanticClass::kProp, "box", {0.2f, 0.6f, 0.2f}), {-1.0, -0.6, 0.45}, Mat3{},
                   {0.25, 0.25, 0.45});
-  render::add_box(part(SemanticClass::kProp, "box", {0.2f, 0.2f, 0.6f}), {-0.5, 0.8, 0.2}, turn_c, {0.4, 0.2, 0.2});
+  render::add_box(part(SemanticClass::kProp, "box", {0.2f, 0.2f, 0.6f}), {-0.5, 0.8, 0.2}, turn_c,
+                  {0.4, 0.2, 0.2});
   // Floor, walls and ceiling, facing into the room.
-  render::add_quad(part(SemanticClass::kFloor, "floor", {0.5f, 0.4f, 0.3f}), {x0, y0, 0}, {x1, y0, 0}, {x1, y1, 0},
-                   {x0, y1, 0});
+  render::add_quad(part(SemanticClass::kFloor, "floor", {0.5f, 0.4f, 0.3f}), {x0, y0, 0},
+                   {x1, y0, 0}, {x1, y1, 0}, {x0, y1, 0});
   Mesh& walls = part(SemanticClass::kWall, "wall", {0.7f, 0.7f, 0.65f});
   render::add_quad(walls, {x0, y0, 0}, {x0, y0, top}, {x1, y0, top}, {x1, y0, 0});
   render::add_quad(walls, {x1, y0, 0}, {x1, y0, top}, {x1, y1, top}, {x1, y1, 0});

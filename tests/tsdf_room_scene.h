@@ -7,9 +7,8 @@
 #pragma once
 
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "recon/tsdf.h"
 #include "render/scene.h"

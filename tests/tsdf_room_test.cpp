@@ -64,7 +64,8 @@ double distance_to_triangle(Vec3 p, const Triangle& t) {
 }
 
 // Points uniform by area on `triangles`.
-std::vector<Vec3> sample_uniform(const std::vector<Triangle>& triangles, size_t count, uint64_t seed) {
+std::vector<Vec3> sample_uniform(const std::vector<Triangle>& triangles, size_t count,
+                                 uint64_t seed) {
   std::vector<double> cumulative;
   double total = 0;
   for (const Triangle& t : triangles) {
@@ -75,8 +76,9 @@ std::vector<Vec3> sample_uniform(const std::vector<Triangle>& triangles, size_t 
   std::vector<Vec3> points;
   for (size_t i = 0; i < count; ++i) {
     const double pick = rng.next_double() * total;
-    const size_t k = std::min<size_t>(std::upper_bound(cumulative.begin(), cumulative.end(), pick) - cumulative.begin(),
-                                      triangles.size() - 1);
+    const size_t k = std::min<size_t>(
+        std::upper_bound(cumulative.begin(), cumulative.end(), pick) - cumulative.begin(),
+        triangles.size() - 1);
     double r1 = rng.next_double(), r2 = rng.next_double();
     if (r1 + r2 > 1) r1 = 1 - r1, r2 = 1 - r2;
     const Triangle& t = triangles[k];
@@ -88,7 +90,8 @@ std::vector<Vec3> sample_uniform(const std::vector<Triangle>& triangles, size_t 
 // Nearest-triangle distances over a uniform grid of buckets (cell `cell` metres).
 class TriangleGrid {
  public:
-  TriangleGrid(const std::vector<Triangle>& triangles, double cell) : triangles_(triangles), cell_(cell) {
+  TriangleGrid(const std::vector<Triangle>& triangles, double cell)
+      : triangles_(triangles), cell_(cell) {
     for (uint32_t i = 0; i < triangles.size(); ++i) {
       std::array<int, 3> lo, hi;
       for (int axis = 0; axis < 3; ++axis) {
@@ -113,7 +116,8 @@ class TriangleGrid {
             if (std::max({std::abs(x - cx), std::abs(y - cy), std::abs(z - cz)}) != ring) continue;
             auto it = buckets_.find(key(x, y, z));
             if (it == buckets_.end()) continue;
-            for (uint32_t t : it->second) best = std::min(best, distance_to_triangle(p, triangles_[t]));
+            for (uint32_t t : it->second)
+              best = std::min(best, distance_to_triangle(p, triangles_[t]));
           }
         }
       }
@@ -188,14 +192,15 @@ TEST(TsdfRoom, ThirtyViewsFuseWithinOneCentimetreAndClose) {
   start = std::chrono::steady_clock::now();
   const recon::FusedMesh mesh = volume->extract_mesh();
   const double extract_s = seconds_since(start);
-  std::printf("fused %zu views: %zu blocks, %zu triangles; integrate %.2f s, extract %.2f s\n", views->size(),
-              volume->block_count(), mesh.triangle_count(), fuse_s, extract_s);
+  std::printf("fused %zu views: %zu blocks, %zu triangles; integrate %.2f s, extract %.2f s\n",
+              views->size(), volume->block_count(), mesh.triangle_count(), fuse_s, extract_s);
   for (float x : mesh.positions) ASSERT_TRUE(std::isfinite(x));
 
   std::vector<Triangle> truth, observed, closing;
   for (const render::Mesh& m : scene.meshes) {
     for (size_t t = 0; t < m.triangle_count(); ++t) {
-      truth.push_back({m.vertex(m.indices[3 * t]), m.vertex(m.indices[3 * t + 1]), m.vertex(m.indices[3 * t + 2])});
+      truth.push_back({m.vertex(m.indices[3 * t]), m.vertex(m.indices[3 * t + 1]),
+                       m.vertex(m.indices[3 * t + 2])});
     }
   }
   double observed_area = 0, closing_area = 0;
@@ -238,19 +243,24 @@ TEST(TsdfRoom, ThirtyViewsFuseWithinOneCentimetreAndClose) {
   completeness /= true_points.size();
   closing_distance /= closing_points.size();
   const double chamfer = 0.5 * (accuracy + completeness);
-  const double precision = double(precise) / fused_points.size(), recall = double(recalled) / true_points.size();
+  const double precision = double(precise) / fused_points.size(),
+               recall = double(recalled) / true_points.size();
   const double f_score = 2 * precision * recall / (precision + recall);
   const Watertight topology = check_watertight(mesh);
 
   std::printf("truth points seen by a view: %zu of %zu\n", true_points.size(), kPoints);
-  std::printf("accuracy (fused -> truth) %.2f mm, completeness (truth -> fused) %.2f mm, capped %zu\n",
-              accuracy * 1000, completeness * 1000, capped);
-  std::printf("Chamfer-L1 %.2f mm; F-score at 1 cm %.4f (precision %.4f, recall %.4f)\n", chamfer * 1000, f_score,
-              precision, recall);
-  std::printf("closing faces: %.1f%% of the area (%.2f m^2 of %.2f m^2), mean distance to the truth %.1f mm\n",
-              100 * closing_area / (closing_area + observed_area), closing_area, closing_area + observed_area,
-              closing_distance * 1000);
-  std::printf("watertight: %zu edges, %zu not shared by exactly two faces\n", topology.edges, topology.bad_edges);
+  std::printf(
+      "accuracy (fused -> truth) %.2f mm, completeness (truth -> fused) %.2f mm, capped %zu\n",
+      accuracy * 1000, completeness * 1000, capped);
+  std::printf("Chamfer-L1 %.2f mm; F-score at 1 cm %.4f (precision %.4f, recall %.4f)\n",
+              chamfer * 1000, f_score, precision, recall);
+  std::printf(
+      "closing faces: %.1f%% of the area (%.2f m^2 of %.2f m^2), mean distance to the truth %.1f "
+      "mm\n",
+      100 * closing_area / (closing_area + observed_area), closing_area,
+      closing_area + observed_area, closing_distance * 1000);
+  std::printf("watertight: %zu edges, %zu not shared by exactly two faces\n", topology.edges,
+              topology.bad_edges);
 
   EXPECT_LT(chamfer, 0.01);
   EXPECT_GT(f_score, 0.9);

@@ -32,7 +32,9 @@ struct Block {
 
 inline int local_index(int x, int y, int z) { return x + kBlockSide * (y + kBlockSide * z); }
 // floor(i / 8) for any sign.
-inline int floor_div(int i) { return i >= 0 ? i / kBlockSide : -((-i + kBlockSide - 1) / kBlockSide); }
+inline int floor_div(int i) {
+  return i >= 0 ? i / kBlockSide : -((-i + kBlockSide - 1) / kBlockSide);
+}
 
 // Packed so that sorting keys sorts blocks by (x, y, z).
 inline uint64_t block_key(int bx, int by, int bz) {
