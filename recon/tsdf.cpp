@@ -126,6 +126,7 @@ std::vector<uint64_t> touched_blocks(const DepthView& view, const TsdfParams& pa
   const Vec3 centre = -(to_world * view.translation);
   const double block_m = params.voxel_size_m * kBlockSide, trunc = params.truncation_m;
   const double limit = (internal::kMaxBlockCoordinate - 2) * block_m;  // room for the padding ring
+  const double per_block = 1 / block_m;
   constexpr int kRowsPerChunk = 16;
   const int chunks = (K.height + kRowsPerChunk - 1) / kRowsPerChunk;
   std::vector<std::vector<uint64_t>> found(static_cast<size_t>(chunks));
@@ -147,9 +148,9 @@ std::vector<uint64_t> touched_blocks(const DepthView& view, const TsdfParams& pa
             const Vec3 p = centre + ray * (z0 + (z1 - z0) * s / steps);
             if (!(std::abs(p.x) < limit && std::abs(p.y) < limit && std::abs(p.z) < limit))
               continue;
-            const uint64_t key = block_key(static_cast<int>(std::floor(p.x / block_m)),
-                                           static_cast<int>(std::floor(p.y / block_m)),
-                                           static_cast<int>(std::floor(p.z / block_m)));
+            const uint64_t key = block_key(static_cast<int>(std::floor(p.x * per_block)),
+                                           static_cast<int>(std::floor(p.y * per_block)),
+                                           static_cast<int>(std::floor(p.z * per_block)));
             if (std::find(std::begin(recent), std::end(recent), key) != std::end(recent)) continue;
             recent[next] = key;
             next = (next + 1) & 7;

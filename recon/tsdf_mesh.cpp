@@ -78,7 +78,16 @@ struct Point {
 
 class Mesher {
  public:
-  Mesher(const BlockMap& grid, FusedMesh& out) : grid_(grid), out_(out) {}
+  // `cell_blocks`: how many blocks will be polygonised, to size the tables once.
+  Mesher(const BlockMap& grid, FusedMesh& out, size_t cell_blocks) : grid_(grid), out_(out) {
+    const size_t vertices = 160 * cell_blocks;  // about what a block crossed by a wall gives
+    vertices_.reserve(vertices);
+    closing_.reserve(vertices);
+    out_.positions.reserve(3 * vertices);
+    out_.indices.reserve(6 * vertices);
+    out_.closing.reserve(2 * vertices);
+    if (grid.has_color) out_.colors.reserve(3 * vertices);
+  }
 
   // Polygonises the 8^3 cells whose lower corner lies in block (bx, by, bz).
   void cells(const Neighbourhood& n, int bx, int by, int bz) {
@@ -211,7 +220,7 @@ FusedMesh polygonise(const BlockMap& grid) {
   cell_blocks.erase(std::unique(cell_blocks.begin(), cell_blocks.end()), cell_blocks.end());
 
   FusedMesh out;
-  Mesher mesher(grid, out);
+  Mesher mesher(grid, out, cell_blocks.size());
   auto n = std::make_unique<Neighbourhood>();
   for (uint64_t key : cell_blocks) {
     const auto [bx, by, bz] = block_coordinates(key);
