@@ -228,12 +228,33 @@ tl::expected<void, std::string> TsdfVolume::integrate(const DepthView& view) {
 FusedMesh TsdfVolume::extract_mesh() const { return internal::polygonise(impl_->grid); }
 
 tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh,
-                                                      const std::string& name) {
+                                                      const std::string& name,
+                                                      const std::optional<View>& camera) {
   if (mesh.positions.size() % 3 != 0 || mesh.indices.size() % 3 != 0) {
     return tl::unexpected(fmt::format("{}: positions or indices are not whole triples", name));
   }
   render::Scene scene;
   scene.kind = name;
+  if (camera) {
+    DepthView check;
+    check.name = name + ": camera";
+    check.K = camera->K;
+    check.rotation = camera->rotation;
+    check.translation = camera->translation;
+    check.depth.resize(static_cast<size_t>(std::max(0, camera->K.width)) *
+                       static_cast<size_t>(std::max(0, camera->K.height)));
+    if (std::string problem = view_problem(check); !problem.empty()) return tl::unexpected(problem);
+    render::Camera& c = scene.camera;
+    c.width = camera->K.width;
+    c.height = camera->K.height;
+    c.fx = camera->K.fx;
+    c.fy = camera->K.fy;
+    c.cx = camera->K.cx;
+    c.cy = camera->K.cy;
+    c.fov_deg = 2 * std::atan(c.width / (2 * c.fx)) * 180 / 3.14159265358979323846;
+    c.rotation = camera->rotation;
+    c.position = -(camera->rotation.transposed() * camera->translation);
+  }
   render::Mesh& out = scene.meshes.emplace_back();
   out.positions = mesh.positions;
   out.indices = mesh.indices;

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tl/expected.hpp>
 #include <vector>
@@ -110,8 +111,11 @@ class TsdfVolume {
 
 // The mesh as binary glTF (.glb), ready for render jobs: one mesh of POSITION, NORMAL
 // (area-weighted), indices and COLOR_0 when it has colours, under a node named `name`, in
-// glTF's +y-up frame (gltf/gltf.h). Errors: a mesh whose arrays disagree.
-tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh,
-                                                      const std::string& name);
+// glTF's +y-up frame (gltf/gltf.h); with `camera`, also a camera node looking through that
+// view (gltf/scene_import.h, which render-gltf uses, wants one to render the file as a
+// scene). Errors: a mesh whose arrays disagree, a camera that is not finite.
+tl::expected<std::string, std::string> fused_mesh_glb(
+    const FusedMesh& mesh, const std::string& name,
+    const std::optional<View>& camera = std::nullopt);
 
 }  // namespace synthfarm::recon

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "gltf/scene_import.h"
 #include "recon/depth_inputs.h"
 #include "render/image_io.h"
 
@@ -196,6 +197,34 @@ TEST(Tsdf, ColourFollowsTheViews) {
   for (const char* attribute : {"POSITION", "NORMAL", "COLOR_0"}) {
     EXPECT_NE(glb->find(attribute), std::string::npos) << attribute;
   }
+}
+
+// What render jobs do with the asset: gltf/scene_import.h loads it back into a render
+// scene, the same triangles in synthfarm's frame.
+TEST(Tsdf, GlbLoadsAsARenderScene) {
+  const std::vector<DepthView> views = sphere_views(false);
+  const FusedMesh mesh = fuse(views);
+  EXPECT_FALSE(gltf::load_gltf_scene(*fused_mesh_glb(mesh, "sphere"), "sphere.glb", {}))
+      << "without a camera it is an asset to place, not a scene to render";
+  auto glb =
+      fused_mesh_glb(mesh, "sphere", View{views[0].K, views[0].rotation, views[0].translation});
+  ASSERT_TRUE(glb) << glb.error();
+  gltf::GltfSceneOptions options;
+  options.width = views[0].K.width;  // the importer makes K for the image size it is given
+  options.height = views[0].K.height;
+  auto loaded = gltf::load_gltf_scene(*glb, "sphere.glb", options);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->triangle_count, mesh.triangle_count());
+  ASSERT_EQ(loaded->scene.meshes.size(), 1u);
+  const render::Mesh& back = loaded->scene.meshes[0];
+  ASSERT_EQ(back.positions.size(), mesh.positions.size());
+  for (size_t i = 0; i < mesh.positions.size(); ++i) {
+    ASSERT_NEAR(back.positions[i], mesh.positions[i], 1e-6) << i;
+  }
+  EXPECT_NEAR(loaded->scene.camera.fx, views[0].K.fx, 1e-6);
+  View broken{views[0].K, views[0].rotation, views[0].translation};
+  broken.translation.x = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(fused_mesh_glb(mesh, "sphere", broken));
 }
 
 TEST(Tsdf, SameBitsAtAnyThreadCount) {
