@@ -225,7 +225,9 @@ tl::expected<void, std::string> TsdfVolume::integrate(const DepthView& view) {
   return {};
 }
 
-FusedMesh TsdfVolume::extract_mesh() const { return internal::polygonise(impl_->grid); }
+FusedMesh TsdfVolume::extract_mesh() const {
+  return internal::polygonise(impl_->grid, impl_->params.threads);
+}
 
 tl::expected<std::string, std::string> fused_mesh_glb(const FusedMesh& mesh,
                                                       const std::string& name,

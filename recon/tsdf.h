@@ -26,7 +26,8 @@
 // Determinism: the same views in the same order give the same bits whatever the thread
 // count: each sample is updated by one thread, in view order; blocks are allocated and
 // walked in sorted key order.
-// Thread safety: a TsdfVolume is not thread-safe; integrate() uses `threads` threads inside.
+// Thread safety: a TsdfVolume is not thread-safe; integrate() and extract_mesh() use
+// `threads` threads inside.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +62,7 @@ struct TsdfParams {
   double truncation_m = 0.04;
   // Depth beyond this is ignored (far measurements are the noisiest and the sparsest).
   double max_depth_m = 10;
-  int threads = 0;  // 0: all cores
+  int threads = 0;  // integration and extraction threads, 0: all cores
 };
 
 // The fused surface. Triangles wind counter-clockwise seen from outside.

@@ -9,6 +9,9 @@
 // each block holding an inside sample and of its -x, -y, -z neighbours: the padding ring).
 // Then each tetrahedron face crossed by the surface holds one segment shared by the two
 // tetrahedra on either side, and every edge of the mesh belongs to exactly two triangles.
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -83,6 +86,7 @@ class Mesher {
     const size_t vertices = 160 * cell_blocks;  // about what a block crossed by a wall gives
     vertices_.reserve(vertices);
     closing_.reserve(vertices);
+    keys_.reserve(vertices);
     out_.positions.reserve(3 * vertices);
     out_.indices.reserve(6 * vertices);
     out_.closing.reserve(2 * vertices);
@@ -155,6 +159,7 @@ class Mesher {
                          (static_cast<uint64_t>(g.z + kBias) << 3) | static_cast<uint64_t>(dir);
     auto [it, added] = vertices_.try_emplace(key, static_cast<uint32_t>(closing_.size()));
     if (!added) return it->second;
+    keys_.push_back(key);
     const Point step = {dir & 1, (dir >> 1) & 1, (dir >> 2) & 1};
     const int a = cell_index(lo.x, lo.y, lo.z),
               b = cell_index(lo.x + step.x, lo.y + step.y, lo.z + step.z);
@@ -198,11 +203,56 @@ class Mesher {
   Point origin_ = {0, 0, 0};
   std::unordered_map<uint64_t, uint32_t> vertices_;  // lattice edge -> vertex
   std::vector<uint8_t> closing_;                     // per vertex: an end is unobserved
+  std::vector<uint64_t> keys_;                       // per vertex: its lattice edge
+
+ public:
+  const std::vector<uint64_t>& keys() const { return keys_; }
+  const std::vector<uint8_t>& vertex_closing() const { return closing_; }
 };
+
+// One run of blocks' share of the mesh, with the lattice edge of each of its vertices.
+struct Piece {
+  FusedMesh mesh;
+  std::vector<uint64_t> keys;
+};
+
+FusedMesh join(std::vector<Piece>& pieces, bool colour) {
+  size_t vertices = 0, triangles = 0;
+  for (const Piece& piece : pieces) {
+    vertices += piece.keys.size();
+    triangles += piece.mesh.triangle_count();
+  }
+  FusedMesh out;
+  out.positions.reserve(3 * vertices);
+  if (colour) out.colors.reserve(3 * vertices);
+  out.indices.reserve(3 * triangles);
+  out.closing.reserve(triangles);
+  std::unordered_map<uint64_t, uint32_t> index;
+  index.reserve(vertices);
+  std::vector<uint32_t> remap;
+  for (Piece& piece : pieces) {
+    remap.resize(piece.keys.size());
+    for (size_t v = 0; v < piece.keys.size(); ++v) {
+      const uint32_t next = static_cast<uint32_t>(out.positions.size() / 3);
+      auto [it, added] = index.try_emplace(piece.keys[v], next);
+      remap[v] = it->second;
+      if (!added) continue;
+      out.positions.insert(out.positions.end(), &piece.mesh.positions[3 * v],
+                           &piece.mesh.positions[3 * v + 3]);
+      if (colour)
+        out.colors.insert(out.colors.end(), &piece.mesh.colors[3 * v],
+                          &piece.mesh.colors[3 * v + 3]);
+    }
+    for (uint32_t local : piece.mesh.indices) out.indices.push_back(remap[local]);
+    out.closing.insert(out.closing.end(), piece.mesh.closing.begin(), piece.mesh.closing.end());
+    piece = {};  // its memory back before the next
+  }
+  return out;
+}
 
 }  // namespace
 
-FusedMesh polygonise(const BlockMap& grid) {
+FusedMesh polygonise(const BlockMap& grid, int threads) {
   // The blocks holding an inside sample and their -x, -y, -z neighbours (whose cells reach
   // into them), sorted so the output's order is fixed.
   std::vector<uint64_t> cell_blocks;
@@ -219,15 +269,27 @@ FusedMesh polygonise(const BlockMap& grid) {
   std::sort(cell_blocks.begin(), cell_blocks.end());
   cell_blocks.erase(std::unique(cell_blocks.begin(), cell_blocks.end()), cell_blocks.end());
 
-  FusedMesh out;
-  Mesher mesher(grid, out, cell_blocks.size());
-  auto n = std::make_unique<Neighbourhood>();
-  for (uint64_t key : cell_blocks) {
-    const auto [bx, by, bz] = block_coordinates(key);
-    gather(grid, bx, by, bz, *n);
-    if (n->any_inside) mesher.cells(*n, bx, by, bz);
-  }
-  return out;
+  // Fixed runs of blocks, polygonised in parallel, each with its own vertices; then joined
+  // in run order, a vertex on a lattice edge two runs share kept once. A vertex is first
+  // met in the same place as in one pass over all blocks, so the output does not depend on
+  // the thread count (nor on the run length).
+  constexpr size_t kRun = 256;
+  std::vector<Piece> pieces((cell_blocks.size() + kRun - 1) / kRun);
+  tbb::task_arena arena(threads > 0 ? threads : tbb::task_arena::automatic);
+  arena.execute([&] {
+    tbb::parallel_for(size_t{0}, pieces.size(), [&](size_t p) {
+      const size_t begin = p * kRun, end = std::min(cell_blocks.size(), begin + kRun);
+      Mesher mesher(grid, pieces[p].mesh, end - begin);
+      auto n = std::make_unique<Neighbourhood>();
+      for (size_t b = begin; b < end; ++b) {
+        const auto [bx, by, bz] = block_coordinates(cell_blocks[b]);
+        gather(grid, bx, by, bz, *n);
+        if (n->any_inside) mesher.cells(*n, bx, by, bz);
+      }
+      pieces[p].keys = mesher.keys();
+    });
+  });
+  return join(pieces, grid.has_color);
 }
 
 }  // namespace synthfarm::recon::internal

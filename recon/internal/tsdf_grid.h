@@ -71,7 +71,8 @@ struct BlockMap {
   }
 };
 
-// The closed mesh of the grid's zero level set (tsdf_mesh.cpp).
-FusedMesh polygonise(const BlockMap& grid);
+// The closed mesh of the grid's zero level set (tsdf_mesh.cpp), on `threads` threads
+// (0: all cores); the same bits for any count.
+FusedMesh polygonise(const BlockMap& grid, int threads);
 
 }  // namespace synthfarm::recon::internal
