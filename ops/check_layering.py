@@ -35,7 +35,7 @@ RULES = {
     "humans":      {"base", "render"},
     "gltf":        {"base", "render", "humans"},
     "sensor":      {"base", "render"},
-    "recon":       {"base", "render", "humans"},
+    "recon":       {"base", "render", "humans", "gltf"},
     "storage":     set(),
     "jobs":        {"base", "render", "humans", "gltf", "sensor", "storage"},
     "queue":       {"base"},

@@ -32,6 +32,7 @@ test_pkgs=(
   mmdebstrap buildah                # the container image (ops/image/build.sh) and its test
   slurm-wlm munge                   # the cluster tests: slurmctld, slurmd, sbatch & co., munged
   libfaketime                       # fence_chaos_test: a worker's wall clock stepped by hours
+  python3-open3d                    # bench/tsdf_fusion's peer (about 36 MB, 20 s to install)
 )
 # s3rver (the S3 test server, ops/s3rver) and the Kubernetes manifests' checks
 # (ops/k8s/validate) run on Node.js; use an npm already installed. kubectl is not

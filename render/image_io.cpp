@@ -474,7 +474,8 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
 }
 
 tl::expected<ExrChannel, std::string> decode_exr_channel(std::string_view bytes, std::string_view name,
-                                                         const std::vector<std::string>& channels, int max_side) {
+                                                         const std::vector<std::string>& channels, int max_side,
+                                                         bool allow_positive_infinity) {
   const std::string file(name);
   if (auto problem = unreadable_exr(bytes)) return tl::unexpected(file + ": " + *problem);
   try {
@@ -511,7 +512,8 @@ tl::expected<ExrChannel, std::string> decode_exr_channel(std::string_view bytes,
     input.setFrameBuffer(buffer);
     input.readPixels(window.min.y, window.max.y);
     for (size_t i = 0; i < out.values.size(); ++i) {
-      if (!std::isfinite(out.values[i])) {
+      const float v = out.values[i];
+      if (!std::isfinite(v) && !(allow_positive_infinity && std::isinf(v) && v > 0)) {
         return tl::unexpected(fmt::format("{}: pixel ({}, {}) of {} is not finite", file, i % out.width,
                                           i / out.width, out.channel));
       }

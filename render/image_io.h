@@ -58,13 +58,15 @@ tl::expected<Environment, std::string> decode_environment_exr(std::string_view b
 // of `channels` the file has, read as float, row-major from the data window's top-left.
 // The header is checked as for environment maps before OpenEXR reads it. Errors name the
 // file: not an EXR, an unsafe header, a size outside 1..max_side, none of the channels, a
-// value that is not finite (with its pixel), a truncated file.
+// value that is not finite (with its pixel; +inf is let through when `allow_positive_infinity`,
+// as the depth layer writes it for the sky), a truncated file.
 struct ExrChannel {
   std::string channel;  // which of `channels` was read
   int width = 0, height = 0;
   std::vector<float> values;
 };
 tl::expected<ExrChannel, std::string> decode_exr_channel(std::string_view bytes, std::string_view name,
-                                                         const std::vector<std::string>& channels, int max_side);
+                                                         const std::vector<std::string>& channels, int max_side,
+                                                         bool allow_positive_infinity = false);
 
 }  // namespace synthfarm::render
