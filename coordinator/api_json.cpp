@@ -24,8 +24,14 @@ json job_json(const queue::JobRecord& r, const JobLive& live) {
   }
   // -1: unknown (no throughput measured yet).
   double eta = !active ? 0.0 : rate > 0 ? static_cast<double>(r.samples - done) / rate : -1.0;
+  // A fit_people job's natural figure: the mean reprojection error of its units so far
+  // (completed shards from Redis, in-flight units from telemetry while it runs).
+  const double residual_sum = r.residual_sum_px + (active ? live.inflight_residual_sum_px : 0.0);
+  const int64_t residual_units = r.residual_units + (active ? live.inflight_residual_units : 0);
   return {{"id", r.id},
           {"name", r.name},
+          {"task", r.task},
+          {"mean_residual_px", residual_units > 0 ? json(residual_sum / static_cast<double>(residual_units)) : json(nullptr)},
           {"state", r.state},
           {"priority", r.priority},
           {"samples", r.samples},

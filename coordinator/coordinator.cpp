@@ -28,6 +28,7 @@
 #include "coordinator/farm_view.h"
 #include "coordinator/http_server.h"
 #include "coordinator/finalizer.h"
+#include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
 #include "coordinator/telemetry_relay.h"
 #include "jobs/object_keys.h"
@@ -41,22 +42,6 @@
 
 namespace synthfarm::coordinator {
 namespace {
-
-// What the queue stores of a validated spec: the fields its scripts read and the
-// canonical JSON, the spec's one stored form.
-queue::JobSubmission job_submission(const jobs::JobSpec& spec) {
-  queue::JobSubmission job;
-  job.name = spec.name;
-  job.priority = spec.priority;
-  job.samples = spec.samples;
-  job.shard_size = spec.shard_size;
-  job.shards = static_cast<int64_t>(jobs::shard_count(spec.samples, spec.shard_size));
-  job.max_attempts = spec.max_attempts;
-  job.on_dead_shards = spec.on_dead_shards;
-  job.storage = spec.output.storage;
-  job.spec_json = jobs::spec_to_json(spec);
-  return job;
-}
 
 using nlohmann::json;
 
@@ -438,6 +423,12 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     reply_json(res, 200, {{"logged_out", true}});
   }
 
+  // A 400 for one field of a submitted spec, in the parser's error shape.
+  static void reply_field_error(httplib::Response& res, const std::string& path, const std::string& message) {
+    reply_json(res, 400, {{"error", path + ": " + message},
+                          {"errors", json::array({{{"path", path}, {"line", 0}, {"column", 0}, {"message", message}}})}});
+  }
+
   void submit(const httplib::Request& req, httplib::Response& res, const auth::Principal& who) {
     auto parsed = jobs::parse_spec(req.body, "request body");
     if (!parsed) {
@@ -454,11 +445,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     std::string id = new_job_id(spec.name);
     std::string storage_uri = spec.output.storage.empty() ? storage_root_ + "/" + id : spec.output.storage;
     auto canonical = storage::canonical_uri(storage_uri);
-    if (!canonical) {
-      return reply_json(res, 400, {{"error", "output.storage: " + canonical.error().message},
-                                   {"errors", json::array({{{"path", "output.storage"}, {"line", 0}, {"column", 0},
-                                                            {"message", canonical.error().message}}})}});
-    }
+    if (!canonical) return reply_field_error(res, "output.storage", canonical.error().message);
     spec.output.storage = *canonical;
     // Nothing outside the allowed storage, read or written: checked before anything is opened.
     json refused = json::array();
@@ -475,10 +462,12 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
                                    {"errors", refused}});
     }
     auto store = storage::open_store(spec.output.storage);
-    if (!store) {
-      return reply_json(res, 400, {{"error", "output.storage: " + store.error().message},
-                                   {"errors", json::array({{{"path", "output.storage"}, {"line", 0}, {"column", 0},
-                                                            {"message", store.error().message}}})}});
+    if (!store) return reply_field_error(res, "output.storage", store.error().message);
+    if (spec.reconstruction()) {  // its samples are the units of its inputs
+      auto units = count_units(spec);
+      if (!units) return reply_field_error(res, units.error().path, units.error().message);
+      spec.samples = units->units;
+      if (!units->note.empty()) spdlog::info("job {}: {} units; {}", id, units->units, units->note);
     }
     auto redis = redis_.acquire();
     if (options_.auth && who.role < auth::Role::kAdmin) {

@@ -32,9 +32,14 @@ void FarmView::on_progress(const protocol::SampleProgress& sp, int64_t now_ms) {
   auto& job = jobs_[sp.shard.job_id];
   if (sp.shard_complete) {
     job.inflight.erase(sp.shard.shard);
+    job.inflight_residuals.erase(sp.shard.shard);  // Redis holds them now
     return;
   }
-  job.inflight[sp.shard.shard].insert(sp.sample);
+  if (job.inflight[sp.shard.shard].insert(sp.sample).second && sp.residual_px >= 0) {
+    auto& [sum, units] = job.inflight_residuals[sp.shard.shard];
+    sum += sp.residual_px;
+    ++units;
+  }
   job.finished_ms.push_back(now_ms);
   trim(job.finished_ms, now_ms);
   job.recent.push_front(sp.sample);
@@ -76,6 +81,10 @@ JobLive FarmView::job(const std::string& job_id, int64_t now_ms) const {
   for (const auto& [shard, samples] : it->second.inflight) live.inflight_samples += static_cast<int64_t>(samples.size());
   live.samples_per_sec = rate(it->second.finished_ms, now_ms);
   live.recent_samples.assign(it->second.recent.begin(), it->second.recent.end());
+  for (const auto& [shard, residuals] : it->second.inflight_residuals) {
+    live.inflight_residual_sum_px += residuals.first;
+    live.inflight_residual_units += residuals.second;
+  }
   return live;
 }
 
@@ -87,7 +96,10 @@ double FarmView::total_samples_per_sec(int64_t now_ms) const {
 void FarmView::forget_job(const std::string& job_id) {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);
-  if (it != jobs_.end()) it->second.inflight.clear();
+  if (it != jobs_.end()) {
+    it->second.inflight.clear();
+    it->second.inflight_residuals.clear();
+  }
 }
 
 }  // namespace synthfarm::coordinator

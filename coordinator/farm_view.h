@@ -28,6 +28,9 @@ struct JobLive {
   int64_t inflight_samples = 0;        // finished in shards that Redis has not completed yet
   double samples_per_sec = 0;          // over the last window
   std::vector<uint64_t> recent_samples;  // newest first
+  // fit_people: the in-flight units' mean residuals (pixels), summed, and how many.
+  double inflight_residual_sum_px = 0;
+  int64_t inflight_residual_units = 0;
 };
 
 class FarmView {
@@ -47,6 +50,7 @@ class FarmView {
  private:
   struct JobState {
     std::map<uint64_t, std::set<uint64_t>> inflight;  // shard -> samples finished
+    std::map<uint64_t, std::pair<double, int64_t>> inflight_residuals;  // shard -> (sum px, units)
     std::deque<int64_t> finished_ms;                   // sample finish times in the window
     std::deque<uint64_t> recent;
   };

@@ -44,6 +44,63 @@ tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& sto
   return {};
 }
 
+// A reconstruction job's files, gathered from its units' fits/*.json (worker/recon_runner.h):
+// one line per fitted person (per frame for a sequence) in poses.jsonl, one per person
+// (per track for a sequence) in shapes.jsonl, in unit order.
+struct FitFiles {
+  std::string poses, shapes;
+  uint64_t people = 0, converged = 0;
+  double residual_sum_px = 0;
+};
+
+tl::expected<void, std::string> add_shard_fits(const storage::ObjectStore& store, const jobs::ShardManifest& shard,
+                                               FitFiles& out) {
+  using nlohmann::json;
+  std::vector<const jobs::ManifestEntry*> fits;
+  for (const auto& o : shard.objects) {
+    if (o.key.starts_with("fits/") && o.key.ends_with(".json")) fits.push_back(&o);
+  }
+  std::sort(fits.begin(), fits.end(), [](auto* a, auto* b) { return a->key < b->key; });
+  for (const jobs::ManifestEntry* o : fits) {
+    auto bytes = store.get(o->key);
+    if (!bytes) return tl::unexpected(fmt::format("cannot read {}: {}", o->key, bytes.error().message));
+    if (bytes->size() != o->size || storage::sha256_hex(*bytes) != o->sha256) {
+      return tl::unexpected(fmt::format("{}: size or sha256 differs from its shard manifest", o->key));
+    }
+    const json unit = json::parse(*bytes, nullptr, false);
+    if (unit.is_discarded() || !unit.contains("people") || !unit["people"].is_array()) {
+      return tl::unexpected(fmt::format("{}: not a unit's fits", o->key));
+    }
+    const bool sequence = unit.value("mode", "") == "sequence";
+    bool first = true;
+    for (const json& person : unit["people"]) {
+      json ids = {{"unit", unit["unit"]}, {"fits", o->key}};
+      for (const char* id : {"annotation_id", "image_id", "track_id", "frame"}) {
+        if (person.contains(id)) ids[id] = person[id];
+      }
+      if (sequence && unit.contains("track_id")) ids["track_id"] = unit["track_id"];
+      const bool converged = person.value("converged", false);
+      json fit = {{"converged", converged}, {"mean_residual_px", person.value("mean_residual_px", 0.0)}};
+      json pose = ids;
+      pose.update(fit);
+      pose.update({{"pose", person["pose"]}, {"global_rotation", person["global_rotation"]},
+                   {"translation", person["translation"]}});
+      out.poses += pose.dump() + "\n";
+      if (!sequence || first) {
+        json shape = ids;
+        shape.update(fit);
+        shape["shape"] = person["shape"];
+        out.shapes += shape.dump() + "\n";
+        ++out.people;
+        out.converged += converged ? 1 : 0;
+      }
+      out.residual_sum_px += person.value("mean_residual_px", 0.0);
+      first = false;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::ObjectStore& store,
@@ -61,6 +118,8 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   const json* labels = spec.contains("output") ? &spec["output"]["labels"] : nullptr;
   const bool write_coco = labels != nullptr && labels->is_array() &&
                           std::find(labels->begin(), labels->end(), "coco") != labels->end();
+  const bool fitted = spec.value("task", "render") == "fit_people";
+  FitFiles fits;
   // The annotation files carry no time: finalizing twice writes the same bytes.
   jobs::coco::DatasetBuilder coco(json({{"description", job.name},
                                         {"job", job.id},
@@ -88,6 +147,9 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
         !added) {
       return tl::unexpected(fmt::format("job {}: {}: {}", job.id, key, added.error()));
     }
+    if (auto added = fitted ? add_shard_fits(store, *manifest, fits) : tl::expected<void, std::string>(); !added) {
+      return tl::unexpected(fmt::format("job {}: {}: {}", job.id, key, added.error()));
+    }
     for (const auto& o : manifest->objects) {
       objects.push_back({{"key", o.key}, {"size", o.size}, {"sha256", o.sha256}});
       summary.bytes += o.size;
@@ -98,6 +160,8 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   summary.images = coco.images();
   summary.person_annotations = coco.person_annotations();
   summary.instance_annotations = coco.instance_annotations();
+  summary.people_fitted = fits.people;
+  summary.people_converged = fits.converged;
 
   // The annotation files are objects of the dataset like the samples: listed with their
   // size and sha256, so `fetch` downloads and verifies them with the rest.
@@ -107,6 +171,7 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   if (write_coco) {
     annotation_files = {{kPersonKeypointsKey, &files.person_keypoints}, {kInstancesKey, &files.instances}};
   }
+  if (fitted) annotation_files = {{kPosesKey, &fits.poses}, {kShapesKey, &fits.shapes}};
   for (auto [key, bytes] : annotation_files) {
     auto put = store.put(key, *bytes);
     if (!put) return tl::unexpected(fmt::format("job {}: cannot write {}: {}", job.id, key, put.error().message));
@@ -125,8 +190,10 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
       {"counts", {{"samples", summary.samples}, {"shards", shards}, {"objects", summary.objects},
                   {"bytes", summary.bytes}, {"missing_shards", missing.size()}, {"images", summary.images},
                   {"person_annotations", summary.person_annotations},
-                  {"instance_annotations", summary.instance_annotations}}},
+                  {"instance_annotations", summary.instance_annotations},
+                  {"people_fitted", summary.people_fitted}, {"people_converged", summary.people_converged}}},
       {"annotations", write_coco ? json{{"coco_person_keypoints", kPersonKeypointsKey}, {"instances", kInstancesKey}}
+                      : fitted   ? json{{"poses", kPosesKey}, {"shapes", kShapesKey}}
                                  : json::object()},
       {"missing", std::move(missing)},
       {"timing", {{"created_ms", job.created_ms}, {"started_ms", job.started_ms}, {"finalized_ms", now_ms}}},

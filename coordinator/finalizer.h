@@ -19,6 +19,10 @@ namespace synthfarm::coordinator {
 
 inline constexpr const char* kPersonKeypointsKey = "annotations/coco_person_keypoints.json";
 inline constexpr const char* kInstancesKey = "annotations/instances.json";
+// A fit_people job's outputs, from its units' fits/*.json: what render specs read as
+// humans.poses and humans.shapes (docs/recon.md).
+inline constexpr const char* kPosesKey = "poses.jsonl";
+inline constexpr const char* kShapesKey = "shapes.jsonl";
 
 struct ManifestSummary {
   int64_t samples = 0;
@@ -27,6 +31,8 @@ struct ManifestSummary {
   uint64_t images = 0;  // COCO images: one per still sample, one per clip frame
   uint64_t person_annotations = 0;
   uint64_t instance_annotations = 0;
+  uint64_t people_fitted = 0;     // fit_people: people (tracks) in shapes.jsonl
+  uint64_t people_converged = 0;  // of which converged
 };
 
 // `spec_json` is the canonical spec; `job` the Redis record; `dead_shards` the shards that

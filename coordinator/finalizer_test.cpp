@@ -102,5 +102,46 @@ TEST_F(FinalizerTest, ASampleJsonThatDiffersFromItsShardManifestFailsNamingIt) {
   EXPECT_FALSE(store_->head("manifest.json")->has_value());
 }
 
+// A fit_people job's units (worker/recon_runner.h) gathered into poses.jsonl and
+// shapes.jsonl: one line per person in unit order, unconverged fits kept but marked (the
+// render side never draws them), both files listed in the manifest.
+TEST_F(FinalizerTest, AFitPeopleJobGathersItsUnitsIntoPosesAndShapes) {
+  std::filesystem::remove_all(dir_);
+  jobs::ShardManifest shard{"j1", 0, 0, 2, {}};
+  auto fitted_person = [](int annotation, bool converged, double height) {
+    json pose = json::object();
+    pose["left_knee"] = {-30.0, 0.0, 0.0};
+    return json{{"annotation_id", annotation}, {"image_id", 7},        {"track_id", nullptr},
+                {"shape", {{"height_m", height}}}, {"pose", pose},       {"global_rotation", {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+                {"translation", {0.0, 0.5, 4.0}},  {"converged", converged}, {"mean_residual_px", 2.5}};
+  };
+  put(shard, "fits/00000000.json",
+      json{{"unit", 0}, {"mode", "image"}, {"people", {fitted_person(40, true, 1.8), fitted_person(41, false, 1.6)}}}
+          .dump());
+  put(shard, "fits/00000001.json", json{{"unit", 1}, {"mode", "image"}, {"people", {fitted_person(42, true, 1.7)}}}.dump());
+  ASSERT_TRUE(store_->put(jobs::shard_manifest_key(0), jobs::shard_manifest_to_json(shard)));
+  auto spec = jobs::parse_spec("name: fit\ntask: fit_people\ninputs: file:///in/people.json\n");
+  ASSERT_TRUE(spec.has_value());
+  spec->samples = 2;
+  auto summary = write_dataset_manifest(*store_, job_, jobs::spec_to_json(*spec), {}, 1000);
+  ASSERT_TRUE(summary) << summary.error();
+  EXPECT_EQ(summary->people_fitted, 3u);
+  EXPECT_EQ(summary->people_converged, 2u);
+  const std::string poses = *store_->get(kPosesKey);
+  const std::string shapes = *store_->get(kShapesKey);
+  ASSERT_EQ(std::count(poses.begin(), poses.end(), '\n'), 3);
+  const json first = json::parse(poses.substr(0, poses.find('\n')));
+  EXPECT_EQ(first["annotation_id"], 40);
+  EXPECT_EQ(first["pose"]["left_knee"][0], -30.0);
+  EXPECT_EQ(first["fits"], "fits/00000000.json");
+  const size_t line2 = shapes.find('\n') + 1;
+  const json second_shape = json::parse(shapes.substr(line2, shapes.find('\n', line2) - line2));
+  EXPECT_EQ(second_shape["converged"], false);
+  EXPECT_EQ(second_shape["shape"]["height_m"], 1.6);
+  const json m = manifest();
+  EXPECT_EQ(m["annotations"]["poses"], kPosesKey);
+  EXPECT_EQ(m["counts"]["people_converged"], 2);
+}
+
 }  // namespace
 }  // namespace synthfarm::coordinator

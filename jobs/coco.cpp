@@ -234,7 +234,14 @@ tl::expected<void, std::string> DatasetBuilder::add_image(std::string_view sampl
                 {"width", *width},
                 {"height", *height},
                 {"sample", *index}};
-  if (j.contains("clip") && j["clip"].is_object()) {
+  // The camera, as synthfarm's extension of COCO that recon/coco_input.h reads: a fit of
+  // these keypoints then needs no guess of the field of view. Not for a sample with a lens:
+  // its keypoints are the distorted image's, which no pinhole K describes.
+  for (const char* camera : {"K", "world_to_camera"}) {
+    if (!j.contains("distortion") && j.contains(camera) && j[camera].is_array()) image[camera] = j[camera];
+  }
+  const bool clip_frame = j.contains("clip") && j["clip"].is_object();
+  if (clip_frame) {
     // Not value("frame", 0): it converts whatever is there, throwing on a string and
     // undefined for a number beyond int.
     const json& clip = j["clip"];
@@ -242,6 +249,7 @@ tl::expected<void, std::string> DatasetBuilder::add_image(std::string_view sampl
                                         : tl::expected<uint64_t, std::string>(0);
     if (!frame) return tl::unexpected(frame.error());
     image["frame"] = *frame;
+    image["frame_index"] = *frame;  // the name recon/coco_input.h reads, with track_id below
   }
 
   // Built aside and appended only when the whole image is good.
@@ -314,6 +322,8 @@ tl::expected<void, std::string> DatasetBuilder::add_image(std::string_view sampl
     annotation["id"] = person_annotations_ + person_count + 1;
     annotation["keypoints"] = std::move(coco_keypoints);
     annotation["num_keypoints"] = labelled;
+    // One person along a clip's frames (PoseTrack's track_id): unique in the dataset.
+    if (clip_frame) annotation["track_id"] = *index * kTrackIdsPerSample + *id;
     if (!person_items.empty() || person_annotations_ > 0) person_items += ',';
     person_items += annotation.dump();
     ++person_count;

@@ -75,8 +75,13 @@ inline constexpr std::array<std::array<int, 2>, 19> kPersonSkeleton = {{{16, 14}
 // least one visible pixel (a box and mask of nothing would break evaluation); an image
 // without people is still listed. category_id is the semantic class id (scene.h):
 // 1 person, 2 floor, 3 wall, 4 prop; the person file has category 1 only.
+// Beyond COCO (synthfarm's extension, which recon/coco_input.h reads back): each image of a
+// sample without a lens has the sample's `K` and `world_to_camera`; a clip's frames have `frame_index`, and their
+// person annotations `track_id` = sample * kTrackIdsPerSample + instance id, so a fit_people
+// job can fit the dataset's own people, stills or clips.
 //
 // Not thread-safe.
+inline constexpr uint64_t kTrackIdsPerSample = 65536;
 class DatasetBuilder {
  public:
   // `info_json`: the files' "info" object (a JSON object, written as given).

@@ -198,6 +198,8 @@ TEST(CocoDataset, BuildsBothFilesWithContiguousIdsAndEveryImage) {
   // Image 3: a clip frame with one person.
   json third = sample(2, {person(1, {"....", "..##", "...."}, {2, 1, 2, 1})});
   third["clip"] = {{"frame", 1}, {"frames", 2}};
+  third["K"] = {{100.0, 0.0, 2.0}, {0.0, 100.0, 1.5}, {0.0, 0.0, 1.0}};
+  third["world_to_camera"] = {{1, 0, 0, 0}, {0, 0, -1, 1.5}, {0, 1, 0, 4}, {0, 0, 0, 1}};
   ASSERT_TRUE(
       builder.add_image(third.dump(), "samples/00000002.f001.png", "samples/00000002.f001.json"));
   EXPECT_EQ(builder.images(), 3u);
@@ -233,6 +235,14 @@ TEST(CocoDataset, BuildsBothFilesWithContiguousIdsAndEveryImage) {
   EXPECT_EQ(p["keypoints"].size(), 51u);
   EXPECT_EQ(p["num_keypoints"], 3);
   EXPECT_EQ(p["keypoints"][3], 2.0);
+  // synthfarm's extension for fitting: the camera of each image that has one, and a track
+  // id for the people of a clip's frames.
+  EXPECT_FALSE(people["images"][0].contains("K"));
+  EXPECT_EQ(people["images"][2]["K"][0][0], 100.0);
+  EXPECT_EQ(people["images"][2]["world_to_camera"][2][3], 4);
+  EXPECT_EQ(people["images"][2]["frame_index"], 1);
+  EXPECT_FALSE(p.contains("track_id"));
+  EXPECT_EQ(people["annotations"][1]["track_id"], 2 * kTrackIdsPerSample + 1);
   EXPECT_EQ(p["keypoints"][5], 1);
   for (int i = 9; i < 51; ++i) EXPECT_EQ(p["keypoints"][i], 0) << i;
   EXPECT_EQ(people["annotations"][1]["image_id"], 3);

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "humans/body.h"
+#include "humans/bvh_writer.h"
 #include "jobs/sample.h"
 
 namespace synthfarm::jobs {
@@ -116,6 +118,58 @@ TEST(Mocap, BrokenClipsFailTheSampleWithFieldFileAndLine) {
   ASSERT_FALSE(bad_map.has_value());
   EXPECT_NE(bad_map.error().find("'LThigh'"), std::string::npos) << bad_map.error();
   EXPECT_NE(bad_map.error().find("left_hip"), std::string::npos) << bad_map.error();
+}
+
+// A clip written by humans' BVH writer (what a fitted video becomes) poses a sample's person
+// with the rotations it was written with: written with the person's own rest joints (the
+// shape the sample JSON reports), the sample's `pose` is the clip's first frame.
+TEST(Mocap, AWrittenClipPosesThePersonWithItsRotations) {
+  Files files;
+  files.by_uri["file:///mocap/squat.bvh"] = cmu_bvh();
+  auto renderer = SampleRenderer::create(1, files.reader());
+  ASSERT_TRUE(renderer.has_value()) << renderer.error();
+  JobSpec spec = mocap_spec();
+  spec.humans.motion_phase = Distribution::constant(0);  // the clip's first frame
+  auto first = (*renderer)->render(spec, 0);
+  ASSERT_TRUE(first.has_value()) << first.error();
+  const nlohmann::json first_json = nlohmann::json::parse(first->json);
+  const auto& shape_json = first_json["instances"][0]["shape"];
+  humans::Shape shape;
+  shape.height_m = shape_json["height_m"];
+  shape.bmi = shape_json["bmi"];
+  shape.sex = shape_json["sex"];
+  shape.age = shape_json["age"];
+  shape.shoulder_width = shape_json["shoulder_width"];
+  shape.hip_width = shape_json["hip_width"];
+  shape.leg_length = shape_json["leg_length"];
+  shape.arm_length = shape_json["arm_length"];
+  shape.head_size = shape_json["head_size"];
+
+  std::array<Vec3, humans::kJointCount> euler{};
+  euler[humans::index(humans::Joint::kLeftKnee)] = {65, 0, 0};
+  euler[humans::index(humans::Joint::kLeftHip)] = {-40, 10, 5};
+  euler[humans::index(humans::Joint::kRightShoulder)] = {20, -30, 15};
+  euler[humans::index(humans::Joint::kSpine2)] = {10, 0, -12};
+  humans::BvhClip clip;
+  clip.rest = humans::build_rest_body(shape).joints;
+  clip.frames = {humans::Pose::from_euler(euler, {}), humans::Pose::rest()};
+  auto text = humans::write_bvh(clip);
+  ASSERT_TRUE(text.has_value()) << text.error();
+  files.by_uri["file:///mocap/fitted.bvh"] = *text;
+  spec.humans.bvh = {"file:///mocap/fitted.bvh"};
+  auto objects = (*renderer)->render(spec, 0);
+  ASSERT_TRUE(objects.has_value()) << objects.error();
+  const nlohmann::json sample = nlohmann::json::parse(objects->json);
+  const auto& person = sample["instances"][0];
+  EXPECT_EQ(person["motion_clip"], "file:///mocap/fitted.bvh#0.00");
+  double worst = 0;
+  for (int j = 0; j < humans::kJointCount; ++j) {
+    const auto& got = person["pose"][std::string(humans::kJointNames[j])];
+    worst = std::max({worst, std::abs(got[0].get<double>() - euler[j].x), std::abs(got[1].get<double>() - euler[j].y),
+                      std::abs(got[2].get<double>() - euler[j].z)});
+  }
+  std::printf("written clip through the sample pipeline: worst Euler angle error %.3g degrees\n", worst);
+  EXPECT_LT(worst, 1e-6);
 }
 
 }  // namespace

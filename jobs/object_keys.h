@@ -14,5 +14,7 @@ namespace synthfarm::jobs {
 std::string sample_key(uint64_t index, std::string_view extension);
 // "samples/00000042.f003.exr" for (42, 3, "exr"): an object of a clip's frame.
 std::string frame_key(uint64_t index, int frame, std::string_view extension);
+// "fits/00000042.json" for ("fits", 42, "json"): an object of a reconstruction job's unit.
+std::string unit_key(std::string_view folder, uint64_t index, std::string_view extension);
 
 }  // namespace synthfarm::jobs

@@ -111,6 +111,33 @@ Person build_character(const JobSpec& spec, uint64_t seed, uint64_t who, double 
   return out;
 }
 
+// A person's shape: one fitted to a real person (humans.shapes), or drawn from the shape
+// fields, a child's height scaled down by the growth curve.
+humans::Shape draw_shape(const JobSpec& spec, uint64_t seed, uint64_t who, const SceneAssets* assets, Human& info) {
+  const HumansSpec& hs = spec.humans;
+  auto draw = [&](const Distribution& d, std::string_view field) { return draw_field(d, seed, field, who); };
+  humans::Shape shape;
+  if (!hs.shapes.empty()) {
+    if (assets == nullptr || !assets->shapes) {
+      throw std::invalid_argument("humans.shapes needs its file, and it was not loaded");
+    }
+    Pcg32 rng = Pcg32::for_purpose(seed, "humans.shapes", who);
+    const FittedShape& fitted = (*assets->shapes)[rng.next_below(static_cast<uint32_t>(assets->shapes->size()))];
+    info.shape_source = fitted.source;
+    return fitted.shape;
+  }
+  shape.age = draw(hs.age, "humans.age");
+  shape.height_m = draw(hs.height_m, "humans.height_m") * growth_fraction(shape.age);
+  shape.bmi = draw(hs.bmi, "humans.bmi");
+  shape.sex = draw(hs.sex, "humans.sex");
+  shape.shoulder_width = draw(hs.shoulder_width, "humans.shoulder_width");
+  shape.hip_width = draw(hs.hip_width, "humans.hip_width");
+  shape.leg_length = draw(hs.leg_length, "humans.leg_length");
+  shape.arm_length = draw(hs.arm_length, "humans.arm_length");
+  shape.head_size = draw(hs.head_size, "humans.head_size");
+  return shape;
+}
+
 }  // namespace
 
 Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_deg, const SceneAssets* assets,
@@ -124,16 +151,7 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
 
   Person out;
   Human& info = out.info;
-  humans::Shape shape;
-  shape.age = draw(hs.age, "humans.age");
-  shape.height_m = draw(hs.height_m, "humans.height_m") * growth_fraction(shape.age);
-  shape.bmi = draw(hs.bmi, "humans.bmi");
-  shape.sex = draw(hs.sex, "humans.sex");
-  shape.shoulder_width = draw(hs.shoulder_width, "humans.shoulder_width");
-  shape.hip_width = draw(hs.hip_width, "humans.hip_width");
-  shape.leg_length = draw(hs.leg_length, "humans.leg_length");
-  shape.arm_length = draw(hs.arm_length, "humans.arm_length");
-  shape.head_size = draw(hs.head_size, "humans.head_size");
+  const humans::Shape shape = draw_shape(spec, seed, who, assets, info);
   const humans::RestBody body = humans::build_rest_body(shape);
   info.shape = body.shape;
   info.skin_tone = static_cast<int>(std::clamp(std::round(draw(hs.skin_tone, "humans.skin_tone")), 1.0, 10.0));
@@ -148,7 +166,14 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
   auto clip = humans::clip_from_name(info.motion);
   if (!clip && info.motion != "bvh") throw std::invalid_argument("unknown humans.motion '" + info.motion + "'");
   humans::Pose pose;
-  if (!clip) {
+  if (!hs.poses.empty()) {  // a pose fitted to a real person (humans.poses): held still
+    if (assets == nullptr || !assets->poses) throw std::invalid_argument("humans.poses needs its file, and it was not loaded");
+    Pcg32 rng = Pcg32::for_purpose(seed, "humans.poses", who);
+    const FittedPose& fitted = (*assets->poses)[rng.next_below(static_cast<uint32_t>(assets->poses->size()))];
+    pose = humans::Pose::from_euler(fitted.euler_deg, Vec3{});
+    info.motion = "fitted";
+    info.motion_clip = fitted.source;
+  } else if (!clip) {
     if (assets == nullptr || assets->bvh.empty()) {
       throw std::invalid_argument("motion 'bvh' needs the clips of humans.bvh, and none were loaded");
     }

@@ -44,6 +44,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/characters.h"
+#include "jobs/fitted_bodies.h"
 #include "jobs/coco.h"
 #include "jobs/lens_stage.h"
 #include "jobs/motion_blur.h"
@@ -239,6 +240,7 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
         item["skin_tone"] = human.skin_tone;
         item["outfit"] = human.outfit;
         if (!human.motion_clip.empty()) item["motion_clip"] = human.motion_clip;
+        if (!human.shape_source.empty()) item["shape_source"] = human.shape_source;
         static const std::vector<std::string> kNames(humans::kJointNames.begin(), humans::kJointNames.end());
         json pose = json::object();
         for (int k = 0; k < humans::kJointCount; ++k) pose[kNames[k]] = vec_json(human.pose_euler_deg[k]);
@@ -325,6 +327,29 @@ tl::expected<std::shared_ptr<const Environment>, std::string> load_environment(c
   return std::make_shared<const Environment>(std::move(*environment));
 }
 
+// humans.poses / humans.shapes: a fit_people job's poses.jsonl or shapes.jsonl, read and
+// parsed (fitted_bodies.h).
+template <typename Fitted, typename Parse>
+tl::expected<std::shared_ptr<const std::vector<Fitted>>, std::string> load_fitted(
+    std::string_view field, const std::string& uri, const AssetReader& read_asset, Parse&& parse) {
+  if (!read_asset) return tl::unexpected(fmt::format("{}: {}: no file reader in this process", field, uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("{}: {}", field, bytes.error()));
+  auto fitted = parse(*bytes, uri);
+  if (!fitted) return tl::unexpected(fmt::format("{}: {}", field, fitted.error()));
+  return std::make_shared<const std::vector<Fitted>>(std::move(*fitted));
+}
+
+tl::expected<std::shared_ptr<const std::vector<FittedPose>>, std::string> load_fitted_poses(
+    const std::string& uri, const AssetReader& read_asset) {
+  return load_fitted<FittedPose>("humans.poses", uri, read_asset, parse_fitted_poses);
+}
+
+tl::expected<std::shared_ptr<const std::vector<FittedShape>>, std::string> load_fitted_shapes(
+    const std::string& uri, const AssetReader& read_asset) {
+  return load_fitted<FittedShape>("humans.shapes", uri, read_asset, parse_fitted_shapes);
+}
+
 // sensor.noise.profile's calibrate-sensor file, read and parsed.
 tl::expected<std::shared_ptr<const sensor::NoiseProfile>, std::string> load_noise_profile(
     const std::string& uri, const AssetReader& read_asset) {
@@ -359,11 +384,23 @@ std::string map_key(std::string_view preset, const Map& map) {
 // Loads the spec's files through the loaders (which may cache): the clips of humans.bvh and
 // the characters of humans.characters, each only when some draw can use it, and the maps
 // of lighting.environment.
-template <typename LoadClip, typename LoadCharacter, typename LoadEnvironment>
+template <typename LoadClip, typename LoadCharacter, typename LoadEnvironment, typename LoadPoses,
+          typename LoadShapes>
 tl::expected<SceneAssets, std::string> gather_assets(const JobSpec& spec, LoadClip&& load_clip,
                                                      LoadCharacter&& load_character_file,
-                                                     LoadEnvironment&& load_environment_file) {
+                                                     LoadEnvironment&& load_environment_file, LoadPoses&& load_poses,
+                                                     LoadShapes&& load_shapes) {
   SceneAssets assets;
+  if (!spec.humans.poses.empty()) {
+    auto poses = load_poses(spec.humans.poses);
+    if (!poses) return tl::unexpected(poses.error());
+    assets.poses = std::move(*poses);
+  }
+  if (!spec.humans.shapes.empty()) {
+    auto shapes = load_shapes(spec.humans.shapes);
+    if (!shapes) return tl::unexpected(shapes.error());
+    assets.shapes = std::move(*shapes);
+  }
   for (const std::string& map : spec.lighting.environment.values) {
     if (map == "sky" || assets.environments.contains(map)) continue;
     auto environment = load_environment_file(map);
@@ -431,6 +468,12 @@ class EmbreeSampleRenderer final : public SampleRenderer {
         },
         [&](const std::string& uri) {
           return cached(environments_, uri, [&] { return load_environment(uri, read_asset_); });
+        },
+        [&](const std::string& uri) {
+          return cached(poses_, uri, [&] { return load_fitted_poses(uri, read_asset_); });
+        },
+        [&](const std::string& uri) {
+          return cached(shapes_, uri, [&] { return load_fitted_shapes(uri, read_asset_); });
         });
   }
 
@@ -537,6 +580,8 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   mutable std::map<std::string, std::shared_ptr<const MocapClip>> clips_;            // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const CharacterAsset>> characters_;  // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const Environment>> environments_;   // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const std::vector<FittedPose>>> poses_;    // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const std::vector<FittedShape>>> shapes_;  // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const sensor::NoiseProfile>> profiles_;  // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const sensor::LearnedModel>> models_;    // GUARDED_BY(mutex_)
 };
@@ -547,7 +592,9 @@ tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, co
   return gather_assets(
       spec, [&](size_t i) { return load_mocap_clip(spec.humans, i, read_asset); },
       [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); },
-      [&](const std::string& uri) { return load_environment(uri, read_asset); });
+      [&](const std::string& uri) { return load_environment(uri, read_asset); },
+      [&](const std::string& uri) { return load_fitted_poses(uri, read_asset); },
+      [&](const std::string& uri) { return load_fitted_shapes(uri, read_asset); });
 }
 
 std::vector<std::pair<std::string, const std::string*>> SampleObjects::keyed(uint64_t index) const {

@@ -25,6 +25,7 @@
 #include "humans/body.h"
 #include "humans/mocap_bvh.h"
 #include "humans/skeleton.h"
+#include "jobs/fitted_bodies.h"
 #include "jobs/spec.h"
 #include "render/scene.h"
 
@@ -44,7 +45,9 @@ struct Human {
   humans::Shape shape;       // as built (clamped); shape.height_m is this person's height
   int skin_tone = 0;        // 1 (lightest) .. 10 (darkest), Monk Skin Tone scale
   std::string motion;       // "static", "walk", "run", "idle", "wave", "sit", "bvh"
-  std::string motion_clip;  // motion "bvh": the clip's URI and frame, "file:///m/walk.bvh#37.5"
+  std::string motion_clip;  // motion "bvh": the clip's URI and frame, "file:///m/walk.bvh#37.5";
+                            // motion "fitted" (humans.poses): the line, "poses.jsonl:12"
+  std::string shape_source;  // humans.shapes: the line the shape came from, "shapes.jsonl:3"
   double motion_speed = 1;  // pace multiplier
   double motion_phase = 0;  // cycles into the clip (sit: 0 standing .. 1 seated)
   std::string outfit;       // e.g. "long-sleeve shirt (stripes), trousers, shoes, short hair"
@@ -97,6 +100,8 @@ struct SceneAssets {
   std::vector<std::shared_ptr<const CharacterAsset>> characters;  // spec.humans.characters order
   std::map<std::string, std::shared_ptr<const render::Environment>>
       environments;  // by URI (lighting.environment)
+  std::shared_ptr<const std::vector<FittedPose>> poses;    // humans.poses, when set
+  std::shared_ptr<const std::vector<FittedShape>> shapes;  // humans.shapes, when set
 };
 
 // The scene of frame `frame` (0 .. spec.clip.frames - 1; 0 for a still image) of sample

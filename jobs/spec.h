@@ -164,6 +164,11 @@ struct HumansSpec {
   std::vector<std::string> characters;
   std::string character_preset = "auto";
   std::map<std::string, std::string> character_joint_map;
+  // Bodies learnt from real data by a fit_people job (docs/recon.md): its poses.jsonl
+  // (each person draws one fitted pose instead of the motion's) and shapes.jsonl (each
+  // person draws one fitted shape instead of the shape fields' draws). file:// or s3://.
+  std::string poses;
+  std::string shapes;
   friend bool operator==(const HumansSpec&, const HumansSpec&) = default;
 };
 
@@ -241,9 +246,39 @@ struct SensorSpec {
   friend bool operator==(const SensorSpec&, const SensorSpec&) = default;
 };
 
+// What a reconstruction job does with its inputs (task fit_people or fuse_depth,
+// docs/recon.md). Absent from a render spec.
+struct FitSpec {
+  // image: each person of each image on their own; multiview: the images of one `instant`
+  // together, with their cameras; sequence: each track (track_id) over its frames, written
+  // as a BVH clip too; scan: each .ply / .obj input.
+  std::string mode = "image";
+  double fov_deg = 55;  // horizontal field of view guessed for images without K, 10..150
+  double fps = 30;      // sequence: the frame rate of the input and of the BVH clips, 1..240
+  friend bool operator==(const FitSpec&, const FitSpec&) = default;
+};
+
+struct FusionSpec {
+  double voxel_m = 0.01;      // voxel edge, 0.002..0.2
+  double truncation_m = 0.04;  // truncation distance, 2..64 voxels
+  bool colour = true;         // vertex colours when the capture has RGB
+  friend bool operator==(const FusionSpec&, const FusionSpec&) = default;
+};
+
 struct JobSpec {
+  // "render" (make a dataset), "fit_people" (fit the body to real keypoints or scans) or
+  // "fuse_depth" (fuse depth captures into meshes).
+  std::string task = "render";
+  // Reconstruction only: the input files (file:// or s3://). fit_people: one COCO person
+  // keypoints .json (image, multiview, sequence) or .ply / .obj scans; fuse_depth: capture
+  // .json files (depth frames and their cameras).
+  std::vector<std::string> inputs;
+  FitSpec fit;
+  FusionSpec fusion;
   std::string name;            // required; [a-z0-9][a-z0-9._-]{0,63}
-  int64_t samples = 0;         // required; 1..100000000
+  // required for render; 1..100000000. Reconstruction: the work units of the inputs
+  // (images, instants, tracks, scans, captures), counted by the coordinator.
+  int64_t samples = 0;
   int64_t shard_size = 50;     // 1..100000
   uint64_t seed = 0;
   int priority = 0;            // -1000..1000, higher first
@@ -259,6 +294,7 @@ struct JobSpec {
   HumansSpec humans;
   ClipSpec clip;
   SensorSpec sensor;
+  bool reconstruction() const { return task != "render"; }
   friend bool operator==(const JobSpec&, const JobSpec&) = default;
 };
 
@@ -282,7 +318,8 @@ tl::expected<JobSpec, std::vector<SpecError>> parse_spec(std::string_view text,
 std::string spec_to_json(const JobSpec& spec);
 
 // Every storage location a spec names, with its field path: output.storage (when set),
-// humans.bvh[i], humans.characters[i], and each environment map of lighting.environment.
+// inputs (or inputs[i]), humans.bvh[i], humans.characters[i], humans.poses, humans.shapes,
+// each environment map of lighting.environment, sensor.noise.profile and sensor.model.
 // Whoever runs a job checks each against its storage allow-list.
 struct SpecLocation {
   std::string path;  // e.g. "humans.bvh[1]"

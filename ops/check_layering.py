@@ -41,7 +41,7 @@ RULES = {
     "queue":       {"base"},
     "protocol":    {"base", "queue"},
     "auth":        {"base", "queue"},
-    "coordinator": {"base", "jobs", "queue", "protocol", "storage", "auth"},
+    "coordinator": {"base", "recon", "jobs", "queue", "protocol", "storage", "auth"},
     "worker":      {"base", "render", "humans", "gltf", "sensor", "recon", "jobs", "queue",
                     "protocol", "storage"},
     "cli":         {"base", "render", "humans", "gltf", "sensor", "recon", "jobs", "queue",

@@ -1,5 +1,6 @@
 #include "protocol/messages.h"
 
+#include <cmath>
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
@@ -74,6 +75,7 @@ std::string encode_telemetry(const Telemetry& message) {
     p.setBytes(sp.bytes);
     p.setShardComplete(sp.shard_complete);
     p.setSentMs(sp.sent_ms);
+    p.setResidualPx(sp.residual_px);
   }
   return to_bytes(builder);
 }
@@ -108,6 +110,8 @@ tl::expected<Telemetry, std::string> decode_telemetry(std::string_view bytes) {
         sp.bytes = p.getBytes();
         sp.shard_complete = p.getShardComplete();
         sp.sent_ms = p.getSentMs();
+        // Display only; a value that is no distance is no figure.
+        sp.residual_px = std::isfinite(p.getResidualPx()) && p.getResidualPx() >= 0 ? p.getResidualPx() : -1;
         return sp;
       }
     }

@@ -40,6 +40,7 @@ struct SampleProgress {
   uint64_t bytes = 0;
   bool shard_complete = false;
   int64_t sent_ms = 0;
+  double residual_px = -1;  // a fit_people unit's mean reprojection error, pixels; -1: none
   friend bool operator==(const SampleProgress&, const SampleProgress&) = default;
 };
 

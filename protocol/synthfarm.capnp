@@ -46,6 +46,7 @@ struct SampleProgress {
   bytes @4 :UInt64;
   shardComplete @5 :Bool;      # sent once after Redis accepted the shard's completion
   sentMs @6 :Int64;
+  residualPx @7 :Float64 = -1;  # a fit_people unit: its people's mean reprojection error; -1 none
 }
 
 # What travels on the telemetry socket: one message per ZeroMQ frame.

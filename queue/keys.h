@@ -5,11 +5,15 @@
 // script touches needs its pattern there (docs/security.md).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace synthfarm::queue::keys {
+
+// What a job's shards ask of a worker (the spec's task). Each has its own pending ZSET.
+inline constexpr std::array<std::string_view, 3> kTasks = {"render", "fit_people", "fuse_depth"};
 
 // Shard queue entries and lease members are "<job id>/<shard>".
 inline std::string shard_member(std::string_view job_id, uint64_t shard) {
@@ -25,7 +29,10 @@ struct Keys {
   std::string shard(std::string_view id, uint64_t n) const {             // HASH
     return job(id) + ":shard:" + std::to_string(n);
   }
-  std::string pending() const { return prefix + ":queue:pending"; }      // ZSET member -> priority/FIFO score
+  std::string pending() const { return prefix + ":queue:pending"; }      // ZSET member -> priority/FIFO score (render)
+  std::string pending(std::string_view task) const {                    // the same, for another task
+    return task == "render" ? pending() : pending() + ":" + std::string(task);
+  }
   std::string delayed() const { return prefix + ":queue:delayed"; }      // ZSET member -> retry time ms
   std::string leases() const { return prefix + ":queue:leases"; }        // ZSET member -> deadline_ms
   std::string dead() const { return prefix + ":queue:dead"; }            // LIST of members

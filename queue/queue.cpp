@@ -20,15 +20,18 @@ RedisResult<void> Queue::submit(const std::string& job_id, const JobSubmission& 
       "shard_size", str(job.shard_size), "shards_total", str(job.shards), "shards_done", "0", "shards_dead", "0",
       "samples_done", "0", "renders", "0", "created_ms", str(now_ms), "started_ms", "0", "finished_ms", "0",
       "max_attempts", str(job.max_attempts), "on_dead_shards", job.on_dead_shards, "storage", job.storage, "error", "",
-      "owner", job.owner, "spec_json", job.spec_json};
+      "owner", job.owner, "task", job.task, "spec_json", job.spec_json};
   auto reply = redis_.eval(lua::submit, {}, args);
   if (!reply) return tl::unexpected(reply.error());
   if (reply->as_int() != 1) return tl::unexpected(RedisError{false, "job " + job_id + " exists already"});
   return {};
 }
 
-RedisResult<std::optional<Lease>> Queue::claim(const std::string& worker_id, int64_t lease_ms) {
-  auto reply = redis_.eval(lua::claim, {}, {keys_.prefix, worker_id, str(lease_ms)});
+RedisResult<std::optional<Lease>> Queue::claim(const std::string& worker_id, int64_t lease_ms,
+                                               const std::vector<std::string>& tasks) {
+  std::vector<std::string> args = {keys_.prefix, worker_id, str(lease_ms)};
+  args.insert(args.end(), tasks.begin(), tasks.end());
+  auto reply = redis_.eval(lua::claim, {}, args);
   if (!reply) return tl::unexpected(reply.error());
   if (reply->type != RedisReply::Type::kArray || reply->elements.size() != 4) return std::optional<Lease>();
   Lease lease;
@@ -47,9 +50,10 @@ RedisResult<std::optional<int64_t>> Queue::extend(const ShardRef& shard, int64_t
   return std::optional<int64_t>(reply->as_int());
 }
 
-RedisResult<bool> Queue::complete(const ShardRef& shard, int64_t renders) {
-  auto reply = redis_.eval(lua::complete, {}, {keys_.prefix, shard.job_id, str(shard.shard),
-                                           str(shard.token), str(shard.sample_count), str(renders)});
+RedisResult<bool> Queue::complete(const ShardRef& shard, int64_t renders, const ShardResiduals& residuals) {
+  auto reply = redis_.eval(lua::complete, {},
+                           {keys_.prefix, shard.job_id, str(shard.shard), str(shard.token), str(shard.sample_count),
+                            str(renders), fmt::format("{:.17g}", residuals.sum_px), str(residuals.units)});
   if (!reply) return tl::unexpected(reply.error());
   return reply->as_int() == 1;  // 0: stale token; -1: job cancelled or deleted
 }
@@ -168,6 +172,10 @@ JobRecord job_record_from_hash(const std::string& id, const std::map<std::string
   r.storage = text("storage");
   r.error = text("error");
   r.owner = text("owner");
+  r.task = text("task");
+  r.residual_sum_px = std::strtod(text("residual_sum_px").c_str(), nullptr);
+  r.residual_units = num("residual_units");
+  if (r.task.empty()) r.task = "render";  // jobs queued before tasks existed
   return r;
 }
 
@@ -254,9 +262,13 @@ RedisResult<void> Queue::mark_failed(const std::string& job_id, const std::strin
 }
 
 RedisResult<int64_t> Queue::pending_shards() {
-  auto reply = redis_.command({"ZCARD", keys_.pending()});
-  if (!reply) return tl::unexpected(reply.error());
-  return reply->as_int();
+  int64_t total = 0;
+  for (std::string_view task : keys::kTasks) {
+    auto reply = redis_.command({"ZCARD", keys_.pending(task)});
+    if (!reply) return tl::unexpected(reply.error());
+    total += reply->as_int();
+  }
+  return total;
 }
 
 RedisResult<int64_t> Queue::leased_shards() {

@@ -49,6 +49,9 @@ struct JobRecord {
   std::string storage;
   std::string error;
   std::string owner;  // the name of the API token that submitted the job ("" before tokens)
+  std::string task = "render";  // what its shards ask of a worker (kTasks)
+  double residual_sum_px = 0;   // fit_people: the completed units' mean residuals, summed
+  int64_t residual_units = 0;   // and how many
 };
 
 // What the queue stores for a new job: the fields the scripts read (priority, shard
@@ -65,6 +68,7 @@ struct JobSubmission {
   std::string on_dead_shards = "fail";  // "fail" or "partial"
   std::string storage;                  // resolved storage URI of the outputs
   std::string owner;                    // who submitted it: the API token's name
+  std::string task = "render";          // only workers that can run it claim its shards
   std::string spec_json;
 };
 
@@ -75,6 +79,12 @@ struct JobCounts {
   std::map<std::string, int64_t> by_state;  // every state of kJobStates (0 when none), and
                                             // any other the counters hold
   int64_t total() const;
+};
+
+// A fit_people shard's units' mean reprojection errors, summed (pixels), and how many.
+struct ShardResiduals {
+  double sum_px = 0;
+  int64_t units = 0;
 };
 
 struct Lease {
@@ -113,14 +123,19 @@ class Queue {
   // Stores the job and queues all its shards in one transaction. Fails if the id exists.
   RedisResult<void> submit(const std::string& job_id, const JobSubmission& job, int64_t now_ms);
 
-  // Takes the next pending shard, or nullopt when the queue is empty.
-  RedisResult<std::optional<Lease>> claim(const std::string& worker_id, int64_t lease_ms);
+  // Takes the next pending shard of a job whose task is one of `tasks` (keys::kTasks;
+  // render only when empty), or nullopt when there is none. Shards of other tasks stay
+  // queued in order.
+  RedisResult<std::optional<Lease>> claim(const std::string& worker_id, int64_t lease_ms,
+                                          const std::vector<std::string>& tasks = {});
   // New deadline, or nullopt if the lease is no longer ours (token moved on).
   RedisResult<std::optional<int64_t>> extend(const ShardRef& shard, int64_t lease_ms);
   // true: accepted. false: stale token, the shard belongs to someone else now. `renders`:
   // the sample renders this lease stored, added to the job's `renders` in the same script
   // (accepted or not; once per token, so a retried call adds nothing more).
-  RedisResult<bool> complete(const ShardRef& shard, int64_t renders = 0);
+  // `residuals`: a fit_people shard's units' mean reprojection errors, added to the job's
+  // residual_sum_px and residual_units when the completion is accepted.
+  RedisResult<bool> complete(const ShardRef& shard, int64_t renders = 0, const ShardResiduals& residuals = {});
   // Gives the shard back without counting an attempt (graceful stop). false if stale.
   RedisResult<bool> release(const ShardRef& shard);
   // Counts an attempt; retried after a backoff (base * 2^(attempt-1), at most 60 s) until
@@ -171,6 +186,7 @@ class Queue {
   RedisResult<void> mark_done(const std::string& job_id);
   RedisResult<void> mark_failed(const std::string& job_id, const std::string& error);
 
+  // Shards waiting, every task's queue together.
   RedisResult<int64_t> pending_shards();
   RedisResult<int64_t> leased_shards();
   RedisResult<int64_t> samples_rendered();

@@ -340,6 +340,47 @@ TEST_F(QueueTest, HigherPriorityFirstThenFifo) {
   EXPECT_EQ(order, (std::vector<std::string>{"high/0", "high/1", "high-later/0", "low/0", "low/1"}));
 }
 
+TEST_F(QueueTest, AWorkerClaimsOnlyTheTasksItRunsInPriorityOrderAcrossTasks) {
+  auto fit = spec(2, 1);
+  fit.task = "fit_people";
+  auto render = spec(2, 1);
+  ASSERT_TRUE(queue_->submit("fit", fit, 1));
+  ASSERT_TRUE(queue_->submit("render", render, 2));
+  auto urgent = spec(1, 1);
+  urgent.task = "fuse_depth";
+  urgent.priority = 9;
+  ASSERT_TRUE(queue_->submit("urgent", urgent, 3));
+  EXPECT_EQ(*queue_->pending_shards(), 5) << "every task's queue counts";
+  EXPECT_EQ(queue_->job("fit")->value().task, "fit_people");
+
+  // A render-only worker (the default) passes the fitting shards by, leaving them queued.
+  EXPECT_EQ(queue_->claim("renderer", 30000)->value().shard.job_id, "render");
+  auto fitter = queue_->claim("fitter", 30000, {"fit_people"})->value();
+  EXPECT_EQ(keys::shard_member(fitter.shard.job_id, fitter.shard.shard), "fit/0");
+  // Across tasks: priority first, then the order of submission.
+  std::vector<std::string> order;
+  for (int i = 0; i < 3; ++i) {
+    auto l = queue_->claim("any", 30000, {"render", "fit_people", "fuse_depth"})->value();
+    order.push_back(keys::shard_member(l.shard.job_id, l.shard.shard));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"urgent/0", "fit/1", "render/1"}));
+  EXPECT_FALSE(queue_->claim("any", 30000, {"render", "fit_people", "fuse_depth"})->has_value());
+}
+
+TEST_F(QueueTest, RetriedAndResumedShardsGoBackToTheirTasksQueue) {
+  auto fit = spec(2, 1);
+  fit.task = "fit_people";
+  ASSERT_TRUE(queue_->submit("fit", fit, 1));
+  auto lease = queue_->claim("w", 30000, {"fit_people"})->value();
+  ASSERT_TRUE(queue_->release(lease.shard));
+  EXPECT_FALSE(queue_->claim("w", 30000)->has_value()) << "a released fitting shard is no render shard";
+  ASSERT_TRUE(queue_->control(JobAction::kPause, "fit")->changed);
+  EXPECT_FALSE(queue_->claim("w", 30000, {"fit_people"})->has_value());
+  ASSERT_TRUE(queue_->control(JobAction::kResume, "fit")->changed);
+  EXPECT_EQ(queue_->claim("w", 30000, {"fit_people"})->value().shard.shard, 0u);
+  EXPECT_EQ(queue_->claim("w", 30000, {"fit_people"})->value().shard.shard, 1u);
+}
+
 TEST_F(QueueTest, PauseParksShardsAndResumeBringsThemBack) {
   ASSERT_TRUE(queue_->submit("job-p", spec(3, 1), 1));
   auto first = queue_->claim("w", 30000)->value();

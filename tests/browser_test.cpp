@@ -174,6 +174,30 @@ TEST(Dashboard, ShowsHostileTextEscapedAndRunsNoScript) {
       << "markup from the payload became elements";
 }
 
+// A fitting job is listed like a render job, with its task under its id and its natural
+// figure, the mean reprojection error of its fits, where a render job shows samples/s.
+TEST(Dashboard, AFittingJobShowsItsTaskAndItsResidual) {
+  Farm farm({.workers = 0});
+  const std::filesystem::path coco = farm.dir() / "people.json";
+  json keypoints = json::array();
+  for (int k = 0; k < 17; ++k) keypoints.insert(keypoints.end(), {40 + 2 * k, 20 + 5 * k, 2});
+  std::ofstream(coco) << json{{"images", {{{"id", 1}, {"width", 160}, {"height", 120}}}},
+                              {"annotations", {{{"id", 1}, {"image_id", 1}, {"category_id", 1}, {"keypoints", keypoints}}}}}
+                             .dump();
+  const std::string id = farm.submit("name: fit\ntask: fit_people\ninputs: file://" + coco.string() + "\n");
+  WebDriver browser(farm.dir());
+  browser.open(farm.login_url());
+  const std::string row = "[data-job-id=\"" + id + "\"]";
+  EXPECT_EQ(browser.wait_for(text_of(row + " .job-sub"), "task fit_people", std::chrono::seconds(20)),
+            "task fit_people");
+  EXPECT_EQ(browser.run(text_of(row + " .c-rate")), "–") << "no fit stored yet";
+  // Two units completed with mean residuals summing to 5 px, as complete.lua records them.
+  auto endpoint = queue::RedisEndpoint::parse(farm.redis_url());
+  auto redis = queue::RedisClient::create(*endpoint);
+  ASSERT_TRUE(redis->command({"HSET", "sf:job:" + id, "residual_sum_px", "5", "residual_units", "2"}));
+  EXPECT_EQ(browser.wait_for(text_of(row + " .c-rate"), "2.5 px", std::chrono::seconds(20)), "2.5 px");
+}
+
 // Without a session the dashboard asks for a token; a wrong one is refused with the
 // server's message, the right one opens the page.
 TEST(Dashboard, AsksForATokenOnce) {

@@ -152,6 +152,12 @@ export function fmtRate(r) {
   return r.toFixed(1);
 }
 
+// A fitting job's mean reprojection error, pixels ('–' when there is none yet).
+export function fmtResidual(px) {
+  if (typeof px !== 'number' || !Number.isFinite(px)) return '–';
+  return `${px.toFixed(px >= 10 ? 0 : 1)} px`;
+}
+
 export function fmtInt(n) {
   return num(n).toLocaleString('en-US');
 }

@@ -5,7 +5,7 @@
 // Server data reaches the DOM only through textContent and attribute setters.
 
 import {
-  $, copyText, fmtAgo, fmtDuration, fmtInt, fmtRate, fmtTime, h, highlightJson, num, reconcileChildren,
+  $, copyText, fmtAgo, fmtDuration, fmtInt, fmtRate, fmtResidual, fmtTime, h, highlightJson, num, reconcileChildren,
   setAttr, setData, setText,
 } from './dom.js';
 import { fetchJob, refreshNow, sampleUrl } from './api.js';
@@ -213,7 +213,12 @@ export function renderDetail() {
   const renders = detail.data && typeof detail.data.renders === 'number' ? detail.data.renders : job.renders;
   setText(D.renders, typeof renders === 'number' ? fmtInt(renders) : '–');
   const running = st === 'running' || st === 'finalizing';
-  setText(D.rate, running ? `${fmtRate(num(job.samples_per_sec))} samples/s` : '–');
+  if (job.task === 'fit_people') {
+    const residual = fmtResidual(job.mean_residual_px);
+    setText(D.rate, residual === '–' ? '–' : `${residual} mean residual`);
+  } else {
+    setText(D.rate, running ? `${fmtRate(num(job.samples_per_sec))} samples/s` : '–');
+  }
   setText(D.eta, running && num(job.eta_s) > 0 ? fmtDuration(job.eta_s) : '–');
   setText(D.priority, job.priority ?? '–');
   setText(D.created, num(job.created_ms) ? fmtAgo(serverNow() - job.created_ms) : '–');

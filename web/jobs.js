@@ -5,7 +5,7 @@
 // attribute setters, never innerHTML.
 
 import {
-  $, fmtAgo, fmtDuration, fmtRate, fmtTime, h, num, percent, reconcileChildren, setAttr, setData, setText,
+  $, fmtAgo, fmtDuration, fmtRate, fmtResidual, fmtTime, h, num, percent, reconcileChildren, setAttr, setData, setText,
 } from './dom.js';
 import { ACTIVE_STATES, serverNow, state } from './state.js';
 
@@ -71,6 +71,7 @@ function updateJobRow(row, job) {
   let sub = '';
   if (job.error) sub = job.error;
   else if (failedShards) sub = `${failedShards} shard${failedShards === 1 ? '' : 's'} failed`;
+  else if (job.task && job.task !== 'render') sub = `task ${job.task}`;
   setText(refs.sub, sub);
   setAttr(refs.sub, 'title', sub || null);
   setText(refs.badge, st);
@@ -79,8 +80,16 @@ function updateJobRow(row, job) {
   updateProgress(refs.progress, job);
 
   const running = st === 'running' || st === 'finalizing';
-  setText(refs.rate, running ? fmtRate(num(job.samples_per_sec)) : '–');
-  refs.rate.classList.toggle('faint', !running);
+  if (job.task === 'fit_people') {
+    // A fitting job's natural figure: how far its fits land from the keypoints.
+    const residual = fmtResidual(job.mean_residual_px);
+    setText(refs.rate, residual);
+    setAttr(refs.rate, 'title', 'mean reprojection error of the fitted people');
+    refs.rate.classList.toggle('faint', residual === '–');
+  } else {
+    setText(refs.rate, running ? fmtRate(num(job.samples_per_sec)) : '–');
+    refs.rate.classList.toggle('faint', !running);
+  }
   const eta = running && num(job.eta_s) > 0 ? fmtDuration(job.eta_s) : '–';
   setText(refs.eta, eta);
   refs.eta.classList.toggle('faint', eta === '–');

@@ -84,7 +84,7 @@ void UploadPipeline::uploader_loop() {
       ++in_flight_;
     }
     changed_.notify_all();  // room in the queue
-    StoredSample stored{sample.index, sample.render_ms, 0, {}};
+    StoredSample stored{sample.index, sample.render_ms, 0, sample.residual_px, {}};
     std::optional<std::string> error;
     for (const auto& [key, data] : sample.objects) {
       // No lock held across the I/O.

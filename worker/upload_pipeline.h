@@ -41,6 +41,7 @@ struct UploadLimits {
 struct SampleUpload {
   uint64_t index = 0;
   double render_ms = 0;
+  double residual_px = -1;  // a fit_people unit's mean reprojection error (telemetry); -1: none
   std::vector<std::pair<std::string, std::string>> objects;  // (key, bytes)
 };
 
@@ -49,6 +50,7 @@ struct StoredSample {
   uint64_t index = 0;
   double render_ms = 0;
   uint64_t bytes = 0;
+  double residual_px = -1;
   std::vector<jobs::ManifestEntry> objects;  // as the shard manifest lists them
 };
 

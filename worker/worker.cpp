@@ -24,6 +24,7 @@
 #include "protocol/telemetry.h"
 #include "storage/object_store.h"
 #include "worker/lease_fence.h"
+#include "worker/recon_runner.h"
 #include "worker/upload_pipeline.h"
 
 namespace synthfarm::worker {
@@ -40,25 +41,32 @@ constexpr int64_t kHealthPingMs = 5000;
 class WorkerImpl final : public Worker {
  public:
   WorkerImpl(WorkerOptions options, std::unique_ptr<jobs::SampleRenderer> renderer,
-             std::unique_ptr<protocol::TelemetrySender> telemetry,
+             std::unique_ptr<ReconRunner> recon, std::unique_ptr<protocol::TelemetrySender> telemetry,
              std::unique_ptr<protocol::ControlSubscriber> control)
       : options_(std::move(options)),
         clock_(options_.clock ? options_.clock : system_clock()),
         boot_clock_(options_.boot_clock ? options_.boot_clock : system_boot_clock()),
         renderer_(std::move(renderer)),
+        recon_(std::move(recon)),
         telemetry_(std::move(telemetry)),
         control_(std::move(control)),
         redis_(queue::RedisClient::create(options_.redis)),
         queue_(*redis_, queue::keys::Keys{options_.key_prefix}),
         host_(host_name()) {
     if (options_.worker_id.empty()) options_.worker_id = fmt::format("{}-{}", host_, getpid());
+    tasks_ = options_.tasks;
+    if (tasks_.empty()) {
+      tasks_ = {"render"};
+      for (std::string& task : recon_->tasks()) tasks_.push_back(std::move(task));
+    }
   }
 
   int run() override {
-    spdlog::info("worker {}: redis {}, telemetry {}{}, {} render thread(s), lease {} ms", options_.worker_id,
-                 options_.redis.to_string(), options_.telemetry_endpoint,
+    spdlog::info("worker {}: redis {}, telemetry {}{}, {} render thread(s), lease {} ms, tasks {}",
+                 options_.worker_id, options_.redis.to_string(), options_.telemetry_endpoint,
                  options_.curve ? " (CURVE, key " + options_.curve->keys.public_key + ")" : "",
-                 options_.threads > 0 ? std::to_string(options_.threads) : "all", options_.lease_ms);
+                 options_.threads > 0 ? std::to_string(options_.threads) : "all", options_.lease_ms,
+                 fmt::join(tasks_, ", "));
     claim_loop_came_round();
     std::thread heartbeat([this] { heartbeat_loop(); });
     std::thread control([this] { control_loop(); });
@@ -76,7 +84,7 @@ class WorkerImpl final : public Worker {
       auto lease = queue::retry_with_backoff<std::optional<queue::Lease>>(
           [&] {
             claim_sent_ms = boot_clock_->boot_ms();
-            return queue_.claim(options_.worker_id, options_.lease_ms);
+            return queue_.claim(options_.worker_id, options_.lease_ms, tasks_);
           },
           stopping_, log_retry());
       if (!lease && lease.error().credentials_refused) {
@@ -218,6 +226,7 @@ class WorkerImpl final : public Worker {
   void render_shard(queue::Lease lease, int64_t claim_sent_ms) {
     auto& shard = lease.shard;
     renders_stored_ = 0;
+    residuals_ = {};
     auto spec = job_spec(shard.job_id);
     if (!spec) return fail(shard, spec.error());
     for (const auto& location : jobs::spec_locations(**spec)) {
@@ -249,7 +258,11 @@ class WorkerImpl final : public Worker {
     auto collect = [&] {
       for (auto& sample : uploads.take_stored()) {
         ++renders_stored_;  // reported to Redis once, when the lease ends (`renders`)
-        sample_finished(shard, sample.index, sample.render_ms, sample.bytes);
+        if (sample.residual_px >= 0) {  // a fit_people unit: its figure joins the job's at completion
+          residuals_.sum_px += sample.residual_px;
+          ++residuals_.units;
+        }
+        sample_finished(shard, sample.index, sample.render_ms, sample.bytes, sample.residual_px);
         const uint64_t index = sample.index;
         stored[index] = std::move(sample);
       }
@@ -261,18 +274,24 @@ class WorkerImpl final : public Worker {
       if (uploads.failure()) return fail(shard, *uploads.failure());
       auto t0 = std::chrono::steady_clock::now();
       tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
+      tl::expected<UnitObjects, std::string> unit = tl::unexpected(std::string());  // a reconstruction unit
       try {
         if (options_.fault_throw_on_sample && *options_.fault_throw_on_sample == index) {
           throw std::runtime_error(fmt::format("test fault: the renderer crashes on sample {}", index));
         }
-        objects = renderer_->render(**spec, index, &interrupt_);
+        if ((*spec)->reconstruction()) {
+          unit = recon_->run(**spec, index);
+          if (!unit) objects = tl::unexpected(unit.error());
+        } else {
+          objects = renderer_->render(**spec, index, &interrupt_);
+        }
       } catch (const std::exception& e) {
         objects = tl::unexpected(fmt::format("sample {}: {}", index, e.what()));
       }
       // A worker that lost its lease (or whose job was cancelled) while rendering stores
       // nothing more: the new holder writes the same bytes anyway.
       if (lease_gone()) return abandon(shard, fence.get());
-      if (!objects) {
+      if (!objects && !unit) {
         // The samples rendered before it are still stored and counted (renders counts
         // every stored render, failed shards' too).
         uploads.wait_all(give_up);
@@ -282,7 +301,12 @@ class WorkerImpl final : public Worker {
       SampleUpload upload;
       upload.index = index;
       upload.render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      for (const auto& [key, data] : objects->keyed(index)) upload.objects.emplace_back(key, *data);
+      if (unit) {
+        upload.residual_px = unit->mean_residual_px;
+        for (auto& [key, data] : unit->objects) upload.objects.emplace_back(std::move(key), std::move(data));
+      } else {
+        for (const auto& [key, data] : objects->keyed(index)) upload.objects.emplace_back(key, *data);
+      }
       objects = tl::unexpected(std::string());  // the upload holds the only copy now
       if (!uploads.submit(std::move(upload), give_up)) {
         collect();
@@ -333,7 +357,7 @@ class WorkerImpl final : public Worker {
     } else if (!put) {
       return fail(shard, "storing the shard manifest: " + put.error().message);
     }
-    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard, renders_stored_); },
+    auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard, renders_stored_, residuals_); },
                                                     stopping_, log_retry());
     clear_current();
     if (!accepted) {
@@ -429,13 +453,15 @@ class WorkerImpl final : public Worker {
     state_ = stopping_ ? protocol::WorkerState::kStopping : protocol::WorkerState::kIdle;
   }
 
-  void sample_finished(const queue::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes) {
+  void sample_finished(const queue::ShardRef& shard, uint64_t index, double render_ms, uint64_t bytes,
+                       double residual_px) {
     ++samples_done_;
     protocol::SampleProgress p;
     p.worker_id = options_.worker_id;
     p.shard = shard;
     p.sample = index;
     p.render_ms = render_ms;
+    p.residual_px = residual_px;
     p.bytes = bytes;
     p.sent_ms = clock_->wall_ms();
     {
@@ -617,6 +643,8 @@ class WorkerImpl final : public Worker {
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<const BootClock> boot_clock_;
   std::unique_ptr<jobs::SampleRenderer> renderer_;
+  std::unique_ptr<ReconRunner> recon_;  // reconstruction units (task fit_people)
+  std::vector<std::string> tasks_;      // what this worker claims: render and recon_'s tasks
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only; link() from any
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
   std::unique_ptr<queue::RedisClient> redis_;          // claim-loop thread only
@@ -642,6 +670,7 @@ class WorkerImpl final : public Worker {
   std::optional<queue::ShardRef> current_;          // GUARDED_BY(mutex_)
   std::shared_ptr<LeaseFence> fence_;               // GUARDED_BY(mutex_): current_'s
   int64_t renders_stored_ = 0;                      // claim-loop thread only: by the current lease
+  queue::ShardResiduals residuals_;                 // claim-loop thread only: the current shard's fits
   protocol::WorkerState state_ = protocol::WorkerState::kIdle;  // GUARDED_BY(mutex_)
   int64_t next_extend_ms_ = 0;                         // GUARDED_BY(mutex_), boot clock
   std::deque<int64_t> finished_ms_;                    // GUARDED_BY(mutex_)
@@ -661,12 +690,21 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
   };
   auto renderer = jobs::SampleRenderer::create(options.threads, read_asset, options.learned_models);
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
+  auto recon = std::make_unique<ReconRunner>(options.people_fitter, read_asset);
+  for (const std::string& task : options.tasks) {
+    const std::vector<std::string> can = recon->tasks();
+    if (task != "render" && std::find(can.begin(), can.end(), task) == can.end()) {
+      return tl::unexpected(fmt::format("--tasks {}: this worker cannot run it ({})", task,
+                                        task == "fit_people" ? "the recon LibTorch plugin did not load"
+                                                             : "not in this version"));
+    }
+  }
   auto telemetry = protocol::TelemetrySender::connect(options.telemetry_endpoint, options.curve);
   if (!telemetry) return tl::unexpected(telemetry.error());
   auto control = protocol::ControlSubscriber::connect(options.control_endpoints, options.curve);
   if (!control) return tl::unexpected(control.error());
-  return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(*telemetry),
-                                      std::move(*control));
+  return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(recon),
+                                      std::move(*telemetry), std::move(*control));
 }
 
 }  // namespace synthfarm::worker

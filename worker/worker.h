@@ -33,6 +33,7 @@
 #include "base/clock.h"
 #include "protocol/curve.h"
 #include "queue/redis.h"
+#include "recon/people_fit.h"
 #include "sensor/learned_model.h"
 #include "storage/allow_list.h"
 #include "worker/health_file.h"
@@ -63,6 +64,12 @@ struct WorkerOptions {
   // LibTorch plugin and sets sensor::torch_model_loader(threads). The worker hands it to
   // jobs::SampleRenderer::create when the sensor stage joins the sample pipeline.
   sensor::LearnedModelLoader learned_models;
+  // Fits people for task fit_people (recon/people_fit.h): worker_main opens the recon
+  // LibTorch plugin at start. Null: the worker does not claim fit_people shards.
+  std::shared_ptr<const recon::PeopleFitter> people_fitter;
+  // The tasks this worker claims (queue::keys::kTasks); empty: every one it can run. One it
+  // cannot run (fit_people without people_fitter) is an error of create().
+  std::vector<std::string> tasks;
   // Test-only fault switch (SYNTHFARM_TEST_FAULT=throw-on-sample=N): rendering sample N of
   // any job throws, as a crashing renderer would.
   std::optional<uint64_t> fault_throw_on_sample;

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -49,6 +50,18 @@ synthfarm::sensor::LearnedModelLoader learned_model_loader(int threads) {
              -> tl::expected<std::shared_ptr<const synthfarm::sensor::LearnedModel>, std::string> {
     return tl::unexpected(name + ": learned camera models unavailable on this worker: " + error);
   };
+}
+
+// The recon plugin (recon/torch/): with it the worker claims fit_people shards too and says
+// which BLAS LibTorch runs on; without it, it claims render shards only.
+std::shared_ptr<const synthfarm::recon::PeopleFitter> people_fitter(int threads) {
+  auto fitter = synthfarm::recon::plugin_people_fitter(threads);
+  if (!fitter) {
+    spdlog::warn("fit_people unavailable, this worker claims no such shard: {}", fitter.error());
+    return nullptr;
+  }
+  spdlog::info("fit_people: {}", (*fitter)->describe());
+  return std::move(*fitter);
 }
 
 }  // namespace
@@ -113,6 +126,8 @@ int main(int argc, char** argv) {
                  "round and Redis answered within 15 s); removed when the worker stops. Probes check its age, "
                  "e.g. find PATH -mmin -1")
       ->envname("SYNTHFARM_HEALTH_FILE");
+  app.add_option("--tasks", options.tasks, "the tasks this worker claims (default: every one it can run)")
+      ->envname("SYNTHFARM_TASKS")->delimiter(',')->check(CLI::IsMember({"render", "fit_people", "fuse_depth"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // s3:// stores take their endpoint from the environment, as every AWS client does; the
@@ -175,6 +190,9 @@ int main(int argc, char** argv) {
 
   StopSignals signals;  // before any thread starts (learned_model_loader's among them)
   options.learned_models = learned_model_loader(options.threads);
+  if (options.tasks.empty() || std::count(options.tasks.begin(), options.tasks.end(), "fit_people")) {
+    options.people_fitter = people_fitter(options.threads);
+  }
   options.clock = system_clock();
   auto worker = worker::Worker::create(std::move(options));
   if (!worker) {

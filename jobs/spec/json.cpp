@@ -120,8 +120,20 @@ Json sensor_json(const SensorSpec& sensor) {
 
 std::string spec_to_json(const JobSpec& spec) {
   Json j = Json::object();
+  if (spec.reconstruction()) {
+    // A reconstruction spec has only its own sections: the render ones would be errors.
+    j["task"] = spec.task;
+    j["inputs"] = spec.inputs;
+    if (spec.task == "fit_people") {
+      j["fit"] = {{"mode", spec.fit.mode}, {"fov_deg", spec.fit.fov_deg}, {"fps", spec.fit.fps}};
+    } else {
+      j["fusion"] = {{"voxel_m", spec.fusion.voxel_m},
+                     {"truncation_m", spec.fusion.truncation_m},
+                     {"colour", spec.fusion.colour}};
+    }
+  }
   j["name"] = spec.name;
-  j["samples"] = spec.samples;
+  if (!spec.reconstruction() || spec.samples > 0) j["samples"] = spec.samples;
   j["shard_size"] = spec.shard_size;
   j["seed"] = spec.seed;
   j["priority"] = spec.priority;
@@ -132,6 +144,7 @@ std::string spec_to_json(const JobSpec& spec) {
   for (Layer layer : spec.output.layers) layers.push_back(std::string(layer_name(layer)));
   j["output"] = Json::object();
   j["output"]["storage"] = spec.output.storage;
+  if (spec.reconstruction()) return j.dump(-1, ' ', false, Json::error_handler_t::replace);
   j["output"]["layers"] = std::move(layers);
   j["output"]["labels"] = spec.output.labels;
   j["output"]["preview"] = spec.output.preview_png;
@@ -198,6 +211,9 @@ std::string spec_to_json(const JobSpec& spec) {
   character_map["preset"] = humans.character_preset;
   for (const auto& [keypoint, joint] : humans.character_joint_map) character_map[keypoint] = joint;
   j["humans"]["character_joint_map"] = character_map;
+  // Absent unless set, so render specs keep the canonical form (and hashes) they had.
+  if (!humans.poses.empty()) j["humans"]["poses"] = humans.poses;
+  if (!humans.shapes.empty()) j["humans"]["shapes"] = humans.shapes;
   j["clip"] = {{"frames", spec.clip.frames}, {"fps", spec.clip.fps}};
   // Absent unless asked for, so the canonical form of a spec without a camera stage (and
   // every hash of it) is what it was before the stage existed.

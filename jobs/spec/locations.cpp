@@ -6,6 +6,12 @@ namespace synthfarm::jobs {
 std::vector<SpecLocation> spec_locations(const JobSpec& spec) {
   std::vector<SpecLocation> out;
   if (!spec.output.storage.empty()) out.push_back({"output.storage", spec.output.storage});
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    out.push_back({spec.inputs.size() == 1 ? std::string("inputs") : "inputs[" + std::to_string(i) + "]",
+                   spec.inputs[i]});
+  }
+  if (!spec.humans.poses.empty()) out.push_back({"humans.poses", spec.humans.poses});
+  if (!spec.humans.shapes.empty()) out.push_back({"humans.shapes", spec.humans.shapes});
   for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
     out.push_back({"humans.bvh[" + std::to_string(i) + "]", spec.humans.bvh[i]});
   }

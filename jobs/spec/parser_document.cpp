@@ -122,16 +122,28 @@ bool valid_name(std::string_view name) {
 
 JobSpec Parser::parse_document(const Field& top) {
   JobSpec spec;
-  static constexpr std::array<std::string_view, 15> kKeys = {
-      "name",   "samples", "shard_size", "seed",  "priority", "max_attempts", "on_dead_shards",
-      "output", "camera",  "render",     "scene", "lighting", "humans",       "clip", "sensor"};
+  static constexpr std::array<std::string_view, 19> kKeys = {
+      "name",   "samples", "shard_size", "seed",   "priority", "max_attempts", "on_dead_shards",
+      "output", "camera",  "render",     "scene",  "lighting", "humans",       "clip",
+      "sensor", "task",    "inputs",     "fit",    "fusion"};
   if (!top.node.IsMap()) {
     fail(top, "the spec must be a mapping of fields (name: ..., samples: ...), got " +
                   describe(top.node));
     return spec;
   }
+  std::map<std::string, Field> fields;  // every top-level field, for check_task
+  bool task_known = true;               // an unknown task has no rules to check
   auto seen = mapping(top, kKeys, {}, [&](std::string_view key, const Field& value) {
-    if (key == "name") {
+    fields.emplace(std::string(key), value);
+    if (key == "task") {
+      task_known = task(value, spec);
+    } else if (key == "inputs") {
+      inputs(value, spec.inputs);
+    } else if (key == "fit") {
+      fit(value, spec.fit);
+    } else if (key == "fusion") {
+      fusion(value, spec.fusion);
+    } else if (key == "name") {
       auto name = string(value, "a string");
       if (name && !valid_name(*name)) {
         fail(value,
@@ -184,7 +196,7 @@ JobSpec Parser::parse_document(const Field& top) {
   });
   if (seen) {
     require(top, *seen, "name");
-    require(top, *seen, "samples");
+    if (task_known) check_task(top, fields, spec);  // samples is required for render only
   }
   if (spec.sensor.enabled) check_lens(spec);
   return spec;

@@ -20,11 +20,13 @@
 namespace synthfarm::jobs::spec_internal {
 
 void Parser::humans(const Field& field, HumansSpec& out) {
-  static constexpr std::array<std::string_view, 19> kKeys = {
+  static constexpr std::array<std::string_view, 21> kKeys = {
       "count",         "height_m",       "bmi",          "skin_tone",    "sex",
       "age",           "shoulder_width", "hip_width",    "leg_length",   "arm_length",
       "head_size",     "motion",         "motion_speed", "motion_phase", "bvh",
-      "bvh_joint_map", "body",           "characters",   "character_joint_map"};
+      "bvh_joint_map", "body",           "characters",   "character_joint_map", "poses",
+      "shapes"};
+  static constexpr std::array<std::string_view, 1> kJsonlExtensions = {".jsonl"};
   static constexpr std::array<std::string_view, 2> kBodies = {"parametric", "character"};
   static constexpr std::array<std::string_view, 1> kBvhExtensions = {".bvh"};
   static constexpr std::array<std::string_view, 2> kGltfExtensions = {".glb", ".gltf"};
@@ -67,6 +69,10 @@ void Parser::humans(const Field& field, HumansSpec& out) {
       set(out.body, choice(value, "body", kBodies, {}));
     } else if (key == "characters") {
       uri_list(value, kGltfExtensions, out.characters);
+    } else if (key == "poses") {
+      set(out.poses, file_uri(value, kJsonlExtensions));
+    } else if (key == "shapes") {
+      set(out.shapes, file_uri(value, kJsonlExtensions));
     } else if (key == "character_joint_map") {
       joint_map(value, kCharacterPresets, "COCO keypoint",
                 [](const std::string& name) {

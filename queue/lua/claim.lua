@@ -1,5 +1,11 @@
--- ARGV: prefix, worker id, lease ms. Returns {job, shard, token, deadline} or nil.
+-- ARGV: prefix, worker id, lease ms, then the tasks the worker runs (none: render only).
+-- Returns {job, shard, token, deadline} or nil. The next shard is the lowest score at the
+-- head of the worker's tasks' pending ZSETs: priority first, FIFO within a priority,
+-- whatever the task.
 local worker, lease = ARGV[2], tonumber(ARGV[3])
+local queues = {}
+for i = 4, #ARGV do queues[#queues + 1] = task_pending_key(ARGV[i]) end
+if #queues == 0 then queues[1] = task_pending_key('render') end
 local now = now_ms()
 -- Retries whose backoff has passed join the tail of their priority.
 local due = redis.call('ZRANGEBYSCORE', p .. ':queue:delayed', '-inf', s(now), 'LIMIT', 0, 100)
@@ -8,11 +14,23 @@ for _, member in ipairs(due) do
   local job = split(member)
   enqueue(job, member, false)
 end
-local skipped = {}
+-- The queue whose head comes first, or nil when all are empty.
+local function next_queue()
+  local best, best_score = nil, nil
+  for _, key in ipairs(queues) do
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #head > 0 and (not best_score or tonumber(head[2]) < best_score) then
+      best, best_score = key, tonumber(head[2])
+    end
+  end
+  return best
+end
+local skipped = {}  -- {key, score, member} triples, put back at the end
 local result = false
 for _ = 1, 1000 do
-  local popped = redis.call('ZPOPMIN', p .. ':queue:pending')
-  if #popped == 0 then break end
+  local key = next_queue()
+  if not key then break end
+  local popped = redis.call('ZPOPMIN', key)
   local member, score = popped[1], popped[2]
   local job, shard = split(member)
   if job then
@@ -24,8 +42,7 @@ for _ = 1, 1000 do
       local skey = shard_key(job, shard)
       local sstate = redis.call('HGET', skey, 'state')
       if redis.call('SISMEMBER', jkey .. ':blocklist', worker) == 1 then
-        skipped[#skipped + 1] = score
-        skipped[#skipped + 1] = member
+        skipped[#skipped + 1] = {key, score, member}
       elseif not sstate or sstate == 'pending' then
         local token = redis.call('INCR', p .. ':seq:token')
         local deadline = now + lease
@@ -43,5 +60,5 @@ for _ = 1, 1000 do
     -- Members of ended, cancelled or deleted jobs, and duplicates, are dropped here.
   end
 end
-if #skipped > 0 then redis.call('ZADD', p .. ':queue:pending', unpack(skipped)) end
+for _, entry in ipairs(skipped) do redis.call('ZADD', entry[1], entry[2], entry[3]) end
 return result

@@ -1,4 +1,5 @@
--- ARGV: prefix, job, shard, token, samples in shard, renders this lease stored. Returns 1
+-- ARGV: prefix, job, shard, token, samples in shard, renders this lease stored, then for a
+-- fit_people shard the sum of its units' mean residuals (pixels) and how many. Returns 1
 -- accepted, 0 stale token, -1 job cancelled or deleted. The renders count whether or not
 -- the completion is accepted (they were stored either way), once per token.
 local job, shard = ARGV[2], ARGV[3]
@@ -18,5 +19,9 @@ redis.call('HSET', skey, 'state', 'done', 'done_ms', s(now_ms()))
 redis.call('HINCRBY', jkey, 'samples_done', tonumber(ARGV[5]))
 redis.call('INCRBY', p .. ':stats:samples_rendered', tonumber(ARGV[5]))
 redis.call('HINCRBY', jkey, 'shards_done', 1)
+if ARGV[8] and tonumber(ARGV[8]) > 0 then
+  redis.call('HINCRBYFLOAT', jkey, 'residual_sum_px', ARGV[7])
+  redis.call('HINCRBY', jkey, 'residual_units', tonumber(ARGV[8]))
+end
 check_end(job)
 return 1

@@ -55,11 +55,19 @@ local function forget_state(jkey)
   local old = redis.call('HGET', jkey, 'state')
   if old then redis.call('HINCRBY', jobs_by_state, old, -1) end
 end
+-- The pending ZSET of a task: render shards in :queue:pending, the others in
+-- :queue:pending:<task>, so that a worker claims only what it can run without stepping over
+-- shards it cannot.
+local function task_pending_key(task)
+  if not task or task == '' or task == 'render' then return p .. ':queue:pending' end
+  return p .. ':queue:pending:' .. task
+end
+local function pending_key(job) return task_pending_key(redis.call('HGET', job_key(job), 'task')) end
 local function enqueue(job, member, head)
   local prio = tonumber(redis.call('HGET', job_key(job), 'priority')) or 0
   local seq = redis.call('INCR', p .. ':seq:enqueue')
   if head then seq = -seq end
-  redis.call('ZADD', p .. ':queue:pending', s((1000 - prio) * 1e10 + seq), member)
+  redis.call('ZADD', pending_key(job), s((1000 - prio) * 1e10 + seq), member)
 end
 -- After a shard ends (done or dead): when every shard has ended, hand the job to the
 -- finalizer, which writes manifest.json of the completed shards.

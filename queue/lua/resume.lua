@@ -5,7 +5,8 @@ if v[1] ~= 'paused' then return 0 end
 set_state(jkey, v[2] or 'running')
 local parked = jkey .. ':parked'
 if redis.call('EXISTS', parked) == 1 then
-  redis.call('ZUNIONSTORE', p .. ':queue:pending', 2, p .. ':queue:pending', parked)
+  local pending = pending_key(ARGV[2])
+  redis.call('ZUNIONSTORE', pending, 2, pending, parked)
   redis.call('DEL', parked)
 end
 check_end(ARGV[2])

@@ -11,12 +11,13 @@ set_state(jkey, 'queued')
 redis.call('ZADD', p .. ':jobs', redis.call('HGET', jkey, 'created_ms'), job)
 local prio = tonumber(redis.call('HGET', jkey, 'priority')) or 0
 local first = redis.call('INCRBY', p .. ':seq:enqueue', shards) - shards
+local pending = pending_key(job)
 local batch = {}
 for n = 0, shards - 1 do
   batch[#batch + 1] = s((1000 - prio) * 1e10 + first + n + 1)
   batch[#batch + 1] = job .. '/' .. n
   if #batch >= 1000 or n == shards - 1 then
-    redis.call('ZADD', p .. ':queue:pending', unpack(batch))
+    redis.call('ZADD', pending, unpack(batch))
     batch = {}
   end
 end

@@ -3,7 +3,8 @@
 // keeps its default. Its members are defined by what they read: parser_values.cpp (the value
 // kinds every section is made of: mappings, numbers, distributions, choices),
 // parser_document.cpp (the top level, output, camera, render), parser_scene.cpp (scene,
-// lighting), parser_humans.cpp (humans, clip) and parser_sensor.cpp (sensor).
+// lighting), parser_humans.cpp (humans, clip), parser_sensor.cpp (sensor) and
+// parser_recon.cpp (task, inputs, fit, fusion).
 #pragma once
 
 #include <algorithm>
@@ -151,6 +152,12 @@ class Parser {
   void humans(const Field& field, HumansSpec& out);
   void clip(const Field& field, ClipSpec& out);
   void sensor(const Field& field, SensorSpec& out);
+  // parser_recon.cpp: the task, its inputs and sections, and which sections it may have.
+  bool task(const Field& field, JobSpec& out);  // false: not a known task
+  void inputs(const Field& field, std::vector<std::string>& out);
+  void fit(const Field& field, FitSpec& out);
+  void fusion(const Field& field, FusionSpec& out);
+  void check_task(const Field& top, const std::map<std::string, Field>& fields, JobSpec& spec);
   void sensor_noise(const Field& field, SensorNoiseSpec& out);
   void sensor_distortion(const Field& field, SensorDistortionSpec& out);
   // A lens the camera's field of view would fold, or that a pinhole cannot render, reported

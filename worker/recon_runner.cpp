@@ -1,0 +1,237 @@
+#include "worker/recon_runner.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "jobs/object_keys.h"
+#include "recon/coco_input.h"
+#include "recon/scan_input.h"
+
+namespace synthfarm::worker {
+namespace {
+
+using nlohmann::json;
+
+std::string file_name_of(const std::string& uri) {
+  const size_t slash = uri.find_last_of('/');
+  return slash == std::string::npos ? uri : uri.substr(slash + 1);
+}
+
+// Non-finite values never reach an output: a fitter that let one through is a bug, and
+// the unit fails instead of storing it.
+struct NonFinite {};
+double finite(double v) {
+  if (!std::isfinite(v)) throw NonFinite{};
+  return v;
+}
+json vec_json(Vec3 v) { return json::array({finite(v.x), finite(v.y), finite(v.z)}); }
+
+json shape_json(const humans::Shape& s) {
+  return {{"height_m", finite(s.height_m)},     {"bmi", finite(s.bmi)},
+          {"sex", finite(s.sex)},               {"age", finite(s.age)},
+          {"shoulder_width", finite(s.shoulder_width)}, {"hip_width", finite(s.hip_width)},
+          {"leg_length", finite(s.leg_length)}, {"arm_length", finite(s.arm_length)},
+          {"head_size", finite(s.head_size)}};
+}
+
+// One fitted person: the fields poses.jsonl and shapes.jsonl are made of (docs/recon.md).
+json fit_json(const recon::FitResult& fit, std::string_view frame) {
+  json pose = json::object(), joints = json::object();
+  for (int j = 0; j < humans::kJointCount; ++j) {
+    const std::string name(humans::kJointNames[j]);
+    pose[name] = vec_json(fit.pose_euler_deg[j]);
+    joints[name] = vec_json(fit.joints[j]);
+  }
+  json rotation = json::array();
+  for (const auto& row : fit.global_rotation.m) rotation.push_back({finite(row[0]), finite(row[1]), finite(row[2])});
+  json residuals = json::array();
+  double sum = 0;
+  int n = 0;
+  for (const auto& view : fit.residual_px) {
+    json per_keypoint = json::array();
+    for (double r : view) {
+      if (std::isnan(r)) {
+        per_keypoint.push_back(nullptr);  // an unlabelled keypoint
+      } else {
+        per_keypoint.push_back(finite(r));
+        sum += r;
+        ++n;
+      }
+    }
+    residuals.push_back(std::move(per_keypoint));
+  }
+  return {{"shape", shape_json(fit.shape)},
+          {"pose", std::move(pose)},
+          {"global_rotation", std::move(rotation)},
+          {"translation", vec_json(fit.translation)},
+          {"joints_3d", std::move(joints)},
+          {"joints_frame", frame},
+          {"residuals_px", std::move(residuals)},
+          {"mean_residual_px", n > 0 ? finite(sum / n) : 0.0},
+          {"loss", std::isfinite(fit.loss) ? fit.loss : 0.0},
+          {"converged", fit.converged && std::isfinite(fit.loss)},
+          {"iterations", fit.iterations}};
+}
+
+recon::CocoUnitKind unit_kind(const std::string& mode) {
+  if (mode == "multiview") return recon::CocoUnitKind::kInstants;
+  if (mode == "sequence") return recon::CocoUnitKind::kTracks;
+  return recon::CocoUnitKind::kImages;
+}
+
+// A COCO input, parsed and cut into the units of one mode.
+struct CocoInput {
+  recon::CocoFile file;
+  recon::CocoUnits units;
+};
+
+}  // namespace
+
+struct ReconRunner::Impl {
+  std::shared_ptr<const recon::PeopleFitter> fitter;
+  jobs::AssetReader read_input;
+  mutable std::mutex mutex;
+  mutable std::map<std::string, std::shared_ptr<const CocoInput>> coco;  // by URI + mode; GUARDED_BY(mutex)
+
+  tl::expected<std::string, std::string> read(const std::string& uri) const {
+    if (!read_input) return tl::unexpected(uri + ": no file reader in this process");
+    return read_input(uri);
+  }
+
+  tl::expected<std::shared_ptr<const CocoInput>, std::string> coco_input(const jobs::JobSpec& spec) const {
+    const std::string key = spec.inputs.at(0) + "\n" + spec.fit.mode;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = coco.find(key); it != coco.end()) return it->second;
+    }
+    auto bytes = read(spec.inputs[0]);
+    if (!bytes) return tl::unexpected("inputs: " + bytes.error());
+    auto file = recon::parse_coco_keypoints(*bytes, file_name_of(spec.inputs[0]));
+    if (!file) return tl::unexpected("inputs: " + file.error());
+    auto units = recon::group_units(*file, unit_kind(spec.fit.mode));
+    if (!units) return tl::unexpected("inputs: " + units.error());
+    auto input = std::make_shared<const CocoInput>(CocoInput{std::move(*file), std::move(*units)});
+    std::lock_guard lock(mutex);
+    if (coco.size() > 16) coco.clear();
+    return coco.emplace(key, std::move(input)).first->second;
+  }
+
+  tl::expected<json, std::string> fit_coco_unit(const jobs::JobSpec& spec, uint64_t unit) const {
+    auto input = coco_input(spec);
+    if (!input) return tl::unexpected(input.error());
+    const recon::CocoFile& file = (*input)->file;
+    const recon::CocoUnits& units = (*input)->units;
+    if (unit >= units.count()) {
+      return tl::unexpected(fmt::format("inputs: {} holds {} units for fit mode {}, not {} (changed since the job "
+                                        "was submitted?)",
+                                        file.name, units.count(), spec.fit.mode, unit + 1));
+    }
+    json out = {{"unit", unit}, {"mode", spec.fit.mode}, {"input", file.name}};
+    json people = json::array();
+    auto person_ids = [&](size_t person) {
+      const recon::CocoPerson& p = file.people[person];
+      return json{{"annotation_id", p.id},
+                  {"image_id", file.images[p.image].id},
+                  {"track_id", p.track_id ? json(*p.track_id) : json(nullptr)}};
+    };
+    if (units.kind == recon::CocoUnitKind::kImages) {
+      const recon::ImageUnit& image = units.images[unit];
+      std::vector<recon::ImagePerson> inputs = recon::image_unit_inputs(file, image);
+      for (recon::ImagePerson& person : inputs) {
+        if (person.K.fx == 0) person.K = guessed_camera(person.K, spec.fit.fov_deg);
+      }
+      const std::vector<recon::FitResult> fits = fitter->fit_images(inputs);
+      for (size_t i = 0; i < fits.size(); ++i) {
+        json person = fit_json(fits[i], "camera");
+        person.update(person_ids(image.people[i]));
+        people.push_back(std::move(person));
+      }
+      out["image"] = {{"id", file.images[image.image].id}, {"file_name", file.images[image.image].file_name}};
+    } else if (units.kind == recon::CocoUnitKind::kInstants) {
+      const recon::InstantUnit& instant = units.instants[unit];
+      const recon::MultiviewInputs inputs = recon::instant_unit_inputs(file, instant);
+      json person = fit_json(fitter->fit_multiview(inputs.keypoints, inputs.views), "world");
+      person.update(person_ids(instant.people.front()));
+      people.push_back(std::move(person));
+      out["instant"] = instant.instant;
+    } else {
+      const recon::TrackUnit& track = units.tracks[unit];
+      recon::Intrinsics K = track.K.fx == 0 ? guessed_camera(track.K, spec.fit.fov_deg) : track.K;
+      const std::vector<recon::FitResult> frames =
+          fitter->fit_sequence(recon::track_unit_inputs(file, track), K, spec.fit.fps);
+      for (size_t f = 0; f < frames.size(); ++f) {
+        json frame = fit_json(frames[f], "camera");
+        frame["frame"] = track.first_frame + f;
+        people.push_back(std::move(frame));
+      }
+      out["track_id"] = track.track_id;
+      out["fps"] = spec.fit.fps;
+    }
+    out["people"] = std::move(people);
+    return out;
+  }
+
+  tl::expected<json, std::string> fit_scan_unit(const jobs::JobSpec& spec, uint64_t unit) const {
+    if (unit >= spec.inputs.size()) {
+      return tl::unexpected(fmt::format("unit {}: the job has {} scans", unit, spec.inputs.size()));
+    }
+    const std::string& uri = spec.inputs[unit];
+    const std::string field = spec.inputs.size() == 1 ? "inputs" : fmt::format("inputs[{}]", unit);
+    auto bytes = read(uri);
+    if (!bytes) return tl::unexpected(field + ": " + bytes.error());
+    auto scan = recon::read_scan(*bytes, file_name_of(uri));
+    if (!scan) return tl::unexpected(field + ": " + scan.error());
+    const recon::ScanFitResult fit = fitter->fit_scan(scan->points, scan->triangles);
+    json person = fit_json(fit.fit, "scan");
+    person["mean_point_to_surface_m"] = finite(fit.mean_point_to_surface_m);
+    return json{{"unit", unit}, {"mode", "scan"}, {"input", file_name_of(uri)}, {"people", json::array({person})}};
+  }
+
+  // An image without K: a pinhole at the image centre with the spec's field of view.
+  static recon::Intrinsics guessed_camera(recon::Intrinsics K, double fov_deg) {
+    K.fx = K.fy = 0.5 * K.width / std::tan(0.5 * fov_deg * kPi / 180.0);
+    K.cx = 0.5 * K.width;
+    K.cy = 0.5 * K.height;
+    return K;
+  }
+};
+
+ReconRunner::ReconRunner(std::shared_ptr<const recon::PeopleFitter> fitter, jobs::AssetReader read_input)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->fitter = std::move(fitter);
+  impl_->read_input = std::move(read_input);
+}
+
+ReconRunner::~ReconRunner() = default;
+
+std::vector<std::string> ReconRunner::tasks() const {
+  if (impl_->fitter) return {"fit_people"};
+  return {};
+}
+
+tl::expected<UnitObjects, std::string> ReconRunner::run(const jobs::JobSpec& spec, uint64_t unit) const {
+  if (spec.task != "fit_people") return tl::unexpected("this worker does not run task " + spec.task);
+  if (!impl_->fitter) return tl::unexpected(std::string("this worker cannot fit people (no LibTorch plugin)"));
+  try {
+    auto fitted = spec.fit.mode == "scan" ? impl_->fit_scan_unit(spec, unit) : impl_->fit_coco_unit(spec, unit);
+    if (!fitted) return tl::unexpected(fmt::format("unit {}: {}", unit, fitted.error()));
+    UnitObjects out;
+    double sum = 0;
+    int people = 0;
+    for (const json& person : (*fitted)["people"]) {
+      sum += person["mean_residual_px"].get<double>();
+      ++people;
+    }
+    out.mean_residual_px = people > 0 ? sum / people : -1;
+    out.objects.emplace_back(jobs::unit_key("fits", unit, "json"), fitted->dump() + "\n");
+    return out;
+  } catch (const NonFinite&) {
+    return tl::unexpected(fmt::format("unit {}: the fit produced a non-finite value; nothing stored", unit));
+  }
+}
+
+}  // namespace synthfarm::worker
