@@ -233,4 +233,6 @@ tl::expected<std::shared_ptr<const PeopleFitter>, std::string> make_torch_fitter
   }
 }
 
+FitResult fit_result_of(const BodyResult& body) { return to_result(body); }
+
 }  // namespace synthfarm::recon::torch_fit

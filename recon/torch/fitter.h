@@ -46,4 +46,8 @@ tl::expected<std::shared_ptr<const PeopleFitter>, std::string> make_torch_fitter
 // A result for a person that was not fitted (skipped, or not supported yet).
 FitResult skipped_result(size_t views);
 
+// The interface's result from a fitted body (as fit_images makes it): canonical Euler
+// ranges, any non-finite number replaced by a default and the fit then not converged.
+FitResult fit_result_of(const BodyResult& body);
+
 }  // namespace synthfarm::recon::torch_fit

@@ -1,13 +1,427 @@
-// PeopleFitter::fit_scan (people_fit.h): registering the body to a scan's points. Not
-// written yet: the result comes back skipped (not fitted). Its place is here.
+// PeopleFitter::fit_scan (people_fit.h): registering the body's shape and pose to a 3D scan
+// of one person (a point cloud, or a mesh's vertices and triangles) by point-to-surface
+// distance. The fitted shape is the scan's identity (what shapes.jsonl carries).
+//
+// Choices
+//   Frame: the scan's units are metres and its axes the farm's world (z up), as the farm's
+//     own exports; the fitted body is placed as people_fit.h says (mirror, rotation,
+//     translation), in the scan's frame.
+//   Start: soles on the scan's lowest point, centred on its points' mean, the standing
+//     height its vertical extent; 8 orientations about z (45 degrees apart) are tried as
+//     one batch (rotation, translation and shape only, pose at the prior's mean,
+//     point-to-point distances) and the one with the lowest loss is kept.
+//   Data: a symmetric, robust (Geman-McClure) distance between surfaces, in centimetres:
+//       scan -> body: each of up to kScanSamples scan points to its nearest body vertex,
+//         along that vertex's normal (point-to-plane), plus a twentieth of the
+//         point-to-point distance so that points do not slide along the surface;
+//       body -> scan: every kBodyStride-th body vertex to its nearest scan point, along the
+//         scan's normal when it has triangles, else point-to-point.
+//     Nearest neighbours (a uniform grid, exact) are recomputed every few steps with the
+//     body's normals then, as ICP does; between updates the correspondences are fixed and
+//     the distances differentiable.
+//   Rounds: pose, shape, rotation and translation by Adam in three rounds of decreasing
+//     Geman-McClure scale (5, 2, 1 cm) and pose prior weight, the last with a decaying step.
+//   mean_point_to_surface_m: the mean over every scan point of its distance to the fitted
+//     body's triangles incident to its nearest body vertex: exact when the closest surface
+//     point lies on one of them (almost always on a body's mesh), an upper bound otherwise.
+//   Converged: finite, and the loss changed by less than 0.5 % over the last 15 steps.
+//   Fewer than kMinScanPoints finite points: skipped.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <unordered_map>
+
+#include "recon/torch/fit_tools.h"
 #include "recon/torch/fitter.h"
 
 namespace synthfarm::recon::torch_fit {
+namespace scan_detail {
+namespace {
 
-ScanFitResult TorchPeopleFitter::fit_scan(std::span<const Vec3>, std::span<const std::array<uint32_t, 3>>) const {
-  ScanFitResult r;
-  r.fit = skipped_result(0);
-  return r;
+constexpr int kMinScanPoints = 50;
+constexpr int kScanSamples = 3000;
+constexpr int kBodyStride = 4;
+constexpr int kYawHypotheses = 8;
+constexpr int kStartSteps = 60;
+constexpr double kDataWeight = 100;  // per mean squared centimetre
+
+// Exact nearest neighbours among fixed points: a uniform grid searched ring by ring.
+class PointGrid {
+ public:
+  PointGrid(const std::vector<Vec3>& points, double cell) : points_(points), cell_(cell) {
+    for (size_t i = 0; i < points.size(); ++i) cells_[key(coord(points[i]))].push_back(static_cast<int>(i));
+    lo_ = hi_ = coord(points.front());
+    for (const Vec3& p : points) {
+      const auto c = coord(p);
+      for (int a = 0; a < 3; ++a) lo_[a] = std::min(lo_[a], c[a]), hi_[a] = std::max(hi_[a], c[a]);
+    }
+  }
+  // The index of the point nearest to q (the lowest index among equals).
+  int nearest(Vec3 q) const {
+    const auto c = coord(q);
+    int best = -1;
+    double best_d2 = std::numeric_limits<double>::infinity();
+    int max_ring = 0;
+    for (int a = 0; a < 3; ++a) max_ring = std::max({max_ring, std::abs(c[a] - lo_[a]), std::abs(c[a] - hi_[a])});
+    for (int ring = 0; ring <= max_ring; ++ring) {
+      for (int dx = -ring; dx <= ring; ++dx)
+        for (int dy = -ring; dy <= ring; ++dy)
+          for (int dz = -ring; dz <= ring; ++dz) {
+            if (std::max({std::abs(dx), std::abs(dy), std::abs(dz)}) != ring) continue;
+            const auto it = cells_.find(key({c[0] + dx, c[1] + dy, c[2] + dz}));
+            if (it == cells_.end()) continue;
+            for (int i : it->second) {
+              const Vec3 d = points_[i] - q;
+              const double d2 = dot(d, d);
+              if (d2 < best_d2 || (d2 == best_d2 && i < best)) best_d2 = d2, best = i;
+            }
+          }
+      // Every point within ring * cell of q has been seen.
+      if (best >= 0 && std::sqrt(best_d2) <= ring * cell_) break;
+    }
+    return best;
+  }
+
+ private:
+  std::array<int, 3> coord(Vec3 p) const {
+    return {static_cast<int>(std::floor(p.x / cell_)), static_cast<int>(std::floor(p.y / cell_)),
+            static_cast<int>(std::floor(p.z / cell_))};
+  }
+  static uint64_t key(std::array<int, 3> c) {
+    return (uint64_t(uint32_t(c[0]) & 0x1fffff) << 42) | (uint64_t(uint32_t(c[1]) & 0x1fffff) << 21) |
+           uint64_t(uint32_t(c[2]) & 0x1fffff);
+  }
+  const std::vector<Vec3>& points_;
+  double cell_;
+  std::unordered_map<uint64_t, std::vector<int>> cells_;
+  std::array<int, 3> lo_{}, hi_{};
+};
+
+// The distance from p to triangle (a, b, c) (Ericson, Real-Time Collision Detection 5.1.5).
+double point_triangle_distance(Vec3 p, Vec3 a, Vec3 b, Vec3 c) {
+  const Vec3 ab = b - a, ac = c - a, ap = p - a;
+  const double d1 = dot(ab, ap), d2 = dot(ac, ap);
+  if (d1 <= 0 && d2 <= 0) return length(p - a);
+  const Vec3 bp = p - b;
+  const double d3 = dot(ab, bp), d4 = dot(ac, bp);
+  if (d3 >= 0 && d4 <= d3) return length(p - b);
+  const double vc = d1 * d4 - d3 * d2;
+  if (vc <= 0 && d1 >= 0 && d3 <= 0) return length(p - (a + ab * (d1 / (d1 - d3))));
+  const Vec3 cp = p - c;
+  const double d5 = dot(ab, cp), d6 = dot(ac, cp);
+  if (d6 >= 0 && d5 <= d6) return length(p - c);
+  const double vb = d5 * d2 - d1 * d6;
+  if (vb <= 0 && d2 >= 0 && d6 <= 0) return length(p - (a + ac * (d2 / (d2 - d6))));
+  const double va = d3 * d6 - d5 * d4;
+  if (va <= 0 && (d4 - d3) >= 0 && (d5 - d6) >= 0) return length(p - (b + (c - b) * ((d4 - d3) / ((d4 - d3) + (d5 - d6)))));
+  const double denom = 1.0 / (va + vb + vc);
+  return length(p - (a + ab * (vb * denom) + ac * (vc * denom)));
+}
+
+struct Scan {
+  std::vector<Vec3> points;   // finite points
+  std::vector<Vec3> normals;  // per point when the scan has triangles, else empty
+  std::vector<Vec3> samples;  // up to kScanSamples of the points, evenly by index
+  std::vector<Vec3> sample_normals;
+  Vec3 lo, hi, mean;
+};
+
+Scan scan_of(std::span<const Vec3> points, std::span<const std::array<uint32_t, 3>> triangles) {
+  Scan s;
+  std::vector<int64_t> remap(points.size(), -1);
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Vec3 p = points[i];
+    if (!(std::isfinite(p.x) && std::isfinite(p.y) && std::isfinite(p.z))) continue;
+    remap[i] = static_cast<int64_t>(s.points.size());
+    s.points.push_back(p);
+  }
+  if (s.points.empty()) return s;
+  std::vector<std::array<uint32_t, 3>> kept;
+  for (const auto& t : triangles) {
+    bool ok = true;
+    std::array<uint32_t, 3> r{};
+    for (int a = 0; a < 3; ++a) {
+      ok = ok && t[a] < remap.size() && remap[t[a]] >= 0;
+      if (ok) r[a] = static_cast<uint32_t>(remap[t[a]]);
+    }
+    if (ok) kept.push_back(r);
+  }
+  if (!kept.empty()) {
+    s.normals = humans::vertex_normals(s.points, kept);
+    for (Vec3& n : s.normals)
+      if (!(std::isfinite(n.x) && std::isfinite(n.y) && std::isfinite(n.z))) n = {};
+  }
+  const size_t n = s.points.size(), m = std::min<size_t>(n, kScanSamples);
+  for (size_t i = 0; i < m; ++i) {
+    const size_t at = i * n / m;
+    s.samples.push_back(s.points[at]);
+    if (!s.normals.empty()) s.sample_normals.push_back(s.normals[at]);
+  }
+  s.lo = s.hi = s.points.front();
+  for (const Vec3& p : s.points) {
+    s.lo = {std::min(s.lo.x, p.x), std::min(s.lo.y, p.y), std::min(s.lo.z, p.z)};
+    s.hi = {std::max(s.hi.x, p.x), std::max(s.hi.y, p.y), std::max(s.hi.z, p.z)};
+    s.mean = s.mean + p * (1.0 / static_cast<double>(n));
+  }
+  return s;
+}
+
+Tensor tensor_of(const std::vector<Vec3>& v) {
+  Tensor t = torch::empty({static_cast<int64_t>(v.size()), 3}, kF64);
+  auto a = t.accessor<double, 2>();
+  for (size_t i = 0; i < v.size(); ++i) a[i][0] = v[i].x, a[i][1] = v[i].y, a[i][2] = v[i].z;
+  return t;
+}
+
+std::vector<Vec3> vectors_of(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  auto a = c.accessor<double, 2>();
+  std::vector<Vec3> v(c.size(0));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = {a[i][0], a[i][1], a[i][2]};
+  return v;
+}
+
+struct Body {
+  Tensor start_rotation;        // [B, 3, 3], constant
+  Tensor w, t, euler, z;        // [B, 3], [B, 3], [B, 23, 3], [B, 9]
+};
+
+struct Placed {
+  Tensor vertices;  // [B, V, 3] world
+  Tensor joints;    // [B, 24, 3] world
+  Tensor rotation;  // [B, 3, 3]
+};
+
+Placed place(const Context& ctx, const Body& s) {
+  const int64_t rows = s.w.size(0);
+  const Rest rest = ctx.body.rest(shape_from_latent(s.z), ctx.body.all());
+  const Tensor euler = torch::cat({torch::zeros({rows, 1, 3}, kF64), s.euler}, 1);
+  const Posed posed = ctx.body.pose(rest.joints, euler_to_matrix(euler), torch::zeros({rows, 3}, kF64));
+  static const Tensor mirror = torch::tensor({-1.0, 1.0, 1.0}, kF64);
+  Placed out;
+  out.rotation = torch::matmul(s.start_rotation, axis_angle_to_matrix(s.w));
+  const Tensor rt = out.rotation.transpose(1, 2);
+  const Tensor skinned = ctx.body.skin(rest.vertices, ctx.body.all(), rest.joints, posed);
+  out.vertices = torch::matmul(skinned * mirror, rt) + s.t.unsqueeze(1);
+  out.joints = torch::matmul(posed.position * mirror, rt) + s.t.unsqueeze(1);
+  return out;
+}
+
+// Fixed correspondences of every row: scan sample i <-> body vertex scan_to_body[b][i];
+// body vertex body_index[k] <-> scan point body_to_scan[b][k]; with the normals then.
+struct Matches {
+  Tensor scan_to_body;  // [B, S] long
+  Tensor body_normal;   // [B, S, 3] the matched body vertices' normals (zero: point-to-point)
+  Tensor body_index;    // [K] long
+  Tensor body_to_scan;  // [B, K, 3] the matched scan points
+  Tensor scan_normal;   // [B, K, 3] their normals (zero without triangles)
+};
+
+Matches match(const Scan& scan, const PointGrid& scan_grid, const Tensor& vertices, bool normals) {
+  const int64_t rows = vertices.size(0), v_count = vertices.size(1);
+  const int64_t s_count = static_cast<int64_t>(scan.samples.size());
+  const auto& triangles = humans::topology().triangles;
+  Matches m;
+  std::vector<int64_t> body_index;
+  for (int64_t v = 0; v < v_count; v += kBodyStride) body_index.push_back(v);
+  const int64_t k_count = static_cast<int64_t>(body_index.size());
+  m.body_index = torch::tensor(body_index, kI64);
+  m.scan_to_body = torch::empty({rows, s_count}, kI64);
+  m.body_normal = torch::zeros({rows, s_count, 3}, kF64);
+  m.body_to_scan = torch::empty({rows, k_count, 3}, kF64);
+  m.scan_normal = torch::zeros({rows, k_count, 3}, kF64);
+  auto sb = m.scan_to_body.accessor<int64_t, 2>();
+  auto bn = m.body_normal.accessor<double, 3>();
+  auto bs = m.body_to_scan.accessor<double, 3>();
+  auto sn = m.scan_normal.accessor<double, 3>();
+  for (int64_t b = 0; b < rows; ++b) {
+    const std::vector<Vec3> body = vectors_of(vertices[b]);
+    const PointGrid body_grid(body, 0.02);
+    std::vector<Vec3> body_normals;
+    if (normals) body_normals = humans::vertex_normals(body, triangles);
+    for (int64_t i = 0; i < s_count; ++i) {
+      const int v = body_grid.nearest(scan.samples[i]);
+      sb[b][i] = v;
+      if (normals) bn[b][i][0] = body_normals[v].x, bn[b][i][1] = body_normals[v].y, bn[b][i][2] = body_normals[v].z;
+    }
+    for (int64_t k = 0; k < k_count; ++k) {
+      const int p = scan_grid.nearest(body[body_index[k]]);
+      const Vec3 q = scan.points[p];
+      bs[b][k][0] = q.x, bs[b][k][1] = q.y, bs[b][k][2] = q.z;
+      if (normals && !scan.normals.empty()) {
+        const Vec3 n = scan.normals[p];
+        sn[b][k][0] = n.x, sn[b][k][1] = n.y, sn[b][k][2] = n.z;
+      }
+    }
+  }
+  m.body_normal = torch::nan_to_num(m.body_normal, 0.0, 0.0, 0.0);
+  return m;
+}
+
+// Squared distances [B, N] along `normal` where it is non-zero, else point to point.
+Tensor distance2(const Tensor& diff, const Tensor& normal, double tangential) {
+  const Tensor along = (diff * normal).sum(-1);
+  const Tensor has = (normal.abs().sum(-1) > 0).to(kF64);
+  const Tensor full = (diff * diff).sum(-1);
+  return has * (along * along + tangential * full) + (1 - has) * full;
+}
+
+// The data term per row [B]: robust mean squared distances both ways, in cm^2.
+Tensor data_term(const Scan& scan, const Tensor& scan_samples, const Matches& m, const Tensor& vertices,
+                 double sigma_m) {
+  const int64_t rows = vertices.size(0);
+  const Tensor matched = torch::gather(vertices, 1, m.scan_to_body.unsqueeze(-1).expand({rows, -1, 3}));
+  const Tensor d1 = distance2(scan_samples.unsqueeze(0) - matched, m.body_normal, 0.05);
+  const Tensor own = vertices.index_select(1, m.body_index);
+  const Tensor d2 = distance2(own - m.body_to_scan, m.scan_normal, 0.05);
+  const double s2 = sigma_m * sigma_m;
+  auto robust = [&](const Tensor& d) { return (s2 * d / (s2 + d)).mean(1) * 1e4; };
+  (void)scan;
+  return kDataWeight * (robust(d1) + robust(d2));
+}
+
+struct Round {
+  double sigma_m, pose_weight;
+  int steps, match_every;
+  bool normals;
+};
+
+// Adam on `params` of `s` through `rounds`; returns the last step's per-row loss history.
+std::vector<Tensor> run_rounds(const Context& ctx, const Scan& scan, const PointGrid& grid, Body& s,
+                               const std::vector<Round>& rounds, bool pose_free, int& iterations) {
+  torch::AutoGradMode grad(true);
+  const Tensor samples = tensor_of(scan.samples);
+  std::vector<Tensor*> params = {&s.w, &s.t, &s.z};
+  std::vector<std::pair<Tensor, double>> groups = {{s.w, 0.02}, {s.t, 0.01}, {s.z, 0.03}};
+  if (pose_free) params.push_back(&s.euler), groups.push_back({s.euler, 0.02});
+  for (Tensor* p : params) p->requires_grad_(true);
+  std::vector<double> base_lr;
+  for (const auto& g : groups) base_lr.push_back(g.second);
+  torch::optim::Adam adam = make_grouped_adam(groups);
+  LastFiniteParams last;
+  std::vector<Tensor> history;
+  std::optional<Matches> m;
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    const Round& round = rounds[r];
+    for (int step = 0; step < round.steps; ++step) {
+      if (r + 1 == rounds.size()) scale_learning_rates(adam, base_lr, 1.0 - 0.9 * step / round.steps);
+      Placed p = place(ctx, s);
+      if (step % round.match_every == 0) m = match(scan, grid, p.vertices.detach(), round.normals);
+      const int64_t rows = s.w.size(0);
+      const Tensor euler = torch::cat({torch::zeros({rows, 1, 3}, kF64), s.euler}, 1);
+      const Tensor loss = data_term(scan, samples, *m, p.vertices, round.sigma_m) +
+                          round.pose_weight * ctx.pose_prior(s.euler.reshape({rows, kPoseSize})) +
+                          1e4 * joint_limit_penalty(euler) + 0.5 * shape_prior(s.z);
+      const Tensor total = loss.sum();
+      if (!std::isfinite(total.item<double>())) {
+        last.restore(params);
+        for (Tensor* q : params) *q = q->detach();
+        return {};
+      }
+      std::vector<Tensor> values;
+      for (Tensor* q : params) values.push_back(*q);
+      last.keep(values);
+      if (r + 1 == rounds.size()) history.push_back(loss.detach());
+      adam.zero_grad();
+      total.backward();
+      for (Tensor* q : params) q->mutable_grad().nan_to_num_(0.0, 0.0, 0.0);
+      adam.step();
+      ++iterations;
+    }
+  }
+  for (Tensor* q : params) *q = q->detach();
+  return history;
+}
+
+// The mean distance from every scan point to the body's surface (see the top of the file).
+double mean_point_to_surface(const Scan& scan, const std::vector<Vec3>& body) {
+  const auto& triangles = humans::topology().triangles;
+  std::vector<std::vector<uint32_t>> around(body.size());
+  for (uint32_t t = 0; t < triangles.size(); ++t)
+    for (uint32_t v : triangles[t]) around[v].push_back(t);
+  const PointGrid grid(body, 0.02);
+  double sum = 0;
+  for (const Vec3& p : scan.points) {
+    const int v = grid.nearest(p);
+    double best = length(p - body[v]);
+    for (uint32_t t : around[v]) {
+      const auto& tri = triangles[t];
+      best = std::min(best, point_triangle_distance(p, body[tri[0]], body[tri[1]], body[tri[2]]));
+    }
+    sum += best;
+  }
+  return sum / static_cast<double>(scan.points.size());
+}
+
+}  // namespace
+}  // namespace scan_detail
+
+ScanFitResult TorchPeopleFitter::fit_scan(std::span<const Vec3> points,
+                                         std::span<const std::array<uint32_t, 3>> triangles) const {
+  using namespace scan_detail;
+  torch::NoGradGuard no_grad;
+  ScanFitResult out;
+  out.fit = skipped_result(0);
+  const Scan scan = scan_of(points, triangles);
+  if (static_cast<int>(scan.points.size()) < kMinScanPoints) return out;
+  const Context& ctx = context();
+  const PointGrid grid(scan.points, 0.02);
+
+  // Start: orientation hypotheses about z, soles on the floor, the height of the extent.
+  const int64_t rows = kYawHypotheses;
+  Body s;
+  s.start_rotation = torch::empty({rows, 3, 3}, kF64);
+  for (int64_t h = 0; h < rows; ++h) {
+    const Mat3 r = Mat3::rotation_z(2 * kPi * static_cast<double>(h) / kYawHypotheses);
+    for (int i = 0; i < 9; ++i) s.start_rotation[h][i / 3][i % 3] = r.m[i / 3][i % 3];
+  }
+  s.w = torch::zeros({rows, 3}, kF64);
+  s.t = torch::tensor({scan.mean.x, scan.mean.y, scan.lo.z}, kF64).expand({rows, 3}).clone();
+  s.euler = ctx.pose_prior.mean_pose().reshape({1, 23, 3}).expand({rows, 23, 3}).clone();
+  humans::Shape start_shape;
+  start_shape.height_m = std::clamp(scan.hi.z - scan.lo.z, 0.9, 2.1);
+  s.z = latent_from_shape(start_shape).expand({rows, kShapeLatentSize}).clone();
+  int iterations = 0;
+  const std::vector<Tensor> start_history =
+      run_rounds(ctx, scan, grid, s, {{0.1, 1.0, kStartSteps, 10, false}}, false, iterations);
+  if (start_history.empty()) return out;
+  const Tensor best = std::get<1>(torch::nan_to_num(start_history.back(), std::numeric_limits<double>::infinity()).min(0));
+  const Tensor pick = best.reshape({1});
+  Body one{s.start_rotation.index_select(0, pick), s.w.index_select(0, pick).clone(), s.t.index_select(0, pick).clone(),
+           s.euler.index_select(0, pick).clone(), s.z.index_select(0, pick).clone()};
+
+  // Everything, in rounds of tighter distances and weaker priors.
+  const std::vector<Round> rounds = {{0.05, 1.0, 100, 5, true}, {0.02, 0.2, 100, 5, true}, {0.01, 0.05, 120, 5, true}};
+  const std::vector<Tensor> history = run_rounds(ctx, scan, grid, one, rounds, true, iterations);
+
+  const Placed p = place(ctx, one);
+  const std::vector<Vec3> body = vectors_of(p.vertices[0]);
+  out.mean_point_to_surface_m = mean_point_to_surface(scan, body);
+  BodyResult b;
+  const Tensor shape = shape_from_latent(one.z);
+  auto sh = shape.accessor<double, 2>();
+  auto eu = one.euler.accessor<double, 3>();
+  auto jo = p.joints.accessor<double, 3>();
+  for (int i = 0; i < kShapeLatentSize; ++i) b.shape[i] = sh[0][i];
+  for (int j = 1; j < humans::kJointCount; ++j)
+    for (int a = 0; a < 3; ++a) b.euler_rad[j][a] = eu[0][j - 1][a];
+  b.global_rotation = matrix_of(p.rotation[0]);
+  for (int a = 0; a < 3; ++a) b.translation[a] = one.t[0][a].item<double>();
+  for (int j = 0; j < humans::kJointCount; ++j)
+    for (int a = 0; a < 3; ++a) b.joints[j][a] = jo[0][j][a];
+  b.loss = history.empty() ? std::numeric_limits<double>::quiet_NaN() : history.back()[0].item<double>();
+  b.iterations = iterations;
+  if (history.size() > 15) {
+    const double now = history.back()[0].item<double>(), before = history[history.size() - 16][0].item<double>();
+    b.converged = std::isfinite(now) && std::abs(now - before) <= 0.005 * std::abs(now) + 1e-6;
+  }
+  out.fit = fit_result_of(b);
+  if (!std::isfinite(out.mean_point_to_surface_m)) {
+    out.mean_point_to_surface_m = 0;
+    out.fit.converged = false;
+  }
+  return out;
 }
 
 }  // namespace synthfarm::recon::torch_fit
