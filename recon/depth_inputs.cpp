@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,13 +20,14 @@ using nlohmann::json;
 
 constexpr int kMaxSide = 16384;
 
-tl::expected<std::string, std::string> read_file(const std::filesystem::path& path,
-                                                 std::string_view what) {
+// Errors read "{what}: cannot read {path}", or without the prefix when `what` is empty.
+tl::expected<std::string, std::string> read_file(const std::filesystem::path& path, std::string_view what) {
+  const std::string prefix = what.empty() ? std::string() : fmt::format("{}: ", what);
   std::ifstream in(path, std::ios::binary);
-  if (!in) return tl::unexpected(fmt::format("{}: cannot read {}", what, path.string()));
+  if (!in) return tl::unexpected(fmt::format("{}cannot read {}", prefix, path.string()));
   std::ostringstream bytes;
   bytes << in.rdbuf();
-  if (in.bad()) return tl::unexpected(fmt::format("{}: error reading {}", what, path.string()));
+  if (in.bad()) return tl::unexpected(fmt::format("{}error reading {}", prefix, path.string()));
   return bytes.str();
 }
 
@@ -178,66 +180,143 @@ tl::expected<DepthView, std::string> load_farm_sample(const std::filesystem::pat
   return decode_farm_sample(*exr_bytes, exr.string(), *json_bytes, json_path.string(), with_colour);
 }
 
-tl::expected<std::vector<DepthView>, std::string> load_depth_captures(
-    const std::filesystem::path& poses_file) {
-  const std::string name = poses_file.filename().string();
-  auto bytes = read_file(poses_file, name);
-  if (!bytes) return tl::unexpected(bytes.error());
-  auto poses = parse_json(*bytes, name);
+namespace {
+
+// A path inside a capture: relative, no "..", so a capture reads only beside itself.
+tl::expected<void, std::string> check_relative(const std::string& path, const std::string& where) {
+  const std::filesystem::path p(path);
+  bool climbs = false;
+  for (const auto& part : p) climbs = climbs || part == "..";
+  if (path.empty() || p.is_absolute() || climbs) {
+    return tl::unexpected(fmt::format("{}: \"{}\" must be a relative path inside the capture's folder", where, path));
+  }
+  return {};
+}
+
+tl::expected<DepthView, std::string> farm_sample_frame(const std::string& stem, const std::string& where,
+                                                      const CaptureReader& read, bool with_colour) {
+  if (auto ok = check_relative(stem, where); !ok) return tl::unexpected(ok.error());
+  auto exr = read(stem + ".exr");
+  if (!exr) return tl::unexpected(fmt::format("{}: {}", where, exr.error()));
+  auto js = read(stem + ".json");
+  if (!js) return tl::unexpected(fmt::format("{}: {}", where, js.error()));
+  auto view = decode_farm_sample(*exr, stem + ".exr", *js, stem + ".json", with_colour);
+  if (!view) return tl::unexpected(fmt::format("{}: {}", where, view.error()));
+  return view;
+}
+
+tl::expected<DepthView, std::string> png_frame(const json& frame, const std::string& where,
+                                               const CaptureReader& read, bool with_colour) {
+  if (!frame.contains("depth") || !frame.at("depth").is_string()) {
+    return tl::unexpected(fmt::format("{}.depth: expected the depth PNG's path", where));
+  }
+  DepthView view;
+  const std::string depth_file = frame.at("depth").get<std::string>();
+  if (auto ok = check_relative(depth_file, where + ".depth"); !ok) return tl::unexpected(ok.error());
+  view.name = depth_file;
+  if (auto camera = read_camera(frame, where, view); !camera) return tl::unexpected(camera.error());
+  auto depth_bytes = read(depth_file);
+  if (!depth_bytes) return tl::unexpected(fmt::format("{}.depth: {}", where, depth_bytes.error()));
+  auto depth = decode_depth_png_mm(*depth_bytes, depth_file);
+  if (!depth) return tl::unexpected(fmt::format("{}.depth: {}", where, depth.error()));
+  if (depth->width != view.K.width || depth->height != view.K.height) {
+    return tl::unexpected(size_mismatch(where + ".width x height", view, depth_file, depth->width, depth->height));
+  }
+  view.depth = std::move(depth->depth_m);
+  if (frame.contains("rgb") && with_colour) {
+    if (!frame.at("rgb").is_string()) return tl::unexpected(fmt::format("{}.rgb: expected the colour PNG's path", where));
+    const std::string rgb_file = frame.at("rgb").get<std::string>();
+    if (auto ok = check_relative(rgb_file, where + ".rgb"); !ok) return tl::unexpected(ok.error());
+    auto rgb_bytes = read(rgb_file);
+    if (!rgb_bytes) return tl::unexpected(fmt::format("{}.rgb: {}", where, rgb_bytes.error()));
+    auto rgb = decode_colour_png(*rgb_bytes, rgb_file);
+    if (!rgb) return tl::unexpected(fmt::format("{}.rgb: {}", where, rgb.error()));
+    if (rgb->width != view.K.width || rgb->height != view.K.height) {
+      return tl::unexpected(size_mismatch(where + ".width x height", view, rgb_file, rgb->width, rgb->height));
+    }
+    view.rgb = std::move(rgb->rgb);
+  }
+  return view;
+}
+
+// A farm dataset's manifest: every sample (and clip frame) whose EXR it lists, in key order.
+tl::expected<std::vector<DepthView>, std::string> manifest_views(const json& manifest, std::string_view name,
+                                                                 const CaptureReader& read, bool with_colour) {
+  if (!manifest.contains("objects") || !manifest.at("objects").is_array()) {
+    return tl::unexpected(fmt::format("{}: objects: a dataset manifest lists its objects", name));
+  }
+  std::vector<std::string> stems;
+  for (const json& o : manifest.at("objects")) {
+    if (!o.is_object() || !o.contains("key") || !o.at("key").is_string()) continue;
+    const std::string key = o.at("key").get<std::string>();
+    if (key.starts_with("samples/") && key.ends_with(".exr")) stems.push_back(key.substr(0, key.size() - 4));
+  }
+  std::sort(stems.begin(), stems.end());
+  if (stems.empty()) {
+    return tl::unexpected(fmt::format("{}: the dataset has no EXR samples (output.exr off?): nothing to fuse", name));
+  }
+  std::vector<DepthView> views;
+  for (size_t i = 0; i < stems.size(); ++i) {
+    auto view = farm_sample_frame(stems[i], fmt::format("{}: {}", name, stems[i]), read, with_colour);
+    if (!view) return tl::unexpected(view.error());
+    views.push_back(std::move(*view));
+  }
+  return views;
+}
+
+}  // namespace
+
+tl::expected<std::vector<DepthView>, std::string> parse_depth_capture(std::string_view bytes, std::string_view name,
+                                                                      const CaptureReader& read, bool with_colour) {
+  auto poses = parse_json(bytes, name);
   if (!poses) return tl::unexpected(poses.error());
+  if (poses->is_object() && poses->contains("format") && poses->at("format") == "synthfarm.dataset/1") {
+    return manifest_views(*poses, name, read, with_colour);
+  }
   if (!poses->is_object() || !poses->contains("frames") || !poses->at("frames").is_array()) {
-    return tl::unexpected(fmt::format("{}: expected an object with a \"frames\" array", name));
+    return tl::unexpected(fmt::format(
+        "{}: expected a poses file (an object with a \"frames\" array) or a farm dataset's manifest.json", name));
   }
   for (const auto& [key, value] : poses->items()) {
     if (key != "frames") return tl::unexpected(fmt::format("{}: {}: unknown key", name, key));
   }
-  const std::filesystem::path base = poses_file.parent_path();
-  static const std::set<std::string> kKeys = {"depth", "rgb",    "K",
-                                              "width", "height", "world_to_camera"};
+  static const std::set<std::string> kKeys = {"depth", "rgb", "K", "width", "height", "world_to_camera"};
   std::vector<DepthView> views;
   const json& frames = poses->at("frames");
+  if (frames.empty()) return tl::unexpected(fmt::format("{}: frames: empty, nothing to fuse", name));
   for (size_t f = 0; f < frames.size(); ++f) {
     const std::string where = fmt::format("{}: frames[{}]", name, f);
     const json& frame = frames[f];
     if (!frame.is_object()) return tl::unexpected(fmt::format("{}: expected an object", where));
-    for (const auto& [key, value] : frame.items()) {
-      if (!kKeys.contains(key))
-        return tl::unexpected(fmt::format("{}.{}: unknown key", where, key));
-    }
-    if (!frame.contains("depth") || !frame.at("depth").is_string()) {
-      return tl::unexpected(fmt::format("{}.depth: expected the depth PNG's path", where));
-    }
-    DepthView view;
-    const std::string depth_file = frame.at("depth").get<std::string>();
-    view.name = depth_file;
-    if (auto camera = read_camera(frame, where, view); !camera)
-      return tl::unexpected(camera.error());
-    auto depth_bytes = read_file(base / depth_file, where + ".depth");
-    if (!depth_bytes) return tl::unexpected(depth_bytes.error());
-    auto depth = decode_depth_png_mm(*depth_bytes, depth_file);
-    if (!depth) return tl::unexpected(fmt::format("{}.depth: {}", where, depth.error()));
-    if (depth->width != view.K.width || depth->height != view.K.height) {
-      return tl::unexpected(
-          size_mismatch(where + ".width x height", view, depth_file, depth->width, depth->height));
-    }
-    view.depth = std::move(depth->depth_m);
-    if (frame.contains("rgb")) {
-      if (!frame.at("rgb").is_string())
-        return tl::unexpected(fmt::format("{}.rgb: expected a PNG's path", where));
-      const std::string rgb_file = frame.at("rgb").get<std::string>();
-      auto rgb_bytes = read_file(base / rgb_file, where + ".rgb");
-      if (!rgb_bytes) return tl::unexpected(rgb_bytes.error());
-      auto rgb = decode_colour_png(*rgb_bytes, rgb_file);
-      if (!rgb) return tl::unexpected(fmt::format("{}.rgb: {}", where, rgb.error()));
-      if (rgb->width != view.K.width || rgb->height != view.K.height) {
-        return tl::unexpected(
-            size_mismatch(where + ".width x height", view, rgb_file, rgb->width, rgb->height));
+    if (frame.contains("sample")) {
+      // One of the farm's samples: its EXR depth and its JSON's camera.
+      if (frame.size() != 1 || !frame.at("sample").is_string()) {
+        return tl::unexpected(fmt::format(
+            "{}.sample: expected only \"sample\": \"samples/00000003\" (a farm sample, without extension)", where));
       }
-      view.rgb = std::move(rgb->rgb);
+      auto view = farm_sample_frame(frame.at("sample").get<std::string>(), where + ".sample", read, with_colour);
+      if (!view) return tl::unexpected(view.error());
+      views.push_back(std::move(*view));
+      continue;
     }
-    views.push_back(std::move(view));
+    for (const auto& [key, value] : frame.items()) {
+      if (!kKeys.contains(key)) return tl::unexpected(fmt::format("{}.{}: unknown key", where, key));
+    }
+    auto view = png_frame(frame, where, read, with_colour);
+    if (!view) return tl::unexpected(view.error());
+    views.push_back(std::move(*view));
   }
   return views;
+}
+
+tl::expected<std::vector<DepthView>, std::string> load_depth_captures(const std::filesystem::path& poses_file,
+                                                                      bool with_colour) {
+  const std::string name = poses_file.filename().string();
+  auto bytes = read_file(poses_file, name);
+  if (!bytes) return tl::unexpected(bytes.error());
+  const std::filesystem::path base = poses_file.parent_path();
+  const CaptureReader read = [&](const std::string& relative) { return read_file(base / relative, ""); };
+  return parse_depth_capture(*bytes, name, read, with_colour);
 }
 
 }  // namespace synthfarm::recon

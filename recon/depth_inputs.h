@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -42,9 +43,18 @@ tl::expected<DepthView, std::string> load_farm_sample(const std::filesystem::pat
                                                       const std::filesystem::path& json,
                                                       bool with_colour);
 
-// (b): every frame of a poses file, in its order.
-tl::expected<std::vector<DepthView>, std::string> load_depth_captures(
-    const std::filesystem::path& poses_file);
+// Reads a file of a capture by its path relative to the capture's own file.
+using CaptureReader = std::function<tl::expected<std::string, std::string>(const std::string& relative)>;
+
+// One capture file, what a fuse_depth job's input is: (b) a poses file, whose frames may
+// also be farm samples (`{"sample": "samples/00000003"}`: that sample's EXR and JSON, (a));
+// or a farm dataset's `manifest.json`: every EXR sample it lists, in key order. The views
+// in order. Relative paths only, never "..": a capture reads only beside itself.
+tl::expected<std::vector<DepthView>, std::string> parse_depth_capture(std::string_view bytes, std::string_view name,
+                                                                      const CaptureReader& read, bool with_colour);
+// The same from a file (relative paths resolved against its folder).
+tl::expected<std::vector<DepthView>, std::string> load_depth_captures(const std::filesystem::path& poses_file,
+                                                                      bool with_colour = true);
 
 // A 16-bit grey PNG of camera z in millimetres (0 = none) as metres (0 where none).
 struct DepthImage {

@@ -3,7 +3,8 @@
 // shapes.jsonl then pose and shape the people of a third job; bad inputs are refused at
 // submission (not COCO) or fail their shard naming the file and the element with nothing
 // stored (a scan with a NaN); a render-only worker leaves fitting shards queued for one
-// that can fit.
+// that can fit; a render job's depth is fused by a fuse_depth job into a closed glTF mesh,
+// and a capture that names a missing depth map fails its shard naming the frame.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -124,6 +125,49 @@ TEST(ReconFarm, ARenderOnlyWorkerLeavesFittingShardsToAWorkerThatFits) {
   auto fitter = farm.start_worker({"--tasks", "fit_people"});
   const json job = farm.wait(id, std::chrono::seconds(120));
   EXPECT_EQ(job["state"], "done") << job << farm.logs();
+}
+
+TEST(ReconFarm, ARenderedDatasetsDepthFusesIntoAClosedMesh) {
+  Farm farm({.workers = 1, .threads = 2});
+  const std::string render_id = farm.submit(
+      "name: room\nsamples: 4\nshard_size: 2\nseed: 3\ncamera: {resolution: [96, 72]}\n"
+      "render: {spp: 1, max_bounces: 0}\nhumans: {count: 1, motion: static}\n");
+  ASSERT_EQ(farm.wait(render_id)["state"], "done") << farm.logs();
+  const fs::path manifest = farm.out_root() / render_id / "manifest.json";
+  const std::string id = farm.submit("name: fused\ntask: fuse_depth\nfusion: {voxel_m: 0.05, truncation_m: 0.2}\n"
+                                     "inputs: [file://" + manifest.string() + "]\n");
+  const json job = farm.wait(id, std::chrono::seconds(180));
+  ASSERT_EQ(job["state"], "done") << job << farm.logs();
+  const fs::path root = farm.out_root() / id;
+  const std::string glb = slurp(root / "meshes/00000000.glb");
+  ASSERT_GT(glb.size(), 1000u);
+  EXPECT_EQ(glb.substr(0, 4), "glTF");
+  const json summary = json::parse(slurp(root / "meshes/00000000.json"));
+  EXPECT_EQ(summary["views"], 4) << summary;
+  EXPECT_GT(summary["triangles"].get<int>(), 100) << summary;
+  EXPECT_TRUE(summary["colour"].get<bool>()) << summary;
+  const json fused_manifest = json::parse(slurp(root / "manifest.json"));
+  bool listed = false;
+  for (const json& o : fused_manifest["objects"]) listed = listed || o["key"] == "meshes/00000000.glb";
+  EXPECT_TRUE(listed) << fused_manifest;
+
+  // A capture whose frame names a depth map that is not there: the shard fails naming it.
+  const fs::path capture = farm.dir() / "capture" / "poses.json";
+  fs::create_directories(capture.parent_path());
+  std::ofstream(capture) << json{{"frames",
+                                  {{{"depth", "d/000.png"},
+                                    {"width", 8},
+                                    {"height", 6},
+                                    {"K", {{8, 0, 4}, {0, 8, 3}, {0, 0, 1}}},
+                                    {"world_to_camera", {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}}}}}}
+                                .dump();
+  const std::string bad = farm.submit("name: nodepth\ntask: fuse_depth\nmax_attempts: 1\ninputs: file://" +
+                                      capture.string() + "\n");
+  const json failed = farm.wait(bad, std::chrono::seconds(120));
+  EXPECT_EQ(failed["state"], "failed") << failed;
+  const std::string error = failed.value("error", "");
+  EXPECT_NE(error.find("poses.json: frames[0].depth"), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(farm.out_root() / bad / "meshes")) << "a failed unit stores nothing";
 }
 
 }  // namespace

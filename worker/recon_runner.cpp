@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -9,7 +11,9 @@
 
 #include "jobs/object_keys.h"
 #include "recon/coco_input.h"
+#include "recon/depth_inputs.h"
 #include "recon/scan_input.h"
+#include "recon/tsdf.h"
 
 namespace synthfarm::worker {
 namespace {
@@ -95,6 +99,7 @@ struct CocoInput {
 struct ReconRunner::Impl {
   std::shared_ptr<const recon::PeopleFitter> fitter;
   jobs::AssetReader read_input;
+  int threads = 0;
   mutable std::mutex mutex;
   mutable std::map<std::string, std::shared_ptr<const CocoInput>> coco;  // by URI + mode; GUARDED_BY(mutex)
 
@@ -192,6 +197,64 @@ struct ReconRunner::Impl {
     return json{{"unit", unit}, {"mode", "scan"}, {"input", file_name_of(uri)}, {"people", json::array({person})}};
   }
 
+  // One capture: its views fused (recon/tsdf.h) and the closed mesh as a glTF asset, with
+  // a summary beside it.
+  tl::expected<std::vector<std::pair<std::string, std::string>>, std::string> fuse_unit(const jobs::JobSpec& spec,
+                                                                                        uint64_t unit) const {
+    if (unit >= spec.inputs.size()) {
+      return tl::unexpected(fmt::format("the job has {} captures", spec.inputs.size()));
+    }
+    const std::string& uri = spec.inputs[unit];
+    const std::string field = spec.inputs.size() == 1 ? "inputs" : fmt::format("inputs[{}]", unit);
+    auto bytes = read(uri);
+    if (!bytes) return tl::unexpected(field + ": " + bytes.error());
+    const std::string folder = uri.substr(0, uri.find_last_of('/') + 1);
+    const recon::CaptureReader read_beside = [&](const std::string& relative) { return read(folder + relative); };
+    auto views = recon::parse_depth_capture(*bytes, file_name_of(uri), read_beside, spec.fusion.colour);
+    if (!views) return tl::unexpected(field + ": " + views.error());
+    recon::TsdfParams params;
+    params.voxel_size_m = spec.fusion.voxel_m;
+    params.truncation_m = spec.fusion.truncation_m;
+    params.threads = threads;
+    auto volume = recon::TsdfVolume::create(params);
+    if (!volume) return tl::unexpected("fusion: " + volume.error());
+    for (const recon::DepthView& view : *views) {
+      if (auto fused = volume->integrate(view); !fused) return tl::unexpected(field + ": " + fused.error());
+    }
+    const recon::FusedMesh mesh = volume->extract_mesh();
+    if (mesh.triangle_count() == 0) {
+      return tl::unexpected(field + ": the capture's depth measured no surface: nothing to mesh");
+    }
+    // The first view as the asset's camera, so the mesh renders as a scene as it is.
+    const recon::DepthView& first = views->front();
+    const recon::View camera{first.K, first.rotation, first.translation};
+    auto glb = recon::fused_mesh_glb(mesh, fmt::format("fused_{:08d}", unit), camera);
+    if (!glb) return tl::unexpected("fusion: " + glb.error());
+    size_t closing = 0;
+    for (uint8_t c : mesh.closing) closing += c;
+    std::array<double, 3> lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
+    for (size_t i = 0; i < mesh.positions.size(); ++i) {
+      lo[i % 3] = std::min<double>(lo[i % 3], mesh.positions[i]);
+      hi[i % 3] = std::max<double>(hi[i % 3], mesh.positions[i]);
+    }
+    const json summary = {{"unit", unit},
+                          {"input", file_name_of(uri)},
+                          {"views", views->size()},
+                          {"voxel_m", spec.fusion.voxel_m},
+                          {"truncation_m", spec.fusion.truncation_m},
+                          {"blocks", volume->block_count()},
+                          {"vertices", mesh.positions.size() / 3},
+                          {"triangles", mesh.triangle_count()},
+                          {"closing_triangles", closing},
+                          {"colour", !mesh.colors.empty()},
+                          {"bounds_m", {{"min", lo}, {"max", hi}}},
+                          {"mesh", jobs::unit_key("meshes", unit, "glb")}};
+    std::vector<std::pair<std::string, std::string>> objects;
+    objects.emplace_back(jobs::unit_key("meshes", unit, "glb"), std::move(*glb));
+    objects.emplace_back(jobs::unit_key("meshes", unit, "json"), summary.dump(1) + "\n");
+    return objects;
+  }
+
   // An image without K: a pinhole at the image centre with the spec's field of view.
   static recon::Intrinsics guessed_camera(recon::Intrinsics K, double fov_deg) {
     K.fx = K.fy = 0.5 * K.width / std::tan(0.5 * fov_deg * kPi / 180.0);
@@ -201,20 +264,28 @@ struct ReconRunner::Impl {
   }
 };
 
-ReconRunner::ReconRunner(std::shared_ptr<const recon::PeopleFitter> fitter, jobs::AssetReader read_input)
+ReconRunner::ReconRunner(std::shared_ptr<const recon::PeopleFitter> fitter, jobs::AssetReader read_input,
+                         int threads)
     : impl_(std::make_unique<Impl>()) {
   impl_->fitter = std::move(fitter);
   impl_->read_input = std::move(read_input);
+  impl_->threads = threads;
 }
 
 ReconRunner::~ReconRunner() = default;
 
 std::vector<std::string> ReconRunner::tasks() const {
-  if (impl_->fitter) return {"fit_people"};
-  return {};
+  // Depth fusion needs no plugin: every worker runs it.
+  if (impl_->fitter) return {"fit_people", "fuse_depth"};
+  return {"fuse_depth"};
 }
 
 tl::expected<UnitObjects, std::string> ReconRunner::run(const jobs::JobSpec& spec, uint64_t unit) const {
+  if (spec.task == "fuse_depth") {
+    auto objects = impl_->fuse_unit(spec, unit);
+    if (!objects) return tl::unexpected(fmt::format("unit {}: {}", unit, objects.error()));
+    return UnitObjects{std::move(*objects), -1};
+  }
   if (spec.task != "fit_people") return tl::unexpected("this worker does not run task " + spec.task);
   if (!impl_->fitter) return tl::unexpected(std::string("this worker cannot fit people (no LibTorch plugin)"));
   try {

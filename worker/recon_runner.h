@@ -7,6 +7,9 @@
 //   fits/{unit:08d}.json   the fitted people of the unit: per person the shape, the pose,
 //                          global rotation and translation, the 3D joints, per-keypoint
 //                          residuals in pixels, the final loss and a convergence flag.
+//   meshes/{unit:08d}.glb  (fuse_depth) the capture's closed fused mesh as binary glTF, with
+//                          vertex colours when the capture has colour and fusion.colour;
+//   meshes/{unit:08d}.json its summary: views, blocks, vertices, triangles, bounds.
 // A bad input fails the unit with the file and the element named, and nothing is stored
 // for it; a fit that diverges is stored as not converged, never as NaN.
 #pragma once
@@ -32,8 +35,9 @@ struct UnitObjects {
 
 class ReconRunner {
  public:
-  // `fitter` may be null: such a worker does not advertise fit_people (tasks()).
-  ReconRunner(std::shared_ptr<const recon::PeopleFitter> fitter, jobs::AssetReader read_input);
+  // `fitter` may be null: such a worker does not advertise fit_people (tasks()). `threads`
+  // fuse depth (0: all cores).
+  ReconRunner(std::shared_ptr<const recon::PeopleFitter> fitter, jobs::AssetReader read_input, int threads);
   ~ReconRunner();
 
   // The reconstruction tasks this worker can run.

@@ -643,7 +643,7 @@ class WorkerImpl final : public Worker {
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<const BootClock> boot_clock_;
   std::unique_ptr<jobs::SampleRenderer> renderer_;
-  std::unique_ptr<ReconRunner> recon_;  // reconstruction units (task fit_people)
+  std::unique_ptr<ReconRunner> recon_;  // reconstruction units (fit_people, fuse_depth)
   std::vector<std::string> tasks_;      // what this worker claims: render and recon_'s tasks
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only; link() from any
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
@@ -690,7 +690,7 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
   };
   auto renderer = jobs::SampleRenderer::create(options.threads, read_asset, options.learned_models);
   if (!renderer) return tl::unexpected("renderer: " + renderer.error());
-  auto recon = std::make_unique<ReconRunner>(options.people_fitter, read_asset);
+  auto recon = std::make_unique<ReconRunner>(options.people_fitter, read_asset, options.threads);
   for (const std::string& task : options.tasks) {
     const std::vector<std::string> can = recon->tasks();
     if (task != "render" && std::find(can.begin(), can.end(), task) == can.end()) {

@@ -8,6 +8,8 @@
 #include <limits>
 #include <optional>
 
+#include "recon/torch/fit_tools.h"
+
 namespace synthfarm::recon::torch_fit {
 namespace {
 
@@ -233,20 +235,6 @@ Forward forward(const Context& ctx, const State& s, const Rest* fixed_rest) {
   return f;
 }
 
-using Adam = torch::optim::Adam;
-using AdamOptions = torch::optim::AdamOptions;
-
-Adam make_adam(const std::vector<std::pair<Tensor, double>>& params) {
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  for (const auto& [p, lr] : params) groups.emplace_back(std::vector<Tensor>{p}, std::make_unique<AdamOptions>(lr));
-  return Adam(groups, AdamOptions(0.01));
-}
-
-void set_lr_scale(Adam& adam, const std::vector<double>& base, double factor) {
-  for (size_t i = 0; i < adam.param_groups().size(); ++i)
-    static_cast<AdamOptions&>(adam.param_groups()[i].options()).lr(base[i] * factor);
-}
-
 // Keeps each row's last finite values.
 struct LastFinite {
   std::vector<Tensor> values;
@@ -262,45 +250,56 @@ struct LastFinite {
   }
 };
 
-}  // namespace
+// The last round's weights are those of the reported loss.
+struct Round {
+  double pose, limits, shape;
+  int steps;
+};
+constexpr Round kRounds[] = {{60, 1e4, 10, 30}, {25, 1e4, 6, 30}, {12, 1e4, 4, 50}};
+constexpr int kStage1Steps = 30;
 
-std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
-  torch::NoGradGuard no_grad_outside;
-  const int bodies = problem.bodies;
-  if (bodies == 0) return {};
-  std::vector<std::vector<const Observation*>> views(bodies);
-  for (const Observation& o : problem.observations) views[o.body].push_back(&o);
+Tensor stage2_loss(const Context& ctx, const Observed& observed, const State& s, const Forward& f, const Round& round) {
+  const int64_t bodies = s.w.size(0);
+  const Tensor euler = torch::cat({torch::zeros({bodies, 1, 3}, kF64), s.euler}, 1);
+  return data_term(observed, f.keypoints, bodies) + round.pose * ctx.pose_prior(s.euler.reshape({bodies, kPoseSize})) +
+         round.limits * joint_limit_penalty(euler) + round.shape * shape_prior(s.z);
+}
 
-  // Average bodies in the mean pose, for the start.
-  const Tensor latent_start = torch::cat({adult_latent(1), child_latent(1)}, 0);
+// Average bodies (adult, child) in the mean pose: the keypoints the starts are placed by.
+std::array<BodyKeypoints, 2> average_bodies(const Context& ctx, const Tensor& latent_start) {
+  State s{torch::eye(3, kF64).expand({2, 3, 3}), torch::zeros({2, 3}, kF64), torch::zeros({2, 3}, kF64),
+          ctx.pose_prior.mean_pose().reshape({1, 23, 3}).expand({2, 23, 3}), latent_start};
+  Tensor kp = forward(ctx, s, nullptr).keypoints;  // mirrored: undo it
+  kp = kp * torch::tensor({-1.0, 1.0, 1.0}, kF64);
+  auto a = kp.accessor<double, 3>();
   std::array<BodyKeypoints, 2> average{};
-  {
-    State s{torch::eye(3, kF64).expand({2, 3, 3}), torch::zeros({2, 3}, kF64), torch::zeros({2, 3}, kF64),
-            ctx.pose_prior.mean_pose().reshape({1, 23, 3}).expand({2, 23, 3}), latent_start};
-    Tensor kp = forward(ctx, s, nullptr).keypoints;  // mirrored: undo it
-    kp = kp * torch::tensor({-1.0, 1.0, 1.0}, kF64);
-    auto a = kp.accessor<double, 3>();
-    for (int h = 0; h < 2; ++h)
-      for (int k = 0; k < kKeypoints; ++k) average[h][k] = {a[h][k][0], a[h][k][1], a[h][k][2]};
-  }
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < kKeypoints; ++k) average[h][k] = {a[h][k][0], a[h][k][1], a[h][k][2]};
+  return average;
+}
 
-  // ---- Stage 1: hypotheses ----
-  const int64_t rows1 = int64_t(bodies) * kHypotheses;
-  Tensor start_rotation = torch::empty({rows1, 3, 3}, kF64);
-  Tensor t1 = torch::empty({rows1, 3}, kF64);
-  Tensor depth_target = torch::zeros({rows1}, kF64), depth_weight = torch::zeros({rows1}, kF64);
-  Tensor z1 = torch::empty({rows1, kShapeLatentSize}, kF64);
+// Stage 1's starts: kHypotheses rows per body (4 yaws, adult and child), each placed so
+// its anchor lands where the views put it (triangulated, else from a torso-length depth).
+struct Hypotheses {
+  Tensor start_rotation, t, depth_target, depth_weight, z;
+};
+
+Hypotheses place_hypotheses(const Problem& problem, const std::vector<std::vector<const Observation*>>& views,
+                            const std::array<BodyKeypoints, 2>& average, const Tensor& latent_start) {
+  const int64_t rows = int64_t(problem.bodies) * kHypotheses;
+  Hypotheses h{torch::empty({rows, 3, 3}, kF64), torch::empty({rows, 3}, kF64), torch::zeros({rows}, kF64),
+               torch::zeros({rows}, kF64), torch::empty({rows, kShapeLatentSize}, kF64)};
   // Facing the camera: body forward (+y) to -z, up (+z) to -y, the mirrored x to -x.
   const std::array<double, 9> facing_camera{-1, 0, 0, 0, 0, -1, 0, -1, 0};
-  for (int b = 0; b < bodies; ++b) {
+  for (int b = 0; b < problem.bodies; ++b) {
     const std::vector<const Observation*>& v = views[b];
-    for (int h = 0; h < kHypotheses; ++h) {
-      const int64_t row = int64_t(b) * kHypotheses + h;
-      const int child = h / kYaws;
-      const std::array<double, 9> yaw = rotation_z(0.5 * 3.14159265358979323846 * (h % kYaws));
+    for (int hy = 0; hy < kHypotheses; ++hy) {
+      const int64_t row = int64_t(b) * kHypotheses + hy;
+      const int child = hy / kYaws;
+      const std::array<double, 9> yaw = rotation_z(0.5 * 3.14159265358979323846 * (hy % kYaws));
       const std::array<double, 9> r = problem.world_z_up ? yaw : matmul3(facing_camera, yaw);
-      for (int a = 0; a < 9; ++a) start_rotation[row][a / 3][a % 3] = r[a];
-      z1[row] = latent_start[child];
+      for (int a = 0; a < 9; ++a) h.start_rotation[row][a / 3][a % 3] = r[a];
+      h.z[row] = latent_start[child];
       // Where the anchor goes: triangulated, else from the first view's depth guess.
       std::optional<Vec> target;
       int type = 2;
@@ -309,150 +308,123 @@ std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
         type = ty;
       }
       const Observation& first = *v.front();
-      double depth = 0;
       if (!target) {
         type = has_anchor(first, 0) ? 0 : has_anchor(first, 1) ? 1 : 2;
-        depth = depth_from(first, average[child]);
+        const double depth = depth_from(first, average[child]);
         target = back_project(first.camera, anchor_of(first, average[child], type).uv, depth);
         if (v.size() == 1) {
-          depth_target[row] = depth;
-          depth_weight[row] = 1.0;
+          h.depth_target[row] = depth;
+          h.depth_weight[row] = 1.0;
         }
       }
       const Vec anchor_body = anchor_of(first, average[child], type).body;
       const Vec placed = mul(r, Vec{-anchor_body[0], anchor_body[1], anchor_body[2]});
       const Vec t = sub(*target, placed);
-      for (int a = 0; a < 3; ++a) t1[row][a] = t[a];
+      for (int a = 0; a < 3; ++a) h.t[row][a] = t[a];
     }
   }
-  std::vector<Observation> obs1;
-  std::vector<int64_t> rows_of_obs1;
-  for (const Observation& o : problem.observations)
-    for (int h = 0; h < kHypotheses; ++h) {
-      obs1.push_back(o);
-      rows_of_obs1.push_back(int64_t(o.body) * kHypotheses + h);
-    }
-  std::array<double, kKeypoints> stage1_weight{};
-  for (int k = 0; k < kKeypoints; ++k) stage1_weight[k] = k < 5 ? 0.5 : (k == 5 || k == 6 || k == 11 || k == 12) ? 1.0 : 0.25;
-  const Observed observed1 = tensors_of(obs1, rows_of_obs1, stage1_weight);
+  return h;
+}
 
-  State s1{start_rotation, torch::zeros({rows1, 3}, kF64), t1,
-           ctx.pose_prior.mean_pose().reshape({1, 23, 3}).expand({rows1, 23, 3}).clone(), z1};
-  const Rest rest1 = ctx.body.rest(shape_from_latent(z1), ctx.body.face());
+// Stage 1: every hypothesis's global rotation and translation against the torso-weighted
+// keypoints (and the depth guess with one view); the best hypothesis per body starts stage 2.
+State best_hypotheses(const Context& ctx, const Problem& problem, const Hypotheses& h) {
+  const int bodies = problem.bodies;
+  const int64_t rows = int64_t(bodies) * kHypotheses;
+  std::vector<Observation> obs;
+  std::vector<int64_t> rows_of_obs;
+  for (const Observation& o : problem.observations)
+    for (int hy = 0; hy < kHypotheses; ++hy) {
+      obs.push_back(o);
+      rows_of_obs.push_back(int64_t(o.body) * kHypotheses + hy);
+    }
+  std::array<double, kKeypoints> weight{};
+  for (int k = 0; k < kKeypoints; ++k) weight[k] = k < 5 ? 0.5 : (k == 5 || k == 6 || k == 11 || k == 12) ? 1.0 : 0.25;
+  const Observed observed = tensors_of(obs, rows_of_obs, weight);
+
+  State s{h.start_rotation, torch::zeros({rows, 3}, kF64), h.t,
+          ctx.pose_prior.mean_pose().reshape({1, 23, 3}).expand({rows, 23, 3}).clone(), h.z};
+  const Rest rest = ctx.body.rest(shape_from_latent(h.z), ctx.body.face());
   // The depth term, as a pelvis depth in the body's first camera (one view only).
-  std::vector<int64_t> first_obs(rows1);
-  for (int64_t i = int64_t(obs1.size()) - 1; i >= 0; --i) first_obs[rows_of_obs1[i]] = i;
+  std::vector<int64_t> first_obs(rows);
+  for (int64_t i = int64_t(obs.size()) - 1; i >= 0; --i) first_obs[rows_of_obs[i]] = i;
   const Tensor first_index = torch::tensor(first_obs, kI64);
-  constexpr int kStage1Steps = 30;
-  Tensor loss1;
+  const Observed first{observed.row.index_select(0, first_index), observed.rotation.index_select(0, first_index),
+                       observed.translation.index_select(0, first_index), {}, {}, {}, {}};
+  Tensor loss;
   {
     torch::AutoGradMode grad(true);
-    s1.w.requires_grad_(true);
-    s1.t.requires_grad_(true);
-    Adam adam = make_adam({{s1.w, 0.05}, {s1.t, 0.02}});
+    s.w.requires_grad_(true);
+    s.t.requires_grad_(true);
+    torch::optim::Adam adam = make_grouped_adam({{s.w, 0.05}, {s.t, 0.02}});
     for (int step = 0; step <= kStage1Steps; ++step) {
-      const Forward f = forward(ctx, s1, &rest1);
-      const Tensor data = data_term(observed1, f.keypoints, rows1);
-      Observed first{observed1.row.index_select(0, first_index), observed1.rotation.index_select(0, first_index),
-                     observed1.translation.index_select(0, first_index), {}, {}, {}, {}};
+      const Forward f = forward(ctx, s, &rest);
+      const Tensor data = data_term(observed, f.keypoints, rows);
       const Tensor pelvis = f.joints.narrow(1, 0, 1);
       const Tensor pelvis_c = torch::matmul(pelvis, first.rotation.transpose(1, 2)) + first.translation.unsqueeze(1);
-      const Tensor dz = pelvis_c.select(-1, 2).squeeze(1) - depth_target;
-      const Tensor loss_rows = data + 2000.0 * depth_weight * dz * dz;
+      const Tensor dz = pelvis_c.select(-1, 2).squeeze(1) - h.depth_target;
       if (step == kStage1Steps) {
-        loss1 = data.detach();
+        loss = data.detach();
         break;
       }
       adam.zero_grad();
-      loss_rows.sum().backward();
+      (data + 2000.0 * h.depth_weight * dz * dz).sum().backward();
       adam.step();
     }
   }
   // The best hypothesis per body (non-finite losses lose).
-  const Tensor l1 = torch::nan_to_num(loss1, std::numeric_limits<double>::infinity()).reshape({bodies, kHypotheses});
-  const Tensor best = std::get<1>(l1.min(1));
-  const Tensor pick = torch::arange(bodies, kI64) * kHypotheses + best;
-
-  // ---- Stage 2 ----
-  State s2{start_rotation.index_select(0, pick), s1.w.detach().index_select(0, pick).clone(),
-           s1.t.detach().index_select(0, pick).clone(), s1.euler.detach().index_select(0, pick).clone(),
-           z1.index_select(0, pick).clone()};
+  const Tensor l = torch::nan_to_num(loss, std::numeric_limits<double>::infinity()).reshape({bodies, kHypotheses});
+  const Tensor pick = torch::arange(bodies, kI64) * kHypotheses + std::get<1>(l.min(1));
+  State best{h.start_rotation.index_select(0, pick), s.w.detach().index_select(0, pick).clone(),
+             s.t.detach().index_select(0, pick).clone(), s.euler.detach().index_select(0, pick).clone(),
+             h.z.index_select(0, pick).clone()};
   // Non-finite starts (bad input that got this far) start from zero rotation.
-  s2.w = torch::nan_to_num(s2.w, 0.0, 0.0, 0.0);
-  s2.t = torch::nan_to_num(s2.t, 0.0, 0.0, 0.0);
-  std::vector<int64_t> rows_of_obs2;
-  for (const Observation& o : problem.observations) rows_of_obs2.push_back(o.body);
-  std::array<double, kKeypoints> ones;
-  ones.fill(1.0);
-  const Observed observed2 = tensors_of(problem.observations, rows_of_obs2, ones);
-  struct Round {
-    double pose, limits, shape;
-    int steps;
-  };
-  const Round rounds[] = {{60, 1e4, 10, 30}, {25, 1e4, 6, 30}, {12, 1e4, 4, 50}};
-  const std::vector<double> base_lr = {0.02, 0.01, 0.03, 0.05};
+  best.w = torch::nan_to_num(best.w, 0.0, 0.0, 0.0);
+  best.t = torch::nan_to_num(best.t, 0.0, 0.0, 0.0);
+  return best;
+}
+
+// Stage 2: pose and shape with the priors, in rounds of falling prior weights; the last
+// round's learning rate decays. Returns each row's last finite parameters and the last
+// round's loss history (for the convergence test).
+struct Stage2 {
   LastFinite last;
   std::vector<Tensor> history;
-  int iterations = kStage1Steps;
-  {
-    torch::AutoGradMode grad(true);
-    for (Tensor* p : {&s2.w, &s2.t, &s2.euler, &s2.z}) p->requires_grad_(true);
-    Adam adam = make_adam({{s2.w, base_lr[0]}, {s2.t, base_lr[1]}, {s2.euler, base_lr[2]}, {s2.z, base_lr[3]}});
-    for (size_t r = 0; r < std::size(rounds); ++r) {
-      const Round& round = rounds[r];
-      for (int step = 0; step < round.steps; ++step) {
-        if (r + 1 == std::size(rounds)) set_lr_scale(adam, base_lr, 1.0 - 0.9 * step / round.steps);
-        const Forward f = forward(ctx, s2, nullptr);
-        const Tensor euler = torch::cat({torch::zeros({bodies, 1, 3}, kF64), s2.euler}, 1);
-        const Tensor loss_rows = data_term(observed2, f.keypoints, bodies) +
-                                 round.pose * ctx.pose_prior(s2.euler.reshape({bodies, kPoseSize})) +
-                                 round.limits * joint_limit_penalty(euler) + round.shape * shape_prior(s2.z);
-        const Tensor finite = torch::isfinite(loss_rows.detach());
-        last.update({s2.w, s2.t, s2.euler, s2.z}, finite);
-        if (r + 1 == std::size(rounds)) history.push_back(loss_rows.detach());
-        adam.zero_grad();
-        // Rows that are not finite do not poison the others' gradients.
-        torch::where(finite, loss_rows, torch::zeros_like(loss_rows)).sum().backward();
-        for (Tensor* p : {&s2.w, &s2.t, &s2.euler, &s2.z}) p->mutable_grad().nan_to_num_(0.0, 0.0, 0.0);
-        adam.step();
-        ++iterations;
-      }
+  int iterations = 0;
+};
+
+Stage2 refine(const Context& ctx, const Observed& observed, State& s) {
+  const std::vector<double> base_lr = {0.02, 0.01, 0.03, 0.05};
+  Stage2 out;
+  torch::AutoGradMode grad(true);
+  for (Tensor* p : {&s.w, &s.t, &s.euler, &s.z}) p->requires_grad_(true);
+  torch::optim::Adam adam =
+      make_grouped_adam({{s.w, base_lr[0]}, {s.t, base_lr[1]}, {s.euler, base_lr[2]}, {s.z, base_lr[3]}});
+  for (size_t r = 0; r < std::size(kRounds); ++r) {
+    const Round& round = kRounds[r];
+    const bool last_round = r + 1 == std::size(kRounds);
+    for (int step = 0; step < round.steps; ++step) {
+      if (last_round) scale_learning_rates(adam, base_lr, 1.0 - 0.9 * step / round.steps);
+      const Tensor loss_rows = stage2_loss(ctx, observed, s, forward(ctx, s, nullptr), round);
+      const Tensor finite = torch::isfinite(loss_rows.detach());
+      out.last.update({s.w, s.t, s.euler, s.z}, finite);
+      if (last_round) out.history.push_back(loss_rows.detach());
+      adam.zero_grad();
+      // Rows that are not finite do not poison the others' gradients.
+      torch::where(finite, loss_rows, torch::zeros_like(loss_rows)).sum().backward();
+      for (Tensor* p : {&s.w, &s.t, &s.euler, &s.z}) p->mutable_grad().nan_to_num_(0.0, 0.0, 0.0);
+      adam.step();
+      ++out.iterations;
     }
   }
+  return out;
+}
 
-  // ---- Results ----
-  State final_state{s2.start_rotation, s2.w.detach(), s2.t.detach(), s2.euler.detach(), s2.z.detach()};
-  auto evaluate = [&](const State& s) {
-    const Forward f = forward(ctx, s, nullptr);
-    const Tensor euler = torch::cat({torch::zeros({bodies, 1, 3}, kF64), s.euler}, 1);
-    const Round& round = rounds[std::size(rounds) - 1];
-    const Tensor loss = data_term(observed2, f.keypoints, bodies) + round.pose * ctx.pose_prior(s.euler.reshape({bodies, kPoseSize})) +
-                        round.limits * joint_limit_penalty(euler) + round.shape * shape_prior(s.z);
-    return std::make_pair(f, loss);
-  };
-  auto [f, loss] = evaluate(final_state);
-  const Tensor finite_now = torch::isfinite(loss) & torch::isfinite(f.joints).flatten(1).all(1);
-  Tensor converged = finite_now.clone();
-  if (history.size() > 15) {
-    const Tensor now = history.back(), before = history[history.size() - 16];
-    converged = converged & ((now - before).abs() <= 0.01 * now.abs() + 1.0);
-  }
-  if (!finite_now.all().item<bool>()) {
-    auto pick_row = [&](const Tensor& now, const Tensor& good) {
-      std::vector<int64_t> shape(now.dim(), 1);
-      shape[0] = now.size(0);
-      return torch::where(finite_now.reshape(shape), now, good);
-    };
-    final_state.w = pick_row(final_state.w, last.values[0]);
-    final_state.t = pick_row(final_state.t, last.values[1]);
-    final_state.euler = pick_row(final_state.euler, last.values[2]);
-    final_state.z = pick_row(final_state.z, last.values[3]);
-    std::tie(f, loss) = evaluate(final_state);
-  }
+std::vector<BodyResult> results_of(const Problem& problem, const State& final_state, const Forward& f,
+                                   const Tensor& loss, const Tensor& converged, const Tensor& residual,
+                                   int iterations) {
+  const int bodies = problem.bodies;
   const Tensor shape = shape_from_latent(final_state.z);
-  const auto [uv, depth] = project(observed2, f.keypoints);
-  const Tensor residual = ((uv - observed2.xy).pow(2).sum(-1)).sqrt();
-
   std::vector<BodyResult> out(bodies);
   auto sh = shape.accessor<double, 2>();
   auto eu = final_state.euler.accessor<double, 3>();
@@ -482,6 +454,56 @@ std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
     out[o.body].residual_px.push_back(px);
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<BodyResult> fit(const Context& ctx, const Problem& problem) {
+  torch::NoGradGuard no_grad_outside;
+  const int bodies = problem.bodies;
+  if (bodies == 0) return {};
+  std::vector<std::vector<const Observation*>> views(bodies);
+  for (const Observation& o : problem.observations) views[o.body].push_back(&o);
+
+  const Tensor latent_start = torch::cat({adult_latent(1), child_latent(1)}, 0);
+  const Hypotheses hypotheses = place_hypotheses(problem, views, average_bodies(ctx, latent_start), latent_start);
+  State s = best_hypotheses(ctx, problem, hypotheses);
+
+  std::vector<int64_t> rows_of_obs;
+  for (const Observation& o : problem.observations) rows_of_obs.push_back(o.body);
+  std::array<double, kKeypoints> ones;
+  ones.fill(1.0);
+  const Observed observed = tensors_of(problem.observations, rows_of_obs, ones);
+  const Stage2 stage2 = refine(ctx, observed, s);
+
+  State final_state{s.start_rotation, s.w.detach(), s.t.detach(), s.euler.detach(), s.z.detach()};
+  auto evaluate = [&](const State& st) {
+    const Forward f = forward(ctx, st, nullptr);
+    return std::make_pair(f, stage2_loss(ctx, observed, st, f, kRounds[std::size(kRounds) - 1]));
+  };
+  auto [f, loss] = evaluate(final_state);
+  const Tensor finite_now = torch::isfinite(loss) & torch::isfinite(f.joints).flatten(1).all(1);
+  Tensor converged = finite_now.clone();
+  const std::vector<Tensor>& history = stage2.history;
+  if (history.size() > 15) {
+    const Tensor now = history.back(), before = history[history.size() - 16];
+    converged = converged & ((now - before).abs() <= 0.01 * now.abs() + 1.0);
+  }
+  if (!finite_now.all().item<bool>()) {
+    // Rows that ended non-finite report their last finite parameters (and do not converge).
+    auto pick_row = [&](const Tensor& now, const Tensor& good) {
+      std::vector<int64_t> shape(now.dim(), 1);
+      shape[0] = now.size(0);
+      return torch::where(finite_now.reshape(shape), now, good);
+    };
+    final_state.w = pick_row(final_state.w, stage2.last.values[0]);
+    final_state.t = pick_row(final_state.t, stage2.last.values[1]);
+    final_state.euler = pick_row(final_state.euler, stage2.last.values[2]);
+    final_state.z = pick_row(final_state.z, stage2.last.values[3]);
+    std::tie(f, loss) = evaluate(final_state);
+  }
+  const Tensor residual = ((project(observed, f.keypoints).first - observed.xy).pow(2).sum(-1)).sqrt();
+  return results_of(problem, final_state, f, loss, converged, residual, kStage1Steps + stage2.iterations);
 }
 
 }  // namespace synthfarm::recon::torch_fit
