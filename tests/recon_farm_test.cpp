@@ -3,8 +3,9 @@
 // shapes.jsonl then pose and shape the people of a third job; bad inputs are refused at
 // submission (not COCO) or fail their shard naming the file and the element with nothing
 // stored (a scan with a NaN); a render-only worker leaves fitting shards queued for one
-// that can fit; a render job's depth is fused by a fuse_depth job into a closed glTF mesh,
-// and a capture that names a missing depth map fails its shard naming the frame.
+// that can fit; a fitted walk becomes a BVH clip that animates the next dataset; a render
+// job's depth is fused by a fuse_depth job into a closed glTF mesh, and a capture that
+// names a missing depth map fails its shard naming the frame.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -168,6 +169,37 @@ TEST(ReconFarm, ARenderedDatasetsDepthFusesIntoAClosedMesh) {
   const std::string error = failed.value("error", "");
   EXPECT_NE(error.find("poses.json: frames[0].depth"), std::string::npos) << error;
   EXPECT_FALSE(fs::exists(farm.out_root() / bad / "meshes")) << "a failed unit stores nothing";
+}
+
+TEST(ReconFarm, AFittedWalkBecomesAClipThatAnimatesTheNextDataset) {
+  Farm farm({.workers = 1, .threads = 2});
+  const std::string render_id = farm.submit(
+      "name: walk\nsamples: 1\nseed: 5\ncamera: {resolution: [160, 120]}\nrender: {spp: 1, max_bounces: 0}\n"
+      "humans: {count: 1, motion: walk}\nclip: {frames: 12, fps: 30}\n");
+  ASSERT_EQ(farm.wait(render_id)["state"], "done") << farm.logs();
+  const fs::path coco = farm.out_root() / render_id / "annotations/coco_person_keypoints.json";
+  const std::string fit_id = farm.submit("name: walkfit\ntask: fit_people\nfit: {mode: sequence, fps: 30}\n"
+                                         "inputs: file://" + coco.string() + "\n");
+  const json fit_job = farm.wait(fit_id, std::chrono::seconds(300));
+  ASSERT_EQ(fit_job["state"], "done") << fit_job << farm.logs();
+  const fs::path root = farm.out_root() / fit_id;
+  const json unit = json::parse(slurp(root / "fits/00000000.json"));
+  EXPECT_EQ(unit["people"].size(), 12u) << "one fitted person per frame of the track";
+  EXPECT_EQ(unit["clip"], "clips/00000000.bvh");
+  const std::string bvh = slurp(root / "clips/00000000.bvh");
+  ASSERT_EQ(bvh.substr(0, 9), "HIERARCHY") << bvh.substr(0, 200);
+  EXPECT_NE(bvh.find("Frames: 12"), std::string::npos);
+  const json manifest = json::parse(slurp(root / "manifest.json"));
+  bool listed = false;
+  for (const json& o : manifest["objects"]) listed = listed || o["key"] == "clips/00000000.bvh";
+  EXPECT_TRUE(listed) << manifest;
+
+  // The real motion animates a synthetic person through humans.bvh.
+  const std::string again = farm.submit("name: rewalk\nsamples: 1\nseed: 6\ncamera: {resolution: [64, 48]}\n"
+                                        "render: {spp: 1}\nclip: {frames: 4}\nhumans:\n  count: 1\n  motion: bvh\n"
+                                        "  bvh: [file://" + (root / "clips/00000000.bvh").string() + "]\n");
+  ASSERT_EQ(farm.wait(again)["state"], "done") << farm.logs();
+  EXPECT_TRUE(fs::exists(farm.out_root() / again / "samples/00000000.f003.json"));
 }
 
 }  // namespace

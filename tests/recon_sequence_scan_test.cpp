@@ -9,9 +9,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "base/rng.h"
 #include "humans/body.h"
@@ -81,22 +85,36 @@ PosedMesh unseen_posed_mesh(int i) {
 TEST(ReconAccuracy, ScansOfTheModelsOwnMeshesRegisterUnderFiveMillimetres) {
   auto fitter = plugin_fitter();
   ASSERT_NE(fitter, nullptr);
-  double sum_mm = 0, worst_mm = 0, height_mm = 0;
+  // The scans are independent: fitted on every core (a fit takes about half a minute on one).
+  constexpr int kScans = 20;
+  std::vector<PosedMesh> meshes;
+  for (int i = 0; i < kScans; ++i) meshes.push_back(unseen_posed_mesh(i));
+  std::vector<recon::ScanFitResult> results(kScans);
+  std::atomic<int> next{0};
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) {
-    const PosedMesh m = unseen_posed_mesh(i);
-    const recon::ScanFitResult r = fitter->fit_scan(m.points, m.triangles);
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < kScans; i = next++) results[i] = fitter->fit_scan(meshes[i].points, meshes[i].triangles);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double sum_mm = 0, worst_mm = 0, height_mm = 0;
+  for (int i = 0; i < kScans; ++i) {
+    const PosedMesh& m = meshes[i];
+    const recon::ScanFitResult& r = results[i];
     ASSERT_FALSE(r.fit.skipped);
     const double mm = 1000 * r.mean_point_to_surface_m;
     std::printf("scan %2d (%s): %.2f mm, height %.3f m (true %.3f)\n", i, m.what.c_str(), mm, r.fit.shape.height_m,
                 m.shape.height_m);
-    sum_mm += mm / 20;
+    sum_mm += mm / kScans;
     worst_mm = std::max(worst_mm, mm);
-    height_mm += 1000 * std::abs(r.fit.shape.height_m - m.shape.height_m) / 20;
+    height_mm += 1000 * std::abs(r.fit.shape.height_m - m.shape.height_m) / kScans;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("20 scans: mean point-to-surface error %.2f mm (worst %.2f mm), mean height error %.1f mm, %.1f s per scan\n",
-              sum_mm, worst_mm, height_mm, seconds / 20);
+  std::printf("20 scans: mean point-to-surface error %.2f mm (worst %.2f mm), mean height error %.1f mm, %.1f s "
+              "wall for all on %zu threads\n",
+              sum_mm, worst_mm, height_mm, seconds, threads.size());
   EXPECT_LT(sum_mm, 5.0);
 }
 

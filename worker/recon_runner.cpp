@@ -12,6 +12,7 @@
 #include "jobs/object_keys.h"
 #include "recon/coco_input.h"
 #include "recon/depth_inputs.h"
+#include "recon/fit_clip.h"
 #include "recon/scan_input.h"
 #include "recon/tsdf.h"
 
@@ -126,7 +127,9 @@ struct ReconRunner::Impl {
     return coco.emplace(key, std::move(input)).first->second;
   }
 
-  tl::expected<json, std::string> fit_coco_unit(const jobs::JobSpec& spec, uint64_t unit) const {
+  // `extra`: objects beside the unit's JSON (a track's BVH clip).
+  tl::expected<json, std::string> fit_coco_unit(const jobs::JobSpec& spec, uint64_t unit,
+                                                std::vector<std::pair<std::string, std::string>>& extra) const {
     auto input = coco_input(spec);
     if (!input) return tl::unexpected(input.error());
     const recon::CocoFile& file = (*input)->file;
@@ -176,6 +179,16 @@ struct ReconRunner::Impl {
       }
       out["track_id"] = track.track_id;
       out["fps"] = spec.fit.fps;
+      // The motion as a BVH clip of the person's own skeleton, for humans.bvh.
+      const auto fitted = std::find_if(frames.begin(), frames.end(), [](const auto& f) { return !f.skipped; });
+      if (fitted != frames.end()) {
+        auto clip = recon::clip_from_fits(frames, fitted->shape, spec.fit.fps);
+        if (!clip) return tl::unexpected(fmt::format("track {}: {}", track.track_id, clip.error()));
+        auto bvh = humans::write_bvh(*clip);
+        if (!bvh) return tl::unexpected(fmt::format("track {}: {}", track.track_id, bvh.error()));
+        out["clip"] = jobs::unit_key("clips", unit, "bvh");
+        extra.emplace_back(jobs::unit_key("clips", unit, "bvh"), std::move(*bvh));
+      }
     }
     out["people"] = std::move(people);
     return out;
@@ -289,9 +302,11 @@ tl::expected<UnitObjects, std::string> ReconRunner::run(const jobs::JobSpec& spe
   if (spec.task != "fit_people") return tl::unexpected("this worker does not run task " + spec.task);
   if (!impl_->fitter) return tl::unexpected(std::string("this worker cannot fit people (no LibTorch plugin)"));
   try {
-    auto fitted = spec.fit.mode == "scan" ? impl_->fit_scan_unit(spec, unit) : impl_->fit_coco_unit(spec, unit);
-    if (!fitted) return tl::unexpected(fmt::format("unit {}: {}", unit, fitted.error()));
     UnitObjects out;
+    std::vector<std::pair<std::string, std::string>> extra;
+    auto fitted =
+        spec.fit.mode == "scan" ? impl_->fit_scan_unit(spec, unit) : impl_->fit_coco_unit(spec, unit, extra);
+    if (!fitted) return tl::unexpected(fmt::format("unit {}: {}", unit, fitted.error()));
     double sum = 0;
     int people = 0;
     for (const json& person : (*fitted)["people"]) {
@@ -301,6 +316,7 @@ tl::expected<UnitObjects, std::string> ReconRunner::run(const jobs::JobSpec& spe
     }
     out.mean_residual_px = people > 0 ? sum / people : -1;
     out.objects.emplace_back(jobs::unit_key("fits", unit, "json"), fitted->dump() + "\n");
+    for (auto& object : extra) out.objects.push_back(std::move(object));
     return out;
   } catch (const NonFinite&) {
     return tl::unexpected(fmt::format("unit {}: the fit produced a non-finite value; nothing stored", unit));

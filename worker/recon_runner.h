@@ -7,6 +7,8 @@
 //   fits/{unit:08d}.json   the fitted people of the unit: per person the shape, the pose,
 //                          global rotation and translation, the 3D joints, per-keypoint
 //                          residuals in pixels, the final loss and a convergence flag.
+//   clips/{unit:08d}.bvh   (fit mode sequence) the track's motion as a BVH clip of the
+//                          person's own skeleton (recon/fit_clip.h), for humans.bvh;
 //   meshes/{unit:08d}.glb  (fuse_depth) the capture's closed fused mesh as binary glTF, with
 //                          vertex colours when the capture has colour and fusion.colour;
 //   meshes/{unit:08d}.json its summary: views, blocks, vertices, triangles, bounds.
