@@ -9,7 +9,8 @@
 // build_rest_body + forward_kinematics + skin for one person. The last line is the record
 // scripts read:
 //   recon_fit_cost people_per_s=... ms_per_person=... render_ms=... fit_to_render=...
-//     body_ms=... fit_to_body=... sequence_100_ms=... (or "n/a" while fit_sequence is absent)
+//     body_ms=... fit_to_body=... sequence_100_ms=... (100 unrelated people as one "track":
+//     a cost figure only; bench/recon_sequence_cost times a real walk)
 //
 //   build/bin/recon_fit_cost [--people 64] [--spec examples/quickstart.yaml]
 #include <fmt/format.h>
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
   fmt::print("peers: C++ body build + pose + skin {:.1f} ms per person; rendering sample 0 of {} {:.0f} ms\n",
              body_ms, spec_path, render_ms);
 
-  // A 100-frame sequence, once fit_sequence exists.
+  // A 100-frame "sequence" of these people (the cost only; recon_sequence_cost fits a walk).
   std::vector<recon::Keypoints> frames;
   for (int f = 0; f < 100; ++f) frames.push_back(in[f % in.size()].keypoints);
   start = thread_cpu_s();

@@ -38,7 +38,7 @@ Walk make_walk(int frames) {
   const humans::RestBody body = humans::build_rest_body(shape);
   const humans::MotionStyle style = humans::draw_motion_style(rng);
   const double cycle = humans::clip_cycle_seconds(humans::Clip::kWalk, style, 1.0);
-  const Mat3 r = Mat3::rotation_x(deg_to_rad(-10)) * Mat3::from_rows({0, -1, 0}, {0, 0, -1}, {-1, 0, 0}) *
+  const Mat3 r = Mat3::rotation_x(deg_to_rad(-10)) * Mat3::from_rows({0, 1, 0}, {0, 0, -1}, {-1, 0, 0}) *
                  Mat3::rotation_z(deg_to_rad(-20));
   const double speed_m_per_frame = 1.2 / 30;
   const humans::Topology& topo = humans::topology();

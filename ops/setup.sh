@@ -19,6 +19,7 @@ build_pkgs=(
   libtinygltf-dev                   # glTF characters and scene export
   libjpeg62-turbo-dev               # the camera stage's JPEG (libjpeg-turbo)
   libtorch-dev libopenblas0-pthread # learned camera models (the reference BLAS is ~10x slower)
+  libnanoflann-dev                  # scan fitting's nearest neighbours (k-d tree, header only)
   libgtest-dev libgmock-dev libexpected-dev
 )
 test_pkgs=(

@@ -54,6 +54,8 @@ class PosePrior {
   // The mean of the training samples [69]: the starting pose of a fit.
   const Tensor& mean_pose() const { return mean_pose_; }
   int components() const { return static_cast<int>(log_weight_.size(0)); }
+  // The components' means [K, 69]: starting poses for fits that may be far from the mean.
+  const Tensor& component_means() const { return means_; }
 
  private:
   Tensor means_;       // [K, 69]
