@@ -68,6 +68,11 @@ inline Vec3 cross(Vec3 a, Vec3 b) {
 inline double length(Vec3 a) { return std::sqrt(dot(a, a)); }
 inline Vec3 normalize(Vec3 a) { return a * (1.0 / length(a)); }
 
+// The distance from p to the closest point of triangle (a, b, c), edges and corners
+// included (Ericson, Real-Time Collision Detection, 5.1.5). A degenerate triangle gives the
+// distance to its segment or point.
+double point_triangle_distance(Vec3 p, Vec3 a, Vec3 b, Vec3 c);
+
 // Row-major 3x3 matrix.
 struct Mat3 {
   std::array<std::array<double, 3>, 3> m = {{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};

@@ -55,5 +55,17 @@ TEST(PortableMathTest, ExpLogAtan2AcosMatchLibm) {
   EXPECT_EQ(portable_acos(2), 0.0);
 }
 
+TEST(PointTriangleDistance, FaceEdgesCornersAndDegenerate) {
+  const Vec3 a{0, 0, 0}, b{2, 0, 0}, c{0, 2, 0};
+  EXPECT_DOUBLE_EQ(point_triangle_distance({0.5, 0.5, 3}, a, b, c), 3.0);   // above the face
+  EXPECT_DOUBLE_EQ(point_triangle_distance({1, -1, 0}, a, b, c), 1.0);      // beside edge ab
+  EXPECT_DOUBLE_EQ(point_triangle_distance({2, 2, 0}, a, b, c), std::sqrt(2.0));  // beyond edge bc
+  EXPECT_DOUBLE_EQ(point_triangle_distance({-3, -4, 0}, a, b, c), 5.0);     // past corner a
+  EXPECT_DOUBLE_EQ(point_triangle_distance({3, 0, 0}, a, b, c), 1.0);       // past corner b
+  EXPECT_DOUBLE_EQ(point_triangle_distance({0, 0.5, 0}, a, b, c), 0.0);     // on the edge ca
+  // A triangle collapsed to a segment: the distance to the segment.
+  EXPECT_DOUBLE_EQ(point_triangle_distance({1, 1, 0}, a, b, b), 1.0);
+}
+
 }  // namespace
 }  // namespace synthfarm

@@ -89,27 +89,6 @@ class PointGrid {
   Tree tree_;
 };
 
-// The distance from p to triangle (a, b, c) (Ericson, Real-Time Collision Detection 5.1.5).
-double point_triangle_distance(Vec3 p, Vec3 a, Vec3 b, Vec3 c) {
-  const Vec3 ab = b - a, ac = c - a, ap = p - a;
-  const double d1 = dot(ab, ap), d2 = dot(ac, ap);
-  if (d1 <= 0 && d2 <= 0) return length(p - a);
-  const Vec3 bp = p - b;
-  const double d3 = dot(ab, bp), d4 = dot(ac, bp);
-  if (d3 >= 0 && d4 <= d3) return length(p - b);
-  const double vc = d1 * d4 - d3 * d2;
-  if (vc <= 0 && d1 >= 0 && d3 <= 0) return length(p - (a + ab * (d1 / (d1 - d3))));
-  const Vec3 cp = p - c;
-  const double d5 = dot(ab, cp), d6 = dot(ac, cp);
-  if (d6 >= 0 && d5 <= d6) return length(p - c);
-  const double vb = d5 * d2 - d1 * d6;
-  if (vb <= 0 && d2 >= 0 && d6 <= 0) return length(p - (a + ac * (d2 / (d2 - d6))));
-  const double va = d3 * d6 - d5 * d4;
-  if (va <= 0 && (d4 - d3) >= 0 && (d5 - d6) >= 0) return length(p - (b + (c - b) * ((d4 - d3) / ((d4 - d3) + (d5 - d6)))));
-  const double denom = 1.0 / (va + vb + vc);
-  return length(p - (a + ab * (vb * denom) + ac * (vc * denom)));
-}
-
 struct Scan {
   std::vector<Vec3> points;   // finite points
   std::vector<Vec3> normals;  // per point when the scan has triangles, else empty

@@ -169,29 +169,15 @@ ScanTruth make_scan(uint64_t seed, bool walking) {
   return s;
 }
 
-TEST(ScanFit, RegistersTheModelsOwnMeshes) {
-  for (bool walking : {false, true}) {
-    const ScanTruth s = make_scan(walking ? 71 : 70, walking);
-    const ScanFitResult r = seq_fitter(1).fit_scan(s.points, s.triangles);
-    EXPECT_FALSE(r.fit.skipped);
-    std::printf("%s scan: mean point-to-surface %.2f mm; height %.3f m (true %.3f), bmi %.1f (true %.1f); %d iterations\n",
-                walking ? "walking" : "standing", 1000 * r.mean_point_to_surface_m, r.fit.shape.height_m,
-                s.shape.height_m, r.fit.shape.bmi, s.shape.bmi, r.fit.iterations);
-    EXPECT_LT(r.mean_point_to_surface_m, 0.005);
-    EXPECT_NEAR(r.fit.shape.height_m, s.shape.height_m, 0.03);
-    EXPECT_TRUE(r.fit.residual_px.empty());
-  }
-}
-
+// Meshes register under 5 mm: the 20 scans of tests/recon_sequence_scan_test.cpp. Here the
+// path without triangles (point-to-point from the body) and bad points.
 TEST(ScanFit, PointCloudsWithoutTrianglesAndBadPoints) {
   ScanTruth s = make_scan(72, false);
   s.points[10].y = std::numeric_limits<double>::quiet_NaN();  // dropped
   const ScanFitResult r = seq_fitter(1).fit_scan(s.points, {});
   std::printf("point cloud: mean point-to-surface %.2f mm\n", 1000 * r.mean_point_to_surface_m);
   EXPECT_FALSE(r.fit.skipped);
-  // Without triangles the body -> scan term is point-to-point and the registration looser
-  // than a mesh's (under 5 mm, tests/recon_sequence_scan_test): about 30 mm here.
-  EXPECT_LT(r.mean_point_to_surface_m, 0.05);
+  EXPECT_LT(r.mean_point_to_surface_m, 0.01);  // about 1 mm (the body -> scan term is point-to-point)
   const std::vector<Vec3> few(20, Vec3{0, 0, 1});
   EXPECT_TRUE(seq_fitter(1).fit_scan(few, {}).fit.skipped);
   EXPECT_TRUE(seq_fitter(1).fit_scan({}, {}).fit.skipped);
