@@ -251,14 +251,14 @@ struct LastFinite {
 };
 
 // The last round's weights are those of the reported loss.
-struct Round {
+struct StageRound {
   double pose, limits, shape;
   int steps;
 };
-constexpr Round kRounds[] = {{60, 1e4, 10, 30}, {25, 1e4, 6, 30}, {12, 1e4, 4, 50}};
+constexpr StageRound kRounds[] = {{60, 1e4, 10, 30}, {25, 1e4, 6, 30}, {12, 1e4, 4, 50}};
 constexpr int kStage1Steps = 30;
 
-Tensor stage2_loss(const Context& ctx, const Observed& observed, const State& s, const Forward& f, const Round& round) {
+Tensor stage2_loss(const Context& ctx, const Observed& observed, const State& s, const Forward& f, const StageRound& round) {
   const int64_t bodies = s.w.size(0);
   const Tensor euler = torch::cat({torch::zeros({bodies, 1, 3}, kF64), s.euler}, 1);
   return data_term(observed, f.keypoints, bodies) + round.pose * ctx.pose_prior(s.euler.reshape({bodies, kPoseSize})) +
@@ -401,7 +401,7 @@ Stage2 refine(const Context& ctx, const Observed& observed, State& s) {
   torch::optim::Adam adam =
       make_grouped_adam({{s.w, base_lr[0]}, {s.t, base_lr[1]}, {s.euler, base_lr[2]}, {s.z, base_lr[3]}});
   for (size_t r = 0; r < std::size(kRounds); ++r) {
-    const Round& round = kRounds[r];
+    const StageRound& round = kRounds[r];
     const bool last_round = r + 1 == std::size(kRounds);
     for (int step = 0; step < round.steps; ++step) {
       if (last_round) scale_learning_rates(adam, base_lr, 1.0 - 0.9 * step / round.steps);
