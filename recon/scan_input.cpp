@@ -298,8 +298,10 @@ tl::expected<void, std::string> read_ply_body(const PlyHeader& header, PlyData& 
         }
         double count = 0;
         if (auto s = data.next(property.count_type, count); s != PlyData::Status::kOk) return fail(s);
-        if (count < 0) {
-          return tl::unexpected(fmt::format("{}: {} {}: {}: negative count {}", name, element.name, e, property.name, count));
+        // An ASCII count may be any number: only a whole count a list could hold is read on.
+        if (!std::isfinite(count) || count < 0 || count != std::floor(count) || count > 4294967295.0) {
+          return tl::unexpected(fmt::format("{}: {} {}: {}: {} is not a list count", name, element.name, e,
+                                            property.name, count));
         }
         const bool wanted = static_cast<int>(p) == indices;
         if (wanted) polygon.clear();
