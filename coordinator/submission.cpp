@@ -35,10 +35,7 @@ tl::expected<UnitCount, UnitError> count_units(const jobs::JobSpec& spec) {
     const std::string name = uri.substr(uri.find_last_of('/') + 1);
     auto file = recon::parse_coco_keypoints(*bytes, name);
     if (!file) return tl::unexpected(UnitError{"inputs", file.error()});
-    const recon::CocoUnitKind kind = spec.fit.mode == "multiview" ? recon::CocoUnitKind::kInstants
-                                     : spec.fit.mode == "sequence" ? recon::CocoUnitKind::kTracks
-                                                                   : recon::CocoUnitKind::kImages;
-    auto units = recon::group_units(*file, kind);
+    auto units = recon::group_units(*file, recon::coco_unit_kind(spec.fit.mode));
     if (!units) return tl::unexpected(UnitError{"inputs", units.error()});
     count.units = static_cast<int64_t>(units->count());
     count.note = fmt::format("{} people skipped (fewer than {} labelled keypoints), {} annotations unused by fit mode {}",

@@ -75,6 +75,11 @@ enum class CocoUnitKind {
   kTracks,    // one unit per track_id: that person along the video
 };
 
+// The unit kind of a fit_people spec's `fit.mode`: multiview -> instants, sequence ->
+// tracks, anything else (image) -> images. The coordinator counts units and the worker
+// cuts them with this one rule.
+CocoUnitKind coco_unit_kind(std::string_view fit_mode);
+
 // One image: its fittable people (indices into CocoFile::people), each fitted alone.
 struct ImageUnit {
   size_t image = 0;

@@ -267,4 +267,10 @@ std::vector<Keypoints> track_unit_inputs(const CocoFile& file, const TrackUnit& 
   return out;
 }
 
+CocoUnitKind coco_unit_kind(std::string_view fit_mode) {
+  if (fit_mode == "multiview") return CocoUnitKind::kInstants;
+  if (fit_mode == "sequence") return CocoUnitKind::kTracks;
+  return CocoUnitKind::kImages;
+}
+
 }  // namespace synthfarm::recon

@@ -83,12 +83,6 @@ json fit_json(const recon::FitResult& fit, std::string_view frame) {
           {"iterations", fit.iterations}};
 }
 
-recon::CocoUnitKind unit_kind(const std::string& mode) {
-  if (mode == "multiview") return recon::CocoUnitKind::kInstants;
-  if (mode == "sequence") return recon::CocoUnitKind::kTracks;
-  return recon::CocoUnitKind::kImages;
-}
-
 // A COCO input, parsed and cut into the units of one mode.
 struct CocoInput {
   recon::CocoFile file;
@@ -119,7 +113,7 @@ struct ReconRunner::Impl {
     if (!bytes) return tl::unexpected("inputs: " + bytes.error());
     auto file = recon::parse_coco_keypoints(*bytes, file_name_of(spec.inputs[0]));
     if (!file) return tl::unexpected("inputs: " + file.error());
-    auto units = recon::group_units(*file, unit_kind(spec.fit.mode));
+    auto units = recon::group_units(*file, recon::coco_unit_kind(spec.fit.mode));
     if (!units) return tl::unexpected("inputs: " + units.error());
     auto input = std::make_shared<const CocoInput>(CocoInput{std::move(*file), std::move(*units)});
     std::lock_guard lock(mutex);
