@@ -193,7 +193,7 @@ class Importer {
       for (auto it = children.rbegin(); it != children.rend(); ++it)
         stack.emplace_back(*it, global);
     }
-    if (!have_camera) {
+    if (!have_camera && options_.require_camera) {
       return fail("no camera: the scene needs a node with a perspective camera to look through");
     }
     if (!model_.animations.empty()) {
@@ -278,10 +278,6 @@ class Importer {
       return it == prim.attributes.end() ? -1 : it->second;
     };
     if (attribute("POSITION") < 0) return fail("{}: no POSITION", label);
-    if (attribute("COLOR_0") >= 0) {
-      warnings_.add("COLOR_0",
-                    fmt::format("{}: COLOR_0 ignored (colours come from the material)", label));
-    }
     if (!prim.targets.empty()) {
       warnings_.add("targets", fmt::format("{}: morph targets ignored", label));
     }
@@ -307,6 +303,25 @@ class Importer {
         return fail("{}: TEXCOORD_0 has {} entries for {} vertices", label, read->count, vertices);
       }
       texcoords = std::move(*read);
+    }
+    std::optional<AccessorData> colours;  // COLOR_0: linear RGB(A), multiplies the base colour
+    if (attribute("COLOR_0") >= 0) {
+      auto read = reader_.read(attribute("COLOR_0"), label + " COLOR_0",
+                               {TINYGLTF_TYPE_VEC3, TINYGLTF_TYPE_VEC4},
+                               Components::kFloatOrNormalized, "vertex");
+      if (!read) return tl::unexpected(read.error());
+      if (read->count != vertices) {
+        return fail("{}: COLOR_0 has {} entries for {} vertices", label, read->count, vertices);
+      }
+      for (size_t v = 0; v < vertices; ++v) {
+        for (int c = 0; c < 3; ++c) {
+          const double x = read->at(v, c);
+          if (!(x >= 0 && x <= 1)) {
+            return fail("{}: COLOR_0 of vertex {} is {} (colours are 0 .. 1)", label, v, x);
+          }
+        }
+      }
+      colours = std::move(*read);
     }
     auto triangles = internal::primitive_triangles(reader_, prim, mode, vertices, label);
     if (!triangles) return tl::unexpected(triangles.error());
@@ -356,6 +371,14 @@ class Importer {
       mesh.texcoords.resize(2 * vertices);
       for (size_t i = 0; i < 2 * vertices; ++i) {
         mesh.texcoords[i] = static_cast<float>(texcoords->values[i]);
+      }
+    }
+    if (colours) {
+      mesh.colors.resize(3 * vertices);
+      for (size_t v = 0; v < vertices; ++v) {
+        for (int c = 0; c < 3; ++c) {
+          mesh.colors[3 * v + static_cast<size_t>(c)] = static_cast<float>(colours->at(v, c));
+        }
       }
     }
     if (shape) {

@@ -17,8 +17,10 @@
 //     Mesh has one material); each mesh node one Instance (SemanticClass::kProp, named after
 //     the node), ids 1..N in the same depth-first order as the camera below. TRIANGLES,
 //     TRIANGLE_STRIP and TRIANGLE_FAN; points and lines are skipped with a warning. POSITION is
-//     required; NORMAL (transformed by the inverse transpose) and TEXCOORD_0 are used when present;
-//     COLOR_0 and further texture coordinate sets are ignored with a warning.
+//     required; NORMAL (transformed by the inverse transpose), TEXCOORD_0 and COLOR_0 are used
+//     when present. COLOR_0 (RGB or RGBA, float or normalised integers, each 0 .. 1) is linear
+//     and multiplies the material's base colour, as glTF says (alpha ignored); a fused depth
+//     capture (recon/tsdf.h) carries its colours so.
 //   - Materials: glTF metallic-roughness (scene.h's Material): baseColorFactor (alpha
 //     ignored), metallicFactor, roughnessFactor, emissiveFactor times
 //     KHR_materials_emissive_strength's emissiveStrength (radiance, as Blender's importer
@@ -50,7 +52,8 @@
 //     `range` is ignored (as Blender's importer does). Lights point down their node's -z.
 //   - Camera: the first node with a camera met walking the scene's node tree depth-first
 //     (pre-order, children in file order): a perspective one (orthographic is an error; no
-//     camera is an error). yfov is kept whatever the requested
+//     camera is an error unless GltfSceneOptions::require_camera is off: a scene mesh that
+//     render jobs place, jobs/scene_mesh.h, is looked at through the job's own camera). yfov is kept whatever the requested
 //     image aspect: fy = fx = (height / 2) / tan(yfov / 2), cx = width / 2, cy = height / 2
 //     (glTF's aspectRatio is only a hint for the viewport). Camera::rotation is the node's
 //     world rotation with its scale removed (Gram-Schmidt on its -z and x axes).
@@ -84,6 +87,8 @@ struct GltfSceneOptions {
   // (Mesh::shape), so that the renderer builds its BVH once (instancing). Off: every node's
   // mesh stands alone (the same images, only more BVH memory and build time).
   bool instancing = true;
+  // Whether a file without a camera is an error. Off: Scene::camera stays default (unset).
+  bool require_camera = true;
 };
 
 struct GltfScene {

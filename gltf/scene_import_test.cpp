@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gltf/gltf.h"
 #include "gltf/gltf_testing.h"
 #include "render/image_io.h"
 #include "render/renderer.h"
@@ -577,6 +578,45 @@ TEST(GltfSceneTest, SupportedRequiredExtensionsLoad) {
   f.model.extensionsRequired = {"KHR_lights_punctual", "KHR_materials_emissive_strength"};
   auto loaded = load(f.model);
   EXPECT_TRUE(loaded) << loaded.error();
+}
+
+// Vertex colours (COLOR_0) come in as the mesh's colours, which multiply the material's
+// base colour; a file with no camera loads when the options say it need not have one.
+TEST(GltfSceneTest, VertexColoursAndAFileWithoutACamera) {
+  Scene scene;
+  Mesh& quad = scene.meshes.emplace_back();
+  render::add_quad(quad, {0, 0, 0}, {1, 0, 0}, {1, 1, 0}, {0, 1, 0});
+  quad.colors = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f, 0.9f, 1.0f, 0.0f, 0.5f};
+  quad.instance_id = 1;
+  scene.instances.push_back({1, SemanticClass::kWall, "fused"});
+  auto glb = export_glb(scene);  // no camera: its intrinsics are unset
+  ASSERT_TRUE(glb) << glb.error();
+  GltfSceneOptions options;
+  auto refused = load_gltf_scene(*glb, "fused.glb", options);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("no camera"), std::string::npos) << refused.error();
+  options.require_camera = false;
+  auto loaded = load_gltf_scene(*glb, "fused.glb", options);
+  ASSERT_TRUE(loaded) << loaded.error();
+  ASSERT_EQ(loaded->scene.meshes.size(), 1u);
+  const Mesh& m = loaded->scene.meshes[0];
+  ASSERT_EQ(m.colors.size(), quad.colors.size());
+  for (size_t v = 0; v < 4; ++v) {
+    // The exporter may share or reorder nothing: vertex v is the quad's vertex v.
+    EXPECT_NEAR(m.positions[3 * v], quad.positions[3 * v], 1e-6);
+    for (size_t c = 0; c < 3; ++c) EXPECT_FLOAT_EQ(m.colors[3 * v + c], quad.colors[3 * v + c]);
+  }
+  const Material& material = loaded->scene.materials[static_cast<size_t>(m.material)];
+  EXPECT_EQ(material.metallic, 0.0f);
+  EXPECT_FLOAT_EQ(material.base_color.r, 1.0f);
+  for (const std::string& w : loaded->warnings) EXPECT_EQ(w.find("COLOR_0"), std::string::npos) << w;
+
+  // A colour outside 0 .. 1 is refused, naming the vertex.
+  quad.colors[4] = 1.5f;
+  scene.meshes[0] = quad;
+  auto bad = load_gltf_scene(*export_glb(scene), "fused.glb", options);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("COLOR_0 of vertex 1 is 1.5"), std::string::npos) << bad.error();
 }
 
 // ---------------------------------------------------------------------------------------

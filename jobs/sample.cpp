@@ -37,6 +37,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -44,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/characters.h"
+#include "jobs/scene_mesh.h"
 #include "jobs/fitted_bodies.h"
 #include "jobs/coco.h"
 #include "jobs/lens_stage.h"
@@ -165,6 +167,8 @@ std::string sample_json(const JobSpec& spec, uint64_t index, int frame_number, c
                   {"azimuth_deg", scene.sun.azimuth_deg},
                   {"intensity", scene.sun.intensity},
                   {"direction", vec_json(scene.sun.direction)}}}};
+
+  if (!spec.scene.mesh.empty()) j["scene"]["mesh"] = spec.scene.mesh;  // kind "mesh"
 
   std::vector<InstanceStats> stats(scene.instances.size() + 1);
   for (int y = 0; y < frame.height; ++y) {
@@ -381,42 +385,65 @@ std::string map_key(std::string_view preset, const Map& map) {
   return key;
 }
 
-// Loads the spec's files through the loaders (which may cache): the clips of humans.bvh and
-// the characters of humans.characters, each only when some draw can use it, and the maps
-// of lighting.environment.
-template <typename LoadClip, typename LoadCharacter, typename LoadEnvironment, typename LoadPoses,
-          typename LoadShapes>
-tl::expected<SceneAssets, std::string> gather_assets(const JobSpec& spec, LoadClip&& load_clip,
-                                                     LoadCharacter&& load_character_file,
-                                                     LoadEnvironment&& load_environment_file, LoadPoses&& load_poses,
-                                                     LoadShapes&& load_shapes) {
+// Where each kind of file a spec names comes from: read and parsed straight away, or
+// through a worker's cache. Errors name the spec field and the file.
+template <typename T>
+using Loaded = tl::expected<std::shared_ptr<const T>, std::string>;
+struct AssetLoaders {
+  std::function<Loaded<MocapClip>(size_t)> clip;            // humans.bvh[i]
+  std::function<Loaded<CharacterAsset>(size_t)> character;  // humans.characters[i]
+  std::function<Loaded<Environment>(const std::string&)> environment;
+  std::function<Loaded<std::vector<FittedPose>>(const std::string&)> poses;
+  std::function<Loaded<std::vector<FittedShape>>(const std::string&)> shapes;
+  std::function<Loaded<SceneMesh>(const std::string&)> scene_mesh;
+};
+
+// scene.mesh, read and voxelised.
+Loaded<SceneMesh> load_fixed_mesh(const std::string& uri, const AssetReader& read_asset) {
+  if (!read_asset) return tl::unexpected(fmt::format("scene.mesh: {}: no file reader in this process", uri));
+  auto bytes = read_asset(uri);
+  if (!bytes) return tl::unexpected(fmt::format("scene.mesh: {}", bytes.error()));
+  auto mesh = load_scene_mesh(*bytes, uri);
+  if (!mesh) return tl::unexpected(fmt::format("scene.mesh: {}", mesh.error()));
+  return *mesh;
+}
+
+// Loads the spec's files through `load`: the clips of humans.bvh and the characters of
+// humans.characters, each only when some draw can use it, the maps of
+// lighting.environment, the fitted poses and shapes, and the scene mesh.
+tl::expected<SceneAssets, std::string> gather_assets(const JobSpec& spec, const AssetLoaders& load) {
   SceneAssets assets;
   if (!spec.humans.poses.empty()) {
-    auto poses = load_poses(spec.humans.poses);
+    auto poses = load.poses(spec.humans.poses);
     if (!poses) return tl::unexpected(poses.error());
     assets.poses = std::move(*poses);
   }
   if (!spec.humans.shapes.empty()) {
-    auto shapes = load_shapes(spec.humans.shapes);
+    auto shapes = load.shapes(spec.humans.shapes);
     if (!shapes) return tl::unexpected(shapes.error());
     assets.shapes = std::move(*shapes);
   }
+  if (!spec.scene.mesh.empty()) {
+    auto mesh = load.scene_mesh(spec.scene.mesh);
+    if (!mesh) return tl::unexpected(mesh.error());
+    assets.scene_mesh = std::move(*mesh);
+  }
   for (const std::string& map : spec.lighting.environment.values) {
     if (map == "sky" || assets.environments.contains(map)) continue;
-    auto environment = load_environment_file(map);
+    auto environment = load.environment(map);
     if (!environment) return tl::unexpected(environment.error());
     assets.environments.emplace(map, std::move(*environment));
   }
   if (needs_mocap(spec)) {
     for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {
-      auto clip = load_clip(i);
+      auto clip = load.clip(i);
       if (!clip) return tl::unexpected(clip.error());
       assets.bvh.push_back(std::move(*clip));
     }
   }
   if (needs_characters(spec)) {
     for (size_t i = 0; i < spec.humans.characters.size(); ++i) {
-      auto character = load_character_file(i);
+      auto character = load.character(i);
       if (!character) return tl::unexpected(character.error());
       assets.characters.push_back(std::move(*character));
     }
@@ -455,26 +482,28 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   // field, the file and what is wrong with it.
   tl::expected<SceneAssets, std::string> load_assets(const JobSpec& spec) const {
     const HumansSpec& hs = spec.humans;
-    return gather_assets(
-        spec,
-        [&](size_t i) {
-          return cached(clips_, hs.bvh[i] + "\n" + map_key(hs.bvh_preset, hs.bvh_joint_map),
-                        [&] { return load_mocap_clip(hs, i, read_asset_); });
-        },
-        [&](size_t i) {
-          return cached(characters_,
-                        hs.characters[i] + "\n" + map_key(hs.character_preset, hs.character_joint_map),
-                        [&] { return load_character_asset(hs, i, read_asset_); });
-        },
-        [&](const std::string& uri) {
-          return cached(environments_, uri, [&] { return load_environment(uri, read_asset_); });
-        },
-        [&](const std::string& uri) {
-          return cached(poses_, uri, [&] { return load_fitted_poses(uri, read_asset_); });
-        },
-        [&](const std::string& uri) {
-          return cached(shapes_, uri, [&] { return load_fitted_shapes(uri, read_asset_); });
-        });
+    AssetLoaders load;
+    load.clip = [&](size_t i) {
+      return cached(clips_, hs.bvh[i] + "\n" + map_key(hs.bvh_preset, hs.bvh_joint_map),
+                    [&] { return load_mocap_clip(hs, i, read_asset_); });
+    };
+    load.character = [&](size_t i) {
+      return cached(characters_, hs.characters[i] + "\n" + map_key(hs.character_preset, hs.character_joint_map),
+                    [&] { return load_character_asset(hs, i, read_asset_); });
+    };
+    load.environment = [&](const std::string& uri) {
+      return cached(environments_, uri, [&] { return load_environment(uri, read_asset_); });
+    };
+    load.poses = [&](const std::string& uri) {
+      return cached(poses_, uri, [&] { return load_fitted_poses(uri, read_asset_); });
+    };
+    load.shapes = [&](const std::string& uri) {
+      return cached(shapes_, uri, [&] { return load_fitted_shapes(uri, read_asset_); });
+    };
+    load.scene_mesh = [&](const std::string& uri) {
+      return cached(scene_meshes_, uri, [&] { return load_fixed_mesh(uri, read_asset_); });
+    };
+    return gather_assets(spec, load);
   }
 
   tl::expected<SampleObjects, std::string> render(const JobSpec& spec, uint64_t index,
@@ -582,6 +611,7 @@ class EmbreeSampleRenderer final : public SampleRenderer {
   mutable std::map<std::string, std::shared_ptr<const Environment>> environments_;   // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const std::vector<FittedPose>>> poses_;    // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const std::vector<FittedShape>>> shapes_;  // GUARDED_BY(mutex_)
+  mutable std::map<std::string, std::shared_ptr<const SceneMesh>> scene_meshes_;  // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const sensor::NoiseProfile>> profiles_;  // GUARDED_BY(mutex_)
   mutable std::map<std::string, std::shared_ptr<const sensor::LearnedModel>> models_;    // GUARDED_BY(mutex_)
 };
@@ -589,12 +619,14 @@ class EmbreeSampleRenderer final : public SampleRenderer {
 }  // namespace
 
 tl::expected<SceneAssets, std::string> load_scene_assets(const JobSpec& spec, const AssetReader& read_asset) {
-  return gather_assets(
-      spec, [&](size_t i) { return load_mocap_clip(spec.humans, i, read_asset); },
-      [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); },
-      [&](const std::string& uri) { return load_environment(uri, read_asset); },
-      [&](const std::string& uri) { return load_fitted_poses(uri, read_asset); },
-      [&](const std::string& uri) { return load_fitted_shapes(uri, read_asset); });
+  AssetLoaders load;
+  load.clip = [&](size_t i) { return load_mocap_clip(spec.humans, i, read_asset); };
+  load.character = [&](size_t i) { return load_character_asset(spec.humans, i, read_asset); };
+  load.environment = [&](const std::string& uri) { return load_environment(uri, read_asset); };
+  load.poses = [&](const std::string& uri) { return load_fitted_poses(uri, read_asset); };
+  load.shapes = [&](const std::string& uri) { return load_fitted_shapes(uri, read_asset); };
+  load.scene_mesh = [&](const std::string& uri) { return load_fixed_mesh(uri, read_asset); };
+  return gather_assets(spec, load);
 }
 
 std::vector<std::pair<std::string, const std::string*>> SampleObjects::keyed(uint64_t index) const {

@@ -11,12 +11,14 @@
 #include "jobs/scene.h"
 
 #include <cstdint>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
 #include "base/math.h"
 #include "base/rng.h"
 #include "jobs/people.h"
+#include "jobs/scene_mesh.h"
 #include "jobs/scene_gen/internal/stages.h"
 #include "render/scene.h"
 
@@ -61,7 +63,12 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   const uint64_t seed = sample_seed(spec.seed, index);
   SampleScene scene;
 
-  scene.kind = scene_gen::draw_kind(spec, seed);
+  // A scene mesh (scene.mesh) stands in for the generated structure and props.
+  const SceneMesh* fixed = assets != nullptr ? assets->scene_mesh.get() : nullptr;
+  if (!spec.scene.mesh.empty() && fixed == nullptr) {
+    throw std::invalid_argument("scene.mesh is set but the scene assets hold no mesh");
+  }
+  scene.kind = fixed != nullptr ? "mesh" : scene_gen::draw_kind(spec, seed);
 
   // The camera's bearing around the group comes first: people mostly face it.
   const double camera_azimuth = scene_gen::draw_camera_azimuth(seed);
@@ -73,7 +80,7 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   // Camera: aim at the centre of the people's bounding box; retry draws until every
   // person is fully in frame, keeping the best attempt.
   const Vec3 group_centre = scene_gen::centre_of_people(people.humans);
-  scene_gen::frame_camera(spec, seed, camera_azimuth, group_centre, people, scene);
+  scene_gen::frame_camera(spec, seed, camera_azimuth, group_centre, people, fixed, scene);
   const render::Camera& camera = scene.camera;
 
   // Later frames of a clip, or another moment of the shutter: the same people (same draws,
@@ -86,6 +93,14 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
   // Sun and sky.
   scene_gen::add_sun_and_sky(spec, seed, assets, scene);
 
+  if (fixed != nullptr) {
+    std::vector<PendingInstance> props;
+    std::vector<PendingInstance> structure = scene_gen::mesh_structure(*fixed, scene);
+    scene_gen::add_lights(spec, seed, scene, 0, group_centre, camera, fixed);
+    assign_instance_ids(people.humans, props, structure, scene);
+    return scene;
+  }
+
   // Structure: room, outdoor ground or studio cove. Props must stay inside it.
   scene_gen::Structure structure =
       scene_gen::build_structure(seed, scene.kind, group_centre, camera, people.footprints);
@@ -96,7 +111,7 @@ SampleScene build_scene(const JobSpec& spec, uint64_t index, const SceneAssets* 
 
   // Materials for props and structure, then the local lights.
   scene_gen::add_looks(spec, seed, scene, structure.parts, props);
-  scene_gen::add_lights(spec, seed, scene, structure.top, group_centre, camera);
+  scene_gen::add_lights(spec, seed, scene, structure.top, group_centre, camera, nullptr);
 
   assign_instance_ids(people.humans, props, structure.parts, scene);
   return scene;

@@ -35,6 +35,8 @@ struct GltfCharacter;  // gltf/gltf.h
 
 namespace synthfarm::jobs {
 
+class SceneMesh;  // jobs/scene_mesh.h
+
 struct Human {
   uint32_t instance_id = 0;
   std::string body = "parametric";  // "parametric" (the body model) or "character" (glTF)
@@ -102,6 +104,7 @@ struct SceneAssets {
       environments;  // by URI (lighting.environment)
   std::shared_ptr<const std::vector<FittedPose>> poses;    // humans.poses, when set
   std::shared_ptr<const std::vector<FittedShape>> shapes;  // humans.shapes, when set
+  std::shared_ptr<const SceneMesh> scene_mesh;             // scene.mesh, when set
 };
 
 // The scene of frame `frame` (0 .. spec.clip.frames - 1; 0 for a still image) of sample

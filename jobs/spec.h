@@ -106,6 +106,10 @@ struct SceneSpec {
   // checker, noise) instead of a plain colour, and that a prop is metal. 0..1 each.
   Distribution patterns = Distribution::constant(0.7);
   Distribution metal = Distribution::constant(0.2);
+  // A fixed scene mesh (a file:// or s3:// .glb or .gltf, for one a fuse_depth job's
+  // meshes/{unit}.glb) in place of the generated structure and props: z up, metres, the
+  // floor at z = 0 (jobs/scene_mesh.h). Empty: a generated scene of `kind`.
+  std::string mesh;
   friend bool operator==(const SceneSpec&, const SceneSpec&) = default;
 };
 

@@ -171,6 +171,21 @@ TEST(RendererTest, VaryingLabelsComeFromTheHitAndDepthFromThePlane) {
     }
   }
   EXPECT_GT(checked, 500);
+
+  // With a material, the vertex colours multiply its base colour (glTF's COLOR_0).
+  Scene material = coloured;
+  render::Material m;
+  m.base_color = {0.5f, 1.0f, 0.8f};
+  material.materials.push_back(m);
+  material.meshes[0].material = 0;
+  auto tinted = (*renderer)->render(material, settings);
+  ASSERT_TRUE(tinted.has_value());
+  for (size_t p = 0; p < tinted->instance.size(); ++p) {
+    if (tinted->instance[p] != 1) continue;
+    EXPECT_NEAR(tinted->albedo[3 * p], 0.5 * varying->albedo[3 * p], 1e-6);
+    EXPECT_NEAR(tinted->albedo[3 * p + 1], varying->albedo[3 * p + 1], 1e-6);
+    EXPECT_NEAR(tinted->albedo[3 * p + 2], 0.8 * 0.25, 1e-6);
+  }
 }
 
 // Sixteen copies of a 20k-triangle prop: placed from one shape (Mesh::shape) the renderer

@@ -149,8 +149,9 @@ struct Mesh {
   Rgb albedo;                     // Lambertian base colour, linear, in [0, 1)
   uint32_t instance_id = 0;
   SemanticClass semantic = SemanticClass::kBackground;
-  // Optional per-vertex linear albedo (r, g, b per vertex). When present it replaces
-  // `albedo`, interpolated across each triangle.
+  // Optional per-vertex linear albedo (r, g, b per vertex), interpolated across each
+  // triangle. When present it replaces `albedo`; with a `material`, it multiplies the
+  // material's base colour (glTF's COLOR_0).
   std::vector<float> colors;
   // Optional part labels (the part and uv layers): the DensePose body part (1..24, 0 = none) of every triangle,
   // and the part's surface coordinates (u, v) at every triangle corner (6 per triangle).

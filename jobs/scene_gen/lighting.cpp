@@ -13,10 +13,27 @@
 #include "base/math.h"
 #include "base/rng.h"
 #include "jobs/scene_gen/internal/stages.h"
+#include "jobs/scene_mesh.h"
 #include "jobs/spec.h"
 #include "render/scene.h"
 
 namespace synthfarm::jobs::scene_gen {
+
+namespace {
+
+// `gap` under the scene mesh's surface above (x, y) (from 1 m up), or 2.8 m where there is
+// none.
+double under_surface(const SceneMesh& mesh, Vec3 p, double gap) {
+  return mesh.surface_above({p.x, p.y, 1.0}).value_or(2.8 + gap) - gap;
+}
+
+// Whether a light at `p` in the scene mesh reaches the people (1 m above their centre on
+// the floor) with no surface between: lights behind walls are left out.
+bool lights_people(const SceneMesh& mesh, Vec3 p, Vec3 centre) {
+  return mesh.line_of_sight(p, centre + Vec3{0, 0, 1.0});
+}
+
+}  // namespace
 
 using render::Camera;
 using render::Environment;
@@ -57,7 +74,7 @@ void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* asse
 }
 
 void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structure_top, Vec3 group_centre,
-                const Camera& camera) {
+                const Camera& camera, const SceneMesh* fixed) {
   const LightingSpec& ls = spec.lighting;
   Pcg32 count_rng = Pcg32::for_purpose(seed, "lighting.lights");
   const int area_count = scene.kind == "outdoor" ? 0 : draw_count(ls.area_lights, count_rng, 8);
@@ -75,9 +92,11 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
     Light light;
     light.color = warm_white(rng);
     light.intensity = std::max(0.0, draw_field(ls.area_light_intensity, seed, "lighting.area_light_intensity", who));
-    if (scene.kind == "room") {
-      // Just under the top of the walls, above a point near the people, facing down.
+    if (scene.kind == "room" || fixed != nullptr) {
+      // Just under the top of the walls (a scene mesh: the surface above), above a point
+      // near the people, facing down.
       light.position = centre + Vec3{uniform(rng, -2.5, 2.5), uniform(rng, -2.5, 2.5), structure_top - 0.05};
+      if (fixed != nullptr) light.position.z = under_surface(*fixed, light.position, 0.05);
       light.direction = {0, 0, -1};
       const double yaw = uniform(rng, 0, kPi);
       const Vec3 u{portable_cos(yaw), portable_sin(yaw), 0}, v{-u.y, u.x, 0};
@@ -101,6 +120,7 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
       light.u_axis = u * uniform(rng, 0.4, 0.7);
       light.v_axis = v * uniform(rng, 0.5, 0.8);
     }
+    if (fixed != nullptr && !lights_people(*fixed, light.position - Vec3{0, 0, 0.05}, centre)) continue;
     scene.lights.push_back(light);
   }
   for (int i = 0; i < lamp_count; ++i) {
@@ -119,6 +139,11 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
       light.direction = normalize(centre + Vec3{0, 0, uniform(rng, 0.5, 1.3)} - light.position);
       light.outer_cone_deg = uniform(rng, 20, 45);
       light.inner_cone_deg = light.outer_cone_deg * uniform(rng, 0.4, 0.9);
+    }
+    if (fixed != nullptr) {
+      // Below the surface above (a ceiling lower than the drawn height), clear of walls.
+      light.position.z = std::min(light.position.z, under_surface(*fixed, light.position, 0.15));
+      if (!fixed->clear(light.position, 0.1) || !lights_people(*fixed, light.position, centre)) continue;
     }
     scene.lights.push_back(light);
   }

@@ -12,6 +12,7 @@
 #include "humans/skeleton.h"
 #include "jobs/people.h"
 #include "jobs/scene.h"
+#include "jobs/scene_mesh.h"
 #include "jobs/scene_gen/internal/stages.h"
 #include "jobs/spec.h"
 #include "render/scene.h"
@@ -47,6 +48,24 @@ void place_person(Person& person, Vec3 p) {
   person.info.position = p;
 }
 
+// Tries per person to find a free spot on a scene mesh's floor before giving up.
+constexpr int kMeshPlacementTries = 400;
+
+// The highest point of a person built at the origin.
+double person_top(const Person& person) {
+  double top = 0;
+  for (const Mesh& m : person.meshes) {
+    for (size_t i = 2; i < m.positions.size(); i += 3) top = std::max<double>(top, m.positions[i]);
+  }
+  return top;
+}
+
+// Whether a person of footprint `radius` and height `top` can stand at `p` in the scene
+// mesh: floor under it, nothing in its column from ankle height to above its head.
+bool stands_in(const SceneMesh& mesh, Vec3 p, double radius, double top) {
+  return mesh.floor_at(p.x, p.y) && mesh.clear_column(p, radius, 0.15, top + 0.1);
+}
+
 }  // namespace
 
 double planar_length(double x, double y) { return std::sqrt(x * x + y * y); }
@@ -64,6 +83,7 @@ int draw_count(const Distribution& d, Pcg32& rng, int max) {
 
 People place_people(const JobSpec& spec, uint64_t seed, double facing_deg,
                     const SceneAssets* assets) {
+  const SceneMesh* fixed = assets != nullptr ? assets->scene_mesh.get() : nullptr;
   Pcg32 count_rng = Pcg32::for_purpose(seed, "humans");
   const int human_count = draw_count(spec.humans.count, count_rng, 16);
   std::vector<Person> humans;
@@ -74,13 +94,20 @@ People place_people(const JobSpec& spec, uint64_t seed, double facing_deg,
     // People mostly face the camera.
     Pcg32 facing_rng = Pcg32::for_purpose(seed, "human", static_cast<uint64_t>(i));
     Person human = build_person(spec, seed, i, facing_deg + uniform(facing_rng, -120, 120), assets);
+    const double top = person_top(human);
     Vec3 p;
-    for (int attempt = 0;; ++attempt) {
+    bool placed = false;
+    for (int attempt = 0; !placed; ++attempt) {
+      if (fixed != nullptr && attempt == kMeshPlacementTries) break;
       if (attempt > 0 && attempt % 200 == 0) region *= 1.25;
       p = {uniform(place_rng, -region, region), uniform(place_rng, -region, region), 0};
       if (planar_length(p.x, p.y) > region) continue;
-      if (!overlaps(footprints, p, human.footprint, 0.05)) break;
+      if (overlaps(footprints, p, human.footprint, 0.05)) continue;
+      placed = fixed == nullptr || stands_in(*fixed, p, human.footprint, top);
     }
+    // In a scene mesh with no room left, this person and those after it are left out (a
+    // clip's later frames rebuild people by their index, so the placed ones stay 0..i-1).
+    if (!placed) break;
     footprints.push_back({p, human.footprint});
     place_person(human, p);
     humans.push_back(std::move(human));

@@ -163,10 +163,14 @@ std::string spec_to_json(const JobSpec& spec) {
   j["render"]["max_bounces"] = spec.render.max_bounces;
 
   j["scene"] = Json::object();
-  j["scene"]["kind"] = choice_json(spec.scene.kind);
-  j["scene"]["props"] = distribution_json(spec.scene.props);
-  j["scene"]["patterns"] = distribution_json(spec.scene.patterns);
-  j["scene"]["metal"] = distribution_json(spec.scene.metal);
+  if (!spec.scene.mesh.empty()) {
+    j["scene"]["mesh"] = spec.scene.mesh;  // the generated scene's fields do not apply
+  } else {
+    j["scene"]["kind"] = choice_json(spec.scene.kind);
+    j["scene"]["props"] = distribution_json(spec.scene.props);
+    j["scene"]["patterns"] = distribution_json(spec.scene.patterns);
+    j["scene"]["metal"] = distribution_json(spec.scene.metal);
+  }
 
   const LightingSpec& lighting = spec.lighting;
   j["lighting"] = Json::object();

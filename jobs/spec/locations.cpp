@@ -10,6 +10,7 @@ std::vector<SpecLocation> spec_locations(const JobSpec& spec) {
     out.push_back({spec.inputs.size() == 1 ? std::string("inputs") : "inputs[" + std::to_string(i) + "]",
                    spec.inputs[i]});
   }
+  if (!spec.scene.mesh.empty()) out.push_back({"scene.mesh", spec.scene.mesh});
   if (!spec.humans.poses.empty()) out.push_back({"humans.poses", spec.humans.poses});
   if (!spec.humans.shapes.empty()) out.push_back({"humans.shapes", spec.humans.shapes});
   for (size_t i = 0; i < spec.humans.bvh.size(); ++i) {

@@ -5,12 +5,21 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace synthfarm::jobs::spec_internal {
 
 void Parser::scene(const Field& field, SceneSpec& out) {
-  static constexpr std::array<std::string_view, 4> kKeys = {"kind", "props", "patterns", "metal"};
+  static constexpr std::array<std::string_view, 5> kKeys = {"kind", "props", "patterns", "metal",
+                                                            "mesh"};
+  static constexpr std::array<std::string_view, 2> kGltfExtensions = {".glb", ".gltf"};
+  std::vector<Field> procedural;  // fields of the generated scene, which a mesh replaces
   mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
+    if (key == "mesh") {
+      set(out.mesh, file_uri(value, kGltfExtensions));
+      return;
+    }
+    procedural.push_back(value);
     if (key == "kind") {
       set(out.kind, choice(value, "scene kind", kSceneKinds, {}));
     } else if (key == "patterns") {
@@ -21,6 +30,11 @@ void Parser::scene(const Field& field, SceneSpec& out) {
       set(out.props, value, {0, 64, true});
     }
   });
+  if (out.mesh.empty()) return;
+  for (const Field& value : procedural) {
+    fail(value, "does not apply with scene.mesh: the mesh is the whole scene (no generated "
+                "room, props or patterns); leave it out or drop scene.mesh");
+  }
 }
 
 void Parser::lighting(const Field& field, LightingSpec& out) {

@@ -54,6 +54,10 @@ inline SurfaceLook look_at(const Scene& scene, const Hit& hit) {
   if (has_pattern(scene, m.pattern)) {
     look.base = eval_pattern(scene.patterns, static_cast<size_t>(m.pattern), hit.point);
   }
+  if (!hit.mesh->colors.empty()) {  // per-vertex colours multiply the base colour (glTF COLOR_0)
+    const Rgb c = hit.albedo();
+    look.base = {look.base.r * c.r, look.base.g * c.g, look.base.b * c.b};
+  }
   const bool textured = texture(m.base_color_texture) || texture(m.metallic_roughness_texture) ||
                         texture(m.emission_texture);
   const std::array<double, 2> uv = textured ? hit.texcoord() : std::array<double, 2>{0, 0};
@@ -82,7 +86,7 @@ inline PrincipledBsdf bsdf_of(const SurfaceLook& look) {
 // Whether a mesh looks the same all over: no texture, pattern or vertex colour varies it.
 inline bool uniform_look(const Scene& scene, const Mesh& mesh) {
   const Material* m = material_of(scene, mesh);
-  if (m == nullptr) return mesh.colors.empty();
+  if (m == nullptr || !mesh.colors.empty()) return mesh.colors.empty();
   return !has_pattern(scene, m->pattern) && !texture_of(scene, m->base_color_texture) &&
          !texture_of(scene, m->metallic_roughness_texture) &&
          !texture_of(scene, m->emission_texture);

@@ -17,6 +17,7 @@
 #include "base/rng.h"
 #include "jobs/people.h"
 #include "jobs/scene.h"
+#include "jobs/scene_mesh.h"
 #include "jobs/spec.h"
 #include "render/scene.h"
 
@@ -79,9 +80,12 @@ Vec3 centre_of_people(const std::vector<Person>& humans);
 
 // Sets scene.camera: up to 8 draws of field of view, eye height and distance from
 // `group_centre` along `camera_azimuth`, keeping the one with the most people fully in
-// frame (camera.keep_in_frame "humans"), then the depth of field.
+// frame (camera.keep_in_frame "humans"), then the depth of field. In a scene mesh
+// (`fixed`), up to 32 draws, the later ones swinging round the people and then coming
+// closer, and a draw counts only when the eye is over the floor, clear of the mesh and
+// sees `group_centre` (scene_mesh.h); when none does, the best is kept all the same.
 void frame_camera(const JobSpec& spec, uint64_t seed, double camera_azimuth, Vec3 group_centre,
-                  const People& people, render::Scene& scene);
+                  const People& people, const SceneMesh* fixed, render::Scene& scene);
 
 // ---------------------------------------------------------------------------------------
 // Structure (structure.cpp): the scene's kind, and the room, outdoor ground or studio
@@ -133,8 +137,18 @@ void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* asse
                      render::Scene& scene);
 
 // Area lights (rooms: under the top of the walls at `structure_top`; studios: softboxes by
-// the camera) and lamps, around the people's centre `group_centre`.
+// the camera) and lamps, around the people's centre `group_centre`. In a scene mesh
+// (`fixed`), area lights hang under the surface above them, lamps stay under it, and a
+// light that does not see the people (behind a wall) is left out.
 void add_lights(const JobSpec& spec, uint64_t seed, render::Scene& scene, double structure_top,
-                Vec3 group_centre, const render::Camera& camera);
+                Vec3 group_centre, const render::Camera& camera, const SceneMesh* fixed);
+
+// ---------------------------------------------------------------------------------------
+// Scene mesh (fixed_mesh.cpp): the spec's scene.mesh in place of structure and props.
+
+// The scene mesh's parts as the structure's instances: its floor ("scene mesh floor",
+// SemanticClass::kFloor) and the rest ("scene mesh", kWall), their materials, textures and
+// shapes appended to `scene` (the parts' indices moved to match).
+std::vector<PendingInstance> mesh_structure(const SceneMesh& mesh, render::Scene& scene);
 
 }  // namespace synthfarm::jobs::scene_gen
