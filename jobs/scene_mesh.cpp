@@ -170,7 +170,13 @@ tl::expected<std::shared_ptr<const SceneMesh>, std::string> load_scene_mesh(std:
         name, lo.x, hi.x, lo.y, hi.y, lo.z, hi.z));
   }
 
-  // Occupancy: every triangle sampled at half a cell or closer.
+  // Occupancy: every triangle sampled at half a cell or closer. A dense fused mesh gives
+  // several samples per cell: they are folded together as they pile up.
+  auto fold = [&cells = mesh->cells_] {
+    std::sort(cells.begin(), cells.end());
+    cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
+  };
+  size_t fold_at = size_t{1} << 22;
   for (const Mesh& m : file->scene.meshes) {
     for (size_t t = 0; t < m.triangle_count(); ++t) {
       const Vec3 a = m.vertex(m.indices[3 * t]), b = m.vertex(m.indices[3 * t + 1]),
@@ -185,10 +191,14 @@ tl::expected<std::shared_ptr<const SceneMesh>, std::string> load_scene_mesh(std:
           mesh->cells_.push_back(key_of(cell_of(p.x), cell_of(p.y), cell_of(p.z)));
         }
       }
+      if (mesh->cells_.size() >= fold_at) {
+        fold();
+        fold_at = std::max(fold_at, 2 * mesh->cells_.size());
+      }
     }
   }
-  std::sort(mesh->cells_.begin(), mesh->cells_.end());
-  mesh->cells_.erase(std::unique(mesh->cells_.begin(), mesh->cells_.end()), mesh->cells_.end());
+  fold();
+  mesh->cells_.shrink_to_fit();
 
   // Parts: each mesh split into its floor (kFloor) and the rest (kWall); a mesh placed from
   // a shared shape stays whole (kWall).

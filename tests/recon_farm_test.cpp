@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -151,6 +152,22 @@ TEST(ReconFarm, ARenderedDatasetsDepthFusesIntoAClosedMesh) {
   bool listed = false;
   for (const json& o : fused_manifest["objects"]) listed = listed || o["key"] == "meshes/00000000.glb";
   EXPECT_TRUE(listed) << fused_manifest;
+
+  // The fused mesh is the scene of the next dataset (scene.mesh): people stand in it, the
+  // camera looks at them from inside it, and its floor and the rest are labelled.
+  const std::string in_mesh = farm.submit(
+      "name: inroom\nsamples: 2\nseed: 4\ncamera: {resolution: [96, 72]}\nrender: {spp: 1, max_bounces: 0}\n"
+      "humans: {count: 1, motion: static}\nscene: {mesh: file://" + (root / "meshes/00000000.glb").string() + "}\n");
+  ASSERT_EQ(farm.wait(in_mesh, std::chrono::seconds(180))["state"], "done") << farm.logs();
+  for (const char* sample : {"samples/00000000.json", "samples/00000001.json"}) {
+    const json j = json::parse(slurp(farm.out_root() / in_mesh / sample));
+    EXPECT_EQ(j["scene"]["kind"], "mesh") << j["scene"];
+    EXPECT_EQ(j["scene"]["mesh"], "file://" + (root / "meshes/00000000.glb").string());
+    std::map<std::string, int> pixels;
+    for (const json& instance : j["instances"]) pixels[instance["name"]] += instance["visible_pixels"].get<int>();
+    EXPECT_GT(pixels["person"], 0) << sample;
+    EXPECT_GT(pixels["scene mesh floor"] + pixels["scene mesh"], 96 * 72 / 4) << sample;
+  }
 
   // A capture whose frame names a depth map that is not there: the shard fails naming it.
   const fs::path capture = farm.dir() / "capture" / "poses.json";
