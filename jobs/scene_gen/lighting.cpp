@@ -29,6 +29,9 @@ double under_surface(const SceneMesh& mesh, Vec3 p, double gap) {
 
 // Whether a light at `p` in the scene mesh reaches the people (1 m above their centre on
 // the floor) with no surface between: lights behind walls are left out.
+// Draws of a light's place in a scene mesh before it is left out.
+constexpr int kLightTries = 16;
+
 bool lights_people(const SceneMesh& mesh, Vec3 p, Vec3 centre) {
   return mesh.line_of_sight(p, centre + Vec3{0, 0, 1.0});
 }
@@ -96,7 +99,16 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
       // Just under the top of the walls (a scene mesh: the surface above), above a point
       // near the people, facing down.
       light.position = centre + Vec3{uniform(rng, -2.5, 2.5), uniform(rng, -2.5, 2.5), structure_top - 0.05};
-      if (fixed != nullptr) light.position.z = under_surface(*fixed, light.position, 0.05);
+      if (fixed != nullptr) {
+        // Under the surface above; drawn again nearer the people while behind a wall.
+        double reach = 2.5;
+        for (int tries = 1;; ++tries) {
+          light.position.z = under_surface(*fixed, light.position, 0.05);
+          if (lights_people(*fixed, light.position - Vec3{0, 0, 0.05}, centre) || tries == kLightTries) break;
+          reach *= 0.85;
+          light.position = centre + Vec3{uniform(rng, -reach, reach), uniform(rng, -reach, reach), 0};
+        }
+      }
       light.direction = {0, 0, -1};
       const double yaw = uniform(rng, 0, kPi);
       const Vec3 u{portable_cos(yaw), portable_sin(yaw), 0}, v{-u.y, u.x, 0};
@@ -132,6 +144,22 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
     const double bearing = uniform(rng, 0, 2 * kPi);
     light.position = centre + Vec3{portable_cos(bearing), portable_sin(bearing), 0} * uniform(rng, 1.0, 3.5) +
                      Vec3{0, 0, uniform(rng, 2.0, 3.2)};
+    if (fixed != nullptr) {
+      // Under the surface above, clear of walls and seeing the people: drawn again nearer
+      // the people until it is.
+      double reach = 3.5;
+      for (int tries = 1;; ++tries) {
+        light.position.z = std::min(light.position.z, under_surface(*fixed, light.position, 0.15));
+        if ((fixed->clear(light.position, 0.1) && lights_people(*fixed, light.position, centre)) ||
+            tries == kLightTries) {
+          break;
+        }
+        reach *= 0.85;
+        const double turn = uniform(rng, 0, 2 * kPi);
+        light.position = centre + Vec3{portable_cos(turn), portable_sin(turn), 0} * uniform(rng, 0.5, reach) +
+                         Vec3{0, 0, uniform(rng, 2.0, 3.2)};
+      }
+    }
     if (rng.next_below(2) == 0) {
       light.kind = Light::Kind::kPoint;
     } else {
@@ -140,10 +168,8 @@ void add_lights(const JobSpec& spec, uint64_t seed, Scene& scene, double structu
       light.outer_cone_deg = uniform(rng, 20, 45);
       light.inner_cone_deg = light.outer_cone_deg * uniform(rng, 0.4, 0.9);
     }
-    if (fixed != nullptr) {
-      // Below the surface above (a ceiling lower than the drawn height), clear of walls.
-      light.position.z = std::min(light.position.z, under_surface(*fixed, light.position, 0.15));
-      if (!fixed->clear(light.position, 0.1) || !lights_people(*fixed, light.position, centre)) continue;
+    if (fixed != nullptr && !(fixed->clear(light.position, 0.1) && lights_people(*fixed, light.position, centre))) {
+      continue;  // no place found
     }
     scene.lights.push_back(light);
   }

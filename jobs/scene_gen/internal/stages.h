@@ -139,7 +139,8 @@ void add_sun_and_sky(const JobSpec& spec, uint64_t seed, const SceneAssets* asse
 // Area lights (rooms: under the top of the walls at `structure_top`; studios: softboxes by
 // the camera) and lamps, around the people's centre `group_centre`. In a scene mesh
 // (`fixed`), area lights hang under the surface above them, lamps stay under it, and a
-// light that does not see the people (behind a wall) is left out.
+// light that does not see the people (behind a wall) is drawn again nearer them, up to 16
+// times, then left out.
 void add_lights(const JobSpec& spec, uint64_t seed, render::Scene& scene, double structure_top,
                 Vec3 group_centre, const render::Camera& camera, const SceneMesh* fixed);
 
