@@ -143,7 +143,7 @@ TEST(SceneMeshTest, PeopleCameraAndLightsKeepToTheRoom) {
     seen += scene.humans.empty() ? 0 : 1;
   }
   EXPECT_GE(people, drawn * 9 / 10) << "people drawn but left out for want of floor";
-  EXPECT_GT(lights, 40) << "lights behind walls are dropped, not all of them";
+  EXPECT_GE(lights, 40 * 4 * 3 / 4) << "a light drawn behind a wall is drawn again, not dropped";
   EXPECT_EQ(seen, 40);
 
   // The same inputs give the same scene.
