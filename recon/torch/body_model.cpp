@@ -94,8 +94,8 @@ BodyModel BodyModel::create() {
   const int64_t n = static_cast<int64_t>(bindings.size());
   std::vector<int64_t> all(n);
   for (int64_t v = 0; v < n; ++v) all[v] = v;
-  m.all_ = m.make_set(all);
-  m.face_ = m.make_set(std::vector<int64_t>(topo.face_keypoints.begin(), topo.face_keypoints.end()));
+  m.all_ = m.subset(all);
+  m.face_ = m.subset(std::vector<int64_t>(topo.face_keypoints.begin(), topo.face_keypoints.end()));
   // Vertices that can be the lowest or the highest: near the soles or the skull top of the
   // neutral body (the shape changes proportions smoothly; the test checks the scale).
   const humans::RestBody neutral = humans::build_rest_body(humans::Shape{});
@@ -105,7 +105,7 @@ BodyModel BodyModel::create() {
     const double z = neutral.vertices[v].z;
     if (z < 0.01 * height || z > 0.99 * height) extremes.push_back(v);
   }
-  m.extremes_ = m.make_set(extremes);
+  m.extremes_ = m.subset(extremes);
   // Tree levels for forward kinematics.
   std::array<int, kJoints> depth{};
   int max_depth = 0;
@@ -122,7 +122,7 @@ BodyModel BodyModel::create() {
   return m;
 }
 
-VertexSet BodyModel::make_set(const std::vector<int64_t>& vertices) const {
+VertexSet BodyModel::subset(const std::vector<int64_t>& vertices) const {
   const auto bindings = humans::vertex_bindings();
   const humans::Topology& topo = humans::topology();
   const int64_t n = static_cast<int64_t>(vertices.size());

@@ -71,6 +71,8 @@ class BodyModel {
   const VertexSet& all() const { return all_; }
   const VertexSet& face() const { return face_; }      // the 5 face keypoint vertices
   const VertexSet& extremes() const { return extremes_; }
+  // The template vertices `vertices` as a set (a coarse body for the first rounds of a fit).
+  VertexSet subset(const std::vector<int64_t>& vertices) const;
 
   // Primitives of the clamped shapes.
   Geometry geometry(const Tensor& shape) const;
@@ -88,7 +90,6 @@ class BodyModel {
   Tensor keypoints(const Posed& posed, const Tensor& face_vertices) const;
 
  private:
-  VertexSet make_set(const std::vector<int64_t>& vertices) const;
   Rest rest_from(const Geometry& g, const Tensor& height, const VertexSet& set,
                  const VertexSet& scale_set) const;
 
