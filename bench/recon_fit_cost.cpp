@@ -60,13 +60,8 @@ recon::ImagePerson make_person(uint64_t seed) {
   };
   recon::ImagePerson person;
   person.K = kK;
-  const Vec3 head = posed.position[humans::index(humans::Joint::kHead)];
-  for (int k = 0; k < 5; ++k) {
-    const Vec3 sp = v[humans::topology().face_keypoints[k]];
-    project(sp + normalize(head - sp) * 0.012, &person.keypoints.xyv[3 * k]);
-  }
-  const int joints[12] = {16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8};
-  for (int k = 0; k < 12; ++k) project(posed.position[joints[k]], &person.keypoints.xyv[3 * (5 + k)]);
+  const std::array<Vec3, 17> keypoints = humans::coco_keypoints(v, posed);
+  for (size_t k = 0; k < keypoints.size(); ++k) project(keypoints[k], &person.keypoints.xyv[3 * k]);
   return person;
 }
 

@@ -22,7 +22,6 @@ using namespace synthfarm;
 namespace {
 
 const recon::Intrinsics kCamera{900, 900, 480, 270, 960, 540};
-constexpr int kBodyKeypointJoints[12] = {16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8};
 
 struct Walk {
   std::vector<recon::Keypoints> keypoints;
@@ -41,7 +40,6 @@ Walk make_walk(int frames) {
   const Mat3 r = Mat3::rotation_x(deg_to_rad(-10)) * Mat3::from_rows({0, 1, 0}, {0, 0, -1}, {-1, 0, 0}) *
                  Mat3::rotation_z(deg_to_rad(-20));
   const double speed_m_per_frame = 1.2 / 30;
-  const humans::Topology& topo = humans::topology();
   Walk w;
   for (int f = 0; f < frames; ++f) {
     humans::ClipParams params;
@@ -55,12 +53,8 @@ Walk make_walk(int frames) {
     const double along = 1.5 * std::sin(f * speed_m_per_frame / 1.5);
     const Vec3 t{along, 0.9, 5.0};
     auto place = [&](Vec3 p) { return r * Vec3{-p.x, p.y, p.z} + t; };
-    std::array<Vec3, 17> kp;
-    for (int k = 0; k < 5; ++k) {
-      const Vec3 sp = v[topo.face_keypoints[k]];
-      kp[k] = place(sp + normalize(posed.position[15] - sp) * 0.012);
-    }
-    for (int k = 0; k < 12; ++k) kp[5 + k] = place(posed.position[kBodyKeypointJoints[k]]);
+    std::array<Vec3, 17> kp = humans::coco_keypoints(v, posed);
+    for (Vec3& k : kp) k = place(k);
     recon::Keypoints keypoints;
     for (int k = 0; k < 17; ++k) {
       keypoints.xyv[3 * k] = kCamera.fx * kp[k].x / kp[k].z + kCamera.cx;

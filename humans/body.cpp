@@ -653,6 +653,19 @@ void skin(const RestBody& body, const Posed& posed, std::vector<Vec3>& out) {
   skin_vertices(body.vertices, topology().weights, body.joints, posed, out);
 }
 
+std::array<Vec3, 17> coco_keypoints(std::span<const Vec3> vertices, const Posed& posed) {
+  std::array<Vec3, 17> out;
+  const Vec3 head = posed.position[index(Joint::kHead)];
+  for (size_t k = 0; k < 5; ++k) {
+    const Vec3 skin_point = vertices[topology().face_keypoints[k]];
+    out[k] = skin_point + normalize(head - skin_point) * kFaceKeypointDepth;
+  }
+  for (size_t k = 0; k < kBodyKeypointJoints.size(); ++k) {
+    out[5 + k] = posed.position[index(kBodyKeypointJoints[k])];
+  }
+  return out;
+}
+
 std::vector<Vec3> vertex_normals(std::span<const Vec3> vertices,
                                  std::span<const std::array<uint32_t, 3>> triangles) {
   std::vector<Vec3> n(vertices.size());

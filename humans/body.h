@@ -146,6 +146,23 @@ void skin_vertices(std::span<const Vec3> rest_vertices, std::span<const SkinWeig
 // The posed body mesh.
 void skin(const RestBody& body, const Posed& posed, std::vector<Vec3>& out);
 
+// COCO body keypoints 5..16 (shoulders, elbows, wrists, hips, knees, ankles; COCO order)
+// and the skeleton joints they sit at.
+constexpr std::array<Joint, 12> kBodyKeypointJoints = {
+    Joint::kLeftShoulder, Joint::kRightShoulder, Joint::kLeftElbow, Joint::kRightElbow,
+    Joint::kLeftWrist,    Joint::kRightWrist,    Joint::kLeftHip,   Joint::kRightHip,
+    Joint::kLeftKnee,     Joint::kRightKnee,     Joint::kLeftAnkle, Joint::kRightAnkle};
+// How far under the skin a face keypoint lies, towards the head joint, metres.
+constexpr double kFaceKeypointDepth = 0.012;
+
+// The 17 COCO person keypoints of a posed body, in its frame, COCO order: the five face
+// points (topology().face_keypoints: nose, eyes, ears) kFaceKeypointDepth under the skin
+// towards the head joint, so that one seen at the silhouette (a nose in profile) still
+// projects onto the face; the twelve body points at their joints' centres. `vertices`: the
+// posed body mesh (skin()) of `posed`. The labels of every rendered person (jobs/people.h)
+// and the fitter's model of them (recon/torch/body_model.h) are this.
+std::array<Vec3, 17> coco_keypoints(std::span<const Vec3> vertices, const Posed& posed);
+
 // Outward normals of a mesh (area-weighted vertex normals, unit length).
 std::vector<Vec3> vertex_normals(std::span<const Vec3> vertices,
                                  std::span<const std::array<uint32_t, 3>> triangles);

@@ -25,12 +25,6 @@ namespace {
 
 using humans::Joint;
 
-// COCO body keypoints 5..16 and the skeleton joints they sit at.
-constexpr std::array<Joint, 12> kBodyKeypointJoints = {
-    Joint::kLeftShoulder, Joint::kRightShoulder, Joint::kLeftElbow, Joint::kRightElbow,
-    Joint::kLeftWrist,    Joint::kRightWrist,    Joint::kLeftHip,   Joint::kRightHip,
-    Joint::kLeftKnee,     Joint::kRightKnee,     Joint::kLeftAnkle, Joint::kRightAnkle};
-
 // Body frame (left-handed, see skeleton.h) to the world: mirror x, then turn by yaw.
 struct Placement {
   Mat3 yaw;
@@ -256,26 +250,20 @@ Person build_person(const JobSpec& spec, uint64_t seed, int index, double yaw_de
     for (const Rgb& c : extra.colors) mesh.colors.insert(mesh.colors.end(), {c.r, c.g, c.b});
   }
 
-  // Labels: joints, and COCO keypoints (face ones on the skin, body ones at joint centres).
+  // Labels: joints, and COCO keypoints (face ones just under the skin, body ones at joint
+  // centres: humans::coco_keypoints).
   for (int j = 0; j < humans::kJointCount; ++j) info.joints[j] = place(lifted.position[j]);
-  // Face keypoints: the template vertex (nose tip, eye, ear), taken 12 mm under the skin
-  // towards the head joint, so that a keypoint seen at the silhouette (a nose in profile)
-  // still projects onto the face rather than just beside it.
-  constexpr double kFaceDepth = 0.012;  // metres
-  const Vec3 head = lifted.position[humans::index(Joint::kHead)];
+  const std::array<Vec3, kKeypointCount> keypoints = humans::coco_keypoints(vertices, lifted);
+  for (int k = 0; k < kKeypointCount; ++k) info.keypoints[k] = place(keypoints[k]);
   for (int k = 0; k < 5; ++k) {
-    const Vec3 skin_point = vertices[topo.face_keypoints[k]];
-    info.keypoints[k] = place(skin_point + normalize(head - skin_point) * kFaceDepth);
-    // Seen at a slant the ray crosses more than 12 mm of skin: allow 2.5 times as much
-    // (the head is 15 cm or more deep, so a face seen from behind stays occluded).
-    info.keypoint_radius[k] = 2.5 * kFaceDepth;
+    // Seen at a slant the ray crosses more than the face depth of skin: allow 2.5 times as
+    // much (the head is 15 cm or more deep, so a face seen from behind stays occluded).
+    info.keypoint_radius[k] = 2.5 * humans::kFaceKeypointDepth;
   }
   for (int k = 0; k < 12; ++k) {
-    const int j = humans::index(kBodyKeypointJoints[k]);
-    info.keypoints[5 + k] = place(lifted.position[j]);
     // The surface lies about one radius from the joint centre; 1.5 allows for the
     // elliptical cross-sections (the hip joints sit deep in the pelvis).
-    info.keypoint_radius[5 + k] = 1.5 * body.radius[j];
+    info.keypoint_radius[5 + k] = 1.5 * body.radius[humans::index(humans::kBodyKeypointJoints[k])];
   }
 
   for (const Mesh& m : out.meshes) {

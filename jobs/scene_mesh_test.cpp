@@ -93,7 +93,9 @@ TEST(SceneMeshTest, OccupancyAnswersWhereThereIsFloorWallAndFurniture) {
   std::set<SemanticClass> classes;
   for (const Mesh& m : mesh->parts().meshes) {
     classes.insert(m.semantic);
-    if (m.semantic == SemanticClass::kFloor) EXPECT_EQ(m.colors.size(), m.positions.size());
+    if (m.semantic == SemanticClass::kFloor) {
+      EXPECT_EQ(m.colors.size(), m.positions.size());
+    }
   }
   EXPECT_EQ(classes, (std::set<SemanticClass>{SemanticClass::kFloor, SemanticClass::kWall}));
 }
@@ -138,7 +140,9 @@ TEST(SceneMeshTest, PeopleCameraAndLightsKeepToTheRoom) {
     EXPECT_EQ(scene.instances.size(), scene.humans.size() + 2);
     for (const Mesh& m : scene.meshes) {
       EXPECT_LT(m.material, static_cast<int>(scene.materials.size()));
-      if (m.instance_id == floor.id) EXPECT_FALSE(m.colors.empty());
+      if (m.instance_id == floor.id) {
+        EXPECT_FALSE(m.colors.empty());
+      }
     }
     seen += scene.humans.empty() ? 0 : 1;
   }

@@ -365,7 +365,7 @@ Tensor BodyModel::skin(const Tensor& rest_vertices, const VertexSet& set, const 
 }
 
 Tensor BodyModel::keypoints(const Posed& posed, const Tensor& face_vertices) const {
-  constexpr double kFaceDepth = 0.012;  // metres, as jobs/people.cpp
+  constexpr double kFaceDepth = humans::kFaceKeypointDepth;  // as humans::coco_keypoints
   const Tensor head = posed.position.select(1, jnt(Joint::kHead)).unsqueeze(1);
   const Tensor d = head - face_vertices;
   const Tensor face = face_vertices + d / torch::sqrt((d * d).sum(-1, true)) * kFaceDepth;

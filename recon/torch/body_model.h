@@ -22,7 +22,11 @@
 
 #include <torch/torch.h>
 
+#include <array>
+#include <cstdint>
 #include <vector>
+
+#include "humans/body.h"
 
 namespace synthfarm::recon::torch_fit {
 
@@ -103,7 +107,12 @@ Tensor euler_to_matrix(const Tensor& euler);
 // Rodrigues: axis-angle [..., 3] -> [..., 3, 3], smooth at zero.
 Tensor axis_angle_to_matrix(const Tensor& w);
 
-// The COCO body keypoints' joints (jobs/people.cpp), keypoints 5..16.
-constexpr std::array<int64_t, 12> kBodyKeypointJoints = {16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8};
+// The COCO body keypoints' joints (humans::kBodyKeypointJoints), keypoints 5..16, as
+// indices.
+constexpr std::array<int64_t, 12> kBodyKeypointJoints = [] {
+  std::array<int64_t, 12> out{};
+  for (size_t k = 0; k < out.size(); ++k) out[k] = humans::index(humans::kBodyKeypointJoints[k]);
+  return out;
+}();
 
 }  // namespace synthfarm::recon::torch_fit

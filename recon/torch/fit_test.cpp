@@ -11,6 +11,7 @@
 #include "base/rng.h"
 #include "humans/body.h"
 #include "humans/motion.h"
+#include "recon/torch/fit_testing.h"
 
 namespace synthfarm::recon::torch_fit {
 namespace {
@@ -38,13 +39,8 @@ Truth make_person(uint64_t seed, double yaw_deg) {
   const Vec3 t{0.1, 0.9, 4.0};
   auto place = [&](Vec3 p) { return r * Vec3{-p.x, p.y, p.z} + t; };
   Truth out;
-  const humans::Topology& topo = humans::topology();
-  const Vec3 head = posed.position[15];
-  for (int k = 0; k < 5; ++k) {
-    const Vec3 sp = v[topo.face_keypoints[k]];
-    out.keypoints[k] = place(sp + normalize(head - sp) * 0.012);
-  }
-  for (int k = 0; k < 12; ++k) out.keypoints[5 + k] = place(posed.position[kBodyKeypointJoints[k]]);
+  const std::array<Vec3, 17> keypoints = humans::coco_keypoints(v, posed);
+  for (int k = 0; k < 17; ++k) out.keypoints[k] = place(keypoints[k]);
   for (int j = 0; j < 24; ++j) out.joints[j] = place(posed.position[j]);
   return out;
 }
@@ -63,20 +59,9 @@ ImagePerson observe(const Truth& t) {
   return p;
 }
 
-// Mean joint error after removing the mean (translation), metres.
-double centred_error(const std::array<Vec3, 24>& a, const std::array<Vec3, 24>& b) {
-  Vec3 ca, cb;
-  for (int j = 0; j < 24; ++j) ca = ca + a[j] * (1.0 / 24), cb = cb + b[j] * (1.0 / 24);
-  double e = 0;
-  for (int j = 0; j < 24; ++j) e += length((a[j] - ca) - (b[j] - cb)) / 24;
-  return e;
-}
 
-const TorchPeopleFitter& fitter(int threads) {
-  static auto one = make_torch_fitter(1);
-  static auto two = make_torch_fitter(2);
-  return static_cast<const TorchPeopleFitter&>(*(threads == 1 ? one.value() : two.value()));
-}
+const TorchPeopleFitter& fitter(int threads) { return fit_testing::shared_fitter(threads); }
+using fit_testing::centred_error;
 
 TEST(Fitter, FitsPeopleFromTheirExactKeypoints) {
   std::vector<ImagePerson> people;

@@ -8,16 +8,14 @@
 #include "base/rng.h"
 #include "humans/body.h"
 #include "humans/motion.h"
+#include "recon/torch/fit_testing.h"
 #include "recon/torch/fitter.h"
 
 namespace synthfarm::recon::torch_fit {
 namespace {
 
-const TorchPeopleFitter& seq_fitter(int threads) {
-  static auto one = make_torch_fitter(1);
-  static auto two = make_torch_fitter(2);
-  return static_cast<const TorchPeopleFitter&>(*(threads == 1 ? one.value() : two.value()));
-}
+const TorchPeopleFitter& seq_fitter(int threads) { return fit_testing::shared_fitter(threads); }
+using fit_testing::centred_error;
 
 const Intrinsics kCamera{900, 900, 480, 270, 960, 540};
 
@@ -44,7 +42,6 @@ Walk make_walk(int frames, uint64_t seed) {
                  Mat3::rotation_z(deg_to_rad(-20));
   const Vec3 t{-0.9, 0.9, 5.0};
   auto place = [&](Vec3 p) { return r * Vec3{-p.x, p.y, p.z} + t; };
-  const humans::Topology& topo = humans::topology();
   Walk w;
   for (int f = 0; f < frames; ++f) {
     humans::ClipParams params;
@@ -53,12 +50,8 @@ Walk make_walk(int frames, uint64_t seed) {
     const humans::Posed posed = humans::forward_kinematics(body.joints, pose);
     std::vector<Vec3> v;
     humans::skin(body, posed, v);
-    std::array<Vec3, 17> kp;
-    for (int k = 0; k < 5; ++k) {
-      const Vec3 sp = v[topo.face_keypoints[k]];
-      kp[k] = place(sp + normalize(posed.position[15] - sp) * 0.012);
-    }
-    for (int k = 0; k < 12; ++k) kp[5 + k] = place(posed.position[kBodyKeypointJoints[k]]);
+    std::array<Vec3, 17> kp = humans::coco_keypoints(v, posed);
+    for (Vec3& k : kp) k = place(k);
     Keypoints keypoints;
     for (int k = 0; k < 17; ++k) {
       keypoints.xyv[3 * k] = kCamera.fx * kp[k].x / kp[k].z + kCamera.cx;
@@ -74,13 +67,6 @@ Walk make_walk(int frames, uint64_t seed) {
   return w;
 }
 
-double centred_error(const std::array<Vec3, 24>& a, const std::array<Vec3, 24>& b) {
-  Vec3 ca, cb;
-  for (int j = 0; j < 24; ++j) ca = ca + a[j] * (1.0 / 24), cb = cb + b[j] * (1.0 / 24);
-  double e = 0;
-  for (int j = 0; j < 24; ++j) e += length((a[j] - ca) - (b[j] - cb)) / 24;
-  return e;
-}
 
 TEST(SequenceFit, FitsAWalkAndFillsUnlabelledFrames) {
   const int frames = 36;
