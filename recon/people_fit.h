@@ -37,6 +37,20 @@ struct Intrinsics {
   int width = 0, height = 0;
 };
 
+// The horizontal field of view guessed for an image without intrinsics (fit.fov_deg's
+// default), degrees.
+constexpr double kGuessedFovDeg = 55;
+
+// Whether `k` holds intrinsics to use: finite, fx and fy positive.
+bool usable_intrinsics(const Intrinsics& k);
+
+// `k` when usable; else a pinhole of horizontal field of view `fov_deg` centred on the
+// image of k.width x k.height, or, when the size is unknown too, on the extent of the
+// labelled keypoints (v > 0) of `frames` (each 3 x 17 numbers x, y, v), three times its
+// diagonal wide. One rule for the worker (fit.fov_deg) and the fitter.
+Intrinsics guessed_intrinsics(const Intrinsics& k, std::span<const std::array<double, 3 * kKeypointCount>> frames,
+                              double fov_deg = kGuessedFovDeg);
+
 // A calibrated camera: intrinsics and the world-to-camera transform X_c = R X_w + t.
 struct View {
   Intrinsics K;

@@ -141,11 +141,16 @@ struct ReconRunner::Impl {
                   {"image_id", file.images[p.image].id},
                   {"track_id", p.track_id ? json(*p.track_id) : json(nullptr)}};
     };
+    // An image without K but with its size: the spec's field of view at its centre (the
+    // fitter guesses from the keypoints' extent when the size is unknown too).
+    auto with_guess = [&](const recon::Intrinsics& K) {
+      return K.fx == 0 && K.width > 0 && K.height > 0 ? recon::guessed_intrinsics(K, {}, spec.fit.fov_deg) : K;
+    };
     if (units.kind == recon::CocoUnitKind::kImages) {
       const recon::ImageUnit& image = units.images[unit];
       std::vector<recon::ImagePerson> inputs = recon::image_unit_inputs(file, image);
       for (recon::ImagePerson& person : inputs) {
-        if (person.K.fx == 0) person.K = guessed_camera(person.K, spec.fit.fov_deg);
+        person.K = with_guess(person.K);
       }
       const std::vector<recon::FitResult> fits = fitter->fit_images(inputs);
       for (size_t i = 0; i < fits.size(); ++i) {
@@ -163,7 +168,7 @@ struct ReconRunner::Impl {
       out["instant"] = instant.instant;
     } else {
       const recon::TrackUnit& track = units.tracks[unit];
-      recon::Intrinsics K = track.K.fx == 0 ? guessed_camera(track.K, spec.fit.fov_deg) : track.K;
+      const recon::Intrinsics K = with_guess(track.K);
       const std::vector<recon::FitResult> frames =
           fitter->fit_sequence(recon::track_unit_inputs(file, track), K, spec.fit.fps);
       for (size_t f = 0; f < frames.size(); ++f) {
@@ -260,14 +265,6 @@ struct ReconRunner::Impl {
     objects.emplace_back(jobs::unit_key("meshes", unit, "glb"), std::move(*glb));
     objects.emplace_back(jobs::unit_key("meshes", unit, "json"), summary.dump(1) + "\n");
     return objects;
-  }
-
-  // An image without K: a pinhole at the image centre with the spec's field of view.
-  static recon::Intrinsics guessed_camera(recon::Intrinsics K, double fov_deg) {
-    K.fx = K.fy = 0.5 * K.width / std::tan(0.5 * fov_deg * kPi / 180.0);
-    K.cx = 0.5 * K.width;
-    K.cy = 0.5 * K.height;
-    return K;
   }
 };
 

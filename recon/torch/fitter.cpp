@@ -14,7 +14,6 @@
 namespace synthfarm::recon::torch_fit {
 namespace {
 
-constexpr double kGuessFovDeg = 55;  // people_fit.h: horizontal field of view without intrinsics
 
 // Keypoints with v > 0 but non-finite coordinates count as unlabelled.
 std::array<double, 51> clean(const Keypoints& k) {
@@ -32,30 +31,13 @@ int labelled(const std::array<double, 51>& xyv) {
   return n;
 }
 
-bool usable(const Intrinsics& k) {
-  return std::isfinite(k.fx) && std::isfinite(k.fy) && std::isfinite(k.cx) && std::isfinite(k.cy) && k.fx > 0 && k.fy > 0;
-}
 
 // The image's intrinsics, or a guess from its size (or from the keypoints' extent when the
-// size is unknown too) and a 55-degree horizontal field of view.
+// size is unknown too): recon::guessed_intrinsics.
 Camera camera_for(const Intrinsics& k, const std::array<double, 51>& xyv) {
+  const Intrinsics g = guessed_intrinsics(k, std::span(&xyv, 1));
   Camera c;
-  if (usable(k)) {
-    c.fx = k.fx, c.fy = k.fy, c.cx = k.cx, c.cy = k.cy;
-    return c;
-  }
-  double width = k.width, height = k.height, cx = 0.5 * width, cy = 0.5 * height;
-  if (!(width > 0 && height > 0)) {
-    double lo[2] = {1e300, 1e300}, hi[2] = {-1e300, -1e300};
-    for (int i = 0; i < kKeypointCount; ++i) {
-      if (xyv[3 * i + 2] <= 0) continue;
-      for (int a = 0; a < 2; ++a) lo[a] = std::min(lo[a], xyv[3 * i + a]), hi[a] = std::max(hi[a], xyv[3 * i + a]);
-    }
-    cx = 0.5 * (lo[0] + hi[0]), cy = 0.5 * (lo[1] + hi[1]);
-    width = 3 * std::max(std::hypot(hi[0] - lo[0], hi[1] - lo[1]), 1.0);
-  }
-  c.fx = c.fy = 0.5 * width / std::tan(0.5 * kGuessFovDeg * 3.14159265358979323846 / 180.0);
-  c.cx = cx, c.cy = cy;
+  c.fx = g.fx, c.fy = g.fy, c.cx = g.cx, c.cy = g.cy;
   return c;
 }
 
@@ -192,7 +174,7 @@ FitResult TorchPeopleFitter::fit_multiview(std::span<const Keypoints> keypoints,
   for (size_t v = 0; v < views.size(); ++v) {
     Observation o;
     o.xyv = clean(keypoints[v]);
-    if (labelled(o.xyv) == 0 || !usable(views[v].K)) continue;
+    if (labelled(o.xyv) == 0 || !usable_intrinsics(views[v].K)) continue;
     o.camera = camera_for(views[v]);
     total += labelled(o.xyv);
     used.push_back(v);

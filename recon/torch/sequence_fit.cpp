@@ -49,7 +49,6 @@ constexpr double kSeqCanonicalPx = 400;  // residuals scaled to a person this ta
 constexpr double kPoseWeight = 3, kLimitWeight = 1e4, kShapeWeight = 1.5;  // fit.h's last round
 constexpr double kJointSmoothing = 2000;  // per joint, per (metre / (1/30 s)^2)^2
 constexpr double kAngleSmoothing = 20;    // per angle, per (radian / (1/30 s)^2)^2
-constexpr double kGuessFovDeg = 55;
 
 using Xyv = std::array<double, 51>;
 
@@ -81,25 +80,7 @@ double diagonal_px(const Xyv& xyv) {
 // The track's intrinsics: the given ones, or a 55-degree guess from the image size, or from
 // the extent of every frame's keypoints when the size is unknown too (people_fit.h).
 Intrinsics track_intrinsics(const Intrinsics& k, const std::vector<Xyv>& frames) {
-  const bool usable = std::isfinite(k.fx) && std::isfinite(k.fy) && std::isfinite(k.cx) && std::isfinite(k.cy) &&
-                      k.fx > 0 && k.fy > 0;
-  if (usable) return k;
-  Intrinsics out = k;
-  double width = k.width, cx = 0.5 * k.width, cy = 0.5 * k.height;
-  if (!(k.width > 0 && k.height > 0)) {
-    double lo[2] = {1e300, 1e300}, hi[2] = {-1e300, -1e300};
-    for (const Xyv& xyv : frames)
-      for (int i = 0; i < kKeypointCount; ++i) {
-        if (xyv[3 * i + 2] <= 0) continue;
-        for (int a = 0; a < 2; ++a) lo[a] = std::min(lo[a], xyv[3 * i + a]), hi[a] = std::max(hi[a], xyv[3 * i + a]);
-      }
-    if (hi[0] < lo[0]) lo[0] = lo[1] = hi[0] = hi[1] = 0;
-    cx = 0.5 * (lo[0] + hi[0]), cy = 0.5 * (lo[1] + hi[1]);
-    width = 3 * std::max(std::hypot(hi[0] - lo[0], hi[1] - lo[1]), 1.0);
-  }
-  out.fx = out.fy = 0.5 * width / std::tan(0.5 * kGuessFovDeg * kPi / 180.0);
-  out.cx = cx, out.cy = cy;
-  return out;
+  return guessed_intrinsics(k, frames);
 }
 
 // The keyframes' fits with front/back flips replaced by their nearest agreeing neighbour's
