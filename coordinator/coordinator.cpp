@@ -26,7 +26,9 @@
 #include "coordinator/api_json.h"
 #include "coordinator/coordinator_testing.h"
 #include "coordinator/farm_view.h"
+#include "coordinator/history.h"
 #include "coordinator/http_server.h"
+#include "coordinator/metrics_text.h"
 #include "coordinator/finalizer.h"
 #include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
@@ -348,6 +350,14 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     add_route("GET", "/api/workers", Access::kViewer, "/api/workers",
               [this](Req, Res res, Who) { reply_json(res, 200, {{"workers", workers_json()}}); });
     add_route("GET", "/api/events", Access::kViewer, "/api/events", [this](Req, Res res, Who) { events(res); });
+    add_route("GET", "/api/history", Access::kViewer, "/api/history",
+              [this](Req req, Res res, Who) { history(req, res, ""); });
+    add_route("GET", R"(/api/jobs/([^/]+)/history)", Access::kViewer, "/api/jobs/example-000000/history",
+              [this](Req req, Res res, Who) { history(req, res, req.matches[1]); });
+    // The charts' library, from the system (Debian's libjs-chart.js), beside the assets.
+    if (!options_.chart_js_dir.empty() && !server_->set_mount_point("/vendor/chart.js", options_.chart_js_dir)) {
+      spdlog::warn("Chart.js not found in {}; the dashboard's charts are off", options_.chart_js_dir);
+    }
     if (!options_.web_dir.empty() && !server_->set_mount_point("/", options_.web_dir)) {
       spdlog::warn("dashboard assets not found in {}; the API still works", options_.web_dir);
     }
@@ -649,7 +659,8 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
              {{"samples_per_sec", view_.total_samples_per_sec(now)},
               {"shards_pending", pending},
               {"workers_alive", alive},
-              {"jobs_by_state", jobs_by_state}}}};
+              {"jobs_by_state", jobs_by_state}}},
+            {"history", history_.farm_tail()}};
   }
 
   void events(httplib::Response& res) {
@@ -668,51 +679,20 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   }
 
   void metrics(httplib::Response& res) {
-    int64_t now = clock_->wall_ms();
-    std::string out;
-    auto gauge = [&](const char* name, const char* help, const char* type) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    };
     auto redis = redis_.acquire();
     queue::Queue queue(*redis, keys_);
-    // Every read here is O(1) in the number of jobs: a scrape costs the same with ten
-    // jobs in Redis as with a million.
-    auto counts = queue.job_counts();
-    gauge("synthfarm_redis_up", "1 when the coordinator can reach Redis.", "gauge");
-    out += fmt::format("synthfarm_redis_up {}\n", counts ? 1 : 0);
-    if (counts) {
-      // Every state, 0 included, so that no series comes and goes with its jobs.
-      gauge("synthfarm_jobs", "Jobs by state.", "gauge");
-      for (const auto& [state, n] : counts->by_state) out += fmt::format("synthfarm_jobs{{state=\"{}\"}} {}\n", state, n);
-    }
-    if (auto p = queue.pending_shards()) {
-      gauge("synthfarm_shards_pending", "Shards waiting in the queue (the autoscaling signal).", "gauge");
-      out += fmt::format("synthfarm_shards_pending {}\n", *p);
-    }
-    if (auto l = queue.leased_shards()) {
-      gauge("synthfarm_shards_leased", "Shards held by workers.", "gauge");
-      out += fmt::format("synthfarm_shards_leased {}\n", *l);
-    }
-    if (auto s = queue.samples_rendered()) {
-      gauge("synthfarm_samples_completed_total", "Samples in shards whose completion Redis accepted.", "counter");
-      out += fmt::format("synthfarm_samples_completed_total {}\n", *s);
-    }
-    auto workers = view_.workers(now);
-    gauge("synthfarm_workers_alive", "Workers heard from in the last 5 s.", "gauge");
-    out += fmt::format("synthfarm_workers_alive {}\n", std::count_if(workers.begin(), workers.end(), [](auto& w) { return w.alive; }));
-    gauge("synthfarm_samples_per_second", "Farm throughput over the last 10 s.", "gauge");
-    out += fmt::format("synthfarm_samples_per_second {:.3f}\n", view_.total_samples_per_sec(now));
-    gauge("synthfarm_telemetry_messages_total", "Telemetry messages received.", "counter");
-    out += fmt::format("synthfarm_telemetry_messages_total {}\n", telemetry_messages_.load());
-    gauge("synthfarm_telemetry_malformed_total", "Telemetry messages that did not decode.", "counter");
-    out += fmt::format("synthfarm_telemetry_malformed_total {}\n", telemetry_malformed_.load());
-    gauge("synthfarm_telemetry_rejected_total", "Telemetry connections refused: CURVE key not in --curve-workers.", "counter");
-    out += fmt::format("synthfarm_telemetry_rejected_total {}\n", receiver_->rejected());  // thread-safe
-    gauge("synthfarm_jobs_finalized_total", "Jobs this coordinator finalized since it started.", "counter");
-    out += fmt::format("synthfarm_jobs_finalized_total {}\n", jobs_finalized_.load());
-    gauge("synthfarm_leases_reaped_total", "Expired leases this coordinator put back in the queue.", "counter");
-    out += fmt::format("synthfarm_leases_reaped_total {}\n", leases_reaped_.load());
-    res.set_content(out, "text/plain; version=0.0.4");
+    const CoordinatorCounters counters{telemetry_messages_.load(), telemetry_malformed_.load(),
+                                       receiver_->rejected(), jobs_finalized_.load(), leases_reaped_.load()};
+    res.set_content(prometheus_text(queue, view_, clock_->wall_ms(), counters), "text/plain; version=0.0.4");
+  }
+
+  // GET /api/history[?range=all] and GET /api/jobs/{id}/history[?range=all] (history.h).
+  void history(const httplib::Request& req, httplib::Response& res, const std::string& job_id) {
+    const bool coarse = req.get_param_value("range") == "all";
+    if (job_id.empty()) return reply_json(res, 200, history_.farm_json(coarse));
+    auto series = history_.job_json(job_id, coarse);
+    if (!series) return reply_error(res, 404, "no history for job " + job_id + " on this coordinator");
+    reply_json(res, 200, *series);
   }
 
   // ---- background loops -------------------------------------------------------------
@@ -793,6 +773,10 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
       spdlog::warn("reaper: {} expired lease(s) put back at the head of the queue, {} dead-lettered",
                    reaped->requeued, reaped->dead);
     }
+    if (const int64_t now = clock_->wall_ms(); history_.due(now)) {
+      sample_history(history_, queue, view_, now, history_last_ms_);
+      history_last_ms_ = now;
+    }
     auto ready = queue.finalizable();
     if (!ready) return tl::unexpected(ready.error());
     for (const auto& id : *ready) {
@@ -864,6 +848,8 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   std::mutex stores_mutex_;
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
+  History history_{options_.history_interval_ms};                         // thread-safe
+  int64_t history_last_ms_ = 0;                                           // housekeeping thread only
   bool redis_checked_ = false;                                           // start(), then housekeeping thread
   std::atomic<bool> refused_{false};  // Redis refused us (credentials, eviction policy): exit 1
 };

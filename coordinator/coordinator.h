@@ -31,9 +31,11 @@ struct CoordinatorOptions {
   // empty: the storage root alone. A spec naming anything else gets 400.
   std::vector<std::string> allow_storage;
   std::string web_dir;                        // dashboard assets
+  std::string chart_js_dir = "/usr/share/javascript/chart.js";  // Chart.js (libjs-chart.js), /vendor/chart.js/
   queue::RedisEndpoint redis;
   std::string key_prefix = "sf";
   int64_t housekeeping_ms = 500;  // reaper and finalizer period
+  int64_t history_interval_ms = 5000;  // the dashboard's time series: one sample per (history.h)
   // Several coordinators serve this farm: share the live view (workers, progress,
   // throughput) through the Redis stream <prefix>:telemetry (telemetry_relay.h).
   bool shared_view = false;

@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
                  "storage a job may write to and read inputs from (repeat for several; default: --storage-root)")
       ->envname("SYNTHFARM_ALLOW_STORAGE")
       ->delimiter(',');
+  app.add_option("--chart-js", options.chart_js_dir, "Chart.js directory (Debian's libjs-chart.js), for the dashboard's charts")
+      ->capture_default_str();
   app.add_option("--web", options.web_dir, "dashboard assets directory")
       ->envname("SYNTHFARM_WEB")
       ->capture_default_str();
@@ -152,6 +154,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-samples-per-hour", options.max_samples_per_hour,
                  "samples submitted per token and hour, admins exempt; more get 429 (0: no limit)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--history-interval-ms", options.history_interval_ms,
+                 "one sample of the dashboard's time series per this many ms (the last hour kept at it; "
+                 "taken on the housekeeping pass, every 500 ms)")
+      ->check(CLI::Range(int64_t{500}, int64_t{600000}))
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

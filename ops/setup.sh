@@ -21,6 +21,7 @@ build_pkgs=(
   libtorch-dev libopenblas0-pthread # learned camera models (the reference BLAS is ~10x slower)
   libnanoflann-dev                  # scan fitting's nearest neighbours (k-d tree, header only)
   libgtest-dev libgmock-dev libexpected-dev
+  libjs-chart.js                    # the dashboard's charts (served by the coordinator)
 )
 test_pkgs=(
   chromium chromium-driver          # dashboard browser tests (headless, WebDriver)

@@ -198,6 +198,61 @@ TEST(Dashboard, AFittingJobShowsItsTaskAndItsResidual) {
   EXPECT_EQ(browser.wait_for(text_of(row + " .c-rate"), "2.5 px", std::chrono::seconds(20)), "2.5 px");
 }
 
+// The charts draw the series the coordinator kept: a page opened after a job has run shows
+// the whole series from the farm's first sample (here at 500 ms a point, 20 s of run for
+// the ten minutes at 5 s), the job's throughput and its samples done, then grows
+// live from the stream; "Since start" loads the per-minute series.
+TEST(Dashboard, ChartsDrawTheSeriesTheCoordinatorKept) {
+  Farm farm({.workers = 1, .threads = 1, .coordinator_args = {"--history-interval-ms", "500"}});
+  const std::string id = farm.submit(
+      "name: charted\nsamples: 16\nshard_size: 4\ncamera: {resolution: [64, 48]}\nrender: {spp: 2}\n");
+  ASSERT_EQ(farm.wait(id)["state"], "done") << farm.logs();
+  json before;
+  for (int i = 0; i < 100 && (before.is_null() || before["t"].size() < 40); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    before = farm.get("/api/history").second;
+  }
+  ASSERT_GE(before["t"].size(), 40u) << before;
+  const int64_t first_t = before["t"][0];
+
+  WebDriver browser(farm.dir());
+  browser.open(farm.login_url());
+  EXPECT_EQ(browser.wait_for(text_of("[data-testid=conn-status]"), "live", std::chrono::seconds(20)), "live");
+  const std::string rate = "document.querySelector('[data-testid=farm-chart-rate]')";
+  EXPECT_EQ(browser.wait_for("return Number(" + rate + ".dataset.firstT);", first_t, std::chrono::seconds(20)),
+            first_t)
+      << "the chart starts where the coordinator's series starts";
+  EXPECT_GE(browser.run("return Number(" + rate + ".dataset.points);").get<int>(),
+            static_cast<int>(before["t"].size()));
+  EXPECT_GT(browser.run("return JSON.parse(" + rate + ".dataset.max)[0];").get<double>(), 0)
+      << "the job's throughput is in the series";
+  // Live: snapshots append the newest points.
+  const int64_t last_t = browser.run("return Number(" + rate + ".dataset.lastT);");
+  EXPECT_EQ(browser.wait_for("return Number(" + rate + ".dataset.lastT) > " + std::to_string(last_t) + ";", true,
+                             std::chrono::seconds(10)),
+            true);
+
+  // The job's chart: its samples done end at 16.
+  browser.run("document.querySelector('[data-job-id=\"" + id + "\"]').click(); return null;");
+  const std::string job_chart = "document.querySelector('[data-testid=job-chart]')";
+  EXPECT_EQ(browser.wait_for("const c = " + job_chart + "; return c && c.dataset.last ? JSON.parse(c.dataset.last)[1] : null;",
+                             16, std::chrono::seconds(20)),
+            16);
+  EXPECT_GT(browser.run("return JSON.parse(" + job_chart + ".dataset.max)[0];").get<double>(), 0);
+
+  // Since start: the per-minute series, as the server has it.
+  browser.run("document.querySelector('[data-testid=farm-range-all]').click(); return null;");
+  const size_t minutes = farm.get("/api/history?range=all").second["t"].size();
+  EXPECT_EQ(browser.wait_for("return document.querySelector('[data-testid=farm-range-all]').getAttribute('aria-pressed');",
+                             "true", std::chrono::seconds(5)),
+            "true");
+  EXPECT_EQ(browser.wait_for("return Number(" + rate + ".dataset.points) <= " + std::to_string(minutes + 1) + ";",
+                             true, std::chrono::seconds(10)),
+            true)
+      << "the hour's " << before["t"].size() << " points gave way to the run's " << minutes << " minute(s)";
+  browser.screenshot(std::filesystem::path(SYNTHFARM_BINARY_DIR) / "dashboard-charts.png");
+}
+
 // Without a session the dashboard asks for a token; a wrong one is refused with the
 // server's message, the right one opens the page.
 TEST(Dashboard, AsksForATokenOnce) {

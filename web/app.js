@@ -21,30 +21,36 @@
 //   job_detail.js   job selection and the job detail panel
 //   job_actions.js  job-control buttons in the detail panel
 //   submit.js       spec submission form
+//   charts.js       the farm's and the selected job's time series (Chart.js)
 //   session.js      login (token, login link or session cookie) and the CSRF header
 
 import { startLive } from './api.js';
 import { ensureSession } from './session.js';
-import { state, storeData } from './state.js';
+import { ACTIVE_STATES, state, storeData } from './state.js';
 import { renderConn, renderTotals } from './header.js';
 import { initJobs, renderJobs } from './jobs.js';
 import { initWorkers, renderWorkers } from './workers.js';
 import { initDetail, readHash, refreshDetail, renderDetail, selectJob } from './job_detail.js';
 import { initSubmit } from './submit.js';
+import { addFarmPoint, initCharts, showJobChart, startCharts } from './charts.js';
 
 function render() {
   renderTotals();
   renderJobs();
   renderWorkers();
   renderDetail();
+  const selected = state.selected ? state.jobsById.get(state.selected) : null;
+  showJobChart(state.selected, Boolean(selected && ACTIVE_STATES.has(selected.state)));
 }
 
 function applyData(data) {
   storeData(data);
   render();
   refreshDetail(false);
+  if (data.history) addFarmPoint(data.history);
 }
 
+initCharts();
 initJobs({ select: selectJob });
 initDetail({ renderAll: render });
 initSubmit({ select: selectJob });
@@ -61,6 +67,7 @@ setInterval(() => {
 // Nothing is fetched before the page may call the API (a login link's #login= is consumed
 // here, before the job selection reads the hash).
 await ensureSession();
+startCharts();
 render();
 const initial = readHash();
 if (initial) selectJob(initial);

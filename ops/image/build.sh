@@ -103,7 +103,8 @@ for soname in "${needed[@]}"; do
   libraries+=("$owner")
 done
 mapfile -t libraries < <(printf '%s\n' "${libraries[@]}" | sort -u)
-extras=(tini dash findutils ca-certificates base-files base-passwd)
+# libjs-chart.js: the dashboard's charts, which the coordinator serves from the system.
+extras=(tini dash findutils ca-certificates base-files base-passwd libjs-chart.js)
 installer=(dpkg coreutils sed grep diffutils libc-bin perl-base)
 mapfile -t packages < <(printf '%s\n' "${libraries[@]}" "${extras[@]}" "${installer[@]}" | sort -u)
 say "libraries the programs link (${#needed[@]}) come from: ${libraries[*]}"
