@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/coco.h"
+#include "jobs/dataset_card.h"
 #include "jobs/manifest.h"
 #include "jobs/sharding.h"
 
@@ -13,12 +14,20 @@ namespace synthfarm::coordinator {
 
 namespace {
 
-// Feeds a shard's sample JSONs to the COCO builder, in key order (sample, then frame). Each
-// JSON is checked against its manifest entry; the image's file is its PNG preview, or its
-// EXR when the job wrote no preview.
+// What the sample JSONs are read for: the COCO files, the dataset card, or both.
+struct SampleReaders {
+  jobs::coco::DatasetBuilder* coco = nullptr;  // output.labels lists coco
+  jobs::DatasetCard* card = nullptr;           // it lists sample_json (or coco)
+};
+
+// Feeds a shard's sample JSONs to the COCO builder and the card, in key order (sample,
+// then frame), each parsed once and dropped before the next is read. Each JSON is checked
+// against its manifest entry; the image's file is its PNG preview, or its EXR when the job
+// wrote no preview. A JSON that does not parse fails the COCO files (they would be wrong)
+// but is only counted as skipped by the card.
 tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& store,
                                                  const jobs::ShardManifest& shard,
-                                                 jobs::coco::DatasetBuilder& builder) {
+                                                 const SampleReaders& readers) {
   std::set<std::string_view> keys;
   std::vector<const jobs::ManifestEntry*> jsons;
   for (const auto& o : shard.objects) {
@@ -34,11 +43,14 @@ tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& sto
       return tl::unexpected(
           fmt::format("{}: size or sha256 differs from its shard manifest", o->key));
     }
+    const nlohmann::json sample = nlohmann::json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
+    if (readers.card != nullptr) readers.card->add_parsed(sample, o->key);
+    if (readers.coco == nullptr) continue;
     const std::string stem = o->key.substr(0, o->key.size() - std::string_view(".json").size());
     const std::string file_name = keys.count(stem + ".png")   ? stem + ".png"
                                   : keys.count(stem + ".jpg") ? stem + ".jpg"
                                                               : stem + ".exr";
-    auto added = builder.add_image(*bytes, file_name, o->key);
+    auto added = readers.coco->add_parsed_image(sample, file_name, o->key);
     if (!added) return added;
   }
   return {};
@@ -117,15 +129,19 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   json missing = json::array();
   json spec = json::parse(spec_json);
   const json* labels = spec.contains("output") ? &spec["output"]["labels"] : nullptr;
-  const bool write_coco = labels != nullptr && labels->is_array() &&
-                          std::find(labels->begin(), labels->end(), "coco") != labels->end();
+  auto lists = [&](const char* label) {
+    return labels != nullptr && labels->is_array() && std::find(labels->begin(), labels->end(), label) != labels->end();
+  };
+  // A reconstruction job's spec has no labels: neither COCO files nor a card.
+  const bool write_coco = lists("coco");
+  const bool write_card = lists("sample_json") || write_coco;
   const bool fitted = spec.value("task", "render") == "fit_people";
   FitFiles fits;
-  // The annotation files carry no time: finalizing twice writes the same bytes.
-  jobs::coco::DatasetBuilder coco(json({{"description", job.name},
-                                        {"job", job.id},
-                                        {"software", fmt::format("synthfarm {}", SYNTHFARM_VERSION)}})
-                                      .dump());
+  const std::string software = fmt::format("synthfarm {}", SYNTHFARM_VERSION);
+  // The annotation files and the card carry no time: finalizing twice writes the same bytes.
+  jobs::coco::DatasetBuilder coco(json({{"description", job.name}, {"job", job.id}, {"software", software}}).dump());
+  jobs::DatasetCard card({job.id, job.name, software, job.samples});
+  const SampleReaders readers{write_coco ? &coco : nullptr, write_card ? &card : nullptr};
   for (uint64_t n = 0; n < shards; ++n) {
     if (dead_shards.count(n)) {
       auto range = jobs::shard_range(job.samples, job.shard_size, n);
@@ -144,7 +160,8 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
                                         range.size()));
     }
     for (uint64_t i = range.begin; i < range.end; ++i) seen[i] = true;
-    if (auto added = write_coco ? add_shard_images(store, *manifest, coco) : tl::expected<void, std::string>();
+    if (auto added = write_coco || write_card ? add_shard_images(store, *manifest, readers)
+                                              : tl::expected<void, std::string>();
         !added) {
       return tl::unexpected(fmt::format("job {}: {}: {}", job.id, key, added.error()));
     }
@@ -164,22 +181,29 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   summary.people_fitted = fits.people;
   summary.people_converged = fits.converged;
 
-  // The annotation files are objects of the dataset like the samples: listed with their
-  // size and sha256, so `fetch` downloads and verifies them with the rest.
+  // The annotation files and the card are objects of the dataset like the samples: listed
+  // with their size and sha256, so `fetch` downloads and verifies them with the rest.
   jobs::coco::DatasetBuilder::Files files = coco.finish();
-  using KeyedText = std::pair<const char*, std::string*>;
-  std::vector<KeyedText> annotation_files;
+  std::vector<std::pair<const char*, std::string>> dataset_files;
   if (write_coco) {
-    annotation_files = {{kPersonKeypointsKey, &files.person_keypoints}, {kInstancesKey, &files.instances}};
+    dataset_files.emplace_back(kPersonKeypointsKey, std::move(files.person_keypoints));
+    dataset_files.emplace_back(kInstancesKey, std::move(files.instances));
   }
-  if (fitted) annotation_files = {{kPosesKey, &fits.poses}, {kShapesKey, &fits.shapes}};
-  for (auto [key, bytes] : annotation_files) {
-    auto put = store.put(key, *bytes);
+  if (fitted) {
+    dataset_files.emplace_back(kPosesKey, std::move(fits.poses));
+    dataset_files.emplace_back(kShapesKey, std::move(fits.shapes));
+  }
+  if (write_card) {
+    dataset_files.emplace_back(kDatasetCardJsonKey, card.json());
+    dataset_files.emplace_back(kDatasetCardHtmlKey, card.html());
+  }
+  for (auto& [key, bytes] : dataset_files) {
+    auto put = store.put(key, bytes);
     if (!put) return tl::unexpected(fmt::format("job {}: cannot write {}: {}", job.id, key, put.error().message));
-    objects.push_back({{"key", key}, {"size", bytes->size()}, {"sha256", storage::sha256_hex(*bytes)}});
-    summary.bytes += bytes->size();
+    objects.push_back({{"key", key}, {"size", bytes.size()}, {"sha256", storage::sha256_hex(bytes)}});
+    summary.bytes += bytes.size();
     ++summary.objects;
-    std::string().swap(*bytes);  // free it before the next is stored
+    std::string().swap(bytes);  // free it before the next is stored
   }
   json manifest = {
       {"format", "synthfarm.dataset/1"},
@@ -196,12 +220,14 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
       {"annotations", write_coco ? json{{"coco_person_keypoints", kPersonKeypointsKey}, {"instances", kInstancesKey}}
                       : fitted   ? json{{"poses", kPosesKey}, {"shapes", kShapesKey}}
                                  : json::object()},
+      {"dataset_card", write_card ? json{{"json", kDatasetCardJsonKey}, {"html", kDatasetCardHtmlKey}} : json::object()},
       {"missing", std::move(missing)},
       {"timing", {{"created_ms", job.created_ms}, {"started_ms", job.started_ms}, {"finalized_ms", now_ms}}},
       {"layout", {{"sample", "samples/{index:08d}.{exr,png,json}"},
                   {"clip_frame", "samples/{index:08d}.f{frame:03d}.{exr,png,json}"},
                   {"shard_manifest", "shards/{shard:06d}.manifest.json"},
-                  {"annotations", "annotations/{coco_person_keypoints,instances}.json"}}},
+                  {"annotations", "annotations/{coco_person_keypoints,instances}.json"},
+                  {"dataset_card", "dataset_card.{json,html}"}}},
       {"objects", std::move(objects)},
   };
   auto put = store.put("manifest.json", manifest.dump(1) + "\n");

@@ -1,11 +1,12 @@
 // The finalizer on a real file store: shard manifests and sample JSONs in, the dataset
-// manifest and (when the spec asks for `coco`) the COCO files out.
+// manifest, the dataset card and (when the spec asks for `coco`) the COCO files out.
 #include "coordinator/finalizer.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "jobs/manifest.h"
@@ -70,7 +71,7 @@ TEST_F(FinalizerTest, CocoLabelWritesBothAnnotationFilesAndListsThem) {
   ASSERT_TRUE(summary) << summary.error();
   EXPECT_EQ(summary->images, 2u);
   EXPECT_EQ(summary->person_annotations, 1u);
-  EXPECT_EQ(summary->objects, 6);  // 2 JSONs, 2 EXRs, 2 annotation files
+  EXPECT_EQ(summary->objects, 8);  // 2 JSONs, 2 EXRs, 2 annotation files, the card's 2 files
   const json m = manifest();
   EXPECT_EQ(m["annotations"]["coco_person_keypoints"], kPersonKeypointsKey);
   std::set<std::string> keys;
@@ -86,11 +87,62 @@ TEST_F(FinalizerTest, CocoLabelWritesBothAnnotationFilesAndListsThem) {
 TEST_F(FinalizerTest, WithoutTheCocoLabelNoAnnotationFilesAreWritten) {
   auto summary = write_dataset_manifest(*store_, job_, spec_json("[sample_json]"), {}, 1000);
   ASSERT_TRUE(summary) << summary.error();
-  EXPECT_EQ(summary->objects, 4);
+  EXPECT_EQ(summary->objects, 6);  // the samples and the card
   EXPECT_EQ(summary->images, 0u);
   EXPECT_FALSE(store_->head(kPersonKeypointsKey)->has_value());
   EXPECT_FALSE(store_->head(kInstancesKey)->has_value());
   EXPECT_TRUE(manifest()["annotations"].empty());
+}
+
+// The card is read from the same sample JSONs in the same pass, stored before manifest.json
+// and listed in it with its size and sha256, like the annotation files.
+TEST_F(FinalizerTest, TheDatasetCardIsWrittenAndListed) {
+  for (const char* labels : {"[sample_json, coco]", "[sample_json]"}) {
+    SCOPED_TRACE(labels);
+    ASSERT_TRUE(write_dataset_manifest(*store_, job_, spec_json(labels), {}, 1000));
+    const json m = manifest();
+    EXPECT_EQ(m["dataset_card"], (json{{"json", kDatasetCardJsonKey}, {"html", kDatasetCardHtmlKey}}));
+    std::map<std::string, json> objects;
+    for (const json& o : m["objects"]) objects[o["key"].get<std::string>()] = o;
+    for (const char* key : {kDatasetCardJsonKey, kDatasetCardHtmlKey}) {
+      ASSERT_TRUE(objects.count(key)) << key;
+      const std::string bytes = *store_->get(key);
+      EXPECT_EQ(objects[key]["size"], bytes.size());
+      EXPECT_EQ(objects[key]["sha256"], storage::sha256_hex(bytes));
+    }
+    const json card = json::parse(*store_->get(kDatasetCardJsonKey));
+    EXPECT_EQ(card["job"], "j1");
+    EXPECT_EQ(card["name"], "people");
+    EXPECT_EQ(card["counts"]["images"], 2);
+    EXPECT_EQ(card["counts"]["people"], 1);
+    EXPECT_EQ(card["counts"]["keypoints"]["unlabelled"], 17);
+    EXPECT_NE(store_->get(kDatasetCardHtmlKey)->find("<h1>Dataset card: people</h1>"), std::string::npos);
+  }
+}
+
+TEST_F(FinalizerTest, WithoutLabelsThereIsNoCard) {
+  ASSERT_TRUE(write_dataset_manifest(*store_, job_, spec_json("[]"), {}, 1000));
+  EXPECT_FALSE(store_->head(kDatasetCardJsonKey)->has_value());
+  EXPECT_FALSE(store_->head(kDatasetCardHtmlKey)->has_value());
+  EXPECT_TRUE(manifest()["dataset_card"].empty());
+}
+
+// A sample JSON that is intact (its sha256 matches) but not valid JSON: the COCO files
+// cannot be built, but a job without them still gets its card, which names the sample.
+TEST_F(FinalizerTest, AMalformedSampleJsonIsSkippedByTheCardNotFatal) {
+  std::filesystem::remove_all(dir_);
+  jobs::ShardManifest shard{"j1", 0, 0, 2, {}};
+  put(shard, "samples/00000000.json", json{{"index", 0}, {"instances", json::array()}}.dump());
+  put(shard, "samples/00000001.json", "{\"index\": 1, \"instances\": [");
+  ASSERT_TRUE(store_->put(jobs::shard_manifest_key(0), jobs::shard_manifest_to_json(shard)));
+  auto summary = write_dataset_manifest(*store_, job_, spec_json("[sample_json]"), {}, 1000);
+  ASSERT_TRUE(summary) << summary.error();
+  const json card = json::parse(*store_->get(kDatasetCardJsonKey));
+  EXPECT_EQ(card["counts"]["images"], 1);
+  EXPECT_EQ(card["skipped"]["count"], 1);
+  EXPECT_EQ(card["skipped"]["listed"][0]["key"], "samples/00000001.json");
+  EXPECT_FALSE(write_dataset_manifest(*store_, job_, spec_json("[sample_json, coco]"), {}, 1000))
+      << "the COCO files refuse it";
 }
 
 TEST_F(FinalizerTest, ASampleJsonThatDiffersFromItsShardManifestFailsNamingIt) {

@@ -214,10 +214,16 @@ DatasetBuilder::DatasetBuilder(std::string info_json)
 tl::expected<void, std::string> DatasetBuilder::add_image(std::string_view sample_json,
                                                           const std::string& file_name,
                                                           std::string_view source) {
+  const json j = json::parse(sample_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return tl::unexpected(fmt::format("{}: not a JSON object", source));
+  return add_parsed_image(j, file_name, source);
+}
+
+tl::expected<void, std::string> DatasetBuilder::add_parsed_image(const json& j,
+                                                                 const std::string& file_name,
+                                                                 std::string_view source) {
   const std::string where(source);
-  json j = json::parse(sample_json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return tl::unexpected(fmt::format("{}: not a JSON object", where));
+  if (!j.is_object()) return tl::unexpected(fmt::format("{}: not a JSON object", where));
   auto width = unsigned_field(j, "width", where);
   if (!width) return tl::unexpected(width.error());
   auto height = unsigned_field(j, "height", where);

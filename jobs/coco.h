@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,6 +93,11 @@ class DatasetBuilder {
   // there is none); `source` names the JSON in errors. On error nothing is added.
   tl::expected<void, std::string> add_image(std::string_view sample_json,
                                             const std::string& file_name, std::string_view source);
+  // The same for a sample JSON the caller has parsed (the finalizer parses each once for
+  // these files and the dataset card). Named apart: text would convert to either type.
+  tl::expected<void, std::string> add_parsed_image(const nlohmann::json& sample,
+                                                   const std::string& file_name,
+                                                   std::string_view source);
 
   struct Files {
     std::string person_keypoints;  // coco_person_keypoints.json
