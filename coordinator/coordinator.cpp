@@ -30,10 +30,10 @@
 #include "coordinator/http_server.h"
 #include "coordinator/metrics_text.h"
 #include "coordinator/finalizer.h"
+#include "coordinator/job_objects.h"
 #include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
 #include "coordinator/telemetry_relay.h"
-#include "jobs/object_keys.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
 #include "queue/queue.h"
@@ -340,7 +340,15 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
               [this](Req req, Res res, Who) { get_job(req.matches[1], res); });
     add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|jpg|json|exr))", Access::kViewer,
               "/api/jobs/example-000000/samples/0.png", [this](Req req, Res res, Who) {
-                get_sample(req.matches[1], std::stoull(req.matches[2]), req.matches[3], res);
+                const uint64_t index = std::stoull(req.matches[2]);
+                const std::string ext = req.matches[3];
+                get_object(req.matches[1], res, [&](auto& store, auto&) { return sample_object(store, index, ext); });
+              });
+    add_route("GET", R"(/api/jobs/([^/]+)/card\.(json|html))", Access::kViewer, "/api/jobs/example-000000/card.html",
+              [this](Req req, Res res, Who) {
+                const std::string kind = req.matches[2];
+                get_object(req.matches[1], res,
+                           [&](auto& store, auto& state) { return dataset_card_object(store, state, kind); });
               });
     add_route("POST", R"(/api/jobs/([^/]+)/(pause|resume|cancel|retry))", Access::kOwner,
               "/api/jobs/example-000000/pause",
@@ -587,41 +595,28 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     reply_json(res, 200, body);
   }
 
-  void get_sample(const std::string& id, uint64_t index, const std::string& ext, httplib::Response& res) {
-    std::string storage_uri;
+  // The objects of a job's dataset (job_objects.h): its store from the job hash, then the
+  // object, with the state for the card.
+  void get_object(const std::string& id, httplib::Response& res,
+                  const std::function<StoredObject(const storage::ObjectStore&, const std::string& state)>& read) {
+    std::string storage_uri, state;
     {
       auto redis = redis_.acquire();
-      auto reply = redis->command({"HGET", keys_.job(id), "storage"});
+      auto reply = redis->command({"HMGET", keys_.job(id), "storage", "state"});
       if (!reply) return reply_error(res, 503, reply.error().message);
-      if (reply->is_nil()) return reply_error(res, 404, "no job " + id);
-      storage_uri = reply->str;
+      if (reply->elements.size() != 2 || reply->elements[0].is_nil()) return reply_error(res, 404, "no job " + id);
+      storage_uri = reply->elements[0].str;
+      state = reply->elements[1].str;
     }
     auto store = open_cached(storage_uri);
     if (!store) return reply_error(res, 502, store.error());
-    auto fetch = [&](const std::string& kind) {
-      auto bytes = (*store)->get(jobs::sample_key(index, kind));
-      if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
-        bytes = (*store)->get(jobs::frame_key(index, 0, kind));  // a clip: its first frame
-      }
-      return bytes;
-    };
-    // .png asks for the preview: a sample whose camera stage made a JPEG has that instead.
-    std::string kind = ext;
-    auto bytes = fetch(kind);
-    if (!bytes && ext == "png" && bytes.error().code == storage::Error::Code::kNotFound) {
-      kind = "jpg";
-      bytes = fetch(kind);
+    StoredObject object = read(**store, state);
+    if (object.status != 200) return reply_error(res, object.status, object.body);
+    for (const auto& [name, value] : object.headers) {
+      res.headers.erase(name);  // the server's default of the same name, if any
+      res.set_header(name, value);
     }
-    if (!bytes) {
-      int status = bytes.error().code == storage::Error::Code::kNotFound ? 404 : 502;
-      return reply_error(res, status, bytes.error().message);
-    }
-    const char* type = kind == "png"   ? "image/png"
-                       : kind == "jpg" ? "image/jpeg"
-                       : kind == "json" ? "application/json"
-                                        : "image/x-exr";
-    res.set_header("Cache-Control", "max-age=3600, immutable");
-    res.set_content(std::move(*bytes), type);
+    res.set_content(std::move(object.body), object.content_type);
   }
 
   tl::expected<storage::ObjectStore*, std::string> open_cached(const std::string& uri) {

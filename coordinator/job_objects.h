@@ -1,0 +1,37 @@
+// What the API serves from a job's dataset in storage, for the dashboard: a sample's files
+// (GET /api/jobs/{id}/samples/{n}.{png,jpg,json,exr}) and the dataset card (GET
+// /api/jobs/{id}/card.{json,html}). The caller looks the job up in Redis and opens its
+// store; these read the object and say how to answer. Internal to coordinator/.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "storage/object_store.h"
+
+namespace synthfarm::coordinator {
+
+struct StoredObject {
+  int status = 200;          // 200, or 404 / 502 with `body` the message
+  std::string body;          // the object's bytes, or the message
+  std::string content_type;  // of the object
+  // Response headers, in place of the server's defaults of the same name.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Sample `index`'s file: a clip's first frame when the sample is a clip, and for .png the
+// JPEG preview when the camera stage made one instead. Immutable once stored.
+StoredObject sample_object(const storage::ObjectStore& store, uint64_t index,
+                           const std::string& extension);
+
+// The dataset card, `kind` "json" or "html", of a job in `state` (the job hash's). 404 until
+// the job is finalized (done, partial or failed), and for a dataset without a card (labels
+// off, or finalized before cards existed). The HTML may be framed by the dashboard only,
+// and runs nothing.
+StoredObject dataset_card_object(const storage::ObjectStore& store, std::string_view state,
+                                 std::string_view kind);
+
+}  // namespace synthfarm::coordinator
