@@ -183,6 +183,8 @@ std::set<std::string> check_manifest(const fs::path& root, const std::vector<int
   }
   expected.insert("annotations/coco_person_keypoints.json");
   expected.insert("annotations/instances.json");
+  expected.insert("dataset_card.json");
+  expected.insert("dataset_card.html");
   std::vector<std::string> missing, extra;
   std::set_difference(expected.begin(), expected.end(), keys.begin(), keys.end(), std::back_inserter(missing));
   std::set_difference(keys.begin(), keys.end(), expected.begin(), expected.end(), std::back_inserter(extra));
@@ -337,7 +339,7 @@ TEST(Chaos, KilledWorkersRedisAndCoordinatorLeaveAnExactDataset) {
   std::vector<int> all(kSamples);
   for (int i = 0; i < kSamples; ++i) all[i] = i;
   auto keys = check_manifest(root, all, farm.all_logs(1500));
-  EXPECT_EQ(keys.size(), 3u * kSamples + 2u) << "the samples and the two COCO files";
+  EXPECT_EQ(keys.size(), 3u * kSamples + 4u) << "the samples, the two COCO files and the card's two";
 
   // Nothing else under the prefix but the shard manifests, manifest.json and temp files
   // of writes a SIGKILL cut short (".tmp.*", at most one per killed process: a worker

@@ -163,11 +163,61 @@ void check_coco_file(const std::filesystem::path& root, const std::string& key, 
   counts.images_without_people = images.size() - with_people.size();
 }
 
+// The dataset card of a finished job: both files stored and listed in manifest.json like
+// the annotation files, its counts those of the COCO person file (which annotates the
+// people in view), and both served by the API as stored.
+void check_dataset_card(const Farm& farm, const std::string& id, const CocoCounts& coco, size_t samples) {
+  SCOPED_TRACE("dataset card");
+  const auto root = farm.out_root() / id;
+  const json manifest = json::parse(slurp(root / "manifest.json"));
+  EXPECT_EQ(manifest["dataset_card"], (json{{"json", "dataset_card.json"}, {"html", "dataset_card.html"}}));
+  std::map<std::string, json> objects;
+  for (const json& o : manifest["objects"]) objects[o["key"].get<std::string>()] = o;
+  for (const char* key : {"dataset_card.json", "dataset_card.html"}) {
+    ASSERT_TRUE(objects.count(key)) << key << " is not in manifest.json";
+    const std::string bytes = slurp(root / key);
+    EXPECT_EQ(objects[key]["size"].get<uint64_t>(), bytes.size());
+    EXPECT_EQ(objects[key]["sha256"].get<std::string>(), storage::sha256_hex(bytes));
+  }
+  const std::string text = slurp(root / "dataset_card.json");
+  const json card = json::parse(text);
+  const json& counts = card["counts"];
+  EXPECT_EQ(counts["images"].get<size_t>(), coco.images);
+  EXPECT_EQ(counts["images"], manifest["counts"]["images"]);
+  EXPECT_EQ(counts["samples"].get<size_t>(), samples);
+  EXPECT_EQ(counts["people_visible"].get<size_t>(), coco.people);
+  EXPECT_GE(counts["people"].get<size_t>(), coco.people);
+  EXPECT_EQ(counts["skipped_samples"], 0);
+  const json& keypoints = counts["keypoints"];
+  EXPECT_EQ(keypoints["visible"].get<size_t>() + keypoints["occluded"].get<size_t>() +
+                keypoints["unlabelled"].get<size_t>(),
+            17 * counts["people"].get<size_t>());
+  EXPECT_EQ(card["name"], manifest["name"]);
+
+  httplib::Client client(farm.url());
+  client.set_bearer_token_auth(farm.token().c_str());
+  auto served = client.Get("/api/jobs/" + id + "/card.json");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+  EXPECT_EQ(served->body, text);
+  served = client.Get("/api/jobs/" + id + "/card.html");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+  EXPECT_EQ(served->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  // Its own policy in place of the dashboard's (which would refuse its inline CSS).
+  EXPECT_EQ(served->get_header_value_count("Content-Security-Policy"), 1u);
+  EXPECT_NE(served->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(served->body, slurp(root / "dataset_card.html"));
+  EXPECT_EQ(served->body.find("<script"), std::string::npos);
+}
+
 TEST(EndToEnd, CocoFilesMatchTheRenderedMasksAndFetchVerifiesEveryObject) {
   Farm farm({.workers = 2, .threads = 1});
   const std::string people =
       "\nhumans:\n  count: {uniform_int: [0, 2]}\noutput:\n  layers: [rgb, instance]\n";
   std::string still = farm.submit(tiny_spec("coco", 8, 3, 1) + people);
+  // The card is written when the job is finalized; until then the API has none.
+  EXPECT_EQ(farm.get("/api/jobs/" + still + "/card.json").first, 404);
   std::string clip = farm.submit(tiny_spec("clip", 2, 1, 1) + people + "clip:\n  frames: 3\n");
   ASSERT_EQ(farm.wait(still)["state"], "done") << farm.logs();
   ASSERT_EQ(farm.wait(clip)["state"], "done") << farm.logs();
@@ -192,6 +242,7 @@ TEST(EndToEnd, CocoFilesMatchTheRenderedMasksAndFetchVerifiesEveryObject) {
     EXPECT_EQ(person.images, images);
     EXPECT_EQ(detection.images, images);
     EXPECT_GT(detection.scene_annotations, 0u) << "floors and walls are labelled too";
+    check_dataset_card(farm, id, person, id == still ? 8 : 2);
     if (id == still) {
       EXPECT_GT(person.people, 0u);
       EXPECT_GT(person.images_without_people, 0u)
@@ -276,9 +327,10 @@ TEST(EndToEnd, FortySampleJobThroughTwoWorkers) {
     std::set<std::string> expected = {"R", "G", "B", "depth.Z", "normal.X", "normal.Y", "normal.Z", "instance.id"};
     EXPECT_EQ(channels, expected) << name;
   }
-  EXPECT_EQ(keys.size(), 40u * 3u + 2u) << "the samples and the two COCO files";
+  EXPECT_EQ(keys.size(), 40u * 3u + 4u) << "the samples, the two COCO files and the card's two";
   EXPECT_TRUE(keys.count("annotations/coco_person_keypoints.json"));
   EXPECT_TRUE(keys.count("annotations/instances.json"));
+  EXPECT_TRUE(keys.count("dataset_card.json") && keys.count("dataset_card.html"));
 
   // The API and metrics agree with what happened.
   // Both workers are known from their heartbeats (one a second; the first may be sent
