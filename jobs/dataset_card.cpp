@@ -51,8 +51,8 @@ enum Numeric {
 };
 
 // The ranges follow the spec's accepted ranges (docs/spec.md) where those are narrow, and
-// the usual values where they are wide (camera distance: 0.5 - 100 m accepted, 20 m and
-// beyond is overflow).
+// the usual values where they are wide (camera distance: 0.5 - 100 m accepted, beyond 20 m
+// is overflow). docs/dataset_card.md lists them: change both together.
 constexpr std::array<NumericField, kNumericCount> kNumericFields = {{
     {"people_per_image", "People per image", "instances[class=person]", "image", "drawn", "people",
      true, 0, 17, 1},
@@ -106,11 +106,9 @@ constexpr size_t kMaxSkippedBytes = 256;   // of a skipped sample's key and of i
 
 constexpr const char* kOcclusionDefinition =
     "A person's occlusion fraction is their occluded labelled keypoints over their labelled "
-    "keypoints "
-    "inside the image (v = 1 over v in {1, 2}; COCO-17, visibility by ray casting). The sample "
-    "JSON "
-    "has no amodal mask, so this is a keypoint measure, not an area one. A person with no keypoint "
-    "in the image has no value.";
+    "keypoints inside the image (v = 1 over v in {1, 2}; COCO-17, visibility by ray casting). "
+    "The sample JSON has no amodal mask, so this is a keypoint measure, not an area one. A "
+    "person with no keypoint in the image has no value.";
 constexpr const char* kWeightingDefinition =
     "Every histogram counts per image: a still sample is one image, and each frame of a clip is "
     "one, so a person in a 30-frame clip counts 30 times, as training code sees them.";
@@ -232,11 +230,16 @@ struct ImageTally {
 // half a sample.
 class SampleReader {
  public:
+  // "camera." for "camera", nothing for the sample itself ("").
+  static std::string field_path(std::string_view path) {
+    return path.empty() ? std::string() : std::string(path) + ".";
+  }
+
   std::optional<double> number(const Json& obj, const char* key, std::string_view path) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return std::nullopt;
     if (!it->is_number()) {
-      fail(fmt::format("{}.{}: expected a number", path, key));
+      fail(fmt::format("{}{}: expected a number", field_path(path), key));
       return std::nullopt;
     }
     return it->get<double>();
@@ -246,7 +249,7 @@ class SampleReader {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return std::nullopt;
     if (!it->is_string()) {
-      fail(fmt::format("{}.{}: expected a string", path, key));
+      fail(fmt::format("{}{}: expected a string", field_path(path), key));
       return std::nullopt;
     }
     return std::string_view(it->get_ref<const std::string&>());
@@ -257,7 +260,7 @@ class SampleReader {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return nullptr;
     if (!it->is_object()) {
-      fail(fmt::format("{}.{}: expected an object", path, key));
+      fail(fmt::format("{}{}: expected an object", field_path(path), key));
       return nullptr;
     }
     return &*it;
@@ -301,15 +304,15 @@ class SampleReader {
 
   void image(const Json& j, ImageTally& t) {
     if (!j.is_object()) return fail("not a JSON object");
-    if (const Json* clip = object(j, "clip", "sample")) {
+    if (const Json* clip = object(j, "clip", "")) {
       const std::optional<double> frame = number(*clip, "frame", "clip");
       t.first_frame = !frame || *frame == 0;
     }
-    if (const Json* camera = object(j, "camera", "sample")) {
+    if (const Json* camera = object(j, "camera", "")) {
       t.distance_m = number(*camera, "distance_m", "camera");
       t.fov_deg = number(*camera, "fov_deg", "camera");
     }
-    if (const Json* scene = object(j, "scene", "sample")) {
+    if (const Json* scene = object(j, "scene", "")) {
       t.scene_kind = string(*scene, "kind", "scene");
       if (const Json* sun = object(*scene, "sun", "scene")) {
         t.sun_elevation_deg = number(*sun, "elevation_deg", "scene.sun");

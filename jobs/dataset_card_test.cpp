@@ -186,25 +186,33 @@ TEST(DatasetCard, MalformedSamplesAreSkippedCountedAndNamed) {
   bad["instances"][1]["keypoints"][5] = 3;
   EXPECT_FALSE(card.add(bad.dump(), "samples/00000009.json"));
   EXPECT_FALSE(card.add("[1, 2]", "samples/00000010.json"));
-  EXPECT_EQ(card.skipped(), 4u);
+  bad = sample_a();
+  bad["camera"]["distance_m"] = "far";
+  EXPECT_FALSE(card.add_parsed(bad, "samples/00000011.json"));
+  bad = sample_a();
+  bad["scene"] = 3;
+  EXPECT_FALSE(card.add_parsed(bad, "samples/00000012.json"));
+  EXPECT_EQ(card.skipped(), 6u);
 
   const json c = json::parse(card.json());
-  EXPECT_EQ(c["counts"]["skipped_samples"], 4);
+  EXPECT_EQ(c["counts"]["skipped_samples"], 6);
   EXPECT_EQ(c["counts"]["images"], 3) << "nothing of a skipped sample is counted";
   EXPECT_EQ(c["counts"]["people"], 3);
   EXPECT_EQ(c["histograms"]["height_m"]["overflow"], 1);
   const json& listed = c["skipped"]["listed"];
-  ASSERT_EQ(listed.size(), 4u);
+  ASSERT_EQ(listed.size(), 6u);
   EXPECT_EQ(listed[0], (json{{"key", "samples/00000007.json"}, {"error", "not valid JSON"}}));
   EXPECT_EQ(listed[1]["error"], "instances[0].shape.height_m: expected a number");
   EXPECT_EQ(listed[2]["error"], "instances[1].keypoints[5]: visibility must be 0, 1 or 2");
   EXPECT_EQ(listed[3]["error"], "not a JSON object");
+  EXPECT_EQ(listed[4]["error"], "camera.distance_m: expected a number");
+  EXPECT_EQ(listed[5]["error"], "scene: expected an object");
   EXPECT_NE(card.html().find("Skipped samples"), std::string::npos);
 
   // Only the first few are named, however many there are.
   for (int i = 0; i < 40; ++i) card.add("nope", "samples/x.json");
   const json more = json::parse(card.json());
-  EXPECT_EQ(more["skipped"]["count"], 44);
+  EXPECT_EQ(more["skipped"]["count"], 46);
   EXPECT_EQ(more["skipped"]["listed"].size(), more["skipped"]["listed_at_most"].get<size_t>());
 }
 
