@@ -239,6 +239,12 @@ TEST(Dashboard, ChartsDrawTheSeriesTheCoordinatorKept) {
                              16, std::chrono::seconds(20)),
             16);
   EXPECT_GT(browser.run("return JSON.parse(" + job_chart + ".dataset.max)[0];").get<double>(), 0);
+  // Its dataset card, written by the finalizer, is a link away.
+  EXPECT_EQ(browser.wait_for("const a = document.querySelector('[data-testid=dataset-card-link]'); "
+                             "return a && !a.closest('[hidden]') ? a.getAttribute('href') : null;",
+                             "/api/jobs/" + id + "/card.html", std::chrono::seconds(10)),
+            "/api/jobs/" + id + "/card.html");
+  EXPECT_EQ(farm.get_raw("/api/jobs/" + id + "/card.html").first, 200);
 
   // Since start: the per-minute series, as the server has it.
   browser.run("document.querySelector('[data-testid=farm-range-all]').click(); return null;");

@@ -38,6 +38,8 @@ const D = {
   created: $('kv-created'),
   finished: $('kv-finished'),
   storage: $('kv-storage'),
+  cardRow: $('kv-card-row'),
+  card: $('kv-card'),
   previews: $('previews'),
   previewsEmpty: $('previews-empty'),
   previewCount: $('preview-count'),
@@ -227,6 +229,10 @@ export function renderDetail() {
   setAttr(D.finished, 'title', num(job.finished_ms) ? fmtTime(job.finished_ms) : null);
   setText(D.storage, job.storage || '–');
   setAttr(D.storage, 'title', job.storage || null);
+  // The dataset card (dataset_card.html, written by the finalizer) of a finished render job.
+  const carded = job.task !== 'fit_people' && (st === 'done' || st === 'partial');
+  D.cardRow.hidden = !carded;
+  setAttr(D.card, 'href', carded ? `/api/jobs/${encodeURIComponent(id)}/card.html` : null);
 
   const dead = detail.data && Array.isArray(detail.data.dead_shards) ? detail.data.dead_shards : [];
   renderActions(st, known, dead.length > 0);
