@@ -621,7 +621,7 @@ TEST(EndToEnd, ABrokenMocapClipFailsTheShardCleanly) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
     stored += entry.path().extension() == ".exr" || entry.path().extension() == ".json" ? 1 : 0;
   }
-  EXPECT_EQ(stored, 3) << "only manifest.json and the two COCO files (no images), no sample";
+  EXPECT_EQ(stored, 4) << "only manifest.json, the two COCO files and the dataset card (no images), no sample";
   EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
 }
 
@@ -646,7 +646,7 @@ TEST(EndToEnd, ACharacterWithoutASkinFailsTheShardCleanly) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(farm.out_root())) {
     stored += entry.path().extension() == ".exr" || entry.path().extension() == ".json" ? 1 : 0;
   }
-  EXPECT_EQ(stored, 3) << "only manifest.json and the two COCO files (no images), no sample";
+  EXPECT_EQ(stored, 4) << "only manifest.json, the two COCO files and the dataset card (no images), no sample";
   EXPECT_TRUE(farm.workers()[0]->running()) << farm.logs();
 }
 

@@ -189,8 +189,8 @@ void expect_exact_dataset(Farm& farm, const std::string& id, const std::string& 
     EXPECT_TRUE(keys.insert(key).second) << "listed twice: " << key;
     EXPECT_EQ(storage::sha256_hex(slurp(root / key)), o["sha256"].get<std::string>()) << key;
   }
-  EXPECT_EQ(keys.size(), static_cast<size_t>(3 * samples + 2))
-      << "the samples and the two COCO files";
+  EXPECT_EQ(keys.size(), static_cast<size_t>(3 * samples + 4))
+      << "the samples, the two COCO files and the dataset card's two";
   std::cout << "[slurm] job " << id << ": " << compared << " objects identical to the local render"
             << std::endl;
 }
