@@ -17,7 +17,8 @@ const RECONNECT_MAX_MS = 15000;
 
 const jobPath = (id) => `${API}/jobs/${encodeURIComponent(id)}`;
 
-async function getJson(path) {
+/** GET /api{path} as JSON; throws on a non-2xx status. */
+export async function getJson(path) {
   const res = await fetch(`${API}${path}`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return res.json();

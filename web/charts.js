@@ -15,11 +15,11 @@
 import {
   Chart, Filler, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip,
 } from '/vendor/chart.js/chart.esm.js';
+import { getJson } from './api.js';
 import { $, fmtRate, setData } from './dom.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Filler);
 
-const API = '/api';
 const COLORS = { rate: '#2563eb', pending: '#d97706', leased: '#7c3aed', workers: '#059669', done: '#0f766e' };
 
 const farm = {
@@ -29,12 +29,6 @@ const farm = {
   loading: null,
 };
 const job = { id: null, series: null, chart: null, timer: null, seq: 0 };
-
-async function getJson(path) {
-  const res = await fetch(`${API}${path}`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return res.json();
-}
 
 // "14:05" on the x axis (server times in ms; the axis is linear in time), "14:05:30" when
 // the axis spans less than ten minutes.
