@@ -67,4 +67,15 @@ json worker_json(const WorkerView& w, int64_t now_ms) {
           {"alive", w.alive}};
 }
 
+std::string json_text(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void reply_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(json_text(body) + "\n", "application/json");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& message) {
+  reply_json(res, status, {{"error", message}});
+}
+
 }  // namespace synthfarm::coordinator

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include <httplib.h>
 
 #include "coordinator/farm_view.h"
 #include "queue/queue.h"
@@ -14,5 +17,12 @@ namespace synthfarm::coordinator {
 nlohmann::json job_json(const queue::JobRecord& r, const JobLive& live);
 // A worker as its last heartbeat shows it ("lost" once it has gone quiet).
 nlohmann::json worker_json(const WorkerView& w, int64_t now_ms);
+
+// JSON text of an answer. Strings from outside (a request's path, a worker id from
+// telemetry) may hold invalid UTF-8, on which dump() throws: they get U+FFFD instead.
+std::string json_text(const nlohmann::json& body);
+void reply_json(httplib::Response& res, int status, const nlohmann::json& body);
+// {"error": message} with `status`.
+void reply_error(httplib::Response& res, int status, const std::string& message);
 
 }  // namespace synthfarm::coordinator

@@ -27,6 +27,7 @@
 #include "coordinator/coordinator_testing.h"
 #include "coordinator/farm_view.h"
 #include "coordinator/history.h"
+#include "coordinator/redis_checks.h"
 #include "coordinator/http_server.h"
 #include "coordinator/metrics_text.h"
 #include "coordinator/finalizer.h"
@@ -55,62 +56,8 @@ std::string new_job_id(const std::string& name) {
   return fmt::format("{}-{:06x}", name, rng() & 0xffffff);
 }
 
-// JSON text of an answer. Strings from outside (a request's path, a worker id from
-// telemetry) may hold invalid UTF-8, on which dump() throws: they get U+FFFD instead.
-std::string json_text(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-void reply_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(json_text(body) + "\n", "application/json");
-}
-
-void reply_error(httplib::Response& res, int status, const std::string& message) {
-  reply_json(res, status, {{"error", message}});
-}
-
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
-// The value of `field` in an INFO reply ("field:value" lines), or nullopt.
-std::optional<std::string> info_field(std::string_view info, std::string_view field) {
-  while (!info.empty()) {
-    auto end = info.find('\n');
-    auto line = info.substr(0, end);
-    info = end == std::string_view::npos ? std::string_view() : info.substr(end + 1);
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    if (line.size() > field.size() && line.starts_with(field) && line[field.size()] == ':') {
-      return std::string(line.substr(field.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
-
-// Redis must never evict queue keys: an evicted lease or job hash loses work silently.
-// Returns a message when the server's policy would drop keys; nullopt when it is safe or
-// cannot be read. The policy comes from INFO, not CONFIG GET: CONFIG can rewrite the
-// server, so the coordinator's ACL user has no CONFIG (ops/redis.acl), and managed Redis
-// services often disable it for everyone.
-queue::RedisResult<std::optional<std::string>> eviction_problem(queue::RedisClient& redis) {
-  auto reply = redis.command({"INFO", "memory"});
-  if (!reply) {
-    if (reply.error().connection || reply.error().credentials_refused) return tl::unexpected(reply.error());
-    spdlog::warn("cannot read redis maxmemory-policy ({}); make sure it is noeviction", reply.error().message);
-    return std::optional<std::string>();
-  }
-  auto policy = info_field(reply->str, "maxmemory_policy");
-  if (!policy) {
-    spdlog::warn("redis at {} reports no maxmemory_policy in INFO memory; make sure it is noeviction",
-                 redis.endpoint().to_string());
-    return std::optional<std::string>();
-  }
-  if (*policy != "noeviction") {
-    return std::optional<std::string>(fmt::format(
-        "redis at {} has maxmemory-policy {}: it may evict queue keys and lose jobs. Set "
-        "maxmemory-policy noeviction (ops/redis.conf has the settings synthfarm needs)",
-        redis.endpoint().to_string(), *policy));
-  }
-  return std::optional<std::string>();
 }
 
 class CoordinatorImpl final : public Coordinator, public testing::ConnectionServer {

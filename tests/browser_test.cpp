@@ -2,92 +2,18 @@
 // plain HTTP: the page is opened once and never reloaded; jobs are submitted through its
 // form and must show up, progress and finish live.
 #include <gtest/gtest.h>
-#include <httplib.h>
-#include <openssl/evp.h>
-#include <signal.h>
 
 #include <fstream>
 #include <thread>
 
 #include "queue/redis.h"
 #include "tests/farm.h"
+#include "tests/webdriver.h"
 
 namespace synthfarm::testing {
 namespace {
 
 using nlohmann::json;
-
-class WebDriver {
- public:
-  WebDriver(const std::filesystem::path& dir) : port_(free_tcp_port()), profile_(dir / "chromium-profile") {
-    driver_ = ChildProcess::spawn({"chromedriver", "--port=" + std::to_string(port_)}, dir / "chromedriver.log");
-    if (!wait_for_tcp(port_, std::chrono::seconds(20))) throw std::runtime_error("chromedriver did not start");
-    json caps = {{"capabilities",
-                  {{"alwaysMatch",
-                    {{"browserName", "chrome"},
-                     {"goog:chromeOptions",
-                      {{"binary", "/usr/bin/chromium"},
-                       {"args",
-                        {"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--disable-dev-shm-usage", "--window-size=1400,900",
-                         "--user-data-dir=" + profile_.string()}}}}}}}}};
-    auto session = call("POST", "/session", caps);
-    session_ = session["value"]["sessionId"].get<std::string>();
-  }
-  ~WebDriver() {
-    if (!session_.empty()) call("DELETE", "/session/" + session_, nullptr);
-    driver_->signal(SIGTERM);
-    driver_->wait(std::chrono::seconds(5));
-  }
-
-  void open(const std::string& url) { call("POST", path("/url"), {{"url", url}}); }
-  json run(const std::string& script) {
-    return call("POST", path("/execute/sync"), {{"script", script}, {"args", json::array()}})["value"];
-  }
-  // Polls `script` until it returns `expected`; returns the last value.
-  json wait_for(const std::string& script, const json& expected, std::chrono::seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    json value;
-    while (std::chrono::steady_clock::now() < deadline) {
-      value = run(script);
-      if (value == expected) return value;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return value;
-  }
-  void screenshot(const std::filesystem::path& file) {
-    std::string b64 = call("GET", path("/screenshot"), nullptr)["value"];
-    std::string png(b64.size() * 3 / 4 + 3, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(png.data()),
-                            reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
-    png.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    std::ofstream(file, std::ios::binary) << png;
-  }
-
- private:
-  std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }
-  json call(const std::string& method, const std::string& p, const json& body) {
-    httplib::Client client("127.0.0.1", port_);
-    client.set_read_timeout(60);
-    httplib::Result res = method == "GET"      ? client.Get(p)
-                          : method == "DELETE" ? client.Delete(p)
-                                               : client.Post(p, body.dump(), "application/json");
-    if (!res) throw std::runtime_error("webdriver " + method + " " + p + ": " + httplib::to_string(res.error()));
-    auto reply = json::parse(res->body, nullptr, false);
-    if (res->status != 200) throw std::runtime_error("webdriver " + p + ": " + res->body.substr(0, 500));
-    return reply;
-  }
-
-  int port_;
-  std::filesystem::path profile_;
-  std::unique_ptr<ChildProcess> driver_;
-  std::string session_;
-};
-
-std::string text_of(const std::string& selector) {
-  return "const e = document.querySelector('" + selector + "'); return e ? e.textContent.trim() : null;";
-}
 
 TEST(Dashboard, SubmitsAJobAndFollowsItLiveWithoutReloading) {
   Farm farm({.workers = 1, .threads = 1});

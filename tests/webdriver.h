@@ -1,0 +1,43 @@
+// A headless Chromium driven over WebDriver (chromedriver) with plain HTTP, for the
+// dashboard's browser tests. One browser per object; its profile lives under `dir`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "tests/fixtures.h"
+
+namespace synthfarm::testing {
+
+class WebDriver {
+ public:
+  using json = nlohmann::json;
+  explicit WebDriver(const std::filesystem::path& dir);
+  ~WebDriver();
+  WebDriver(const WebDriver&) = delete;
+  WebDriver& operator=(const WebDriver&) = delete;
+
+  void open(const std::string& url);
+  json run(const std::string& script);
+  // Polls `script` until it returns `expected`; returns the last value.
+  json wait_for(const std::string& script, const json& expected, std::chrono::seconds timeout);
+  void screenshot(const std::filesystem::path& file);
+
+ private:
+  std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }
+  json call(const std::string& method, const std::string& p, const json& body);
+
+  int port_;
+  std::filesystem::path profile_;
+  std::unique_ptr<ChildProcess> driver_;
+  std::string session_;
+};
+
+// A script that returns the trimmed text of the first element `selector` matches, or null.
+std::string text_of(const std::string& selector);
+
+}  // namespace synthfarm::testing
