@@ -95,6 +95,9 @@ BodyModel BodyModel::create() {
   std::vector<int64_t> all(n);
   for (int64_t v = 0; v < n; ++v) all[v] = v;
   m.all_ = m.subset(all);
+  std::vector<int64_t> coarse;
+  for (int64_t v = 0; v < n; v += kCoarseVertexStride) coarse.push_back(v);
+  m.coarse_ = m.subset(coarse);
   m.face_ = m.subset(std::vector<int64_t>(topo.face_keypoints.begin(), topo.face_keypoints.end()));
   // Vertices that can be the lowest or the highest: near the soles or the skull top of the
   // neutral body (the shape changes proportions smoothly; the test checks the scale).

@@ -67,6 +67,9 @@ struct Posed {
   Tensor position;  // [B, 24, 3]
 };
 
+// A coarse body keeps every kCoarseVertexStride-th template vertex.
+constexpr int kCoarseVertexStride = 3;
+
 class BodyModel {
  public:
   // Reads the template (humans::topology(), humans::vertex_bindings()).
@@ -75,7 +78,9 @@ class BodyModel {
   const VertexSet& all() const { return all_; }
   const VertexSet& face() const { return face_; }      // the 5 face keypoint vertices
   const VertexSet& extremes() const { return extremes_; }
-  // The template vertices `vertices` as a set (a coarse body for the first rounds of a fit).
+  // Every kCoarseVertexStride-th vertex: a coarse body for the first rounds of a fit.
+  const VertexSet& coarse() const { return coarse_; }
+  // The template vertices `vertices` as a set.
   VertexSet subset(const std::vector<int64_t>& vertices) const;
 
   // Primitives of the clamped shapes.
@@ -97,7 +102,7 @@ class BodyModel {
   Rest rest_from(const Geometry& g, const Tensor& height, const VertexSet& set,
                  const VertexSet& scale_set) const;
 
-  VertexSet all_, face_, extremes_;
+  VertexSet all_, face_, extremes_, coarse_;
   std::vector<std::vector<int64_t>> levels_;  // joints by depth in the tree, root excluded
   std::vector<std::vector<int64_t>> level_parents_;
 };

@@ -54,7 +54,7 @@ namespace {
 constexpr int kMinScanPoints = 50;
 constexpr int kScanSamples = 3000;
 constexpr int kBodyStride = 4;
-constexpr int kCoarseStride = 3;      // coarse rounds: every 3rd vertex and scan sample
+constexpr int kCoarseStride = kCoarseVertexStride;  // coarse rounds: every 3rd vertex and scan sample
 constexpr int kCoarseBodyStride = 2;  // and every 2nd of those vertices matched to the scan
 constexpr int kYawHypotheses = 8;
 constexpr int kStartSteps = 40;
@@ -213,12 +213,7 @@ Level whole_level(const Context& ctx, const Scan& scan) {
 }
 
 Level coarse_level(const Context& ctx, const Scan& scan) {
-  static const VertexSet coarse = [&] {
-    std::vector<int64_t> every;
-    for (int64_t v = 0; v < ctx.body.all().index.size(0); v += kCoarseStride) every.push_back(v);
-    return ctx.body.subset(every);
-  }();
-  Level level{&coarse, {}, {}, kCoarseBodyStride, false};
+  Level level{&ctx.body.coarse(), {}, {}, kCoarseBodyStride, false};
   for (size_t i = 0; i < scan.samples.size(); i += kCoarseStride) level.samples.push_back(scan.samples[i]);
   level.sample_tensor = tensor_of(level.samples);
   return level;
