@@ -100,12 +100,20 @@ TEST(SceneMeshTest, OccupancyAnswersWhereThereIsFloorWallAndFurniture) {
   EXPECT_EQ(classes, (std::set<SemanticClass>{SemanticClass::kFloor, SemanticClass::kWall}));
 }
 
-TEST(SceneMeshTest, PeopleCameraAndLightsKeepToTheRoom) {
-  auto mesh = room();
-  ASSERT_TRUE(mesh);
+// The furnished test room as a job's scene mesh, with a spec that names it.
+class SceneMeshRoom : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mesh = room();
+    ASSERT_TRUE(mesh);
+    assets.scene_mesh = mesh;
+  }
+  std::shared_ptr<const SceneMesh> mesh;
   const JobSpec spec = mesh_spec();
   SceneAssets assets;
-  assets.scene_mesh = mesh;
+};
+
+TEST_F(SceneMeshRoom, PeopleCameraAndLightsKeepToTheRoom) {
   int people = 0, drawn = 0, lights = 0, seen = 0;
   for (uint64_t index = 0; index < 40; ++index) {
     SCOPED_TRACE("sample " + std::to_string(index));
@@ -159,12 +167,7 @@ TEST(SceneMeshTest, PeopleCameraAndLightsKeepToTheRoom) {
   EXPECT_THROW(build_scene(spec, 0, nullptr), std::invalid_argument);
 }
 
-TEST(SceneMeshTest, RenderedLabelsShowTheRoomAroundThePeople) {
-  auto mesh = room();
-  ASSERT_TRUE(mesh);
-  const JobSpec spec = mesh_spec();
-  SceneAssets assets;
-  assets.scene_mesh = mesh;
+TEST_F(SceneMeshRoom, RenderedLabelsShowTheRoomAroundThePeople) {
   SampleScene scene = build_scene(spec, 3, &assets);
   auto renderer = render::Renderer::create();
   ASSERT_TRUE(renderer);
