@@ -67,14 +67,15 @@ TEST(TelemetryWire, HeartbeatWithMetricsRoundTrip) {
 }
 
 // A heartbeat from a worker that predates metrics (no metrics pointer) decodes as one
-// without them; the heartbeat seeds of the fuzz corpus were written by such an encoder.
+// without them: fuzz/corpus/telemetry/heartbeat_before_metrics.capnp was written by such
+// an encoder.
 TEST(TelemetryWire, HeartbeatWithoutMetricsHasNone) {
   Heartbeat hb = heartbeat_with_metrics();
   hb.metrics.reset();
   auto decoded = decode_telemetry(encode_telemetry(hb));
   ASSERT_TRUE(decoded) << decoded.error();
   EXPECT_FALSE(std::get<Heartbeat>(*decoded).metrics.has_value());
-  std::ifstream in(testing::source_path("fuzz/corpus/telemetry/heartbeat_rendering.capnp"), std::ios::binary);
+  std::ifstream in(testing::source_path("fuzz/corpus/telemetry/heartbeat_before_metrics.capnp"), std::ios::binary);
   const std::string old_seed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto old = decode_telemetry(old_seed);
   ASSERT_TRUE(old) << old.error();
