@@ -202,6 +202,21 @@ std::vector<protocol::Heartbeat> make_heartbeats(int workers, const std::string&
       hb.shard = {"bench-job", static_cast<uint64_t>(i), 1, static_cast<uint64_t>(i) * 50, 50};
       hb.samples_per_sec = 0.5;
     }
+    // The worker's own metrics, as large as a real worker's (worker/worker_metrics.h:
+    // 13, 14 and 14 bucket bounds), which the coordinator re-exports on every scrape.
+    auto histogram = [](size_t bounds) {
+      protocol::Histogram h;
+      for (size_t b = 0; b < bounds; ++b) h.upper_bounds.push_back(0.01 * static_cast<double>(1u << b));
+      h.counts.assign(bounds + 1, 3);
+      h.sum = 12.5;
+      return h;
+    };
+    protocol::WorkerMetrics metrics;
+    metrics.render_seconds = histogram(13);
+    metrics.upload_seconds = histogram(14);
+    metrics.queue_wait_seconds = histogram(14);
+    metrics.samples_rendered = metrics.render_seconds.count();
+    hb.metrics = metrics;
   }
   return beats;
 }

@@ -1,6 +1,7 @@
 #include "coordinator/api_json.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "protocol/messages.h"
@@ -50,6 +51,32 @@ json job_json(const queue::JobRecord& r, const JobLive& live) {
           {"error", r.error}};
 }
 
+namespace {
+
+// Mean seconds per observation, to 0.1 ms; null before the first one.
+json mean_seconds(const protocol::Histogram& h) {
+  const uint64_t n = h.count();
+  if (n == 0) return nullptr;
+  return std::round(h.sum / static_cast<double>(n) * 1e4) / 1e4;
+}
+
+// The worker's own metrics, small: the stream sends it for every worker every second.
+json worker_metrics_json(const protocol::WorkerMetrics& m) {
+  json failures = json::object();  // only the kinds that happened
+  for (protocol::FailureKind kind : protocol::kAllFailureKinds) {
+    if (const uint64_t n = m.failures[static_cast<size_t>(kind)]; n > 0) {
+      failures[std::string(protocol::failure_kind_name(kind))] = n;
+    }
+  }
+  return {{"render_s_mean", mean_seconds(m.render_seconds)},
+          {"upload_s_mean", mean_seconds(m.upload_seconds)},
+          {"queue_wait_s_mean", mean_seconds(m.queue_wait_seconds)},
+          {"samples_rendered", m.samples_rendered},
+          {"failures", std::move(failures)}};
+}
+
+}  // namespace
+
 json worker_json(const WorkerView& w, int64_t now_ms) {
   const auto& hb = w.heartbeat;
   bool rendering = hb.state == protocol::WorkerState::kRendering;
@@ -64,7 +91,8 @@ json worker_json(const WorkerView& w, int64_t now_ms) {
           {"samples_per_sec", hb.samples_per_sec},
           {"last_heartbeat_ms", w.last_seen_ms},
           {"age_ms", now_ms - w.last_seen_ms},
-          {"alive", w.alive}};
+          {"alive", w.alive},
+          {"metrics", hb.metrics ? worker_metrics_json(*hb.metrics) : json(nullptr)}};
 }
 
 std::string json_text(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }

@@ -15,7 +15,9 @@ namespace synthfarm::coordinator {
 
 // A job's record with its live progress (samples in flight, rate, ETA).
 nlohmann::json job_json(const queue::JobRecord& r, const JobLive& live);
-// A worker as its last heartbeat shows it ("lost" once it has gone quiet).
+// A worker as its last heartbeat shows it ("lost" once it has gone quiet), with its own
+// metrics in brief ("metrics": mean seconds per sample rendered and stored and per shard
+// waited for, samples rendered, failed shards by kind; null from a worker without them).
 nlohmann::json worker_json(const WorkerView& w, int64_t now_ms);
 
 // JSON text of an answer. Strings from outside (a request's path, a worker id from

@@ -1,12 +1,26 @@
 #include "coordinator/farm_view.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace synthfarm::coordinator {
 namespace {
 
 void trim(std::deque<int64_t>& times, int64_t now_ms) {
   while (!times.empty() && times.front() < now_ms - FarmView::kRateWindowMs) times.pop_front();
+}
+
+// Whether any of a's cumulative counts is below b's.
+bool counts_behind(const protocol::WorkerMetrics& a, const protocol::WorkerMetrics& b) {
+  if (a.samples_rendered < b.samples_rendered) return true;
+  if (a.render_seconds.count() < b.render_seconds.count() || a.upload_seconds.count() < b.upload_seconds.count() ||
+      a.queue_wait_seconds.count() < b.queue_wait_seconds.count()) {
+    return true;
+  }
+  for (size_t i = 0; i < a.failures.size(); ++i) {
+    if (a.failures[i] < b.failures[i]) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -22,7 +36,17 @@ void FarmView::on_telemetry(const protocol::Telemetry& message, int64_t now_ms) 
 
 void FarmView::on_heartbeat(const protocol::Heartbeat& hb, int64_t now_ms) {
   auto& w = workers_[hb.worker_id];
+  // A worker's counts only go up while its process lives. A heartbeat of the same process
+  // that was sent earlier and counts less than the one in hand was overtaken (with the
+  // relay, by a copy that reached another coordinator first): Prometheus would read its
+  // metrics as a counter reset, and rate() would count everything again. Its metrics are
+  // ignored. A restarted worker of the same id and pid (a container's pid 1) sends later.
+  const auto& held = w.heartbeat;
+  const bool overtaken = hb.metrics && held.metrics && hb.pid == held.pid && hb.sent_ms < held.sent_ms &&
+                         counts_behind(*hb.metrics, *held.metrics);
+  std::optional<protocol::WorkerMetrics> kept = overtaken ? held.metrics : std::nullopt;
   w.heartbeat = hb;
+  if (kept) w.heartbeat.metrics = std::move(kept);
   w.last_seen_ms = now_ms;
   // Forget workers that have been silent for an hour.
   std::erase_if(workers_, [&](const auto& kv) { return kv.second.last_seen_ms < now_ms - 3600 * 1000; });

@@ -1,7 +1,8 @@
 // The coordinator's live view of the farm, fed by worker telemetry: which workers are
 // alive and what they do, samples finished inside shards not yet completed, and
-// throughput. It is display state only: Redis is the truth, and this view is rebuilt
-// from the next heartbeats after a coordinator restart.
+// throughput, and each worker's own metrics (the latest its heartbeats carried, which
+// /metrics re-exports). It is display state only: Redis is the truth, and this view is
+// rebuilt from the next heartbeats after a coordinator restart.
 //
 // Thread-safe.
 #pragma once
@@ -39,6 +40,10 @@ class FarmView {
   static constexpr int64_t kAliveMs = 5000;
   static constexpr int64_t kRateWindowMs = 10000;
   static constexpr size_t kRecentSamples = 12;
+  // /metrics re-exports a worker's metrics until its last heartbeat is this old: long
+  // enough for several scrapes to see its final counts, short enough that an autoscaled
+  // farm's departed workers do not pile up series. (The view forgets a worker after an hour.)
+  static constexpr int64_t kMetricsKeepMs = 5 * 60 * 1000;
 
   void on_telemetry(const protocol::Telemetry& message, int64_t now_ms);
   std::vector<WorkerView> workers(int64_t now_ms) const;

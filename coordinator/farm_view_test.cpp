@@ -50,5 +50,36 @@ TEST(FarmView, RateIsOverTheWindow) {
   EXPECT_EQ(recent.front(), 19u);
 }
 
+protocol::Heartbeat heartbeat_with_rendered(uint32_t pid, int64_t sent_ms, uint64_t samples_rendered) {
+  protocol::Heartbeat hb;
+  hb.worker_id = "w1";
+  hb.pid = pid;
+  hb.sent_ms = sent_ms;
+  hb.samples_done = samples_rendered;
+  protocol::WorkerMetrics m;
+  m.samples_rendered = samples_rendered;
+  hb.metrics = m;
+  return hb;
+}
+
+// A worker's metrics are cumulative: a heartbeat of the same process sent before the one
+// in hand and counting less was overtaken, and its metrics must not look like a counter
+// reset. A restarted process (same id and pid, sent later) does reset them.
+TEST(FarmView, OvertakenHeartbeatsDoNotSetMetricsBack) {
+  FarmView view;
+  view.on_telemetry(heartbeat_with_rendered(7, 2000, 10), 1000);
+  view.on_telemetry(heartbeat_with_rendered(7, 1000, 5), 1100);  // overtaken
+  auto w = view.workers(1200);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].heartbeat.metrics->samples_rendered, 10u);
+  EXPECT_EQ(w[0].heartbeat.samples_done, 5u) << "the rest of the heartbeat is taken as before";
+  view.on_telemetry(heartbeat_with_rendered(7, 3000, 2), 1300);  // restarted, later
+  EXPECT_EQ(view.workers(1400)[0].heartbeat.metrics->samples_rendered, 2u);
+  view.on_telemetry(heartbeat_with_rendered(8, 1500, 1), 1500);  // another process, whatever its clock says
+  EXPECT_EQ(view.workers(1600)[0].heartbeat.metrics->samples_rendered, 1u);
+  view.on_telemetry(heartbeat_with_rendered(8, 1400, 4), 1700);  // a clock stepped back, counts still rising
+  EXPECT_EQ(view.workers(1800)[0].heartbeat.metrics->samples_rendered, 4u);
+}
+
 }  // namespace
 }  // namespace synthfarm::coordinator

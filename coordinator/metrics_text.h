@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "coordinator/farm_view.h"
 #include "coordinator/history.h"
@@ -24,6 +26,17 @@ struct CoordinatorCounters {
 // the same with ten jobs in Redis as with a million.
 std::string prometheus_text(queue::Queue& queue, const FarmView& view, int64_t now_ms,
                             const CoordinatorCounters& counters);
+
+// The workers' own metrics (protocol::WorkerMetrics, from their heartbeats) as Prometheus
+// histograms and counters labelled worker and host: synthfarm_worker_render_seconds,
+// _upload_seconds, _queue_wait_seconds, _samples_rendered_total and
+// _failures_total{kind}. Only workers heard from within FarmView::kMetricsKeepMs, and
+// that send metrics. Part of prometheus_text.
+std::string worker_metrics_text(const std::vector<WorkerView>& workers, int64_t now_ms);
+
+// A Prometheus label value: backslash, double quote and newline escaped, and anything
+// that is not printable UTF-8 (worker ids come from the network) as U+FFFD.
+std::string prometheus_label_value(std::string_view text);
 
 // One history sample at `now_ms`: the farm's gauges, and every job of the bounded job list
 // (queue.jobs()) that is active or ended since `since_ms` (its last point, done or failed).

@@ -6,6 +6,9 @@
 //
 //   cmake --build build --target fuzz_seed_gen && build/bin/fuzz_seed_gen fuzz/corpus
 //
+// corpus/telemetry/heartbeat_before_metrics.capnp is not written here: a heartbeat from an
+// encoder older than Heartbeat.metrics, kept as it was for protocol_test's compatibility check.
+//
 // Every file is small (a few KB at most): libFuzzer's input length limit follows the
 // largest seed, and a short input mutates faster.
 #include <OpenEXR/ImfChannelList.h>
@@ -41,10 +44,19 @@ void write(const fs::path& path, const std::string& bytes) {
 
 void telemetry(const fs::path& dir) {
   protocol::Heartbeat heartbeat{"worker-a1", "render-07", 4242, protocol::WorkerState::kRendering,
-                                {"quickstart-575575", 3, 17, 12, 4}, 13, 2.5, 1'765'000'000'000, 8};
+                                {"quickstart-575575", 3, 17, 12, 4}, 13, 2.5, 1'765'000'000'000, 8, std::nullopt};
   write(dir / "heartbeat_rendering.capnp", protocol::encode_telemetry(heartbeat));
   write(dir / "heartbeat_idle.capnp",
-        protocol::encode_telemetry(protocol::Heartbeat{"w", "h", 1, protocol::WorkerState::kIdle, {}, 0, 0, 0, 1}));
+        protocol::encode_telemetry(protocol::Heartbeat{"w", "h", 1, protocol::WorkerState::kIdle, {}, 0, 0, 0, 1, std::nullopt}));
+  // A heartbeat with the worker's metrics, with the bounds the worker really uses (shortened).
+  protocol::WorkerMetrics metrics;
+  metrics.render_seconds = {{0.05, 0.1, 0.25, 0.5, 1, 2.5, 600}, {0, 0, 1, 6, 5, 1, 0, 0}, 9.75};
+  metrics.upload_seconds = {{0.005, 0.01, 0.1}, {10, 2, 1, 0}, 0.06};
+  metrics.queue_wait_seconds = {{0.01, 1, 600}, {2, 0, 0, 1}, 3700.5};
+  metrics.samples_rendered = 13;
+  metrics.failures = {1, 1, 0, 2, 0};
+  heartbeat.metrics = metrics;
+  write(dir / "heartbeat_metrics.capnp", protocol::encode_telemetry(heartbeat));
   protocol::SampleProgress progress{"worker-a1", {"quickstart-575575", 3, 17, 12, 4}, 14, 812.5, 1'174'668, true,
                                     1'765'000'000'100};
   write(dir / "sample_progress.capnp", protocol::encode_telemetry(progress));

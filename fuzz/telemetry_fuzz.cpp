@@ -1,14 +1,17 @@
 // The telemetry decoder (protocol/messages.h): Cap'n Proto bytes that any peer of the
 // coordinator's telemetry socket may send (without CURVE, anyone who reaches the port),
 // and what the coordinator does with a message that decodes: its live view of the farm
-// (coordinator/farm_view.h), fed the message twice and read as the API and dashboard do.
+// (coordinator/farm_view.h), fed the message twice and read as the API, the dashboard and
+// /metrics do (a heartbeat's worker metrics re-exported: coordinator/metrics_text.h).
 // Properties: no crash; a message that decodes re-encodes to bytes that decode again,
 // and encoding what those decode to gives the same bytes (byte equality, so a NaN rate
 // compares as itself).
 #include <string>
 #include <variant>
 
+#include "coordinator/api_json.h"
 #include "coordinator/farm_view.h"
+#include "coordinator/metrics_text.h"
 #include "fuzz/fuzz_check.h"
 #include "protocol/messages.h"
 
@@ -28,9 +31,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr int64_t kNowMs = 1'765'000'000'000;
   view.on_telemetry(*message, kNowMs);
   view.on_telemetry(*message, kNowMs + 1000);
-  for (const auto& worker : view.workers(kNowMs + 2000)) {
+  const auto workers = view.workers(kNowMs + 2000);
+  for (const auto& worker : workers) {
     (void)protocol::worker_state_name(worker.heartbeat.state);
+    (void)synthfarm::coordinator::json_text(synthfarm::coordinator::worker_json(worker, kNowMs + 2000));
   }
+  const std::string text = synthfarm::coordinator::worker_metrics_text(workers, kNowMs + 2000);
+  // Whatever the peer sent, each line of the exposition is one line: a comment or a sample.
+  size_t start = 0;
+  for (size_t end = text.find('\n'); end != std::string::npos; start = end + 1, end = text.find('\n', start)) {
+    const std::string_view line(text.data() + start, end - start);
+    check(line.starts_with("# ") || line.starts_with("synthfarm_worker_"), "one exposition line per sample");
+  }
+  check(start == text.size(), "the exposition ends with a newline");
   const std::string& job =
       std::visit([](const auto& m) -> const std::string& { return m.shard.job_id; }, *message);
   (void)view.job(job, kNowMs + 2000);

@@ -35,6 +35,7 @@ test_pkgs=(
   slurm-wlm munge                   # the cluster tests: slurmctld, slurmd, sbatch & co., munged
   libfaketime                       # fence_chaos_test: a worker's wall clock stepped by hours
   python3-open3d                    # bench/tsdf_fusion's peer (about 36 MB, 20 s to install)
+  prometheus                        # promtool: checks /metrics and the Grafana dashboard's queries (the server is not run)
 )
 # s3rver (the S3 test server, ops/s3rver) and the Kubernetes manifests' checks
 # (ops/k8s/validate) run on Node.js; use an npm already installed. kubectl is not

@@ -2,10 +2,13 @@
 // Cap'n Proto types stay inside protocol/: callers see only these structs and bytes.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -19,6 +22,42 @@ using queue::ShardRef;
 enum class WorkerState { kIdle, kRendering, kStopping };
 std::string_view worker_state_name(WorkerState state);
 
+// Telemetry is an attack surface (anyone who reaches the coordinator's port, without
+// CURVE): decoders refuse a message larger than this, or a histogram with more bounds.
+inline constexpr size_t kMaxTelemetryBytes = 64 * 1024;
+inline constexpr size_t kMaxHistogramBounds = 32;
+
+// A Prometheus histogram as it travels: per-bucket counts (not cumulative), the last one
+// above every bound (+Inf). Decoded ones are valid: bounds finite and strictly
+// increasing, counts.size() == upper_bounds.size() + 1, sum finite and >= 0, and the total
+// count fits in 64 bits.
+struct Histogram {
+  std::vector<double> upper_bounds;  // seconds
+  std::vector<uint64_t> counts;
+  double sum = 0;                    // seconds
+  uint64_t count() const;            // every observation
+  friend bool operator==(const Histogram&, const Histogram&) = default;
+};
+
+// Why a worker did not complete a shard (synthfarm.capnp, ShardFailures).
+enum class FailureKind { kRender, kInput, kUpload, kLeaseLost, kCancelled };
+inline constexpr size_t kFailureKinds = 5;
+// "render", "input", "upload", "lease_lost", "cancelled": the `kind` label's values.
+std::string_view failure_kind_name(FailureKind kind);
+inline constexpr std::array<FailureKind, kFailureKinds> kAllFailureKinds = {
+    FailureKind::kRender, FailureKind::kInput, FailureKind::kUpload, FailureKind::kLeaseLost,
+    FailureKind::kCancelled};
+
+// A worker's own metrics, cumulative since the process started (synthfarm.capnp).
+struct WorkerMetrics {
+  Histogram render_seconds;      // per sample rendered
+  Histogram upload_seconds;      // per sample stored (all of its objects)
+  Histogram queue_wait_seconds;  // per shard claimed
+  uint64_t samples_rendered = 0;
+  std::array<uint64_t, kFailureKinds> failures{};  // by FailureKind
+  friend bool operator==(const WorkerMetrics&, const WorkerMetrics&) = default;
+};
+
 struct Heartbeat {
   std::string worker_id;
   std::string host;
@@ -29,6 +68,7 @@ struct Heartbeat {
   double samples_per_sec = 0;
   int64_t sent_ms = 0;
   uint32_t threads = 0;
+  std::optional<WorkerMetrics> metrics;  // none from workers that predate it
   friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
 };
 
@@ -55,7 +95,7 @@ struct JobControl {
   friend bool operator==(const JobControl&, const JobControl&) = default;
 };
 
-// Flat (unpacked) Cap'n Proto message bytes.
+// Flat (unpacked) Cap'n Proto message bytes. Decoders refuse more than kMaxTelemetryBytes.
 std::string encode_telemetry(const Telemetry& message);
 tl::expected<Telemetry, std::string> decode_telemetry(std::string_view bytes);
 

@@ -36,6 +36,37 @@ struct Heartbeat {
   samplesPerSec @6 :Float64;   # over the last few seconds
   sentMs @7 :Int64;            # worker's wall clock, for display only
   threads @8 :UInt32;
+  metrics @9 :WorkerMetrics;   # absent from workers older than it; coordinators older than it skip it
+}
+
+# A worker's own Prometheus metrics, cumulative since the worker process started: every
+# heartbeat carries the whole state, so a lost heartbeat loses no counts (the next one
+# has them) and a duplicate changes nothing. The coordinator re-exports them on its
+# /metrics with a worker label (docs/architecture.md, "Metrics").
+struct WorkerMetrics {
+  renderSeconds @0 :Histogram;     # one observation per sample rendered (recon unit run)
+  uploadSeconds @1 :Histogram;     # one per sample stored: all of its objects, first put to last
+  queueWaitSeconds @2 :Histogram;  # one per shard claimed: free to take a shard -> holding one
+  samplesRendered @3 :UInt64;      # == renderSeconds' count
+  failures @4 :ShardFailures;
+}
+
+# A Prometheus histogram: `counts` has one entry per bucket (not cumulative), the last one
+# for observations above every bound (+Inf). At most 32 bounds (decoders refuse more).
+struct Histogram {
+  upperBounds @0 :List(Float64);   # seconds, finite, strictly increasing
+  counts @1 :List(UInt64);         # length(upperBounds) + 1
+  sum @2 :Float64;                 # seconds
+}
+
+# Shards a worker did not complete, by why. A fixed set of fields rather than a list of
+# (name, count): nothing to bound, and a new kind is a new field.
+struct ShardFailures {
+  render @0 :UInt64;     # the renderer (or a reconstruction unit) failed or threw on a sample
+  input @1 :UInt64;      # the job's spec, or a file or location it names, could not be read or is refused
+  upload @2 :UInt64;     # storing a sample's objects or the shard manifest failed
+  leaseLost @3 :UInt64;  # the lease ended under the worker (renewal refused, fence deadline, stale token)
+  cancelled @4 :UInt64;  # the job was cancelled or deleted while the shard was in hand
 }
 
 struct SampleProgress {

@@ -43,6 +43,9 @@ class ZmqReceiver final : public TelemetryReceiver {
       : context_(1), socket_(context_, zmq::socket_type::pull) {
     socket_.set(zmq::sockopt::rcvhwm, 100000);
     socket_.set(zmq::sockopt::linger, 0);
+    // A peer that sends a larger frame is disconnected before the frame is buffered: the
+    // decoder would refuse it anyway (messages.h), and nobody may make us hold gigabytes.
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxTelemetryBytes));
     if (curve) {
       zap_ = std::make_unique<internal::ZapHandler>(context_, "telemetry", *curve);  // before bind
       internal::make_curve_server(socket_, *curve);

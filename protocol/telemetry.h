@@ -66,7 +66,8 @@ class TelemetryReceiver {
       const std::string& endpoint, const std::optional<CurveServerConfig>& curve = std::nullopt);
   virtual ~TelemetryReceiver() = default;
   // Waits up to `timeout` for one message; nullopt on timeout. Undecodable messages are
-  // counted and skipped.
+  // counted and skipped; a peer that sends a frame larger than kMaxTelemetryBytes is
+  // disconnected by ZeroMQ (not counted).
   virtual std::optional<Telemetry> receive(std::chrono::milliseconds timeout) = 0;
   virtual uint64_t malformed() const = 0;
   // CURVE clients refused since the socket was bound (their key is not allowed).

@@ -84,8 +84,9 @@ void UploadPipeline::uploader_loop() {
       ++in_flight_;
     }
     changed_.notify_all();  // room in the queue
-    StoredSample stored{sample.index, sample.render_ms, 0, sample.residual_px, {}};
+    StoredSample stored{sample.index, sample.render_ms, 0, sample.residual_px, 0, {}};
     std::optional<std::string> error;
+    const auto started = std::chrono::steady_clock::now();
     for (const auto& [key, data] : sample.objects) {
       // No lock held across the I/O.
       auto put = store_.put(key, data, put_options_);
@@ -96,6 +97,7 @@ void UploadPipeline::uploader_loop() {
       stored.objects.push_back({key, data.size(), storage::sha256_hex(data)});
       stored.bytes += data.size();
     }
+    stored.upload_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     {
       std::lock_guard lock(mutex_);
       --in_flight_;

@@ -51,6 +51,7 @@ struct StoredSample {
   double render_ms = 0;
   uint64_t bytes = 0;
   double residual_px = -1;
+  double upload_ms = 0;  // from the first put of its objects to the last one's success
   std::vector<jobs::ManifestEntry> objects;  // as the shard manifest lists them
 };
 

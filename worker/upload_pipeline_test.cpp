@@ -122,6 +122,23 @@ TEST(UploadPipelineTest, RendererBlocksWhenTheQueueIsFull) {
   EXPECT_EQ(pipeline.take_stored().size(), 4u);
 }
 
+// upload_ms (the worker's synthfarm_worker_upload_seconds) is the time the sample's puts
+// took: here the store holds the first put at its gate for about 200 ms.
+TEST(UploadPipelineTest, StoredSamplesSayHowLongTheirPutsTook) {
+  GatedStore store;
+  store.open(false);
+  UploadPipeline pipeline(store, {.threads = 1, .max_queued_samples = 2, .max_queued_bytes = 1 << 20});
+  ASSERT_TRUE(pipeline.submit(sample(0), {}));
+  while (store.puts_started() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  store.open(true);
+  ASSERT_TRUE(pipeline.wait_all({}));
+  auto stored = pipeline.take_stored();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_GE(stored[0].upload_ms, 190.0);
+  EXPECT_LT(stored[0].upload_ms, 10000.0);
+}
+
 TEST(UploadPipelineTest, ByteBoundBlocksToo) {
   GatedStore store;
   store.open(false);

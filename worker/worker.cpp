@@ -26,6 +26,7 @@
 #include "worker/lease_fence.h"
 #include "worker/recon_runner.h"
 #include "worker/upload_pipeline.h"
+#include "worker/worker_metrics.h"
 
 namespace synthfarm::worker {
 namespace {
@@ -42,7 +43,8 @@ class WorkerImpl final : public Worker {
  public:
   WorkerImpl(WorkerOptions options, std::unique_ptr<jobs::SampleRenderer> renderer,
              std::unique_ptr<ReconRunner> recon, std::unique_ptr<protocol::TelemetrySender> telemetry,
-             std::unique_ptr<protocol::ControlSubscriber> control)
+             std::unique_ptr<protocol::ControlSubscriber> control,
+             std::shared_ptr<const std::atomic<uint64_t>> input_read_failures)
       : options_(std::move(options)),
         clock_(options_.clock ? options_.clock : system_clock()),
         boot_clock_(options_.boot_clock ? options_.boot_clock : system_boot_clock()),
@@ -50,6 +52,7 @@ class WorkerImpl final : public Worker {
         recon_(std::move(recon)),
         telemetry_(std::move(telemetry)),
         control_(std::move(control)),
+        input_read_failures_(std::move(input_read_failures)),
         redis_(queue::RedisClient::create(options_.redis)),
         queue_(*redis_, queue::keys::Keys{options_.key_prefix}),
         host_(host_name()) {
@@ -72,6 +75,7 @@ class WorkerImpl final : public Worker {
     std::thread control([this] { control_loop(); });
     int64_t idle_ms = options_.idle_poll_ms;
     int64_t shards = 0;
+    int64_t free_since_ms = boot_clock_->boot_ms();  // free to take a shard since (queue wait)
     int exit_code = 0;
     while (!stopping_) {
       claim_loop_came_round();
@@ -106,7 +110,9 @@ class WorkerImpl final : public Worker {
         continue;
       }
       idle_ms = options_.idle_poll_ms;
+      metrics_.observe_queue_wait(static_cast<double>(boot_clock_->boot_ms() - free_since_ms) / 1000.0);
       render_shard(std::move(**lease), claim_sent_ms);
+      free_since_ms = boot_clock_->boot_ms();
       if (options_.max_shards > 0 && ++shards >= options_.max_shards) break;
     }
     {
@@ -228,17 +234,18 @@ class WorkerImpl final : public Worker {
     renders_stored_ = 0;
     residuals_ = {};
     auto spec = job_spec(shard.job_id);
-    if (!spec) return fail(shard, spec.error());
+    if (!spec) return fail(shard, spec.error(), protocol::FailureKind::kInput);
     for (const auto& location : jobs::spec_locations(**spec)) {
       if (auto why = options_.allow_storage.check(location.uri)) {
-        return fail(shard, fmt::format("{}: this worker's --allow-storage refuses it: {}", location.path, *why));
+        return fail(shard, fmt::format("{}: this worker's --allow-storage refuses it: {}", location.path, *why),
+                    protocol::FailureKind::kInput);
       }
     }
     auto range = jobs::shard_range((*spec)->samples, (*spec)->shard_size, shard.shard);
     shard.first_sample = range.begin;
     shard.sample_count = range.size();
     auto store = store_for((*spec)->output.storage);
-    if (!store) return fail(shard, store.error());
+    if (!store) return fail(shard, store.error(), protocol::FailureKind::kUpload);
     // This worker's own lease deadline: every write of the shard asks it first, the
     // uploads' and the shard manifest's inside the store, right before their commit step.
     auto fence = std::make_shared<LeaseFence>(boot_clock_, options_.lease_ms, claim_sent_ms);
@@ -257,6 +264,7 @@ class WorkerImpl final : public Worker {
     auto give_up = [&] { return stopping_.load() || lease_gone(); };
     auto collect = [&] {
       for (auto& sample : uploads.take_stored()) {
+        metrics_.observe_upload(sample.upload_ms / 1000.0);
         ++renders_stored_;  // reported to Redis once, when the lease ends (`renders`)
         if (sample.residual_px >= 0) {  // a fit_people unit: its figure joins the job's at completion
           residuals_.sum_px += sample.residual_px;
@@ -271,8 +279,9 @@ class WorkerImpl final : public Worker {
       claim_loop_came_round();
       if (stopping_) return give_back(shard, "stop requested");
       if (lease_gone()) return abandon(shard, fence.get());
-      if (uploads.failure()) return fail(shard, *uploads.failure());
+      if (uploads.failure()) return fail(shard, *uploads.failure(), protocol::FailureKind::kUpload);
       auto t0 = std::chrono::steady_clock::now();
+      const uint64_t input_failures_before = input_read_failures_->load();
       tl::expected<jobs::SampleObjects, std::string> objects = tl::unexpected(std::string());
       tl::expected<UnitObjects, std::string> unit = tl::unexpected(std::string());  // a reconstruction unit
       try {
@@ -296,11 +305,16 @@ class WorkerImpl final : public Worker {
         // every stored render, failed shards' too).
         uploads.wait_all(give_up);
         collect();
-        return fail(shard, objects.error());  // the renderer's errors name the sample
+        // An input file the spec names that could not be read (missing, refused, storage
+        // down) is the spec's fault, not the renderer's.
+        const auto kind = input_read_failures_->load() > input_failures_before ? protocol::FailureKind::kInput
+                                                                              : protocol::FailureKind::kRender;
+        return fail(shard, objects.error(), kind);  // the renderer's errors name the sample
       }
       SampleUpload upload;
       upload.index = index;
       upload.render_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      metrics_.observe_render(upload.render_ms / 1000.0);
       if (unit) {
         upload.residual_px = unit->mean_residual_px;
         for (auto& [key, data] : unit->objects) upload.objects.emplace_back(std::move(key), std::move(data));
@@ -312,7 +326,7 @@ class WorkerImpl final : public Worker {
         collect();
         if (stopping_) return give_back(shard, "stop requested");
         if (lease_gone()) return abandon(shard, fence.get());
-        return fail(shard, *uploads.failure());
+        return fail(shard, *uploads.failure(), protocol::FailureKind::kUpload);
       }
       collect();
     }
@@ -320,9 +334,10 @@ class WorkerImpl final : public Worker {
     collect();
     if (stopping_ && !all_stored) return give_back(shard, "stop requested");
     if (lease_gone()) return abandon(shard, fence.get());
-    if (!all_stored) return fail(shard, *uploads.failure());
+    if (!all_stored) return fail(shard, *uploads.failure(), protocol::FailureKind::kUpload);
     if (stored.size() != range.size()) {  // a bug, not a storage failure; never commit a partial shard
-      return fail(shard, fmt::format("{} of {} samples confirmed stored", stored.size(), range.size()));
+      return fail(shard, fmt::format("{} of {} samples confirmed stored", stored.size(), range.size()),
+                  protocol::FailureKind::kUpload);
     }
     jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
     for (auto& [index, sample] : stored) {
@@ -355,7 +370,7 @@ class WorkerImpl final : public Worker {
       spdlog::warn("shard {}/{}: {}; completing with token {}", shard.job_id, shard.shard, put.error().message,
                    shard.token);
     } else if (!put) {
-      return fail(shard, "storing the shard manifest: " + put.error().message);
+      return fail(shard, "storing the shard manifest: " + put.error().message, protocol::FailureKind::kUpload);
     }
     auto accepted = queue::retry_with_backoff<bool>([&] { return queue_.complete(shard, renders_stored_, residuals_); },
                                                     stopping_, log_retry());
@@ -365,6 +380,7 @@ class WorkerImpl final : public Worker {
       return;
     }
     if (!*accepted) {
+      metrics_.count_failure(protocol::FailureKind::kLeaseLost);
       spdlog::warn("shard {}/{}: completion rejected: the lease (token {}) is not current any more (taken "
                    "over, or the job was cancelled); outputs are identical, nothing lost",
                    shard.job_id, shard.shard, shard.token);
@@ -392,8 +408,9 @@ class WorkerImpl final : public Worker {
     }
   }
 
-  void fail(const queue::ShardRef& shard, const std::string& error) {
+  void fail(const queue::ShardRef& shard, const std::string& error, protocol::FailureKind kind) {
     clear_current();
+    metrics_.count_failure(kind);
     spdlog::error("shard {}/{} failed: {}", shard.job_id, shard.shard, error);
     report_renders(shard, stopping_);
     std::string tail = options_.log_tail ? options_.log_tail() : std::string();
@@ -418,6 +435,7 @@ class WorkerImpl final : public Worker {
   void abandon(const queue::ShardRef& shard, const LeaseFence* fence = nullptr) {
     clear_current();
     const std::optional<std::string> ended = fence ? fence->check() : std::nullopt;
+    metrics_.count_failure(dropped_ ? protocol::FailureKind::kCancelled : protocol::FailureKind::kLeaseLost);
     if (dropped_) {
       spdlog::info("shard {}/{}: job cancelled; shard dropped", shard.job_id, shard.shard);
     } else if (ended) {
@@ -564,6 +582,7 @@ class WorkerImpl final : public Worker {
         hb.samples_done = samples_done_;
         hb.sent_ms = now;
         hb.threads = static_cast<uint32_t>(options_.threads > 0 ? options_.threads : std::thread::hardware_concurrency());
+        hb.metrics = metrics_.snapshot();
         telemetry_->send(hb);
         next_beat = boot_now + options_.heartbeat_ms;
       }
@@ -647,6 +666,10 @@ class WorkerImpl final : public Worker {
   std::vector<std::string> tasks_;      // what this worker claims: render and recon_'s tasks
   std::unique_ptr<protocol::TelemetrySender> telemetry_;  // heartbeat thread only; link() from any
   std::unique_ptr<protocol::ControlSubscriber> control_;  // control thread only
+  // Failed reads of the input files specs name (Worker::create's reader counts them): a
+  // render error with one behind it is a failure of kind "input".
+  std::shared_ptr<const std::atomic<uint64_t>> input_read_failures_;
+  WorkerMetricsRegistry metrics_;  // thread-safe; sent whole in every heartbeat
   std::unique_ptr<queue::RedisClient> redis_;          // claim-loop thread only
   queue::Queue queue_;                                 // claim-loop thread only
   std::string host_;
@@ -682,10 +705,18 @@ class WorkerImpl final : public Worker {
 
 tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions options) {
   // Input files a spec points at (humans.bvh clips) are read through storage.
-  auto read_asset = [allowed = options.allow_storage](const std::string& uri) -> tl::expected<std::string, std::string> {
-    if (auto why = allowed.check(uri)) return tl::unexpected("this worker refuses to read " + *why);
+  auto input_read_failures = std::make_shared<std::atomic<uint64_t>>(0);
+  auto read_asset = [allowed = options.allow_storage, failures = input_read_failures](
+                        const std::string& uri) -> tl::expected<std::string, std::string> {
+    if (auto why = allowed.check(uri)) {
+      ++*failures;
+      return tl::unexpected("this worker refuses to read " + *why);
+    }
     auto bytes = storage::read_uri(uri);
-    if (!bytes) return tl::unexpected(bytes.error().message);
+    if (!bytes) {
+      ++*failures;
+      return tl::unexpected(bytes.error().message);
+    }
     return std::move(*bytes);
   };
   auto renderer = jobs::SampleRenderer::create(options.threads, read_asset, options.learned_models);
@@ -704,7 +735,7 @@ tl::expected<std::unique_ptr<Worker>, std::string> Worker::create(WorkerOptions 
   auto control = protocol::ControlSubscriber::connect(options.control_endpoints, options.curve);
   if (!control) return tl::unexpected(control.error());
   return std::make_unique<WorkerImpl>(std::move(options), std::move(*renderer), std::move(recon),
-                                      std::move(*telemetry), std::move(*control));
+                                      std::move(*telemetry), std::move(*control), std::move(input_read_failures));
 }
 
 }  // namespace synthfarm::worker

@@ -18,6 +18,9 @@
 // while the worker is healthy: the claim loop comes round (or a shard is in hand) and
 // Redis answered within the last 15 s (the heartbeat thread asks it when nothing else
 // did for 5 s). run() removes it when the worker stops.
+// Every heartbeat carries the worker's own metrics (worker_metrics.h: render, upload and
+// queue-wait seconds, samples rendered, failed shards by kind), cumulative since start;
+// the coordinator re-exports them. The worker opens no port for them.
 #pragma once
 
 #include <cstdint>
