@@ -131,9 +131,11 @@ TEST(LayerColours, AreDeterministicAndTellIdsApart) {
     const auto a = part_colour(part), b = part_colour(part + 1);
     EXPECT_GT(std::abs(a[0] - b[0]) + std::abs(a[1] - b[1]) + std::abs(a[2] - b[2]), 60) << part;
   }
-  // Turbo runs from dark blue through green to dark red.
-  const auto low = turbo_colour(0.0), mid = turbo_colour(0.5), high = turbo_colour(1.0);
-  EXPECT_GT(low[2], low[0]);
+  // Turbo runs from dark through blue, green and orange to dark red.
+  const auto low = turbo_colour(0.0), blue = turbo_colour(0.1), mid = turbo_colour(0.5), high = turbo_colour(1.0);
+  EXPECT_LT(low[0] + low[1] + low[2], 120);
+  EXPECT_GT(blue[2], 200);
+  EXPECT_GT(blue[2], blue[0]);
   EXPECT_GT(mid[1], 200);
   EXPECT_GT(high[0], 100);
   EXPECT_LT(high[2], 20);
