@@ -107,6 +107,10 @@ tl::expected<void, LayerError> decode_planes(exr_context_t context, const exr_at
   if (exr_result_t rv = exr_get_scanlines_per_chunk(context, 0, &lines_per_chunk); rv != EXR_ERR_SUCCESS) {
     return tl::unexpected(unreadable(name, file, rv));
   }
+  if (lines_per_chunk < 1) {
+    return tl::unexpected(LayerError{
+        LayerError::Code::kUnreadable, fmt::format("{}: {} scan lines a chunk", name, lines_per_chunk), {}});
+  }
   const size_t width = static_cast<size_t>(out.width);
   exr_decode_pipeline_t decoder = EXR_DECODE_PIPELINE_INITIALIZER;
   struct Destroy {
@@ -115,15 +119,16 @@ tl::expected<void, LayerError> decode_planes(exr_context_t context, const exr_at
     ~Destroy() { exr_decoding_destroy(context, decoder); }
   } destroy{context, &decoder};
   bool initialized = false;
-  for (int y = window.min.y; y <= window.max.y; y += lines_per_chunk) {
+  for (int64_t y = window.min.y; y <= window.max.y; y += lines_per_chunk) {
     exr_chunk_info_t chunk;
-    exr_result_t rv = exr_read_scanline_chunk_info(context, 0, y, &chunk);
+    exr_result_t rv = exr_read_scanline_chunk_info(context, 0, static_cast<int>(y), &chunk);
     if (rv == EXR_ERR_SUCCESS) {
       rv = initialized ? exr_decoding_update(context, 0, &chunk, &decoder)
                        : exr_decoding_initialize(context, 0, &chunk, &decoder);
     }
     if (rv != EXR_ERR_SUCCESS) return tl::unexpected(unreadable(name, file, rv));
-    if (chunk.start_y < window.min.y || chunk.height < 0 || chunk.start_y + chunk.height > window.max.y + 1) {
+    if (chunk.start_y < window.min.y || chunk.height < 0 ||
+        int64_t{chunk.start_y} + chunk.height > int64_t{window.max.y} + 1) {
       return tl::unexpected(LayerError{LayerError::Code::kUnreadable,
                                        fmt::format("{}: a chunk at line {} lies outside the image", name, y), {}});
     }

@@ -20,7 +20,7 @@ namespace synthfarm::coordinator {
 
 // The layers the viewer can draw, and how:
 //   depth     depth.Z: turbo colour map over the sample's own nearest..farthest finite depth,
-//             near red, far blue; background (+inf, nothing hit) transparent
+//             nearest dark red, farthest dark blue; background (+inf, nothing hit) transparent
 //   normal    normal.X/Y/Z (camera space) as RGB = n * 0.5 + 0.5; background transparent
 //   albedo    albedo.R/G/B, linear, as sRGB; opaque
 //   instance  instance.id: instance_colour(id); 0 (background) transparent
