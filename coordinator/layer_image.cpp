@@ -238,7 +238,7 @@ uint8_t linear_to_srgb8(double c) {
   return unit_to_byte(c <= 0.0031308 ? 12.92 * c : 1.055 * std::pow(c, 1.0 / 2.4) - 0.055);
 }
 
-void put(Rgba8Image& image, size_t i, const std::array<uint8_t, 3>& rgb, uint8_t alpha = 255) {
+void set_pixel(Rgba8Image& image, size_t i, const std::array<uint8_t, 3>& rgb, uint8_t alpha = 255) {
   std::copy(rgb.begin(), rgb.end(), image.rgba.begin() + static_cast<std::ptrdiff_t>(4 * i));
   image.rgba[4 * i + 3] = alpha;
 }
@@ -255,14 +255,14 @@ void draw_depth(const Plane& depth, Rgba8Image& image) {
   for (size_t i = 0; i < pixels; ++i) {
     if (!valid(i)) continue;  // stays transparent
     const double t = far > near ? (far - depth.f(i)) / (far - near) : 0.5;
-    put(image, i, turbo_colour(t));
+    set_pixel(image, i, turbo_colour(t));
   }
 }
 
 void draw_ids(const Plane& ids, Rgba8Image& image, std::array<uint8_t, 3> (*colour)(uint32_t)) {
   const size_t pixels = image.rgba.size() / 4;
   for (size_t i = 0; i < pixels; ++i) {
-    if (const uint32_t id = ids.u(i); id != 0) put(image, i, colour(id));
+    if (const uint32_t id = ids.u(i); id != 0) set_pixel(image, i, colour(id));
   }
 }
 
@@ -272,12 +272,12 @@ void draw_vectors(const std::vector<const Plane*>& planes, ViewLayer layer, Rgba
     std::array<double, 3> v{0, 0, 0};
     for (size_t c = 0; c < planes.size(); ++c) v[c] = planes[c]->f(i);
     if (layer == ViewLayer::kAlbedo) {
-      put(image, i, {linear_to_srgb8(v[0]), linear_to_srgb8(v[1]), linear_to_srgb8(v[2])});
+      set_pixel(image, i, {linear_to_srgb8(v[0]), linear_to_srgb8(v[1]), linear_to_srgb8(v[2])});
     } else if (layer == ViewLayer::kNormal) {
       if (v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < 0.25) continue;  // no surface: transparent
-      put(image, i, {unit_to_byte(v[0] * 0.5 + 0.5), unit_to_byte(v[1] * 0.5 + 0.5), unit_to_byte(v[2] * 0.5 + 0.5)});
+      set_pixel(image, i, {unit_to_byte(v[0] * 0.5 + 0.5), unit_to_byte(v[1] * 0.5 + 0.5), unit_to_byte(v[2] * 0.5 + 0.5)});
     } else if (v[0] != 0 || v[1] != 0) {  // uv
-      put(image, i, {unit_to_byte(v[0]), unit_to_byte(v[1]), 0});
+      set_pixel(image, i, {unit_to_byte(v[0]), unit_to_byte(v[1]), 0});
     }
   }
 }
