@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include <httplib.h>
@@ -26,5 +27,7 @@ std::string json_text(const nlohmann::json& body);
 void reply_json(httplib::Response& res, int status, const nlohmann::json& body);
 // {"error": message} with `status`.
 void reply_error(httplib::Response& res, int status, const std::string& message);
+// A request's query parameter `name`, nullopt when it has none.
+std::optional<std::string> query_param(const httplib::Request& req, const char* name);
 
 }  // namespace synthfarm::coordinator

@@ -34,6 +34,7 @@
 #include "coordinator/job_objects.h"
 #include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
+#include "coordinator/sample_layers.h"
 #include "coordinator/telemetry_relay.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
@@ -289,7 +290,17 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
               "/api/jobs/example-000000/samples/0.png", [this](Req req, Res res, Who) {
                 const uint64_t index = std::stoull(req.matches[2]);
                 const std::string ext = req.matches[3];
-                get_object(req.matches[1], res, [&](auto& store, auto&) { return sample_object(store, index, ext); });
+                auto frame = parse_frame(query_param(req, "frame"));
+                if (!frame) return reply_error(res, 400, frame.error());
+                get_object(req.matches[1], res,
+                           [&](auto& store, auto&) { return sample_object(store, index, *frame, ext); });
+              });
+    add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)/layers/([^/]+)\.png)", Access::kViewer,
+              "/api/jobs/example-000000/samples/0/layers/depth.png", [this](Req req, Res res, Who) {
+                auto wanted = parse_layer_request(req.matches[2].str(), req.matches[3].str(), query_param(req, "frame"));
+                if (!wanted) return reply_error(res, 400, wanted.error());
+                const std::string id = req.matches[1];
+                get_object(id, res, [&](auto& store, auto&) { return sample_layers_.get(id, store, *wanted); });
               });
     add_route("GET", R"(/api/jobs/([^/]+)/card\.(json|html))", Access::kViewer, "/api/jobs/example-000000/card.html",
               [this](Req req, Res res, Who) {
@@ -787,6 +798,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   FarmView view_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> telemetry_messages_{0}, telemetry_malformed_{0}, jobs_finalized_{0}, leases_reaped_{0};
+  SampleLayers sample_layers_;  // the layer images drawn for the sample viewer, cached
   std::mutex stores_mutex_;
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only

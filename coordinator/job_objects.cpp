@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "coordinator/finalizer.h"
 #include "jobs/object_keys.h"
 
@@ -15,21 +17,32 @@ StoredObject failure(const storage::Error& error) {
 
 }  // namespace
 
-StoredObject sample_object(const storage::ObjectStore& store, uint64_t index,
+tl::expected<int, std::string> parse_frame(const std::optional<std::string>& text) {
+  if (!text) return 0;
+  const bool digits = !text->empty() && text->size() <= 3 &&
+                      std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) return tl::unexpected(fmt::format("frame '{}' is not a frame number 0..999", *text));
+  return std::stoi(*text);
+}
+
+storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, uint64_t index, int frame,
+                                              std::string_view extension) {
+  if (frame > 0) return store.get(jobs::frame_key(index, frame, extension));
+  auto bytes = store.get(jobs::sample_key(index, extension));
+  if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
+    bytes = store.get(jobs::frame_key(index, 0, extension));  // a clip: its first frame
+  }
+  return bytes;
+}
+
+StoredObject sample_object(const storage::ObjectStore& store, uint64_t index, int frame,
                            const std::string& extension) {
-  auto fetch = [&](const std::string& kind) {
-    auto bytes = store.get(jobs::sample_key(index, kind));
-    if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
-      bytes = store.get(jobs::frame_key(index, 0, kind));  // a clip: its first frame
-    }
-    return bytes;
-  };
   // .png asks for the preview: a sample whose camera stage made a JPEG has that instead.
   std::string kind = extension;
-  auto bytes = fetch(kind);
+  auto bytes = read_sample_file(store, index, frame, kind);
   if (!bytes && extension == "png" && bytes.error().code == storage::Error::Code::kNotFound) {
     kind = "jpg";
-    bytes = fetch(kind);
+    bytes = read_sample_file(store, index, frame, kind);
   }
   if (!bytes) return failure(bytes.error());
   const char* type = kind == "png"    ? "image/png"

@@ -5,10 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <tl/expected.hpp>
 
 #include "storage/object_store.h"
 
@@ -22,9 +25,18 @@ struct StoredObject {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Sample `index`'s file: a clip's first frame when the sample is a clip, and for .png the
-// JPEG preview when the camera stage made one instead. Immutable once stored.
-StoredObject sample_object(const storage::ObjectStore& store, uint64_t index,
+// A request's `frame` parameter (absent: 0) as a frame number, 0..999 (the f{frame:03d} of
+// a clip's keys); anything else is an error message naming the value.
+tl::expected<int, std::string> parse_frame(const std::optional<std::string>& text);
+
+// The bytes of sample `index`'s file of `extension` at `frame`: frame 0 is a still image's
+// only frame or a clip's first, frame K > 0 a clip's frame K (kNotFound for a still).
+storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, uint64_t index, int frame,
+                                              std::string_view extension);
+
+// Sample `index`'s file at `frame` (read_sample_file), and for .png the JPEG preview when
+// the camera stage made one instead. Immutable once stored.
+StoredObject sample_object(const storage::ObjectStore& store, uint64_t index, int frame,
                            const std::string& extension);
 
 // The dataset card, `kind` "json" or "html", of a job in `state` (the job hash's). 404 until

@@ -1,6 +1,6 @@
 // Writes the binary seeds of the fuzz corpus (fuzz/corpus/) with the project's own
 // encoders, so the seeds are what synthfarm really sends and stores: Cap'n Proto telemetry
-// and control messages, OpenEXR environment maps, glTF scenes (the exporter) and a skinned
+// and control messages, OpenEXR environment maps and samples, glTF scenes (the exporter) and a skinned
 // glTF character (tinygltf, as the glTF tests write theirs). The text seeds (specs, BVH,
 // JSON, XML, HTTP) are written by hand. Run once when a format changes:
 //
@@ -110,6 +110,30 @@ void environment_maps(const fs::path& dir) {
   for (const char* name : {"y_half_rle_3x2.exr", "rgb_tiled_piz_offset.exr"}) {
     std::printf("%s (%ju bytes)\n", (dir / name).c_str(), static_cast<uintmax_t>(fs::file_size(dir / name)));
   }
+}
+
+// A 4x3 sample through the renderer's encoder with every label layer the sample viewer
+// draws (the coordinator's layer images read such files from storage).
+void sample_layers(const fs::path& dir) {
+  render::Frame frame;
+  frame.width = 4;
+  frame.height = 3;
+  for (uint32_t i = 0; i < 12; ++i) {
+    const bool hit = i >= 4;  // the top row is sky
+    frame.rgb.insert(frame.rgb.end(), {0.1f * i, 0.5f, 1.0f});
+    frame.depth.push_back(hit ? 2.0f + 0.25f * i : INFINITY);
+    frame.normal.insert(frame.normal.end(), {0.0f, hit ? 0.6f : 0.0f, hit ? -0.8f : 0.0f});
+    frame.albedo.insert(frame.albedo.end(), {0.2f, 0.4f, 0.6f});
+    frame.instance.push_back(hit ? 1 + i % 2 : 0);
+    frame.semantic.push_back(hit ? 1 + i % 4 : 0);
+    frame.part.push_back(hit ? 1 + i % 24 : 0);
+    frame.uv.insert(frame.uv.end(), {hit ? 0.1f * i : 0.0f, hit ? 0.05f * i : 0.0f});
+  }
+  using render::Layer;
+  write(dir / "sample_all_layers_4x3.exr",
+        render::encode_exr(frame, {Layer::kRgb, Layer::kDepth, Layer::kNormal, Layer::kAlbedo, Layer::kInstance,
+                                   Layer::kSemantic, Layer::kPart, Layer::kUv}));
+  write(dir / "sample_depth_instance_4x3.exr", render::encode_exr(frame, {Layer::kDepth, Layer::kInstance}));
 }
 
 // One quad and a box, a camera, through the exporter (.glb).
@@ -226,6 +250,7 @@ int main(int argc, char** argv) {
   telemetry(corpus / "telemetry");
   control(corpus / "control");
   environment_maps(corpus / "exr_environment");
+  sample_layers(corpus / "layer_exr");
   scenes(corpus / "gltf_scene");
   character(corpus / "gltf_character");
   return 0;

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The coordinator parses specs, shards jobs and writes manifests and COCO files; it must
 # not carry the renderer, the human model or glTF. Checks the linked binary itself: no
-# shared library of the renderer's (Embree, TBB, OpenEXR, libpng, tinygltf, LibTorch) is
-# NEEDED, and no function of synthfarm::render, ::humans or ::gltf is defined in it.
+# shared library of the renderer's (Embree, TBB, OpenEXR's C++ library and Imath, tinygltf,
+# LibTorch) is NEEDED, and no function of synthfarm::render, ::humans or ::gltf is defined
+# in it. The codecs the sample viewer's layer images use are allowed: OpenEXRCore (OpenEXR's
+# C library, which reads a sample's EXR) and libpng.
 #
 #   tests/link_check.sh build/bin/synthfarm-coordinator
 set -euo pipefail
 bin=$1
 fail=0
-needed=$(readelf -d "$bin" | grep NEEDED | grep -Ei 'embree|tbb|OpenEXR|png|tinygltf|torch' || true)
+needed=$(readelf -d "$bin" | grep NEEDED | grep -Ei 'embree|tbb|tinygltf|torch|libOpenEXR-|libOpenEXRUtil|libIlmThread|libIex-|libImath' || true)
 if [[ -n "$needed" ]]; then
   echo "link check: $(basename "$bin") needs renderer libraries:" >&2
   echo "$needed" >&2

@@ -54,8 +54,22 @@ export function submitSpec(body) {
   });
 }
 
-export function sampleUrl(id, index) {
-  return `${jobPath(id)}/samples/${index}.png`;
+/**
+ * A sample's object: `ext` png (the preview, a JPEG when the camera stage made one), json or
+ * exr, of frame `frame` (a clip's; 0 is a still image's only frame or a clip's first).
+ */
+export function sampleUrl(id, index, ext = 'png', frame = 0) {
+  return `${jobPath(id)}/samples/${index}.${ext}${frame > 0 ? `?frame=${frame}` : ''}`;
+}
+
+/** A label layer of a sample's EXR (depth, normal, instance, ...) drawn as a PNG by the coordinator. */
+export function layerUrl(id, index, layer, frame = 0) {
+  return `${jobPath(id)}/samples/${index}/layers/${encodeURIComponent(layer)}.png${frame > 0 ? `?frame=${frame}` : ''}`;
+}
+
+/** GET a sample's JSON; resolves to the Response (404: not written yet). */
+export function fetchSample(id, index, frame, signal) {
+  return fetch(sampleUrl(id, index, 'json', frame), { signal, headers: { Accept: 'application/json' } });
 }
 
 /** A reply's body as { text, data }: data is the parsed JSON, or null if it is not JSON. */

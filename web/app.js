@@ -20,6 +20,8 @@
 //   workers.js      workers table
 //   job_detail.js   job selection and the job detail panel
 //   job_actions.js  job-control buttons in the detail panel
+//   sample_viewer.js one sample with its labels over it: skeletons, boxes, EXR layers the
+//                   coordinator draws as PNG; frames of a clip; #job=<id>&sample=<n>
 //   submit.js       spec submission form
 //   charts.js       the farm's and the selected job's time series (Chart.js)
 //   session.js      login (token, login link or session cookie) and the CSRF header
@@ -32,6 +34,7 @@ import { initJobs, renderJobs } from './jobs.js';
 import { initWorkers, renderWorkers } from './workers.js';
 import { initDetail, readHash, refreshDetail, renderDetail, selectJob } from './job_detail.js';
 import { initSubmit } from './submit.js';
+import { initViewer, openSample, readViewerHash } from './sample_viewer.js';
 import { addFarmPoint, initCharts, showJobChart, startCharts } from './charts.js';
 
 function render() {
@@ -52,7 +55,8 @@ function applyData(data) {
 
 initCharts();
 initJobs({ select: selectJob });
-initDetail({ renderAll: render });
+initDetail({ renderAll: render, openSample });
+initViewer();
 initSubmit({ select: selectJob });
 initWorkers({ select: selectJob });
 
@@ -70,7 +74,9 @@ await ensureSession();
 startCharts();
 render();
 const initial = readHash();
+const initialSample = readViewerHash();
 if (initial) selectJob(initial);
+if (initialSample) openSample(initialSample.job, initialSample.sample, initialSample.frame);
 startLive({
   onData: applyData,
   // Lists fetched outside polling only fill gaps: keep the snapshot's totals.

@@ -1,7 +1,8 @@
 // The job detail panel (#detail) and which job is selected (mirrored in the URL as
 // #job=<id>): fetches GET /api/jobs/{id} when the job's progress moves (at most once a
 // second) and shows its state, progress, counts, times, storage, dead shards, blocklisted
-// workers, recent sample previews and spec; its job-control buttons are job_actions.js's.
+// workers, recent sample previews (a click opens the sample viewer) and spec; its
+// job-control buttons are job_actions.js's.
 // Server data reaches the DOM only through textContent and attribute setters.
 
 import {
@@ -73,8 +74,10 @@ const detail = {
   thumbs: new Map(), // sample index → { a, img, missing, failed }
 };
 
-// Set by initDetail(): re-renders every view (after a job action changed the lists).
+// Set by initDetail(): re-renders every view (after a job action changed the lists), and
+// opens the sample viewer on a job's sample.
 let renderAll = () => {};
+let openSample = () => {};
 
 function progressKey(job) {
   return job ? `${job.state}|${job.samples_done}|${job.shards_done}|${job.shards_failed}` : 'none';
@@ -343,9 +346,15 @@ function renderPreviews(id, indices) {
       t.missing = h('span', { class: 'missing', text: 'not ready', hidden: true });
       t.a = h('a', {
         class: 'thumb', href: t.url, target: '_blank', rel: 'noopener',
-        title: `Sample ${index} (open full size)`, testid: 'sample-preview',
+        title: `Sample ${index}: open the sample viewer`, testid: 'sample-preview',
       }, t.missing, h('span', { class: 'cap', text: `#${index}` }));
       t.a.dataset.sampleIndex = String(index);
+      // A plain click opens the sample viewer; a middle or modified click still opens the image.
+      t.a.addEventListener('click', (ev) => {
+        if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        openSample(id, index);
+      });
       loadThumbImage(t);
       detail.thumbs.set(index, t);
     } else if (t.failed && t.retriedAt !== detail.lastFetch) {
@@ -374,21 +383,27 @@ function renderSpec(spec) {
   else D.spec.replaceChildren(highlightJson(text));
 }
 
-// Selection in the URL (#job=<id>) so a detail view can be linked and survives reloads.
+// Selection in the URL (#job=<id>) so a detail view can be linked and survives reloads. A
+// hash that names the job already (with the sample viewer's &sample=<n>) is left as it is.
 function writeHash(id) {
+  if (id && readHash() === id) return;
   const url = id ? `#job=${encodeURIComponent(id)}` : `${location.pathname}${location.search}`;
   try { history.replaceState(null, '', url); } catch { /* ignore */ }
 }
 
 export function readHash() {
-  const m = /^#job=(.+)$/.exec(location.hash);
+  const m = /^#job=([^&]+)/.exec(location.hash);
   if (!m) return null;
   try { return decodeURIComponent(m[1]); } catch { return null; }
 }
 
-/** Wires the panel's buttons, Esc, the URL hash and job control; `renderAll()` redraws every view. */
+/**
+ * Wires the panel's buttons, Esc, the URL hash and job control; `renderAll()` redraws every
+ * view, `openSample(id, index)` opens the sample viewer.
+ */
 export function initDetail(callbacks) {
   renderAll = callbacks.renderAll;
+  openSample = callbacks.openSample;
   initJobActions({ render: renderDetail, shows: (id) => detail.id === id, done: actionDone });
 
   D.close.addEventListener('click', () => clearSelection());
