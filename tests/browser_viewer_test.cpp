@@ -257,7 +257,8 @@ TEST_F(SampleViewerTest, DrawsKeypointsWhereTheJsonPutsThemAndTogglesEveryOverla
   expect_marks_match(marks(browser), sample0);
   click(browser, "viewer-close");
   EXPECT_EQ(browser.run("return document.querySelector('[data-testid=sample-viewer]').open;"), false);
-  EXPECT_EQ(browser.run("return location.hash;"), "#job=" + still_);
+  // The dialog's close event, which rewrites the address, is queued as a task: wait for it.
+  EXPECT_EQ(browser.wait_for("return location.hash;", "#job=" + still_, seconds(5)), "#job=" + still_);
 }
 
 TEST_F(SampleViewerTest, AClipLinkOpensTheViewerAndTheSliderChangesTheFrame) {
