@@ -68,7 +68,9 @@ tl::expected<LayerRequest, std::string> parse_layer_request(std::string_view ind
 StoredObject SampleLayers::get(std::string_view job, const storage::ObjectStore& store,
                                const LayerRequest& request) {
   const std::string_view layer = view_layer_name(request.layer);
-  const std::string key = fmt::format("{}\n{}\n{}\n{}", job, request.index, request.frame, layer);
+  // Keyed by the dataset's storage as well as the job: a deleted job's id, if ever drawn
+  // again, names another dataset only where its storage differs.
+  const std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", job, store.uri(), request.index, request.frame, layer);
   auto answer = [](std::string png, const char* cache) {
     return StoredObject{200,
                         std::move(png),
