@@ -28,8 +28,8 @@ struct JobShape {
 
 // The job's shard count and size, nullopt when there is no such job (after answering 404
 // or 503).
-std::optional<JobShape> job_shape(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& id,
-                                  httplib::Response& res) {
+std::optional<JobShape> job_shape(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                                  const std::string& id, httplib::Response& res) {
   auto reply = redis.command({"HMGET", keys.job(id), "shards_total", "shard_size", "samples"});
   if (!reply) {
     reply_error(res, 503, reply.error().message);
@@ -39,13 +39,16 @@ std::optional<JobShape> job_shape(queue::RedisClient& redis, const queue::keys::
     reply_error(res, 404, "no job " + id);
     return std::nullopt;
   }
-  auto num = [&](size_t i) { return static_cast<uint64_t>(std::max(0LL, reply->elements[i].as_int(0))); };
+  auto num = [&](size_t i) {
+    return static_cast<uint64_t>(std::max(0LL, reply->elements[i].as_int(0)));
+  };
   return JobShape{num(0), num(1), num(2)};
 }
 
 // A query parameter that must be a whole number: its value, `fallback` when absent, or an
 // error naming it.
-tl::expected<uint64_t, std::string> whole_number(const httplib::Request& req, const char* name, uint64_t fallback) {
+tl::expected<uint64_t, std::string> whole_number(const httplib::Request& req, const char* name,
+                                                 uint64_t fallback) {
   if (!req.has_param(name)) return fallback;
   const std::string text = req.get_param_value(name);
   uint64_t v = 0;
@@ -87,26 +90,30 @@ json shard_json(const queue::ShardStatus& s, size_t error_bytes) {
   if (s.claimed_ms) out["claimed_ms"] = s.claimed_ms;
   if (s.done_ms) out["done_ms"] = s.done_ms;
   if (s.dead_ms) out["dead_ms"] = s.dead_ms;
-  if (!s.last_error.empty()) out["error"] = error_bytes ? clip(s.last_error, error_bytes) : s.last_error;
+  if (!s.last_error.empty())
+    out["error"] = error_bytes ? clip(s.last_error, error_bytes) : s.last_error;
   return out;
 }
 
 }  // namespace
 
-void get_job_shards(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& job_id,
-                    const httplib::Request& req, httplib::Response& res, int64_t now_ms) {
+void get_job_shards(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                    const std::string& job_id, const httplib::Request& req, httplib::Response& res,
+                    int64_t now_ms) {
   auto from = whole_number(req, "from", 0);
   if (!from) return reply_error(res, 400, from.error());
   auto count = whole_number(req, "count", kShardPage);
   if (!count) return reply_error(res, 400, count.error());
   if (*count < 1 || *count > kShardPage) {
-    return reply_error(res, 400, fmt::format("count: expected 1 to {} shards, got {}", kShardPage, *count));
+    return reply_error(res, 400,
+                       fmt::format("count: expected 1 to {} shards, got {}", kShardPage, *count));
   }
   auto job = job_shape(redis, keys, job_id, res);
   if (!job) return;
   if (*from > job->shards_total) {
-    return reply_error(res, 400, fmt::format("from: job {} has {} shards, so from is at most {}; got {}", job_id,
-                                             job->shards_total, job->shards_total, *from));
+    return reply_error(res, 400,
+                       fmt::format("from: job {} has {} shards, so from is at most {}; got {}",
+                                   job_id, job->shards_total, job->shards_total, *from));
   }
   auto shards = queue::QueueView(redis, keys).shards(job_id, *from, *count, job->shards_total);
   if (!shards) return reply_error(res, 503, shards.error().message);
@@ -121,38 +128,44 @@ void get_job_shards(queue::RedisClient& redis, const queue::keys::Keys& keys, co
     attempts.push_back(s.attempts);
     ++counts[s.state];
     // Done shards and shards never claimed say all there is in their state and attempts.
-    if (s.state == "done" || (s.state == "pending" && s.attempts == 0 && s.last_error.empty())) continue;
-    if (details.size() < kMaxShardDetails) details.push_back(shard_json(s, kPageErrorBytes));
-    else ++omitted;
+    if (s.state == "done" || (s.state == "pending" && s.attempts == 0 && s.last_error.empty()))
+      continue;
+    if (details.size() < kMaxShardDetails)
+      details.push_back(shard_json(s, kPageErrorBytes));
+    else
+      ++omitted;
   }
   const uint64_t next = *from + shards->size();
-  reply_json(res, 200,
-             {{"id", job_id},
-              {"time_ms", now_ms},
-              {"shards_total", job->shards_total},
-              {"shard_size", job->shard_size},
-              {"samples", job->samples},
-              {"from", *from},
-              {"count", shards->size()},
-              {"next_from", next < job->shards_total ? json(next) : json(nullptr)},
-              {"codes", {{"p", "pending"}, {"l", "leased"}, {"d", "done"}, {"x", "dead"}, {"?", "other"}}},
-              {"states", states},
-              {"attempts", attempts},
-              {"counts", counts},
-              {"details", details},
-              {"details_omitted", omitted}});
+  reply_json(
+      res, 200,
+      {{"id", job_id},
+       {"time_ms", now_ms},
+       {"shards_total", job->shards_total},
+       {"shard_size", job->shard_size},
+       {"samples", job->samples},
+       {"from", *from},
+       {"count", shards->size()},
+       {"next_from", next < job->shards_total ? json(next) : json(nullptr)},
+       {"codes", {{"p", "pending"}, {"l", "leased"}, {"d", "done"}, {"x", "dead"}, {"?", "other"}}},
+       {"states", states},
+       {"attempts", attempts},
+       {"counts", counts},
+       {"details", details},
+       {"details_omitted", omitted}});
 }
 
-void get_job_shard(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& job_id,
-                   const std::string& shard_text, httplib::Response& res, int64_t now_ms) {
+void get_job_shard(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                   const std::string& job_id, const std::string& shard_text, httplib::Response& res,
+                   int64_t now_ms) {
   auto job = job_shape(redis, keys, job_id, res);
   if (!job) return;
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(shard_text.data(), shard_text.data() + shard_text.size(), n);
   if (ec != std::errc() || end != shard_text.data() + shard_text.size() || n >= job->shards_total) {
-    return reply_error(res, 404, fmt::format("job {} has {} shards (0 to {}); no shard {}", job_id,
-                                             job->shards_total, job->shards_total ? job->shards_total - 1 : 0,
-                                             shard_text));
+    return reply_error(
+        res, 404,
+        fmt::format("job {} has {} shards (0 to {}); no shard {}", job_id, job->shards_total,
+                    job->shards_total ? job->shards_total - 1 : 0, shard_text));
   }
   auto shard = queue::QueueView(redis, keys).shard(job_id, n);
   if (!shard) return reply_error(res, 503, shard.error().message);
@@ -184,17 +197,20 @@ json blocklist_entries_json(const std::vector<queue::BlocklistEntry>& entries,
 
 }  // namespace
 
-json blocklist_json(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& job_id) {
+json blocklist_json(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                    const std::string& job_id) {
   auto entries = queue::QueueView(redis, keys).blocklists({job_id});
   return entries ? blocklist_entries_json(*entries, {}) : json::array();
 }
 
-void get_failures(queue::RedisClient& redis, const queue::keys::Keys& keys, const httplib::Request& req,
-                  httplib::Response& res, int64_t now_ms) {
+void get_failures(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                  const httplib::Request& req, httplib::Response& res, int64_t now_ms) {
   auto limit = whole_number(req, "limit", kFailuresDefault);
   if (!limit) return reply_error(res, 400, limit.error());
   if (*limit < 1 || *limit > static_cast<uint64_t>(kFailuresMax)) {
-    return reply_error(res, 400, fmt::format("limit: expected 1 to {} dead letters, got {}", kFailuresMax, *limit));
+    return reply_error(
+        res, 400,
+        fmt::format("limit: expected 1 to {} dead letters, got {}", kFailuresMax, *limit));
   }
   queue::QueueView view(redis, keys);
   auto dead = view.dead_letters(static_cast<int>(*limit));
@@ -220,7 +236,9 @@ void get_failures(queue::RedisClient& redis, const queue::keys::Keys& keys, cons
   std::sort(shown.begin(), shown.end());
   shown.erase(std::unique(shown.begin(), shown.end()), shown.end());
   std::vector<std::vector<std::string>> commands;
-  for (const auto& id : shown) commands.push_back({"HMGET", keys.job(id), "name", "state", "shards_total", "shard_size", "samples"});
+  for (const auto& id : shown)
+    commands.push_back(
+        {"HMGET", keys.job(id), "name", "state", "shards_total", "shard_size", "samples"});
   std::map<std::string, std::string> names, states;
   std::map<std::string, JobShape> shapes;
   if (!commands.empty()) {
@@ -242,13 +260,15 @@ void get_failures(queue::RedisClient& redis, const queue::keys::Keys& keys, cons
     entry["job_name"] = names.count(d.job_id) ? names[d.job_id] : "";
     entry["job_state"] = states.count(d.job_id) ? states[d.job_id] : "";
     entry["log_tail"] = d.shard.log_tail;
-    if (shapes.count(d.job_id)) entry["samples"] = sample_range_json(shapes[d.job_id], d.shard.shard);
+    if (shapes.count(d.job_id))
+      entry["samples"] = sample_range_json(shapes[d.job_id], d.shard.shard);
     letters.push_back(std::move(entry));
   }
-  reply_json(res, 200, {{"time_ms", now_ms},
-                        {"dead", letters},
-                        {"more", dead->more},
-                        {"blocklisted", blocklist_entries_json(*blocked, names)}});
+  reply_json(res, 200,
+             {{"time_ms", now_ms},
+              {"dead", letters},
+              {"more", dead->more},
+              {"blocklisted", blocklist_entries_json(*blocked, names)}});
 }
 
 }  // namespace synthfarm::coordinator

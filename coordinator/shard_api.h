@@ -7,11 +7,11 @@
 // each a Redis connection and the time; they answer the request. Internal to coordinator/.
 #pragma once
 
+#include <httplib.h>
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
-
-#include <httplib.h>
 
 #include "queue/keys.h"
 #include "queue/redis.h"
@@ -28,14 +28,17 @@ inline constexpr size_t kMaxShardDetails = 1000;
 inline constexpr int kFailuresDefault = 50;
 inline constexpr int kFailuresMax = 200;
 
-void get_job_shards(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& job_id,
-                    const httplib::Request& req, httplib::Response& res, int64_t now_ms);
-void get_job_shard(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& job_id,
-                   const std::string& shard, httplib::Response& res, int64_t now_ms);
-void get_failures(queue::RedisClient& redis, const queue::keys::Keys& keys, const httplib::Request& req,
-                  httplib::Response& res, int64_t now_ms);
+void get_job_shards(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                    const std::string& job_id, const httplib::Request& req, httplib::Response& res,
+                    int64_t now_ms);
+void get_job_shard(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                   const std::string& job_id, const std::string& shard, httplib::Response& res,
+                   int64_t now_ms);
+void get_failures(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                  const httplib::Request& req, httplib::Response& res, int64_t now_ms);
 // The job's blocklisted workers with why ([] when Redis does not answer): GET /api/jobs/{id}'s
 // "blocklist".
-nlohmann::json blocklist_json(queue::RedisClient& redis, const queue::keys::Keys& keys, const std::string& job_id);
+nlohmann::json blocklist_json(queue::RedisClient& redis, const queue::keys::Keys& keys,
+                              const std::string& job_id);
 
 }  // namespace synthfarm::coordinator

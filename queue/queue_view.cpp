@@ -8,8 +8,8 @@ namespace synthfarm::queue {
 namespace {
 
 // The shard hash's fields, in the order shard_from_fields() reads them.
-const std::vector<std::string> kShardFields = {"state",   "attempts", "worker",   "deadline_ms",
-                                               "claimed_ms", "done_ms", "dead_ms", "last_error"};
+const std::vector<std::string> kShardFields = {"state",      "attempts", "worker",  "deadline_ms",
+                                               "claimed_ms", "done_ms",  "dead_ms", "last_error"};
 
 int64_t field_int(const RedisReply& r) { return r.is_nil() ? 0 : r.as_int(0); }
 
@@ -63,8 +63,8 @@ void parse_reason(std::string_view text, BlocklistEntry& entry) {
 
 }  // namespace
 
-RedisResult<std::vector<ShardStatus>> QueueView::shards(const std::string& job_id, uint64_t first, uint64_t count,
-                                                        uint64_t shards_total) {
+RedisResult<std::vector<ShardStatus>> QueueView::shards(const std::string& job_id, uint64_t first,
+                                                        uint64_t count, uint64_t shards_total) {
   std::vector<ShardStatus> out;
   if (first >= shards_total) return out;
   const uint64_t end = first + std::min(count, shards_total - first);
@@ -78,7 +78,8 @@ RedisResult<std::vector<ShardStatus>> QueueView::shards(const std::string& job_i
   auto replies = redis_.pipeline(commands);
   if (!replies) return tl::unexpected(replies.error());
   out.reserve(replies->size());
-  for (size_t i = 0; i < replies->size(); ++i) out.push_back(shard_from_fields(first + i, (*replies)[i]));
+  for (size_t i = 0; i < replies->size(); ++i)
+    out.push_back(shard_from_fields(first + i, (*replies)[i]));
   return out;
 }
 
@@ -94,7 +95,8 @@ RedisResult<ShardStatus> QueueView::shard(const std::string& job_id, uint64_t sh
 RedisResult<QueueView::DeadLetters> QueueView::dead_letters(int limit) {
   DeadLetters out;
   if (limit <= 0) return out;
-  auto members = redis_.command({"LRANGE", keys_.dead(), "0", std::to_string(limit)});  // one more than asked
+  auto members =
+      redis_.command({"LRANGE", keys_.dead(), "0", std::to_string(limit)});  // one more than asked
   if (!members) return tl::unexpected(members.error());
   std::vector<std::vector<std::string>> commands;
   for (const auto& m : members->elements) {
@@ -103,7 +105,8 @@ RedisResult<QueueView::DeadLetters> QueueView::dead_letters(int limit) {
       break;
     }
     const size_t slash = m.str.rfind('/');
-    auto shard = slash == std::string::npos ? std::nullopt : parse_u64(std::string_view(m.str).substr(slash + 1));
+    auto shard = slash == std::string::npos ? std::nullopt
+                                            : parse_u64(std::string_view(m.str).substr(slash + 1));
     if (!shard) continue;  // not a member the scripts write
     DeadLetter d;
     d.job_id = m.str.substr(0, slash);
@@ -123,7 +126,8 @@ RedisResult<QueueView::DeadLetters> QueueView::dead_letters(int limit) {
   return out;
 }
 
-RedisResult<std::vector<BlocklistEntry>> QueueView::blocklists(const std::vector<std::string>& job_ids) {
+RedisResult<std::vector<BlocklistEntry>> QueueView::blocklists(
+    const std::vector<std::string>& job_ids) {
   std::vector<BlocklistEntry> out;
   if (job_ids.empty()) return out;
   std::vector<std::vector<std::string>> commands;

@@ -53,12 +53,13 @@ struct DeadLetter {
 
 class QueueView {
  public:
-  explicit QueueView(RedisClient& redis, keys::Keys keys = {}) : redis_(redis), keys_(std::move(keys)) {}
+  explicit QueueView(RedisClient& redis, keys::Keys keys = {})
+      : redis_(redis), keys_(std::move(keys)) {}
 
   // Shards [first, first + count) of a job with `shards_total` shards (the range is cut
   // to it), without log tails: one pipelined HMGET per shard.
-  RedisResult<std::vector<ShardStatus>> shards(const std::string& job_id, uint64_t first, uint64_t count,
-                                               uint64_t shards_total);
+  RedisResult<std::vector<ShardStatus>> shards(const std::string& job_id, uint64_t first,
+                                               uint64_t count, uint64_t shards_total);
   // One shard in full, log tail included.
   RedisResult<ShardStatus> shard(const std::string& job_id, uint64_t shard);
   // The newest `limit` dead letters of the whole farm, newest first (the dead-letter list

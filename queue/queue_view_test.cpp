@@ -40,11 +40,12 @@ class QueueViewTest : public ::testing::Test {
 
 TEST_F(QueueViewTest, ShardsShowTheStateAttemptsHolderAndErrorOfEach) {
   submit("job-s", 5, 1);
-  auto done = queue_->claim("w1", 30000)->value();      // shard 0
+  auto done = queue_->claim("w1", 30000)->value();  // shard 0
   ASSERT_TRUE(*queue_->complete(done.shard));
-  auto dead = queue_->claim("w1", 30000)->value();      // shard 1
-  ASSERT_EQ(*queue_->fail(dead.shard, "sample 3 threw", "w1", "line 1\nline 2\n"), FailOutcome::kDead);
-  auto leased = queue_->claim("w2", 30000)->value();    // shard 2
+  auto dead = queue_->claim("w1", 30000)->value();  // shard 1
+  ASSERT_EQ(*queue_->fail(dead.shard, "sample 3 threw", "w1", "line 1\nline 2\n"),
+            FailOutcome::kDead);
+  auto leased = queue_->claim("w2", 30000)->value();  // shard 2
 
   auto shards = view_->shards("job-s", 0, 100, 5);
   ASSERT_TRUE(shards) << shards.error().message;
@@ -53,7 +54,8 @@ TEST_F(QueueViewTest, ShardsShowTheStateAttemptsHolderAndErrorOfEach) {
   EXPECT_EQ((*shards)[0].attempts, 1);
   EXPECT_GT((*shards)[0].done_ms, 0);
   EXPECT_EQ((*shards)[1].state, "dead");
-  EXPECT_NE((*shards)[1].last_error.find("sample 3 threw"), std::string::npos) << (*shards)[1].last_error;
+  EXPECT_NE((*shards)[1].last_error.find("sample 3 threw"), std::string::npos)
+      << (*shards)[1].last_error;
   EXPECT_GT((*shards)[1].dead_ms, 0) << "dead letters record when";
   EXPECT_TRUE((*shards)[1].log_tail.empty()) << "pages carry no log tails";
   EXPECT_EQ((*shards)[2].state, "leased");
@@ -78,7 +80,8 @@ TEST_F(QueueViewTest, DeadLettersComeNewestFirstWithTheirLogTails) {
   submit("job-b", 2, 1);
   for (const char* tail : {"first\n", "second\n", "third\n"}) {
     auto l = queue_->claim("w", 30000)->value();
-    ASSERT_EQ(*queue_->fail(l.shard, std::string("error of ") + tail, "w", tail), FailOutcome::kDead);
+    ASSERT_EQ(*queue_->fail(l.shard, std::string("error of ") + tail, "w", tail),
+              FailOutcome::kDead);
   }
   auto letters = view_->dead_letters(2);
   ASSERT_TRUE(letters) << letters.error().message;
@@ -100,7 +103,8 @@ TEST_F(QueueViewTest, BlocklistedWorkersSayWhichFailureBlocklistedThem) {
   submit("job-b", 5, 10);
   for (int i = 0; i < 3; ++i) {
     auto l = queue_->claim("bad", 30000)->value();
-    ASSERT_EQ(*queue_->fail(l.shard, "gpu on fire " + std::to_string(i), "bad"), FailOutcome::kRetry);
+    ASSERT_EQ(*queue_->fail(l.shard, "gpu on fire " + std::to_string(i), "bad"),
+              FailOutcome::kRetry);
   }
   // A blocklist from before reasons were kept: the worker is listed, without why.
   ASSERT_TRUE(redis_->command({"SADD", "sf:job:job-b:blocklist", "old"}));

@@ -52,7 +52,8 @@ TEST_F(ShardsApi, ShowsEveryShardAndTheFailuresWithWhy) {
   for (int attempt = 2; attempt <= 3; ++attempt) {
     auto again = claim("bad");
     ASSERT_EQ(again.shard.shard, 1u);
-    queue_->fail(again.shard, "boom " + std::to_string(attempt), "bad", "tail " + std::to_string(attempt) + "\n");
+    queue_->fail(again.shard, "boom " + std::to_string(attempt), "bad",
+                 "tail " + std::to_string(attempt) + "\n");
   }
 
   auto [status, page] = farm_->get("/api/jobs/" + id + "/shards");
@@ -109,31 +110,39 @@ TEST_F(ShardsApi, ShowsEveryShardAndTheFailuresWithWhy) {
   // Bad requests name what is wrong.
   auto error_of = [&](const std::string& path) {
     auto [code, body] = farm_->get(path);
-    return std::to_string(code) + " " + (body.is_object() ? body.value("error", std::string()) : std::string());
+    return std::to_string(code) + " " +
+           (body.is_object() ? body.value("error", std::string()) : std::string());
   };
-  EXPECT_EQ(error_of("/api/jobs/" + id + "/shards?count=0"), "400 count: expected 1 to 10000 shards, got 0");
-  EXPECT_EQ(error_of("/api/jobs/" + id + "/shards?from=abc"), "400 from: expected a whole number, got 'abc'");
-  EXPECT_NE(error_of("/api/jobs/" + id + "/shards?from=4").find("400 from: job " + id + " has 3 shards"),
-            std::string::npos);
+  EXPECT_EQ(error_of("/api/jobs/" + id + "/shards?count=0"),
+            "400 count: expected 1 to 10000 shards, got 0");
+  EXPECT_EQ(error_of("/api/jobs/" + id + "/shards?from=abc"),
+            "400 from: expected a whole number, got 'abc'");
+  EXPECT_NE(
+      error_of("/api/jobs/" + id + "/shards?from=4").find("400 from: job " + id + " has 3 shards"),
+      std::string::npos);
   EXPECT_EQ(error_of("/api/jobs/nope-000000/shards"), "404 no job nope-000000");
-  EXPECT_EQ(error_of("/api/jobs/" + id + "/shards/3"), "404 job " + id + " has 3 shards (0 to 2); no shard 3");
+  EXPECT_EQ(error_of("/api/jobs/" + id + "/shards/3"),
+            "404 job " + id + " has 3 shards (0 to 2); no shard 3");
   EXPECT_EQ(error_of("/api/failures?limit=0"), "400 limit: expected 1 to 200 dead letters, got 0");
 }
 
 // A page of a very big job stays small: 10,000 shards at most, one byte of state and a
 // small number of attempts each.
 TEST_F(ShardsApi, APageOfAHundredThousandShardJobIsBounded) {
-  const std::string id = farm_->submit("name: big\nsamples: 100000\nshard_size: 1\ncamera: {resolution: [32, 24]}\n");
+  const std::string id =
+      farm_->submit("name: big\nsamples: 100000\nshard_size: 1\ncamera: {resolution: [32, 24]}\n");
   const auto t0 = std::chrono::steady_clock::now();
   auto [status, text] = farm_->get_raw("/api/jobs/" + id + "/shards");
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(status, 200) << text.substr(0, 300);
   auto page = json::parse(text);
   EXPECT_EQ(page["count"], 10000);
   EXPECT_EQ(page["next_from"], 10000);
   EXPECT_EQ(page["states"].get<std::string>(), std::string(10000, 'p'));
   EXPECT_LT(text.size(), 40000u) << "bytes of a default page";
-  std::printf("[ shards ] a 10,000-shard page of a 100,000-shard job: %zu bytes in %.1f ms\n", text.size(), ms);
+  std::printf("[ shards ] a 10,000-shard page of a 100,000-shard job: %zu bytes in %.1f ms\n",
+              text.size(), ms);
   auto last = farm_->get("/api/jobs/" + id + "/shards?from=99990").second;
   EXPECT_EQ(last["count"], 10);
   EXPECT_TRUE(last["next_from"].is_null());
