@@ -54,8 +54,27 @@ export function submitSpec(body) {
   });
 }
 
-export function sampleUrl(id, index) {
-  return `${jobPath(id)}/samples/${index}.png`;
+/** GET /api/jobs/{id}/shards?from=&count=: a page of the job's shards (compact states, attempts, details). */
+export function fetchShards(id, from, count, signal) {
+  return fetch(`${jobPath(id)}/shards?from=${from}&count=${count}`, {
+    signal, headers: { Accept: 'application/json' }, cache: 'no-store',
+  });
+}
+
+/** GET /api/jobs/{id}/shards/{n}: one shard in full, with its log tail and sample range. */
+export function fetchShard(id, shard, signal) {
+  return fetch(`${jobPath(id)}/shards/${shard}`, {
+    signal, headers: { Accept: 'application/json' }, cache: 'no-store',
+  });
+}
+
+/** GET /api/failures: the farm's newest dead letters and its blocklisted workers. */
+export function fetchFailures(signal) {
+  return fetch(`${API}/failures`, { signal, headers: { Accept: 'application/json' }, cache: 'no-store' });
+}
+
+export function sampleUrl(id, index, ext = 'png') {
+  return `${jobPath(id)}/samples/${index}.${ext}`;
 }
 
 /** A reply's body as { text, data }: data is the parsed JSON, or null if it is not JSON. */
