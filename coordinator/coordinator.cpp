@@ -28,6 +28,7 @@
 #include "coordinator/farm_view.h"
 #include "coordinator/history.h"
 #include "coordinator/redis_checks.h"
+#include "coordinator/shard_api.h"
 #include "coordinator/http_server.h"
 #include "coordinator/metrics_text.h"
 #include "coordinator/finalizer.h"
@@ -286,6 +287,16 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     add_route("GET", "/api/jobs", Access::kViewer, "/api/jobs", [this](Req, Res res, Who) { list_jobs(res); });
     add_route("GET", R"(/api/jobs/([^/]+))", Access::kViewer, "/api/jobs/example-000000",
               [this](Req req, Res res, Who) { get_job(req.matches[1], res); });
+    add_route("GET", R"(/api/jobs/([^/]+)/shards)", Access::kViewer, "/api/jobs/example-000000/shards",
+              [this](Req req, Res res, Who) {
+                get_job_shards(*redis_.acquire(), keys_, req.matches[1], req, res, clock_->wall_ms());
+              });
+    add_route("GET", R"(/api/jobs/([^/]+)/shards/([^/]+))", Access::kViewer, "/api/jobs/example-000000/shards/0",
+              [this](Req req, Res res, Who) {
+                get_job_shard(*redis_.acquire(), keys_, req.matches[1], req.matches[2], res, clock_->wall_ms());
+              });
+    add_route("GET", "/api/failures", Access::kViewer, "/api/failures",
+              [this](Req req, Res res, Who) { get_failures(*redis_.acquire(), keys_, req, res, clock_->wall_ms()); });
     add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)\.(png|jpg|json|exr))", Access::kViewer,
               "/api/jobs/example-000000/samples/0.png", [this](Req req, Res res, Who) {
                 const uint64_t index = std::stoull(req.matches[2]);
@@ -550,6 +561,7 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     }
     body["dead_shards"] = dead;
     body["blocklisted_workers"] = queue.blocklist(id).value_or(std::vector<std::string>{});
+    body["blocklist"] = blocklist_json(*redis, keys_, id);  // the same workers, with why
     reply_json(res, 200, body);
   }
 

@@ -66,6 +66,45 @@ void WebDriver::screenshot(const std::filesystem::path& file) {
   std::ofstream(file, std::ios::binary) << png;
 }
 
+// The W3C WebDriver key of an element reference.
+static const char* const kElementKey = "element-6066-11e4-a52e-4f735466cecf";
+
+std::string WebDriver::element(const std::string& selector) {
+  auto found = call("POST", path("/element"), {{"using", "css selector"}, {"value", selector}});
+  return found["value"][kElementKey].get<std::string>();
+}
+
+void WebDriver::click(const std::string& selector) {
+  call("POST", path("/element/" + element(selector) + "/click"), json::object());
+}
+
+void WebDriver::click_at(const std::string& selector, int x, int y) {
+  const std::string id = element(selector);
+  // Pointer actions do not scroll: bring the element into the viewport first.
+  call("POST", path("/execute/sync"),
+       {{"script", "arguments[0].scrollIntoView({block: 'center'}); return null;"},
+        {"args", json::array({json{{kElementKey, id}}})}});
+  json rect = call("GET", path("/element/" + id + "/rect"), nullptr)["value"];
+  // Pointer offsets count from the element's centre.
+  const int dx = x - static_cast<int>(rect["width"].get<double>() / 2);
+  const int dy = y - static_cast<int>(rect["height"].get<double>() / 2);
+  json mouse = {{"type", "pointer"},
+                {"id", "mouse"},
+                {"parameters", {{"pointerType", "mouse"}}},
+                {"actions",
+                 {{{"type", "pointerMove"}, {"duration", 0}, {"origin", json{{kElementKey, id}}}, {"x", dx}, {"y", dy}},
+                  {{"type", "pointerDown"}, {"button", 0}},
+                  {{"type", "pointerUp"}, {"button", 0}}}}};
+  call("POST", path("/actions"), {{"actions", json::array({mouse})}});
+  call("DELETE", path("/actions"), nullptr);
+}
+
+std::string WebDriver::answer_dialog(bool accept) {
+  std::string text = call("GET", path("/alert/text"), nullptr)["value"];
+  call("POST", path(accept ? "/alert/accept" : "/alert/dismiss"), json::object());
+  return text;
+}
+
 WebDriver::json WebDriver::call(const std::string& method, const std::string& p, const json& body) {
   httplib::Client client("127.0.0.1", port_);
   client.set_read_timeout(60);

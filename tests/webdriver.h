@@ -26,10 +26,19 @@ class WebDriver {
   // Polls `script` until it returns `expected`; returns the last value.
   json wait_for(const std::string& script, const json& expected, std::chrono::seconds timeout);
   void screenshot(const std::filesystem::path& file);
+  // Clicks the first element `selector` matches as a user would: chromedriver scrolls it
+  // into view and refuses (throws) when it is hidden, disabled or covered.
+  void click(const std::string& selector);
+  // A mouse click at (x, y) CSS pixels from the top left corner of that element (a cell
+  // of a canvas, say).
+  void click_at(const std::string& selector, int x, int y);
+  // Answers the open alert or confirm dialog (accept: OK); returns its text.
+  std::string answer_dialog(bool accept);
 
  private:
   std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }
   json call(const std::string& method, const std::string& p, const json& body);
+  std::string element(const std::string& selector);  // WebDriver's id of the element
 
   int port_;
   std::filesystem::path profile_;

@@ -54,6 +54,25 @@ export function submitSpec(body) {
   });
 }
 
+/** GET /api/jobs/{id}/shards?from=&count=: a page of the job's shards (compact states, attempts, details). */
+export function fetchShards(id, from, count, signal) {
+  return fetch(`${jobPath(id)}/shards?from=${from}&count=${count}`, {
+    signal, headers: { Accept: 'application/json' }, cache: 'no-store',
+  });
+}
+
+/** GET /api/jobs/{id}/shards/{n}: one shard in full, with its log tail and sample range. */
+export function fetchShard(id, shard, signal) {
+  return fetch(`${jobPath(id)}/shards/${shard}`, {
+    signal, headers: { Accept: 'application/json' }, cache: 'no-store',
+  });
+}
+
+/** GET /api/failures: the farm's newest dead letters and its blocklisted workers. */
+export function fetchFailures(signal) {
+  return fetch(`${API}/failures`, { signal, headers: { Accept: 'application/json' }, cache: 'no-store' });
+}
+
 /**
  * A sample's object: `ext` png (the preview, a JPEG when the camera stage made one), json or
  * exr, of frame `frame` (a clip's; 0 is a still image's only frame or a clip's first).

@@ -1,4 +1,5 @@
-// synthfarm dashboard: live view of jobs and workers, job details, job submission.
+// synthfarm dashboard: live view of jobs and workers, job details, job submission, and the
+// farm's failures.
 //
 // Plain ES modules, no dependencies, no build step. Data comes from the coordinator's
 // JSON API (same origin): a Server-Sent Events stream (/api/events, one `snapshot` event
@@ -11,7 +12,8 @@
 //
 // This entry module only wires the others together: it stores incoming data and
 // re-renders the views, hands each view its callbacks (so no module imports a view that
-// imports it back), ticks relative times, and starts the live connection. Modules:
+// imports it back), ticks relative times, switches between the two views (the header's
+// links: jobs, and #failures), and starts the live connection. Modules:
 //   dom.js          DOM helpers and formatters
 //   state.js        shared client-side state (jobs, workers, totals, selection)
 //   api.js          API requests, the live stream and its polling fallback
@@ -22,6 +24,8 @@
 //   job_actions.js  job-control buttons in the detail panel
 //   sample_viewer.js one sample with its labels over it: skeletons, boxes, EXR layers the
 //                   coordinator draws as PNG; frames of a clip; #job=<id>&sample=<n>
+//   shard_grid.js   the job panel's shard grid (a canvas) and the detail of a shard
+//   failures.js     the Failures view (#failures): dead letters, retry, blocklisted workers
 //   submit.js       spec submission form
 //   charts.js       the farm's and the selected job's time series (Chart.js)
 //   session.js      login (token, login link or session cookie) and the CSRF header
@@ -36,9 +40,12 @@ import { initDetail, readHash, refreshDetail, renderDetail, selectJob } from './
 import { initSubmit } from './submit.js';
 import { initViewer, openSample, readViewerHash } from './sample_viewer.js';
 import { addFarmPoint, initCharts, showJobChart, startCharts } from './charts.js';
+import { renderFailuresCount, showFailures } from './failures.js';
+import { $ } from './dom.js';
 
 function render() {
   renderTotals();
+  renderFailuresCount();
   renderJobs();
   renderWorkers();
   renderDetail();
@@ -60,6 +67,18 @@ initViewer();
 initSubmit({ select: selectJob });
 initWorkers({ select: selectJob });
 
+// Two views: the jobs (the default) and the failures (#failures). A job's link (#job=<id>)
+// leads back to the jobs, where job_detail.js selects it.
+function showView() {
+  const failures = location.hash === '#failures';
+  $('app').hidden = failures;
+  showFailures(failures);
+  for (const a of document.querySelectorAll('.view-link')) {
+    a.setAttribute('aria-current', (a.dataset.view === 'failures') === failures ? 'page' : 'false');
+  }
+}
+window.addEventListener('hashchange', showView);
+
 // Relative times ("2m ago", heartbeat ages) keep moving between updates.
 setInterval(() => {
   if (!state.hasData) return;
@@ -72,6 +91,7 @@ setInterval(() => {
 // here, before the job selection reads the hash).
 await ensureSession();
 startCharts();
+showView();
 render();
 const initial = readHash();
 const initialSample = readViewerHash();

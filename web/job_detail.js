@@ -1,8 +1,9 @@
 // The job detail panel (#detail) and which job is selected (mirrored in the URL as
 // #job=<id>): fetches GET /api/jobs/{id} when the job's progress moves (at most once a
-// second) and shows its state, progress, counts, times, storage, dead shards, blocklisted
-// workers, recent sample previews (a click opens the sample viewer) and spec; its
-// job-control buttons are job_actions.js's.
+// second) and shows its state, progress, counts, times, storage, dead shards with their
+// errors and log tails, blocklisted workers with why, recent sample previews (a click opens
+// the sample viewer) and spec; its job-control buttons are job_actions.js's and its shard
+// grid is shard_grid.js's.
 // Server data reaches the DOM only through textContent and attribute setters.
 
 import {
@@ -13,6 +14,7 @@ import { fetchJob, refreshNow, sampleUrl } from './api.js';
 import { forgetJob, serverNow, state } from './state.js';
 import { markSelectedRow, scrollToRow, updateProgress } from './jobs.js';
 import { clearActionError, initJobActions, renderActions } from './job_actions.js';
+import { initShardGrid, refreshShardGrid, showShard, showShardGrid } from './shard_grid.js';
 
 const DETAIL_MIN_GAP_MS = 1000;  // at most one job-detail fetch a second
 
@@ -181,6 +183,7 @@ async function fetchDetail(id, key) {
   }
   if (detail.id !== id) return;
   renderDetail();
+  refreshShardGrid();  // the job moved (or an action changed it): so did its shards
   // Progress may have moved while the request was in flight.
   if (detail.pendingForce || progressKey(state.jobsById.get(id)) !== key) refreshDetail(false);
 }
@@ -192,6 +195,7 @@ export function renderDetail() {
   D.body.hidden = !id;
   if (!id) {
     setText(D.title, 'Job details');
+    showShardGrid(null, '');
     return;
   }
   // Counts from the live list are the freshest; spec and samples come from the detail call.
@@ -237,10 +241,11 @@ export function renderDetail() {
   D.cardRow.hidden = !carded;
   setAttr(D.card, 'href', carded ? `/api/jobs/${encodeURIComponent(id)}/card.html` : null);
 
+  showShardGrid(id, st);
   const dead = detail.data && Array.isArray(detail.data.dead_shards) ? detail.data.dead_shards : [];
   renderActions(st, known, dead.length > 0);
   renderDeadShards(dead);
-  renderBlocklist(detail.data && Array.isArray(detail.data.blocklisted_workers) ? detail.data.blocklisted_workers : []);
+  renderBlocklist(detail.data || {});
 
   renderPreviews(id, detail.data && Array.isArray(detail.data.recent_samples) ? detail.data.recent_samples : null);
   renderSpec(detail.data ? detail.data.spec : undefined);
@@ -275,7 +280,7 @@ function actionDone(id, action, ok, result) {
 
 function renderDeadShards(dead) {
   const items = dead.filter((d) => d && typeof d === 'object');
-  const key = JSON.stringify(items.map((d) => [d.shard, d.attempts, d.error]));
+  const key = JSON.stringify(items.map((d) => [d.shard, d.attempts, d.error, d.log_tail]));
   D.deadSection.hidden = items.length === 0;
   if (key === detail.deadKey) return;
   detail.deadKey = key;
@@ -283,25 +288,49 @@ function renderDeadShards(dead) {
   D.deadList.replaceChildren(...items.map((d) => {
     const shard = Number.isFinite(Number(d.shard)) ? Number(d.shard) : String(d.shard ?? '?');
     const attempts = num(d.attempts);
+    const show = h('button', {
+      type: 'button', class: 'link-btn dead-shard', testid: 'dead-shard-show', text: `shard ${shard}`,
+      title: 'Show this shard in the grid',
+    });
+    if (typeof shard === 'number') show.addEventListener('click', () => showShard(shard));
     const li = h('li', { class: 'dead-item', testid: 'dead-shard' },
       h('div', { class: 'dead-head' },
-        h('span', { class: 'dead-shard', text: `shard ${shard}` }),
+        show,
         h('span', { class: 'dead-attempts', text: `${attempts} attempt${attempts === 1 ? '' : 's'}` })),
       h('div', { class: 'dead-error', text: d.error ? String(d.error) : '(no error recorded)' }));
+    if (d.log_tail) {
+      // The failing worker's last log lines, folded: they are long.
+      li.append(h('details', { class: 'log-box' },
+        h('summary', { testid: 'dead-log-toggle', text: 'Log tail of the failing worker' }),
+        h('pre', { class: 'log-tail', testid: 'dead-log', text: String(d.log_tail) })));
+    }
     li.dataset.shard = String(shard);
     return li;
   }));
 }
 
-function renderBlocklist(workers) {
-  const ids = workers.filter((w) => w != null && w !== '').map(String);
-  const key = JSON.stringify(ids);
-  D.blockSection.hidden = ids.length === 0;
+// The job's blocklisted workers: with why (`blocklist`) from coordinators that say it,
+// else their ids (`blocklisted_workers`).
+function renderBlocklist(data) {
+  const entries = Array.isArray(data.blocklist)
+    ? data.blocklist.filter((b) => b && typeof b === 'object' && b.worker != null)
+    : (Array.isArray(data.blocklisted_workers) ? data.blocklisted_workers : [])
+      .filter((w) => w != null && w !== '').map((w) => ({ worker: w }));
+  const key = JSON.stringify(entries);
+  D.blockSection.hidden = entries.length === 0;
   if (key === detail.blockKey) return;
   detail.blockKey = key;
-  setText(D.blockCount, ids.length ? `${ids.length}` : '');
-  D.blockList.replaceChildren(...ids.map((w) => {
-    const li = h('li', { class: 'block-item', text: w, title: 'This worker failed this job\'s shards too often and gets none of them any more' });
+  setText(D.blockCount, entries.length ? `${entries.length}` : '');
+  D.blockList.replaceChildren(...entries.map((b) => {
+    const w = String(b.worker);
+    const known = b.shard !== undefined && b.shard !== null;
+    const why = known
+      ? `failed ${num(b.failures)} of this job's shards; the last: shard ${b.shard}` +
+        `${num(b.at_ms) ? `, ${fmtAgo(serverNow() - b.at_ms)}` : ''}: ${b.error ? String(b.error) : '(no error recorded)'}`
+      : 'failed this job\'s shards too often (why was not recorded)';
+    const li = h('li', { class: 'block-item', testid: 'blocklisted-worker',
+      title: 'This worker gets none of this job\'s shards any more' },
+    h('span', { class: 'wid', text: w }), h('span', { class: 'block-why', testid: 'blocklist-why', text: why }));
     li.dataset.worker = w;
     return li;
   }));
@@ -405,6 +434,7 @@ export function initDetail(callbacks) {
   renderAll = callbacks.renderAll;
   openSample = callbacks.openSample;
   initJobActions({ render: renderDetail, shows: (id) => detail.id === id, done: actionDone });
+  initShardGrid();
 
   D.close.addEventListener('click', () => clearSelection());
   document.addEventListener('keydown', (ev) => {

@@ -12,8 +12,8 @@ for n = 0, total - 1 do
   redis.call('DEL', shard_key(job, n))
 end
 forget_state(jkey)
-redis.call('DEL', jkey, jkey .. ':spec', jkey .. ':parked', jkey .. ':blocklist', jkey .. ':failures',
-           jkey .. ':finalizer', jkey .. ':renders')
+redis.call('DEL', jkey, jkey .. ':spec', jkey .. ':parked', jkey .. ':blocklist', jkey .. ':blocklist_reasons',
+           jkey .. ':failures', jkey .. ':finalizer', jkey .. ':renders')
 redis.call('ZREM', p .. ':jobs', job)
 redis.call('LREM', p .. ':queue:finalize', 0, job)
 return 1

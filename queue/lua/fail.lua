@@ -8,9 +8,14 @@ if v[1] ~= 'leased' or v[2] ~= ARGV[4] then return 'stale' end
 local member = job .. '/' .. shard
 redis.call('ZREM', p .. ':queue:leases', member)
 redis.call('HSET', skey, 'log_tail', ARGV[8] or '')
--- A worker that fails three shards of a job takes no more of that job.
-if redis.call('HINCRBY', jkey .. ':failures', worker, 1) >= 3 then
-  redis.call('SADD', jkey .. ':blocklist', worker)
+-- A worker that fails three shards of a job takes no more of that job. Why is kept beside
+-- the blocklist, for the dashboard: the failure that tipped it over, as
+-- "<shard>\t<time ms>\t<failures>\t<error>". The blocklist itself stays a SET, so claim
+-- and older readers are unchanged.
+local failures = redis.call('HINCRBY', jkey .. ':failures', worker, 1)
+if failures >= 3 and redis.call('SADD', jkey .. ':blocklist', worker) == 1 then
+  redis.call('HSET', jkey .. ':blocklist_reasons', worker,
+             shard .. '\t' .. s(now_ms()) .. '\t' .. s(failures) .. '\t' .. ARGV[5])
 end
 local attempts = tonumber(v[3])
 local max = tonumber(redis.call('HGET', jkey, 'max_attempts')) or 3

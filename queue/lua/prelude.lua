@@ -82,7 +82,7 @@ local function check_end(job)
 end
 local function dead_letter(job, shard, member, err)
   local jkey = job_key(job)
-  redis.call('HSET', shard_key(job, shard), 'state', 'dead', 'last_error', err, 'worker', '')
+  redis.call('HSET', shard_key(job, shard), 'state', 'dead', 'last_error', err, 'worker', '', 'dead_ms', s(now_ms()))
   redis.call('LPUSH', p .. ':queue:dead', member)
   redis.call('HINCRBY', jkey, 'shards_dead', 1)
   if redis.call('HGET', jkey, 'error') == '' then

@@ -17,7 +17,7 @@ for _, member in ipairs(members) do
 end
 if n > 0 then
   redis.call('HINCRBY', jkey, 'shards_dead', -n)
-  redis.call('DEL', jkey .. ':blocklist', jkey .. ':failures')
+  redis.call('DEL', jkey .. ':blocklist', jkey .. ':blocklist_reasons', jkey .. ':failures')
   -- A new dataset will be written when these shards end: with its own finalized time.
   redis.call('HDEL', jkey, 'finalized_ms')
   local started = tonumber(redis.call('HGET', jkey, 'started_ms')) or 0
