@@ -88,8 +88,9 @@ std::string worker_metrics_text(const std::vector<WorkerView>& workers, int64_t 
     exported.push_back({fmt::format("worker=\"{}\",host=\"{}\"", worker, prometheus_label_value(w.heartbeat.host)),
                         &*w.heartbeat.metrics});
   }
+  // The families are described even with no worker to report, as a metric with no
+  // series yet: a dashboard built on them checks against any coordinator's scrape.
   std::string out;
-  if (exported.empty()) return out;
   auto histograms = [&](protocol::Histogram protocol::WorkerMetrics::*field) {
     std::vector<std::pair<std::string, const protocol::Histogram*>> series;
     for (const auto& e : exported) series.emplace_back(e.labels, &(e.metrics->*field));

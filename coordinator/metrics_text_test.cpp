@@ -225,7 +225,10 @@ TEST(WorkerMetricsText, LostWorkersSeriesGoAfterFiveMinutesAndOldWorkersHaveNone
   EXPECT_EQ(text.find("worker=\"lost\""), std::string::npos) << text;
   EXPECT_NE(text.find("worker=\"quiet\""), std::string::npos) << text;
   EXPECT_EQ(text.find("worker=\"old\""), std::string::npos) << text;
-  EXPECT_EQ(worker_metrics_text({old_worker}, kNowMs), "");
+  // No worker to report: the families are described, with no series.
+  const std::string none = worker_metrics_text({old_worker}, kNowMs);
+  EXPECT_NE(none.find("# TYPE synthfarm_worker_render_seconds histogram\n"), std::string::npos) << none;
+  EXPECT_EQ(none.find("\nsynthfarm_worker"), std::string::npos) << none;
 }
 
 TEST(WorkerJson, CarriesACompactMetricsObject) {

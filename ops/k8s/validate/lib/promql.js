@@ -62,9 +62,13 @@ function exportedNames(text) {
   for (const line of text.split('\n')) {
     const t = line.trim();
     if (t === '') continue;
-    const meta = /^#\s+(?:HELP|TYPE)\s+([A-Za-z_:][A-Za-z0-9_:]*)/.exec(t);
+    const meta = /^#\s+(?:HELP|TYPE)\s+([A-Za-z_:][A-Za-z0-9_:]*)(?:\s+(\S+))?/.exec(t);
     if (meta) {
       names.add(meta[1]);
+      // A histogram family's series are its _bucket, _sum and _count, samples or not yet.
+      if (t.startsWith('# TYPE') && meta[2] === 'histogram') {
+        for (const suffix of ['_bucket', '_sum', '_count']) names.add(meta[1] + suffix);
+      }
       continue;
     }
     if (t.startsWith('#')) continue;
