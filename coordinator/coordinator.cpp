@@ -35,6 +35,7 @@
 #include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
 #include "coordinator/telemetry_relay.h"
+#include "coordinator/worker_api.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
 #include "queue/queue.h"
@@ -304,6 +305,8 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
               [this](Req req, Res res, Who who) { control(req.matches[1], "delete", who, res); });
     add_route("GET", "/api/workers", Access::kViewer, "/api/workers",
               [this](Req, Res res, Who) { reply_json(res, 200, {{"workers", workers_json()}}); });
+    add_route("GET", R"(/api/workers/([^/]+))", Access::kViewer, "/api/workers/example-worker",
+              [this](Req req, Res res, Who) { reply_worker(view_, history_, req.matches[1], clock_->wall_ms(), res); });
     add_route("GET", "/api/events", Access::kViewer, "/api/events", [this](Req, Res res, Who) { events(res); });
     add_route("GET", "/api/history", Access::kViewer, "/api/history",
               [this](Req req, Res res, Who) { history(req, res, ""); });

@@ -25,8 +25,9 @@ struct CoordinatorCounters {
 std::string prometheus_text(queue::Queue& queue, const FarmView& view, int64_t now_ms,
                             const CoordinatorCounters& counters);
 
-// One history sample at `now_ms`: the farm's gauges, and every job of the bounded job list
-// (queue.jobs()) that is active or ended since `since_ms` (its last point, done or failed).
+// One history sample at `now_ms`: the farm's gauges, every job of the bounded job list
+// (queue.jobs()) that is active or ended since `since_ms` (its last point, done or failed),
+// and every worker of the farm view.
 void sample_history(History& history, queue::Queue& queue, const FarmView& view, int64_t now_ms,
                     int64_t since_ms);
 
