@@ -34,6 +34,7 @@
 #include "coordinator/job_objects.h"
 #include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
+#include "coordinator/shared_snapshot.h"
 #include "coordinator/telemetry_relay.h"
 #include "coordinator/worker_api.h"
 #include "jobs/sharding.h"
@@ -580,8 +581,9 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     return raw;
   }
 
-  // The dashboard's data, once a second per subscriber: the newest jobs for its table (a
-  // bounded list, as GET /api/jobs) and farm totals from counters, never a read of every job.
+  // The dashboard's data, once a second to each subscriber but built at most every
+  // kSnapshotMaxAge for all of them: the newest jobs for its table (a bounded list, as GET
+  // /api/jobs) and farm totals from counters, never a read of every job.
   json snapshot() {
     int64_t now = clock_->wall_ms();
     auto jobs = jobs_json();
@@ -612,8 +614,8 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider("text/event-stream", [this](size_t, httplib::DataSink& sink) {
-      std::string frame = "event: snapshot\ndata: " + json_text(snapshot()) + "\n\n";
-      if (!sink.write(frame.data(), frame.size())) return false;
+      const auto frame = snapshots_.get();  // shared by every open stream (shared_snapshot.h)
+      if (!sink.write(frame->data(), frame->size())) return false;
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (stopping_) {
         sink.done();
@@ -794,6 +796,11 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
   History history_{options_.history_interval_ms};                         // thread-safe
+  // Half the streams' period: a subscriber's data is at most that old.
+  static constexpr std::chrono::milliseconds kSnapshotMaxAge{500};
+  SharedSnapshot snapshots_{kSnapshotMaxAge, [this] {                     // thread-safe
+                              return "event: snapshot\ndata: " + json_text(snapshot()) + "\n\n";
+                            }};
   int64_t history_last_ms_ = 0;                                           // housekeeping thread only
   bool redis_checked_ = false;                                           // start(), then housekeeping thread
   std::atomic<bool> refused_{false};  // Redis refused us (credentials, eviction policy): exit 1
