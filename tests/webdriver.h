@@ -26,6 +26,9 @@ class WebDriver {
   // Polls `script` until it returns `expected`; returns the last value.
   json wait_for(const std::string& script, const json& expected, std::chrono::seconds timeout);
   void screenshot(const std::filesystem::path& file);
+  // A Chrome DevTools Protocol command through chromedriver (goog/cdp/execute), e.g.
+  // "Runtime.getHeapUsage"; its result object.
+  json cdp(const std::string& command, const json& params = json::object());
 
  private:
   std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }
