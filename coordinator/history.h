@@ -13,8 +13,9 @@
 // same pass: a float per point, aligned with the newest points of the farm's fine ring
 // (every pass samples the farm and every worker the farm view knows), so its times are
 // not stored again. 720 points at 5 s are 2.9 KB of floats a worker; with the deque's
-// blocks, map nodes and ids, 500 workers' full hours measured 1.8 MB (malloc). A worker's series goes when the farm view forgets it, or
-// once it has been lost (no heartbeat) for kWorkerLostMs; at most kMaxWorkers are kept.
+// blocks, map nodes and ids, 500 workers' full hours measured 1.8 MB (malloc). A
+// worker's series goes when the farm view forgets it, or once it has been lost (no
+// heartbeat) for kWorkerLostMs; at most kMaxWorkers are kept.
 //
 // Every coordinator replica samples the same Redis counters and the same relayed
 // telemetry (telemetry_relay.h), so each draws the same curves; a restarted coordinator
