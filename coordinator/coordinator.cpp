@@ -36,7 +36,9 @@
 #include "coordinator/submission.h"
 #include "coordinator/redis_pool.h"
 #include "coordinator/sample_layers.h"
+#include "coordinator/shared_snapshot.h"
 #include "coordinator/telemetry_relay.h"
+#include "coordinator/worker_api.h"
 #include "jobs/sharding.h"
 #include "jobs/spec.h"
 #include "queue/queue.h"
@@ -326,6 +328,8 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
               [this](Req req, Res res, Who who) { control(req.matches[1], "delete", who, res); });
     add_route("GET", "/api/workers", Access::kViewer, "/api/workers",
               [this](Req, Res res, Who) { reply_json(res, 200, {{"workers", workers_json()}}); });
+    add_route("GET", R"(/api/workers/([^/]+))", Access::kViewer, "/api/workers/example-worker",
+              [this](Req req, Res res, Who) { reply_worker(view_, history_, req.matches[1], clock_->wall_ms(), res); });
     add_route("GET", "/api/events", Access::kViewer, "/api/events", [this](Req, Res res, Who) { events(res); });
     add_route("GET", "/api/history", Access::kViewer, "/api/history",
               [this](Req req, Res res, Who) { history(req, res, ""); });
@@ -600,8 +604,9 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     return raw;
   }
 
-  // The dashboard's data, once a second per subscriber: the newest jobs for its table (a
-  // bounded list, as GET /api/jobs) and farm totals from counters, never a read of every job.
+  // The dashboard's data, once a second to each subscriber but built at most every
+  // kSnapshotMaxAge for all of them: the newest jobs for its table (a bounded list, as GET
+  // /api/jobs) and farm totals from counters, never a read of every job.
   json snapshot() {
     int64_t now = clock_->wall_ms();
     auto jobs = jobs_json();
@@ -632,8 +637,8 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider("text/event-stream", [this](size_t, httplib::DataSink& sink) {
-      std::string frame = "event: snapshot\ndata: " + json_text(snapshot()) + "\n\n";
-      if (!sink.write(frame.data(), frame.size())) return false;
+      const auto frame = snapshots_.get();  // shared by every open stream (shared_snapshot.h)
+      if (!sink.write(frame->data(), frame->size())) return false;
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (stopping_) {
         sink.done();
@@ -815,6 +820,11 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;  // GUARDED_BY(stores_mutex_)
   std::map<std::string, int> finalize_failures_;                         // housekeeping thread only
   History history_{options_.history_interval_ms};                         // thread-safe
+  // Half the streams' period: a subscriber's data is at most that old.
+  static constexpr std::chrono::milliseconds kSnapshotMaxAge{500};
+  SharedSnapshot snapshots_{kSnapshotMaxAge, [this] {                     // thread-safe
+                              return "event: snapshot\ndata: " + json_text(snapshot()) + "\n\n";
+                            }};
   int64_t history_last_ms_ = 0;                                           // housekeeping thread only
   bool redis_checked_ = false;                                           // start(), then housekeeping thread
   std::atomic<bool> refused_{false};  // Redis refused us (credentials, eviction policy): exit 1

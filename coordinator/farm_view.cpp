@@ -97,6 +97,15 @@ std::vector<WorkerView> FarmView::workers(int64_t now_ms) const {
   return out;
 }
 
+std::optional<WorkerView> FarmView::worker(const std::string& id, int64_t now_ms) const {
+  std::lock_guard lock(mutex_);
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return std::nullopt;
+  WorkerView v = it->second;
+  v.alive = now_ms - v.last_seen_ms <= kAliveMs;
+  return v;
+}
+
 JobLive FarmView::job(const std::string& job_id, int64_t now_ms) const {
   std::lock_guard lock(mutex_);
   JobLive live;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,6 +48,8 @@ class FarmView {
 
   void on_telemetry(const protocol::Telemetry& message, int64_t now_ms);
   std::vector<WorkerView> workers(int64_t now_ms) const;
+  // One worker by id; nothing for one never heard from (or forgotten after an hour).
+  std::optional<WorkerView> worker(const std::string& id, int64_t now_ms) const;
   JobLive job(const std::string& job_id, int64_t now_ms) const;
   double total_samples_per_sec(int64_t now_ms) const;
   // Drops live state of a job that has ended.

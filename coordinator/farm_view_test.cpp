@@ -23,6 +23,10 @@ TEST(FarmView, WorkersGoStaleAfterSilence) {
   ASSERT_EQ(w.size(), 1u);
   EXPECT_TRUE(w[0].alive);
   EXPECT_FALSE(view.workers(1001 + FarmView::kAliveMs)[0].alive);
+  auto one = view.worker("w1", 1001 + FarmView::kAliveMs);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_FALSE(one->alive);
+  EXPECT_FALSE(view.worker("w2", 1000).has_value());
 }
 
 TEST(FarmView, InflightSamplesCountOncePerSampleUntilTheShardCompletes) {

@@ -84,7 +84,8 @@ bool History::due(int64_t now_ms) const {
   return last_ms_ < 0 || now_ms - last_ms_ >= interval_ms_;
 }
 
-void History::record(int64_t now_ms, const FarmPoint& farm, const std::map<std::string, JobPoint>& jobs) {
+void History::record(int64_t now_ms, const FarmPoint& farm, const std::map<std::string, JobPoint>& jobs,
+                     const std::map<std::string, WorkerPoint>& workers) {
   std::lock_guard lock(mutex_);
   last_ms_ = now_ms;
   farm_.add(now_ms,
@@ -107,6 +108,28 @@ void History::record(int64_t now_ms, const FarmPoint& farm, const std::map<std::
     jobs_.erase(oldest->first);
     job_seen_.erase(oldest);
   }
+  record_workers(now_ms, workers);
+}
+
+void History::record_workers(int64_t now_ms, const std::map<std::string, WorkerPoint>& workers) {
+  // Gone from the farm view, or lost for too long: the series goes too.
+  std::erase_if(workers_, [&](const auto& kv) {
+    return !workers.contains(kv.first) || now_ms - kv.second.alive_ms > kWorkerLostMs;
+  });
+  for (const auto& [id, point] : workers) {
+    auto it = workers_.find(id);
+    if (it == workers_.end()) {
+      if (!point.alive) continue;  // no series starts with a lost worker
+      if (workers_.size() >= kMaxWorkers) continue;
+      it = workers_.emplace(id, WorkerSeries{}).first;
+    }
+    auto& series = it->second;
+    series.samples_per_sec.push_back(point.alive ? static_cast<float>(point.samples_per_sec)
+                                                 : std::numeric_limits<float>::quiet_NaN());
+    if (point.alive) series.alive_ms = now_ms;
+    // Never longer than the farm's ring, whose newest times these points share.
+    while (series.samples_per_sec.size() > farm_.fine_t.size()) series.samples_per_sec.pop_front();
+  }
 }
 
 json History::farm_json(bool coarse) const {
@@ -119,6 +142,21 @@ std::optional<json> History::job_json(const std::string& id, bool coarse) const 
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return std::nullopt;
   return it->second.to_json(coarse, interval_ms_);
+}
+
+std::optional<json> History::worker_json(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return std::nullopt;
+  const auto& values = it->second.samples_per_sec;
+  // The worker's points are the newest of the farm's: its times are the farm's last ones.
+  const auto first_t = farm_.fine_t.end() - static_cast<std::ptrdiff_t>(values.size());
+  json column = json::array();
+  // Rounded to 1e-3, so a float's 1.3 reads 1.3, not 1.2999999523.
+  for (float v : values) column.push_back(std::isnan(v) ? json(nullptr) : json(std::round(v * 1000.0) / 1000.0));
+  return json{{"interval_ms", interval_ms_},
+              {"t", json(std::vector<int64_t>(first_t, farm_.fine_t.end()))},
+              {"samples_per_sec", std::move(column)}};
 }
 
 json History::farm_tail() const {

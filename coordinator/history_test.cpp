@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 namespace synthfarm::coordinator {
@@ -69,6 +70,46 @@ TEST(History, KeepsTheSeriesOfTheJobsSeenLast) {
   EXPECT_FALSE(history.job_json("job-9", false).has_value());
   ASSERT_TRUE(history.job_json("job-10", false).has_value());
   EXPECT_TRUE((*history.job_json("job-10", false))["eta_s"][0].is_null());
+}
+
+// A worker's samples/s shares the farm's times: its points are the newest of the farm's,
+// null while it is lost, and its series goes when the farm view forgets it or once it has
+// been lost for an hour.
+TEST(History, KeepsEachWorkersRateOverTheLastHour) {
+  History history(5000);
+  using Workers = std::map<std::string, History::WorkerPoint>;
+  int64_t t = 1'000'000'000'000;
+  for (int i = 0; i < 3; ++i, t += 5000) history.record(t, {}, {}, Workers{{"w1", {1.5, true}}});
+  for (int i = 0; i < 2; ++i, t += 5000) {
+    history.record(t, {}, {}, Workers{{"w1", {1.5, false}}, {"w2", {0.3, true}}, {"lost-at-start", {1, false}}});
+  }
+  const json farm = history.farm_json(false);
+  const auto w1 = history.worker_json("w1");
+  ASSERT_TRUE(w1.has_value());
+  EXPECT_EQ((*w1)["interval_ms"], 5000);
+  EXPECT_TRUE((*w1)["t"] == farm["t"]) << (*w1)["t"] << " against " << farm["t"];
+  EXPECT_EQ((*w1)["samples_per_sec"], json::parse("[1.5, 1.5, 1.5, null, null]"));
+  const auto w2 = history.worker_json("w2");
+  ASSERT_TRUE(w2.has_value());
+  EXPECT_EQ((*w2)["t"], json({farm["t"][3], farm["t"][4]})) << "the newest of the farm's times";
+  EXPECT_EQ((*w2)["samples_per_sec"], json::parse("[0.3, 0.3]")) << "a float's 0.3 reads 0.3";
+  EXPECT_FALSE(history.worker_json("lost-at-start").has_value());
+  EXPECT_FALSE(history.worker_json("nobody").has_value());
+
+  // An hour and a bit later w1 has been lost too long; w2 left the farm view.
+  const int64_t last_alive = t - 5000 * 3;
+  for (; t <= last_alive + History::kWorkerLostMs + 5000; t += 5000) {
+    history.record(t, {}, {}, Workers{{"w1", {0, false}}, {"w3", {2, true}}});
+  }
+  EXPECT_FALSE(history.worker_json("w1").has_value());
+  EXPECT_FALSE(history.worker_json("w2").has_value());
+  history.record(t, {}, {}, Workers{{"w3", {2, true}}});  // its 720th point
+  const auto w3 = history.worker_json("w3");
+  ASSERT_TRUE(w3.has_value());
+  const json times = history.farm_json(false)["t"];
+  ASSERT_EQ((*w3)["t"].size(), 720u) << "the last hour at the interval";
+  EXPECT_TRUE((*w3)["t"] == times) << "the farm's times, " << times.front() << " to " << times.back();
+  EXPECT_EQ((*w3)["samples_per_sec"].back(), 2);
 }
 
 }  // namespace

@@ -173,7 +173,11 @@ void sample_history(History& history, queue::Queue& queue, const FarmView& view,
   farm.samples_per_sec = view.total_samples_per_sec(now_ms);
   if (auto p = queue.pending_shards()) farm.shards_pending = *p;
   if (auto l = queue.leased_shards()) farm.shards_leased = *l;
-  for (const auto& w : view.workers(now_ms)) farm.workers_alive += w.alive ? 1 : 0;
+  std::map<std::string, History::WorkerPoint> workers;
+  for (const auto& w : view.workers(now_ms)) {
+    farm.workers_alive += w.alive ? 1 : 0;
+    workers[w.heartbeat.worker_id] = {w.heartbeat.samples_per_sec, w.alive};
+  }
   std::map<std::string, History::JobPoint> jobs;
   if (auto records = queue.jobs()) {
     for (const auto& r : *records) {
@@ -186,7 +190,7 @@ void sample_history(History& history, queue::Queue& queue, const FarmView& view,
       jobs[r.id] = {j["samples_done"].get<int64_t>(), j["samples_per_sec"].get<double>(), j["eta_s"].get<double>()};
     }
   }
-  history.record(now_ms, farm, jobs);
+  history.record(now_ms, farm, jobs, workers);
 }
 
 }  // namespace synthfarm::coordinator

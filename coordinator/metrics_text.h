@@ -38,8 +38,9 @@ std::string worker_metrics_text(const std::vector<WorkerView>& workers, int64_t 
 // that is not printable UTF-8 (worker ids come from the network) as U+FFFD.
 std::string prometheus_label_value(std::string_view text);
 
-// One history sample at `now_ms`: the farm's gauges, and every job of the bounded job list
-// (queue.jobs()) that is active or ended since `since_ms` (its last point, done or failed).
+// One history sample at `now_ms`: the farm's gauges, every job of the bounded job list
+// (queue.jobs()) that is active or ended since `since_ms` (its last point, done or failed),
+// and every worker of the farm view.
 void sample_history(History& history, queue::Queue& queue, const FarmView& view, int64_t now_ms,
                     int64_t since_ms);
 

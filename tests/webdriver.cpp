@@ -105,6 +105,10 @@ std::string WebDriver::answer_dialog(bool accept) {
   return text;
 }
 
+WebDriver::json WebDriver::cdp(const std::string& command, const json& params) {
+  return call("POST", path("/goog/cdp/execute"), {{"cmd", command}, {"params", params}})["value"];
+}
+
 WebDriver::json WebDriver::call(const std::string& method, const std::string& p, const json& body) {
   httplib::Client client("127.0.0.1", port_);
   client.set_read_timeout(60);

@@ -34,6 +34,9 @@ class WebDriver {
   void click_at(const std::string& selector, int x, int y);
   // Answers the open alert or confirm dialog (accept: OK); returns its text.
   std::string answer_dialog(bool accept);
+  // A Chrome DevTools Protocol command through chromedriver (goog/cdp/execute), e.g.
+  // "Runtime.getHeapUsage"; its result object.
+  json cdp(const std::string& command, const json& params = json::object());
 
  private:
   std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }

@@ -1,5 +1,6 @@
 // Time-series charts: the farm's throughput, queue and workers over the last hour (or the
-// whole run), and the selected job's progress and throughput.
+// whole run), and the selected job's progress and throughput. lineChart, points and
+// describe are shared with the worker page (worker_page.js).
 //
 // The series live on the coordinator (/api/history, /api/jobs/{id}/history; one point per
 // sample interval, the last hour kept at it and the run at a point a minute), so a page
@@ -40,7 +41,8 @@ function clock(ms, index, ticks) {
     : `${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
-function lineChart(canvas, datasets, yTitle) {
+/** A line chart of `datasets` ({label, color, fill, axis}) over server time; used by worker_page.js too. */
+export function lineChart(canvas, datasets, yTitle) {
   return new Chart(canvas, {
     type: 'line',
     data: { datasets: datasets.map((d) => ({
@@ -72,9 +74,9 @@ function lineChart(canvas, datasets, yTitle) {
 }
 
 // Points {x: t, y} of one column; nulls (unknown: Redis did not answer) stay gaps.
-const points = (series, column) => series.t.map((t, i) => ({ x: t, y: series[column][i] }));
+export const points = (series, column) => series.t.map((t, i) => ({ x: t, y: series[column][i] }));
 
-function describe(chart, series) {
+export function describe(chart, series) {
   const { canvas } = chart;
   const n = series ? series.t.length : 0;
   setData(canvas, 'points', n);

@@ -21,6 +21,9 @@ export const state = {
   filter: 'all',
 };
 
+// Worker ids in natural order (w2 before w10); one collator, not one per comparison.
+const byId = new Intl.Collator('en', { numeric: true });
+
 export const serverNow = () => Date.now() + state.serverOffset;
 
 /** Takes in a snapshot (or polled lists); the caller re-renders. */
@@ -40,7 +43,7 @@ export function storeData({ jobs, workers, totals, time_ms: timeMs, redis }) {
   if (Array.isArray(workers)) {
     state.workers = workers
       .filter((w) => w && typeof w.id === 'string')
-      .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+      .sort((a, b) => byId.compare(a.id, b.id));
   }
   state.totals = totals && typeof totals === 'object' ? totals : deriveTotals(state.jobs, state.workers);
 }
