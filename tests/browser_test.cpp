@@ -66,6 +66,17 @@ TEST(Dashboard, SubmitsAJobAndFollowsItLiveWithoutReloading) {
       true, std::chrono::seconds(20));
   EXPECT_EQ(loaded, true) << "no sample preview loaded";
   browser.screenshot(std::filesystem::path(SYNTHFARM_BINARY_DIR) / "dashboard.png");
+
+  // The worker's page shows what its own metrics say: the 6 samples it rendered, a render
+  // time per sample, and no failures.
+  browser.run("document.querySelector('[data-worker-id=\"w1\"]').click(); return null;");
+  EXPECT_EQ(browser.wait_for(text_of("[data-testid=worker-page-rendered]"), "6", std::chrono::seconds(20)), "6");
+  const std::string render = browser.run(text_of("[data-testid=worker-page-render]"));
+  EXPECT_NE(render, "–");
+  EXPECT_NE(render.find('s'), std::string::npos) << render;
+  const auto api = farm.get("/api/workers/w1").second;
+  EXPECT_EQ(api["metrics"]["samples_rendered"], 6) << api.dump();
+  EXPECT_GT(api["metrics"]["render_s_mean"].get<double>(), 0);
 }
 
 // Text a hostile party controls (here a job's error, as a failing input's message could
