@@ -41,13 +41,17 @@ function clock(ms, index, ticks) {
     : `${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
+// A line needs two points: a series of one or two (the first minute of the per-minute
+// series) is drawn as dots instead of nothing.
+const FEW_POINTS_RADIUS = (ctx) => (ctx.dataset.data.length < 3 ? 3 : 0);
+
 /** A line chart of `datasets` ({label, color, fill, axis}) over server time; used by worker_page.js too. */
 export function lineChart(canvas, datasets, yTitle) {
   return new Chart(canvas, {
     type: 'line',
     data: { datasets: datasets.map((d) => ({
       label: d.label, data: [], borderColor: d.color, backgroundColor: `${d.color}22`,
-      borderWidth: 1.5, pointRadius: 0, tension: 0.2, spanGaps: false, fill: Boolean(d.fill), yAxisID: d.axis || 'y',
+      borderWidth: 1.5, pointRadius: FEW_POINTS_RADIUS, tension: 0.2, spanGaps: false, fill: Boolean(d.fill), yAxisID: d.axis || 'y',
     })) },
     options: {
       animation: false,
