@@ -8,12 +8,6 @@
 #include <httplib.h>
 #include <png.h>
 
-#include <OpenEXR/ImfChannelList.h>
-#include <OpenEXR/ImfFrameBuffer.h>
-#include <OpenEXR/ImfHeader.h>
-#include <OpenEXR/ImfIO.h>
-#include <OpenEXR/ImfInputFile.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,6 +16,7 @@
 #include <stdexcept>
 
 #include "coordinator/layer_image.h"
+#include "render/exr_testing.h"
 #include "tests/farm.h"
 #include "tests/webdriver.h"
 
@@ -41,35 +36,11 @@ constexpr const char* kClipSpec =
     "name: viewer-clip\nsamples: 1\nseed: 5\ncamera: {resolution: [96, 72]}\nrender: {spp: 1}\n"
     "humans: {count: 1, motion: walk}\noutput: {layers: [rgb, depth, instance]}\nclip: {frames: 3, fps: 12}\n";
 
-class ExrBytes final : public Imf::IStream {
- public:
-  explicit ExrBytes(const std::string& bytes) : Imf::IStream("memory"), bytes_(bytes) {}
-  bool read(char c[], int n) override {
-    if (n < 0 || pos_ + static_cast<size_t>(n) > bytes_.size()) throw std::runtime_error("EXR read past end");
-    std::memcpy(c, bytes_.data() + pos_, static_cast<size_t>(n));
-    pos_ += static_cast<size_t>(n);
-    return pos_ < bytes_.size();
-  }
-  uint64_t tellg() override { return pos_; }
-  void seekg(uint64_t pos) override { pos_ = static_cast<size_t>(pos); }
-
- private:
-  const std::string& bytes_;
-  size_t pos_ = 0;
-};
-
 std::vector<uint32_t> exr_instance_ids(const std::string& bytes, int& width, int& height) {
-  ExrBytes stream(bytes);
-  Imf::InputFile file(stream);
-  const auto window = file.header().dataWindow();
-  width = window.max.x - window.min.x + 1;
-  height = window.max.y - window.min.y + 1;
-  std::vector<uint32_t> ids(static_cast<size_t>(width) * height);
-  Imf::FrameBuffer buffer;
-  buffer.insert("instance.id", Imf::Slice(Imf::UINT, reinterpret_cast<char*>(ids.data()), 4, 4 * width));
-  file.setFrameBuffer(buffer);
-  file.readPixels(window.min.y, window.max.y);
-  return ids;
+  render::exr_testing::ExrImage image = render::exr_testing::read_exr(bytes);
+  width = image.width;
+  height = image.height;
+  return image.uints["instance.id"];
 }
 
 std::vector<uint8_t> decode_rgba_png(const std::string& bytes, int& width, int& height) {
