@@ -176,6 +176,18 @@ TEST(Dashboard, ChartsDrawTheSeriesTheCoordinatorKept) {
                              16, std::chrono::seconds(20)),
             16);
   EXPECT_GT(browser.run("return JSON.parse(" + job_chart + ".dataset.max)[0];").get<double>(), 0);
+  // Its ETA over time, in minutes, as the coordinator kept it in seconds.
+  double eta_max_s = -1;
+  const json job_series = farm.get("/api/jobs/" + id + "/history").second;
+  for (const auto& eta : job_series["eta_s"]) {
+    if (eta.is_number()) eta_max_s = std::max(eta_max_s, eta.get<double>());
+  }
+  if (eta_max_s >= 0) {
+    EXPECT_NEAR(browser.run("return JSON.parse(" + job_chart + ".dataset.max)[2];").get<double>(), eta_max_s / 60, 1e-9);
+  } else {
+    EXPECT_TRUE(browser.run("return JSON.parse(" + job_chart + ".dataset.max)[2];").is_null())
+        << browser.run("return " + job_chart + ".dataset.max;") << " " << job_series.dump();
+  }
   // Its dataset card, written by the finalizer, is a link away.
   EXPECT_EQ(browser.wait_for("const a = document.querySelector('[data-testid=dataset-card-link]'); "
                              "return a && !a.closest('[hidden]') ? a.getAttribute('href') : null;",

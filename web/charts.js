@@ -159,6 +159,7 @@ export function initCharts() {
   job.chart = lineChart($('job-chart'), [
     { label: 'samples/s', color: COLORS.rate, fill: true },
     { label: 'samples done', color: COLORS.done, axis: 'done' },
+    { label: 'ETA (min)', color: COLORS.pending, axis: 'eta' },
   ], 'samples/s');
 }
 
@@ -179,6 +180,7 @@ async function loadJob() {
     job.series = series;
     job.chart.data.datasets[0].data = points(series, 'samples_per_sec');
     job.chart.data.datasets[1].data = points(series, 'samples_done');
+    job.chart.data.datasets[2].data = points(series, 'eta_s').map((p) => ({ x: p.x, y: p.y == null ? null : p.y / 60 }));
     job.chart.update('none');
     describe(job.chart, series);
     $('job-chart-box').hidden = false;
