@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -71,7 +72,14 @@ struct Plane {
   bool is_uint = false;
   std::vector<uint32_t> bits;
   float f(size_t i) const { return is_uint ? static_cast<float>(bits[i]) : std::bit_cast<float>(bits[i]); }
-  uint32_t u(size_t i) const { return is_uint ? bits[i] : static_cast<uint32_t>(std::max(0.0f, f(i))); }
+  // An id stored as a float: clamped into uint32 first (NaN and negatives are 0), as a
+  // float outside the range has no defined conversion.
+  uint32_t u(size_t i) const {
+    if (is_uint) return bits[i];
+    const float v = f(i);
+    if (!(v > 0.0f)) return 0;
+    return v >= 4294967040.0f ? UINT32_MAX : static_cast<uint32_t>(v);
+  }
 };
 
 struct Channels {
