@@ -9,10 +9,13 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dataset/tar_shard.h"
+#include "jobs/manifest.h"
+#include "jobs/object_keys.h"
 #include "jobs/sample.h"
-#include "sensor/learned_model.h"
 #include "jobs/scene.h"
 #include "jobs/scene_export.h"
+#include "sensor/learned_model.h"
 #include "storage/object_store.h"
 
 namespace synthfarm::cli {
@@ -69,6 +72,22 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
   }
   ProgressBar bar("render");
   auto start = std::chrono::steady_clock::now();
+  // output.format webdataset: the samples of each shard into its tar, then the shard's
+  // manifest (listing the samples rendered here, which may be part of the shard).
+  const bool tars = spec->output.format == "webdataset";
+  std::unique_ptr<dataset::TarShard> tar;
+  uint64_t tar_first = begin;
+  auto finish_tar = [&](uint64_t last) -> std::optional<std::string> {
+    if (!tar) return std::nullopt;
+    auto entry = tar->finish();
+    tar.reset();
+    if (!entry) return entry.error().message;
+    const uint64_t shard = tar_first / static_cast<uint64_t>(spec->shard_size);
+    jobs::ShardManifest manifest{"local", shard, tar_first, last - tar_first, {std::move(*entry)}};
+    auto put = (*store)->put(jobs::shard_manifest_key(shard), jobs::shard_manifest_to_json(manifest));
+    if (!put) return put.error().message;
+    return std::nullopt;
+  };
   for (uint64_t i = begin; i < end; ++i) {
     auto objects = (*renderer)->render(*spec, i);
     if (!objects) {
@@ -76,8 +95,25 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
       fmt::print(stderr, "error: sample {}: {}\n", i, objects.error());
       return kExitFailure;
     }
+    if (tars && tar && i % static_cast<uint64_t>(spec->shard_size) == 0) {
+      if (auto failed = finish_tar(i)) {
+        bar.finish();
+        fmt::print(stderr, "error: shard of sample {}: {}\n", i - 1, *failed);
+        return kExitFailure;
+      }
+    }
+    if (tars && !tar) {
+      auto opened = dataset::TarShard::open(**store, jobs::tar_key(i / static_cast<uint64_t>(spec->shard_size)), {});
+      if (!opened) {
+        bar.finish();
+        fmt::print(stderr, "error: sample {}: {}\n", i, opened.error().message);
+        return kExitFailure;
+      }
+      tar = std::move(*opened);
+      tar_first = i;
+    }
     for (const auto& [key, bytes] : objects->keyed(i)) {
-      auto put = (*store)->put(key, *bytes);
+      auto put = tar ? tar->add(jobs::tar_member_name(key), *bytes).map([](auto&&) {}) : (*store)->put(key, *bytes);
       if (!put) {
         bar.finish();
         fmt::print(stderr, "error: sample {}: {}\n", i, put.error().message);
@@ -89,6 +125,11 @@ int cmd_render_local(const std::string& path, const std::string& out, const std:
     double rate = static_cast<double>(i - begin + 1) / std::max(elapsed, 1e-9);
     bar.update(static_cast<int64_t>(i - begin + 1), static_cast<int64_t>(end - begin), rate,
                static_cast<double>(end - i - 1) / rate, "rendering", i + 1 == end);
+  }
+  if (auto failed = finish_tar(end)) {
+    bar.finish();
+    fmt::print(stderr, "error: shard of sample {}: {}\n", end - 1, *failed);
+    return kExitFailure;
   }
   bar.finish();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

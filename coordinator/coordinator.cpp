@@ -306,20 +306,20 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
                 auto frame = parse_frame(query_param(req, "frame"));
                 if (!frame) return reply_error(res, 400, frame.error());
                 get_object(req.matches[1], res,
-                           [&](auto& store, auto&) { return sample_object(store, index, *frame, ext); });
+                           [&](auto& store, auto& job) { return sample_object(store, job, index, *frame, ext); });
               });
     add_route("GET", R"(/api/jobs/([^/]+)/samples/(\d+)/layers/([^/]+)\.png)", Access::kViewer,
               "/api/jobs/example-000000/samples/0/layers/depth.png", [this](Req req, Res res, Who) {
                 auto wanted = parse_layer_request(req.matches[2].str(), req.matches[3].str(), query_param(req, "frame"));
                 if (!wanted) return reply_error(res, 400, wanted.error());
                 const std::string id = req.matches[1];
-                get_object(id, res, [&](auto& store, auto&) { return sample_layers_.get(id, store, *wanted); });
+                get_object(id, res, [&](auto& store, auto& job) { return sample_layers_.get(id, store, job, *wanted); });
               });
     add_route("GET", R"(/api/jobs/([^/]+)/card\.(json|html))", Access::kViewer, "/api/jobs/example-000000/card.html",
               [this](Req req, Res res, Who) {
                 const std::string kind = req.matches[2];
                 get_object(req.matches[1], res,
-                           [&](auto& store, auto& state) { return dataset_card_object(store, state, kind); });
+                           [&](auto& store, auto& job) { return dataset_card_object(store, job.state, kind); });
               });
     add_route("POST", R"(/api/jobs/([^/]+)/(pause|resume|cancel|retry))", Access::kOwner,
               "/api/jobs/example-000000/pause",
@@ -572,19 +572,21 @@ class CoordinatorImpl final : public Coordinator, public testing::ConnectionServ
   // The objects of a job's dataset (job_objects.h): its store from the job hash, then the
   // object, with the state for the card.
   void get_object(const std::string& id, httplib::Response& res,
-                  const std::function<StoredObject(const storage::ObjectStore&, const std::string& state)>& read) {
-    std::string storage_uri, state;
+                  const std::function<StoredObject(const storage::ObjectStore&, const JobView& job)>& read) {
+    std::string storage_uri;
+    JobView job;
     {
       auto redis = redis_.acquire();
-      auto reply = redis->command({"HMGET", keys_.job(id), "storage", "state"});
+      auto reply = redis->command({"HMGET", keys_.job(id), "storage", "state", "shard_size"});
       if (!reply) return reply_error(res, 503, reply.error().message);
-      if (reply->elements.size() != 2 || reply->elements[0].is_nil()) return reply_error(res, 404, "no job " + id);
+      if (reply->elements.size() != 3 || reply->elements[0].is_nil()) return reply_error(res, 404, "no job " + id);
       storage_uri = reply->elements[0].str;
-      state = reply->elements[1].str;
+      job.state = reply->elements[1].str;
+      job.shard_size = std::strtoull(reply->elements[2].str.c_str(), nullptr, 10);
     }
     auto store = open_cached(storage_uri);
     if (!store) return reply_error(res, 502, store.error());
-    StoredObject object = read(**store, state);
+    StoredObject object = read(**store, job);
     if (object.status != 200) return reply_error(res, object.status, object.body);
     for (const auto& [name, value] : object.headers) {
       res.headers.erase(name);  // the server's default of the same name, if any

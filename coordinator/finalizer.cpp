@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "dataset/dataset_reader.h"
 #include "jobs/coco.h"
 #include "jobs/dataset_card.h"
 #include "jobs/manifest.h"
@@ -26,31 +27,22 @@ struct SampleReaders {
 // wrote no preview. A JSON that does not parse fails the COCO files (they would be wrong)
 // but is only counted as skipped by the card.
 tl::expected<void, std::string> add_shard_images(const storage::ObjectStore& store,
-                                                 const jobs::ShardManifest& shard,
+                                                 const std::vector<dataset::FileRef>& files,
                                                  const SampleReaders& readers) {
   std::set<std::string_view> keys;
-  std::vector<const jobs::ManifestEntry*> jsons;
-  for (const auto& o : shard.objects) {
-    keys.insert(o.key);
-    if (o.key.starts_with("samples/") && o.key.ends_with(".json")) jsons.push_back(&o);
-  }
-  std::sort(jsons.begin(), jsons.end(), [](auto* a, auto* b) { return a->key < b->key; });
-  for (const jobs::ManifestEntry* o : jsons) {
-    auto bytes = store.get(o->key);
-    if (!bytes)
-      return tl::unexpected(fmt::format("cannot read {}: {}", o->key, bytes.error().message));
-    if (bytes->size() != o->size || storage::sha256_hex(*bytes) != o->sha256) {
-      return tl::unexpected(
-          fmt::format("{}: size or sha256 differs from its shard manifest", o->key));
-    }
+  for (const auto& f : files) keys.insert(f.key);
+  for (const dataset::FileRef& f : files) {  // sorted by key
+    if (!f.key.starts_with("samples/") || !f.key.ends_with(".json")) continue;
+    auto bytes = dataset::read_file(store, f);
+    if (!bytes) return tl::unexpected(bytes.error());
     const nlohmann::json sample = nlohmann::json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
-    if (readers.card != nullptr) readers.card->add_parsed(sample, o->key);
+    if (readers.card != nullptr) readers.card->add_parsed(sample, f.key);
     if (readers.coco == nullptr) continue;
-    const std::string stem = o->key.substr(0, o->key.size() - std::string_view(".json").size());
+    const std::string stem = f.key.substr(0, f.key.size() - std::string_view(".json").size());
     const std::string file_name = keys.count(stem + ".png")   ? stem + ".png"
                                   : keys.count(stem + ".jpg") ? stem + ".jpg"
                                                               : stem + ".exr";
-    auto added = readers.coco->add_parsed_image(sample, file_name, o->key);
+    auto added = readers.coco->add_parsed_image(sample, file_name, f.key);
     if (!added) return added;
   }
   return {};
@@ -65,29 +57,22 @@ struct FitFiles {
   double residual_sum_px = 0;
 };
 
-tl::expected<void, std::string> add_shard_fits(const storage::ObjectStore& store, const jobs::ShardManifest& shard,
-                                               FitFiles& out) {
+tl::expected<void, std::string> add_shard_fits(const storage::ObjectStore& store,
+                                               const std::vector<dataset::FileRef>& files, FitFiles& out) {
   using nlohmann::json;
-  std::vector<const jobs::ManifestEntry*> fits;
-  for (const auto& o : shard.objects) {
-    if (o.key.starts_with("fits/") && o.key.ends_with(".json")) fits.push_back(&o);
-  }
-  std::sort(fits.begin(), fits.end(), [](auto* a, auto* b) { return a->key < b->key; });
-  for (const jobs::ManifestEntry* o : fits) {
-    auto bytes = store.get(o->key);
-    if (!bytes) return tl::unexpected(fmt::format("cannot read {}: {}", o->key, bytes.error().message));
-    if (bytes->size() != o->size || storage::sha256_hex(*bytes) != o->sha256) {
-      return tl::unexpected(fmt::format("{}: size or sha256 differs from its shard manifest", o->key));
-    }
+  for (const dataset::FileRef& o : files) {  // sorted by key
+    if (!o.key.starts_with("fits/") || !o.key.ends_with(".json")) continue;
+    auto bytes = dataset::read_file(store, o);
+    if (!bytes) return tl::unexpected(bytes.error());
     const json unit = json::parse(*bytes, nullptr, false);
     if (unit.is_discarded() || !unit.contains("people") || !unit["people"].is_array()) {
-      return tl::unexpected(fmt::format("{}: not a unit's fits", o->key));
+      return tl::unexpected(fmt::format("{}: not a unit's fits", o.key));
     }
     const bool sequence = unit.value("mode", "") == "sequence";
     bool first = true;
     for (const json& person : unit["people"]) {
       if (person.value("skipped", false)) continue;  // nothing was fitted
-      json ids = {{"unit", unit["unit"]}, {"fits", o->key}};
+      json ids = {{"unit", unit["unit"]}, {"fits", o.key}};
       for (const char* id : {"annotation_id", "image_id", "track_id", "frame"}) {
         if (person.contains(id)) ids[id] = person[id];
       }
@@ -136,6 +121,7 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
   const bool write_coco = lists("coco");
   const bool write_card = lists("sample_json") || write_coco;
   const bool fitted = spec.value("task", "render") == "fit_people";
+  const bool webdataset = spec.contains("output") && spec["output"].value("format", "files") == "webdataset";
   FitFiles fits;
   const std::string software = fmt::format("synthfarm {}", SYNTHFARM_VERSION);
   // The annotation files and the card carry no time: finalizing twice writes the same bytes.
@@ -160,16 +146,17 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
                                         range.size()));
     }
     for (uint64_t i = range.begin; i < range.end; ++i) seen[i] = true;
-    if (auto added = write_coco || write_card ? add_shard_images(store, *manifest, readers)
+    const std::vector<dataset::FileRef> files = dataset::shard_files(*manifest);
+    if (auto added = write_coco || write_card ? add_shard_images(store, files, readers)
                                               : tl::expected<void, std::string>();
         !added) {
       return tl::unexpected(fmt::format("job {}: {}: {}", job.id, key, added.error()));
     }
-    if (auto added = fitted ? add_shard_fits(store, *manifest, fits) : tl::expected<void, std::string>(); !added) {
+    if (auto added = fitted ? add_shard_fits(store, files, fits) : tl::expected<void, std::string>(); !added) {
       return tl::unexpected(fmt::format("job {}: {}: {}", job.id, key, added.error()));
     }
     for (const auto& o : manifest->objects) {
-      objects.push_back({{"key", o.key}, {"size", o.size}, {"sha256", o.sha256}});
+      objects.push_back(json::parse(jobs::manifest_entry_json(o)));
       summary.bytes += o.size;
       ++summary.objects;
     }
@@ -223,13 +210,19 @@ tl::expected<ManifestSummary, std::string> write_dataset_manifest(storage::Objec
       {"dataset_card", write_card ? json{{"json", kDatasetCardJsonKey}, {"html", kDatasetCardHtmlKey}} : json::object()},
       {"missing", std::move(missing)},
       {"timing", {{"created_ms", job.created_ms}, {"started_ms", job.started_ms}, {"finalized_ms", now_ms}}},
-      {"layout", {{"sample", "samples/{index:08d}.{exr,png,json}"},
+      {"layout", {{"format", webdataset ? "webdataset" : "files"},
+                  {"sample", "samples/{index:08d}.{exr,png,json}"},
                   {"clip_frame", "samples/{index:08d}.f{frame:03d}.{exr,png,json}"},
                   {"shard_manifest", "shards/{shard:06d}.manifest.json"},
                   {"annotations", "annotations/{coco_person_keypoints,instances}.json"},
                   {"dataset_card", "dataset_card.{json,html}"}}},
       {"objects", std::move(objects)},
   };
+  if (webdataset) {
+    manifest["layout"]["tar"] =
+        "shards/{shard:06d}.tar: the shard's files, named as above without samples/, in sample order; "
+        "objects[].members gives each one's offset, size and sha256";
+  }
   auto put = store.put("manifest.json", manifest.dump(1) + "\n");
   if (!put) return tl::unexpected(fmt::format("job {}: cannot write manifest.json: {}", job.id, put.error().message));
   return summary;

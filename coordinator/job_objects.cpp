@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "coordinator/finalizer.h"
+#include "dataset/dataset_reader.h"
 #include "jobs/object_keys.h"
 
 namespace synthfarm::coordinator {
@@ -25,24 +26,41 @@ tl::expected<int, std::string> parse_frame(const std::optional<std::string>& tex
   return std::stoi(*text);
 }
 
-storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, uint64_t index, int frame,
-                                              std::string_view extension) {
-  if (frame > 0) return store.get(jobs::frame_key(index, frame, extension));
-  auto bytes = store.get(jobs::sample_key(index, extension));
+namespace {
+
+// One sample file: its own object, else a member of its shard's tar.
+storage::Result<std::string> read_sample_key(const storage::ObjectStore& store, const JobView& job, uint64_t index,
+                                             const std::string& key) {
+  auto bytes = store.get(key);
+  if (bytes || bytes.error().code != storage::Error::Code::kNotFound || job.shard_size == 0) return bytes;
+  auto found = dataset::find_in_shard(store, index / job.shard_size, key);
+  if (!found.error.empty()) return tl::unexpected(storage::Error{storage::Error::Code::kIo, found.error});
+  if (!found.file) return bytes;  // stored nowhere (yet)
+  auto read = dataset::read_file(store, *found.file);
+  if (!read) return tl::unexpected(storage::Error{storage::Error::Code::kIo, read.error()});
+  return std::move(*read);
+}
+
+}  // namespace
+
+storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, const JobView& job, uint64_t index,
+                                              int frame, std::string_view extension) {
+  if (frame > 0) return read_sample_key(store, job, index, jobs::frame_key(index, frame, extension));
+  auto bytes = read_sample_key(store, job, index, jobs::sample_key(index, extension));
   if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
-    bytes = store.get(jobs::frame_key(index, 0, extension));  // a clip: its first frame
+    bytes = read_sample_key(store, job, index, jobs::frame_key(index, 0, extension));  // a clip: its first frame
   }
   return bytes;
 }
 
-StoredObject sample_object(const storage::ObjectStore& store, uint64_t index, int frame,
+StoredObject sample_object(const storage::ObjectStore& store, const JobView& job, uint64_t index, int frame,
                            const std::string& extension) {
   // .png asks for the preview: a sample whose camera stage made a JPEG has that instead.
   std::string kind = extension;
-  auto bytes = read_sample_file(store, index, frame, kind);
+  auto bytes = read_sample_file(store, job, index, frame, kind);
   if (!bytes && extension == "png" && bytes.error().code == storage::Error::Code::kNotFound) {
     kind = "jpg";
-    bytes = read_sample_file(store, index, frame, kind);
+    bytes = read_sample_file(store, job, index, frame, kind);
   }
   if (!bytes) return failure(bytes.error());
   const char* type = kind == "png"    ? "image/png"

@@ -29,14 +29,22 @@ struct StoredObject {
 // a clip's keys); anything else is an error message naming the value.
 tl::expected<int, std::string> parse_frame(const std::optional<std::string>& text);
 
+// What the readers below need of the job's hash.
+struct JobView {
+  std::string state;
+  uint64_t shard_size = 0;  // to find a sample's shard (output.format webdataset)
+};
+
 // The bytes of sample `index`'s file of `extension` at `frame`: frame 0 is a still image's
-// only frame or a clip's first, frame K > 0 a clip's frame K (kNotFound for a still).
-storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, uint64_t index, int frame,
-                                              std::string_view extension);
+// only frame or a clip's first, frame K > 0 a clip's frame K (kNotFound for a still). A
+// file that is no object of its own is looked for in its shard's tar (webdataset), through
+// the shard's manifest: a range read, checked against the member's sha256.
+storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, const JobView& job, uint64_t index,
+                                              int frame, std::string_view extension);
 
 // Sample `index`'s file at `frame` (read_sample_file), and for .png the JPEG preview when
 // the camera stage made one instead. Immutable once stored.
-StoredObject sample_object(const storage::ObjectStore& store, uint64_t index, int frame,
+StoredObject sample_object(const storage::ObjectStore& store, const JobView& job, uint64_t index, int frame,
                            const std::string& extension);
 
 // The dataset card, `kind` "json" or "html", of a job in `state` (the job hash's). 404 until

@@ -65,7 +65,7 @@ tl::expected<LayerRequest, std::string> parse_layer_request(std::string_view ind
   return request;
 }
 
-StoredObject SampleLayers::get(std::string_view job, const storage::ObjectStore& store,
+StoredObject SampleLayers::get(std::string_view job, const storage::ObjectStore& store, const JobView& job_view,
                                const LayerRequest& request) {
   const std::string_view layer = view_layer_name(request.layer);
   // Keyed by the dataset's storage as well as the job: a deleted job's id, if ever drawn
@@ -79,7 +79,7 @@ StoredObject SampleLayers::get(std::string_view job, const storage::ObjectStore&
   };
   if (auto cached = cache_.get(key)) return answer(*cached, "hit");
 
-  auto exr = read_sample_file(store, request.index, request.frame, "exr");
+  auto exr = read_sample_file(store, job_view, request.index, request.frame, "exr");
   if (!exr) {
     const bool missing = exr.error().code == storage::Error::Code::kNotFound;
     return {missing ? 404 : 502,

@@ -69,7 +69,8 @@ class SampleLayers {
   // X-Layer-Cache says hit or miss), 404 when the sample (or frame) is not stored or its EXR
   // lacks the layer (the message lists the layers it has), 502 when the EXR is unreadable
   // or the store fails.
-  StoredObject get(std::string_view job, const storage::ObjectStore& store, const LayerRequest& request);
+  StoredObject get(std::string_view job, const storage::ObjectStore& store, const JobView& job_view,
+                   const LayerRequest& request);
 
   const LayerCache& cache() const { return cache_; }
 

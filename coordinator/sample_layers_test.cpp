@@ -242,7 +242,7 @@ TEST_F(SampleLayersTest, ServesCachesAndWaitsForSamplesNotWrittenYet) {
   SampleLayers layers(1 << 20);
   ASSERT_TRUE(store_->put("samples/00000000.exr", exr_));
   const LayerRequest instance{0, 0, ViewLayer::kInstance};
-  StoredObject first = layers.get("job-1", *store_, instance);
+  StoredObject first = layers.get("job-1", *store_, JobView{"running", 4}, instance);
   ASSERT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(first.content_type, "image/png");
   auto header = [](const StoredObject& o, const std::string& name) {
@@ -255,33 +255,33 @@ TEST_F(SampleLayersTest, ServesCachesAndWaitsForSamplesNotWrittenYet) {
   const Rgba8Image image = decode_png(first.body);
   EXPECT_EQ(pixel(image, 0, 2), opaque(instance_colour(1))) << "the person's pixels";
   EXPECT_NE(pixel(image, 0, 2), pixel(image, 0, 0)) << "differ from the background's";
-  StoredObject second = layers.get("job-1", *store_, instance);
+  StoredObject second = layers.get("job-1", *store_, JobView{"running", 4}, instance);
   EXPECT_EQ(header(second, "X-Layer-Cache"), "hit");
   EXPECT_EQ(second.body, first.body);
   EXPECT_EQ(layers.cache().entries(), 1u);
 
   // A sample of a running job not written yet: 404, not cached, served once written.
   const LayerRequest later{1, 0, ViewLayer::kDepth};
-  StoredObject missing = layers.get("job-1", *store_, later);
+  StoredObject missing = layers.get("job-1", *store_, JobView{"running", 4}, later);
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("sample 1 frame 0 is not stored (yet)"), std::string::npos) << missing.body;
   EXPECT_EQ(layers.cache().entries(), 1u);
   ASSERT_TRUE(store_->put("samples/00000001.exr", exr_));
-  EXPECT_EQ(layers.get("job-1", *store_, later).status, 200);
+  EXPECT_EQ(layers.get("job-1", *store_, JobView{"running", 4}, later).status, 200);
 
   // A clip's frames: frame 0 is f000, frame 2 is f002; a still has no frame 2.
   ASSERT_TRUE(store_->put("samples/00000002.f000.exr", exr_));
   ASSERT_TRUE(store_->put("samples/00000002.f002.exr", exr_));
-  EXPECT_EQ(layers.get("job-1", *store_, {2, 0, ViewLayer::kDepth}).status, 200);
-  EXPECT_EQ(layers.get("job-1", *store_, {2, 2, ViewLayer::kDepth}).status, 200);
-  EXPECT_EQ(layers.get("job-1", *store_, {0, 2, ViewLayer::kDepth}).status, 404);
+  EXPECT_EQ(layers.get("job-1", *store_, JobView{"running", 4}, {2, 0, ViewLayer::kDepth}).status, 200);
+  EXPECT_EQ(layers.get("job-1", *store_, JobView{"running", 4}, {2, 2, ViewLayer::kDepth}).status, 200);
+  EXPECT_EQ(layers.get("job-1", *store_, JobView{"running", 4}, {0, 2, ViewLayer::kDepth}).status, 404);
 
   // A layer the EXR lacks: 404 naming the ones it has; a broken EXR: 502.
-  StoredObject semantic = layers.get("job-1", *store_, {0, 0, ViewLayer::kSemantic});
+  StoredObject semantic = layers.get("job-1", *store_, JobView{"running", 4}, {0, 0, ViewLayer::kSemantic});
   EXPECT_EQ(semantic.status, 404);
   EXPECT_NE(semantic.body.find("its layers: depth, normal, instance, part"), std::string::npos) << semantic.body;
   ASSERT_TRUE(store_->put("samples/00000003.exr", "garbage"));
-  EXPECT_EQ(layers.get("job-1", *store_, {3, 0, ViewLayer::kDepth}).status, 502);
+  EXPECT_EQ(layers.get("job-1", *store_, JobView{"running", 4}, {3, 0, ViewLayer::kDepth}).status, 502);
 }
 
 }  // namespace

@@ -77,6 +77,9 @@ struct OutputSpec {
                                        render::Layer::kInstance};
   std::vector<std::string> labels = {"sample_json", "coco"};
   bool preview_png = true;
+  // "files": one object per file (samples/{index:08d}.exr, ...); "webdataset": one tar per
+  // shard (shards/{shard:06d}.tar) holding the same files in sample order.
+  std::string format = "files";
   friend bool operator==(const OutputSpec&, const OutputSpec&) = default;
 };
 

@@ -158,7 +158,7 @@ Result<fs::path> FileStore::path_for(std::string_view key) const {
   return path;
 }
 
-Result<void> FileStore::put(std::string_view key, std::string_view bytes, const PutOptions& options) {
+Result<FileStore::Staged> FileStore::stage(std::string_view key) {
   auto target = path_for(key);
   if (!target) return tl::unexpected(target.error());
   const fs::path dir = target->parent_path();
@@ -172,16 +172,29 @@ Result<void> FileStore::put(std::string_view key, std::string_view bytes, const 
   if (auto inside = check_inside(*target, key); !inside) return tl::unexpected(inside.error());
 
   const std::string stem = target->filename().string().substr(0, kTempNameStemBytes);
-  const fs::path temp = dir / fmt::format("{}{}.{}.{:x}.{}", kTempPrefix, stem, ::getpid(),
-                                          std::hash<std::thread::id>{}(std::this_thread::get_id()),
-                                          temp_counter_.fetch_add(1, std::memory_order_relaxed));
+  Staged staged;
+  staged.key = std::string(key);
+  staged.target = *target;
+  staged.temp = dir / fmt::format("{}{}.{}.{:x}.{}", kTempPrefix, stem, ::getpid(),
+                                  std::hash<std::thread::id>{}(std::this_thread::get_id()),
+                                  temp_counter_.fetch_add(1, std::memory_order_relaxed));
+  staged.fd = open_retry(staged.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (staged.fd < 0) return io_error(staged.temp, "cannot create temporary file", errno);
+  return staged;
+}
 
-  Fd fd(open_retry(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return io_error(temp, "cannot create temporary file", errno);
-  TempFileGuard guard(temp);
-  if (int err = write_all(fd.get(), bytes); err != 0) {
-    return io_error(temp, "cannot write temporary file", err);
-  }
+Result<void> FileStore::append(Staged& staged, std::string_view bytes) {
+  if (int err = write_all(staged.fd, bytes); err != 0) return io_error(staged.temp, "cannot write temporary file", err);
+  return {};
+}
+
+Result<void> FileStore::publish(Staged& staged, const PutOptions& options) {
+  Fd fd(staged.fd);
+  staged.fd = -1;
+  TempFileGuard guard(staged.temp);
+  const fs::path& temp = staged.temp;
+  const fs::path& target = staged.target;
+  const std::string& key = staged.key;
   if (::fsync(fd.get()) != 0) return io_error(temp, "cannot fsync temporary file", errno);
   if (fd.close() != 0) return io_error(temp, "cannot close temporary file", errno);
   // The commit point: nothing before it is visible to readers, so the guard is asked here,
@@ -195,21 +208,105 @@ Result<void> FileStore::put(std::string_view key, std::string_view bytes, const 
   if (options.create_only) {
     // link(2) fails with EEXIST instead of replacing: an atomic create-only commit. The
     // temp name is removed by the guard either way.
-    if (::link(temp.c_str(), target->c_str()) != 0) {
+    if (::link(temp.c_str(), target.c_str()) != 0) {
       if (errno == EEXIST) {
         return tl::unexpected(Error{Error::Code::kAlreadyExists,
                                     fmt::format("{}/{}: already exists; not replaced", uri(), key)});
       }
-      return io_error(*target, "cannot link temporary file to", errno);
+      return io_error(target, "cannot link temporary file to", errno);
     }
   } else {
-    if (::rename(temp.c_str(), target->c_str()) != 0) {
-      return io_error(*target, "cannot rename temporary file onto", errno);
+    if (::rename(temp.c_str(), target.c_str()) != 0) {
+      return io_error(target, "cannot rename temporary file onto", errno);
     }
     guard.release();
   }
-  if (int err = fsync_dir(dir); err != 0) return io_error(dir, "cannot fsync directory", err);
+  if (int err = fsync_dir(target.parent_path()); err != 0) return io_error(target.parent_path(), "cannot fsync directory", err);
   return {};
+}
+
+void FileStore::discard(Staged& staged) {
+  if (staged.fd < 0) return;
+  ::close(staged.fd);
+  staged.fd = -1;
+  ::unlink(staged.temp.c_str());
+}
+
+Result<void> FileStore::put(std::string_view key, std::string_view bytes, const PutOptions& options) {
+  auto staged = stage(key);
+  if (!staged) return tl::unexpected(staged.error());
+  if (auto written = append(*staged, bytes); !written) {
+    discard(*staged);
+    return written;
+  }
+  return publish(*staged, options);
+}
+
+// The streamed write: a temp file that grows with each write() and is published at commit.
+class FileStore::Writer final : public ObjectWriter {
+ public:
+  Writer(FileStore& store, Staged staged, PutOptions options)
+      : store_(store), staged_(std::move(staged)), options_(std::move(options)) {}
+  ~Writer() override { store_.discard(staged_); }
+  Result<void> write(std::string_view bytes) override {
+    if (staged_.fd < 0) return closed();
+    auto written = store_.append(staged_, bytes);
+    if (written) size_ += bytes.size();
+    return written;
+  }
+  Result<void> commit() override {
+    if (staged_.fd < 0) return closed();
+    return store_.publish(staged_, options_);
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  Result<void> closed() const {
+    return tl::unexpected(Error{Error::Code::kIo, fmt::format("{}/{}: writer already committed", store_.uri(),
+                                                              staged_.key)});
+  }
+  FileStore& store_;
+  Staged staged_;
+  const PutOptions options_;
+  uint64_t size_ = 0;
+};
+
+Result<std::unique_ptr<ObjectWriter>> FileStore::open_writer(std::string_view key, const PutOptions& options) {
+  auto staged = stage(key);
+  if (!staged) return tl::unexpected(staged.error());
+  return std::unique_ptr<ObjectWriter>(std::make_unique<Writer>(*this, std::move(*staged), options));
+}
+
+Result<std::string> FileStore::get_range(std::string_view key, uint64_t offset, uint64_t size) const {
+  auto path = path_for(key);
+  if (!path) return tl::unexpected(path.error());
+  Fd fd(open_retry(path->c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return tl::unexpected(Error{Error::Code::kNotFound, fmt::format("object {:?} not found in {}", key, uri())});
+    }
+    return io_error(*path, "cannot open", errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error(*path, "cannot stat", errno);
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (offset > file_size || size > file_size - offset) {
+    return tl::unexpected(Error{Error::Code::kIo, fmt::format("{}/{}: bytes {}+{} lie past its end ({} bytes)", uri(),
+                                                              key, offset, size, file_size)});
+  }
+  std::string bytes(static_cast<size_t>(size), '\0');
+  size_t filled = 0;
+  while (filled < bytes.size()) {
+    const ssize_t n = ::pread(fd.get(), bytes.data() + filled, bytes.size() - filled,
+                              static_cast<off_t>(offset + filled));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error(*path, "cannot read", errno);
+    }
+    if (n == 0) return io_error(*path, "cannot read (shrank while read)", EIO);
+    filled += static_cast<size_t>(n);
+  }
+  return bytes;
 }
 
 Result<std::string> FileStore::get(std::string_view key) const {

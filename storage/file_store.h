@@ -34,6 +34,9 @@ class FileStore final : public ObjectStore {
   using ObjectStore::put;
   Result<void> put(std::string_view key, std::string_view bytes, const PutOptions& options) override;
   Result<std::string> get(std::string_view key) const override;
+  Result<std::string> get_range(std::string_view key, uint64_t offset, uint64_t size) const override;
+  // Streams into a temp file (named as put()'s are), renamed into place at commit.
+  Result<std::unique_ptr<ObjectWriter>> open_writer(std::string_view key, const PutOptions& options) override;
   Result<std::optional<ObjectInfo>> head(std::string_view key) const override;
   // Regular files only (and symlinks to regular files inside the root), skipping temp files
   // and names that are not valid keys.
@@ -45,7 +48,25 @@ class FileStore final : public ObjectStore {
   Result<void> remove_scratch(std::string_view name) override;
 
  private:
+  class Writer;
+  // A write in progress: the temp file beside the key's target.
+  struct Staged {
+    std::string key;
+    std::filesystem::path target;
+    std::filesystem::path temp;
+    int fd = -1;  // open for writing until published or discarded
+  };
+
   FileStore(std::filesystem::path root, std::filesystem::path real_root);
+
+  // Creates the temp file for `key` (and its directories).
+  Result<Staged> stage(std::string_view key);
+  Result<void> append(Staged& staged, std::string_view bytes);
+  // fsync, close, ask the guard, rename (or link, create-only) into place, fsync the
+  // directory; the temp file is gone afterwards whatever happened.
+  Result<void> publish(Staged& staged, const PutOptions& options);
+  // Closes and removes an unpublished temp file; nothing for a published one.
+  void discard(Staged& staged);
 
   // Validates `key` and returns its path, checked to resolve inside the root.
   Result<std::filesystem::path> path_for(std::string_view key) const;

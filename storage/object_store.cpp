@@ -17,6 +17,17 @@
 namespace synthfarm::storage {
 namespace {
 
+std::string to_hex(const unsigned char* digest, unsigned int length) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxKeyBytes = 1024;
@@ -176,14 +187,68 @@ std::string sha256_hex(std::string_view bytes) {
   if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
+  return to_hex(digest.data(), length);
+}
+
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+  if (context_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL EVP_DigestInit_ex(SHA-256) failed");
   }
-  return hex;
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
+
+void Sha256::update(std::string_view bytes) {
+  if (EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), bytes.data(), bytes.size()) != 1) {
+    throw std::runtime_error("OpenSSL EVP_DigestUpdate(SHA-256) failed");
+  }
+}
+
+std::string Sha256::hex() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest.data(), &length) != 1) {
+    throw std::runtime_error("OpenSSL EVP_DigestFinal_ex(SHA-256) failed");
+  }
+  return to_hex(digest.data(), length);
+}
+
+Result<std::string> ObjectStore::get_range(std::string_view key, uint64_t offset, uint64_t size) const {
+  auto bytes = get(key);
+  if (!bytes) return bytes;
+  if (offset > bytes->size() || size > bytes->size() - offset) {
+    return tl::unexpected(Error{Error::Code::kIo, fmt::format("{}/{}: bytes {}+{} lie past its end ({} bytes)", uri(),
+                                                              key, offset, size, bytes->size())});
+  }
+  return bytes->substr(static_cast<size_t>(offset), static_cast<size_t>(size));
+}
+
+namespace {
+
+// The default writer: the whole object in memory, put() at commit.
+class BufferedWriter final : public ObjectWriter {
+ public:
+  BufferedWriter(ObjectStore& store, std::string key, PutOptions options)
+      : store_(store), key_(std::move(key)), options_(std::move(options)) {}
+  Result<void> write(std::string_view bytes) override {
+    bytes_.append(bytes);
+    return {};
+  }
+  Result<void> commit() override { return store_.put(key_, bytes_, options_); }
+  uint64_t size() const override { return bytes_.size(); }
+
+ private:
+  ObjectStore& store_;
+  const std::string key_;
+  const PutOptions options_;
+  std::string bytes_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> ObjectStore::open_writer(std::string_view key, const PutOptions& options) {
+  if (auto valid = validate_key(key); !valid) return tl::unexpected(valid.error());
+  return std::unique_ptr<ObjectWriter>(std::make_unique<BufferedWriter>(*this, std::string(key), options));
 }
 
 }  // namespace synthfarm::storage

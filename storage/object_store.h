@@ -57,6 +57,21 @@ struct PutOptions {
   bool create_only = false;
 };
 
+// A streamed write of one object: bytes go out as they are written (the file store to a
+// temp file, S3 as multipart parts once more than a part is buffered), and nothing is
+// visible under the key until commit() returns success. Dropping a writer before commit
+// leaves no object (and aborts an S3 multipart upload). commit() asks the PutOptions'
+// guard right before the step that makes the object visible, as put() does. Not
+// thread-safe: one writer is used by one thread.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Result<void> write(std::string_view bytes) = 0;
+  virtual Result<void> commit() = 0;
+  // Bytes written so far.
+  virtual uint64_t size() const = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -65,6 +80,13 @@ class ObjectStore {
   Result<void> put(std::string_view key, std::string_view bytes) { return put(key, bytes, PutOptions{}); }
   virtual Result<void> put(std::string_view key, std::string_view bytes, const PutOptions& options) = 0;
   virtual Result<std::string> get(std::string_view key) const = 0;
+  // `size` bytes from `offset` (a tar member of a webdataset shard, say). A range past the
+  // object's end is kIo, naming the object, the range and the size. The default reads the
+  // whole object; both stores read only the range.
+  virtual Result<std::string> get_range(std::string_view key, uint64_t offset, uint64_t size) const;
+  // A streamed write (ObjectWriter above). The default buffers the whole object and put()s
+  // it at commit; both stores stream.
+  virtual Result<std::unique_ptr<ObjectWriter>> open_writer(std::string_view key, const PutOptions& options);
   // Expected absence is not an error.
   virtual Result<std::optional<ObjectInfo>> head(std::string_view key) const = 0;
   // Every object whose key starts with `prefix`, sorted by key.
@@ -99,6 +121,20 @@ Result<std::string> read_uri(std::string_view uri);
 
 // Lower-case hex SHA-256 of `bytes` (manifests record it for every object).
 std::string sha256_hex(std::string_view bytes);
+
+// The same, fed in pieces: for objects written as a stream.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view bytes);
+  std::string hex();  // ends the digest; call once
+
+ private:
+  void* context_;  // EVP_MD_CTX*
+};
 
 // "file://" + absolute path of `uri` when it is a relative file URI; other URIs unchanged.
 Result<std::string> canonical_uri(std::string_view uri);

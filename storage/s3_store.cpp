@@ -379,21 +379,91 @@ std::function<std::optional<std::string>(const S3Store::Response&)> S3Store::eta
   };
 }
 
-Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes, const PutOptions& options) {
+Result<std::string> S3Store::start_multipart(std::string_view key) const {
   const std::string uri = object_uri(key);
-  const std::string full_key = object_key(key);
-  Request create{"POST", full_key, {{"uploads", ""}}, {}, {}, {}};
+  Request create{"POST", object_key(key), {{"uploads", ""}}, {}, {}, {}};
   auto created = send(create, uri);
   if (!created) return tl::unexpected(created.error());
-  if (created->status != 200)
-    return tl::unexpected(http_error(uri, "starting a multipart upload", *created));
+  if (created->status != 200) return tl::unexpected(http_error(uri, "starting a multipart upload", *created));
   const auto upload_id = xml_value(created->body, "UploadId");
   if (!upload_id || upload_id->empty()) {
-    return tl::unexpected(make_error(
-        Error::Code::kIo, fmt::format("{}: starting a multipart upload: no UploadId in {:?}", uri,
-                                      snippet(created->body))));
+    return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: starting a multipart upload: no UploadId in {:?}",
+                                                                   uri, snippet(created->body))));
   }
+  return *upload_id;
+}
 
+Result<std::string> S3Store::upload_part(std::string_view key, const std::string& upload_id, size_t number,
+                                         size_t parts, std::string_view part) const {
+  const std::string md5_raw = sigv4::md5(part);
+  const std::string md5 = sigv4::hex(md5_raw);
+  const std::string part_uri = parts > 0 ? fmt::format("{} (part {} of {})", object_uri(key), number, parts)
+                                         : fmt::format("{} (part {})", object_uri(key), number);
+  Request request{"PUT",
+                  object_key(key),
+                  {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
+                  {{"content-md5", sigv4::base64(md5_raw)}},
+                  part,
+                  sigv4::sha256_hex(part)};
+  auto response = send(request, part_uri, etag_check(md5, part_uri));
+  if (!response) return tl::unexpected(response.error());
+  if (response->status != 200) return tl::unexpected(http_error(part_uri, "PUT", *response));
+  if (auto etag = response->headers.find("etag"); etag != response->headers.end()) return etag->second;
+  return "\"" + md5 + "\"";
+}
+
+void S3Store::abort_multipart(std::string_view key, const std::string& upload_id) const {
+  // Best effort: a leftover upload costs storage until the bucket's lifecycle rule
+  // (AbortIncompleteMultipartUpload, docs/storage.md) removes it.
+  Request abort{"DELETE", object_key(key), {{"uploadId", upload_id}}, {}, {}, {}};
+  (void)send_once(abort, {}, nullptr);
+}
+
+Result<void> S3Store::complete_multipart(std::string_view key, const std::string& upload_id,
+                                         const std::vector<std::string>& etags, const PutOptions& options) const {
+  const std::string uri = object_uri(key);
+  std::string xml = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < etags.size(); ++i) {
+    xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, xml_escape(etags[i]));
+  }
+  xml += "</CompleteMultipartUpload>";
+  Request complete{"POST", object_key(key), {{"uploadId", upload_id}}, {}, xml, {}};
+  if (options.create_only) complete.headers.emplace_back("if-none-match", "*");
+  // A completion can fail after "200 OK": S3 then sends an <Error> body.
+  auto error_in_body = [&](const Response& response) -> std::optional<std::string> {
+    if (response.status != 200) return std::nullopt;
+    auto error = parse_s3_error(response.body);
+    if (error && (error->code == "InternalError" || error->code == "SlowDown")) {
+      return fmt::format("{}: completing the multipart upload: {}: {}", uri, error->code, error->message);
+    }
+    return std::nullopt;
+  };
+  auto completed = send(complete, uri, error_in_body, &options.guard);
+  if (!completed) {
+    abort_multipart(key, upload_id);
+    return tl::unexpected(completed.error());
+  }
+  if (options.create_only && condition_refused(completed->status, completed->body)) {
+    abort_multipart(key, upload_id);
+    return tl::unexpected(make_error(Error::Code::kAlreadyExists,
+                                     fmt::format("{}: already exists; not replaced (HTTP {})", uri, completed->status)));
+  }
+  if (completed->status != 200 || parse_s3_error(completed->body) ||
+      completed->body.find("CompleteMultipartUploadResult") == std::string::npos) {
+    abort_multipart(key, upload_id);
+    if (completed->status == 200 && !parse_s3_error(completed->body)) {
+      return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: completing the multipart upload: unexpected "
+                                                                     "answer {:?}",
+                                                                     uri, snippet(completed->body))));
+    }
+    return tl::unexpected(http_error(uri, "completing the multipart upload", *completed));
+  }
+  return {};
+}
+
+Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes, const PutOptions& options) {
+  auto upload_id = start_multipart(key);
+  if (!upload_id) return tl::unexpected(upload_id.error());
   // S3 allows at most 10000 parts.
   const uint64_t part_size = std::max<uint64_t>(options_.part_size, (bytes.size() + 9999) / 10000);
   const size_t parts = static_cast<size_t>((bytes.size() + part_size - 1) / part_size);
@@ -404,32 +474,14 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
   std::optional<Error> first_error;  // GUARDED_BY(error_mutex)
   auto upload_parts = [&] {
     for (size_t i = next++; i < parts && !failed; i = next++) {
-      const std::string_view part = bytes.substr(i * part_size, part_size);
-      const std::string md5_raw = sigv4::md5(part);
-      const std::string md5 = sigv4::hex(md5_raw);
-      const std::string part_uri = fmt::format("{} (part {} of {})", uri, i + 1, parts);
-      Request request{"PUT",
-                      full_key,
-                      {{"partNumber", std::to_string(i + 1)}, {"uploadId", *upload_id}},
-                      {{"content-md5", sigv4::base64(md5_raw)}},
-                      part,
-                      sigv4::sha256_hex(part)};
-      auto response = send(request, part_uri, etag_check(md5, part_uri));
-      std::optional<Error> error;
-      if (!response)
-        error = response.error();
-      else if (response->status != 200)
-        error = http_error(part_uri, "PUT", *response);
-      else if (auto etag = response->headers.find("etag"); etag != response->headers.end())
-        etags[i] = etag->second;
-      else
-        etags[i] = "\"" + md5 + "\"";
-      if (error) {
+      auto etag = upload_part(key, *upload_id, i + 1, parts, bytes.substr(i * part_size, part_size));
+      if (!etag) {
         failed = true;
         std::lock_guard lock(error_mutex);
-        if (!first_error) first_error = std::move(*error);
+        if (!first_error) first_error = std::move(etag.error());
         return;
       }
+      etags[i] = std::move(*etag);
     }
   };
   const size_t thread_count = std::min<size_t>(static_cast<size_t>(options_.part_threads), parts);
@@ -437,57 +489,121 @@ Result<void> S3Store::put_multipart(std::string_view key, std::string_view bytes
   for (size_t t = 1; t < thread_count; ++t) threads.emplace_back(upload_parts);
   upload_parts();
   for (auto& thread : threads) thread.join();
-
-  auto abort_upload = [&] {
-    // Best effort: a leftover upload costs storage until the bucket's lifecycle rule
-    // (AbortIncompleteMultipartUpload, docs/storage.md) removes it.
-    Request abort{"DELETE", full_key, {{"uploadId", *upload_id}}, {}, {}, {}};
-    (void)send_once(abort, {}, nullptr);
-  };
   if (failed) {
-    abort_upload();
+    abort_multipart(key, *upload_id);
     return tl::unexpected(*first_error);
   }
-  std::string xml = "<CompleteMultipartUpload>";
-  for (size_t i = 0; i < parts; ++i) {
-    xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1,
-                       xml_escape(etags[i]));
+  return complete_multipart(key, *upload_id, etags, options);
+}
+
+// The streamed write: bytes are buffered up to a part; once more than a part was written
+// the object becomes a multipart upload whose parts go up as they fill (one at a time, from
+// the writing thread), completed at commit. An object that never filled a part is one PUT.
+class S3Store::Writer final : public ObjectWriter {
+ public:
+  Writer(S3Store& store, std::string key, PutOptions options)
+      : store_(store), key_(std::move(key)), options_(std::move(options)) {}
+  ~Writer() override {
+    if (upload_id_ && !done_) store_.abort_multipart(key_, *upload_id_);
   }
-  xml += "</CompleteMultipartUpload>";
-  Request complete{"POST", full_key, {{"uploadId", *upload_id}}, {}, xml, {}};
-  if (options.create_only) complete.headers.emplace_back("if-none-match", "*");
-  // A completion can fail after "200 OK": S3 then sends an <Error> body.
-  auto error_in_body = [&](const Response& response) -> std::optional<std::string> {
-    if (response.status != 200) return std::nullopt;
-    auto error = parse_s3_error(response.body);
-    if (error && (error->code == "InternalError" || error->code == "SlowDown")) {
-      return fmt::format("{}: completing the multipart upload: {}: {}", uri, error->code,
-                         error->message);
+  Result<void> write(std::string_view bytes) override {
+    if (done_) return closed();
+    buffer_.append(bytes);
+    size_ += bytes.size();
+    const uint64_t part_size = std::max<uint64_t>(store_.options_.part_size, 5ull << 20);
+    while (buffer_.size() > part_size) {  // keep at least one byte back for the last part
+      if (auto sent = send_part(std::string_view(buffer_).substr(0, part_size)); !sent) return sent;
+      buffer_.erase(0, part_size);
     }
-    return std::nullopt;
-  };
-  auto completed = send(complete, uri, error_in_body, &options.guard);
-  if (!completed) {
-    abort_upload();
-    return tl::unexpected(completed.error());
+    return {};
   }
-  if (options.create_only && condition_refused(completed->status, completed->body)) {
-    abort_upload();
-    return tl::unexpected(make_error(Error::Code::kAlreadyExists,
-                                     fmt::format("{}: already exists; not replaced (HTTP {})", uri, completed->status)));
-  }
-  if (completed->status != 200 || parse_s3_error(completed->body) ||
-      completed->body.find("CompleteMultipartUploadResult") == std::string::npos) {
-    abort_upload();
-    if (completed->status == 200 && !parse_s3_error(completed->body)) {
-      return tl::unexpected(
-          make_error(Error::Code::kIo,
-                     fmt::format("{}: completing the multipart upload: unexpected answer {:?}", uri,
-                                 snippet(completed->body))));
+  Result<void> commit() override {
+    if (done_) return closed();
+    done_ = true;
+    if (!upload_id_) {
+      if (options_.create_only) {
+        if (auto free = store_.refuse_existing(key_); !free) return free;
+      }
+      return store_.put_single(key_, buffer_, options_);
     }
-    return tl::unexpected(http_error(uri, "completing the multipart upload", *completed));
+    if (auto sent = send_part(buffer_); !sent) {
+      store_.abort_multipart(key_, *upload_id_);
+      return sent;
+    }
+    std::string().swap(buffer_);
+    if (options_.create_only) {
+      if (auto free = store_.refuse_existing(key_); !free) {
+        store_.abort_multipart(key_, *upload_id_);
+        return free;
+      }
+    }
+    return store_.complete_multipart(key_, *upload_id_, etags_, options_);
   }
-  return {};
+  uint64_t size() const override { return size_; }
+
+ private:
+  Result<void> send_part(std::string_view part) {
+    if (!upload_id_) {
+      auto started = store_.start_multipart(key_);
+      if (!started) return tl::unexpected(started.error());
+      upload_id_ = std::move(*started);
+    }
+    auto etag = store_.upload_part(key_, *upload_id_, etags_.size() + 1, 0, part);
+    if (!etag) return tl::unexpected(etag.error());
+    etags_.push_back(std::move(*etag));
+    return {};
+  }
+  Result<void> closed() const {
+    return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: writer already committed", store_.object_uri(key_))));
+  }
+
+  S3Store& store_;
+  const std::string key_;
+  const PutOptions options_;
+  std::string buffer_;
+  uint64_t size_ = 0;
+  std::optional<std::string> upload_id_;
+  std::vector<std::string> etags_;
+  bool done_ = false;
+};
+
+Result<std::unique_ptr<ObjectWriter>> S3Store::open_writer(std::string_view key, const PutOptions& options) {
+  if (auto valid = validate_key(key); !valid) return tl::unexpected(valid.error());
+  return std::unique_ptr<ObjectWriter>(std::make_unique<Writer>(*this, std::string(key), options));
+}
+
+Result<std::string> S3Store::get_range(std::string_view key, uint64_t offset, uint64_t size) const {
+  if (auto valid = validate_key(key); !valid) return tl::unexpected(valid.error());
+  if (size == 0) return std::string();
+  const std::string uri = object_uri(key);
+  Request request{"GET", object_key(key), {}, {{"range", fmt::format("bytes={}-{}", offset, offset + size - 1)}}, {}, {}};
+  auto response = send(request, uri);
+  if (!response) return tl::unexpected(response.error());
+  if (response->status == 416) {
+    return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: bytes {}+{} lie past its end", uri, offset, size)));
+  }
+  if (response->status != 206 && response->status != 200) return tl::unexpected(http_error(uri, "GET (range)", *response));
+  if (response->status == 200) {  // a server that ignores Range sends the whole object
+    if (offset > response->body.size() || size > response->body.size() - offset) {
+      return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: bytes {}+{} lie past its end ({} bytes)", uri,
+                                                                     offset, size, response->body.size())));
+    }
+    return response->body.substr(static_cast<size_t>(offset), static_cast<size_t>(size));
+  }
+  // The answer must start where asked (Content-Range "bytes a-b/total"). A server may send
+  // more than asked (s3rver 3.7 reads "bytes=0-0" as the whole object): the rest is dropped.
+  auto content_range = response->headers.find("content-range");
+  const std::string expected_start = fmt::format("bytes {}-", offset);
+  if (content_range == response->headers.end() || !content_range->second.starts_with(expected_start) ||
+      response->body.size() < size) {
+    return tl::unexpected(make_error(Error::Code::kIo, fmt::format("{}: asked for bytes {}+{}, got {} bytes ({})", uri,
+                                                                   offset, size, response->body.size(),
+                                                                   content_range == response->headers.end()
+                                                                       ? "no Content-Range"
+                                                                       : content_range->second)));
+  }
+  response->body.resize(static_cast<size_t>(size));
+  return std::move(response->body);
 }
 
 Result<std::string> S3Store::get(std::string_view key) const {

@@ -100,6 +100,10 @@ class S3Store final : public ObjectStore {
   using ObjectStore::put;
   Result<void> put(std::string_view key, std::string_view bytes, const PutOptions& options) override;
   Result<std::string> get(std::string_view key) const override;
+  // A Range GET.
+  Result<std::string> get_range(std::string_view key, uint64_t offset, uint64_t size) const override;
+  // Multipart once more than part_size was written (parts sent as they fill), one PUT otherwise.
+  Result<std::unique_ptr<ObjectWriter>> open_writer(std::string_view key, const PutOptions& options) override;
   Result<std::optional<ObjectInfo>> head(std::string_view key) const override;
   Result<std::vector<ObjectInfo>> list(std::string_view prefix) const override;
   // Removing a missing key succeeds (idempotent).
@@ -109,7 +113,17 @@ class S3Store final : public ObjectStore {
   struct Response;
 
  private:
+  class Writer;
   S3Store(S3Location location, S3Options options, std::string scheme, std::string host);
+  // The steps of a multipart upload. `parts` in upload_part only names the part in
+  // messages (0: unknown yet). complete_multipart asks the guard before each attempt and
+  // aborts the upload when it fails; abort_multipart is best effort.
+  Result<std::string> start_multipart(std::string_view key) const;
+  Result<std::string> upload_part(std::string_view key, const std::string& upload_id, size_t number, size_t parts,
+                                  std::string_view part) const;
+  Result<void> complete_multipart(std::string_view key, const std::string& upload_id,
+                                  const std::vector<std::string>& etags, const PutOptions& options) const;
+  void abort_multipart(std::string_view key, const std::string& upload_id) const;
 
   std::string object_key(std::string_view key) const;  // prefix + "/" + key
   std::string object_uri(std::string_view key) const;  // "s3://bucket/prefix/key"

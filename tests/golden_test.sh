@@ -20,6 +20,14 @@ trap 'rm -rf "$out"' EXIT
   exit 1
 }
 (cd "$out/dataset" && find . -type f | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum) >"$out/actual"
+# A webdataset spec's tars: each member's sum too, as "<tar>:<member>", extracted by GNU
+# tar (an independent reader); they equal the files layout's sums of the same samples.
+for tar in $(cd "$out/dataset" && find . -name '*.tar' | sed 's|^\./||' | LC_ALL=C sort); do
+  mkdir -p "$out/members/$tar"
+  tar -xf "$out/dataset/$tar" -C "$out/members/$tar"
+  (cd "$out/members/$tar" && find . -type f | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum |
+    sed "s|  |  $tar:|") >>"$out/actual"
+done
 
 if [[ "$record" == "--record" ]]; then
   cp "$out/actual" "$sums"

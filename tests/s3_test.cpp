@@ -196,6 +196,62 @@ TEST(S3StoreServer, MultipartUploadOf40MiBComparedWithAwscli) {
   EXPECT_EQ(storage::sha256_hex(*store->get("blob.bin")), storage::sha256_hex(bytes));
 }
 
+// The streamed writer (a webdataset shard's tar): parts go up while bytes are written,
+// nothing is visible before commit, a dropped writer leaves nothing, and ranges read back
+// exactly what awscli downloads.
+TEST(S3StoreServer, StreamedWriteAndRangeReads) {
+  auto server = S3Server::start();
+  auto options = options_for(*server);
+  options.part_size = 5ull << 20;
+  std::atomic<int> parts_sent{0};
+  options.tamper_upload_for_test = [&](std::string& body, int) {
+    if (body.size() == (5u << 20)) ++parts_sent;
+  };
+  auto store = open_or_die("s3://" + server->bucket() + "/stream", options);
+  const std::string uri = "s3://" + server->bucket() + "/stream";
+  const std::string bytes = bytes_of(12u << 20, 12);
+  {
+    auto writer = store->open_writer("dropped.tar", {});
+    ASSERT_TRUE(writer) << writer.error().message;
+    ASSERT_TRUE((*writer)->write(std::string_view(bytes).substr(0, 11u << 20)));
+    EXPECT_EQ(parts_sent.load(), 2) << "two full parts went up while writing";
+  }  // dropped: the multipart upload is aborted
+  EXPECT_TRUE(aws_list(*server, uri).empty());
+
+  parts_sent = 0;
+  auto writer = store->open_writer("shard.tar", {});
+  ASSERT_TRUE(writer);
+  for (size_t at = 0; at < bytes.size(); at += 1u << 20) {
+    ASSERT_TRUE((*writer)->write(std::string_view(bytes).substr(at, 1u << 20)));
+  }
+  EXPECT_EQ(parts_sent.load(), 2);
+  EXPECT_TRUE(aws_list(*server, uri).empty()) << "nothing visible before commit";
+  auto committed = (*writer)->commit();
+  ASSERT_TRUE(committed) << committed.error().message << server->log();
+  EXPECT_EQ(aws_list(*server, uri), std::set<std::string>{"shard.tar"});
+  EXPECT_TRUE(aws_download(*server, uri + "/shard.tar") == bytes) << "awscli downloaded different bytes";
+  for (auto [offset, size] : std::vector<std::pair<uint64_t, uint64_t>>{{0, 1}, {5u << 20, 777}, {(12u << 20) - 9, 9}}) {
+    auto range = store->get_range("shard.tar", offset, size);
+    ASSERT_TRUE(range) << range.error().message;
+    EXPECT_TRUE(*range == bytes.substr(offset, size)) << offset << "+" << size;
+  }
+  auto past = store->get_range("shard.tar", 12u << 20, 1);
+  ASSERT_FALSE(past);
+  EXPECT_NE(past.error().message.find("lie past its end"), std::string::npos) << past.error().message;
+
+  // A small object never fills a part: one PUT at commit; a fenced commit stores nothing.
+  auto small = store->open_writer("small.tar", {});
+  ASSERT_TRUE(small && (*small)->write("abc") && (*small)->commit());
+  EXPECT_EQ(*store->get("small.tar"), "abc");
+  storage::PutOptions fenced{[] { return std::optional<std::string>("lease over"); }, false};
+  auto refused = store->open_writer("fenced.tar", fenced);
+  ASSERT_TRUE(refused && (*refused)->write(bytes));
+  auto result = (*refused)->commit();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, storage::Error::Code::kFenced) << result.error().message;
+  EXPECT_EQ(aws_list(*server, uri), (std::set<std::string>{"shard.tar", "small.tar"}));
+}
+
 // s3rver 3.7.1 checks no body checksum header itself (AWS checks Content-MD5 and
 // x-amz-content-sha256); it answers the MD5 of the bytes it stored as the ETag, and the
 // client compares it with the MD5 of what it meant to send. A body corrupted on the way

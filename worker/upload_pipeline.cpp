@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "jobs/object_keys.h"
+
 namespace synthfarm::worker {
 namespace {
 
@@ -16,9 +18,33 @@ uint64_t size_of(const SampleUpload& sample) {
 }  // namespace
 
 UploadPipeline::UploadPipeline(storage::ObjectStore& store, UploadLimits limits, storage::PutOptions put_options)
-    : store_(store), limits_(limits), put_options_(std::move(put_options)) {
-  const int threads = std::max(1, limits_.threads);
+    : store_(&store), limits_(limits), put_options_(std::move(put_options)) {
+  start(std::max(1, limits_.threads));
+}
+
+UploadPipeline::UploadPipeline(dataset::TarShard& tar, UploadLimits limits) : tar_(&tar), limits_(limits) {
+  start(1);  // a tar takes its members in order
+}
+
+void UploadPipeline::start(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { uploader_loop(); });
+}
+
+std::optional<std::string> UploadPipeline::store(const SampleUpload& sample, StoredSample& stored) {
+  for (const auto& [key, data] : sample.objects) {
+    // No lock held across the I/O.
+    if (tar_ != nullptr) {
+      auto member = tar_->add(jobs::tar_member_name(key), data);
+      if (!member) return fmt::format("sample {}: storing {} in its shard's tar: {}", sample.index, key, member.error().message);
+      stored.objects.push_back({key, member->size, member->sha256, {}});
+    } else {
+      auto put = store_->put(key, data, put_options_);
+      if (!put) return fmt::format("sample {}: storing {}: {}", sample.index, key, put.error().message);
+      stored.objects.push_back({key, data.size(), storage::sha256_hex(data), {}});
+    }
+    stored.bytes += data.size();
+  }
+  return std::nullopt;
 }
 
 UploadPipeline::~UploadPipeline() {
@@ -85,18 +111,8 @@ void UploadPipeline::uploader_loop() {
     }
     changed_.notify_all();  // room in the queue
     StoredSample stored{sample.index, sample.render_ms, 0, sample.residual_px, 0, {}};
-    std::optional<std::string> error;
     const auto started = std::chrono::steady_clock::now();
-    for (const auto& [key, data] : sample.objects) {
-      // No lock held across the I/O.
-      auto put = store_.put(key, data, put_options_);
-      if (!put) {
-        error = fmt::format("sample {}: storing {}: {}", sample.index, key, put.error().message);
-        break;
-      }
-      stored.objects.push_back({key, data.size(), storage::sha256_hex(data)});
-      stored.bytes += data.size();
-    }
+    std::optional<std::string> error = store(sample, stored);
     stored.upload_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     {
       std::lock_guard lock(mutex_);

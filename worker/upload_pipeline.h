@@ -10,6 +10,10 @@
 // Every put carries the pipeline's PutOptions: the worker passes its lease's commit guard,
 // so an uploader whose lease ended writes nothing (the put fails with kFenced).
 //
+// With a TarShard (output.format: webdataset) one uploader appends each sample's objects to
+// the shard's tar, in the order they were submitted; the caller finishes the tar once
+// wait_all() succeeded.
+//
 // Thread-safe for one producer: submit(), take_stored(), wait_all() and failure() are
 // called by the render loop; the uploader threads are owned and joined by the destructor.
 #pragma once
@@ -28,6 +32,7 @@
 
 #include "jobs/manifest.h"
 #include "storage/object_store.h"
+#include "dataset/tar_shard.h"
 
 namespace synthfarm::worker {
 
@@ -58,6 +63,8 @@ struct StoredSample {
 class UploadPipeline {
  public:
   UploadPipeline(storage::ObjectStore& store, UploadLimits limits, storage::PutOptions put_options = {});
+  // Every sample into `tar` (which must outlive the pipeline), by one uploader.
+  UploadPipeline(dataset::TarShard& tar, UploadLimits limits);
   ~UploadPipeline();  // drops what is queued, waits for the puts in flight
   UploadPipeline(const UploadPipeline&) = delete;
   UploadPipeline& operator=(const UploadPipeline&) = delete;
@@ -73,9 +80,13 @@ class UploadPipeline {
   std::optional<std::string> failure() const;
 
  private:
+  void start(int threads);
   void uploader_loop();
+  // Stores one sample's objects (each its own object, or into the tar); an error names it.
+  std::optional<std::string> store(const SampleUpload& sample, StoredSample& stored);
 
-  storage::ObjectStore& store_;
+  storage::ObjectStore* store_ = nullptr;
+  dataset::TarShard* tar_ = nullptr;
   const UploadLimits limits_;
   const storage::PutOptions put_options_;
   mutable std::mutex mutex_;

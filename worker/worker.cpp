@@ -17,6 +17,7 @@
 
 #include "base/host.h"
 #include "jobs/manifest.h"
+#include "jobs/object_keys.h"
 #include "jobs/sample.h"
 #include "jobs/sharding.h"
 #include "protocol/control.h"
@@ -256,7 +257,16 @@ class WorkerImpl final : public Worker {
     // Samples go to the uploaders as soon as they are rendered; the shard manifest (the
     // commit marker) is stored only once every sample is confirmed stored, and the shard
     // completed in Redis only after that.
-    UploadPipeline uploads(**store, options_.upload, storage::PutOptions{commit_guard(*fence), false});
+    // output.format webdataset: every sample into the shard's one tar, committed (fenced)
+    // before the manifest; nothing of it is visible until then.
+    std::unique_ptr<dataset::TarShard> tar;
+    if ((*spec)->output.format == "webdataset" && !(*spec)->reconstruction()) {
+      auto opened = dataset::TarShard::open(**store, jobs::tar_key(shard.shard), storage::PutOptions{commit_guard(*fence), false});
+      if (!opened) return fail(shard, "opening the shard's tar: " + opened.error().message, protocol::FailureKind::kUpload);
+      tar = std::move(*opened);
+    }
+    UploadPipeline uploads = tar ? UploadPipeline(*tar, options_.upload)
+                                 : UploadPipeline(**store, options_.upload, storage::PutOptions{commit_guard(*fence), false});
     std::map<uint64_t, StoredSample> stored;  // by sample index: the manifest lists them in order
     // Is the shard still ours to write? Not once the job was cancelled, a renewal was
     // refused, or the fence's deadline passed (a paused worker, or one cut off from Redis).
@@ -340,8 +350,15 @@ class WorkerImpl final : public Worker {
                   protocol::FailureKind::kUpload);
     }
     jobs::ShardManifest manifest{shard.job_id, shard.shard, range.begin, range.size(), {}};
-    for (auto& [index, sample] : stored) {
-      for (auto& object : sample.objects) manifest.objects.push_back(std::move(object));
+    if (tar) {
+      auto entry = tar->finish();
+      if (!entry && entry.error().code == storage::Error::Code::kFenced) return abandon(shard, fence.get());
+      if (!entry) return fail(shard, "storing the shard's tar: " + entry.error().message, protocol::FailureKind::kUpload);
+      manifest.objects.push_back(std::move(*entry));
+    } else {
+      for (auto& [index, sample] : stored) {
+        for (auto& object : sample.objects) manifest.objects.push_back(std::move(object));
+      }
     }
     commit_shard(**store, shard, manifest, *fence);
   }

@@ -148,6 +148,7 @@ std::string spec_to_json(const JobSpec& spec) {
   j["output"]["layers"] = std::move(layers);
   j["output"]["labels"] = spec.output.labels;
   j["output"]["preview"] = spec.output.preview_png;
+  j["output"]["format"] = spec.output.format;
 
   const CameraSpec& camera = spec.camera;
   j["camera"] = Json::object();

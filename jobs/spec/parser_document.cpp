@@ -18,8 +18,8 @@ namespace synthfarm::jobs::spec_internal {
 using render::Layer;
 
 void Parser::output(const Field& field, OutputSpec& out) {
-  static constexpr std::array<std::string_view, 4> kKeys = {"storage", "layers", "labels",
-                                                            "preview"};
+  static constexpr std::array<std::string_view, 5> kKeys = {"storage", "layers", "labels", "preview",
+                                                            "format"};
   mapping(field, kKeys, {}, [&](std::string_view key, const Field& value) {
     if (key == "storage") {
       if (value.node.IsNull()) {
@@ -56,6 +56,14 @@ void Parser::output(const Field& field, OutputSpec& out) {
         fail(value, "coco is built from the per-sample JSON: list sample_json too, got " + describe(value.node));
       } else {
         out.labels = std::move(*labels);
+      }
+    } else if (key == "format") {
+      auto format = string(value, "files or webdataset");
+      if (!format) return;
+      if (*format != "files" && *format != "webdataset") {
+        fail(value, "must be files or webdataset, got " + describe(value.node));
+      } else {
+        out.format = *format;
       }
     } else {
       set(out.preview_png, boolean(value));
