@@ -1,0 +1,59 @@
+"""Reads channels of a sample's EXR with OpenImageIO, each in its stored precision: FLOAT and
+HALF channels as float32 (a half widens to float32 exactly), UINT channels as uint32 (never
+through float, which would round ids past 2^24)."""
+
+import os
+import tempfile
+
+import numpy as np
+import OpenImageIO as oiio
+
+from .errors import DatasetError
+
+
+def read_exr_channels(path, channels, name):
+    """{channel: array [H, W]} of `channels` from the EXR file at `path`; `name` (the object)
+    is used in messages. Raises DatasetError if the file is not an EXR or lacks a channel."""
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise DatasetError(f"{name}: not a readable EXR ({oiio.geterror()})")
+    try:
+        spec = inp.spec()
+        names = list(spec.channelnames)
+        missing = [c for c in channels if c not in names]
+        if missing:
+            raise DatasetError(f"{name}: no channel {', '.join(missing)} (it has {', '.join(names)})")
+        formats = spec.channelformats or [spec.format] * len(names)
+        is_uint = [f.basetype == oiio.UINT32 for f in formats]
+        wanted = sorted(names.index(c) for c in channels)
+        out = {}
+        # One read per run of adjacent wanted channels of one kind (the file's order).
+        start = 0
+        while start < len(wanted):
+            end = start
+            while (end + 1 < len(wanted) and wanted[end + 1] == wanted[end] + 1
+                   and is_uint[wanted[end + 1]] == is_uint[wanted[start]]):
+                end += 1
+            begin, stop = wanted[start], wanted[end] + 1
+            pixels = inp.read_image(0, 0, begin, stop, oiio.UINT if is_uint[begin] else oiio.FLOAT)
+            if pixels is None or inp.has_error:
+                raise DatasetError(f"{name}: cannot read channels {names[begin]}..{names[stop - 1]}: {inp.geterror()}")
+            pixels = np.asarray(pixels).reshape(spec.height, spec.width, stop - begin)
+            for c in range(begin, stop):
+                out[names[c]] = np.ascontiguousarray(pixels[:, :, c - begin])
+            start = end + 1
+        return out
+    finally:
+        inp.close()
+
+
+def read_exr_bytes(data, channels, name):
+    """read_exr_channels for an EXR held in memory (an S3 object or a tar member):
+    OpenImageIO's Python binding reads files only, so the bytes go through a temp file."""
+    fd, path = tempfile.mkstemp(suffix=".exr", prefix="synthfarm_data-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return read_exr_channels(path, channels, name)
+    finally:
+        os.unlink(path)
