@@ -26,6 +26,7 @@ build_pkgs=(
 test_pkgs=(
   chromium chromium-driver          # dashboard browser tests (headless, WebDriver)
   python3
+  python3-numpy python3-torch python3-openimageio python3-boto3 python3-pil python3-pytest  # python/ (synthfarm_data) and its tests
   universal-ctags                   # ops/code_size.py (file and function sizes)
   awscli                            # the independent S3 client of the S3 tests
   curl openssl                      # security tests: raw API calls, a test CA and certificates
