@@ -10,6 +10,11 @@ import OpenImageIO as oiio
 
 from .errors import DatasetError
 
+# OpenEXR's global thread pool does not survive fork(): a DataLoader worker forked after the
+# parent decoded an EXR waits forever on the pool's lock. Without the pool, OpenEXR decodes
+# on the calling thread; DataLoader workers give the parallelism. (-1: no pool at all.)
+oiio.attribute("exr_threads", -1)
+
 
 def read_exr_channels(path, channels, name):
     """{channel: array [H, W]} of `channels` from the EXR file at `path`; `name` (the object)
