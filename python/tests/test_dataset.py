@@ -23,14 +23,17 @@ EXR_CHANNELS = {"depth": ["depth.Z"], "normal": ["normal.X", "normal.Y", "normal
 
 
 def exr_channel(path, name):
-    """One channel of an EXR as ImageBuf reads it: uint32 for UINT channels, else float32."""
-    buf = oiio.ImageBuf(path)
-    spec = buf.spec()
-    c = list(spec.channelnames).index(name)
-    fmt = spec.channelformats[c] if spec.channelformats else spec.format
-    roi = oiio.ROI(0, spec.width, 0, spec.height, 0, 1, c, c + 1)
-    pixels = buf.get_pixels(oiio.UINT if fmt.basetype == oiio.UINT32 else oiio.FLOAT, roi)
-    return np.asarray(pixels).reshape(spec.height, spec.width)
+    """One channel of an EXR, read alone in its stored type (uint32 for UINT, float32 for
+    FLOAT, HALF widened to float32)."""
+    inp = oiio.ImageInput.open(path)
+    try:
+        spec = inp.spec()
+        c = list(spec.channelnames).index(name)
+        fmt = spec.channelformats[c] if spec.channelformats else spec.format
+        pixels = inp.read_image(0, 0, c, c + 1, oiio.UINT if fmt.basetype == oiio.UINT32 else oiio.FLOAT)
+        return np.asarray(pixels).reshape(spec.height, spec.width)
+    finally:
+        inp.close()
 
 
 def sample_files(root):
