@@ -30,23 +30,21 @@ def read_exr_channels(path, channels, name):
             raise DatasetError(f"{name}: no channel {', '.join(missing)} (it has {', '.join(names)})")
         formats = spec.channelformats or [spec.format] * len(names)
         is_uint = [f.basetype == oiio.UINT32 for f in formats]
-        wanted = sorted(names.index(c) for c in channels)
         out = {}
-        # One read per run of adjacent wanted channels of one kind (the file's order).
-        start = 0
-        while start < len(wanted):
-            end = start
-            while (end + 1 < len(wanted) and wanted[end + 1] == wanted[end] + 1
-                   and is_uint[wanted[end + 1]] == is_uint[wanted[start]]):
-                end += 1
-            begin, stop = wanted[start], wanted[end] + 1
-            pixels = inp.read_image(0, 0, begin, stop, oiio.UINT if is_uint[begin] else oiio.FLOAT)
+        # Two reads at most: OpenEXR decompresses every channel of a block whatever the
+        # read asks for, so one read per kind over the span of its wanted channels is
+        # cheaper than one per channel.
+        for uint in (False, True):
+            wanted = [names.index(c) for c in channels if is_uint[names.index(c)] == uint]
+            if not wanted:
+                continue
+            begin, stop = min(wanted), max(wanted) + 1
+            pixels = inp.read_image(0, 0, begin, stop, oiio.UINT if uint else oiio.FLOAT)
             if pixels is None or inp.has_error:
                 raise DatasetError(f"{name}: cannot read channels {names[begin]}..{names[stop - 1]}: {inp.geterror()}")
             pixels = np.asarray(pixels).reshape(spec.height, spec.width, stop - begin)
-            for c in range(begin, stop):
+            for c in wanted:
                 out[names[c]] = np.ascontiguousarray(pixels[:, :, c - begin])
-            start = end + 1
         return out
     finally:
         inp.close()
