@@ -69,16 +69,23 @@ def plain_loop(root, count):
 
 
 def timed(label, fn, count):
+    """(samples/s over the whole pass, samples/s after the first sample arrived)."""
     start = time.perf_counter()
-    n = fn()
-    seconds = time.perf_counter() - start
+    n, first = fn()
+    end = time.perf_counter()
     assert n == count, f"{label}: read {n} samples, expected {count}"
-    return count / seconds
+    return count / (end - start), (count - 1) / (end - (first or start))
 
 
 def drain(dataset):
+    """Samples read by a 2-worker DataLoader, and when the first arrived (the workers'
+    start: fork, first S3 connection)."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=2)
-    return sum(1 for _ in loader)
+    n, first = 0, None
+    for _ in loader:
+        n += 1
+        first = first or time.perf_counter()
+    return n, first
 
 
 def objects_per_10k(manifest_path):
@@ -126,15 +133,15 @@ def main():
             tars = synthfarm_data.ShardStream("s3://bench/wds", layers=LAYERS)
             plain_loop(roots["files"], args.samples)  # warm the page cache for every reader
             rates = {
-                "plain loop (OpenImageIO + json, 1 process)": timed("plain", lambda: plain_loop(
-                    roots["files"], args.samples) or args.samples, args.samples),
+                "plain loop (OpenImageIO + json, 1 process)": timed("plain", lambda: (plain_loop(
+                    roots["files"], args.samples) or args.samples, None), args.samples),
                 "DataLoader, 2 workers, local files layout": timed("files", lambda: drain(files), args.samples),
                 "DataLoader, 2 workers, WebDataset tars on s3rver": timed("s3", lambda: drain(tars), args.samples),
             }
-        base = next(iter(rates.values()))
-        print(f"{'reader':52s} {'samples/s':>10s} {'vs plain':>9s}")
-        for label, rate in rates.items():
-            print(f"{label:52s} {rate:10.1f} {rate / base:8.2f}x")
+        base = next(iter(rates.values()))[0]
+        print(f"{'reader':50s} {'samples/s':>9s} {'vs plain':>8s}   after the first sample")
+        for label, (rate, steady) in rates.items():
+            print(f"{label:50s} {rate:9.1f} {rate / base:7.2f}x   {steady:6.1f} ({steady / base:.2f}x)")
         print(f"\nobjects per 10,000 samples (shard_size {args.shard_size}; per-shard objects include its commit marker)")
         for layout, root in roots.items():
             per_sample, per_shard, total = objects_per_10k(os.path.join(root, "manifest.json"))
