@@ -1,6 +1,7 @@
 // The synthfarm command's subcommands, one function each, grouped in files by what they
 // need: farm_commands.cpp (a coordinator), fetch_command.cpp and verify_command.cpp (a
-// coordinator and storage), scale_command.cpp (a coordinator and Slurm's client programs),
+// coordinator and storage), export_labels_command.cpp (a coordinator and a dataset read
+// through dataset/), scale_command.cpp (a coordinator and Slurm's client programs),
 // local_commands.cpp (the spec and the renderer in-process), render_gltf_command.cpp (a
 // glTF file and the renderer), keygen_command.cpp (ZeroMQ CURVE keys), calibrate_command.cpp
 // (raw frames and the sensor's calibration). main.cpp parses the command line and calls one
@@ -31,6 +32,17 @@ int cmd_fetch(const Remote& remote, const std::string& job, const std::string& d
 // temp file, and listed objects that are missing or of another size; exit 1 if any.
 // gc (`collect_garbage`): removes the strays and temp files; refused until the job ended.
 int cmd_verify(const Remote& remote, const std::string& job, bool collect_garbage);
+
+// `synthfarm export-labels JOB --format F OUT`: a finished job's labels as Ultralytics YOLO
+// pose or segmentation files, COCO or DensePose-COCO, in the new or empty directory OUT
+// (docs/export.md).
+struct ExportLabelsArgs {
+  std::string job, format, out;
+  double val_fraction = 0.1;  // YOLO: the share of samples in the val split
+};
+// The formats --format accepts.
+const std::vector<std::string>& label_formats();
+int cmd_export_labels(const Remote& remote, const ExportLabelsArgs& args);
 
 // `synthfarm scale slurm` (scale_command.cpp): a job array of workers sized from the
 // coordinator's queue; one round, or one every `watch_s` seconds.

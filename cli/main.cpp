@@ -8,6 +8,9 @@
 //                                render in-process, no Redis: the same bytes the farm writes
 //   synthfarm fetch JOB DIR      download a finished job's dataset, every object checked
 //                                against manifest.json's size and sha256; resumable
+//   synthfarm export-labels JOB --format yolo-pose|yolo-seg|coco|densepose OUT [--val-fraction F]
+//                                a finished job's labels as the common trainers read them
+//                                (docs/export.md), into a new or empty directory
 //   synthfarm export-scene SPEC --sample N -o FILE.glb
 //                                one sample's posed scene and camera as binary glTF
 //   synthfarm token create --role R --name N [--login-link URL] | list | revoke NAME |
@@ -194,6 +197,23 @@ std::tuple<CLI::App*, CLI::App*, CLI::App*> add_dataset_commands(CLI::App& app, 
   return {fetch, verify, gc};
 }
 
+// `export-labels JOB --format F OUT`, parsed into `args`.
+CLI::App* add_export_labels_command(CLI::App& app, ExportLabelsArgs& args) {
+  auto* cmd = app.add_subcommand(
+      "export-labels", "write a finished job's labels as YOLO pose or segmentation, COCO or DensePose files");
+  cmd->add_option("job", args.job, "job id")->required();
+  cmd->add_option("--format", args.format, "yolo-pose, yolo-seg, coco or densepose")
+      ->required()
+      ->check(CLI::IsMember(label_formats()));
+  cmd->add_option("out", args.out, "a new or empty local directory")->required();
+  cmd->add_option("--val-fraction", args.val_fraction,
+                  "YOLO: the share of samples in the val split (sample i is in val when "
+                  "floor((i + 1) * F) > floor(i * F))")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,6 +267,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   std::string fetch_dir;
   auto [fetch, verify, gc] = add_dataset_commands(app, job, fetch_dir);
+  ExportLabelsArgs export_args;
+  auto* export_labels = add_export_labels_command(app, export_args);
   int64_t export_sample = 0;
   auto* export_scene =
       app.add_subcommand("export-scene", "write one sample's scene and camera as binary glTF");
@@ -309,6 +331,7 @@ int main(int argc, char** argv) {
   if (*fetch) return cmd_fetch(*remote, job, fetch_dir);
   if (*scale_slurm) return cmd_scale_slurm(*remote, scale);
   if (*verify) return cmd_verify(*remote, job, false);
+  if (*export_labels) return cmd_export_labels(*remote, export_args);
   if (*gc) return cmd_verify(*remote, job, true);
   return kExitBadInput;
 }
