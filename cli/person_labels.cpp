@@ -13,10 +13,13 @@ using nlohmann::json;
 
 constexpr uint64_t kPersonSemanticId = 1;  // render::SemanticClass::kPerson
 
+// A whole number >= 0 (parsed JSON holds it unsigned; JSON built in code may hold it signed).
+bool non_negative(const json& j) { return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0); }
+
 // A positive image side of `j`; the error names the field.
 tl::expected<int, std::string> side(const json& j, const char* key, std::string_view source) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_unsigned() || it->get<uint64_t>() == 0 || it->get<uint64_t>() > 65536) {
+  if (it == j.end() || !non_negative(*it) || it->get<uint64_t>() == 0 || it->get<uint64_t>() > 65536) {
     return tl::unexpected(fmt::format("{}.{}: expected an image side of 1 .. 65536 pixels", source, key));
   }
   return static_cast<int>(it->get<uint64_t>());
@@ -68,9 +71,9 @@ tl::expected<PersonLabel, std::string> person_of_annotation(const json& item, in
   if (!keypoints.is_array() || keypoints.size() != 3 * kKeypointCount) {
     return tl::unexpected(fmt::format("{}.keypoints: expected {} numbers", path, 3 * kKeypointCount));
   }
-  for (size_t k = 0; k < kKeypointCount; ++k) {
+  for (size_t k = 0; k < static_cast<size_t>(kKeypointCount); ++k) {
     const json& v = keypoints[3 * k + 2];
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > 2) {
+    if (!non_negative(v) || v.get<uint64_t>() > 2) {
       return tl::unexpected(fmt::format("{}.keypoints[{}]: visibility must be 0, 1 or 2", path, 3 * k + 2));
     }
     if (v.get<uint64_t>() == 0) continue;  // not labelled: 0, 0, 0 whatever the position says
@@ -105,7 +108,7 @@ tl::expected<ImageLabels, std::string> people_of_sample(const json& sample, std:
     const std::string path = fmt::format("{}.instances[{}]", source, i);
     if (!item.is_object()) return tl::unexpected(fmt::format("{}: expected an object", path));
     const json semantic = item.value("semantic_id", json()), area = item.value("area", json());
-    if (!semantic.is_number_unsigned() || !area.is_number_unsigned()) {
+    if (!non_negative(semantic) || !non_negative(area)) {
       return tl::unexpected(fmt::format("{}: expected non-negative integers semantic_id and area", path));
     }
     if (semantic.get<uint64_t>() != kPersonSemanticId || area.get<uint64_t>() == 0) continue;

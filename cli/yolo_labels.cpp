@@ -31,7 +31,7 @@ std::string yolo_pose_line(const PersonLabel& person, int width, int height) {
   const auto& b = person.bbox;
   std::string line = fmt::format("0 {:.6f} {:.6f} {:.6f} {:.6f}", (b[0] + b[2] / 2) / w, (b[1] + b[3] / 2) / h,
                                  b[2] / w, b[3] / h);
-  for (size_t k = 0; k < kKeypointCount; ++k) {
+  for (size_t k = 0; k < static_cast<size_t>(kKeypointCount); ++k) {
     const double* kp = &person.keypoints[3 * k];
     fmt::format_to(std::back_inserter(line), " {:.6f} {:.6f} {:.6f}", kp[0] / w, kp[1] / h, kp[2]);
   }
