@@ -21,14 +21,16 @@ TEST(DensePoseLabels, FinePartsMapToTheFourteenCoarseOnes) {
       {1, 1},   {2, 1},   {3, 2},   {4, 3},   {5, 4},   {6, 5},   {7, 6},   {9, 6},   {8, 7},
       {10, 7},  {11, 8},  {13, 8},  {12, 9},  {14, 9},  {15, 10}, {17, 10}, {16, 11}, {18, 11},
       {19, 12}, {21, 12}, {20, 13}, {22, 13}, {23, 14}, {24, 14}, {0, 0},   {25, 0}};
-  for (auto [fine, coarse] : fine_to_coarse) EXPECT_EQ(coarse_part(fine), coarse) << "fine part " << fine;
+  for (auto [fine, coarse] : fine_to_coarse)
+    EXPECT_EQ(coarse_part(fine), coarse) << "fine part " << fine;
 }
 
 // A 4 x 4 image; the person is the 2 x 2 box [1, 1, 2, 2]: pixel (1, 1) torso front (2),
 // (2, 1) head right (23), (1, 2) hair (no part), (2, 2) left hand (4). Pixel (0, 0) has a
 // part (5) but is another person's.
 struct Scene {
-  IuvImage iuv{4, 4, std::vector<float>(16, 0), std::vector<float>(16, 0), std::vector<float>(16, 0)};
+  IuvImage iuv{4, 4, std::vector<float>(16, 0), std::vector<float>(16, 0),
+               std::vector<float>(16, 0)};
   std::vector<uint8_t> mask = std::vector<uint8_t>(16, 0);
   Scene() {
     auto set = [&](int x, int y, int part, float u, float v, bool person) {
@@ -98,7 +100,8 @@ TEST(DensePoseLabels, MasksAreTheCoarsePartsOverTheBox) {
 TEST(DensePoseLabels, AHundredPointsSpreadEvenlyOverMorePixels) {
   // One row of 250 pixels, all the person's and all torso: point k is pixel
   // floor((k + 0.5) * 250 / 100): 1, 3, 6, ..., 248.
-  IuvImage iuv{250, 1, std::vector<float>(250, 1), std::vector<float>(250, 0), std::vector<float>(250, 0)};
+  IuvImage iuv{250, 1, std::vector<float>(250, 1), std::vector<float>(250, 0),
+               std::vector<float>(250, 0)};
   const std::vector<uint8_t> mask(250, 1);
   const json dp = densepose_fields({0, 0, 250, 1}, mask, iuv);
   ASSERT_EQ(dp["dp_x"].size(), 100u);

@@ -43,17 +43,20 @@ std::string stem_of(const std::string& key) { return key.substr(0, key.rfind('.'
 // "samples/00000042.f003" -> "00000042.f003"
 std::string base_of(const std::string& key) { return key.substr(key.rfind('/') + 1); }
 
-bool is_sample_json(const std::string& key) { return key.starts_with("samples/") && key.ends_with(".json"); }
+bool is_sample_json(const std::string& key) {
+  return key.starts_with("samples/") && key.ends_with(".json");
+}
 
-tl::expected<void, std::string> copy(const dataset::Dataset& data, storage::ObjectStore& out, const std::string& key,
-                                     const std::string& dest) {
+tl::expected<void, std::string> copy(const dataset::Dataset& data, storage::ObjectStore& out,
+                                     const std::string& key, const std::string& dest) {
   auto bytes = data.read(key);
   if (!bytes) return tl::unexpected(bytes.error());
   if (auto put = out.put(dest, *bytes); !put) return tl::unexpected(put.error().message);
   return {};
 }
 
-tl::expected<void, std::string> write(storage::ObjectStore& out, const std::string& key, const std::string& bytes) {
+tl::expected<void, std::string> write(storage::ObjectStore& out, const std::string& key,
+                                      const std::string& bytes) {
   if (auto put = out.put(key, bytes); !put) return tl::unexpected(put.error().message);
   return {};
 }
@@ -76,8 +79,9 @@ std::string image_of(const dataset::Dataset& data, const std::string& stem, bool
   return {};
 }
 
-tl::expected<Counts, std::string> export_yolo(const dataset::Dataset& data, storage::ObjectStore& out,
-                                              const std::string& out_dir, bool pose, double val_fraction) {
+tl::expected<Counts, std::string> export_yolo(const dataset::Dataset& data,
+                                              storage::ObjectStore& out, const std::string& out_dir,
+                                              bool pose, double val_fraction) {
   Counts counts;
   for (const dataset::FileRef& file : data.files()) {  // sorted: sample, then frame
     if (!is_sample_json(file.key)) continue;
@@ -86,13 +90,15 @@ tl::expected<Counts, std::string> export_yolo(const dataset::Dataset& data, stor
     auto labels = people_of_sample(*sample, file.key);
     if (!labels) return tl::unexpected(labels.error());
     const json index = sample->value("index", json());
-    if (!index.is_number_unsigned()) return tl::unexpected(file.key + ".index: expected a sample index");
+    if (!index.is_number_unsigned())
+      return tl::unexpected(file.key + ".index: expected a sample index");
     const std::string stem = stem_of(file.key);
     const std::string image = image_of(data, stem, /*exr_too=*/false);
     if (image.empty()) {
-      return tl::unexpected(fmt::format("{}: no .png or .jpg image: YOLO trains on images (the job needs "
-                                        "rgb among output.layers and output.preview: true)",
-                                        stem));
+      return tl::unexpected(
+          fmt::format("{}: no .png or .jpg image: YOLO trains on images (the job needs "
+                      "rgb among output.layers and output.preview: true)",
+                      stem));
     }
     const bool val = in_val_split(index.get<uint64_t>(), val_fraction);
     const std::string split = val ? "val" : "train";
@@ -105,7 +111,8 @@ tl::expected<Counts, std::string> export_yolo(const dataset::Dataset& data, stor
       text += line + "\n";
       ++counts.people;
     }
-    if (auto copied = copy(data, out, image, fmt::format("images/{}/{}", split, base_of(image))); !copied) {
+    if (auto copied = copy(data, out, image, fmt::format("images/{}/{}", split, base_of(image)));
+        !copied) {
       return tl::unexpected(copied.error());
     }
     if (auto wrote = write(out, fmt::format("labels/{}/{}.txt", split, name), text); !wrote) {
@@ -114,15 +121,18 @@ tl::expected<Counts, std::string> export_yolo(const dataset::Dataset& data, stor
     ++counts.images;
     counts.val_images += val ? 1 : 0;
   }
-  if (auto wrote = write(out, "data.yaml", yolo_data_yaml(out_dir, pose)); !wrote) return tl::unexpected(wrote.error());
+  if (auto wrote = write(out, "data.yaml", yolo_data_yaml(out_dir, pose)); !wrote)
+    return tl::unexpected(wrote.error());
   return counts;
 }
 
-tl::expected<Counts, std::string> export_coco(const dataset::Dataset& data, storage::ObjectStore& out) {
+tl::expected<Counts, std::string> export_coco(const dataset::Dataset& data,
+                                              storage::ObjectStore& out) {
   Counts counts;
   for (const char* key : {"annotations/coco_person_keypoints.json", "annotations/instances.json"}) {
     if (data.find(key) == nullptr) {
-      return tl::unexpected(fmt::format("the dataset has no {} (its spec's output.labels lacks coco)", key));
+      return tl::unexpected(
+          fmt::format("the dataset has no {} (its spec's output.labels lacks coco)", key));
     }
     if (auto copied = copy(data, out, key, key); !copied) return tl::unexpected(copied.error());
   }
@@ -146,7 +156,8 @@ tl::expected<IuvImage, std::string> read_iuv(const dataset::Dataset& data, const
   for (int c = 0; c < 3; ++c) {
     auto layer = render::decode_exr_channel(*bytes, key, {channels[c]}, kMaxExrSide);
     if (!layer) {
-      return tl::unexpected(layer.error() + " (DensePose labels need part and uv among the job's output.layers)");
+      return tl::unexpected(layer.error() +
+                            " (DensePose labels need part and uv among the job's output.layers)");
     }
     iuv.width = layer->width;
     iuv.height = layer->height;
@@ -155,15 +166,17 @@ tl::expected<IuvImage, std::string> read_iuv(const dataset::Dataset& data, const
   return iuv;
 }
 
-tl::expected<Counts, std::string> export_densepose(const dataset::Dataset& data, storage::ObjectStore& out) {
+tl::expected<Counts, std::string> export_densepose(const dataset::Dataset& data,
+                                                   storage::ObjectStore& out) {
   const std::string person_key = "annotations/coco_person_keypoints.json";
   if (data.find(person_key) == nullptr) {
-    return tl::unexpected(fmt::format("the dataset has no {} (its spec's output.labels lacks coco)", person_key));
+    return tl::unexpected(
+        fmt::format("the dataset has no {} (its spec's output.labels lacks coco)", person_key));
   }
   auto coco = read_json(data, person_key);
   if (!coco) return tl::unexpected(coco.error());
-  if (!coco->contains("images") || !(*coco)["images"].is_array() || !coco->contains("annotations") ||
-      !(*coco)["annotations"].is_array()) {
+  if (!coco->contains("images") || !(*coco)["images"].is_array() ||
+      !coco->contains("annotations") || !(*coco)["annotations"].is_array()) {
     return tl::unexpected(person_key + ": expected images and annotations arrays");
   }
   std::map<uint64_t, std::vector<size_t>> by_image;  // image id -> its annotations' positions
@@ -175,7 +188,8 @@ tl::expected<Counts, std::string> export_densepose(const dataset::Dataset& data,
   for (const json& image : (*coco)["images"]) {
     const std::string file_name = image.value("file_name", "");
     const int width = image.value("width", 0), height = image.value("height", 0);
-    if (auto copied = copy(data, out, file_name, file_name); !copied) return tl::unexpected(copied.error());
+    if (auto copied = copy(data, out, file_name, file_name); !copied)
+      return tl::unexpected(copied.error());
     ++counts.images;
     auto people = by_image.find(image.value("id", uint64_t{0}));
     if (people == by_image.end()) continue;
@@ -183,8 +197,8 @@ tl::expected<Counts, std::string> export_densepose(const dataset::Dataset& data,
     auto iuv = read_iuv(data, exr);
     if (!iuv) return tl::unexpected(iuv.error());
     if (iuv->width != width || iuv->height != height) {
-      return tl::unexpected(fmt::format("{}: {} x {}, but {} says {} x {}", exr, iuv->width, iuv->height, person_key,
-                                        width, height));
+      return tl::unexpected(fmt::format("{}: {} x {}, but {} says {} x {}", exr, iuv->width,
+                                        iuv->height, person_key, width, height));
     }
     for (size_t a : people->second) {
       json& annotation = annotations[a];
@@ -205,12 +219,14 @@ tl::expected<Counts, std::string> export_densepose(const dataset::Dataset& data,
 
 // OUT: a local directory, new or empty, that this process can write.
 tl::expected<std::string, std::string> prepare_out(const std::string& out) {
-  if (out.find("://") != std::string::npos) return tl::unexpected(out + ": OUT must be a local directory");
+  if (out.find("://") != std::string::npos)
+    return tl::unexpected(out + ": OUT must be a local directory");
   std::error_code ec;
   const fs::path dir = fs::absolute(out, ec);
   if (ec) return tl::unexpected(fmt::format("{}: {}", out, ec.message()));
   fs::create_directories(dir, ec);
-  if (ec) return tl::unexpected(fmt::format("{}: cannot create the directory: {}", out, ec.message()));
+  if (ec)
+    return tl::unexpected(fmt::format("{}: cannot create the directory: {}", out, ec.message()));
   if (!fs::is_empty(dir, ec) || ec) {
     return tl::unexpected(fmt::format("{}: not empty (export into a new or empty directory)", out));
   }
@@ -228,7 +244,8 @@ const std::vector<std::string>& label_formats() {
 int cmd_export_labels(const Remote& remote, const ExportLabelsArgs& args) {
   const auto& formats = label_formats();
   if (std::find(formats.begin(), formats.end(), args.format) == formats.end()) {
-    fmt::print(stderr, "error: --format {}: unknown (yolo-pose, yolo-seg, coco or densepose)\n", args.format);
+    fmt::print(stderr, "error: --format {}: unknown (yolo-pose, yolo-seg, coco or densepose)\n",
+               args.format);
     return kExitBadInput;
   }
   if (!(args.val_fraction >= 0 && args.val_fraction <= 1)) {
@@ -253,21 +270,25 @@ int cmd_export_labels(const Remote& remote, const ExportLabelsArgs& args) {
     return kExitBadInput;
   }
   const bool yolo = args.format.starts_with("yolo-");
-  auto counts = yolo                          ? export_yolo(*data, **out, *out_dir, args.format == "yolo-pose", args.val_fraction)
-                : args.format == "coco"      ? export_coco(*data, **out)
-                                              : export_densepose(*data, **out);
+  auto counts =
+      yolo ? export_yolo(*data, **out, *out_dir, args.format == "yolo-pose", args.val_fraction)
+      : args.format == "coco" ? export_coco(*data, **out)
+                              : export_densepose(*data, **out);
   if (!counts) {
-    fmt::print(stderr, "error: job {}: export-labels --format {}: {}\n", args.job, args.format, counts.error());
+    fmt::print(stderr, "error: job {}: export-labels --format {}: {}\n", args.job, args.format,
+               counts.error());
     return kExitFailure;
   }
   if (yolo) {
-    fmt::print("export-labels {}: {} images ({} train, {} val), {} people -> {}\n", args.format, counts->images,
-               counts->images - counts->val_images, counts->val_images, counts->people, *out_dir);
+    fmt::print("export-labels {}: {} images ({} train, {} val), {} people -> {}\n", args.format,
+               counts->images, counts->images - counts->val_images, counts->val_images,
+               counts->people, *out_dir);
   } else if (args.format == "densepose") {
-    fmt::print("export-labels densepose: {} images, {} people, {} with DensePose points -> {}\n", counts->images,
-               counts->people, counts->densepose_people, *out_dir);
+    fmt::print("export-labels densepose: {} images, {} people, {} with DensePose points -> {}\n",
+               counts->images, counts->people, counts->densepose_people, *out_dir);
   } else {
-    fmt::print("export-labels coco: the two annotation files and {} images -> {}\n", counts->images, *out_dir);
+    fmt::print("export-labels coco: the two annotation files and {} images -> {}\n", counts->images,
+               *out_dir);
   }
   return 0;
 }

@@ -32,7 +32,9 @@ std::vector<Polygon> outer_outlines(std::span<const uint8_t> mask, int width, in
   // Every boundary edge, directed so the region is on its right, as a bit (its direction)
   // on the vertex it leaves.
   std::vector<uint8_t> out(stride * (static_cast<size_t>(height) + 1), 0);
-  auto add = [&](int x, int y, int d) { out[static_cast<size_t>(y) * stride + static_cast<size_t>(x)] |= 1 << d; };
+  auto add = [&](int x, int y, int d) {
+    out[static_cast<size_t>(y) * stride + static_cast<size_t>(x)] |= 1 << d;
+  };
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
       if (!at(x, y)) continue;
@@ -52,7 +54,8 @@ std::vector<Polygon> outer_outlines(std::span<const uint8_t> mask, int width, in
       std::vector<std::array<int, 2>> vertices;
       std::vector<int> steps;
       for (;;) {
-        out[static_cast<size_t>(y) * stride + static_cast<size_t>(x)] &= static_cast<uint8_t>(~(1 << d));
+        out[static_cast<size_t>(y) * stride + static_cast<size_t>(x)] &=
+            static_cast<uint8_t>(~(1 << d));
         vertices.push_back({x, y});
         steps.push_back(d);
         x += kDx[d];
@@ -73,7 +76,8 @@ std::vector<Polygon> outer_outlines(std::span<const uint8_t> mask, int width, in
       }
       Polygon polygon;  // the corners: where the step direction changes
       for (size_t i = 0; i < vertices.size(); ++i) {
-        if (steps[i] != steps[(i + steps.size() - 1) % steps.size()]) polygon.push_back(vertices[i]);
+        if (steps[i] != steps[(i + steps.size() - 1) % steps.size()])
+          polygon.push_back(vertices[i]);
       }
       if (twice_signed_area(polygon) > 0) outlines.push_back(std::move(polygon));
     }

@@ -17,32 +17,33 @@ std::vector<uint8_t> mask_of(const std::vector<std::string>& rows) {
 }
 
 TEST(MaskOutline, OnePixelIsItsFourCorners) {
-  const auto mask = mask_of({"....",
-                             "..#.",
+  const auto mask = mask_of({"....",  //
+                             "..#.",  //
                              "...."});
   EXPECT_EQ(outer_outlines(mask, 4, 3), (std::vector<Polygon>{{{2, 1}, {3, 1}, {3, 2}, {2, 2}}}));
 }
 
 TEST(MaskOutline, AnLShapeKeepsOnlyItsCorners) {
-  const auto mask = mask_of({"#.",
+  const auto mask = mask_of({"#.",  //
                              "##"});
   // (0,0) right to (1,0), down to (1,1), right to (2,1), down to (2,2), left along the
   // bottom to (0,2) (the corner at (1,2) is a straight run), up to the start.
-  EXPECT_EQ(outer_outlines(mask, 2, 2), (std::vector<Polygon>{{{0, 0}, {1, 0}, {1, 1}, {2, 1}, {2, 2}, {0, 2}}}));
+  EXPECT_EQ(outer_outlines(mask, 2, 2),
+            (std::vector<Polygon>{{{0, 0}, {1, 0}, {1, 1}, {2, 1}, {2, 2}, {0, 2}}}));
 }
 
 TEST(MaskOutline, AHoleIsLeftOut) {
-  const auto mask = mask_of({"###",
-                             "#.#",
+  const auto mask = mask_of({"###",  //
+                             "#.#",  //
                              "###"});
   EXPECT_EQ(outer_outlines(mask, 3, 3), (std::vector<Polygon>{{{0, 0}, {3, 0}, {3, 3}, {0, 3}}}));
 }
 
 TEST(MaskOutline, PixelsTouchingAtACornerAreTwoOutlines) {
-  const auto mask = mask_of({"#.",
+  const auto mask = mask_of({"#.",  //
                              ".#"});
-  EXPECT_EQ(outer_outlines(mask, 2, 2),
-            (std::vector<Polygon>{{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, {{1, 1}, {2, 1}, {2, 2}, {1, 2}}}));
+  EXPECT_EQ(outer_outlines(mask, 2, 2), (std::vector<Polygon>{{{0, 0}, {1, 0}, {1, 1}, {0, 1}},
+                                                              {{1, 1}, {2, 1}, {2, 2}, {1, 2}}}));
 }
 
 TEST(MaskOutline, AnEmptyMaskHasNoOutline) {
@@ -54,13 +55,17 @@ TEST(MaskOutline, AnEmptyMaskHasNoOutline) {
 TEST(MaskOutline, JoiningWalksOutToTheNextOutlineAndBack) {
   // The two corner-touching squares above share the vertex (1, 1): the bridge has no length,
   // and the walk is the first square to (1, 1), round the second, back on the first.
-  const std::vector<Polygon> squares = {{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, {{1, 1}, {2, 1}, {2, 2}, {1, 2}}};
-  EXPECT_EQ(join_outlines(squares), (Polygon{{0, 0}, {1, 0}, {1, 1}, {2, 1}, {2, 2}, {1, 2}, {1, 1}, {0, 1}}));
+  const std::vector<Polygon> squares = {{{0, 0}, {1, 0}, {1, 1}, {0, 1}},
+                                        {{1, 1}, {2, 1}, {2, 2}, {1, 2}}};
+  EXPECT_EQ(join_outlines(squares),
+            (Polygon{{0, 0}, {1, 0}, {1, 1}, {2, 1}, {2, 2}, {1, 2}, {1, 1}, {0, 1}}));
   // Apart: squares at (0,0)-(1,1) and (3,0)-(4,1); the closest vertices are (1, 0) and
   // (3, 0) (the first pair found at distance 2).
-  const std::vector<Polygon> apart = {{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, {{3, 0}, {4, 0}, {4, 1}, {3, 1}}};
-  EXPECT_EQ(join_outlines(apart),
-            (Polygon{{0, 0}, {1, 0}, {3, 0}, {4, 0}, {4, 1}, {3, 1}, {3, 0}, {1, 0}, {1, 1}, {0, 1}}));
+  const std::vector<Polygon> apart = {{{0, 0}, {1, 0}, {1, 1}, {0, 1}},
+                                      {{3, 0}, {4, 0}, {4, 1}, {3, 1}}};
+  EXPECT_EQ(
+      join_outlines(apart),
+      (Polygon{{0, 0}, {1, 0}, {3, 0}, {4, 0}, {4, 1}, {3, 1}, {3, 0}, {1, 0}, {1, 1}, {0, 1}}));
 }
 
 }  // namespace

@@ -8,12 +8,11 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "base/keypoints.h"
 
@@ -34,16 +33,18 @@ struct ImageLabels {
 
 // The people of a per-sample JSON. `source` names the JSON in errors, which give the field
 // path ("samples/00000003.json.instances[1].bbox: expected [x, y, w, h]").
-tl::expected<ImageLabels, std::string> people_of_sample(const nlohmann::json& sample, std::string_view source);
+tl::expected<ImageLabels, std::string> people_of_sample(const nlohmann::json& sample,
+                                                        std::string_view source);
 
 // A person from one COCO annotation (bbox, keypoints, segmentation) of an image of this
 // size; `path` names the annotation in errors.
-tl::expected<PersonLabel, std::string> person_of_annotation(const nlohmann::json& annotation, int width, int height,
+tl::expected<PersonLabel, std::string> person_of_annotation(const nlohmann::json& annotation,
+                                                            int width, int height,
                                                             const std::string& path);
 
 // COCO's compressed RLE {size: [h, w], counts: "..."} (column-major runs, jobs/coco.h) as a
 // row-major mask of this size. Errors: another size, runs that do not cover the image.
-tl::expected<std::vector<uint8_t>, std::string> decode_segmentation(const nlohmann::json& segmentation, int width,
-                                                                    int height, const std::string& path);
+tl::expected<std::vector<uint8_t>, std::string> decode_segmentation(
+    const nlohmann::json& segmentation, int width, int height, const std::string& path);
 
 }  // namespace synthfarm::cli

@@ -29,8 +29,8 @@ int mirror_keypoint(int k) {
 std::string yolo_pose_line(const PersonLabel& person, int width, int height) {
   const double w = width, h = height;
   const auto& b = person.bbox;
-  std::string line = fmt::format("0 {:.6f} {:.6f} {:.6f} {:.6f}", (b[0] + b[2] / 2) / w, (b[1] + b[3] / 2) / h,
-                                 b[2] / w, b[3] / h);
+  std::string line = fmt::format("0 {:.6f} {:.6f} {:.6f} {:.6f}", (b[0] + b[2] / 2) / w,
+                                 (b[1] + b[3] / 2) / h, b[2] / w, b[3] / h);
   for (size_t k = 0; k < static_cast<size_t>(kKeypointCount); ++k) {
     const double* kp = &person.keypoints[3 * k];
     fmt::format_to(std::back_inserter(line), " {:.6f} {:.6f} {:.6f}", kp[0] / w, kp[1] / h, kp[2]);
@@ -61,14 +61,14 @@ std::string yolo_data_yaml(const std::string& path, bool pose) {
   out << YAML::Key << "train" << YAML::Value << "images/train";
   out << YAML::Key << "val" << YAML::Value << "images/val";
   if (pose) {
-    out << YAML::Key << "kpt_shape" << YAML::Value << YAML::Flow << YAML::BeginSeq << kKeypointCount << 3
-        << YAML::EndSeq;
+    out << YAML::Key << "kpt_shape" << YAML::Value << YAML::Flow << YAML::BeginSeq << kKeypointCount
+        << 3 << YAML::EndSeq;
     out << YAML::Key << "flip_idx" << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (int k = 0; k < kKeypointCount; ++k) out << mirror_keypoint(k);
     out << YAML::EndSeq;
   }
-  out << YAML::Key << "names" << YAML::Value << YAML::BeginMap << YAML::Key << 0 << YAML::Value << "person"
-      << YAML::EndMap;
+  out << YAML::Key << "names" << YAML::Value << YAML::BeginMap << YAML::Key << 0 << YAML::Value
+      << "person" << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

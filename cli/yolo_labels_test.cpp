@@ -31,14 +31,21 @@ json rect_segmentation(int width, int height, int x0, int y0, int w, int h) {
 // person hidden behind it (area 0): COCO lists neither.
 json sample_json() {
   json keypoints = json::array();
-  for (int k = 0; k < 17; ++k) keypoints.insert(keypoints.end(), {5, 7, 0});  // not labelled: position ignored
+  for (int k = 0; k < 17; ++k)
+    keypoints.insert(keypoints.end(), {5, 7, 0});  // not labelled: position ignored
   keypoints[0] = 32, keypoints[1] = 24, keypoints[2] = 2;
   keypoints[3] = 16, keypoints[4] = 12, keypoints[5] = 1;
   keypoints[48] = 64, keypoints[49] = 48, keypoints[50] = 2;
-  json person = {{"id", 1},           {"semantic_id", 1},
-                 {"area", 32 * 24},   {"bbox", {16, 12, 32, 24}},
-                 {"keypoints", keypoints}, {"segmentation", rect_segmentation(64, 48, 16, 12, 32, 24)}};
-  json floor = {{"id", 3}, {"semantic_id", 2}, {"area", 10}, {"bbox", {0, 40, 64, 8}},
+  json person = {{"id", 1},
+                 {"semantic_id", 1},
+                 {"area", 32 * 24},
+                 {"bbox", {16, 12, 32, 24}},
+                 {"keypoints", keypoints},
+                 {"segmentation", rect_segmentation(64, 48, 16, 12, 32, 24)}};
+  json floor = {{"id", 3},
+                {"semantic_id", 2},
+                {"area", 10},
+                {"bbox", {0, 40, 64, 8}},
                 {"segmentation", rect_segmentation(64, 48, 0, 40, 64, 8)}};
   json hidden = {{"id", 2}, {"semantic_id", 1}, {"area", 0}, {"bbox", {0, 0, 0, 0}}};
   return {{"index", 3}, {"width", 64}, {"height", 48}, {"instances", {person, floor, hidden}}};
@@ -48,11 +55,12 @@ TEST(YoloLabels, PoseLineIsTheBoxThenEachKeypointNormalised) {
   auto labels = people_of_sample(sample_json(), "samples/00000003.json");
   ASSERT_TRUE(labels) << labels.error();
   ASSERT_EQ(labels->people.size(), 1u);
-  std::string expected = "0 0.500000 0.500000 0.500000 0.500000";  // cx 32/64, cy 24/48, w 32/64, h 24/48
-  expected += " 0.500000 0.500000 2.000000";                          // nose (32, 24), visible
-  expected += " 0.250000 0.250000 1.000000";                          // left eye (16, 12), occluded
+  std::string expected =
+      "0 0.500000 0.500000 0.500000 0.500000";  // cx 32/64, cy 24/48, w 32/64, h 24/48
+  expected += " 0.500000 0.500000 2.000000";    // nose (32, 24), visible
+  expected += " 0.250000 0.250000 1.000000";    // left eye (16, 12), occluded
   for (int k = 2; k < 16; ++k) expected += " 0.000000 0.000000 0.000000";  // not labelled
-  expected += " 1.000000 1.000000 2.000000";                          // right ankle (64, 48)
+  expected += " 1.000000 1.000000 2.000000";                               // right ankle (64, 48)
   EXPECT_EQ(yolo_pose_line(labels->people[0], 64, 48), expected);
 }
 
@@ -70,14 +78,16 @@ TEST(YoloLabels, SegLineIsTheOutlineNormalised) {
 
 TEST(YoloLabels, SegmentationDecodesColumnMajorRuns) {
   // A 3 x 2 image, runs 1 zero, 2 ones, 3 zeros down the columns: pixels (0, 1) and (1, 0).
-  const json rle = {{"size", {2, 3}}, {"counts", jobs::coco::rle_to_string(std::vector<uint32_t>{1, 2, 3})}};
+  const json rle = {{"size", {2, 3}},
+                    {"counts", jobs::coco::rle_to_string(std::vector<uint32_t>{1, 2, 3})}};
   auto mask = decode_segmentation(rle, 3, 2, "a");
   ASSERT_TRUE(mask) << mask.error();
   EXPECT_EQ(*mask, (std::vector<uint8_t>{0, 1, 0, 1, 0, 0}));
   auto wrong_size = decode_segmentation(rle, 2, 3, "a");
   ASSERT_FALSE(wrong_size);
   EXPECT_EQ(wrong_size.error(), "a.segmentation.size: expected the image's [3, 2]");
-  const json short_runs = {{"size", {2, 3}}, {"counts", jobs::coco::rle_to_string(std::vector<uint32_t>{1, 2})}};
+  const json short_runs = {{"size", {2, 3}},
+                           {"counts", jobs::coco::rle_to_string(std::vector<uint32_t>{1, 2})}};
   EXPECT_FALSE(decode_segmentation(short_runs, 3, 2, "a"));
 }
 

@@ -33,7 +33,8 @@ std::string slurp(const fs::path& p) {
 std::map<std::string, std::string> files_under(const fs::path& root) {
   std::map<std::string, std::string> out;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (entry.is_regular_file()) out[entry.path().lexically_relative(root).generic_string()] = slurp(entry.path());
+    if (entry.is_regular_file())
+      out[entry.path().lexically_relative(root).generic_string()] = slurp(entry.path());
   }
   return out;
 }
@@ -53,31 +54,35 @@ std::string spec(const std::string& format, int samples = 8) {
   return "name: export-labels\nsamples: " + std::to_string(samples) +
          "\nshard_size: 3\nseed: 5\noutput:\n  format: " + format +
          "\n  layers: [rgb, instance, part, uv]\n  preview: true\n  labels: [sample_json, coco]\n"
-         "camera:\n  resolution: [96, 72]\nrender:\n  spp: 1\n  max_bounces: 1\nhumans:\n  count: {uniform_int: [2, 3]}\n";
+         "camera:\n  resolution: [96, 72]\nrender:\n  spp: 1\n  max_bounces: 1\nhumans:\n  count: "
+         "{uniform_int: [2, 3]}\n";
 }
 
-std::pair<int, std::string> export_labels(const Farm& farm, const std::string& job, const std::string& format,
-                                          const fs::path& out, const std::vector<std::string>& more = {}) {
-  std::vector<std::string> argv = {binary("synthfarm"), "--url", farm.url(), "export-labels", job, "--format", format,
-                                   out.string()};
+std::pair<int, std::string> export_labels(const Farm& farm, const std::string& job,
+                                          const std::string& format, const fs::path& out,
+                                          const std::vector<std::string>& more = {}) {
+  std::vector<std::string> argv = {binary("synthfarm"), "--url", farm.url(),  "export-labels", job,
+                                   "--format",          format,  out.string()};
   argv.insert(argv.end(), more.begin(), more.end());
   return run_command(argv, seconds(120));
 }
 
-using Exports = std::map<std::string, std::map<std::string, std::string>>;  // format -> file -> bytes
+using Exports =
+    std::map<std::string, std::map<std::string, std::string>>;  // format -> file -> bytes
 
 // Exports one job in every format into `dir` and checks each against the job's COCO person
 // file and the sample files under `samples_root` (a files-layout dataset of the same spec);
 // `out` receives each format's files.
-void export_every_format(const Farm& farm, const std::string& job, const fs::path& samples_root, const fs::path& dir,
-                         Exports& out) {
+void export_every_format(const Farm& farm, const std::string& job, const fs::path& samples_root,
+                         const fs::path& dir, Exports& out) {
   const fs::path dataset = farm.out_root() / job;
   const json coco = json::parse(slurp(dataset / "annotations/coco_person_keypoints.json"));
-  std::map<uint64_t, const json*> images;  // image id -> image
+  std::map<uint64_t, const json*> images;                     // image id -> image
   std::map<std::string, std::vector<const json*>> people_of;  // file name -> its annotations
   for (const json& image : coco["images"]) images[image["id"].get<uint64_t>()] = &image;
   for (const json& a : coco["annotations"]) {
-    people_of[images.at(a["image_id"].get<uint64_t>())->at("file_name").get<std::string>()].push_back(&a);
+    people_of[images.at(a["image_id"].get<uint64_t>())->at("file_name").get<std::string>()]
+        .push_back(&a);
   }
   for (const std::string format : {"yolo-pose", "yolo-seg", "coco", "densepose"}) {
     auto [code, log] = export_labels(farm, job, format, dir / format, {"--val-fraction", "0.25"});
@@ -97,7 +102,9 @@ void export_every_format(const Farm& farm, const std::string& job, const fs::pat
       const uint64_t sample = image->at("sample");
       const std::string part = sample == 3 || sample == 7 ? "val" : "train";
       ASSERT_TRUE(files.count("images/" + part + "/" + name + ".png")) << format << " " << name;
-      EXPECT_TRUE(files.at("images/" + part + "/" + name + ".png") == slurp(samples_root / file_name)) << file_name;
+      EXPECT_TRUE(files.at("images/" + part + "/" + name + ".png") ==
+                  slurp(samples_root / file_name))
+          << file_name;
       const std::string label_key = "labels/" + part + "/" + name + ".txt";
       ASSERT_TRUE(files.count(label_key)) << format << " " << label_key;
       ++label_files;
@@ -113,10 +120,12 @@ void export_every_format(const Farm& farm, const std::string& job, const fs::pat
         if (format == "yolo-pose") {
           ASSERT_EQ(fields.size(), 5u + 51u) << rows[p];
           const json& box = a["bbox"];
-          EXPECT_NEAR(std::stod(fields[1]), (box[0].get<double>() + box[2].get<double>() / 2) / w, 1e-6);
+          EXPECT_NEAR(std::stod(fields[1]), (box[0].get<double>() + box[2].get<double>() / 2) / w,
+                      1e-6);
           EXPECT_NEAR(std::stod(fields[4]), box[3].get<double>() / h, 1e-6);
           for (size_t k = 0; k < 17; ++k) {
-            EXPECT_NEAR(std::stod(fields[5 + 3 * k]), a["keypoints"][3 * k].get<double>() / w, 1e-6);
+            EXPECT_NEAR(std::stod(fields[5 + 3 * k]), a["keypoints"][3 * k].get<double>() / w,
+                        1e-6);
             EXPECT_EQ(std::stod(fields[7 + 3 * k]), a["keypoints"][3 * k + 2].get<double>());
           }
         } else {
@@ -132,7 +141,8 @@ void export_every_format(const Farm& farm, const std::string& job, const fs::pat
                           std::stod(fields[1 + 2 * j]) * w * std::stod(fields[2 + 2 * i]) * h;
           }
           EXPECT_GE(twice_area / 2, a["area"].get<double>() - 0.5) << rows[p];
-          EXPECT_LE(twice_area / 2, a["bbox"][2].get<double>() * a["bbox"][3].get<double>() + 0.5) << rows[p];
+          EXPECT_LE(twice_area / 2, a["bbox"][2].get<double>() * a["bbox"][3].get<double>() + 0.5)
+              << rows[p];
         }
       }
     }
@@ -149,7 +159,9 @@ void export_every_format(const Farm& farm, const std::string& job, const fs::pat
   EXPECT_EQ(out["coco"].size(), 2 + coco["images"].size());
   for (const json& image : coco["images"]) {
     const std::string file_name = image["file_name"];
-    EXPECT_TRUE(out["coco"].count(file_name) && out["coco"].at(file_name) == slurp(samples_root / file_name)) << file_name;
+    EXPECT_TRUE(out["coco"].count(file_name) &&
+                out["coco"].at(file_name) == slurp(samples_root / file_name))
+        << file_name;
   }
 
   // DensePose: the COCO person file with dp_* fields added, none changed; points inside
@@ -166,7 +178,8 @@ void export_every_format(const Farm& farm, const std::string& job, const fs::pat
       const size_t n = annotation["dp_I"].size();
       EXPECT_GE(n, 1u);
       EXPECT_LE(n, 100u);
-      for (const char* field : {"dp_x", "dp_y", "dp_U", "dp_V"}) EXPECT_EQ(annotation[field].size(), n) << field;
+      for (const char* field : {"dp_x", "dp_y", "dp_U", "dp_V"})
+        EXPECT_EQ(annotation[field].size(), n) << field;
       for (size_t i = 0; i < n; ++i) {
         EXPECT_GE(annotation["dp_I"][i].get<int>(), 1);
         EXPECT_LE(annotation["dp_I"][i].get<int>(), 24);
@@ -177,7 +190,8 @@ void export_every_format(const Farm& farm, const std::string& job, const fs::pat
       }
       EXPECT_EQ(annotation["dp_masks"].size(), 14u);
     }
-    for (const char* field : {"dp_x", "dp_y", "dp_I", "dp_U", "dp_V", "dp_masks"}) annotation.erase(field);
+    for (const char* field : {"dp_x", "dp_y", "dp_I", "dp_U", "dp_V", "dp_masks"})
+      annotation.erase(field);
     EXPECT_EQ(annotation, coco["annotations"][a]);
   }
   EXPECT_GT(with_points, 0u);
@@ -203,7 +217,9 @@ TEST(ExportLabels, EveryFormatAgreesWithTheDatasetsCocoInBothLayouts) {
     for (const auto& [key, bytes] : files) {
       const std::string& other = from_tars.at(format).at(key);
       if (key == "data.yaml") {
-        EXPECT_NE(bytes.find("path: " + (dir.path() / "files" / format).string()), std::string::npos) << bytes;
+        EXPECT_NE(bytes.find("path: " + (dir.path() / "files" / format).string()),
+                  std::string::npos)
+            << bytes;
         EXPECT_EQ(bytes.substr(bytes.find("\ntrain:")), other.substr(other.find("\ntrain:")));
       } else if (key.ends_with(".json")) {
         json a = json::parse(bytes), b = json::parse(other);
@@ -241,15 +257,17 @@ TEST(ExportLabels, BadInputIsNamed) {
   std::ofstream(dir.path() / "plain-file") << "x";
   std::tie(code, out) = export_labels(farm, job, "yolo-pose", dir.path() / "plain-file" / "out");
   EXPECT_EQ(code, 2) << out;
-  EXPECT_NE(out.find((dir.path() / "plain-file" / "out").string() + ": cannot create the directory"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find((dir.path() / "plain-file" / "out").string() + ": cannot create the directory"),
+      std::string::npos)
       << out;
   // OUT not empty.
   std::tie(code, out) = export_labels(farm, job, "yolo-pose", dir.path());
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("not empty"), std::string::npos) << out;
   // --val-fraction outside 0..1.
-  std::tie(code, out) = export_labels(farm, job, "yolo-pose", dir.path() / "c", {"--val-fraction", "1.5"});
+  std::tie(code, out) =
+      export_labels(farm, job, "yolo-pose", dir.path() / "c", {"--val-fraction", "1.5"});
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("--val-fraction"), std::string::npos) << out;
 }
