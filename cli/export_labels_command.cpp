@@ -259,6 +259,10 @@ int cmd_export_labels(const Remote& remote, const ExportLabelsArgs& args) {
     fmt::print(stderr, "error: job {} ({}): {}\n", args.job, opened->state, data.error());
     return kExitFailure;
   }
+  // A partial job's manifest names what it could not list; the export has the rest.
+  for (const std::string& problem : data->problems()) {
+    fmt::print(stderr, "warning: job {}: manifest.json: {}\n", args.job, problem);
+  }
   auto out_dir = prepare_out(args.out);
   if (!out_dir) {
     fmt::print(stderr, "error: {}\n", out_dir.error());
