@@ -1,7 +1,8 @@
 // `synthfarm export-labels` on a real farm: a small job rendered once in each storage
 // layout (a file per object, and webdataset tars) and exported in every format. The
 // counts agree with the dataset's COCO person file, coco is the dataset's files byte for
-// byte, and both layouts give the same export. Bad input (an unknown format, a job still
+// byte, and both layouts give the same export; a clip's frames go to their sample's split.
+// Bad input (an unknown format, a job still
 // running, an OUT that cannot be written) fails with an error that names it.
 #include <gtest/gtest.h>
 
@@ -233,6 +234,38 @@ TEST(ExportLabels, EveryFormatAgreesWithTheDatasetsCocoInBothLayouts) {
       }
     }
   }
+}
+
+TEST(ExportLabels, AClipsFramesGoToTheSplitOfTheirSample) {
+  Farm farm({.workers = 1});
+  const std::string job = farm.submit(spec("files", 4) + "clip:\n  frames: 2\n");
+  ASSERT_EQ(farm.wait(job)["state"], "done") << farm.logs();
+  TempDir dir;
+  auto [code, log] =
+      export_labels(farm, job, "yolo-pose", dir.path() / "pose", {"--val-fraction", "0.25"});
+  ASSERT_EQ(code, 0) << log;
+  // 0.25 of samples 0..3: sample 3, both its frames; each frame's labels beside its image.
+  std::set<std::string> keys;
+  for (const auto& [key, bytes] : files_under(dir.path() / "pose")) keys.insert(key);
+  std::set<std::string> expected = {"data.yaml"};
+  for (int sample = 0; sample < 4; ++sample) {
+    for (int frame = 0; frame < 2; ++frame) {
+      const std::string split = sample == 3 ? "val" : "train";
+      const std::string name = "0000000" + std::to_string(sample) + ".f00" + std::to_string(frame);
+      expected.insert("images/" + split + "/" + name + ".png");
+      expected.insert("labels/" + split + "/" + name + ".txt");
+    }
+  }
+  EXPECT_EQ(keys, expected);
+  // One line per person of each frame in the COCO file (whose images are the frames).
+  const json coco =
+      json::parse(slurp(farm.out_root() / job / "annotations/coco_person_keypoints.json"));
+  ASSERT_EQ(coco["images"].size(), 8u);
+  size_t lines = 0;
+  for (const std::string& key : keys) {
+    if (key.starts_with("labels/")) lines += split(slurp(dir.path() / "pose" / key), '\n').size();
+  }
+  EXPECT_EQ(lines, coco["annotations"].size());
 }
 
 TEST(ExportLabels, BadInputIsNamed) {
