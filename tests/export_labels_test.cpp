@@ -2,8 +2,8 @@
 // layout (a file per object, and webdataset tars) and exported in every format. The
 // counts agree with the dataset's COCO person file, coco is the dataset's files byte for
 // byte, and both layouts give the same export; a clip's frames go to their sample's split.
-// Bad input (an unknown format, a job still
-// running, an OUT that cannot be written) fails with an error that names it.
+// Bad input (an unknown format, a job still running, an OUT that cannot be written) fails
+// with an error that names it.
 #include <gtest/gtest.h>
 
 #include <cmath>
