@@ -36,13 +36,6 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kAofArgs = {"--appendonly", "yes", "--appendfsync", "everysec"};
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string sample_key(int index, const char* ext) {
   char key[40];
   std::snprintf(key, sizeof key, "samples/%08d.%s", index, ext);

@@ -23,13 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string tiny_spec(const std::string& name, int samples, int shard_size, int spp = 2) {
   return "name: " + name + "\nsamples: " + std::to_string(samples) + "\nshard_size: " + std::to_string(shard_size) +
          "\nseed: 7\ncamera:\n  resolution: [64, 48]\nrender:\n  spp: " + std::to_string(spp) +

@@ -23,13 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using std::chrono::seconds;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Regular files under `root`, relative path -> bytes.
 std::map<std::string, std::string> files_under(const fs::path& root) {
   std::map<std::string, std::string> out;

@@ -263,6 +263,13 @@ std::string write_secret(const std::filesystem::path& path, const std::string& t
   return path.string();
 }
 
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
 std::string binary(const std::string& name) { return std::string(SYNTHFARM_BIN_DIR) + "/" + name; }
 std::string source_path(const std::string& relative) {
   return std::string(SYNTHFARM_SOURCE_DIR) + "/" + relative;

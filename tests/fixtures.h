@@ -135,6 +135,9 @@ std::string shipped_redis_acl(const std::map<std::string, std::string>& password
 // password and key files must be; returns its path.
 std::string write_secret(const std::filesystem::path& path, const std::string& text);
 
+// The whole file at `path` ("" when it cannot be read).
+std::string slurp(const std::filesystem::path& path);
+
 // Path of a project executable in the build tree (e.g. "synthfarm-worker").
 std::string binary(const std::string& name);
 // Path of a file in the source tree (e.g. "web").

@@ -22,13 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 std::vector<json> jsonl(const fs::path& path) {
   std::vector<json> lines;
   std::istringstream in(slurp(path));

@@ -30,13 +30,6 @@ using nlohmann::json;
 using storage::S3Options;
 using storage::S3Store;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Deterministic pseudo-random bytes (xorshift), so a corrupted byte cannot hide.
 std::string bytes_of(size_t size, uint64_t seed) {
   std::string out(size, '\0');

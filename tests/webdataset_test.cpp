@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using std::chrono::seconds;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string spec(const std::string& name, const std::string& format, int samples = 10, int shard_size = 4,
                  int resolution = 64, int spp = 2) {
   return "name: " + name + "\nsamples: " + std::to_string(samples) + "\nshard_size: " + std::to_string(shard_size) +
