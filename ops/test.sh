@@ -40,7 +40,7 @@ if (($# == 0)); then
   # of -O2 -g under the sanitizers.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTHFARM_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
-  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test sensor_test jobs_test storage_test queue_test auth_test protocol_test coordinator_test worker_test recon_test
+  cmake --build build-asan -j "$(nproc)" --target base_test render_test humans_test gltf_test sensor_test jobs_test storage_test dataset_test queue_test auth_test protocol_test coordinator_test worker_test recon_test
   # The statistical label tests repeat the same code over hundreds of rendered samples; the
   # optimised build above runs them, the sanitizers see those paths in the smaller tests.
   # systemd_units and cli_torch_link_check check the programs, which this pass does not build;
