@@ -28,46 +28,75 @@ tl::expected<int, std::string> parse_frame(const std::optional<std::string>& tex
 
 namespace {
 
-// One sample file: its own object, else a member of its shard's tar.
-storage::Result<std::string> read_sample_key(const storage::ObjectStore& store, const JobView& job, uint64_t index,
-                                             const std::string& key) {
-  auto bytes = store.get(key);
-  if (bytes || bytes.error().code != storage::Error::Code::kNotFound || job.shard_size == 0) return bytes;
-  auto found = dataset::find_in_shard(store, index / job.shard_size, key);
-  if (!found.error.empty()) return tl::unexpected(storage::Error{storage::Error::Code::kIo, found.error});
-  if (!found.file) return bytes;  // stored nowhere (yet)
-  auto read = dataset::read_file(store, *found.file);
-  if (!read) return tl::unexpected(storage::Error{storage::Error::Code::kIo, read.error()});
-  return std::move(*read);
+// The keys sample `index`'s file of `extension` may have at `frame`, in the order tried:
+// frame K > 0 is a clip's frame K; frame 0 a still image, else a clip's first frame.
+void add_sample_keys(std::vector<std::string>& keys, uint64_t index, int frame, std::string_view extension) {
+  if (frame > 0) {
+    keys.push_back(jobs::frame_key(index, frame, extension));
+    return;
+  }
+  keys.push_back(jobs::sample_key(index, extension));
+  keys.push_back(jobs::frame_key(index, 0, extension));
+}
+
+struct Found {
+  std::string key;
+  std::string bytes;
+};
+
+// The first of `keys` that is stored: as an object of its own, else as a member of the
+// sample's shard's tar (webdataset), whose manifest is read once for all of them. The
+// last store error when none is (kNotFound: not stored, or not yet).
+storage::Result<Found> read_first(const storage::ObjectStore& store, const JobView& job, uint64_t index,
+                                  const std::vector<std::string>& keys) {
+  storage::Error missing{storage::Error::Code::kNotFound, "no key to read"};
+  for (const std::string& key : keys) {
+    auto bytes = store.get(key);
+    if (bytes) return Found{key, std::move(*bytes)};
+    if (bytes.error().code != storage::Error::Code::kNotFound) return tl::unexpected(bytes.error());
+    missing = std::move(bytes.error());
+  }
+  if (job.shard_size == 0) return tl::unexpected(missing);
+  auto files = dataset::committed_shard_files(store, index / job.shard_size);
+  if (!files) return tl::unexpected(storage::Error{storage::Error::Code::kIo, files.error()});
+  if (!*files) return tl::unexpected(missing);  // the shard is not committed yet
+  for (const std::string& key : keys) {
+    for (const dataset::FileRef& file : **files) {
+      if (file.key != key) continue;
+      auto bytes = dataset::read_file(store, file);
+      if (!bytes) return tl::unexpected(storage::Error{storage::Error::Code::kIo, bytes.error()});
+      return Found{key, std::move(*bytes)};
+    }
+  }
+  return tl::unexpected(missing);
 }
 
 }  // namespace
 
 storage::Result<std::string> read_sample_file(const storage::ObjectStore& store, const JobView& job, uint64_t index,
                                               int frame, std::string_view extension) {
-  if (frame > 0) return read_sample_key(store, job, index, jobs::frame_key(index, frame, extension));
-  auto bytes = read_sample_key(store, job, index, jobs::sample_key(index, extension));
-  if (!bytes && bytes.error().code == storage::Error::Code::kNotFound) {
-    bytes = read_sample_key(store, job, index, jobs::frame_key(index, 0, extension));  // a clip: its first frame
-  }
-  return bytes;
+  std::vector<std::string> keys;
+  add_sample_keys(keys, index, frame, extension);
+  auto found = read_first(store, job, index, keys);
+  if (!found) return tl::unexpected(found.error());
+  return std::move(found->bytes);
 }
 
 StoredObject sample_object(const storage::ObjectStore& store, const JobView& job, uint64_t index, int frame,
                            const std::string& extension) {
   // .png asks for the preview: a sample whose camera stage made a JPEG has that instead.
-  std::string kind = extension;
-  auto bytes = read_sample_file(store, job, index, frame, kind);
-  if (!bytes && extension == "png" && bytes.error().code == storage::Error::Code::kNotFound) {
-    kind = "jpg";
-    bytes = read_sample_file(store, job, index, frame, kind);
-  }
-  if (!bytes) return failure(bytes.error());
+  std::vector<std::string> keys;
+  add_sample_keys(keys, index, frame, extension);
+  if (extension == "png") add_sample_keys(keys, index, frame, "jpg");
+  auto found = read_first(store, job, index, keys);
+  if (!found) return failure(found.error());
+  const std::string kind = found->key.substr(found->key.rfind('.') + 1);
+  auto bytes = std::move(found->bytes);
   const char* type = kind == "png"    ? "image/png"
                      : kind == "jpg"  ? "image/jpeg"
                      : kind == "json" ? "application/json"
                                       : "image/x-exr";
-  return {200, std::move(*bytes), type, {{"Cache-Control", "max-age=3600, immutable"}}};
+  return {200, std::move(bytes), type, {{"Cache-Control", "max-age=3600, immutable"}}};
 }
 
 StoredObject dataset_card_object(const storage::ObjectStore& store, std::string_view state,

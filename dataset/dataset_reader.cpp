@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "jobs/object_keys.h"
 
@@ -53,12 +52,8 @@ tl::expected<Dataset, std::string> Dataset::open(const storage::ObjectStore& sto
   auto manifest = jobs::parse_dataset_manifest(*bytes);
   if (!manifest) return tl::unexpected(store.uri() + "/manifest.json: " + manifest.error());
   Dataset out(store);
-  const nlohmann::json j = nlohmann::json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
-  if (j.contains("layout") && j["layout"].is_object() && j["layout"].contains("format") &&
-      j["layout"]["format"].is_string()) {
-    out.format_ = j["layout"]["format"].get<std::string>();
-  }
-  if (j.contains("spec")) out.spec_json_ = j["spec"].dump();
+  out.format_ = std::move(manifest->format);
+  out.spec_json_ = std::move(manifest->spec_json);
   out.problems_ = std::move(manifest->problems);
   for (const auto& entry : manifest->objects) {
     auto files = entry_files(entry);
@@ -80,19 +75,25 @@ tl::expected<std::string, std::string> Dataset::read(std::string_view key) const
   return read_file(*store_, *file);
 }
 
-Lookup find_in_shard(const storage::ObjectStore& store, uint64_t shard, std::string_view key) {
+tl::expected<std::optional<std::vector<FileRef>>, std::string> committed_shard_files(
+    const storage::ObjectStore& store, uint64_t shard) {
   const std::string manifest_key = jobs::shard_manifest_key(shard);
   auto bytes = store.get(manifest_key);
   if (!bytes) {
-    if (bytes.error().code == storage::Error::Code::kNotFound) return {};
-    return {std::nullopt, bytes.error().message};
+    if (bytes.error().code == storage::Error::Code::kNotFound) return std::nullopt;
+    return tl::unexpected(bytes.error().message);
   }
   auto manifest = jobs::parse_shard_manifest(*bytes);
-  if (!manifest) return {std::nullopt, fmt::format("{}: {}", manifest_key, manifest.error())};
-  for (const auto& entry : manifest->objects) {
-    for (auto& file : entry_files(entry)) {
-      if (file.key == key) return {std::move(file), {}};
-    }
+  if (!manifest) return tl::unexpected(fmt::format("{}: {}", manifest_key, manifest.error()));
+  return shard_files(*manifest);
+}
+
+Lookup find_in_shard(const storage::ObjectStore& store, uint64_t shard, std::string_view key) {
+  auto files = committed_shard_files(store, shard);
+  if (!files) return {std::nullopt, files.error()};
+  if (!*files) return {};
+  for (auto& file : **files) {
+    if (file.key == key) return {std::move(file), {}};
   }
   return {};
 }

@@ -62,8 +62,13 @@ class Dataset {
   std::vector<std::string> problems_;
 };
 
-// One file of a job that may still be running: the manifest of `shard` (the shard holding
-// the sample) is read and the file `key` looked up in it.
+// The files of a job's shard, which may still be running: its manifest's, sorted by key;
+// nullopt while the shard is not committed. Errors: the store failed, or the manifest is
+// malformed.
+tl::expected<std::optional<std::vector<FileRef>>, std::string> committed_shard_files(
+    const storage::ObjectStore& store, uint64_t shard);
+
+// One file of such a shard (committed_shard_files), looked up by key.
 struct Lookup {
   std::optional<FileRef> file;  // nullopt: the shard is not committed or lacks the key
   std::string error;            // set when the store failed (not for a plain absence)

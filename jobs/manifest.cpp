@@ -106,6 +106,12 @@ tl::expected<DatasetManifest, std::string> parse_dataset_manifest(std::string_vi
     return tl::unexpected(std::string("not a dataset manifest (no \"objects\" array)"));
   }
   DatasetManifest out;
+  if (const auto layout = manifest.find("layout"); layout != manifest.end() && layout->is_object()) {
+    if (const auto format = layout->find("format"); format != layout->end() && format->is_string()) {
+      out.format = format->get<std::string>();
+    }
+  }
+  if (const auto spec = manifest.find("spec"); spec != manifest.end()) out.spec_json = spec->dump();
   const nlohmann::json& objects = manifest["objects"];
   for (size_t i = 0; i < objects.size(); ++i) {
     const nlohmann::json& o = objects[i];

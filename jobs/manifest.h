@@ -58,6 +58,8 @@ tl::expected<ShardManifest, std::string> parse_shard_manifest(std::string_view b
 struct DatasetManifest {
   std::vector<ManifestEntry> objects;
   std::vector<std::string> problems;
+  std::string format = "files";  // layout.format; "files" when absent (written before tars)
+  std::string spec_json;         // the "spec" object as JSON text; empty when absent
 };
 tl::expected<DatasetManifest, std::string> parse_dataset_manifest(std::string_view bytes);
 
